@@ -1,0 +1,417 @@
+"""Load and validate hardware profiles from YAML: the one boundary where raw data becomes a HardwareProfile."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import MappingProxyType
+
+from edgeopt.errors import ProfileError, UnitError
+from edgeopt.graph.ops import SUPPORT_OPS, Op, parse_op
+from edgeopt.profiles.formats import FORMATS
+from edgeopt.profiles.schema import (
+    MEMORY_KINDS,
+    Budgets,
+    Compute,
+    Crossbar,
+    Energy,
+    HardwareProfile,
+    MemoryLevel,
+    Quantization,
+)
+from edgeopt.profiles.units import Dimension, parse_quantity
+from edgeopt.profiles.yamldoc import FieldPath, Location, read_yaml
+
+ESTIMATE = "estimate"
+_FIGURE_KEYS = ("value", "source", "note")
+
+
+def shipped_profile_dirs() -> list[Path]:
+    """Where named profiles are looked up: $EDGEOPT_PROFILE_PATH entries, then the profiles shipped with edgeopt."""
+    dirs = [Path(p) for p in os.environ.get("EDGEOPT_PROFILE_PATH", "").split(os.pathsep) if p]
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "_shipped" / "hwprofiles", package.parent / "hwprofiles"):
+        if candidate.is_dir():
+            dirs.append(candidate)
+    return dirs
+
+
+def available_profiles() -> dict[str, Path]:
+    """Profile name (file stem) -> file, for every profile on the search path; earlier directories win."""
+    found: dict[str, Path] = {}
+    for directory in shipped_profile_dirs():
+        for path in sorted(directory.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def resolve_profile(name_or_path: str | os.PathLike) -> Path:
+    """A profile file from a path or a shipped profile's name."""
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or os.sep in text or path.exists():
+        if not path.is_file():
+            raise ProfileError(f"{text}: no such profile file")
+        return path
+    known = available_profiles()
+    if text in known:
+        return known[text]
+    hint = _did_you_mean(text, known)
+    raise ProfileError(f"unknown profile {text!r}{hint}; shipped profiles: {', '.join(sorted(known)) or 'none'}")
+
+
+def load_profile(name_or_path: str | os.PathLike) -> HardwareProfile:
+    """Load, merge (`extends:`) and validate a profile given by file path or shipped name."""
+    path = resolve_profile(name_or_path)
+    data, locations = _load_merged(path, ())
+    return _Builder(path, data, locations).build()
+
+
+def unsourced_figures(profile: HardwareProfile) -> list[str]:
+    """Field paths of figures that cite no source and are not marked `estimate`."""
+    return sorted(path for path, source in profile.figure_sources.items() if not source)
+
+
+# -- extends ----------------------------------------------------------------------------------------------------
+
+
+def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[FieldPath, Location]]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ProfileError(f"{path}: extends: cycle: {cycle}")
+    data, locations = read_yaml(path)
+    if data is None:
+        raise ProfileError(f"{path}: the profile is empty; it needs at least a name, memory, compute and formats")
+    if not isinstance(data, dict):
+        raise ProfileError(f"{locations[()]}: the top level must be a mapping of fields, got {type(data).__name__}")
+    parent_ref = data.pop("extends", None)
+    if parent_ref is None:
+        return data, locations
+    if not isinstance(parent_ref, str):
+        raise ProfileError(f"{locations[('extends',)]}: extends: expected a profile name or path, got {parent_ref!r}")
+    parent_path = _resolve_parent(parent_ref, path, locations[("extends",)])
+    parent_data, parent_locations = _load_merged(parent_path, (*chain, resolved))
+    return _merge(parent_data, data), {**parent_locations, **locations}
+
+
+def _resolve_parent(ref: str, child: Path, where: Location) -> Path:
+    sibling = child.parent / (ref if ref.endswith((".yaml", ".yml")) else f"{ref}.yaml")
+    if sibling.is_file():
+        return sibling
+    known = available_profiles()
+    if ref in known:
+        return known[ref]
+    raise ProfileError(
+        f"{where}: extends: no profile {ref!r} next to {child.name} or among the shipped ones "
+        f"({', '.join(sorted(known))})"
+    )
+
+
+def _merge(parent: dict, child: dict) -> dict:
+    out = dict(parent)
+    for key, value in child.items():
+        # A figure written as {value: ..., source: ...} replaces the parent's whole figure, source included.
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and "value" not in value:
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# -- validation ---------------------------------------------------------------------------------------------------
+
+
+def _did_you_mean(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class _Builder:
+    """Walks the merged YAML once, turning every field into typed values and every problem into one ProfileError."""
+
+    def __init__(self, path: Path, data: dict, locations: dict[FieldPath, Location]):
+        self.path = path
+        self.locations = locations
+        self.figure_sources: dict[str, str] = {}
+        self.root = data
+        self.sources = self._sources(data.get("sources", {}))
+
+    # errors
+
+    def fail(self, field: FieldPath, problem: str) -> ProfileError:
+        where = self._location(field)
+        return ProfileError(f"{where}: {'.'.join(field) or '(top level)'}: {problem}")
+
+    def _location(self, field: FieldPath) -> str:
+        for end in range(len(field), -1, -1):
+            loc = self.locations.get(field[:end])
+            if loc is not None:
+                return str(loc)
+        return str(self.path)
+
+    # readers
+
+    def mapping(self, field: FieldPath, value: object, allowed: tuple[str, ...]) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(field, f"expected a mapping with keys {', '.join(allowed)}; got {value!r}")
+        for key in value:
+            if key not in allowed:
+                raise self.fail(
+                    (*field, key), f"unknown key{_did_you_mean(key, allowed)}; allowed keys: {', '.join(allowed)}"
+                )
+        return value
+
+    def figure(
+        self,
+        field: FieldPath,
+        value: object,
+        dimension: Dimension,
+        *,
+        low: float = 0.0,
+        low_inclusive: bool = True,
+        high: float | None = None,
+    ) -> float:
+        raw, source = value, ""
+        if isinstance(value, dict):
+            self.mapping(field, value, _FIGURE_KEYS)
+            if "value" not in value:
+                raise self.fail(field, "a figure written as a mapping needs a 'value'")
+            raw = value["value"]
+            source = self._source(field, value.get("source"))
+        try:
+            number = parse_quantity(raw, dimension)
+        except UnitError as exc:
+            raise self.fail(field, str(exc)) from None
+        too_low = number < low if low_inclusive else number <= low
+        if too_low or (high is not None and number > high):
+            bound = f"{'at least' if low_inclusive else 'more than'} {low:g}"
+            if high is not None:
+                bound += f" and at most {high:g}"
+            raise self.fail(field, f"value {raw!r} is out of range; it must be {bound} ({dimension.value})")
+        if field in self.locations and field[0] != "quantization":
+            # Only figures written in a file are device claims; defaults and storage conventions are edgeopt's.
+            self.figure_sources[".".join(field)] = source
+        return number
+
+    def _source(self, field: FieldPath, source: object) -> str:
+        if source is None:
+            return ""
+        if not isinstance(source, str) or not source.strip():
+            raise self.fail((*field, "source"), f"expected a source key, a URL or {ESTIMATE!r}; got {source!r}")
+        if source == ESTIMATE or source.startswith(("http://", "https://")) or source in self.sources:
+            return source
+        raise self.fail(
+            (*field, "source"),
+            f"unknown source {source!r}{_did_you_mean(source, self.sources)}; use a key of 'sources' "
+            f"({', '.join(self.sources) or 'none defined'}), a URL, or {ESTIMATE!r}",
+        )
+
+    def choice(self, field: FieldPath, value: object, allowed) -> str:
+        if value not in allowed:
+            raise self.fail(field, f"{value!r} is not allowed{_did_you_mean(str(value), allowed)}; "
+                            f"allowed: {', '.join(allowed)}")
+        return value
+
+    def text(self, field: FieldPath, value: object) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(field, f"expected non-empty text, got {value!r}")
+        return value
+
+    def required(self, data: dict, field: FieldPath, what: str) -> object:
+        if field[-1] not in data:
+            raise self.fail(field, f"missing required field ({what})")
+        return data[field[-1]]
+
+    # sections
+
+    def _sources(self, value: object) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise self.fail(("sources",), f"expected a mapping of source key -> URL or citation, got {value!r}")
+        return {key: self.text(("sources", key), text) for key, text in value.items()}
+
+    def build(self) -> HardwareProfile:
+        top = self.mapping(
+            (),
+            self.root,
+            ("name", "description", "sources", "memory", "compute", "crossbar", "energy", "formats",
+             "quantization", "ops", "budgets", "sparse_weights"),
+        )
+        name = self.text(("name",), self.required(top, ("name",), "the profile's name"))
+        memory = self.mapping(("memory",), self.required(top, ("memory",), "weights and activations"),
+                              ("weights", "activations"))
+        weight_memory = self._memory(("memory", "weights"), self.required(memory, ("memory", "weights"), "a size"))
+        activation_memory = self._memory(
+            ("memory", "activations"), self.required(memory, ("memory", "activations"), "a size")
+        )
+        formats = self._formats(self.required(top, ("formats",), "weight and activation formats"))
+        crossbar = self._crossbar(top["crossbar"]) if "crossbar" in top else None
+        if weight_memory.kind == "crossbar" and crossbar is None:
+            raise self.fail(("crossbar",), "missing: memory.weights.kind is 'crossbar', so rows, cols and tiles "
+                                           "are required")
+        compute = self._compute(self.required(top, ("compute",), "throughput per format"), formats)
+        sparse = top.get("sparse_weights", False)
+        if not isinstance(sparse, bool):
+            raise self.fail(("sparse_weights",), f"expected true or false, got {sparse!r}")
+        return HardwareProfile(
+            name=name,
+            description=self.text(("description",), top["description"]) if "description" in top else "",
+            weight_memory=weight_memory,
+            activation_memory=activation_memory,
+            compute=compute,
+            energy=self._energy(top.get("energy", {}), formats),
+            weight_formats=formats["weights"],
+            activation_formats=formats["activations"],
+            weight_format=formats["default_weights"],
+            activation_format=formats["default_activations"],
+            quantization=self._quantization(top.get("quantization", {})),
+            ops=self._ops(top.get("ops", "all")),
+            budgets=self._budgets(top.get("budgets", {})),
+            crossbar=crossbar,
+            sparse_weights=sparse,
+            path=self.path,
+            sources=MappingProxyType(self.sources),
+            figure_sources=MappingProxyType(self.figure_sources),
+        )
+
+    def _memory(self, field: FieldPath, value: object) -> MemoryLevel:
+        data = self.mapping(field, value, ("kind", "size", "reserved", "bandwidth", "energy_per_byte"))
+        kind = self.choice((*field, "kind"), data.get("kind", "sram"), MEMORY_KINDS)
+        size = self.figure((*field, "size"), self.required(data, (*field, "size"), "bytes, e.g. 320KiB"),
+                           Dimension.BYTES, low_inclusive=False)
+        reserved = self.figure((*field, "reserved"), data.get("reserved", 0), Dimension.BYTES)
+        if reserved >= size:
+            raise self.fail((*field, "reserved"), f"reserved {reserved:g} bytes leaves nothing of size {size:g}")
+        bandwidth = None
+        if "bandwidth" in data:
+            bandwidth = self.figure((*field, "bandwidth"), data["bandwidth"], Dimension.BANDWIDTH, low_inclusive=False)
+        energy = self.figure((*field, "energy_per_byte"), data.get("energy_per_byte", 0), Dimension.ENERGY)
+        return MemoryLevel(kind, size, reserved, bandwidth, energy)
+
+    def _formats(self, value: object) -> dict:
+        field = ("formats",)
+        data = self.mapping(field, value, ("weights", "activations", "default_weights", "default_activations"))
+        out: dict[str, object] = {}
+        for key in ("weights", "activations"):
+            names = self.required(data, (*field, key), f"a list of formats from {', '.join(FORMATS)}")
+            if isinstance(names, str):
+                names = [names]
+            if not isinstance(names, list) or not names:
+                raise self.fail((*field, key), f"expected a non-empty list of formats from {', '.join(FORMATS)}")
+            out[key] = tuple(self.choice((*field, key, str(i)), n, tuple(FORMATS)) for i, n in enumerate(names))
+        for key, listed in (("default_weights", "weights"), ("default_activations", "activations")):
+            out[key] = self.choice((*field, key), data.get(key, out[listed][0]), out[listed])
+        return out
+
+    def _compute(self, value: object, formats: dict) -> Compute:
+        field = ("compute",)
+        data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead"))
+        clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
+            if "clock" in data else None
+        rates: dict[str, float] = {}
+        if "macs_per_cycle" in data:
+            if clock is None:
+                raise self.fail((*field, "macs_per_cycle"), "needs compute.clock to turn MACs per cycle into MAC/s")
+            per_cycle = self._per_format((*field, "macs_per_cycle"), data["macs_per_cycle"], Dimension.COUNT)
+            rates.update({fmt: n * clock for fmt, n in per_cycle.items()})
+        if "peak" in data:
+            peak = self._per_format((*field, "peak"), data["peak"], Dimension.MAC_RATE)
+            for fmt in peak.keys() & rates.keys():
+                raise self.fail((*field, "peak", fmt), "given both as peak and as macs_per_cycle; keep one")
+            rates.update(peak)
+        default_weights = formats["default_weights"]
+        if default_weights not in rates:
+            raise self.fail((*field, "peak"), f"missing throughput for the default weight format "
+                                              f"{default_weights!r} (give compute.peak or compute.macs_per_cycle)")
+        efficiency_raw = data.get("op_efficiency", {})
+        if not isinstance(efficiency_raw, dict):
+            raise self.fail((*field, "op_efficiency"), f"expected a mapping of op -> fraction, got {efficiency_raw!r}")
+        allowed_ops = ("default", *sorted(o.value for o in SUPPORT_OPS))
+        efficiency: dict[Op, float] = {}
+        default_efficiency = 1.0
+        for key, raw in efficiency_raw.items():
+            key_field = (*field, "op_efficiency", str(key))
+            self.choice(key_field, key, allowed_ops)
+            number = self.figure(key_field, raw, Dimension.FRACTION, low=0.0, low_inclusive=False, high=1.0)
+            if key == "default":
+                default_efficiency = number
+            else:
+                efficiency[Op(key)] = number
+        overhead = self.figure((*field, "layer_overhead"), data.get("layer_overhead", 0), Dimension.TIME)
+        return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock)
+
+    def _per_format(self, field: FieldPath, value: object, dimension: Dimension) -> dict[str, float]:
+        if not isinstance(value, dict) or not value:
+            raise self.fail(field, f"expected a mapping of format -> value, formats from {', '.join(FORMATS)}")
+        return {
+            self.choice((*field, str(fmt)), fmt, tuple(FORMATS)): self.figure(
+                (*field, str(fmt)), raw, dimension, low_inclusive=dimension is Dimension.ENERGY
+            )
+            for fmt, raw in value.items()
+        }
+
+    def _crossbar(self, value: object) -> Crossbar:
+        field = ("crossbar",)
+        data = self.mapping(field, value, ("rows", "cols", "tiles"))
+        sizes = []
+        for key in ("rows", "cols", "tiles"):
+            number = self.figure((*field, key), self.required(data, (*field, key), "a positive whole number"),
+                                 Dimension.COUNT, low=1)
+            if number != int(number):
+                raise self.fail((*field, key), f"expected a whole number, got {number:g}")
+            sizes.append(int(number))
+        return Crossbar(*sizes)
+
+    def _energy(self, value: object, formats: dict) -> Energy:
+        field = ("energy",)
+        data = self.mapping(field, value, ("per_mac", "static_power"))
+        per_mac = self._per_format((*field, "per_mac"), data["per_mac"], Dimension.ENERGY) if "per_mac" in data else {}
+        static = self.figure((*field, "static_power"), data.get("static_power", 0), Dimension.POWER)
+        return Energy(MappingProxyType(per_mac), static)
+
+    def _quantization(self, value: object) -> Quantization:
+        field = ("quantization",)
+        data = self.mapping(field, value, ("granularity", "scale_bytes", "zero_point_bytes", "bias_bits"))
+        granularity = self.choice((*field, "granularity"), data.get("granularity", "per-channel"),
+                                  ("per-channel", "per-tensor"))
+        scale = self.figure((*field, "scale_bytes"), data.get("scale_bytes", 4), Dimension.BYTES)
+        zero_point = self.figure((*field, "zero_point_bytes"), data.get("zero_point_bytes", 0), Dimension.BYTES)
+        bias_bits = self.figure((*field, "bias_bits"), data.get("bias_bits", 32), Dimension.COUNT, low=1)
+        return Quantization(granularity, scale, zero_point, int(bias_bits))
+
+    def _ops(self, value: object) -> frozenset[Op]:
+        if value == "all":
+            return frozenset(SUPPORT_OPS)
+        if not isinstance(value, list) or not value:
+            raise self.fail(("ops",), "expected 'all' or a non-empty list of op names")
+        ops = set()
+        for i, name in enumerate(value):
+            try:
+                ops.add(parse_op(str(name)))
+            except ValueError as exc:
+                raise self.fail(("ops", str(i)), str(exc)) from None
+        return frozenset(ops)
+
+    def _budgets(self, value: object) -> Budgets:
+        field = ("budgets",)
+        specs: dict[str, tuple[Dimension, Callable[[float], float]]] = {
+            "max_params": (Dimension.COUNT, float),
+            "max_weight_bytes": (Dimension.BYTES, float),
+            "max_activation_bytes": (Dimension.BYTES, float),
+            "max_latency": (Dimension.TIME, float),
+            "max_energy": (Dimension.ENERGY, float),
+            "max_power": (Dimension.POWER, float),
+        }
+        data = self.mapping(field, value, tuple(specs))
+        parsed = {key: self.figure((*field, key), raw, specs[key][0], low_inclusive=False)
+                  for key, raw in data.items()}
+        return Budgets(
+            max_params=parsed.get("max_params"),
+            max_weight_bytes=parsed.get("max_weight_bytes"),
+            max_activation_bytes=parsed.get("max_activation_bytes"),
+            max_latency_s=parsed.get("max_latency"),
+            max_energy_j=parsed.get("max_energy"),
+            max_power_w=parsed.get("max_power"),
+        )

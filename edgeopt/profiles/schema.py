@@ -1,0 +1,116 @@
+"""HardwareProfile: what a target device offers, as frozen records in base units (bytes, seconds, hertz, joules, watts).
+
+Built only by `edgeopt.profiles.loader`, which validates the YAML once; nothing past it sees raw dicts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeopt.graph.ops import Op
+from edgeopt.profiles.formats import NumberFormat, get_format
+
+MEMORY_KINDS = ("flash", "sram", "dram", "crossbar", "bram", "rom", "cache")
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    kind: str
+    size_bytes: float
+    reserved_bytes: float = 0.0  # taken by firmware, runtime arena overhead, stack
+    bandwidth_bytes_per_s: float | None = None  # None: never the bottleneck (weights resident in compute arrays)
+    energy_per_byte_j: float = 0.0
+
+    @property
+    def usable_bytes(self) -> float:
+        return self.size_bytes - self.reserved_bytes
+
+
+@dataclass(frozen=True)
+class Compute:
+    macs_per_s: Mapping[str, float]  # peak MAC/s per number format
+    op_efficiency: Mapping[Op, float]  # share of peak an op reaches
+    default_efficiency: float
+    layer_overhead_s: float  # fixed cost per executed layer (kernel launch, DMA set-up, tile programming)
+    clock_hz: float | None = None
+
+    def efficiency(self, op: Op) -> float:
+        return self.op_efficiency.get(op, self.default_efficiency)
+
+
+@dataclass(frozen=True)
+class Crossbar:
+    """In-memory compute arrays: each tile holds a rows x cols block of a weight matrix."""
+
+    rows: int
+    cols: int
+    tiles: int
+
+    @property
+    def cells(self) -> int:
+        return self.rows * self.cols * self.tiles
+
+
+@dataclass(frozen=True)
+class Energy:
+    mac_j: Mapping[str, float]  # per MAC, per number format
+    static_power_w: float = 0.0
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """How integer weights are stored: per-channel or per-tensor scales, zero points, and the bias width."""
+
+    granularity: str = "per-channel"
+    scale_bytes: float = 4.0
+    zero_point_bytes: float = 0.0
+    bias_bits: int = 32
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Limits a model must meet on this device, on top of what its memories can hold. None: no limit."""
+
+    max_params: float | None = None
+    max_weight_bytes: float | None = None
+    max_activation_bytes: float | None = None
+    max_latency_s: float | None = None
+    max_energy_j: float | None = None
+    max_power_w: float | None = None
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    name: str
+    description: str
+    weight_memory: MemoryLevel
+    activation_memory: MemoryLevel
+    compute: Compute
+    energy: Energy
+    weight_formats: tuple[str, ...]
+    activation_formats: tuple[str, ...]
+    weight_format: str  # what a model is stored in by default on this device
+    activation_format: str
+    quantization: Quantization
+    ops: frozenset[Op]
+    budgets: Budgets
+    crossbar: Crossbar | None = None
+    sparse_weights: bool = False  # whether the device skips zero weights (storage and compute)
+    path: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)  # source key -> URL or citation
+    figure_sources: Mapping[str, str] = field(default_factory=dict)  # field path -> source key, URL or "estimate"
+
+    @property
+    def weight_number_format(self) -> NumberFormat:
+        return get_format(self.weight_format)
+
+    @property
+    def activation_number_format(self) -> NumberFormat:
+        return get_format(self.activation_format)
+
+    def with_budgets(self, **limits: float | None) -> HardwareProfile:
+        """A copy whose budgets are replaced field by field, e.g. `with_budgets(max_params=4000)`."""
+        return dataclasses.replace(self, budgets=dataclasses.replace(self.budgets, **limits))

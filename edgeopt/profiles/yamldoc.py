@@ -1,0 +1,63 @@
+"""Safe YAML reading that remembers the file and line of every key, so errors can point at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from edgeopt.errors import ProfileError
+
+FieldPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int | None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+def read_yaml(path: Path) -> tuple[object, dict[FieldPath, Location]]:
+    """Load a YAML file with the safe loader; return its data and the location of each field path."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: no such profile file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read: {exc}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        locations: dict[FieldPath, Location] = {}
+        data = _convert(node, (), loader, str(path), locations) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProfileError(f"{where}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
+    return data, locations
+
+
+def _convert(node: yaml.Node, path: FieldPath, loader: yaml.SafeLoader, file: str, locations: dict) -> object:
+    locations[path] = Location(file, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, object] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise ProfileError(f"{file}:{key_node.start_mark.line + 1}: keys must be text, got {key!r}")
+            if key in out:
+                dotted = ".".join((*path, key))
+                raise ProfileError(f"{file}:{key_node.start_mark.line + 1}: {dotted}: duplicate key")
+            out[key] = _convert(value_node, (*path, key), loader, file, locations)
+            locations[(*path, key)] = Location(file, key_node.start_mark.line + 1)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*path, str(i)), loader, file, locations) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
