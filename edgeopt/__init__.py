@@ -1,0 +1,46 @@
+"""edgeopt: fit neural networks onto tiny hardware.
+
+Library entry points: `load_profile`, `estimate`, `check`. Importing edgeopt is cheap: it configures no logging,
+writes nothing, and imports torch only when a torch model is analysed.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_profile": "edgeopt.profiles.loader",
+    "available_profiles": "edgeopt.profiles.loader",
+    "HardwareProfile": "edgeopt.profiles.schema",
+    "estimate": "edgeopt.cost.estimate",
+    "Estimate": "edgeopt.cost.estimate",
+    "Violation": "edgeopt.cost.estimate",
+    "Cost": "edgeopt.cost.record",
+    "check": "edgeopt.check",
+    "CheckResult": "edgeopt.check",
+    "EdgeoptError": "edgeopt.errors",
+    "build_graph": "edgeopt.graph.build",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from edgeopt.check import CheckResult, check
+    from edgeopt.cost.estimate import Estimate, Violation, estimate
+    from edgeopt.cost.record import Cost
+    from edgeopt.errors import EdgeoptError
+    from edgeopt.graph.build import build_graph
+    from edgeopt.profiles.loader import available_profiles, load_profile
+    from edgeopt.profiles.schema import HardwareProfile
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edgeopt' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,198 @@
+"""estimate(): every cost of a model on a device, per layer and in total, with the budgets it breaks."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+
+from edgeopt.cost.layer_cost import layer_cost, weight_bytes
+from edgeopt.cost.liveness import liveness
+from edgeopt.cost.record import Cost, total
+from edgeopt.graph.ir import Graph
+from edgeopt.graph.ops import MAC_OPS, SUPPORT_OPS, Op
+from edgeopt.profiles.schema import HardwareProfile
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken limit: `what` names it (a budget, a memory, an op), with the limit, the actual value and the layer
+    that matters most for it."""
+
+    what: str
+    limit: float | str
+    actual: float | str
+    layer: str | None
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"what": self.what, "limit": self.limit, "actual": self.actual, "layer": self.layer,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    name: str
+    op: Op
+    source_op: str
+    output_shape: tuple[int, ...] | None
+    weight_format: str | None  # None for layers without weights
+    fused: bool  # folded into its producer or applied in place: no extra buffer, overhead or traffic
+    cost: Cost
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "op": self.op.value, "source_op": self.source_op,
+                "output_shape": list(self.output_shape) if self.output_shape else None,
+                "weight_format": self.weight_format, "fused": self.fused, **self.cost.to_dict()}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model: str
+    profile: str
+    layers: tuple[LayerCost, ...]
+    total: Cost
+    peak_activation_bytes: float
+    peak_layer: str | None
+    violations: tuple[Violation, ...]
+    notes: tuple[str, ...] = field(default=())
+    crossbar_tiles_available: int | None = None
+
+    @property
+    def fits(self) -> bool:
+        return not self.violations
+
+    @property
+    def unknown_ops(self) -> tuple[str, ...]:
+        return tuple(layer.source_op for layer in self.layers if layer.op is Op.UNKNOWN)
+
+    @property
+    def crossbar_tiles_needed(self) -> int:
+        """Whole tiles of a perfect packing of every layer's blocks (0 on devices without crossbars)."""
+        return math.ceil(round(self.total.crossbar_tiles, 9))
+
+    @property
+    def power_w(self) -> float:
+        return self.total.energy_j / self.total.latency_s if self.total.latency_s else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "profile": self.profile,
+            "fits": self.fits,
+            "total": self.total.to_dict(),
+            "peak_activation_bytes": self.peak_activation_bytes,
+            "peak_layer": self.peak_layer,
+            "power_w": self.power_w,
+            "crossbar_tiles_needed": self.crossbar_tiles_needed,
+            "crossbar_tiles_available": self.crossbar_tiles_available,
+            "unknown_ops": list(self.unknown_ops),
+            "violations": [v.to_dict() for v in self.violations],
+            "notes": list(self.notes),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+def estimate(model_or_path, profile: HardwareProfile | str | os.PathLike, input_shape=None) -> Estimate:
+    """Cost of a model (torch nn.Module, ONNX path, or Graph) on a profile (HardwareProfile, name or YAML path).
+
+    `input_shape` (batch first) is required for torch modules and overrides an ONNX model's input shapes.
+    """
+    from edgeopt.graph.build import build_graph
+    from edgeopt.profiles.loader import load_profile
+
+    if not isinstance(profile, HardwareProfile):
+        profile = load_profile(profile)
+    return estimate_graph(build_graph(model_or_path, input_shape), profile)
+
+
+def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
+    """Cost of an IR graph on a profile."""
+    act_bytes = profile.activation_number_format.bytes
+    live = liveness(graph, act_bytes)
+    producer = {layer.output: i for i, layer in enumerate(graph.layers)}
+    folded, extra_bias = _folded_batchnorms(graph, live.in_place, producer)
+
+    layers = []
+    for i, layer in enumerate(graph.layers):
+        fmt = layer.weight_format or profile.weight_format
+        stored = 0.0 if i in folded else weight_bytes(layer, profile, fmt, extra_bias.get(i, 0))
+        in_bytes = sum(graph.tensors[t].numel for t in layer.inputs if t in graph.tensors) * act_bytes
+        out_bytes = graph.tensors[layer.output].numel * act_bytes if layer.output in graph.tensors else 0.0
+        cost = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes, stored_bytes=stored,
+                          fused=i in live.in_place)
+        shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
+        layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
+                                i in live.in_place, cost))
+    summed = total(layer.cost for layer in layers) + Cost(params=graph.unused_params)
+    summed = Cost(**{**summed.to_dict(), "energy_j": summed.energy_j + profile.energy.static_power_w
+                     * summed.latency_s})
+    peak_layer = graph.layers[live.peak_step].name if live.peak_step >= 0 and graph.layers else None
+    notes = list(graph.notes)
+    unknown_shapes = [t for t in graph.tensors.values() if t.shape is None]
+    if unknown_shapes:
+        notes.append(f"{len(unknown_shapes)} tensors have unknown shapes; their activations and MACs are not counted")
+    result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
+                      tuple(notes), profile.crossbar.tiles if profile.crossbar else None)
+    return Estimate(**{**result.__dict__, "violations": tuple(find_violations(result, profile))})
+
+
+def _folded_batchnorms(graph: Graph, in_place: frozenset[int], producer: dict[str, int]):
+    """Batchnorms applied in place right after a conv/dense fold into its weights; the producer gains a bias."""
+    folded: set[int] = set()
+    extra_bias: dict[int, int] = {}
+    for i, layer in enumerate(graph.layers):
+        if layer.op is not Op.BATCHNORM or i not in in_place:
+            continue
+        source = producer.get(layer.inputs[0])
+        if source is None or graph.layers[source].op not in MAC_OPS:
+            continue
+        folded.add(i)
+        if graph.layers[source].bias_params == 0:
+            extra_bias[source] = graph.layers[source].out_channels
+    return folded, extra_bias
+
+
+def find_violations(est: Estimate, profile: HardwareProfile) -> list[Violation]:
+    """Every budget, capacity, op and format the estimate breaks on the profile."""
+    out: list[Violation] = []
+    t = est.total
+    biggest = max(est.layers, key=lambda layer: layer.cost.weight_bytes, default=None)
+    slowest = max(est.layers, key=lambda layer: layer.cost.latency_s, default=None)
+    hungriest = max(est.layers, key=lambda layer: layer.cost.energy_j, default=None)
+    widest = max(est.layers, key=lambda layer: layer.cost.crossbar_tiles, default=None)
+    name = {id(x): (x.name if x else None) for x in (biggest, slowest, hungriest, widest)}
+    b = profile.budgets
+    checks = [
+        ("max_params", b.max_params, t.params, biggest, "parameters"),
+        ("max_weight_bytes", b.max_weight_bytes, t.weight_bytes, biggest, "weight bytes"),
+        ("weight_memory", profile.weight_memory.usable_bytes, t.weight_bytes, biggest,
+         f"weight bytes in {profile.weight_memory.kind}"),
+        ("max_activation_bytes", b.max_activation_bytes, est.peak_activation_bytes, None, "peak activation bytes"),
+        ("activation_memory", profile.activation_memory.usable_bytes, est.peak_activation_bytes, None,
+         f"peak activation bytes in {profile.activation_memory.kind}"),
+        ("max_latency_s", b.max_latency_s, t.latency_s, slowest, "latency (s)"),
+        ("max_energy_j", b.max_energy_j, t.energy_j, hungriest, "energy per inference (J)"),
+        ("max_power_w", b.max_power_w, est.power_w, hungriest, "average power (W)"),
+    ]
+    if profile.crossbar:
+        checks.append(("crossbar_tiles", profile.crossbar.tiles, est.crossbar_tiles_needed, widest, "crossbar tiles"))
+    for what, limit, actual, layer, label in checks:
+        if limit is not None and actual > limit:
+            where = name[id(layer)] if layer is not None else est.peak_layer
+            out.append(Violation(what, limit, actual, where,
+                                 f"{label}: {actual:.6g} exceeds {what} {limit:.6g}"
+                                 + (f" (largest: {where})" if where else "")))
+    for layer in est.layers:
+        if layer.op is Op.UNKNOWN:
+            out.append(Violation("op", "known ops", layer.source_op, layer.name,
+                                 f"{layer.name}: op {layer.source_op!r} is unknown to edgeopt; whether "
+                                 f"{profile.name} runs it is not known, and its cost is not counted"))
+        elif layer.op in SUPPORT_OPS and layer.op not in profile.ops:
+            out.append(Violation("op", "supported ops", layer.op.value, layer.name,
+                                 f"{layer.name}: {profile.name} does not support op {layer.op.value!r}"))
+        if layer.weight_format and layer.weight_format not in profile.weight_formats:
+            out.append(Violation("format", ",".join(profile.weight_formats), layer.weight_format, layer.name,
+                                 f"{layer.name}: weights in {layer.weight_format}, but {profile.name} stores only "
+                                 f"{', '.join(profile.weight_formats)}"))
+    return out

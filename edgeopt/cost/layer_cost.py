@@ -1,0 +1,74 @@
+"""What one layer costs on a device: weight storage, latency by roofline, energy."""
+
+from __future__ import annotations
+
+from edgeopt.cost.crossbar import tile_share
+from edgeopt.cost.record import Cost
+from edgeopt.graph.ir import Layer
+from edgeopt.graph.ops import VIEW_OPS
+from edgeopt.profiles.formats import get_format
+from edgeopt.profiles.schema import HardwareProfile
+
+
+def weight_bytes(layer: Layer, profile: HardwareProfile, fmt: str, extra_bias: int = 0) -> float:
+    """Bytes to store the layer's parameters in `fmt`, with integer formats' scales, zero points and wide biases."""
+    number = get_format(fmt)
+    bias = layer.bias_params + extra_bias
+    if not number.integer:
+        return (layer.weight_params + bias + layer.other_params) * number.bytes
+    q = profile.quantization
+    stored = (layer.weight_params + layer.other_params) * number.bytes + bias * q.bias_bits / 8
+    if layer.weight_params:
+        scales = layer.out_channels if q.granularity == "per-channel" and layer.out_channels else 1
+        stored += scales * (q.scale_bytes + q.zero_point_bytes)
+    return stored
+
+
+def layer_cost(
+    layer: Layer,
+    profile: HardwareProfile,
+    *,
+    fmt: str,
+    in_bytes: float,
+    out_bytes: float,
+    stored_bytes: float,
+    fused: bool,
+) -> Cost:
+    """Roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime pays for each layer it
+    runs; fused layers (folded batchnorm, activations applied in place) and views pay neither overhead nor traffic."""
+    if layer.op in VIEW_OPS:
+        return Cost(params=layer.params, weight_bytes=stored_bytes)
+    compute = profile.compute
+    work = layer.macs + layer.vector_ops
+    rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
+    compute_s = work / (rate * compute.efficiency(layer.op))
+
+    weights_move = profile.weight_memory.kind != "crossbar"  # in-memory arrays compute where the weights sit
+    moved_weight_bytes = stored_bytes if weights_move else 0.0
+    moved_activation_bytes = 0.0 if fused else in_bytes + out_bytes
+    memory_s = _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s) + _transfer_s(
+        moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s
+    )
+    latency_s = max(compute_s, memory_s) + (0.0 if fused else compute.layer_overhead_s)
+
+    mac_energy = profile.energy.mac_j.get(fmt, 0.0)
+    energy_j = (
+        work * mac_energy
+        + moved_weight_bytes * profile.weight_memory.energy_per_byte_j
+        + moved_activation_bytes * profile.activation_memory.energy_per_byte_j
+    )
+    tiles = tile_share(layer.matrix, profile.crossbar) if profile.crossbar and layer.matrix else 0.0
+    return Cost(
+        params=layer.params,
+        weight_bytes=stored_bytes,
+        macs=layer.macs,
+        vector_ops=layer.vector_ops,
+        activation_bytes=0.0 if fused else out_bytes,
+        latency_s=latency_s,
+        energy_j=energy_j,
+        crossbar_tiles=tiles,
+    )
+
+
+def _transfer_s(n_bytes: float, bandwidth: float | None) -> float:
+    return n_bytes / bandwidth if bandwidth else 0.0
