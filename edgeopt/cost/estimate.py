@@ -153,36 +153,57 @@ def _folded_batchnorms(graph: Graph, in_place: frozenset[int], producer: dict[st
     return folded, extra_bias
 
 
-def find_violations(est: Estimate, profile: HardwareProfile) -> list[Violation]:
-    """Every budget, capacity, op and format the estimate breaks on the profile."""
-    out: list[Violation] = []
-    t = est.total
-    biggest = max(est.layers, key=lambda layer: layer.cost.weight_bytes, default=None)
-    slowest = max(est.layers, key=lambda layer: layer.cost.latency_s, default=None)
-    hungriest = max(est.layers, key=lambda layer: layer.cost.energy_j, default=None)
-    widest = max(est.layers, key=lambda layer: layer.cost.crossbar_tiles, default=None)
-    name = {id(x): (x.name if x else None) for x in (biggest, slowest, hungriest, widest)}
-    b = profile.budgets
+@dataclass(frozen=True)
+class LimitCheck:
+    """One numeric limit (a budget or a memory's capacity) against the estimate; `limit` None means not set."""
+
+    what: str
+    label: str
+    limit: float | None
+    actual: float
+    layer: str | None  # the layer that contributes most
+
+    @property
+    def passed(self) -> bool:
+        return self.limit is None or self.actual <= self.limit
+
+    def violation(self) -> Violation:
+        where = f" (layer: {self.layer})" if self.layer else ""
+        return Violation(self.what, self.limit, self.actual, self.layer,
+                         f"{self.label}: {self.actual:.6g} exceeds {self.what} {self.limit:.6g}{where}")
+
+
+def limit_checks(est: Estimate, profile: HardwareProfile) -> list[LimitCheck]:
+    """Every budget and capacity of the profile, with the estimate's value beside it."""
+    def top(key) -> str | None:
+        layer = max(est.layers, key=key, default=None)
+        return layer.name if layer is not None and key(layer) > 0 else None
+
+    t, b = est.total, profile.budgets
+    biggest = top(lambda layer: layer.cost.weight_bytes)
     checks = [
-        ("max_params", b.max_params, t.params, biggest, "parameters"),
-        ("max_weight_bytes", b.max_weight_bytes, t.weight_bytes, biggest, "weight bytes"),
-        ("weight_memory", profile.weight_memory.usable_bytes, t.weight_bytes, biggest,
-         f"weight bytes in {profile.weight_memory.kind}"),
-        ("max_activation_bytes", b.max_activation_bytes, est.peak_activation_bytes, None, "peak activation bytes"),
-        ("activation_memory", profile.activation_memory.usable_bytes, est.peak_activation_bytes, None,
-         f"peak activation bytes in {profile.activation_memory.kind}"),
-        ("max_latency_s", b.max_latency_s, t.latency_s, slowest, "latency (s)"),
-        ("max_energy_j", b.max_energy_j, t.energy_j, hungriest, "energy per inference (J)"),
-        ("max_power_w", b.max_power_w, est.power_w, hungriest, "average power (W)"),
+        LimitCheck("max_params", "parameters", b.max_params, t.params, top(lambda layer: layer.cost.params)),
+        LimitCheck("max_weight_bytes", "weight bytes", b.max_weight_bytes, t.weight_bytes, biggest),
+        LimitCheck("weight_memory", f"weight bytes in {profile.weight_memory.kind}",
+                   profile.weight_memory.usable_bytes, t.weight_bytes, biggest),
+        LimitCheck("max_activation_bytes", "peak activation bytes", b.max_activation_bytes,
+                   est.peak_activation_bytes, est.peak_layer),
+        LimitCheck("activation_memory", f"peak activation bytes in {profile.activation_memory.kind}",
+                   profile.activation_memory.usable_bytes, est.peak_activation_bytes, est.peak_layer),
+        LimitCheck("max_latency_s", "latency (s)", b.max_latency_s, t.latency_s, top(lambda x: x.cost.latency_s)),
+        LimitCheck("max_energy_j", "energy per inference (J)", b.max_energy_j, t.energy_j,
+                   top(lambda layer: layer.cost.energy_j)),
+        LimitCheck("max_power_w", "average power (W)", b.max_power_w, est.power_w, None),
     ]
     if profile.crossbar:
-        checks.append(("crossbar_tiles", profile.crossbar.tiles, est.crossbar_tiles_needed, widest, "crossbar tiles"))
-    for what, limit, actual, layer, label in checks:
-        if limit is not None and actual > limit:
-            where = name[id(layer)] if layer is not None else est.peak_layer
-            out.append(Violation(what, limit, actual, where,
-                                 f"{label}: {actual:.6g} exceeds {what} {limit:.6g}"
-                                 + (f" (largest: {where})" if where else "")))
+        checks.append(LimitCheck("crossbar_tiles", "crossbar tiles", profile.crossbar.tiles,
+                                 est.crossbar_tiles_needed, top(lambda layer: layer.cost.crossbar_tiles)))
+    return checks
+
+
+def legality_violations(est: Estimate, profile: HardwareProfile) -> list[Violation]:
+    """Layers whose op or weight format the profile cannot run."""
+    out: list[Violation] = []
     for layer in est.layers:
         if layer.op is Op.UNKNOWN:
             out.append(Violation("op", "known ops", layer.source_op, layer.name,
@@ -196,3 +217,9 @@ def find_violations(est: Estimate, profile: HardwareProfile) -> list[Violation]:
                                  f"{layer.name}: weights in {layer.weight_format}, but {profile.name} stores only "
                                  f"{', '.join(profile.weight_formats)}"))
     return out
+
+
+def find_violations(est: Estimate, profile: HardwareProfile) -> list[Violation]:
+    """Every budget, capacity, op and format the estimate breaks on the profile."""
+    broken = [c.violation() for c in limit_checks(est, profile) if not c.passed]
+    return broken + legality_violations(est, profile)

@@ -114,3 +114,23 @@ class HardwareProfile:
     def with_budgets(self, **limits: float | None) -> HardwareProfile:
         """A copy whose budgets are replaced field by field, e.g. `with_budgets(max_params=4000)`."""
         return dataclasses.replace(self, budgets=dataclasses.replace(self.budgets, **limits))
+
+    def to_dict(self) -> dict:
+        """JSON-ready view: base units, op and format names, figure sources."""
+        return _plain(self)
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k.value if isinstance(k, Op) else k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (frozenset, set)):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Op):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    return value

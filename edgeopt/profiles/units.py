@@ -137,7 +137,7 @@ def format_joules(joules: float) -> str:
 
 def format_count(n: float) -> str:
     """Counts with SI suffixes: 3504872 -> '3.50M'."""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= scale:
             return f"{n / scale:.2f}{unit}"
     return f"{n:.0f}"

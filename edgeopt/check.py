@@ -1,0 +1,246 @@
+"""The CI budget gate: does a model meet a device's budgets, and did it grow past a recorded baseline?"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from edgeopt.atomic import write_text_atomic
+from edgeopt.cost.estimate import Estimate, estimate, legality_violations, limit_checks
+from edgeopt.errors import BaselineError
+from edgeopt.profiles.loader import load_profile
+from edgeopt.profiles.schema import HardwareProfile
+
+BASELINE_FORMAT = 1
+# Metric -> the per-layer cost field that explains its growth.
+REGRESSION_METRICS = {
+    "params": "params",
+    "weight_bytes": "weight_bytes",
+    "peak_activation_bytes": "activation_bytes",
+    "macs": "macs",
+    "latency_s": "latency_s",
+    "energy_j": "energy_j",
+}
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One line of the gate; one JUnit testcase."""
+
+    name: str
+    kind: str  # "budget" (a limit) or "legality" (ops and formats) or "regression" (against the baseline)
+    passed: bool
+    limit: float | str | None
+    actual: float | str
+    message: str
+    layer: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "passed": self.passed, "limit": self.limit,
+                "actual": self.actual, "message": self.message, "layer": self.layer}
+
+
+@dataclass(frozen=True)
+class Regression:
+    metric: str
+    baseline: float
+    now: float
+    tolerance: float
+    grew_most: str | None  # the layer whose share of this metric grew the most
+    grew_most_delta: float
+
+    @property
+    def delta(self) -> float:
+        return self.now - self.baseline
+
+    @property
+    def delta_ratio(self) -> float:
+        return self.delta / self.baseline if self.baseline else (0.0 if self.now == 0 else float("inf"))
+
+    @property
+    def passed(self) -> bool:
+        return self.now <= self.baseline * (1 + self.tolerance)
+
+    def to_dict(self) -> dict:
+        return {"metric": self.metric, "baseline": self.baseline, "now": self.now, "delta": self.delta,
+                "delta_ratio": self.delta_ratio, "tolerance": self.tolerance, "passed": self.passed,
+                "grew_most": self.grew_most, "grew_most_delta": self.grew_most_delta}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    estimate: Estimate
+    items: tuple[CheckItem, ...]
+    regressions: tuple[Regression, ...] = ()
+    baseline_path: str | None = None
+    baseline_written: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return all(item.passed for item in self.items)
+
+    @property
+    def failures(self) -> tuple[CheckItem, ...]:
+        return tuple(item for item in self.items if not item.passed)
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "model": self.estimate.model,
+            "profile": self.estimate.profile,
+            "items": [item.to_dict() for item in self.items],
+            "regressions": [r.to_dict() for r in self.regressions],
+            "baseline": self.baseline_path,
+            "baseline_written": self.baseline_written,
+            "notes": list(self.notes),
+            "estimate": {k: v for k, v in self.estimate.to_dict().items() if k != "layers"},
+        }
+
+    def to_junit_xml(self) -> str:
+        """JUnit XML with one testcase per budget, legality rule and baseline metric."""
+        name = f"edgeopt check {self.estimate.model} on {self.estimate.profile}"
+        suites = ET.Element("testsuites", name="edgeopt", tests=str(len(self.items)),
+                            failures=str(len(self.failures)))
+        suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(self.items)),
+                              failures=str(len(self.failures)), errors="0", skipped="0")
+        for item in self.items:
+            case = ET.SubElement(suite, "testcase", classname=f"edgeopt.{item.kind}.{self.estimate.profile}",
+                                 name=item.name)
+            if not item.passed:
+                failure = ET.SubElement(case, "failure", message=item.message, type=item.kind)
+                failure.text = json.dumps(item.to_dict(), indent=2)
+            else:
+                ET.SubElement(case, "system-out").text = item.message
+        ET.indent(suites)
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def check(
+    model,
+    profile: HardwareProfile | str | os.PathLike,
+    *,
+    input_shape=None,
+    max_params: float | None = None,
+    max_weight_bytes: float | None = None,
+    max_activation_bytes: float | None = None,
+    max_latency_s: float | None = None,
+    max_energy_j: float | None = None,
+    baseline: str | os.PathLike | None = None,
+    tolerance: float = 0.0,
+    update_baseline: bool = False,
+) -> CheckResult:
+    """Check `model` against the profile's budgets (each `max_*` given here replaces the profile's) and, with a
+    `baseline` file, against the recorded figures with a relative `tolerance` (0.02 = 2%).
+
+    With `update_baseline`, the current figures are written to `baseline` (atomically) instead of compared.
+    """
+    if not isinstance(profile, HardwareProfile):
+        profile = load_profile(profile)
+    overrides = {"max_params": max_params, "max_weight_bytes": max_weight_bytes,
+                 "max_activation_bytes": max_activation_bytes, "max_latency_s": max_latency_s,
+                 "max_energy_j": max_energy_j}
+    profile = profile.with_budgets(**{k: v for k, v in overrides.items() if v is not None})
+    if tolerance < 0:
+        raise BaselineError(f"tolerance must be 0 or more, got {tolerance:g}")
+    est = estimate(model, profile, input_shape)
+    items = [_limit_item(c) for c in limit_checks(est, profile) if c.limit is not None]
+    items.append(_legality_item(est, profile))
+
+    regressions: tuple[Regression, ...] = ()
+    written = False
+    if baseline is not None and update_baseline:
+        write_baseline(est, baseline)
+        written = True
+    elif baseline is not None:
+        recorded = read_baseline(baseline)
+        if recorded["profile"] != est.profile:
+            raise BaselineError(f"{baseline}: recorded for profile {recorded['profile']!r}, but checking against "
+                                f"{est.profile!r}; record a baseline per profile (--update-baseline)")
+        regressions = tuple(_regressions(est, recorded, tolerance))
+        items.extend(_regression_item(r) for r in regressions)
+    return CheckResult(est, tuple(items), regressions, os.fspath(baseline) if baseline is not None else None,
+                       written, est.notes)
+
+
+def _limit_item(c) -> CheckItem:
+    message = (f"{c.label}: {c.actual:.6g} within {c.what} {c.limit:.6g}" if c.passed
+               else c.violation().message)
+    return CheckItem(c.what, "budget", c.passed, c.limit, c.actual, message, c.layer)
+
+
+def _legality_item(est: Estimate, profile: HardwareProfile) -> CheckItem:
+    problems = legality_violations(est, profile)
+    if not problems:
+        return CheckItem("supported_ops_and_formats", "legality", True, "profile ops and formats", "all supported",
+                         f"every op and weight format runs on {profile.name}")
+    return CheckItem("supported_ops_and_formats", "legality", False, "profile ops and formats",
+                     f"{len(problems)} unsupported", "; ".join(p.message for p in problems), problems[0].layer)
+
+
+def _regression_item(r: Regression) -> CheckItem:
+    sign = "+" if r.delta >= 0 else ""
+    message = (f"{r.metric}: baseline {r.baseline:.6g}, now {r.now:.6g}, delta {sign}{r.delta:.6g} "
+               f"({sign}{r.delta_ratio:.2%}; tolerance {r.tolerance:.2%})")
+    if not r.passed and r.grew_most:
+        message += f"; grew most: {r.grew_most} (+{r.grew_most_delta:.6g})"
+    return CheckItem(f"baseline_{r.metric}", "regression", r.passed, r.baseline * (1 + r.tolerance), r.now, message,
+                     r.grew_most)
+
+
+# -- baseline files ---------------------------------------------------------------------------------------------
+
+
+def baseline_record(est: Estimate) -> dict:
+    """What a baseline file holds: totals and per-layer figures, so a regression can name the layer that grew."""
+    totals = {"params": est.total.params, "weight_bytes": est.total.weight_bytes,
+              "peak_activation_bytes": est.peak_activation_bytes, "macs": est.total.macs,
+              "latency_s": est.total.latency_s, "energy_j": est.total.energy_j}
+    layers = {layer.name: {field: getattr(layer.cost, field) for field in set(REGRESSION_METRICS.values())}
+              for layer in est.layers}
+    return {"edgeopt_baseline": BASELINE_FORMAT, "model": est.model, "profile": est.profile, "totals": totals,
+            "layers": layers}
+
+
+def write_baseline(est: Estimate, path: str | os.PathLike) -> None:
+    """Write the baseline atomically: a reader never sees half a file."""
+    write_text_atomic(path, json.dumps(baseline_record(est), indent=2, sort_keys=True) + "\n")
+
+
+def read_baseline(path: str | os.PathLike) -> dict:
+    """Read and validate a baseline file written by `write_baseline`."""
+    path = Path(path)
+    if not path.is_file():
+        raise BaselineError(f"{path}: no such baseline file; create it with --update-baseline")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"{path}: not a readable baseline JSON file: {exc}") from None
+    if not isinstance(data, dict) or data.get("edgeopt_baseline") != BASELINE_FORMAT:
+        raise BaselineError(f"{path}: not an edgeopt baseline (expected \"edgeopt_baseline\": {BASELINE_FORMAT})")
+    totals = data.get("totals")
+    if not isinstance(totals, dict) or not isinstance(data.get("profile"), str):
+        raise BaselineError(f"{path}: a baseline needs 'profile' and 'totals'")
+    for metric in REGRESSION_METRICS:
+        if not isinstance(totals.get(metric), (int, float)):
+            raise BaselineError(f"{path}: totals.{metric}: expected a number, got {totals.get(metric)!r}")
+    if not isinstance(data.get("layers", {}), dict):
+        raise BaselineError(f"{path}: layers: expected a mapping of layer name -> figures")
+    return data
+
+
+def _regressions(est: Estimate, recorded: dict, tolerance: float):
+    now = baseline_record(est)
+    old_layers = recorded.get("layers", {})
+    for metric, layer_field in REGRESSION_METRICS.items():
+        grew_most, grew_by = None, 0.0
+        for name, figures in now["layers"].items():
+            before = old_layers.get(name, {}).get(layer_field, 0) if isinstance(old_layers.get(name), dict) else 0
+            delta = figures[layer_field] - (before if isinstance(before, (int, float)) else 0)
+            if delta > grew_by:
+                grew_most, grew_by = name, delta
+        yield Regression(metric, float(recorded["totals"][metric]), float(now["totals"][metric]), tolerance,
+                         grew_most, grew_by)

@@ -1,0 +1,146 @@
+"""Rich tables for estimates, budget checks and profiles; what the CLI prints (the same figures go out as --json)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from edgeopt.check import CheckResult
+from edgeopt.cost.estimate import Estimate
+from edgeopt.profiles.schema import HardwareProfile
+from edgeopt.profiles.units import format_bytes, format_count, format_joules, format_seconds
+
+
+def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> None:
+    """Per-layer table, totals, and fits / does not fit with the reasons."""
+    crossbar = est.crossbar_tiles_available is not None
+    if layers:
+        table = Table(title=f"{est.model} on {est.profile}", title_justify="left", show_footer=True)
+        columns = ["layer", "op", "output", "params", "weights", "MACs", "act out", "latency", "energy"]
+        if crossbar:
+            columns.append("tiles")
+        t = est.total
+        footers = ["total", "", "", format_count(t.params), format_bytes(t.weight_bytes), format_count(t.macs),
+                   format_bytes(t.activation_bytes), format_seconds(t.latency_s), format_joules(t.energy_j)]
+        if crossbar:
+            footers.append(f"{t.crossbar_tiles:.2f}")
+        for name, footer in zip(columns, footers):
+            table.add_column(name, footer=footer, justify="left" if name in ("layer", "op", "output") else "right")
+        for layer in est.layers:
+            c = layer.cost
+            shape = "x".join(map(str, layer.output_shape)) if layer.output_shape else "?"
+            op = layer.op.value + (" (fused)" if layer.fused else "")
+            if layer.op.value == "unknown":
+                op = f"[yellow]unknown: {layer.source_op}[/]"
+            row = [layer.name, op, shape, format_count(c.params), format_bytes(c.weight_bytes), format_count(c.macs),
+                   format_bytes(c.activation_bytes), format_seconds(c.latency_s), format_joules(c.energy_j)]
+            if crossbar:
+                row.append(f"{c.crossbar_tiles:.2f}")
+            table.add_row(*row)
+        console.print(table)
+    t = est.total
+    console.print(
+        f"params {t.params:,}  weights {format_bytes(t.weight_bytes)}  peak activations "
+        f"{format_bytes(est.peak_activation_bytes)} (at {est.peak_layer or 'input'})  MACs {format_count(t.macs)}  "
+        f"latency {format_seconds(t.latency_s)}  energy {format_joules(t.energy_j)}  power {est.power_w:.3g} W"
+        + (f"  tiles {est.crossbar_tiles_needed}/{est.crossbar_tiles_available}" if crossbar else "")
+    )
+    for note in est.notes:
+        console.print(f"[dim]note: {note}[/]")
+    if est.fits:
+        console.print(f"[green]fits {est.profile}[/]")
+    else:
+        console.print(f"[red]does not fit {est.profile}:[/]")
+        for v in est.violations:
+            console.print(f"  - {v.message}")
+
+
+def render_check(result: CheckResult, console: Console) -> None:
+    """One line per budget, legality rule and baseline metric, then the verdict."""
+    table = Table(title=f"edgeopt check: {result.estimate.model} on {result.estimate.profile}", title_justify="left")
+    for name in ("check", "result", "detail"):
+        table.add_column(name)
+    for item in result.items:
+        mark = "[green]pass[/]" if item.passed else "[red]FAIL[/]"
+        table.add_row(item.name, mark, item.message)
+    console.print(table)
+    if result.baseline_written:
+        console.print(f"baseline written to {result.baseline_path}")
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]")
+    failures = result.failures
+    if failures:
+        console.print(f"[red]{len(failures)} of {len(result.items)} checks failed[/]")
+    else:
+        console.print(f"[green]all {len(result.items)} checks passed[/]")
+
+
+def render_profile_list(profiles: list[HardwareProfile], console: Console) -> None:
+    table = Table(title="hardware profiles", title_justify="left")
+    for name in ("name", "weights", "activations", "formats", "peak", "description"):
+        table.add_column(name)
+    for p in profiles:
+        peak = max(p.compute.macs_per_s.values())
+        table.add_row(p.name, f"{format_bytes(p.weight_memory.usable_bytes)} {p.weight_memory.kind}",
+                      f"{format_bytes(p.activation_memory.usable_bytes)} {p.activation_memory.kind}",
+                      ",".join(p.weight_formats), f"{format_count(peak)}MAC/s", p.description)
+    console.print(table)
+
+
+def render_profile(p: HardwareProfile, console: Console) -> None:
+    console.print(f"[bold]{p.name}[/]  {p.description}")
+    if p.path:
+        console.print(f"[dim]{p.path}[/]")
+    rows = profile_figures(p)
+    table = Table(show_header=True, title_justify="left")
+    for name in ("field", "value", "source"):
+        table.add_column(name)
+    for field, value in rows.items():
+        if field not in p.figure_sources:
+            source = "[dim]default[/]"
+        elif not p.figure_sources[field]:
+            source = "[yellow]unsourced[/]"
+        else:
+            key = p.figure_sources[field]
+            source = p.sources.get(key, key)
+        table.add_row(field, value, source)
+    console.print(table)
+    console.print(f"ops: {', '.join(sorted(o.value for o in p.ops))}")
+
+
+def profile_figures(p: HardwareProfile) -> dict[str, str]:
+    """The profile's figures, formatted, keyed by the YAML field path they come from."""
+    rows: dict[str, str] = {}
+    for key, mem in (("weights", p.weight_memory), ("activations", p.activation_memory)):
+        rows[f"memory.{key}.size"] = f"{format_bytes(mem.size_bytes)} {mem.kind}"
+        rows[f"memory.{key}.reserved"] = format_bytes(mem.reserved_bytes)
+        rows[f"memory.{key}.bandwidth"] = f"{mem.bandwidth_bytes_per_s / 1e9:.3g} GB/s" \
+            if mem.bandwidth_bytes_per_s else "not a bottleneck"
+        rows[f"memory.{key}.energy_per_byte"] = format_joules(mem.energy_per_byte_j)
+    if p.compute.clock_hz:
+        rows["compute.clock"] = f"{p.compute.clock_hz / 1e6:.4g} MHz"
+    for fmt, rate in p.compute.macs_per_s.items():
+        key = f"compute.macs_per_cycle.{fmt}" if f"compute.macs_per_cycle.{fmt}" in p.figure_sources \
+            else f"compute.peak.{fmt}"
+        rows[key] = f"{format_count(rate)}MAC/s"
+    rows["compute.op_efficiency.default"] = f"{p.compute.default_efficiency:.2f}"
+    for op, eff in p.compute.op_efficiency.items():
+        rows[f"compute.op_efficiency.{op.value}"] = f"{eff:.2f}"
+    rows["compute.layer_overhead"] = format_seconds(p.compute.layer_overhead_s)
+    if p.crossbar:
+        rows["crossbar.rows"] = str(p.crossbar.rows)
+        rows["crossbar.cols"] = str(p.crossbar.cols)
+        rows["crossbar.tiles"] = str(p.crossbar.tiles)
+    for fmt, joules in p.energy.mac_j.items():
+        rows[f"energy.per_mac.{fmt}"] = format_joules(joules)
+    rows["energy.static_power"] = f"{p.energy.static_power_w:.3g} W"
+    rows["formats.weights"] = f"{', '.join(p.weight_formats)} (default {p.weight_format})"
+    rows["formats.activations"] = f"{', '.join(p.activation_formats)} (default {p.activation_format})"
+    b = p.budgets
+    for key, value, fmt in (("max_params", b.max_params, format_count), ("max_weight_bytes", b.max_weight_bytes,
+                            format_bytes), ("max_activation_bytes", b.max_activation_bytes, format_bytes),
+                            ("max_latency", b.max_latency_s, format_seconds), ("max_energy", b.max_energy_j,
+                            format_joules), ("max_power", b.max_power_w, lambda w: f"{w:.3g} W")):
+        if value is not None:
+            rows[f"budgets.{key}"] = fmt(value)
+    return rows
