@@ -116,11 +116,14 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     layers = []
     for i, layer in enumerate(graph.layers):
         fmt = layer.weight_format or profile.weight_format
-        stored = 0.0 if i in folded else weight_bytes(layer, profile, fmt, extra_bias.get(i, 0))
+        stored = weight_bytes(layer, profile, fmt, extra_bias.get(i, 0))
         in_bytes = sum(graph.tensors[t].numel for t in layer.inputs if t in graph.tensors) * act_bytes
         out_bytes = graph.tensors[layer.output].numel * act_bytes if layer.output in graph.tensors else 0.0
-        cost = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes, stored_bytes=stored,
-                          fused=i in live.in_place)
+        if i in folded:  # folded into the producer's weights: nothing left to run or store
+            cost = Cost(params=layer.params)
+        else:
+            cost = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes, stored_bytes=stored,
+                              fused=i in live.in_place)
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
                                 i in live.in_place, cost))

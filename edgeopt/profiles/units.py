@@ -78,6 +78,8 @@ def _parse_text(text: str, dimension: Dimension) -> float:
         raise UnitError(f"cannot read {text!r} as a {dimension.value} quantity; write it like {_example(dimension)}")
     number = float(match.group(1))
     suffix = (match.group(2) or "").strip()
+    if not suffix:
+        return number  # a bare number is already in base units, as for int and float values
     for unit, (prefixes, factor) in _UNITS[dimension].items():
         if unit and not suffix.endswith(unit):
             continue

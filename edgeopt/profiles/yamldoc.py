@@ -10,6 +10,7 @@ import yaml
 from edgeopt.errors import ProfileError
 
 FieldPath = tuple[str, ...]
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ def read_yaml(path: Path) -> tuple[object, dict[FieldPath, Location]]:
 
 def _convert(node: yaml.Node, path: FieldPath, loader: yaml.SafeLoader, file: str, locations: dict) -> object:
     locations[path] = Location(file, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        # The safe loader refuses such tags on scalars; this walker must refuse them on collections too.
+        raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, object] = {}
         for key_node, value_node in node.value:

@@ -1,0 +1,205 @@
+import textwrap
+
+import pytest
+
+from edgeopt import load_profile
+from edgeopt.errors import ProfileError
+from edgeopt.graph.ops import Op
+from edgeopt.profiles import available_profiles, unsourced_figures
+
+SHIPPED = ["mythic-m1076", "coral-edgetpu", "stm32f746", "nrf52840", "esp32-s3", "ethos-u55-128", "sequencer-fpga",
+           "host-cpu"]
+
+MINIMAL = """\
+name: tiny
+memory:
+  weights: {kind: flash, size: 64KiB}
+  activations: {kind: sram, size: 16KiB}
+compute:
+  clock: 48MHz
+  macs_per_cycle: {int8: 1}
+formats: {weights: [int8], activations: [int8]}
+"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_every_required_profile_ships_and_cites_every_figure():
+    shipped = available_profiles()
+    assert set(SHIPPED) <= set(shipped)
+    for name in SHIPPED:
+        profile = load_profile(name)
+        assert profile.name == name
+        assert profile.figure_sources, name
+        assert unsourced_figures(profile) == [], name
+        for source in profile.figure_sources.values():
+            assert source == "estimate" or source.startswith("http") or source in profile.sources
+
+
+def test_shipped_figures_match_the_datasheets():
+    stm = load_profile("stm32f746")
+    assert stm.compute.clock_hz == 216e6
+    assert stm.weight_memory.size_bytes == 1024 * 1024
+    assert stm.activation_memory.size_bytes == 320 * 1024
+    nrf = load_profile("nrf52840")
+    assert (nrf.compute.clock_hz, nrf.activation_memory.size_bytes) == (64e6, 256 * 1024)
+    mythic = load_profile("mythic-m1076")
+    assert mythic.crossbar.tiles == 76
+    assert mythic.weight_memory.size_bytes == 80e6
+    assert mythic.compute.macs_per_s["analog8"] == 12.5e12  # 25 TOPS
+    assert mythic.budgets.max_power_w == 4
+    tpu = load_profile("coral-edgetpu")
+    assert tpu.weight_formats == ("int8",)
+    assert tpu.compute.macs_per_s["int8"] == 2e12  # 4 TOPS
+    fpga = load_profile("sequencer-fpga")
+    assert fpga.budgets.max_params == 4000
+    assert set(fpga.weight_formats) == {"int8", "int16"}
+    assert fpga.budgets.max_latency_s == 20e-6
+    assert load_profile("ethos-u55-128").compute.macs_per_s["int8"] == 128 * 400e6
+
+
+def test_minimal_profile_gets_documented_defaults(tmp_path):
+    profile = load_profile(write(tmp_path, "tiny.yaml", MINIMAL))
+    assert profile.weight_format == "int8"
+    assert profile.compute.macs_per_s == {"int8": 48e6}
+    assert profile.ops == frozenset(op for op in Op if op.value not in
+                                    ("flatten", "reshape", "identity", "quantize", "dequantize", "unknown"))
+    assert profile.budgets.max_params is None
+    assert unsourced_figures(profile) == ["compute.clock", "compute.macs_per_cycle.int8", "memory.activations.size",
+                                          "memory.weights.size"]
+
+
+def test_kb_and_kib_are_kept_as_written(tmp_path):
+    text = MINIMAL.replace("64KiB", "64KB")
+    profile = load_profile(write(tmp_path, "p.yaml", text))
+    assert profile.weight_memory.size_bytes == 64_000
+    assert profile.activation_memory.size_bytes == 16_384
+
+
+def test_extends_overrides_and_inherits(tmp_path):
+    write(tmp_path, "base.yaml", MINIMAL)
+    child = write(tmp_path, "child.yaml", """\
+        extends: base
+        name: child
+        memory:
+          activations: {size: 32KiB}
+        budgets: {max_params: 4k}
+        """)
+    profile = load_profile(child)
+    assert profile.name == "child"
+    assert profile.activation_memory.size_bytes == 32 * 1024
+    assert profile.activation_memory.kind == "sram"  # inherited field of a partly overridden section
+    assert profile.weight_memory.size_bytes == 64 * 1024
+    assert profile.budgets.max_params == 4000
+
+
+def test_extends_a_shipped_profile_by_name(tmp_path):
+    child = write(tmp_path, "f7-tight.yaml", """\
+        extends: stm32f746
+        name: f7-tight
+        budgets: {max_weight_bytes: 256KiB}
+        """)
+    profile = load_profile(child)
+    assert profile.compute.clock_hz == 216e6
+    assert profile.budgets.max_weight_bytes == 256 * 1024
+    assert profile.figure_sources["memory.weights.size"] == "ds10916"
+
+
+def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
+    write(tmp_path, "base.yaml", MINIMAL.replace("size: 64KiB", "size: {value: 64KiB, source: estimate}"))
+    child = write(tmp_path, "child.yaml", "extends: base\nname: c\nmemory:\n  weights: {size: {value: 1MiB}}\n")
+    profile = load_profile(child)
+    assert profile.weight_memory.size_bytes == 1024 * 1024
+    assert "memory.weights.size" in unsourced_figures(profile)
+
+
+@pytest.mark.parametrize(
+    "mutation, fragments",
+    [
+        (lambda t: t.replace("memory:", "memmory:"), [":2:", "memmory", "unknown key", "did you mean 'memory'",
+                                                      "allowed keys"]),
+        (lambda t: t.replace("size: 64KiB", "size: 64KQ"), [":3:", "memory.weights.size", "unknown unit 'KQ'",
+                                                            "KiB"]),
+        (lambda t: t.replace("size: 64KiB", "size: -64KiB"), ["memory.weights.size", "'-64KiB'", "more than 0"]),
+        (lambda t: t.replace("  weights: {kind: flash, size: 64KiB}\n", "  weights: {kind: flash}\n"),
+         ["memory.weights.size", "missing required field"]),
+        (lambda t: t.replace("name: tiny\n", ""), ["name", "missing required field"]),
+        (lambda t: t.replace("kind: flash", "kind: tape"), ["memory.weights.kind", "'tape'", "flash, sram"]),
+        (lambda t: t.replace("weights: [int8]", "weights: [int7]"), ["formats.weights.0", "'int7'", "int8"]),
+        (lambda t: t + "ops: [conv2d, warp_drive]\n", ["ops.1", "unknown op 'warp_drive'", "conv2d"]),
+        (lambda t: t + "budgets: {max_latency: 2 parsecs}\n", ["budgets.max_latency", "unknown unit"]),
+        (lambda t: t + "budgets: {max_params: 0}\n", ["budgets.max_params", "more than 0"]),
+        (lambda t: t.replace("macs_per_cycle: {int8: 1}", "macs_per_cycle: {fp32: 1}"),
+         ["compute", "missing throughput for the default weight format 'int8'"]),
+        (lambda t: t + "memory:\n  weights: {size: 1KiB}\n", [":9:", "duplicate key"]),
+        (lambda t: t.replace("size: 64KiB", "size: {value: 64KiB, source: ds123}"),
+         ["memory.weights.size.source", "unknown source 'ds123'"]),
+        (lambda t: t.replace("size: 16KiB", "size: {value: 16KiB, reserved: 1KiB}"),
+         ["memory.activations.size.reserved", "allowed keys: value, source, note"]),
+        (lambda t: t.replace("compute:\n  clock: 48MHz\n  macs_per_cycle: {int8: 1}", "compute: [1, 2]"),
+         [":5:", "compute", "expected a mapping"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_efficiency: {conv2d: 1.5}"),
+         ["compute.op_efficiency.conv2d", "at most 1"]),
+        (lambda t: t.replace("name: tiny", "name: [tiny"), ["invalid YAML"]),
+        (lambda t: "", ["the profile is empty"]),
+        (lambda t: "- a\n- b\n", ["top level must be a mapping"]),
+    ],
+)
+def test_bad_profiles_name_file_line_field_and_value(tmp_path, mutation, fragments):
+    path = write(tmp_path, "bad.yaml", mutation(MINIMAL))
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert "\n" not in message
+
+
+def test_extends_cycle_is_an_error_naming_the_chain(tmp_path):
+    write(tmp_path, "a.yaml", "extends: b\nname: a\n")
+    write(tmp_path, "b.yaml", "extends: a\nname: b\n")
+    with pytest.raises(ProfileError, match=r"extends: cycle: .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        load_profile(tmp_path / "a.yaml")
+
+
+def test_extends_unknown_parent(tmp_path):
+    path = write(tmp_path, "a.yaml", "extends: nowhere\nname: a\n")
+    with pytest.raises(ProfileError, match=r"a\.yaml:1: extends: no profile 'nowhere'"):
+        load_profile(path)
+
+
+def test_unknown_profile_name_lists_shipped_ones():
+    with pytest.raises(ProfileError, match=r"unknown profile 'stm32f764' \(did you mean 'stm32f746'\?\).*nrf52840"):
+        load_profile("stm32f764")
+
+
+def test_missing_profile_file(tmp_path):
+    with pytest.raises(ProfileError, match="no such profile file"):
+        load_profile(tmp_path / "absent.yaml")
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    path = write(tmp_path, "evil.yaml", "name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ProfileError, match="invalid YAML"):
+        load_profile(path)
+
+
+def test_profile_path_from_environment(tmp_path, monkeypatch):
+    write(tmp_path, "lab-board.yaml", MINIMAL.replace("name: tiny", "name: lab-board"))
+    monkeypatch.setenv("EDGEOPT_PROFILE_PATH", str(tmp_path))
+    assert load_profile("lab-board").name == "lab-board"
+    assert "lab-board" in available_profiles()
+
+
+def test_profiles_are_frozen_and_budgets_replaceable():
+    profile = load_profile("stm32f746")
+    with pytest.raises(AttributeError):
+        profile.name = "other"
+    tighter = profile.with_budgets(max_params=1000)
+    assert tighter.budgets.max_params == 1000 and profile.budgets.max_params is None
+    assert profile.to_dict()["compute"]["macs_per_s"]["int8"] == 432e6

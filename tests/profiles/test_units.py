@@ -1,0 +1,81 @@
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edgeopt.errors import UnitError
+from edgeopt.profiles.units import Dimension, format_bytes, parse_quantity
+
+
+@pytest.mark.parametrize(
+    "text, dimension, expected",
+    [
+        ("320KB", Dimension.BYTES, 320_000),
+        ("320KiB", Dimension.BYTES, 327_680),
+        ("1MiB", Dimension.BYTES, 1_048_576),
+        ("1MB", Dimension.BYTES, 1_000_000),
+        ("4bit", Dimension.BYTES, 0.5),
+        ("216MHz", Dimension.FREQUENCY, 216e6),
+        ("3.5W", Dimension.POWER, 3.5),
+        ("250mW", Dimension.POWER, 0.25),
+        ("25TOPS", Dimension.MAC_RATE, 12.5e12),  # a MAC is two operations
+        ("432MMAC/s", Dimension.MAC_RATE, 432e6),
+        ("2ms", Dimension.TIME, 0.002),
+        ("20us", Dimension.TIME, 2e-5),
+        ("30min", Dimension.TIME, 1800),
+        ("0.5pJ", Dimension.ENERGY, 0.5e-12),
+        ("1.6GB/s", Dimension.BANDWIDTH, 1.6e9),
+        ("80M", Dimension.COUNT, 80e6),
+        ("2%", Dimension.FRACTION, 0.02),
+        (0.02, Dimension.FRACTION, 0.02),
+        (4000, Dimension.COUNT, 4000),
+        (" 64 KiB ", Dimension.BYTES, 65536),
+    ],
+)
+def test_parses_units_as_written(text, dimension, expected):
+    assert parse_quantity(text, dimension) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "text, dimension, fragment",
+    [
+        ("320XB", Dimension.BYTES, "unknown unit 'XB'"),
+        ("2 parsecs", Dimension.TIME, "unknown unit"),
+        ("fast", Dimension.FREQUENCY, "cannot read 'fast'"),
+        ("3W", Dimension.BYTES, "allowed: B, kB"),
+        (True, Dimension.COUNT, "boolean"),
+        ([1, 2], Dimension.COUNT, "got [1, 2]"),
+        ("inf", Dimension.COUNT, "cannot read"),
+    ],
+)
+def test_rejects_bad_quantities_with_allowed_units(text, dimension, fragment):
+    with pytest.raises(UnitError, match=None) as info:
+        parse_quantity(text, dimension)
+    assert fragment in str(info.value)
+
+
+_PREFIXES = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+
+
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from(sorted(_PREFIXES)))
+def test_byte_prefixes_scale_exactly(n, prefix):
+    assert parse_quantity(f"{n}{prefix}B", Dimension.BYTES) == n * _PREFIXES[prefix]
+
+
+@given(st.floats(min_value=0, max_value=1e12, allow_nan=False), st.floats(min_value=0, max_value=1e12,
+                                                                          allow_nan=False))
+def test_parsing_preserves_order(a, b):
+    pa, pb = parse_quantity(f"{a!r}MHz", Dimension.FREQUENCY), parse_quantity(f"{b!r}MHz", Dimension.FREQUENCY)
+    assert (a <= b) == (pa <= pb) or math.isclose(pa, pb)
+
+
+@given(st.integers(min_value=0, max_value=2**40))
+def test_plain_numbers_are_base_units(n):
+    assert parse_quantity(n, Dimension.BYTES) == n
+    assert parse_quantity(str(n), Dimension.BYTES) == n
+
+
+def test_format_bytes_uses_binary_prefixes():
+    assert format_bytes(327_680) == "320.0 KiB"
+    assert format_bytes(100) == "100 B"
