@@ -181,8 +181,10 @@ class _OnnxMapper:
         in_shape = shapes.get(acts[0])
         attrs = {a.name: a for a in node.attribute}
         consts = [t for _, t in weights if t is not None]
-        # Only numeric weights count as parameters: int64 initializers are shapes and axes, scales are overhead.
-        param_tensors = [t for t in consts if t.data_type in _FLOAT_TYPES or t.data_type in _QUANT_FORMATS]
+        # Only numeric weights count as parameters: int64 initializers are shapes and axes, and single numbers
+        # (clip bounds, literal scales, quantization scales) are hyperparameters, as torch sees them.
+        param_tensors = [t for t in consts if (t.data_type in _FLOAT_TYPES or t.data_type in _QUANT_FORMATS)
+                         and math.prod(t.dims) > 1]
         dims = {i: tuple(t.dims) for i, t in weights if t is not None}
         numel = sum(math.prod(t.dims) for t in param_tensors)
         if op_type == "Conv" and len(node.input) > 1 and node.input[1] in dims:

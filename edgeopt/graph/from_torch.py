@@ -36,7 +36,7 @@ def graph_from_module(module, input_shape: InputShape, name: str | None = None) 
             ShapeProp(traced).propagate(*example)
         except Exception as exc:
             raise ModelError(f"running {type(module).__name__} on input shape(s) {shapes} failed: {exc}") from None
-    return _Mapper(traced, name or type(module).__name__).run()
+    return _Mapper(traced, module, name or type(module).__name__).run()
 
 
 def _normalise_shapes(input_shape: InputShape) -> list[tuple[int, ...]]:
@@ -62,13 +62,14 @@ def _eval_mode(module):
 
 
 class _Mapper:
-    def __init__(self, traced, name: str):
+    def __init__(self, traced, module, name: str):
         import torch
         from torch import nn
         import torch.nn.functional as F
 
         self.torch, self.nn, self.F = torch, nn, F
         self.traced = traced
+        self.module = module  # tracing drops submodules forward() never calls; their parameters still count
         self.name = name
         self.layers: list[Layer] = []
         self.tensors: dict[str, Tensor] = {}
@@ -89,7 +90,7 @@ class _Mapper:
                 self.outputs = [n.name for n in _flatten_args(node.args) if n.name in self.tensors]
             elif node.op in ("call_module", "call_function", "call_method"):
                 self._node(node)
-        unused = [p for p in self.traced.parameters() if id(p) not in self.counted]
+        unused = [p for p in self.module.parameters() if id(p) not in self.counted]
         unused_params = sum(p.numel() for p in unused)
         if unused:
             self.notes.append(f"{unused_params} parameters in {len(unused)} tensors are never used by forward() "
