@@ -30,7 +30,12 @@ def load_model_spec(spec: str):
         if not hasattr(target, part):
             raise ModelError(f"{spec}: {match['module']} has no attribute {match['attr']!r}")
         target = getattr(target, part)
-    model = target() if callable(target) and not hasattr(target, "named_modules") else target
+    model = target
+    if callable(target) and not hasattr(target, "named_modules"):
+        try:
+            model = target()
+        except Exception as exc:  # the user's factory failed: say which and why, no traceback
+            raise ModelError(f"{spec}: calling {match['attr']}() failed: {type(exc).__name__}: {exc}") from None
     if not hasattr(model, "named_modules"):
         raise ModelError(f"{spec}: the factory returned a {type(model).__name__}, not a torch nn.Module")
     return model

@@ -1,0 +1,164 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from edgeopt.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+KWS = str(ROOT / "examples" / "kws_dscnn.onnx")
+READS = str(ROOT / "examples" / "read_classifier.onnx")
+FACTORY = f"{ROOT / 'examples' / 'models.py'}:read_classifier"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_profiles_list_and_json():
+    result = run("profiles", "list", "--json")
+    assert result.exit_code == 0
+    names = {p["name"] for p in json.loads(result.output)}
+    assert {"mythic-m1076", "sequencer-fpga", "stm32f746"} <= names
+    table = run("profiles", "list")
+    assert table.exit_code == 0 and "nrf52840" in table.output
+
+
+def test_profiles_show_prints_figures_with_sources():
+    result = run("profiles", "show", "stm32f746")
+    assert result.exit_code == 0
+    assert "memory.activations.size" in result.output and "stm32f746ng.pdf" in result.output
+    data = json.loads(run("profiles", "show", "stm32f746", "--json").output)
+    assert data["activation_memory"]["size_bytes"] == 320 * 1024
+    assert data["figure_sources"]["compute.clock"] == "kernel"
+
+
+def test_profiles_validate(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text((ROOT / "hwprofiles" / "nrf52840.yaml").read_text())
+    result = run("profiles", "validate", good)
+    assert result.exit_code == 0 and "ok:" in result.output
+    unsourced = tmp_path / "unsourced.yaml"
+    unsourced.write_text("extends: nrf52840\nname: mine\nbudgets: {max_params: 10k}\n")
+    assert run("profiles", "validate", unsourced).exit_code == 0
+    strict = run("profiles", "validate", "--strict", unsourced)
+    assert strict.exit_code == 1 and "budgets.max_params cites no source" in strict.output
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("name: x\nmemory: {weights: {size: 1KB}, activations: {size: 1KB}}\ncompute: {peak: {int8: 1TOPS}}\n"
+     "formats: {weights: [int8], activations: [int8]}\nflavour: spicy\n", "bad.yaml:5: flavour: unknown key"),
+    ("name: x\nmemory: {weights: {size: 1KG}}\n", "bad.yaml:2: memory.weights.size: unknown unit 'KG'"),
+    ("name: x\nmemory: {weights: {size: -1KB}}\n", "memory.weights.size: value '-1KB' is out of range"),
+    ("extends: bad\nname: x\n", "extends: cycle"),
+    ("name: [\n", "invalid YAML"),
+])
+def test_bad_profile_is_one_error_line_and_exit_2(tmp_path, content, fragment):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content)
+    result = CliRunner().invoke(main, ["profiles", "validate", str(bad)])
+    assert result.exit_code == 2
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+
+
+def test_profile_command_table_and_json():
+    result = run("profile", KWS, "--profile", "stm32f746")
+    assert result.exit_code == 0
+    assert "depthwise_conv2d" in result.output and "fits stm32f746" in result.output
+    data = json.loads(run("profile", KWS, "-p", "stm32f746", "--json").output)
+    assert data["fits"] is True
+    assert data["total"]["macs"] == sum(layer["macs"] for layer in data["layers"])
+    assert data["peak_activation_bytes"] > 0
+    nrf = json.loads(run("profile", KWS, "-p", "sequencer-fpga", "--json").output)
+    assert nrf["fits"] is False and {v["what"] for v in nrf["violations"]} >= {"max_params", "weight_memory"}
+
+
+def test_profile_a_torch_factory():
+    result = run("profile", FACTORY, "-p", "sequencer-fpga", "--input-shape", "1,1,256", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["fits"] is True
+    missing_shape = CliRunner().invoke(main, ["profile", FACTORY, "-p", "sequencer-fpga"])
+    assert missing_shape.exit_code == 2 and "input shape is needed" in missing_shape.output
+
+
+def test_check_exit_codes_and_junit(tmp_path):
+    junit = tmp_path / "reports" / "edgeopt.xml"
+    ok = run("check", READS, "-p", "sequencer-fpga", "--junit", junit)
+    assert ok.exit_code == 0 and "all 5 checks passed" in ok.output
+    assert ET.parse(junit).getroot().find("testsuite").get("failures") == "0"
+    over = run("check", READS, "-p", "sequencer-fpga", "--max-weight-bytes", "1KiB", "--max-params", "1k",
+               "--junit", junit, "--json")
+    assert over.exit_code == 1
+    data = json.loads(over.output)
+    assert {i["name"] for i in data["items"] if not i["passed"]} == {"max_params", "max_weight_bytes"}
+    failures = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None]
+    assert sorted(failures) == ["max_params", "max_weight_bytes"]
+
+
+def test_check_baseline_workflow(tmp_path):
+    baseline = tmp_path / "kws.budget.json"
+    written = run("check", KWS, "-p", "stm32f746", "--baseline", baseline, "--update-baseline")
+    assert written.exit_code == 0 and baseline.is_file()
+    same = run("check", KWS, "-p", "stm32f746", "--baseline", baseline, "--tolerance", "2%", "--json")
+    assert same.exit_code == 0
+    assert {r["metric"] for r in json.loads(same.output)["regressions"]} >= {"params", "weight_bytes", "latency_s"}
+    # The same network checked against a smaller model's baseline: a regression, exit 1, layer named.
+    small = tmp_path / "reads.budget.json"
+    run("check", READS, "-p", "stm32f746", "--baseline", small, "--update-baseline")
+    grown = run("check", KWS, "-p", "stm32f746", "--baseline", small, "--tolerance", "2%")
+    assert grown.exit_code == 1
+    assert "baseline_weight_bytes" in grown.output and "grew most" in grown.output
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["check", "missing.onnx", "-p", "stm32f746"], "no such model file"),
+    (["check", KWS, "-p", "no-such-board"], "unknown profile 'no-such-board'"),
+    (["check", KWS, "-p", "stm32f746", "--max-weight-bytes", "12XB"], "unknown unit 'XB'"),
+    (["check", KWS, "-p", "stm32f746", "--max-latency", "-2ms"], "negative"),
+    (["check", KWS, "-p", "stm32f746", "--update-baseline"], "--update-baseline needs --baseline"),
+    (["check", KWS, "-p", "stm32f746", "--input-shape", "1,a,3"], "expected whole numbers"),
+    (["check", KWS, "-p", "stm32f746", "--baseline", "absent.json"], "create it with --update-baseline"),
+    (["profile", "model.pt", "-p", "stm32f746"], "no such model file"),
+    (["profile", "examples/nowhere.py:make", "-p", "stm32f746"], "no such file"),
+    (["profile", "json:dumps", "-p", "stm32f746"], "calling dumps() failed: TypeError"),
+    (["profile", "json:JSONDecoder", "-p", "stm32f746"], "not a torch nn.Module"),
+    (["profile", "json:nothing_here", "-p", "stm32f746"], "json has no attribute 'nothing_here'"),
+    (["profile", "no_such_pkg.models:make", "-p", "stm32f746"], "importing no_such_pkg.models failed"),
+    (["check", KWS], "Missing option '--profile'"),
+])
+def test_bad_input_exits_2_without_traceback(args, fragment):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_model_files_exit_2(tmp_path):
+    text = tmp_path / "readme.onnx"
+    text.write_text("not a model at all\n" * 10)
+    truncated = tmp_path / "cut.onnx"
+    truncated.write_bytes(Path(KWS).read_bytes()[:5000])
+    for path in (text, truncated):
+        result = CliRunner().invoke(main, ["check", str(path), "-p", "stm32f746"])
+        assert result.exit_code == 2 and "not a valid ONNX" in result.output
+
+
+def test_nothing_half_written_when_the_check_fails_on_input(tmp_path):
+    junit = tmp_path / "out.xml"
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "absent.onnx"), "-p", "stm32f746", "--junit",
+                                       str(junit)])
+    assert result.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script_runs_as_a_process():
+    result = subprocess.run([sys.executable, "-m", "edgeopt.cli", "check", READS, "-p", "sequencer-fpga", "--json"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["passed"] is True
