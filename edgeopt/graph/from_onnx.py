@@ -25,7 +25,7 @@ _SIMPLE_OPS: dict[str, Op] = {
     "Div": Op.DIV, "Concat": Op.CONCAT, "MaxPool": Op.MAXPOOL, "AveragePool": Op.AVGPOOL,
     "GlobalAveragePool": Op.GLOBAL_AVGPOOL, "GlobalMaxPool": Op.GLOBAL_MAXPOOL, "Flatten": Op.FLATTEN,
     "Reshape": Op.RESHAPE, "Squeeze": Op.RESHAPE, "Unsqueeze": Op.RESHAPE, "Identity": Op.IDENTITY,
-    "Dropout": Op.IDENTITY, "Cast": Op.IDENTITY, "Transpose": Op.TRANSPOSE, "Softmax": Op.SOFTMAX,
+    "Dropout": Op.IDENTITY, "Cast": Op.IDENTITY, "Transpose": Op.TRANSPOSE, "Pad": Op.PAD, "PRelu": Op.LEAKY_RELU, "Softmax": Op.SOFTMAX,
     "LogSoftmax": Op.SOFTMAX, "BatchNormalization": Op.BATCHNORM, "QuantizeLinear": Op.QUANTIZE,
     "DequantizeLinear": Op.DEQUANTIZE, "ReduceMean": Op.GLOBAL_AVGPOOL, "ReduceMax": Op.GLOBAL_MAXPOOL,
 }
@@ -47,8 +47,8 @@ def load_onnx(path: str | os.PathLike):
         raise ModelError(f"{path}: not a valid ONNX file (the protobuf does not decode: {exc})") from None
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: cannot load ONNX model: {exc}") from None
-    except Exception as exc:  # onnx raises plain Exceptions for some truncated files
-        raise ModelError(f"{path}: not a valid ONNX file ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # onnx raises its own types, e.g. ValidationError for missing external data
+        raise ModelError(f"{path}: cannot load ONNX model ({type(exc).__name__}: {exc})") from None
     if not model.graph.node:
         raise ModelError(f"{path}: not a valid ONNX model: the graph has no nodes (a truncated or foreign file?)")
     return model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import operator
 from collections.abc import Sequence
@@ -190,7 +191,7 @@ class _Mapper:
                 return L.conv(name, inputs[:1], name, label, in_channels=weight.shape[1] * groups,
                               out_channels=weight.shape[0], kernel=tuple(weight.shape[2:]), groups=groups,
                               bias=bias is not None, out_shape=out_shape)
-        op = _FUNCTION_OPS.get(target) if not isinstance(target, str) else _METHOD_OPS.get(target)
+        op = _METHOD_OPS.get(target) if isinstance(target, str) else _function_op(target)
         if op is Op.MATMUL and len(inputs) == 2:
             inner = self.tensors[inputs[0]].shape[-1]
             return L.matmul(name, inputs, name, label, inner=inner, out_shape=out_shape)
@@ -260,10 +261,14 @@ _MODULE_OPS: dict[str, Op] = {
     "MaxPool1d": Op.MAXPOOL, "MaxPool2d": Op.MAXPOOL, "AvgPool1d": Op.AVGPOOL, "AvgPool2d": Op.AVGPOOL,
     "Flatten": Op.FLATTEN, "Unflatten": Op.RESHAPE, "Identity": Op.IDENTITY, "Dropout": Op.IDENTITY,
     "Dropout1d": Op.IDENTITY, "Dropout2d": Op.IDENTITY, "Softmax": Op.SOFTMAX, "LogSoftmax": Op.SOFTMAX,
+    "PReLU": Op.LEAKY_RELU, "ZeroPad1d": Op.PAD, "ZeroPad2d": Op.PAD, "ConstantPad1d": Op.PAD,
+    "ConstantPad2d": Op.PAD, "ReflectionPad1d": Op.PAD, "ReflectionPad2d": Op.PAD,
 }
 
 
+@functools.cache
 def _function_table() -> dict:
+    # Built on first use so that importing this module does not import torch.
     import torch
     import torch.nn.functional as F
 
@@ -284,23 +289,17 @@ def _function_table() -> dict:
         F.max_pool1d: Op.MAXPOOL, F.max_pool2d: Op.MAXPOOL, F.avg_pool1d: Op.AVGPOOL, F.avg_pool2d: Op.AVGPOOL,
         F.adaptive_avg_pool1d: Op.GLOBAL_AVGPOOL, F.adaptive_avg_pool2d: Op.GLOBAL_AVGPOOL,
         torch.mean: Op.GLOBAL_AVGPOOL, torch.amax: Op.GLOBAL_MAXPOOL,
-        F.dropout: Op.IDENTITY,
+        F.dropout: Op.IDENTITY, F.pad: Op.PAD, F.prelu: Op.LEAKY_RELU,
     }
 
 
-class _LazyTable(dict):
-    """Built on first use so that importing this module does not import torch."""
-
-    def get(self, key, default=None):
-        if not self:
-            self.update(_function_table())
-        try:
-            return super().get(key, default)
-        except TypeError:  # unhashable targets
-            return default
+def _function_op(target) -> Op | None:
+    try:
+        return _function_table().get(target)
+    except TypeError:  # unhashable call targets
+        return None
 
 
-_FUNCTION_OPS = _LazyTable()
 _METHOD_OPS: dict[str, Op] = {
     "add": Op.ADD, "add_": Op.ADD, "sub": Op.SUB, "mul": Op.MUL, "mul_": Op.MUL, "div": Op.DIV,
     "matmul": Op.MATMUL, "view": Op.RESHAPE, "reshape": Op.RESHAPE, "flatten": Op.FLATTEN,

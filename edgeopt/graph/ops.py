@@ -34,6 +34,7 @@ class Op(str, Enum):
     FLATTEN = "flatten"
     RESHAPE = "reshape"
     TRANSPOSE = "transpose"
+    PAD = "pad"
     SOFTMAX = "softmax"
     QUANTIZE = "quantize"
     DEQUANTIZE = "dequantize"

@@ -47,14 +47,17 @@ def test_onnx_and_torch_paths_agree(onnx_export, profile):
 
 
 def test_parameters_agree_without_batchnorm(onnx_export):
-    model = nn.Sequential(nn.Conv1d(2, 6, 5), nn.GELU(), nn.Conv1d(6, 6, 3, groups=6), nn.Hardswish(),
-                          nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, 4), nn.Sigmoid())
+    model = nn.Sequential(nn.Conv1d(2, 6, 5), nn.GELU(), nn.ReflectionPad1d(1), nn.Conv1d(6, 6, 3, groups=6),
+                          nn.PReLU(6), nn.Hardswish(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, 4),
+                          nn.Sigmoid())
     path = onnx_export("no_bn", model, (1, 2, 40))
     a, b = build_graph(model, (1, 2, 40)), graph_from_onnx(path)
     assert a.params == b.params == sum(p.numel() for p in model.parameters())
     assert a.macs == b.macs
     assert [layer.op for layer in b.layers if layer.macs] == [Op.CONV1D, Op.DEPTHWISE_CONV1D, Op.DENSE]
-    assert {Op.GELU, Op.HARDSWISH, Op.SIGMOID} <= {layer.op for layer in b.layers}
+    assert {Op.GELU, Op.PAD, Op.LEAKY_RELU, Op.HARDSWISH, Op.SIGMOID} <= {layer.op for layer in b.layers}
+    assert {layer.op for layer in a.layers} == {layer.op for layer in b.layers if layer.op is not Op.RESHAPE} | {
+        Op.FLATTEN}
 
 
 @pytest.mark.parametrize("factory, shape, name", [(read_classifier, (1, 1, 256), "read_classifier"),
@@ -177,3 +180,14 @@ def test_qdq_model_keeps_its_int8_weights(tmp_path, onnx_export):
     violations = estimate(qdq, fp32_only).violations
     assert {v.what for v in violations} == {"format"}
     assert all(v.actual == "int8" and v.limit == "fp32" for v in violations)
+
+
+def test_external_data_is_loaded_and_its_absence_is_clear(tmp_path):
+    model = onnx.load(str(ROOT_EXAMPLES / "read_classifier.onnx"))
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.onnx.data", size_threshold=0)
+    assert graph_from_onnx(path).params == graph_from_onnx(ROOT_EXAMPLES / "read_classifier.onnx").params
+    (tmp_path / "ext.onnx.data").unlink()
+    with pytest.raises(ModelError, match="ext.onnx"):
+        graph_from_onnx(path)
