@@ -22,7 +22,7 @@ from edgeopt.profiles.schema import (
     Quantization,
 )
 from edgeopt.profiles.units import Dimension, parse_quantity
-from edgeopt.profiles.yamldoc import FieldPath, Location, read_yaml
+from edgeopt.profiles.yamldoc import FieldPath, Location, locate, read_yaml
 
 ESTIMATE = "estimate"
 _FIGURE_KEYS = ("value", "source", "note")
@@ -58,7 +58,7 @@ def resolve_profile(name_or_path: str | os.PathLike) -> Path:
     known = available_profiles()
     if text in known:
         return known[text]
-    hint = _did_you_mean(text, known)
+    hint = did_you_mean(text, known)
     raise ProfileError(f"unknown profile {text!r}{hint}; shipped profiles: {', '.join(sorted(known)) or 'none'}")
 
 
@@ -124,7 +124,7 @@ def _merge(parent: dict, child: dict) -> dict:
 # -- validation ---------------------------------------------------------------------------------------------------
 
 
-def _did_you_mean(word: str, options) -> str:
+def did_you_mean(word: str, options) -> str:
     close = difflib.get_close_matches(word, list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -142,15 +142,8 @@ class _Builder:
     # errors
 
     def fail(self, field: FieldPath, problem: str) -> ProfileError:
-        where = self._location(field)
+        where = locate(self.locations, field, str(self.path))
         return ProfileError(f"{where}: {'.'.join(field) or '(top level)'}: {problem}")
-
-    def _location(self, field: FieldPath) -> str:
-        for end in range(len(field), -1, -1):
-            loc = self.locations.get(field[:end])
-            if loc is not None:
-                return str(loc)
-        return str(self.path)
 
     # readers
 
@@ -160,7 +153,7 @@ class _Builder:
         for key in value:
             if key not in allowed:
                 raise self.fail(
-                    (*field, key), f"unknown key{_did_you_mean(key, allowed)}; allowed keys: {', '.join(allowed)}"
+                    (*field, key), f"unknown key{did_you_mean(key, allowed)}; allowed keys: {', '.join(allowed)}"
                 )
         return value
 
@@ -205,13 +198,13 @@ class _Builder:
             return source
         raise self.fail(
             (*field, "source"),
-            f"unknown source {source!r}{_did_you_mean(source, self.sources)}; use a key of 'sources' "
+            f"unknown source {source!r}{did_you_mean(source, self.sources)}; use a key of 'sources' "
             f"({', '.join(self.sources) or 'none defined'}), a URL, or {ESTIMATE!r}",
         )
 
     def choice(self, field: FieldPath, value: object, allowed) -> str:
         if value not in allowed:
-            raise self.fail(field, f"{value!r} is not allowed{_did_you_mean(str(value), allowed)}; "
+            raise self.fail(field, f"{value!r} is not allowed{did_you_mean(str(value), allowed)}; "
                             f"allowed: {', '.join(allowed)}")
         return value
 

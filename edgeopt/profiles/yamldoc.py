@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from edgeopt.errors import ProfileError
+from edgeopt.errors import EdgeoptError, ProfileError
 
 FieldPath = tuple[str, ...]
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
@@ -22,24 +22,29 @@ class Location:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
-def read_yaml(path: Path) -> tuple[object, dict[FieldPath, Location]]:
-    """Load a YAML file with the safe loader; return its data and the location of each field path."""
+def read_yaml(path: Path, error: type[EdgeoptError] = ProfileError) -> tuple[object, dict[FieldPath, Location]]:
+    """Load a YAML file with the safe loader; return its data and the location of each field path.
+
+    Problems are raised as `error` (the caller's kind: a profile, a search space) naming the file and line.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ProfileError(f"{path}: no such profile file") from None
+        raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read: {exc}") from None
+        raise error(f"{path}: cannot read: {exc}") from None
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
         locations: dict[FieldPath, Location] = {}
         data = _convert(node, (), loader, str(path), locations) if node is not None else None
+    except ProfileError as exc:
+        raise error(str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ProfileError(f"{where}: invalid YAML: {problem}") from None
+        raise error(f"{where}: invalid YAML: {problem}") from None
     finally:
         loader.dispose()
     return data, locations
@@ -65,3 +70,12 @@ def _convert(node: yaml.Node, path: FieldPath, loader: yaml.SafeLoader, file: st
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, str(i)), loader, file, locations) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
+
+
+def locate(locations: dict[FieldPath, Location], field: FieldPath, default: str) -> str:
+    """The file:line of a field, or of its nearest written parent."""
+    for end in range(len(field), -1, -1):
+        loc = locations.get(field[:end])
+        if loc is not None:
+            return str(loc)
+    return default

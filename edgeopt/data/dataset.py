@@ -1,0 +1,78 @@
+"""Dataset: train / validation / test arrays with their class count, validated once when made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgeopt.errors import EdgeoptError
+
+
+class DataError(EdgeoptError):
+    """Data that cannot be trained on: mismatched shapes, NaN, a single class, labels not 0..C-1."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray | None
+    y_test: np.ndarray | None
+    num_classes: int
+    class_names: tuple[str, ...] = field(default=())
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def summary(self) -> dict:
+        counts = np.bincount(self.y_train, minlength=self.num_classes)
+        return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes,
+                "train": len(self.y_train), "val": len(self.y_val),
+                "test": 0 if self.y_test is None else len(self.y_test), "train_class_counts": counts.tolist()}
+
+
+def validate_arrays(source: str, split: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 features and int64 labels, or a DataError naming the source, the split and the problem."""
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.ndim < 2:
+        raise DataError(f"{source}: x_{split} has shape {x.shape}; expected (samples, features...)")
+    if y.ndim != 1:
+        raise DataError(f"{source}: y_{split} has shape {y.shape}; expected one label per sample")
+    if len(x) != len(y):
+        raise DataError(f"{source}: x_{split} has {len(x)} samples but y_{split} has {len(y)}")
+    if len(x) == 0:
+        raise DataError(f"{source}: the {split} split is empty")
+    if not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{source}: x_{split} holds {x.dtype}, not numbers")
+    x = x.astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).any(axis=tuple(range(1, x.ndim))).sum())
+        raise DataError(f"{source}: x_{split} has NaN or infinite values in {bad} samples")
+    if np.issubdtype(y.dtype, np.floating):
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise DataError(f"{source}: y_{split} must hold whole-number class labels 0..C-1")
+    elif not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{source}: y_{split} holds {y.dtype}; expected integer class labels 0..C-1")
+    return x, y.astype(np.int64)
+
+
+def check_labels(source: str, y_train: np.ndarray, *others: np.ndarray) -> int:
+    """The number of classes; labels must be 0..C-1 with at least two present in training."""
+    present = np.unique(y_train)
+    if len(present) < 2:
+        raise DataError(f"{source}: y_train holds a single class ({present.tolist()}); a classifier needs two or more")
+    num_classes = int(present.max()) + 1
+    for y in (y_train, *others):
+        if y.min() < 0 or y.max() >= num_classes:
+            raise DataError(f"{source}: labels must be 0..{num_classes - 1} (the classes seen in training); "
+                            f"found {sorted(set(np.unique(y).tolist()) - set(range(num_classes)))}")
+    missing = sorted(set(range(num_classes)) - set(present.tolist()))
+    if missing:
+        raise DataError(f"{source}: labels must be 0..C-1 without gaps; classes {missing} never occur in y_train")
+    return num_classes

@@ -1,0 +1,138 @@
+"""Model families: each declares its architecture choices (with defaults) and builds a torch nn.Module from a config.
+
+Building is deterministic: the same config, shapes and seed give the same module and the same initial weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+ACTIVATIONS = ("relu", "relu6", "hardswish", "tanh", "sigmoid", "gelu")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    sample_ranks: tuple[int, ...]  # accepted per-sample ranks, e.g. (1, 2) for (length,) or (channels, length)
+    defaults: Mapping[str, object]
+    build: Callable  # (config, sample_shape, num_classes) -> nn.Module
+    description: str
+
+
+def _act(name: str):
+    from torch import nn
+
+    return {"relu": nn.ReLU, "relu6": nn.ReLU6, "hardswish": nn.Hardswish, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+            "gelu": nn.GELU}[name]()
+
+
+def _build_mlp(config, sample_shape, num_classes):
+    import math
+
+    from torch import nn
+
+    layers: list[nn.Module] = [nn.Flatten()]
+    width_in = math.prod(sample_shape)
+    for _ in range(int(config["depth"])):
+        layers += [nn.Linear(width_in, int(config["width"])), _act(config["activation"])]
+        if config["dropout"] > 0:
+            layers.append(nn.Dropout(float(config["dropout"])))
+        width_in = int(config["width"])
+    layers.append(nn.Linear(width_in, num_classes))
+    return nn.Sequential(*layers)
+
+
+def _build_cnn1d(config, sample_shape, num_classes):
+    from torch import nn
+
+    in_channels = sample_shape[0] if len(sample_shape) == 2 else 1
+    layers: list[nn.Module] = [] if len(sample_shape) == 2 else [nn.Unflatten(1, (1, sample_shape[0]))]
+    channels = int(config["channels"])
+    kernel = int(config["kernel_size"])
+    for block in range(int(config["blocks"])):
+        out = max(1, int(round(channels * float(config["channel_growth"]) ** block)))
+        stride = int(config["stride"]) if block == 0 else 1
+        if config["separable"] and block > 0:
+            layers += [nn.Conv1d(in_channels, in_channels, kernel, stride, kernel // 2, groups=in_channels,
+                                 bias=False), nn.Conv1d(in_channels, out, 1, bias=False)]
+        else:
+            layers.append(nn.Conv1d(in_channels, out, kernel, stride, kernel // 2, bias=False))
+        layers += [nn.BatchNorm1d(out), _act(config["activation"])]
+        if config["pooling"] != "none":
+            layers.append(nn.MaxPool1d(2) if config["pooling"] == "max" else nn.AvgPool1d(2))
+        in_channels = out
+    layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+    if config["dropout"] > 0:
+        layers.append(nn.Dropout(float(config["dropout"])))
+    layers.append(nn.Linear(in_channels, num_classes))
+    return nn.Sequential(*layers)
+
+
+def _build_cnn2d(config, sample_shape, num_classes):
+    import torch
+    from torch import nn
+
+    class InvertedResidual(nn.Module):
+        def __init__(self, cin, cout, stride, expansion, kernel, act):
+            super().__init__()
+            hidden = cin * expansion
+            layers: list[nn.Module] = []
+            if expansion != 1:
+                layers += [nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), _act(act)]
+            layers += [nn.Conv2d(hidden, hidden, kernel, stride, kernel // 2, groups=hidden, bias=False),
+                       nn.BatchNorm2d(hidden), _act(act), nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+            self.body = nn.Sequential(*layers)
+            self.residual = stride == 1 and cin == cout
+
+        def forward(self, x):
+            return x + self.body(x) if self.residual else self.body(x)
+
+    class MobileNetish(nn.Module):
+        def __init__(self):
+            super().__init__()
+            in_channels = sample_shape[0] if len(sample_shape) == 3 else 1
+            self.unsqueeze = len(sample_shape) == 2
+            channels = int(config["channels"])
+            self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, int(config["stride"]), 1, bias=False),
+                                      nn.BatchNorm2d(channels), _act(config["activation"]))
+            blocks = []
+            cin = channels
+            for block in range(int(config["blocks"])):
+                downsample = block % 2 == 1
+                cout = cin * 2 if downsample else cin
+                blocks.append(InvertedResidual(cin, cout, 2 if downsample else 1, int(config["expansion"]),
+                                               int(config["kernel_size"]), config["activation"]))
+                cin = cout
+            self.blocks = nn.Sequential(*blocks)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.dropout = nn.Dropout(float(config["dropout"]))
+            self.head = nn.Linear(cin, num_classes)
+
+        def forward(self, x):
+            if self.unsqueeze:
+                x = x.unsqueeze(1)
+            x = self.blocks(self.stem(x))
+            return self.head(self.dropout(torch.flatten(self.pool(x), 1)))
+
+    return MobileNetish()
+
+
+FAMILIES: Mapping[str, Family] = MappingProxyType({
+    "mlp": Family("mlp", (1, 2, 3), MappingProxyType(
+        {"depth": 2, "width": 32, "activation": "relu", "dropout": 0.0}), _build_mlp,
+        "fully connected layers over flattened features"),
+    "cnn1d": Family("cnn1d", (1, 2), MappingProxyType(
+        {"blocks": 2, "channels": 8, "channel_growth": 1.5, "kernel_size": 5, "stride": 1, "pooling": "max",
+         "separable": False, "activation": "relu", "dropout": 0.0}), _build_cnn1d,
+        "1-D convolution blocks over signals (channels x length), global pooling, linear head"),
+    "cnn2d": Family("cnn2d", (2, 3), MappingProxyType(
+        {"blocks": 2, "channels": 8, "expansion": 2, "kernel_size": 3, "stride": 1, "activation": "relu6",
+         "dropout": 0.0}), _build_cnn2d,
+        "MobileNet-style inverted-residual blocks over small images (channels x height x width)"),
+})
+
+TRAINING_DEFAULTS: Mapping[str, object] = MappingProxyType(
+    {"lr": 0.01, "weight_decay": 0.0, "batch_size": 64, "optimizer": "adam", "epochs": 8})
+OPTIMIZERS = ("adam", "adamw", "sgd")

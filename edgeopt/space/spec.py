@@ -1,0 +1,180 @@
+"""SearchSpace: a model family plus distributions over its architecture and training choices, from YAML.
+
+    family: cnn1d
+    architecture:
+      channels: [4, 8, 12]            # a list is a categorical choice
+      blocks: {int: [1, 3]}           # integer range (log: true, step: 2 allowed)
+      dropout: {float: [0.0, 0.3]}    # float range (log: true allowed)
+      separable: true                 # a plain value is fixed
+    training:
+      lr: {float: [1e-3, 3e-2], log: true}
+      epochs: 16                      # the largest training budget
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.profiles.loader import did_you_mean
+from edgeopt.profiles.yamldoc import locate, read_yaml
+from edgeopt.space.distributions import Choice, Distribution, FloatRange, Fixed, IntRange, from_json
+from edgeopt.space.families import ACTIVATIONS, FAMILIES, OPTIMIZERS, TRAINING_DEFAULTS
+
+
+class SpaceError(EdgeoptError):
+    """A search space that cannot be loaded or does not validate."""
+
+
+# key -> (type, allowed values or None, minimum or None)
+_RULES: dict[str, tuple[type, tuple | None, float | None]] = {
+    "depth": (int, None, 1), "width": (int, None, 1), "blocks": (int, None, 1), "channels": (int, None, 1),
+    "channel_growth": (float, None, 0.1), "kernel_size": (int, None, 1), "stride": (int, None, 1),
+    "expansion": (int, None, 1), "pooling": (str, ("max", "avg", "none"), None), "separable": (bool, None, None),
+    "activation": (str, ACTIVATIONS, None), "dropout": (float, None, 0.0),
+    "lr": (float, None, 1e-12), "weight_decay": (float, None, 0.0), "batch_size": (int, None, 1),
+    "optimizer": (str, OPTIMIZERS, None), "epochs": (int, None, 1),
+}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    family: str
+    architecture: Mapping[str, Distribution]
+    training: Mapping[str, Distribution]
+    name: str = "space"
+
+    @property
+    def distributions(self) -> dict[str, Distribution]:
+        return {**self.architecture, **self.training}
+
+    def sample(self, rng: np.random.Generator) -> dict:
+        """A random configuration (architecture and training values)."""
+        return {key: dist.sample(rng) for key, dist in self.distributions.items()}
+
+    def suggest(self, trial) -> dict:
+        """A configuration suggested by an Optuna trial (fixed values are not sent to the sampler)."""
+        return {key: dist.suggest(trial, key) for key, dist in self.distributions.items()}
+
+    def size(self) -> float:
+        """Number of distinct configurations (inf with a float range)."""
+        return math.prod(dist.size() for dist in self.distributions.values())
+
+    @property
+    def max_epochs(self) -> int:
+        epochs = self.training["epochs"]
+        return int(max(epochs.values) if isinstance(epochs, Choice) else epochs.high if isinstance(
+            epochs, IntRange) else epochs.value)
+
+    def build(self, config: Mapping, sample_shape: tuple[int, ...], num_classes: int, seed: int = 0):
+        """The nn.Module of `config`; the same arguments give the same module and initial weights."""
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return FAMILIES[self.family].build(config, tuple(sample_shape), num_classes)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "family": self.family,
+                "architecture": {k: d.to_json() for k, d in self.architecture.items()},
+                "training": {k: d.to_json() for k, d in self.training.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> SearchSpace:
+        return cls(data["family"], MappingProxyType({k: from_json(v) for k, v in data["architecture"].items()}),
+                   MappingProxyType({k: from_json(v) for k, v in data["training"].items()}), data.get("name", "space"))
+
+
+def shipped_space_dir() -> Path | None:
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package / "_shipped" / "searchspace", package.parent / "searchspace"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
+    """Load and validate a search space from a YAML file (or a shipped space's name, e.g. 'cnn1d')."""
+    path = Path(name_or_path)
+    if not path.is_file() and path.suffix == "" and shipped_space_dir() is not None:
+        path = shipped_space_dir() / f"{name_or_path}.yaml"
+    data, locations = read_yaml(path, SpaceError)
+
+    def fail(field: tuple[str, ...], problem: str) -> SpaceError:
+        return SpaceError(f"{locate(locations, field, str(path))}: {'.'.join(field) or '(top level)'}: {problem}")
+
+    if not isinstance(data, dict):
+        raise fail((), "expected a mapping with family, architecture and training")
+    for key in data:
+        if key not in ("family", "architecture", "training", "name"):
+            raise fail((key,), f"unknown key{did_you_mean(key, ('family', 'architecture', 'training'))}; "
+                               "allowed keys: name, family, architecture, training")
+    family = data.get("family")
+    if family not in FAMILIES:
+        raise fail(("family",), f"unknown family {family!r}{did_you_mean(str(family), FAMILIES)}; "
+                                f"families: {', '.join(FAMILIES)}")
+    sections = {}
+    for section, defaults in (("architecture", FAMILIES[family].defaults), ("training", TRAINING_DEFAULTS)):
+        raw = data.get(section) or {}
+        if not isinstance(raw, dict):
+            raise fail((section,), f"expected a mapping of choice -> values, got {raw!r}")
+        parsed = {}
+        for key, value in raw.items():
+            if key not in defaults:
+                raise fail((section, key), f"unknown key{did_you_mean(key, defaults)}; allowed for {family} "
+                                           f"{section}: {', '.join(defaults)}")
+            parsed[key] = _distribution((section, key), value, fail)
+        sections[section] = MappingProxyType({k: parsed.get(k, Fixed(v)) for k, v in defaults.items()})
+    return SearchSpace(family, sections["architecture"], sections["training"], str(data.get("name", path.stem)))
+
+
+def _distribution(field, value, fail) -> Distribution:
+    key = field[-1]
+    kind, allowed, minimum = _RULES[key]
+
+    def check(v, where=field):
+        ok_type = isinstance(v, bool) if kind is bool else (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or float(v).is_integer())
+            if kind in (int, float) else isinstance(v, str))
+        if not ok_type:
+            raise fail(where, f"{v!r} is not a valid {kind.__name__} for {key}")
+        if allowed is not None and v not in allowed:
+            raise fail(where, f"{v!r} is not allowed{did_you_mean(str(v), allowed)}; allowed: {', '.join(allowed)}")
+        if minimum is not None and v < minimum:
+            raise fail(where, f"{v!r} is below the minimum {minimum:g} for {key}")
+        return int(v) if kind is int else v
+
+    if isinstance(value, list):
+        if not value:
+            raise fail(field, "empty choice: give at least one value")
+        return Choice(tuple(check(v, (*field, str(i))) for i, v in enumerate(value)))
+    if isinstance(value, dict):
+        range_kind = next((k for k in ("int", "float") if k in value), None)
+        extra = set(value) - {"int", "float", "log", "step"}
+        if range_kind is None or extra:
+            raise fail(field, "a range is {int: [low, high]} or {float: [low, high]}, with optional log: true "
+                              f"(and step for int); got keys {sorted(value)}")
+        bounds = value[range_kind]
+        if not (isinstance(bounds, list) and len(bounds) == 2):
+            raise fail((*field, range_kind), f"expected [low, high], got {bounds!r}")
+        if range_kind == "int" and kind is float:
+            range_kind = "float"
+        if range_kind == "float" and kind is int:
+            raise fail(field, f"{key} takes whole numbers: use {{int: [low, high]}}")
+        low, high = (check(b, (*field, range_kind)) for b in bounds)
+        if low > high:
+            raise fail((*field, range_kind), f"min {low!r} > max {high!r}")
+        log = bool(value.get("log", False))
+        if log and low <= 0:
+            raise fail((*field, "log"), f"a log range needs low > 0, got {low!r}")
+        if range_kind == "int":
+            return IntRange(int(low), int(high), log, int(value.get("step", 1)))
+        return FloatRange(float(low), float(high), log)
+    return Fixed(check(value))

@@ -1,0 +1,1 @@
+"""Training: the per-trial loop (resumable, budgeted in epochs) and classification metrics."""

@@ -1,0 +1,152 @@
+"""Train one trial to a budget (epochs), resuming from its checkpoint; report validation metrics.
+
+A trial is described by plain data (TrialSpec), so another process or a fused multi-trial trainer can run it; the
+dataset is moved to the device once per worker (DeviceData), and batches are slices of device tensors.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.data.dataset import Dataset
+from edgeopt.data.normalize import Normalizer
+from edgeopt.errors import EdgeoptError
+from edgeopt.train.metrics import Metrics, classification_metrics
+
+
+class TrainingError(EdgeoptError):
+    """A trial that cannot train: NaN loss, out of memory. The search records it as failed and goes on."""
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything needed to train a trial, as data: picklable, JSON-able."""
+
+    number: int
+    space: dict  # SearchSpace.to_json()
+    config: dict
+    sample_shape: tuple[int, ...]
+    num_classes: int
+    seed: int
+    checkpoint: str
+    positive_class: int = 1
+
+
+@dataclass(frozen=True)
+class RungResult:
+    epochs: int
+    metrics: Metrics
+    train_loss: float
+    seconds: float
+
+
+class DeviceData:
+    """Normalised train and validation tensors on one device, made once per worker."""
+
+    def __init__(self, dataset: Dataset, normalizer: Normalizer, device: str = "cpu", split: str = "val"):
+        import torch
+
+        self.device = device
+        self.x_train = torch.from_numpy(normalizer.apply(dataset.x_train)).to(device)
+        self.y_train = torch.from_numpy(dataset.y_train).to(device)
+        x_eval, y_eval = (dataset.x_val, dataset.y_val) if split == "val" else (dataset.x_test, dataset.y_test)
+        self.x_eval = torch.from_numpy(normalizer.apply(x_eval)).to(device)
+        self.y_eval = torch.from_numpy(y_eval).to(device)
+
+
+def build_model(spec: TrialSpec):
+    from edgeopt.space.spec import SearchSpace
+
+    return SearchSpace.from_json(spec.space).build(spec.config, spec.sample_shape, spec.num_classes, spec.seed)
+
+
+def _optimizer(model, config: dict):
+    import torch
+
+    params = model.parameters()
+    lr, wd = float(config["lr"]), float(config["weight_decay"])
+    if config["optimizer"] == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd, nesterov=True)
+    if config["optimizer"] == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+
+
+def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungResult:
+    """Train from the trial's checkpoint (if any) up to `target_epochs`, save the checkpoint, evaluate."""
+    import torch
+    import torch.nn.functional as F
+
+    start = time.perf_counter()
+    model = build_model(spec).to(data.device)
+    optimizer = _optimizer(model, spec.config)
+    done = 0
+    checkpoint = Path(spec.checkpoint)
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=data.device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        done = int(state["epoch"])
+    batch = int(spec.config["batch_size"])
+    n = len(data.y_train)
+    loss_sum, steps = 0.0, 0
+    with torch.random.fork_rng(devices=[]):
+        for epoch in range(done, target_epochs):
+            torch.manual_seed(spec.seed * 100_003 + epoch)  # dropout and order depend on (seed, epoch) only
+            model.train()
+            order = torch.randperm(n, device=data.device)
+            for first in range(0, n, batch):
+                index = order[first:first + batch]
+                loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
+                if not torch.isfinite(loss):
+                    raise TrainingError(f"trial {spec.number}: loss became {loss.item()} at epoch {epoch + 1}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.item()
+                steps += 1
+    epochs = max(done, target_epochs)
+    _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs})
+    metrics = evaluate(model, data.x_eval, data.y_eval, spec.positive_class)
+    return RungResult(epochs, metrics, loss_sum / steps if steps else math.nan, time.perf_counter() - start)
+
+
+def evaluate(model, x, y, positive_class: int = 1, batch: int = 1024) -> Metrics:
+    """Metrics of `model` on tensors x, y."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    probs, loss = [], 0.0
+    with torch.no_grad():
+        for first in range(0, len(y), batch):
+            logits = model(x[first:first + batch])
+            loss += float(F.cross_entropy(logits, y[first:first + batch], reduction="sum"))
+            probs.append(torch.softmax(logits, dim=1).cpu().numpy())
+    probs_np = np.concatenate(probs)
+    return classification_metrics(y.cpu().numpy(), probs_np, positive_class=positive_class, loss=loss / len(y))
+
+
+def load_trained(spec: TrialSpec, device: str = "cpu"):
+    """The trial's model with its checkpointed weights (loaded weights-only)."""
+    import torch
+
+    model = build_model(spec).to(device)
+    state = torch.load(spec.checkpoint, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+def _save(path: Path, state: dict) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,79 @@
+"""Classification metrics from labels and predicted probabilities (numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+QUALITY_METRICS = ("f1", "precision", "recall", "accuracy")
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Binary: precision/recall/F1 of `positive_class`. Multi-class: macro averages; per-class values always."""
+
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    loss: float
+    per_class_precision: tuple[float, ...]
+    per_class_recall: tuple[float, ...]
+    per_class_f1: tuple[float, ...]
+    pr_curve: tuple[tuple[float, float], ...] = field(default=())  # (recall, precision) of the positive class
+
+    def get(self, name: str) -> float:
+        if name not in QUALITY_METRICS and name != "loss":
+            raise ValueError(f"unknown metric {name!r}; choose from {', '.join(QUALITY_METRICS)}")
+        return float(getattr(self, name))
+
+    def to_dict(self) -> dict:
+        return {"accuracy": self.accuracy, "precision": self.precision, "recall": self.recall, "f1": self.f1,
+                "loss": self.loss, "per_class_precision": list(self.per_class_precision),
+                "per_class_recall": list(self.per_class_recall), "per_class_f1": list(self.per_class_f1),
+                "pr_curve": [list(p) for p in self.pr_curve]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Metrics:
+        return cls(data["accuracy"], data["precision"], data["recall"], data["f1"], data["loss"],
+                   tuple(data["per_class_precision"]), tuple(data["per_class_recall"]), tuple(data["per_class_f1"]),
+                   tuple(tuple(p) for p in data.get("pr_curve", ())))
+
+
+def classification_metrics(y_true: np.ndarray, probs: np.ndarray, *, positive_class: int = 1, loss: float = 0.0,
+                           curve_points: int = 41) -> Metrics:
+    """Metrics of argmax predictions; the PR curve sweeps a threshold on the positive class's probability."""
+    num_classes = probs.shape[1]
+    y_pred = probs.argmax(axis=1)
+    precision, recall, f1 = [], [], []
+    for c in range(num_classes):
+        tp = float(np.sum((y_pred == c) & (y_true == c)))
+        fp = float(np.sum((y_pred == c) & (y_true != c)))
+        fn = float(np.sum((y_pred != c) & (y_true == c)))
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        precision.append(p)
+        recall.append(r)
+        f1.append(2 * p * r / (p + r) if p + r else 0.0)
+    if num_classes == 2:
+        summary = precision[positive_class], recall[positive_class], f1[positive_class]
+    else:
+        summary = float(np.mean(precision)), float(np.mean(recall)), float(np.mean(f1))
+    accuracy = float(np.mean(y_pred == y_true))
+    curve = pr_curve(y_true == positive_class, probs[:, positive_class], curve_points)
+    return Metrics(accuracy, *summary, float(loss), tuple(precision), tuple(recall), tuple(f1), curve)
+
+
+def pr_curve(is_positive: np.ndarray, scores: np.ndarray, points: int) -> tuple[tuple[float, float], ...]:
+    """(recall, precision) at `points` thresholds spread over the score quantiles."""
+    total = int(is_positive.sum())
+    if total == 0:
+        return ()
+    out = []
+    for threshold in np.unique(np.quantile(scores, np.linspace(0, 1, points))):
+        predicted = scores >= threshold
+        tp = int(np.sum(predicted & is_positive))
+        n = int(predicted.sum())
+        out.append((tp / total, tp / n if n else 1.0))
+    return tuple(out)
