@@ -1,0 +1,1 @@
+"""Hardware-aware search: study over Optuna storage, MO-ASHA scheduler, Pareto utilities."""

@@ -1,0 +1,325 @@
+"""run_search: the in-process runner, one consumer of the store and the scheduler.
+
+Every sampled config is costed on every profile before training; infeasible ones are recorded and never trained.
+Feasible ones are trained rung by rung under MO-ASHA. Ctrl-C leaves the store consistent; running the same search
+again continues it without losing or retraining a completed trial.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.search.asha import MOASHA, Decision
+from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
+
+SAMPLERS = ("random", "tpe", "nsga2")
+HARDWARE_OBJECTIVES = ("weight_bytes", "params", "latency_s", "peak_activation_bytes", "energy_j")
+DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    name: str = "search"
+    space: str = "cnn1d"  # a YAML path or a shipped space's name
+    profiles: tuple[str, ...] = ("sequencer-fpga",)
+    data: str | None = None  # None: the bundled example that suits the family
+    label_column: str | None = None
+    sampler: str = "tpe"
+    early_stopping: bool = True  # MO-ASHA; off: every trial trains to the full budget
+    trials: int | None = 20  # trials trained (infeasible ones cost nothing and are not counted)
+    time_s: float | None = None
+    min_epochs: int = 1
+    eta: int = 3
+    metric: str = "f1"
+    hardware_objective: str = "weight_bytes"
+    positive_class: int = 1
+    seed: int = 0
+    runs_dir: str = "runs"
+    storage: str | None = None
+    device: str | None = None  # None: cuda when available, else cpu
+    threads: int = 1  # CPU threads for torch; tiny models train fastest on one
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{self.run_dir / 'study.db'}"
+
+    def identity(self, space_json: dict) -> dict:
+        """What must not change when a search is resumed (budgets may)."""
+        return {"space": space_json, "profiles": list(self.profiles), "data": self.data,
+                "label_column": self.label_column, "sampler": self.sampler, "early_stopping": self.early_stopping,
+                "min_epochs": self.min_epochs, "eta": self.eta, "metric": self.metric,
+                "hardware_objective": self.hardware_objective, "positive_class": self.positive_class,
+                "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    counts: dict[str, int]
+    trained: int
+    elapsed_s: float
+    budget: str
+    best: dict[str, str] = field(default_factory=dict)  # profile -> best quality so far (text)
+    event: str = ""
+
+
+class _Budget:
+    def __init__(self, settings: SearchSettings, trained_before: int):
+        self.settings = settings
+        self.start = time.monotonic()
+        self.trained_before = trained_before
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def time_left(self) -> bool:
+        return self.settings.time_s is None or self.elapsed() < self.settings.time_s
+
+    def may_start(self, trained: int) -> bool:
+        return self.time_left() and (self.settings.trials is None or trained < self.settings.trials)
+
+    def text(self, trained: int) -> str:
+        parts = []
+        if self.settings.trials is not None:
+            parts.append(f"{trained}/{self.settings.trials} trials")
+        if self.settings.time_s is not None:
+            parts.append(f"{max(0.0, self.settings.time_s - self.elapsed()):.0f}s left")
+        return ", ".join(parts) or "unbounded"
+
+
+def make_sampler(name: str, seed: int):
+    import optuna
+
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=8, multivariate=True)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=12)
+    raise EdgeoptError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
+
+
+def run_search(settings: SearchSettings, progress: Callable[[SearchProgress], None] | None = None) -> Store:
+    """Run (or resume) a search; returns the store holding every trial."""
+    return _Runner(settings, progress).run()
+
+
+class _Runner:
+    def __init__(self, settings: SearchSettings, progress):
+        import torch
+
+        from edgeopt.data.loading import load_dataset
+        from edgeopt.data.normalize import Normalizer
+        from edgeopt.profiles.loader import load_profile
+        from edgeopt.space.families import FAMILIES
+        from edgeopt.space.spec import load_space
+        from edgeopt.train.loop import DeviceData
+
+        if settings.metric not in ("f1", "precision", "recall", "accuracy"):
+            raise EdgeoptError(f"unknown metric {settings.metric!r}; choose from f1, precision, recall, accuracy")
+        if settings.hardware_objective not in HARDWARE_OBJECTIVES:
+            raise EdgeoptError(f"unknown hardware objective {settings.hardware_objective!r}; "
+                               f"choose from {', '.join(HARDWARE_OBJECTIVES)}")
+        if not settings.profiles:
+            raise EdgeoptError("give at least one --profile")
+        self.settings = settings
+        self.progress = progress
+        self.space = load_space(settings.space)
+        self.profiles = [load_profile(p) for p in settings.profiles]
+        family = FAMILIES[self.space.family]
+        self.dataset = load_dataset(settings.data, label_column=settings.label_column, seed=settings.seed,
+                                    example=DEFAULT_EXAMPLE[self.space.family])
+        rank = len(self.dataset.sample_shape)
+        if rank not in family.sample_ranks:
+            from edgeopt.data.dataset import DataError
+
+            raise DataError(f"{self.dataset.name}: samples of shape {self.dataset.sample_shape} (rank {rank}) do not "
+                            f"suit family {family.name}, which takes ranks {family.sample_ranks}")
+        if not 0 <= settings.positive_class < self.dataset.num_classes:
+            raise EdgeoptError(f"positive class {settings.positive_class} is not a class of {self.dataset.name} "
+                               f"(0..{self.dataset.num_classes - 1})")
+        self.normalizer = Normalizer.fit(self.dataset.x_train)
+        device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device == "cpu":
+            torch.set_num_threads(settings.threads)
+        self.data = DeviceData(self.dataset, self.normalizer, device)
+        self.scheduler = MOASHA(settings.min_epochs if settings.early_stopping else self.space.max_epochs,
+                                self.space.max_epochs, settings.eta)
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.storage_url, settings.name, make_sampler(settings.sampler, settings.seed))
+        self.store.check_settings({**settings.identity(self.space.to_json()),
+                                   "dataset": self.dataset.summary()})
+        self.budget: _Budget | None = None
+
+    # -- objectives
+
+    def quality(self, metrics: dict) -> float:
+        return float(metrics[self.settings.metric])
+
+    def hardware(self, trial: TrialRecord | dict) -> float:
+        costs = trial.costs if isinstance(trial, TrialRecord) else trial
+        return float(costs[self.profiles[0].name][self.settings.hardware_objective])
+
+    def objectives(self, trial: TrialRecord, rung: RungResultRecord) -> tuple[float, float]:
+        return 1.0 - self.quality(rung.metrics), self.hardware(trial)
+
+    # -- main loop
+
+    def run(self) -> Store:
+        trials = self._recover()
+        self.budget = _Budget(self.settings, self._trained(trials))
+        self._emit(trials, "started")
+        while True:
+            trials = self.store.trials()
+            queued = [t for t in trials if t.state is TrialState.QUEUED]
+            if not self.budget.time_left():
+                break
+            if queued:
+                self._train(queued[0], 0)
+                continue
+            draining = not self.budget.may_start(self._trained(trials))
+            promotion = self.scheduler.next_promotion(rung_history(trials, self.objectives), draining=draining)
+            if promotion is not None:
+                number, rung = promotion
+                trial = next(t for t in trials if t.number == number)
+                self.store.promote(number, rung, trial.promoted)
+                self._train(trial, rung + 1)
+                continue
+            if draining:
+                break
+            self._new_trial(trials)
+        self._finish_paused()
+        self._emit(self.store.trials(), "finished")
+        return self.store
+
+    def _recover(self) -> tuple[TrialRecord, ...]:
+        """A trial left running by an interrupted process resumes from its last finished rung."""
+        for trial in self.store.trials():
+            if trial.state is TrialState.RUNNING:
+                self.store.set_state(trial.number, TrialState.PAUSED if trial.rungs else TrialState.QUEUED)
+        return self.store.trials()
+
+    @staticmethod
+    def _trained(trials) -> int:
+        return sum(t.state not in (TrialState.INFEASIBLE,) for t in trials)
+
+    def _new_trial(self, trials) -> None:
+        infeasible_run = 0
+        for t in reversed(trials):
+            if t.state is not TrialState.INFEASIBLE:
+                break
+            infeasible_run += 1
+        if infeasible_run >= 500:
+            raise EdgeoptError(f"the last {infeasible_run} sampled configurations fit none of the profiles "
+                               f"({', '.join(p.name for p in self.profiles)}); shrink the search space")
+        optuna_trial, config = self.store.ask(self.space)
+        costs = self._costs(config)
+        if not any(c["fits"] for c in costs.values()):
+            self.store.infeasible(optuna_trial, config, costs, (1.0, self.hardware(costs)), _violation_score(costs))
+            self._emit(self.store.trials(), f"trial {optuna_trial.number} infeasible")
+            return
+        checkpoint = str(self.settings.run_dir / "trials" / f"{optuna_trial.number:05d}" / "checkpoint.pt")
+        self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict())
+        trial = next(t for t in self.store.trials() if t.number == optuna_trial.number)
+        self._train(trial, 0)
+
+    def _costs(self, config: dict) -> dict:
+        from edgeopt.cost.estimate import estimate_graph
+        from edgeopt.graph.from_torch import graph_from_module
+
+        model = self.space.build(config, self.dataset.sample_shape, self.dataset.num_classes, 0)
+        graph = graph_from_module(model, (1, *self.dataset.sample_shape))
+        out = {}
+        for profile in self.profiles:
+            est = estimate_graph(graph, profile)
+            out[profile.name] = {"params": est.total.params, "weight_bytes": est.total.weight_bytes,
+                                 "peak_activation_bytes": est.peak_activation_bytes, "macs": est.total.macs,
+                                 "latency_s": est.total.latency_s, "energy_j": est.total.energy_j, "fits": est.fits,
+                                 "violations": [v.message for v in est.violations],
+                                 "violation_score": _score(est)}
+        return out
+
+    def _train(self, trial: TrialRecord, rung: int) -> None:
+        from edgeopt.train.loop import TrainingError, TrialSpec, train_trial
+
+        spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
+                         self.dataset.num_classes, self.settings.seed * 1000 + trial.number, trial.checkpoint,
+                         self.settings.positive_class)
+        while True:
+            self.store.set_state(trial.number, TrialState.RUNNING)
+            self._emit(self.store.trials(), f"trial {trial.number}: rung {rung}")
+            try:
+                result = train_trial(spec, self.data, self.scheduler.rung_epochs[rung])
+            except (TrainingError, RuntimeError, ValueError) as exc:
+                self.store.set_state(trial.number, TrialState.FAILED, f"{type(exc).__name__}: {exc}")
+                self.store.finish(trial.number, TrialState.FAILED, None)
+                self._emit(self.store.trials(), f"trial {trial.number} failed")
+                return
+            record = RungResultRecord(rung, result.epochs, result.metrics.to_dict(), result.seconds, time.time())
+            self.store.add_rung(trial.number, record)
+            trials = self.store.trials()
+            trial = next(t for t in trials if t.number == trial.number)
+            decision = self.scheduler.on_result(trial.number, rung, rung_history(trials, self.objectives))
+            if decision is Decision.STOP:
+                self.store.finish(trial.number, TrialState.COMPLETED, self.objectives(trial, record))
+                return
+            if decision is Decision.PAUSE or not self.budget.time_left():
+                self.store.set_state(trial.number, TrialState.PAUSED)
+                return
+            self.store.promote(trial.number, rung, trial.promoted)
+            rung += 1
+
+    def _finish_paused(self) -> None:
+        """When the budget is spent, paused trials stop where they are, told with their last rung's results."""
+        for trial in self.store.trials():
+            if trial.state is TrialState.PAUSED and trial.rungs:
+                self.store.finish(trial.number, TrialState.STOPPED, self.objectives(trial, trial.last))
+
+    def _emit(self, trials, event: str) -> None:
+        if self.progress is None:
+            return
+        counts = {state.value: 0 for state in TrialState}
+        for t in trials:
+            counts[t.state.value] += 1
+        best = {}
+        for profile in self.profiles:
+            scored = [(self.quality(t.last.metrics), t) for t in trials
+                      if t.last and t.costs[profile.name]["fits"]]
+            if scored:
+                value, t = max(scored, key=lambda s: s[0])
+                best[profile.name] = (f"{self.settings.metric} {value:.3f} at "
+                                      f"{t.costs[profile.name]['weight_bytes']:.0f} B (trial {t.number})")
+        trained = self._trained(trials)
+        self.progress(SearchProgress(counts, trained, self.budget.elapsed(), self.budget.text(trained), best, event))
+
+
+def _score(est) -> float:
+    """How far a model is from fitting: 0 when it fits; relative excess per limit, 1 per illegal op or format."""
+    if est.fits:
+        return 0.0
+    score = 0.0
+    for v in est.violations:
+        if isinstance(v.limit, (int, float)) and isinstance(v.actual, (int, float)) and v.limit > 0:
+            score += max(0.0, v.actual / v.limit - 1.0)
+        else:
+            score += 1.0
+    return max(score, 1e-6)
+
+
+def _violation_score(costs: dict) -> float:
+    return min(c["violation_score"] for c in costs.values())
+
+
+def settings_dict(settings: SearchSettings) -> dict:
+    return asdict(settings)
+
+
+__all__ = ["SearchProgress", "SearchSettings", "run_search", "settings_dict"]

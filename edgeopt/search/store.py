@@ -1,0 +1,177 @@
+"""The experiment store: every trial's config, hardware costs, rung results, state and checkpoint, kept in Optuna
+storage (a SQLite file under runs/<name>/ by default, or any storage URL). Readers get immutable snapshots."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.search.asha import RungHistory, RungRecord
+
+ATTR = "edgeopt."
+
+
+class TrialState(Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    INFEASIBLE = "infeasible"
+    FAILED = "failed"
+
+
+class StoreError(EdgeoptError):
+    """A study that cannot be opened or resumed with these settings."""
+
+
+@dataclass(frozen=True)
+class RungResultRecord:
+    rung: int
+    epochs: int
+    metrics: dict
+    seconds: float
+    finished_at: float
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    number: int
+    state: TrialState
+    config: dict
+    costs: dict  # profile -> {"params", "weight_bytes", "peak_activation_bytes", "latency_s", "energy_j", "fits",
+    #                          "violations": [...]}
+    rungs: tuple[RungResultRecord, ...] = ()
+    promoted: tuple[int, ...] = ()
+    error: str | None = None
+    started_at: float = 0.0
+    checkpoint: str | None = None
+    normalizer: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def feasible_on(self) -> tuple[str, ...]:
+        return tuple(p for p, c in self.costs.items() if c["fits"])
+
+    @property
+    def last(self) -> RungResultRecord | None:
+        return self.rungs[-1] if self.rungs else None
+
+
+class Store:
+    """Read and write edgeopt's records in an Optuna study; the runner and the report are its consumers."""
+
+    def __init__(self, storage_url: str, name: str, sampler=None, directions=("minimize", "minimize")):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            self.storage = optuna.storages.get_storage(storage_url)
+            self.study = optuna.create_study(storage=self.storage, study_name=name, sampler=sampler,
+                                             directions=list(directions), load_if_exists=True)
+        except Exception as exc:  # bad URL, unwritable folder, foreign database
+            raise StoreError(f"cannot open study {name!r} at {storage_url}: {exc}") from None
+        self.study_id = self.storage.get_study_id_from_name(name)
+
+    # -- settings
+
+    def check_settings(self, settings: dict) -> None:
+        """Record the settings of a new study; refuse to resume one made with different settings."""
+        stored = self.study.user_attrs.get(ATTR + "settings")
+        if stored is None:
+            self.study.set_user_attr(ATTR + "settings", settings)
+            return
+        different = [k for k in sorted(set(stored) | set(settings)) if stored.get(k) != settings.get(k)]
+        if different:
+            key = different[0]
+            raise StoreError(f"this run was started with different settings ({key}: was {stored.get(key)!r}, now "
+                             f"{settings.get(key)!r}); resume it with the same settings or pick a new --name")
+
+    @property
+    def settings(self) -> dict:
+        return self.study.user_attrs.get(ATTR + "settings", {})
+
+    # -- writes
+
+    def ask(self, space):
+        """A new Optuna trial and the config its sampler suggests."""
+        trial = self.study.ask()
+        config = space.suggest(trial)
+        return trial, config
+
+    def _set(self, number: int, key: str, value) -> None:
+        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+        self.storage.set_trial_user_attr(trial_id, ATTR + key, value)
+
+    def start(self, trial, config: dict, costs: dict, checkpoint: str, normalizer: dict) -> None:
+        trial.set_user_attr(ATTR + "trial", {"config": config, "costs": costs, "checkpoint": checkpoint,
+                                            "normalizer": normalizer, "started_at": time.time()})
+        trial.set_user_attr(ATTR + "state", TrialState.QUEUED.value)
+
+    def infeasible(self, trial, config: dict, costs: dict, values: tuple[float, float], violation: float) -> None:
+        """Never trained: told to the sampler as infeasible through its constraint."""
+        trial.set_user_attr(ATTR + "trial", {"config": config, "costs": costs, "started_at": time.time()})
+        trial.set_user_attr(ATTR + "state", TrialState.INFEASIBLE.value)
+        trial.set_constraint("hardware", violation)
+        self.study.tell(trial, list(values))
+
+    def set_state(self, number: int, state: TrialState, error: str | None = None) -> None:
+        if error is not None:
+            self._set(number, "error", error)
+        self._set(number, "state", state.value)
+
+    def add_rung(self, number: int, record: RungResultRecord) -> None:
+        self._set(number, f"rung.{record.rung}", {"epochs": record.epochs, "metrics": record.metrics,
+                                                 "seconds": record.seconds, "finished_at": record.finished_at})
+
+    def promote(self, number: int, rung: int, already: tuple[int, ...]) -> None:
+        self._set(number, "promoted", sorted({*already, rung}))
+
+    def finish(self, number: int, state: TrialState, values: tuple[float, float] | None) -> None:
+        """Completed, stopped or failed: told to the sampler, never trained again."""
+        import optuna
+
+        self.set_state(number, state)
+        if state is TrialState.FAILED or values is None:
+            self.study.tell(number, state=optuna.trial.TrialState.FAIL)
+        else:
+            trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+            optuna.trial.Trial(self.study, trial_id).set_constraint("hardware", 0.0)  # trained, so feasible
+            self.study.tell(number, list(values))
+
+    # -- reads
+
+    def trials(self) -> tuple[TrialRecord, ...]:
+        records = []
+        for frozen in self.storage.get_all_trials(self.study_id, deepcopy=False):
+            attrs = frozen.user_attrs
+            base = attrs.get(ATTR + "trial")
+            if base is None:
+                continue  # asked but never recorded (the process died in between): nothing to resume
+            rungs = sorted((int(key.rsplit(".", 1)[1]), value) for key, value in attrs.items()
+                           if key.startswith(ATTR + "rung."))
+            records.append(TrialRecord(
+                number=frozen.number,
+                state=TrialState(attrs.get(ATTR + "state", TrialState.QUEUED.value)),
+                config=base["config"],
+                costs=base["costs"],
+                rungs=tuple(RungResultRecord(r, v["epochs"], v["metrics"], v["seconds"], v["finished_at"])
+                            for r, v in rungs),
+                promoted=tuple(attrs.get(ATTR + "promoted", ())),
+                error=attrs.get(ATTR + "error"),
+                started_at=base.get("started_at", 0.0),
+                checkpoint=base.get("checkpoint"),
+                normalizer=base.get("normalizer"),
+            ))
+        return tuple(records)
+
+
+def rung_history(trials: tuple[TrialRecord, ...], objectives) -> RungHistory:
+    """The scheduler's view of the store: rung records, promotions, and trials that can no longer move."""
+    records = tuple(RungRecord(t.number, r.rung, objectives(t, r)) for t in trials for r in t.rungs)
+    promoted = frozenset((t.number, rung) for t in trials for rung in t.promoted)
+    closed = frozenset(t.number for t in trials
+                       if t.state in (TrialState.FAILED, TrialState.COMPLETED, TrialState.STOPPED))
+    return RungHistory(records, promoted, closed)
