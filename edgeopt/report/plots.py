@@ -1,0 +1,91 @@
+"""PNG plots of a search report (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeopt.report.search_report import SearchReport
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def tradeoff_plot(report: SearchReport, profile_index: int, path: Path) -> None:
+    """Quality vs weight bytes: trained trials, infeasible ones (never trained), the front, the limit."""
+    plt = _pyplot()
+    profile = report.profiles[profile_index]
+    rows = report.trials[profile.profile]
+    metric = report.metric
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    trained = [r for r in rows if getattr(r, metric) is not None and r.fits]
+    unfit = [r for r in rows if getattr(r, metric) is not None and not r.fits]
+    infeasible = [r for r in rows if r.state == "infeasible"]
+    ax.scatter([r.weight_bytes for r in trained], [getattr(r, metric) for r in trained], s=18, c="#4878d0",
+               alpha=0.6, label=f"trained ({len(trained)})")
+    if unfit:
+        ax.scatter([r.weight_bytes for r in unfit], [getattr(r, metric) for r in unfit], s=18, c="#aaaaaa",
+                   label=f"trained, does not fit this profile ({len(unfit)})")
+    if infeasible:
+        ax.scatter([r.weight_bytes for r in infeasible], [0.0] * len(infeasible), marker="x", c="#d65f5f", s=20,
+                   label=f"infeasible, not trained ({len(infeasible)})")
+    front = profile.front
+    if front:
+        ax.plot([r.weight_bytes for r in front], [getattr(r, metric) for r in front], "-o", c="#ee854a", ms=6,
+                label="Pareto front")
+    if profile.baseline is not None:
+        ax.scatter([profile.baseline.weight_bytes], [getattr(profile.baseline, metric)], marker="s", c="k", s=40,
+                   label="logistic regression")
+    ax.axvline(profile.limit_bytes, ls="--", c="#6acc64", label="profile limit")
+    ax.set_xscale("log")
+    ax.set_xlabel("weight bytes on device")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title(f"{report.name}: {metric} vs size on {profile.profile}")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def pr_curves_plot(report: SearchReport, path: Path) -> None:
+    """Validation precision-recall curves of the first profile's front members."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=110)
+    sizes = {f"trial {r.trial}": r.weight_bytes for r in report.profiles[0].front} if report.profiles else {}
+    for label, points in report.pr_curves.items():
+        if points:
+            recall, precision = zip(*sorted(points))
+            ax.plot(recall, precision, label=f"{label} ({sizes.get(label, 0):.0f} B)")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_title("precision-recall of the front (validation)")
+    ax.grid(alpha=0.3)
+    if report.pr_curves:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def hypervolume_plot(report: SearchReport, path: Path) -> None:
+    """Hypervolume of (1 - metric, weight bytes / limit) as the search went on."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5), dpi=110)
+    if report.hypervolume:
+        seconds, hv = zip(*report.hypervolume)
+        ax.step(seconds, hv, where="post")
+    ax.set_xlabel("seconds since the search started")
+    ax.set_ylabel("hypervolume")
+    ax.set_title("search progress")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

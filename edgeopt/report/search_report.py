@@ -1,0 +1,195 @@
+"""The trade-off answer of a search: per profile, the Pareto front of quality against size, the best precision and
+recall under a ladder of size budgets, a linear baseline, and every trial. Test metrics are computed here only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edgeopt.errors import EdgeoptError
+from edgeopt.search.pareto import hypervolume_2d, pareto_front
+from edgeopt.search.store import Store, TrialRecord, TrialState
+
+TRAINED = (TrialState.COMPLETED, TrialState.STOPPED, TrialState.PAUSED)
+BUDGET_FRACTIONS = (1.0, 0.5, 0.25, 0.125)
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    trial: int
+    state: str
+    epochs: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    accuracy: float | None
+    test_precision: float | None
+    test_recall: float | None
+    test_f1: float | None
+    test_accuracy: float | None
+    params: int
+    weight_bytes: float
+    peak_activation_bytes: float
+    latency_s: float
+    energy_j: float
+    fits: bool
+
+
+@dataclass(frozen=True)
+class BudgetRow:
+    label: str
+    weight_bytes: float
+    best: TrialRow | None
+
+
+@dataclass(frozen=True)
+class ProfileReport:
+    profile: str
+    limit_bytes: float
+    front: tuple[TrialRow, ...]
+    budgets: tuple[BudgetRow, ...]
+    feasible: int
+    infeasible: int
+    baseline: TrialRow | None
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    name: str
+    metric: str
+    settings: dict
+    dataset: dict
+    profiles: tuple[ProfileReport, ...]
+    trials: dict[str, tuple[TrialRow, ...]]  # profile -> every trial's row on that profile
+    hypervolume: tuple[tuple[float, float], ...]  # (seconds since the first trial, hypervolume), primary profile
+    pr_curves: dict[str, list]  # "trial N" -> (recall, precision) points on validation, for the front members
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def open_store(run_dir: str | Path, storage: str | None = None) -> Store:
+    run_dir = Path(run_dir)
+    url = storage or f"sqlite:///{run_dir / 'study.db'}"
+    if storage is None and not (run_dir / "study.db").is_file():
+        raise EdgeoptError(f"{run_dir}: no search here (no study.db); run `edgeopt search --name {run_dir.name}`")
+    return Store(url, run_dir.name)
+
+
+def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
+    """Collect the report from the store; with `evaluate_test`, front members and budget winners are evaluated on
+    the test split (loading their checkpoints weights-only)."""
+    from edgeopt.data.loading import load_dataset
+    from edgeopt.data.normalize import Normalizer
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.search.run import DEFAULT_EXAMPLE
+    from edgeopt.space.spec import SearchSpace
+
+    settings = store.settings
+    if not settings:
+        raise EdgeoptError("this study holds no edgeopt settings; was it made by `edgeopt search`?")
+    metric = settings["metric"]
+    space = SearchSpace.from_json(settings["space"])
+    dataset = load_dataset(settings["data"], label_column=settings["label_column"], seed=settings["seed"],
+                           example=DEFAULT_EXAMPLE[space.family])
+    trials = store.trials()
+    tester = _Tester(space, dataset, settings) if evaluate_test and dataset.x_test is not None else None
+
+    rows_by_profile: dict[str, tuple[TrialRow, ...]] = {}
+    reports = []
+    baseline_model, baseline_val, baseline_test = None, None, None
+    if trials:
+        from edgeopt.report.baseline import logistic_regression
+
+        baseline_model, baseline_val, baseline_test = logistic_regression(
+            dataset, Normalizer.fit(dataset.x_train), positive_class=settings["positive_class"])
+    for name in settings["profiles"]:
+        profile = load_profile(name)
+        limit = min(x for x in (profile.budgets.max_weight_bytes, profile.weight_memory.usable_bytes) if x)
+        rows = tuple(_row(t, profile.name, None) for t in trials)
+        trained = [(t, r) for t, r in zip(trials, rows) if t.state in TRAINED and t.rungs and r.fits]
+        points = [(1 - getattr(r, metric), r.weight_bytes) for _, r in trained]
+        front_idx = pareto_front(points)
+        front = sorted((trained[i] for i in front_idx), key=lambda tr: tr[1].weight_bytes)
+        front_rows = tuple(_row(t, profile.name, tester) for t, _ in front)
+        budgets = []
+        for fraction in BUDGET_FRACTIONS:
+            cap = limit * fraction
+            eligible = [(t, r) for t, r in trained if r.weight_bytes <= cap]
+            best = max(eligible, key=lambda tr: (getattr(tr[1], metric), -tr[1].weight_bytes), default=None)
+            label = "profile limit" if fraction == 1.0 else f"1/{round(1 / fraction)} of limit"
+            budgets.append(BudgetRow(label, cap, _row(best[0], profile.name, tester) if best else None))
+        base_row = _baseline_row(baseline_model, baseline_val, baseline_test, dataset, profile) \
+            if baseline_model is not None else None
+        rows_by_profile[profile.name] = rows
+        reports.append(ProfileReport(profile.name, limit, front_rows, tuple(budgets),
+                                     sum(1 for _, r in trained), sum(t.state is TrialState.INFEASIBLE for t in trials),
+                                     base_row))
+    primary = settings["profiles"][0]
+    curves = {f"trial {row.trial}": next(t for t in trials if t.number == row.trial).last.metrics.get("pr_curve", [])
+              for row in (reports[0].front if reports else ())}
+    return SearchReport(store.study.study_name, metric, settings, dataset.summary(), tuple(reports), rows_by_profile,
+                        _hypervolume(trials, primary, metric, reports[0].limit_bytes if reports else 1.0), curves)
+
+
+class _Tester:
+    """Evaluates trials on the test split, once each."""
+
+    def __init__(self, space, dataset, settings):
+        self.space, self.dataset, self.settings = space, dataset, settings
+        self.cache: dict[int, dict] = {}
+
+    def __call__(self, trial: TrialRecord) -> dict | None:
+        if trial.number in self.cache:
+            return self.cache[trial.number]
+        if not trial.checkpoint or not Path(trial.checkpoint).is_file() or trial.normalizer is None:
+            return None
+        import torch
+
+        from edgeopt.data.normalize import Normalizer
+        from edgeopt.train.loop import TrialSpec, evaluate, load_trained
+
+        spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
+                         self.dataset.num_classes, 0, trial.checkpoint, self.settings["positive_class"])
+        normalizer = Normalizer.from_dict(trial.normalizer)
+        model = load_trained(spec)
+        metrics = evaluate(model, torch.from_numpy(normalizer.apply(self.dataset.x_test)),
+                           torch.from_numpy(self.dataset.y_test), self.settings["positive_class"])
+        self.cache[trial.number] = metrics.to_dict()
+        return self.cache[trial.number]
+
+
+def _row(trial: TrialRecord, profile: str, tester) -> TrialRow:
+    cost = trial.costs[profile]
+    val = trial.last.metrics if trial.last else {}
+    test = tester(trial) if tester is not None and trial.last else None
+    test = test or {}
+    return TrialRow(trial.number, trial.state.value, trial.last.epochs if trial.last else 0,
+                    val.get("precision"), val.get("recall"), val.get("f1"), val.get("accuracy"),
+                    test.get("precision"), test.get("recall"), test.get("f1"), test.get("accuracy"),
+                    int(cost["params"]), float(cost["weight_bytes"]), float(cost["peak_activation_bytes"]),
+                    float(cost["latency_s"]), float(cost["energy_j"]), bool(cost["fits"]))
+
+
+def _baseline_row(model, val, test, dataset, profile) -> TrialRow:
+    from edgeopt.cost.estimate import estimate
+
+    est = estimate(model, profile, (1, *dataset.sample_shape))
+    test_values = (test.precision, test.recall, test.f1, test.accuracy) if test else (None,) * 4
+    return TrialRow(-1, "baseline", 0, val.precision, val.recall, val.f1, val.accuracy, *test_values,
+                    est.total.params, est.total.weight_bytes, est.peak_activation_bytes, est.total.latency_s,
+                    est.total.energy_j, est.fits)
+
+
+def _hypervolume(trials, profile: str, metric: str, limit_bytes: float) -> tuple[tuple[float, float], ...]:
+    """Hypervolume of (1 - metric, weight bytes / limit) with reference (1, 1), after each finished rung."""
+    events = sorted((r.finished_at, t, r) for t in trials for r in t.rungs if t.costs[profile]["fits"])
+    if not events:
+        return ()
+    start = min(t.started_at for t in trials)
+    latest: dict[int, tuple[float, float]] = {}
+    out = []
+    for finished, trial, rung in events:
+        latest[trial.number] = (1 - rung.metrics[metric], trial.costs[profile]["weight_bytes"] / limit_bytes)
+        out.append((finished - start, hypervolume_2d(list(latest.values()), (1.0, 1.0))))
+    return tuple(out)
