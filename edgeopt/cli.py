@@ -202,5 +202,167 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
     sys.exit(0 if result.passed else 1)
 
 
+# -- search, report, space --------------------------------------------------------------------------------------------
+
+
+@main.command("search")
+@click.option("--profile", "-p", "profiles", multiple=True,
+              help="Target device (repeatable: one search, a front per profile). Required unless --resume.")
+@click.option("--space", "-s", default="cnn1d", show_default=True, help="Search space YAML (or a shipped name).")
+@click.option("--data", "-d", default=None, help="Dataset (.npz, .csv, x .npy); default: the bundled example.")
+@click.option("--label", "label_column", default=None, help="Label column of a CSV dataset (default: label).")
+@click.option("--name", default=None, help="Run name: results go to RUNS_DIR/NAME (default: SPACE-PROFILE).")
+@click.option("--trials", type=click.IntRange(min=1), default=None, help="Trials to train (default 20 without --time).")
+@click.option("--time", "time_budget", type=Quantity(Dimension.TIME), default=None, help="Wall-clock budget: 30m, 2h.")
+@click.option("--sampler", type=click.Choice(["tpe", "random", "nsga2"]), default="tpe", show_default=True)
+@click.option("--early-stopping/--no-early-stopping", default=True, show_default=True, help="MO-ASHA over rungs.")
+@click.option("--min-epochs", type=click.IntRange(min=1), default=1, show_default=True, help="Epochs of rung 0.")
+@click.option("--eta", type=click.IntRange(min=2), default=3, show_default=True, help="ASHA reduction factor.")
+@click.option("--metric", type=click.Choice(["f1", "precision", "recall", "accuracy"]), default="f1",
+              show_default=True, help="Quality objective (binary: of the positive class).")
+@click.option("--objective", type=click.Choice(["weight_bytes", "params", "latency_s", "peak_activation_bytes",
+                                                "energy_j"]), default="weight_bytes", show_default=True,
+              help="Hardware objective (on the first profile).")
+@click.option("--positive-class", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--runs-dir", default="runs", show_default=True)
+@click.option("--storage", default=None, help="Optuna storage URL (default: sqlite file in the run folder).")
+@click.option("--resume", "resume", default=None, type=click.Path(file_okay=False),
+              help="Continue the search in this run folder with its recorded settings.")
+@click.option("--report/--no-report", default=True, show_default=True, help="Write the report when done.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def search_cmd(profiles, space, data, label_column, name, trials, time_budget, sampler, early_stopping, min_epochs,
+               eta, metric, objective, positive_class, seed, runs_dir, storage, resume, report, as_json) -> None:
+    """Find the models that fit the device(s) and what fitting costs in precision and recall.
+
+    Every sampled architecture is costed on each profile first; those that fit none are never trained. Ctrl-C stops
+    cleanly; the same command (or --resume RUN_DIR) continues where it stopped.
+    """
+    from pathlib import Path
+
+    from edgeopt.search.run import SearchSettings, run_search
+
+    if resume:
+        settings = _resumed_settings(Path(resume), trials, time_budget, storage)
+    else:
+        if not profiles:
+            raise click.UsageError("give at least one --profile (or --resume RUN_DIR)")
+        if trials is None and time_budget is None:
+            trials = 20
+        run_name = name or f"{Path(space).stem}-{Path(profiles[0]).stem}"
+        settings = SearchSettings(name=run_name, space=space, profiles=tuple(profiles), data=data,
+                                  label_column=label_column, sampler=sampler, early_stopping=early_stopping,
+                                  trials=trials, time_s=time_budget, min_epochs=min_epochs, eta=eta, metric=metric,
+                                  hardware_objective=objective, positive_class=positive_class, seed=seed,
+                                  runs_dir=runs_dir, storage=storage)
+    console = _console()
+    try:
+        store = _with_progress(console, lambda progress: run_search(settings, progress), quiet=as_json)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; continue with: edgeopt search --resume {settings.run_dir}", err=True)
+        sys.exit(130)
+    _finish_report(store, settings.run_dir / "report" if report else None, as_json, console)
+
+
+def _resumed_settings(run_dir, trials, time_budget, storage):
+    from edgeopt.report.search_report import open_store
+    from edgeopt.search.run import SearchSettings
+
+    stored = open_store(run_dir, storage).settings
+    return SearchSettings(name=run_dir.name, space=stored["space"]["name"], space_json=stored["space"],
+                          profiles=tuple(stored["profiles"]), data=stored["data"],
+                          label_column=stored["label_column"], sampler=stored["sampler"],
+                          early_stopping=stored["early_stopping"],
+                          trials=trials if trials or time_budget else 20, time_s=time_budget,
+                          min_epochs=stored["min_epochs"], eta=stored["eta"], metric=stored["metric"],
+                          hardware_objective=stored["hardware_objective"], positive_class=stored["positive_class"],
+                          seed=stored["seed"], runs_dir=str(run_dir.parent), storage=storage)
+
+
+def _with_progress(console, work, quiet: bool):
+    if quiet:
+        return work(None)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=False) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(p):
+            c = p.counts
+            best = "; ".join(f"{k}: {v}" for k, v in p.best.items()) or "no result yet"
+            bar.update(task, description=(
+                f"[{p.budget}] done {c['completed']} stopped {c['stopped']} paused {c['paused']} running "
+                f"{c['running']} infeasible {c['infeasible']} failed {c['failed']} | best {best} | {p.event}"))
+
+        return work(update)
+
+
+def _finish_report(store, out_dir, as_json: bool, console) -> None:
+    from edgeopt.report.search_report import build_report
+
+    result = build_report(store)
+    if out_dir is not None:
+        from edgeopt.report.files import write_report
+
+        html_path = write_report(result, out_dir)
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    from edgeopt.report.tables import render_search_report
+
+    render_search_report(result, console)
+    if out_dir is not None:
+        console.print(f"report: {html_path}")
+
+
+@main.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--out", default=None, help="Folder for the report files (default: RUN_DIR/report).")
+@click.option("--storage", default=None, help="Optuna storage URL, if not the run folder's SQLite file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool) -> None:
+    """Tables, plots and an HTML page of a search: the Pareto front per profile, the best precision and recall under
+    size budgets, a linear baseline, and every trial as JSON and CSV."""
+    from pathlib import Path
+
+    from edgeopt.report.search_report import open_store
+
+    store = open_store(Path(run_dir), storage)
+    _finish_report(store, Path(out) if out else Path(run_dir) / "report", as_json, _console())
+
+
+@main.group(cls=_Group)
+def space() -> None:
+    """Inspect search spaces."""
+
+
+@space.command("show")
+@click.argument("space_file")
+@click.option("--profile", "-p", "profiles", multiple=True, help="Profile(s) to cost the samples on.")
+@click.option("--data", "-d", default=None, help="Dataset fixing the input shape (default: the bundled example).")
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def space_show(space_file: str, profiles, data, samples: int, seed: int, as_json: bool) -> None:
+    """Size of SPACE_FILE, a few sampled configurations with their cost, and the share that fits each profile."""
+    from edgeopt.data.loading import load_dataset
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.search.run import DEFAULT_EXAMPLE
+    from edgeopt.space.spec import load_space
+    from edgeopt.space.survey import survey
+
+    loaded = load_space(space_file)
+    dataset = load_dataset(data, example=DEFAULT_EXAMPLE[loaded.family])
+    result = survey(loaded, dataset.sample_shape, dataset.num_classes, [load_profile(p) for p in profiles],
+                    samples=samples, seed=seed)
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    from edgeopt.report.tables import render_space_survey
+
+    render_space_survey(result, _console())
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

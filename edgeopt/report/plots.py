@@ -46,7 +46,7 @@ def tradeoff_plot(report: SearchReport, profile_index: int, path: Path) -> None:
     ax.set_xlabel("weight bytes on device")
     ax.set_ylabel(f"validation {metric}")
     ax.set_title(f"{report.name}: {metric} vs size on {profile.profile}")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best", framealpha=0.6)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

@@ -144,3 +144,52 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
         if value is not None:
             rows[f"budgets.{key}"] = fmt(value)
     return rows
+
+
+def render_search_report(report, console: Console) -> None:
+    """Per profile: the Pareto front with validation and test quality against every cost, then size budgets."""
+    metric = report.metric
+    for profile in report.profiles:
+        table = Table(title=f"{report.name}: Pareto front on {profile.profile} ({profile.feasible} trained fit, "
+                            f"{profile.infeasible} infeasible never trained)", title_justify="left")
+        for name in ("trial", "epochs", "precision", "recall", "F1", "accuracy", "test P", "test R", "test F1",
+                     "params", "weights", "peak act", "latency", "energy"):
+            table.add_column(name, justify="right")
+        rows = list(profile.front) + ([profile.baseline] if profile.baseline else [])
+        for r in rows:
+            table.add_row("logistic" if r.trial < 0 else str(r.trial), str(r.epochs), *(_q(v) for v in (
+                r.precision, r.recall, r.f1, r.accuracy, r.test_precision, r.test_recall, r.test_f1)),
+                f"{r.params:,}", format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes),
+                format_seconds(r.latency_s), format_joules(r.energy_j))
+        console.print(table)
+        budgets = Table(title=f"best {metric} under a weight budget on {profile.profile}", title_justify="left")
+        for name in ("budget", "weights", "trial", "precision", "recall", "F1", "test precision", "test recall"):
+            budgets.add_column(name, justify="right")
+        for b in profile.budgets:
+            r = b.best
+            cells = [str(r.trial), *(_q(v) for v in (r.precision, r.recall, r.f1, r.test_precision,
+                                                     r.test_recall))] if r else ["nothing fits"] + [""] * 5
+            budgets.add_row(b.label, format_bytes(b.weight_bytes), *cells)
+        console.print(budgets)
+
+
+def _q(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def render_space_survey(result, console: Console) -> None:
+    size = "infinite (float ranges)" if result.configurations == float("inf") else f"{result.configurations:,.0f}"
+    console.print(f"[bold]{result.space}[/] ({result.family}): {size} configurations")
+    for profile, share in result.fit_share.items():
+        console.print(f"  fits {profile}: {share:.0%} of {result.samples} samples")
+    table = Table(title="samples", title_justify="left")
+    table.add_column("config")
+    table.add_column("params", justify="right")
+    table.add_column("MACs", justify="right")
+    for profile in result.fit_share:
+        table.add_column(f"{profile} weights", justify="right")
+    for example in result.examples:
+        config = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in example["config"].items())
+        fits = [f"{format_bytes(c['weight_bytes'])} {'fits' if c['fits'] else 'no'}" for c in example["costs"].values()]
+        table.add_row(config, f"{example['params']:,}", format_count(example["macs"]), *fits)
+    console.print(table)

@@ -26,6 +26,7 @@ DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
 class SearchSettings:
     name: str = "search"
     space: str = "cnn1d"  # a YAML path or a shipped space's name
+    space_json: dict | None = None  # the space itself (as stored by a run), instead of loading `space`
     profiles: tuple[str, ...] = ("sequencer-fpga",)
     data: str | None = None  # None: the bundled example that suits the family
     label_column: str | None = None
@@ -120,7 +121,7 @@ class _Runner:
         from edgeopt.data.normalize import Normalizer
         from edgeopt.profiles.loader import load_profile
         from edgeopt.space.families import FAMILIES
-        from edgeopt.space.spec import load_space
+        from edgeopt.space.spec import SearchSpace, load_space
         from edgeopt.train.loop import DeviceData
 
         if settings.metric not in ("f1", "precision", "recall", "accuracy"):
@@ -132,7 +133,7 @@ class _Runner:
             raise EdgeoptError("give at least one --profile")
         self.settings = settings
         self.progress = progress
-        self.space = load_space(settings.space)
+        self.space = SearchSpace.from_json(settings.space_json) if settings.space_json else load_space(settings.space)
         self.profiles = [load_profile(p) for p in settings.profiles]
         family = FAMILIES[self.space.family]
         self.dataset = load_dataset(settings.data, label_column=settings.label_column, seed=settings.seed,

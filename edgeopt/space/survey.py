@@ -1,0 +1,49 @@
+"""What a search space holds: its size, a few sampled configs with their cost, and the share that fits each profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeopt.space.spec import SearchSpace
+
+
+@dataclass(frozen=True)
+class SpaceSurvey:
+    space: str
+    family: str
+    configurations: float  # inf with float ranges
+    samples: int
+    fit_share: dict[str, float]  # profile -> share of sampled configs that fit
+    examples: tuple[dict, ...]  # {"config", "params", "costs": {profile: {"weight_bytes", "fits", ...}}}
+
+    def to_dict(self) -> dict:
+        return {"space": self.space, "family": self.family,
+                "configurations": None if self.configurations == float("inf") else self.configurations,
+                "samples": self.samples, "fit_share": self.fit_share, "examples": list(self.examples)}
+
+
+def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles, *, samples: int = 100,
+           shown: int = 5, seed: int = 0) -> SpaceSurvey:
+    """Sample `samples` configs, cost each on every profile (no training), keep `shown` as examples."""
+    from edgeopt.cost.estimate import estimate_graph
+    from edgeopt.graph.from_torch import graph_from_module
+
+    rng = np.random.default_rng(seed)
+    fits = {p.name: 0 for p in profiles}
+    examples = []
+    for index in range(samples):
+        config = space.sample(rng)
+        graph = graph_from_module(space.build(config, sample_shape, num_classes), (1, *sample_shape))
+        costs = {}
+        for profile in profiles:
+            est = estimate_graph(graph, profile)
+            fits[profile.name] += est.fits
+            costs[profile.name] = {"weight_bytes": est.total.weight_bytes,
+                                   "peak_activation_bytes": est.peak_activation_bytes,
+                                   "latency_s": est.total.latency_s, "fits": est.fits}
+        if index < shown:
+            examples.append({"config": config, "params": graph.params, "macs": graph.macs, "costs": costs})
+    return SpaceSurvey(space.name, space.family, space.size(), samples,
+                       {name: count / samples for name, count in fits.items()}, tuple(examples))
