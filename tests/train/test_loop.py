@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+import torch
+
+from edgeopt.data import Normalizer, example_dataset
+from edgeopt.space import load_space
+from edgeopt.train.loop import DeviceData, TrainingError, TrialSpec, load_trained, train_trial
+
+CONFIG = {"blocks": 1, "channels": 4, "channel_growth": 1.0, "kernel_size": 5, "stride": 2, "pooling": "max",
+          "separable": False, "activation": "relu", "dropout": 0.1, "lr": 0.01, "weight_decay": 1e-5,
+          "batch_size": 64, "optimizer": "adam", "epochs": 3}
+
+
+@pytest.fixture(scope="module")
+def data():
+    dataset = example_dataset("reads", n_samples=600)
+    return dataset, DeviceData(dataset, Normalizer.fit(dataset.x_train))
+
+
+def spec(tmp_path, dataset, config=CONFIG, name="ckpt.pt"):
+    return TrialSpec(0, load_space("cnn1d").to_json(), config, dataset.sample_shape, dataset.num_classes, 7,
+                     str(tmp_path / name))
+
+
+def test_resumed_training_equals_uninterrupted_training(tmp_path, data):
+    dataset, device_data = data
+    straight = spec(tmp_path, dataset, name="straight.pt")
+    result = train_trial(straight, device_data, 3)
+    resumed = spec(tmp_path, dataset, name="resumed.pt")
+    train_trial(resumed, device_data, 1)
+    again = train_trial(resumed, device_data, 3)
+    assert result.epochs == again.epochs == 3
+    for a, b in zip(load_trained(straight).state_dict().values(), load_trained(resumed).state_dict().values()):
+        assert torch.equal(a, b)
+    assert result.metrics == again.metrics
+    checkpoint = torch.load(straight.checkpoint, weights_only=True)
+    assert checkpoint["epoch"] == 3
+
+
+def test_training_to_a_budget_already_reached_only_evaluates(tmp_path, data):
+    dataset, device_data = data
+    s = spec(tmp_path, dataset)
+    first = train_trial(s, device_data, 2)
+    again = train_trial(s, device_data, 2)
+    assert again.metrics == first.metrics and np.isnan(again.train_loss)
+
+
+def test_nan_loss_is_a_training_error(tmp_path, data):
+    dataset, device_data = data
+    wild = {**CONFIG, "optimizer": "sgd", "lr": 1e12}
+    with pytest.raises(TrainingError, match="loss became"):
+        train_trial(spec(tmp_path, dataset, wild), device_data, 3)

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edgeopt.train.metrics import Metrics, classification_metrics
+
+
+def one_hot(pred, classes):
+    probs = np.full((len(pred), classes), 0.1 / max(classes - 1, 1))
+    probs[np.arange(len(pred)), pred] = 0.9
+    return probs
+
+
+def test_binary_metrics_by_hand():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    pred = np.array([1, 1, 0, 1, 0, 0, 0, 0])  # tp 2, fn 1, fp 1
+    m = classification_metrics(y, one_hot(pred, 2))
+    assert m.precision == pytest.approx(2 / 3) and m.recall == pytest.approx(2 / 3)
+    assert m.f1 == pytest.approx(2 / 3) and m.accuracy == pytest.approx(6 / 8)
+    flipped = classification_metrics(y, one_hot(pred, 2), positive_class=0)
+    assert flipped.precision == pytest.approx(4 / 5) and flipped.recall == pytest.approx(4 / 5)
+
+
+def test_multiclass_is_macro_averaged():
+    y = np.array([0, 1, 2, 2])
+    pred = np.array([0, 2, 2, 2])
+    m = classification_metrics(y, one_hot(pred, 3))
+    assert m.per_class_recall == (1.0, 0.0, 1.0)
+    assert m.recall == pytest.approx(2 / 3)
+    assert m.precision == pytest.approx((1 + 0 + 2 / 3) / 3)
+
+
+@given(st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=2, max_size=60))
+def test_metrics_are_fractions_and_round_trip(pairs):
+    y = np.array([p[0] for p in pairs])
+    score = np.array([p[1] for p in pairs])
+    probs = np.stack([1 - score, score], axis=1)
+    m = classification_metrics(y, probs)
+    for value in (m.accuracy, m.precision, m.recall, m.f1):
+        assert 0 <= value <= 1
+    for recall, precision in m.pr_curve:
+        assert 0 <= recall <= 1 and 0 <= precision <= 1
+    assert Metrics.from_dict(m.to_dict()) == m
