@@ -140,6 +140,11 @@ def _distribution(field, value, fail) -> Distribution:
     kind, allowed, minimum = _RULES[key]
 
     def check(v, where=field):
+        if kind in (int, float) and isinstance(v, str):
+            try:  # YAML 1.1 reads 1e-3 (no dot, or no exponent sign) as text; take it as the number it means
+                v = float(v)
+            except ValueError:
+                pass
         ok_type = isinstance(v, bool) if kind is bool else (
             isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or float(v).is_integer())
             if kind in (int, float) else isinstance(v, str))

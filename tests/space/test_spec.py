@@ -100,3 +100,11 @@ def test_survey_counts_fitting_share():
     assert 0 < result.fit_share["sequencer-fpga"] <= result.fit_share["stm32f746"] <= 1
     assert len(result.examples) == 5
     assert all(set(e["costs"]) == {"sequencer-fpga", "stm32f746"} for e in result.examples)
+
+
+def test_exponents_yaml_reads_as_text_are_numbers(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("family: mlp\ntraining:\n  lr: {float: [1e-4, 1.0e11]}\n  weight_decay: 1e-5\n")
+    space = load_space(path)
+    assert space.training["lr"] == FloatRange(1e-4, 1e11)
+    assert space.training["weight_decay"].value == 1e-5

@@ -1,0 +1,108 @@
+import dataclasses
+from pathlib import Path
+
+import optuna
+import pytest
+
+from edgeopt.search.run import SearchSettings, run_search
+from edgeopt.search.store import Store, StoreError, TrialState
+
+
+def settings(tmp_path, space, profiles=("sequencer-fpga",), **changes):
+    base = SearchSettings(name="t", space=space, profiles=tuple(profiles), data="reads", trials=6,
+                          runs_dir=str(tmp_path / "runs"))
+    return dataclasses.replace(base, **changes)
+
+
+def test_infeasible_configs_are_recorded_and_never_trained(tmp_path, tiny_space, tight_profile):
+    store = run_search(settings(tmp_path, tiny_space, (tight_profile,), trials=4))
+    trials = store.trials()
+    infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE]
+    trained = [t for t in trials if t.state is not TrialState.INFEASIBLE]
+    assert infeasible, "the tight budget should rule some configs out"
+    assert len(trained) == 4
+    for t in infeasible:
+        assert not t.rungs and t.checkpoint is None
+        assert t.costs["fpga-tight"]["params"] > 35
+        assert any("max_params" in v for v in t.costs["fpga-tight"]["violations"])
+    for t in trained:
+        assert t.costs["fpga-tight"]["fits"] and Path(t.checkpoint).is_file()
+    frozen = {f.number: f for f in store.study.get_trials(deepcopy=False)}
+    for t in infeasible:
+        assert frozen[t.number].system_attrs["constraints:hardware"] > 0
+    assert all(t.state in (TrialState.COMPLETED, TrialState.STOPPED) for t in trained)
+    assert any(t.state is TrialState.COMPLETED and t.last.epochs == 3 for t in trained)
+
+
+def test_asha_stops_most_trials_early(tmp_path, tiny_space):
+    store = run_search(settings(tmp_path, tiny_space, trials=6))
+    epochs = sorted(t.last.epochs for t in store.trials())
+    assert epochs.count(1) >= 3 and epochs[-1] == 3
+    no_asha = run_search(settings(tmp_path, tiny_space, trials=3, early_stopping=False, name="full"))
+    assert all(t.last.epochs == 3 and len(t.rungs) == 1 for t in no_asha.trials())
+
+
+def test_several_profiles_each_get_costs(tmp_path, tiny_space):
+    store = run_search(settings(tmp_path, tiny_space, ("sequencer-fpga", "stm32f746"), trials=2))
+    for t in store.trials():
+        assert set(t.costs) == {"sequencer-fpga", "stm32f746"}
+        assert t.costs["stm32f746"]["latency_s"] != t.costs["sequencer-fpga"]["latency_s"]
+
+
+def test_interrupted_search_resumes_without_losing_or_retraining(tmp_path, tiny_space):
+    events = []
+
+    def interrupt_late(progress):
+        events.append(progress.event)
+        if sum("rung" in e for e in events) == 6:
+            raise KeyboardInterrupt
+
+    s = settings(tmp_path, tiny_space, trials=6)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(s, interrupt_late)
+    before = {t.number: t for t in Store(s.storage_url, s.name).trials()}
+    finished_before = {n: t.rungs for n, t in before.items() if t.rungs}
+    assert finished_before
+    store = run_search(s)
+    after = {t.number: t for t in store.trials()}
+    for number, rungs in finished_before.items():
+        assert after[number].rungs[:len(rungs)] == rungs  # no result lost or recomputed
+    assert sum(t.state is not TrialState.INFEASIBLE for t in after.values()) == 6
+    assert all(t.state in (TrialState.COMPLETED, TrialState.STOPPED) for t in after.values())
+    assert len({t.number for t in after.values()}) == len(after)
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, tiny_space, monkeypatch):
+    import edgeopt.train.loop as loop
+
+    real = loop.train_trial
+
+    def flaky(spec, data, epochs):
+        if spec.number % 2:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real(spec, data, epochs)
+
+    monkeypatch.setattr(loop, "train_trial", flaky)
+    store = run_search(settings(tmp_path, tiny_space, trials=4))
+    trials = store.trials()
+    failed = [t for t in trials if t.state is TrialState.FAILED]
+    assert [t.number for t in failed] == [1, 3]
+    assert all(t.error == "RuntimeError: CUDA out of memory (simulated)" for t in failed)
+    assert all(t.state in (TrialState.COMPLETED, TrialState.STOPPED) for t in trials if t.number % 2 == 0)
+    states = {f.number: f.state for f in store.study.get_trials(deepcopy=False)}
+    assert states[1] is states[3] is optuna.trial.TrialState.FAIL
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path, tiny_space):
+    s = settings(tmp_path, tiny_space, trials=1)
+    run_search(s)
+    with pytest.raises(StoreError, match="different settings .*metric: was 'f1', now 'recall'"):
+        run_search(dataclasses.replace(s, metric="recall"))
+    grown = run_search(dataclasses.replace(s, trials=2))  # budgets may change
+    assert sum(t.state is not TrialState.INFEASIBLE for t in grown.trials()) == 2
+
+
+def test_time_budget_ends_the_search(tmp_path, tiny_space):
+    store = run_search(settings(tmp_path, tiny_space, trials=None, time_s=3.0))
+    trials = store.trials()
+    assert trials and all(t.state is not TrialState.RUNNING for t in trials)
