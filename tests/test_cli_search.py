@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from edgeopt.cli import main
+from search.conftest import TINY
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_search_then_report_then_resume(tmp_path):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY)
+    runs = tmp_path / "runs"
+    result = invoke("search", "--profile", "sequencer-fpga", "--profile", "stm32f746", "--space", space,
+                    "--trials", 3, "--runs-dir", runs, "--name", "demo")
+    assert result.exit_code == 0, result.output
+    assert "Pareto front on sequencer-fpga" in result.output and "logistic" in result.output
+    report_dir = runs / "demo" / "report"
+    for name in ("report.html", "report.json", "trials-sequencer-fpga.csv", "trials-stm32f746.csv",
+                 "tradeoff-sequencer-fpga.png", "tradeoff-stm32f746.png", "pr-curves.png", "progress.png"):
+        assert (report_dir / name).is_file(), name
+    html = (report_dir / "report.html").read_text()
+    assert "data:image/png;base64," in html and "Best under a size budget" in html
+    data = json.loads((report_dir / "report.json").read_text())
+    assert [p["profile"] for p in data["profiles"]] == ["sequencer-fpga", "stm32f746"]
+    front = data["profiles"][0]["front"]
+    assert front and all(row["test_f1"] is not None for row in front)
+    assert data["profiles"][0]["baseline"]["trial"] == -1
+    csv_rows = (report_dir / "trials-sequencer-fpga.csv").read_text().strip().splitlines()
+    assert len(csv_rows) == 1 + len(data["trials"]["sequencer-fpga"])
+
+    again = invoke("report", runs / "demo", "--json")
+    assert again.exit_code == 0
+    assert json.loads(again.output)["name"] == "demo"
+
+    resumed = invoke("search", "--resume", runs / "demo", "--trials", 4, "--json", "--no-report")
+    assert resumed.exit_code == 0, resumed.output
+    trained = [r for r in json.loads(resumed.output)["trials"]["sequencer-fpga"] if r["state"] != "infeasible"]
+    assert len(trained) == 4
+
+
+def test_search_bad_input_exits_2(tmp_path):
+    bad_space = tmp_path / "bad.yaml"
+    bad_space.write_text("family: rnn\n")
+    cases = [
+        (["search", "-p", "sequencer-fpga", "--space", bad_space], "unknown family 'rnn'"),
+        (["search", "-p", "sequencer-fpga", "--data", tmp_path / "absent.npz"], "no such data file"),
+        (["search", "-p", "no-such-board"], "unknown profile"),
+        (["search"], "give at least one --profile"),
+        (["search", "-p", "sequencer-fpga", "--time", "soon"], "cannot read 'soon'"),
+        (["report", tmp_path / "nothing"], "no search here"),
+        (["search", "--resume", tmp_path / "nothing"], "no search here"),
+    ]
+    import numpy as np
+
+    np.savez(tmp_path / "flat.npz", x_train=np.zeros((20, 5, 4, 4)), y_train=np.array([0, 1] * 10))
+    cases.append((["search", "-p", "sequencer-fpga", "--data", tmp_path / "flat.npz", "--runs-dir", tmp_path],
+                  "do not suit family cnn1d"))
+    for args, fragment in cases:
+        result = invoke(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert fragment in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_space_show_json():
+    result = invoke("space", "show", "cnn1d", "-p", "sequencer-fpga", "--samples", 10, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["family"] == "cnn1d" and data["configurations"] is None
+    assert 0 <= data["fit_share"]["sequencer-fpga"] <= 1 and len(data["examples"]) == 5
+    table = invoke("space", "show", str(Path(__file__).resolve().parents[1] / "searchspace" / "mlp.yaml"),
+                   "--samples", 5)
+    assert table.exit_code == 0 and "configurations" in table.output
