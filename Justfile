@@ -3,20 +3,21 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 bin := ".venv/bin"
 
-# The main job on the bundled examples: profile a keyword-spotting CNN on an STM32F746, then gate it like CI would.
+# The main job on the bundled example: search 1-D CNNs for the sequencer FPGA (at most 4,000 parameters) and an
+# STM32F746 on the bundled sequencer-reads data, report precision/recall against size, then gate a model like CI would.
 demo:
-    {{bin}}/edgeopt profiles list
-    {{bin}}/edgeopt profile examples/kws_dscnn.onnx --profile stm32f746
+    {{bin}}/edgeopt search --profile sequencer-fpga --profile stm32f746 --space searchspace/cnn1d.yaml --trials 16 --name demo
+    {{bin}}/edgeopt profile examples/kws_dscnn.onnx --profile stm32f746 --summary
     {{bin}}/edgeopt check examples/kws_dscnn.onnx --profile stm32f746 --max-weight-bytes 64KiB --max-latency 20ms --baseline examples/kws_dscnn.budget.json --tolerance 2% --junit out/edgeopt-check.xml
-    {{bin}}/edgeopt check examples/models.py:read_classifier --input-shape 1,1,256 --profile sequencer-fpga
 
 # The test suite (CPU only; GPU tests are skipped without a GPU).
 test *args:
     {{bin}}/python -m pytest -q {{args}}
 
-# Speed benchmarks; results go into BENCHMARKS.md by hand, with date, machine and command.
+# Benchmarks; results go into BENCHMARKS.md by hand, with date, machine and command.
 bench:
     {{bin}}/python benchmarks/cli_speed.py
+    {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 --jobs 2
 
 # Regenerate the bundled ONNX examples and the example baseline.
 examples:

@@ -1,0 +1,96 @@
+"""Search efficiency and the quality bar on the bundled sequencer-reads example (issue 3).
+
+    .venv/bin/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 --jobs 2
+
+Runs, for each seed and the same wall-clock budget: MO-ASHA (random sampler, early stopping), random search without
+early stopping, and Optuna NSGA-II without early stopping, all on `searchspace/cnn1d.yaml` against the
+`sequencer-fpga` profile (at most 4,000 parameters). Metric: hypervolume of (validation error = 1 - F1, weight bytes /
+profile limit) with reference point (1, 1), over time. Prints a Markdown table for BENCHMARKS.md, and the best test
+F1 found (test split touched only in the final report).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+METHODS = {
+    "mo-asha": ["--sampler", "random", "--early-stopping"],
+    "random": ["--sampler", "random", "--no-early-stopping"],
+    "nsga2": ["--sampler", "nsga2", "--no-early-stopping"],
+}
+
+
+def run(method: str, seed: int, budget: float, runs: Path) -> dict:
+    name = f"{method}-s{seed}"
+    command = [str(Path(sys.executable).parent / "edgeopt"), "search", "--profile", "sequencer-fpga", "--space",
+               "searchspace/cnn1d.yaml", "--time", f"{budget}s", "--seed", str(seed), "--name", name,
+               "--runs-dir", str(runs), "--json", *METHODS[method]]
+    start = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    return {"method": method, "seed": seed, "wall_s": time.perf_counter() - start, "report": report}
+
+
+def time_to_reach(curve, target: float) -> float | None:
+    for seconds, hv in curve:
+        if hv >= target - 1e-12:
+            return seconds
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--budget", type=float, default=150.0, help="seconds per search")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=2, help="searches run side by side (one CPU thread each)")
+    parser.add_argument("--runs", default="runs/bench")
+    args = parser.parse_args()
+    runs = Path(args.runs)
+    jobs = [(m, s) for s in args.seeds for m in METHODS]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda job: run(*job, args.budget, runs), jobs))
+    by = {(r["method"], r["seed"]): r for r in results}
+    print(f"# {date.today()}, {platform.node()} ({platform.machine()}), budget {args.budget:.0f} s per search, "
+          f"{args.jobs} searches side by side, seeds {args.seeds}")
+    print("| seed | method | trials trained | final HV | best val F1 | best test F1 (front) | "
+          "MO-ASHA time to random's final HV |")
+    print("|---|---|---|---|---|---|---|")
+    ratios = []
+    for seed in args.seeds:
+        target = by[("random", seed)]["report"]["hypervolume"][-1][1] if by[("random", seed)]["report"][
+            "hypervolume"] else 0.0
+        for method in METHODS:
+            report = by[(method, seed)]["report"]
+            curve = report["hypervolume"]
+            trained = sum(1 for r in report["trials"]["sequencer-fpga"] if r["state"] != "infeasible")
+            front = report["profiles"][0]["front"]
+            best_val = max((r["f1"] for r in front), default=float("nan"))
+            best_test = max((r["test_f1"] for r in front if r["test_f1"] is not None), default=float("nan"))
+            reach = ""
+            if method == "mo-asha":
+                seconds = time_to_reach(curve, target)
+                ratio = seconds / args.budget if seconds is not None else float("inf")
+                ratios.append(ratio)
+                reach = f"{seconds:.0f} s ({ratio:.2f} of budget)" if seconds is not None else "not reached"
+            print(f"| {seed} | {method} | {trained} | {curve[-1][1] if curve else 0:.4f} | {best_val:.3f} | "
+                  f"{best_test:.3f} | {reach} |")
+    baseline = by[(METHODS and "random", args.seeds[0])]["report"]["profiles"][0]["baseline"]
+    print(f"\nlogistic regression baseline: val F1 {baseline['f1']:.3f}, test F1 {baseline['test_f1']:.3f}, "
+          f"{baseline['weight_bytes']:.0f} weight bytes")
+    finite = [r for r in ratios if r != float("inf")]
+    print(f"MO-ASHA time to reach random search's final hypervolume, as a share of the budget: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f}; "
+          f"{len(finite)}/{len(ratios)} seeds reached it)")
+
+
+if __name__ == "__main__":
+    main()
