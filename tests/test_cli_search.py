@@ -30,6 +30,14 @@ def test_search_then_report_then_resume(tmp_path):
     front = data["profiles"][0]["front"]
     assert front and all(row["test_f1"] is not None for row in front)
     assert data["profiles"][0]["baseline"]["trial"] == -1
+    assert all((report_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in ("pr-curves.png",
+                                                                                         "progress.png"))
+    assert "src=\"http" not in html and "<script" not in html  # self-contained
+    hv = [value for _, value in data["hypervolume"]]
+    assert hv and all(b >= a for a, b in zip(hv, hv[1:]))
+    budgets = data["profiles"][0]["budgets"]
+    assert [b["label"] for b in budgets] == ["profile limit", "1/2 of limit", "1/4 of limit", "1/8 of limit"]
+    assert all(b["best"] is None or b["best"]["weight_bytes"] <= b["weight_bytes"] for b in budgets)
     csv_rows = (report_dir / "trials-sequencer-fpga.csv").read_text().strip().splitlines()
     assert len(csv_rows) == 1 + len(data["trials"]["sequencer-fpga"])
 

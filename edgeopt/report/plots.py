@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from edgeopt.report.search_report import SearchReport
 
 
-def _pyplot():
+@contextmanager
+def _axes(path: Path, size: tuple[float, float], title: str, xlabel: str, ylabel: str):
+    """A figure with one grid-lined axes, saved to `path` and closed when the block ends."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt
+    fig, ax = plt.subplots(figsize=size, dpi=110)
+    try:
+        yield ax
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
 
 
 def tradeoff_plot(report: SearchReport, profile_index: int, path: Path) -> None:
     """Quality vs weight bytes: trained trials, infeasible ones (never trained), the front, the limit."""
-    plt = _pyplot()
     profile = report.profiles[profile_index]
     rows = report.trials[profile.profile]
     metric = report.metric
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    with _axes(path, (7, 4.5), f"{report.name}: {metric} vs size on {profile.profile}", "weight bytes on device",
+               f"validation {metric}") as ax:
+        _tradeoff(ax, profile, rows, metric)
+
+
+def _tradeoff(ax, profile, rows, metric: str) -> None:
     trained = [r for r in rows if getattr(r, metric) is not None and r.fits]
     unfit = [r for r in rows if getattr(r, metric) is not None and not r.fits]
     infeasible = [r for r in rows if r.state == "infeasible"]
@@ -43,49 +60,26 @@ def tradeoff_plot(report: SearchReport, profile_index: int, path: Path) -> None:
                    label="logistic regression")
     ax.axvline(profile.limit_bytes, ls="--", c="#6acc64", label="profile limit")
     ax.set_xscale("log")
-    ax.set_xlabel("weight bytes on device")
-    ax.set_ylabel(f"validation {metric}")
-    ax.set_title(f"{report.name}: {metric} vs size on {profile.profile}")
     ax.legend(fontsize=7, loc="best", framealpha=0.6)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def pr_curves_plot(report: SearchReport, path: Path) -> None:
     """Validation precision-recall curves of the first profile's front members."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=110)
     sizes = {f"trial {r.trial}": r.weight_bytes for r in report.profiles[0].front} if report.profiles else {}
-    for label, points in report.pr_curves.items():
-        if points:
-            recall, precision = zip(*sorted(points))
-            ax.plot(recall, precision, label=f"{label} ({sizes.get(label, 0):.0f} B)")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.set_title("precision-recall of the front (validation)")
-    ax.grid(alpha=0.3)
-    if report.pr_curves:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with _axes(path, (5.5, 4.5), "precision-recall of the front (validation)", "recall", "precision") as ax:
+        for label, points in report.pr_curves.items():
+            if points:
+                recall, precision = zip(*sorted(points))
+                ax.plot(recall, precision, label=f"{label} ({sizes.get(label, 0):.0f} B)")
+        ax.set_xlim(0, 1.02)
+        ax.set_ylim(0, 1.02)
+        if report.pr_curves:
+            ax.legend(fontsize=7)
 
 
 def hypervolume_plot(report: SearchReport, path: Path) -> None:
     """Hypervolume of (1 - metric, weight bytes / limit) as the search went on."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.5), dpi=110)
-    if report.hypervolume:
-        seconds, hv = zip(*report.hypervolume)
-        ax.step(seconds, hv, where="post")
-    ax.set_xlabel("seconds since the search started")
-    ax.set_ylabel("hypervolume")
-    ax.set_title("search progress")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with _axes(path, (5.5, 3.5), "search progress", "seconds since the search started", "hypervolume") as ax:
+        if report.hypervolume:
+            seconds, hv = zip(*report.hypervolume)
+            ax.step(seconds, hv, where="post")

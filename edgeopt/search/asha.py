@@ -42,6 +42,9 @@ class MOASHA:
     min_epochs: int = 1
     max_epochs: int = 9
     eta: int = 3
+    # Results no better than this point in every objective add no hypervolume and are never promoted: a classifier
+    # with zero F1 is worthless however small it is.
+    reference: tuple[float, ...] | None = None
 
     def __post_init__(self):
         if self.min_epochs < 1 or self.max_epochs < self.min_epochs:
@@ -83,4 +86,6 @@ class MOASHA:
         if keep == 0:
             return []
         best = rank_order([r.objectives for r in at_rung], [r.trial for r in at_rung])[:keep]
-        return [t for t in best if (t, rung) not in history.promoted and t not in history.closed]
+        useful = {r.trial for r in at_rung if self.reference is None
+                  or all(value < bound for value, bound in zip(r.objectives, self.reference))}
+        return [t for t in best if t in useful and (t, rung) not in history.promoted and t not in history.closed]

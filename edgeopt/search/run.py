@@ -8,6 +8,7 @@ again continues it without losing or retraining a completed trial.
 from __future__ import annotations
 
 import math
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -153,7 +154,7 @@ class _Runner:
             torch.set_num_threads(settings.threads)
         self.data = DeviceData(self.dataset, self.normalizer, device)
         self.scheduler = MOASHA(settings.min_epochs if settings.early_stopping else self.space.max_epochs,
-                                self.space.max_epochs, settings.eta)
+                                self.space.max_epochs, settings.eta, reference=(1.0, math.inf))
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.storage_url, settings.name, make_sampler(settings.sampler, settings.seed))
         self.store.check_settings({**settings.identity(self.space.to_json()),
@@ -190,9 +191,8 @@ class _Runner:
             promotion = self.scheduler.next_promotion(rung_history(trials, self.objectives), draining=draining)
             if promotion is not None:
                 number, rung = promotion
-                trial = next(t for t in trials if t.number == number)
-                self.store.promote(number, rung, trial.promoted)
-                self._train(trial, rung + 1)
+                self.store.promote(number, rung)
+                self._train(self.store.trial(number), rung + 1)
                 continue
             if draining:
                 break
@@ -228,9 +228,7 @@ class _Runner:
             self._emit(self.store.trials(), f"trial {optuna_trial.number} infeasible")
             return
         checkpoint = str(self.settings.run_dir / "trials" / f"{optuna_trial.number:05d}" / "checkpoint.pt")
-        self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict())
-        trial = next(t for t in self.store.trials() if t.number == optuna_trial.number)
-        self._train(trial, 0)
+        self._train(self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict()), 0)
 
     def _costs(self, config: dict) -> dict:
         from edgeopt.cost.estimate import estimate_graph
@@ -266,16 +264,15 @@ class _Runner:
                 return
             record = RungResultRecord(rung, result.epochs, result.metrics.to_dict(), result.seconds, time.time())
             self.store.add_rung(trial.number, record)
-            trials = self.store.trials()
-            trial = next(t for t in trials if t.number == trial.number)
-            decision = self.scheduler.on_result(trial.number, rung, rung_history(trials, self.objectives))
+            trial = self.store.trial(trial.number)
+            decision = self.scheduler.on_result(trial.number, rung, rung_history(self.store.trials(), self.objectives))
             if decision is Decision.STOP:
                 self.store.finish(trial.number, TrialState.COMPLETED, self.objectives(trial, record))
                 return
             if decision is Decision.PAUSE or not self.budget.time_left():
                 self.store.set_state(trial.number, TrialState.PAUSED)
                 return
-            self.store.promote(trial.number, rung, trial.promoted)
+            self.store.promote(trial.number, rung)
             rung += 1
 
     def _finish_paused(self) -> None:

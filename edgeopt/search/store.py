@@ -4,7 +4,7 @@ storage (a SQLite file under runs/<name>/ by default, or any storage URL). Reade
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from edgeopt.errors import EdgeoptError
@@ -61,19 +61,27 @@ class TrialRecord:
 
 
 class Store:
-    """Read and write edgeopt's records in an Optuna study; the runner and the report are its consumers."""
+    """Read and write edgeopt's records in an Optuna study; the runner and the report are its consumers.
+
+    One process writes a study at a time; the Store keeps a write-through copy of the records it has read or written,
+    so snapshots cost nothing while every change still reaches storage before the call returns.
+    """
 
     def __init__(self, storage_url: str, name: str, sampler=None, directions=("minimize", "minimize")):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            self.storage = optuna.storages.get_storage(storage_url)
+            self.storage = _open_storage(storage_url)
             self.study = optuna.create_study(storage=self.storage, study_name=name, sampler=sampler,
                                              directions=list(directions), load_if_exists=True)
         except Exception as exc:  # bad URL, unwritable folder, foreign database
             raise StoreError(f"cannot open study {name!r} at {storage_url}: {exc}") from None
         self.study_id = self.storage.get_study_id_from_name(name)
+        self._records: dict[int, TrialRecord] = {
+            r.number: r for r in (_record(f) for f in self.storage.get_all_trials(self.study_id, deepcopy=False))
+            if r is not None}
+        self._trial_ids: dict[int, int] = {}
 
     # -- settings
 
@@ -101,33 +109,46 @@ class Store:
         config = space.suggest(trial)
         return trial, config
 
-    def _set(self, number: int, key: str, value) -> None:
-        trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
-        self.storage.set_trial_user_attr(trial_id, ATTR + key, value)
+    def _trial_id(self, number: int) -> int:
+        if number not in self._trial_ids:
+            self._trial_ids[number] = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+        return self._trial_ids[number]
 
-    def start(self, trial, config: dict, costs: dict, checkpoint: str, normalizer: dict) -> None:
-        trial.set_user_attr(ATTR + "trial", {"config": config, "costs": costs, "checkpoint": checkpoint,
-                                            "normalizer": normalizer, "started_at": time.time()})
-        trial.set_user_attr(ATTR + "state", TrialState.QUEUED.value)
+    def _set(self, number: int, key: str, value, **changes) -> None:
+        self.storage.set_trial_user_attr(self._trial_id(number), ATTR + key, value)
+        self._records[number] = replace(self._records[number], **changes)
+
+    def _create(self, trial, base: dict, state: TrialState) -> None:
+        trial.set_user_attr(ATTR + "trial", base)
+        trial.set_user_attr(ATTR + "state", state.value)
+        self._records[trial.number] = TrialRecord(trial.number, state, base["config"], base["costs"],
+                                                  started_at=base["started_at"], checkpoint=base.get("checkpoint"),
+                                                  normalizer=base.get("normalizer"))
+
+    def start(self, trial, config: dict, costs: dict, checkpoint: str, normalizer: dict) -> TrialRecord:
+        self._create(trial, {"config": config, "costs": costs, "checkpoint": checkpoint, "normalizer": normalizer,
+                             "started_at": time.time()}, TrialState.QUEUED)
+        return self._records[trial.number]
 
     def infeasible(self, trial, config: dict, costs: dict, values: tuple[float, float], violation: float) -> None:
         """Never trained: told to the sampler as infeasible through its constraint."""
-        trial.set_user_attr(ATTR + "trial", {"config": config, "costs": costs, "started_at": time.time()})
-        trial.set_user_attr(ATTR + "state", TrialState.INFEASIBLE.value)
+        self._create(trial, {"config": config, "costs": costs, "started_at": time.time()}, TrialState.INFEASIBLE)
         trial.set_constraint("hardware", violation)
         self.study.tell(trial, list(values))
 
     def set_state(self, number: int, state: TrialState, error: str | None = None) -> None:
         if error is not None:
-            self._set(number, "error", error)
-        self._set(number, "state", state.value)
+            self._set(number, "error", error, error=error)
+        self._set(number, "state", state.value, state=state)
 
     def add_rung(self, number: int, record: RungResultRecord) -> None:
         self._set(number, f"rung.{record.rung}", {"epochs": record.epochs, "metrics": record.metrics,
-                                                 "seconds": record.seconds, "finished_at": record.finished_at})
+                                                 "seconds": record.seconds, "finished_at": record.finished_at},
+                  rungs=tuple(sorted((*self._records[number].rungs, record), key=lambda r: r.rung)))
 
-    def promote(self, number: int, rung: int, already: tuple[int, ...]) -> None:
-        self._set(number, "promoted", sorted({*already, rung}))
+    def promote(self, number: int, rung: int) -> None:
+        promoted = tuple(sorted({*self._records[number].promoted, rung}))
+        self._set(number, "promoted", list(promoted), promoted=promoted)
 
     def finish(self, number: int, state: TrialState, values: tuple[float, float] | None) -> None:
         """Completed, stopped or failed: told to the sampler, never trained again."""
@@ -137,35 +158,60 @@ class Store:
         if state is TrialState.FAILED or values is None:
             self.study.tell(number, state=optuna.trial.TrialState.FAIL)
         else:
-            trial_id = self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
-            optuna.trial.Trial(self.study, trial_id).set_constraint("hardware", 0.0)  # trained, so feasible
+            optuna.trial.Trial(self.study, self._trial_id(number)).set_constraint("hardware", 0.0)  # trained: feasible
             self.study.tell(number, list(values))
 
     # -- reads
 
     def trials(self) -> tuple[TrialRecord, ...]:
-        records = []
-        for frozen in self.storage.get_all_trials(self.study_id, deepcopy=False):
-            attrs = frozen.user_attrs
-            base = attrs.get(ATTR + "trial")
-            if base is None:
-                continue  # asked but never recorded (the process died in between): nothing to resume
-            rungs = sorted((int(key.rsplit(".", 1)[1]), value) for key, value in attrs.items()
-                           if key.startswith(ATTR + "rung."))
-            records.append(TrialRecord(
-                number=frozen.number,
-                state=TrialState(attrs.get(ATTR + "state", TrialState.QUEUED.value)),
-                config=base["config"],
-                costs=base["costs"],
-                rungs=tuple(RungResultRecord(r, v["epochs"], v["metrics"], v["seconds"], v["finished_at"])
-                            for r, v in rungs),
-                promoted=tuple(attrs.get(ATTR + "promoted", ())),
-                error=attrs.get(ATTR + "error"),
-                started_at=base.get("started_at", 0.0),
-                checkpoint=base.get("checkpoint"),
-                normalizer=base.get("normalizer"),
-            ))
-        return tuple(records)
+        """Every recorded trial, by number."""
+        return tuple(self._records[n] for n in sorted(self._records))
+
+    def trial(self, number: int) -> TrialRecord:
+        return self._records[number]
+
+
+def _open_storage(url: str):
+    import optuna
+
+    if not url.startswith("sqlite:"):
+        return optuna.storages.get_storage(url)
+    from sqlalchemy import event
+
+    database = optuna.storages.RDBStorage(url)
+
+    # Write-ahead logging without a sync per commit: a killed process loses nothing committed, and each of the small
+    # writes a trial makes costs a fraction of what it does with the default journal.
+    @event.listens_for(database.engine, "connect")
+    def _pragmas(connection, _record):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    database.engine.dispose()  # pooled connections were opened before the pragmas were set
+    return optuna.storages.get_storage(database)
+
+
+def _record(frozen) -> TrialRecord | None:
+    attrs = frozen.user_attrs
+    base = attrs.get(ATTR + "trial")
+    if base is None:
+        return None  # asked but never recorded (the process died in between): nothing to resume
+    rungs = sorted((int(key.rsplit(".", 1)[1]), value) for key, value in attrs.items()
+                   if key.startswith(ATTR + "rung."))
+    return TrialRecord(
+        number=frozen.number,
+        state=TrialState(attrs.get(ATTR + "state", TrialState.QUEUED.value)),
+        config=base["config"],
+        costs=base["costs"],
+        rungs=tuple(RungResultRecord(r, v["epochs"], v["metrics"], v["seconds"], v["finished_at"]) for r, v in rungs),
+        promoted=tuple(attrs.get(ATTR + "promoted", ())),
+        error=attrs.get(ATTR + "error"),
+        started_at=base.get("started_at", 0.0),
+        checkpoint=base.get("checkpoint"),
+        normalizer=base.get("normalizer"),
+    )
 
 
 def rung_history(trials: tuple[TrialRecord, ...], objectives) -> RungHistory:

@@ -107,3 +107,14 @@ def test_decisions_depend_only_on_the_records():
         assert scheduler.on_result(record.trial, record.rung, history) is \
             scheduler.on_result(record.trial, record.rung, other)
     assert scheduler.next_promotion(history) == scheduler.next_promotion(other)
+
+
+def test_results_no_better_than_the_reference_are_never_promoted():
+    scheduler = MOASHA(1, 9, 3, reference=(1.0, float("inf")))
+    # Trial 0 is the smallest (on the front by size) but has zero quality: error 1.0.
+    records = (RungRecord(0, 0, (1.0, 10.0)), RungRecord(1, 0, (0.3, 500.0)), RungRecord(2, 0, (0.5, 900.0)),
+               RungRecord(3, 0, (0.6, 800.0)), RungRecord(4, 0, (0.2, 2000.0)), RungRecord(5, 0, (0.9, 700.0)))
+    history = RungHistory(records)
+    assert scheduler.on_result(0, 0, history) is Decision.PAUSE
+    assert MOASHA(1, 9, 3).on_result(0, 0, history) is Decision.PROMOTE  # without a reference it would go on
+    assert scheduler.next_promotion(history, draining=True) != (0, 0)
