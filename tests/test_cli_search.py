@@ -4,7 +4,19 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from edgeopt.cli import main
-from search.conftest import TINY
+
+# Small enough to train in a second, strong enough to find the double-peak motif within a few epochs.
+LEARNABLE = """\
+family: cnn1d
+architecture:
+  blocks: 2
+  channels: [6, 8]
+  kernel_size: 7
+  stride: 2
+training:
+  lr: {float: [0.01, 0.03], log: true}
+  epochs: 6
+"""
 
 
 def invoke(*args):
@@ -13,10 +25,10 @@ def invoke(*args):
 
 def test_search_then_report_then_resume(tmp_path):
     space = tmp_path / "tiny.yaml"
-    space.write_text(TINY)
+    space.write_text(LEARNABLE)
     runs = tmp_path / "runs"
     result = invoke("search", "--profile", "sequencer-fpga", "--profile", "stm32f746", "--space", space,
-                    "--trials", 3, "--runs-dir", runs, "--name", "demo")
+                    "--trials", 3, "--no-early-stopping", "--runs-dir", runs, "--name", "demo")
     assert result.exit_code == 0, result.output
     assert "Pareto front on sequencer-fpga" in result.output and "logistic" in result.output
     report_dir = runs / "demo" / "report"

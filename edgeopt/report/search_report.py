@@ -107,7 +107,9 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
         profile = load_profile(name)
         limit = min(x for x in (profile.budgets.max_weight_bytes, profile.weight_memory.usable_bytes) if x)
         rows = tuple(_row(t, profile.name, None) for t in trials)
-        trained = [(t, r) for t, r in zip(trials, rows) if t.state in TRAINED and t.rungs and r.fits]
+        fitting = [(t, r) for t, r in zip(trials, rows) if t.state in TRAINED and t.rungs and r.fits]
+        # A model of zero quality is on no useful front however small it is (it adds no hypervolume either).
+        trained = [(t, r) for t, r in fitting if getattr(r, metric) > 0]
         points = [(1 - getattr(r, metric), r.weight_bytes) for _, r in trained]
         front_idx = pareto_front(points)
         front = sorted((trained[i] for i in front_idx), key=lambda tr: tr[1].weight_bytes)
@@ -123,7 +125,7 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
             if baseline_model is not None else None
         rows_by_profile[profile.name] = rows
         reports.append(ProfileReport(profile.name, limit, front_rows, tuple(budgets),
-                                     sum(1 for _, r in trained), sum(t.state is TrialState.INFEASIBLE for t in trials),
+                                     len(fitting), sum(t.state is TrialState.INFEASIBLE for t in trials),
                                      base_row))
     primary = settings["profiles"][0]
     curves = {f"trial {row.trial}": next(t for t in trials if t.number == row.trial).last.metrics.get("pr_curve", [])
