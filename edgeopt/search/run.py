@@ -74,10 +74,9 @@ class SearchProgress:
 
 
 class _Budget:
-    def __init__(self, settings: SearchSettings, trained_before: int):
+    def __init__(self, settings: SearchSettings):
         self.settings = settings
         self.start = time.monotonic()
-        self.trained_before = trained_before
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
@@ -177,7 +176,7 @@ class _Runner:
 
     def run(self) -> Store:
         trials = self._recover()
-        self.budget = _Budget(self.settings, self._trained(trials))
+        self.budget = _Budget(self.settings)
         self._emit(trials, "started")
         while True:
             trials = self.store.trials()
@@ -185,7 +184,7 @@ class _Runner:
             if not self.budget.time_left():
                 break
             if queued:
-                self._train(queued[0], 0)
+                self._train(queued[0], len(queued[0].rungs))  # the rung after its last finished one
                 continue
             draining = not self.budget.may_start(self._trained(trials))
             promotion = self.scheduler.next_promotion(rung_history(trials, self.objectives), draining=draining)
@@ -202,15 +201,17 @@ class _Runner:
         return self.store
 
     def _recover(self) -> tuple[TrialRecord, ...]:
-        """A trial left running by an interrupted process resumes from its last finished rung."""
+        """A trial left running by an interrupted process goes on from its last finished rung: queued again when it
+        was training its first rung or a rung it had been promoted to, paused otherwise."""
         for trial in self.store.trials():
             if trial.state is TrialState.RUNNING:
-                self.store.set_state(trial.number, TrialState.PAUSED if trial.rungs else TrialState.QUEUED)
+                mid_rung = not trial.rungs or (trial.promoted and max(trial.promoted) >= trial.last.rung)
+                self.store.set_state(trial.number, TrialState.QUEUED if mid_rung else TrialState.PAUSED)
         return self.store.trials()
 
     @staticmethod
     def _trained(trials) -> int:
-        return sum(t.state not in (TrialState.INFEASIBLE,) for t in trials)
+        return sum(t.state is not TrialState.INFEASIBLE for t in trials)
 
     def _new_trial(self, trials) -> None:
         infeasible_run = 0

@@ -72,6 +72,22 @@ def test_interrupted_search_resumes_without_losing_or_retraining(tmp_path, tiny_
     assert len({t.number for t in after.values()}) == len(after)
 
 
+def test_a_trial_interrupted_in_a_promoted_rung_trains_that_rung_on_resume(tmp_path, tiny_space):
+    def interrupt_first_promotion(progress):
+        if progress.event.endswith("rung 1"):
+            raise KeyboardInterrupt
+
+    s = settings(tmp_path, tiny_space, trials=6)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(s, interrupt_first_promotion)
+    stuck = [t for t in Store(s.storage_url, s.name).trials() if t.state is TrialState.RUNNING]
+    assert len(stuck) == 1 and stuck[0].promoted == (0,) and len(stuck[0].rungs) == 1
+    after = {t.number: t for t in run_search(s).trials()}
+    resumed = after[stuck[0].number]
+    assert [r.rung for r in resumed.rungs] == [0, 1] and resumed.rungs[0] == stuck[0].rungs[0]
+    assert resumed.state is TrialState.COMPLETED
+
+
 def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path, tiny_space, monkeypatch):
     import edgeopt.train.loop as loop
 
