@@ -10,8 +10,9 @@ demo:
     {{bin}}/edgeopt profile examples/kws_dscnn.onnx --profile stm32f746 --summary
     {{bin}}/edgeopt check examples/kws_dscnn.onnx --profile stm32f746 --max-weight-bytes 64KiB --max-latency 20ms --baseline examples/kws_dscnn.budget.json --tolerance 2% --junit out/edgeopt-check.xml
 
-# The test suite (CPU only; GPU tests are skipped without a GPU).
+# Lint, then the test suite (CPU only; GPU tests are skipped without a GPU).
 test *args:
+    {{bin}}/ruff check edgeopt tests benchmarks examples
     {{bin}}/python -m pytest -q {{args}}
 
 # Benchmarks; results go into BENCHMARKS.md by hand, with date, machine and command.

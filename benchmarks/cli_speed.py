@@ -77,7 +77,7 @@ def main() -> None:
             "edgeopt --help": ([edgeopt, "--help"], 0, 0.3),
             f"edgeopt check cnn1m.onnx ({params / 1e6:.2f}M params)": (
                 [edgeopt, "check", str(model), "--profile", "stm32f746", "--json"], 1, 1.0),
-            f"edgeopt profile cnn1m.onnx --json": ([edgeopt, "profile", str(model), "--profile", "host-cpu",
+            "edgeopt profile cnn1m.onnx --json": ([edgeopt, "profile", str(model), "--profile", "host-cpu",
                                                     "--json"], 0, None),
         }
         print(f"# {date.today()} on {platform.node()} ({platform.processor() or platform.machine()}, "

@@ -23,6 +23,11 @@ _EXPORTS = {
     "CheckResult": "edgeopt.check",
     "EdgeoptError": "edgeopt.errors",
     "build_graph": "edgeopt.graph.build",
+    "load_space": "edgeopt.space.spec",
+    "load_dataset": "edgeopt.data.loading",
+    "SearchSettings": "edgeopt.search.run",
+    "run_search": "edgeopt.search.run",
+    "build_report": "edgeopt.report.search_report",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -35,6 +40,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.graph.build import build_graph
     from edgeopt.profiles.loader import available_profiles, load_profile
     from edgeopt.profiles.schema import HardwareProfile
+    from edgeopt.data.loading import load_dataset
+    from edgeopt.report.search_report import build_report
+    from edgeopt.search.run import SearchSettings, run_search
+    from edgeopt.space.spec import load_space
 
 
 def __getattr__(name: str):

@@ -25,7 +25,8 @@ _SIMPLE_OPS: dict[str, Op] = {
     "Div": Op.DIV, "Concat": Op.CONCAT, "MaxPool": Op.MAXPOOL, "AveragePool": Op.AVGPOOL,
     "GlobalAveragePool": Op.GLOBAL_AVGPOOL, "GlobalMaxPool": Op.GLOBAL_MAXPOOL, "Flatten": Op.FLATTEN,
     "Reshape": Op.RESHAPE, "Squeeze": Op.RESHAPE, "Unsqueeze": Op.RESHAPE, "Identity": Op.IDENTITY,
-    "Dropout": Op.IDENTITY, "Cast": Op.IDENTITY, "Transpose": Op.TRANSPOSE, "Pad": Op.PAD, "PRelu": Op.LEAKY_RELU, "Softmax": Op.SOFTMAX,
+    "Dropout": Op.IDENTITY, "Cast": Op.IDENTITY, "Transpose": Op.TRANSPOSE, "Pad": Op.PAD, "PRelu": Op.LEAKY_RELU,
+    "Softmax": Op.SOFTMAX,
     "LogSoftmax": Op.SOFTMAX, "BatchNormalization": Op.BATCHNORM, "QuantizeLinear": Op.QUANTIZE,
     "DequantizeLinear": Op.DEQUANTIZE, "ReduceMean": Op.GLOBAL_AVGPOOL, "ReduceMax": Op.GLOBAL_MAXPOOL,
 }
@@ -126,7 +127,8 @@ class _OnnxMapper:
                 for attr in node.attribute:
                     if attr.name == "value":
                         consts[node.output[0]] = attr.t
-        quantized: dict[str, tuple[object, str]] = {}  # DequantizeLinear outputs that are weights: name -> (tensor, format)
+        # DequantizeLinear outputs that are weights: name -> (quantized tensor, its format)
+        quantized: dict[str, tuple[object, str]] = {}
         activation = set(self.input_names)
         inferred = self._infer()
         shapes = self._shapes(inferred)
@@ -230,7 +232,7 @@ class _OnnxMapper:
 
 def _clip_bounds(node, weights, numpy_helper) -> tuple[float, float] | None:
     values = {}
-    for position, (name, tensor) in zip((1, 2), [(i, t) for i, t in weights]):
+    for position, (_, tensor) in zip((1, 2), weights):  # Clip(x, min, max): the non-activation inputs in order
         if tensor is not None:
             values[position] = float(numpy_helper.to_array(tensor).reshape(-1)[0])
     for attr in node.attribute:  # opset < 11 keeps the bounds as attributes

@@ -64,11 +64,10 @@ def _eval_mode(module):
 
 class _Mapper:
     def __init__(self, traced, module, name: str):
-        import torch
-        from torch import nn
         import torch.nn.functional as F
+        from torch import nn
 
-        self.torch, self.nn, self.F = torch, nn, F
+        self.nn, self.F = nn, F
         self.traced = traced
         self.module = module  # tracing drops submodules forward() never calls; their parameters still count
         self.name = name
@@ -171,7 +170,7 @@ class _Mapper:
                         window=window, params=self._take(mod.parameters()))
 
     def _function(self, node, inputs, in_shape, out_shape) -> Layer:
-        torch, F = self.torch, self.F
+        F = self.F
         target = node.target
         label = target if isinstance(target, str) else getattr(target, "__name__", str(target))
         name = node.name

@@ -1,4 +1,4 @@
-"""Models named on the command line: an .onnx file, or a torch factory as `package.module:factory` / `file.py:factory`."""
+"""Models named on the command line: an .onnx file, or a torch factory (`package.module:factory`, `file.py:factory`)."""
 
 from __future__ import annotations
 

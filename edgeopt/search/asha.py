@@ -8,7 +8,6 @@ the rung records passed in (read from the study's storage), so a resumed study d
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 

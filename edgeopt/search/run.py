@@ -8,10 +8,9 @@ again continues it without losing or retraining a completed trial.
 from __future__ import annotations
 
 import math
-import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
@@ -317,8 +316,4 @@ def _violation_score(costs: dict) -> float:
     return min(c["violation_score"] for c in costs.values())
 
 
-def settings_dict(settings: SearchSettings) -> dict:
-    return asdict(settings)
-
-
-__all__ = ["SearchProgress", "SearchSettings", "run_search", "settings_dict"]
+__all__ = ["SearchProgress", "SearchSettings", "run_search"]

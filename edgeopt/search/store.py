@@ -4,7 +4,7 @@ storage (a SQLite file under runs/<name>/ by default, or any storage URL). Reade
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from edgeopt.errors import EdgeoptError
@@ -49,7 +49,6 @@ class TrialRecord:
     started_at: float = 0.0
     checkpoint: str | None = None
     normalizer: dict | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def feasible_on(self) -> tuple[str, ...]:
