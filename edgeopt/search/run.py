@@ -251,7 +251,7 @@ class _Runner:
 
         spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
                          self.dataset.num_classes, self.settings.seed * 1000 + trial.number, trial.checkpoint,
-                         self.settings.positive_class)
+                         self.settings.positive_class, trial.normalizer)
         while True:
             self.store.set_state(trial.number, TrialState.RUNNING)
             self._emit(self.store.trials(), f"trial {trial.number}: rung {rung}")

@@ -36,6 +36,7 @@ class TrialSpec:
     seed: int
     checkpoint: str
     positive_class: int = 1
+    normalizer: dict | None = None  # saved in the checkpoint, so a trained model can be evaluated or exported alone
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,9 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
                 loss_sum += loss.item()
                 steps += 1
     epochs = max(done, target_epochs)
-    _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs})
+    _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
+                       "trial": {"space": spec.space, "config": spec.config, "sample_shape": list(spec.sample_shape),
+                                 "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer}})
     metrics = evaluate(model, data.x_eval, data.y_eval, spec.positive_class)
     return RungResult(epochs, metrics, loss_sum / steps if steps else math.nan, time.perf_counter() - start)
 

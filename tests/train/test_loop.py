@@ -19,7 +19,7 @@ def data():
 
 def spec(tmp_path, dataset, config=CONFIG, name="ckpt.pt"):
     return TrialSpec(0, load_space("cnn1d").to_json(), config, dataset.sample_shape, dataset.num_classes, 7,
-                     str(tmp_path / name))
+                     str(tmp_path / name), normalizer=Normalizer.fit(dataset.x_train).to_dict())
 
 
 def test_resumed_training_equals_uninterrupted_training(tmp_path, data):
@@ -35,6 +35,8 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path, data):
     assert result.metrics == again.metrics
     checkpoint = torch.load(straight.checkpoint, weights_only=True)
     assert checkpoint["epoch"] == 3
+    assert checkpoint["trial"]["config"] == CONFIG and checkpoint["trial"]["sample_shape"] == [1, 256]
+    assert len(checkpoint["trial"]["normalizer"]["mean"]) == 1  # the model can be evaluated without the store
 
 
 def test_training_to_a_budget_already_reached_only_evaluates(tmp_path, data):
