@@ -29,11 +29,15 @@ METHODS = {
 }
 
 
-def run(method: str, seed: int, budget: float, runs: Path) -> dict:
+def run(method: str, seed: int, budget: float, runs: Path, space: str, reuse: bool) -> dict:
     name = f"{method}-s{seed}"
-    command = [str(Path(sys.executable).parent / "edgeopt"), "search", "--profile", "sequencer-fpga", "--space",
-               "searchspace/cnn1d.yaml", "--time", f"{budget}s", "--seed", str(seed), "--name", name,
-               "--runs-dir", str(runs), "--json", *METHODS[method]]
+    edgeopt = str(Path(sys.executable).parent / "edgeopt")
+    if reuse and (runs / name / "study.db").is_file():  # tabulate an earlier run again without searching
+        out = subprocess.run([edgeopt, "report", str(runs / name), "--json"], capture_output=True, text=True,
+                             check=True)
+        return {"method": method, "seed": seed, "wall_s": 0.0, "report": json.loads(out.stdout)}
+    command = [edgeopt, "search", "--profile", "sequencer-fpga", "--space", space, "--time", f"{budget}s",
+               "--seed", str(seed), "--name", name, "--runs-dir", str(runs), "--json", *METHODS[method]]
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     report = json.loads(out.stdout)
@@ -41,10 +45,15 @@ def run(method: str, seed: int, budget: float, runs: Path) -> dict:
 
 
 def time_to_reach(curve, target: float) -> float | None:
+    """When the hypervolume reached `target` for good. It can fall: a trial's point is its latest rung's result
+    (the checkpoint that exists), and a longer-trained model can score lower."""
+    reached = None
     for seconds, hv in curve:
         if hv >= target - 1e-12:
-            return seconds
-    return None
+            reached = seconds if reached is None else reached
+        else:
+            reached = None
+    return reached
 
 
 def main() -> None:
@@ -53,13 +62,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="searches run side by side (one CPU thread each)")
     parser.add_argument("--runs", default="runs/bench")
+    parser.add_argument("--space", default="searchspace/cnn1d.yaml")
+    parser.add_argument("--reuse", action="store_true", help="report on the runs already in --runs, do not search")
     args = parser.parse_args()
     runs = Path(args.runs)
     jobs = [(m, s) for s in args.seeds for m in METHODS]
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda job: run(*job, args.budget, runs), jobs))
+        results = list(pool.map(lambda job: run(*job, args.budget, runs, args.space, args.reuse), jobs))
     by = {(r["method"], r["seed"]): r for r in results}
-    print(f"# {date.today()}, {platform.node()} ({platform.machine()}), budget {args.budget:.0f} s per search, "
+    print(f"# {date.today()}, {platform.node()} ({platform.machine()}), {args.space}, budget {args.budget:.0f} s, "
           f"{args.jobs} searches side by side, seeds {args.seeds}")
     print("| seed | method | trials trained | final HV | best val F1 | best test F1 (front) | "
           "MO-ASHA time to random's final HV |")
@@ -83,7 +94,7 @@ def main() -> None:
                 reach = f"{seconds:.0f} s ({ratio:.2f} of budget)" if seconds is not None else "not reached"
             print(f"| {seed} | {method} | {trained} | {curve[-1][1] if curve else 0:.4f} | {best_val:.3f} | "
                   f"{best_test:.3f} | {reach} |")
-    baseline = by[(METHODS and "random", args.seeds[0])]["report"]["profiles"][0]["baseline"]
+    baseline = by[("random", args.seeds[0])]["report"]["profiles"][0]["baseline"]
     print(f"\nlogistic regression baseline: val F1 {baseline['f1']:.3f}, test F1 {baseline['test_f1']:.3f}, "
           f"{baseline['weight_bytes']:.0f} weight bytes")
     finite = [r for r in ratios if r != float("inf")]

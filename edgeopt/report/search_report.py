@@ -184,7 +184,9 @@ def _baseline_row(model, val, test, dataset, profile) -> TrialRow:
 
 
 def _hypervolume(trials, profile: str, metric: str, limit_bytes: float) -> tuple[tuple[float, float], ...]:
-    """Hypervolume of (1 - metric, weight bytes / limit) with reference (1, 1), after each finished rung."""
+    """Hypervolume of (1 - metric, weight bytes / limit) with reference (1, 1), after each finished rung. A trial
+    counts with its latest rung (the checkpoint that exists), so the value can fall when longer training scores
+    lower."""
     events = sorted((r.finished_at, t, r) for t in trials for r in t.rungs if t.costs[profile]["fits"])
     if not events:
         return ()

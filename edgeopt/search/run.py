@@ -258,8 +258,7 @@ class _Runner:
             try:
                 result = train_trial(spec, self.data, self.scheduler.rung_epochs[rung])
             except (TrainingError, RuntimeError, ValueError) as exc:
-                self.store.set_state(trial.number, TrialState.FAILED, f"{type(exc).__name__}: {exc}")
-                self.store.finish(trial.number, TrialState.FAILED, None)
+                self.store.finish(trial.number, TrialState.FAILED, None, error=f"{type(exc).__name__}: {exc}")
                 self._emit(self.store.trials(), f"trial {trial.number} failed")
                 return
             record = RungResultRecord(rung, result.epochs, result.metrics.to_dict(), result.seconds, time.time())

@@ -149,11 +149,12 @@ class Store:
         promoted = tuple(sorted({*self._records[number].promoted, rung}))
         self._set(number, "promoted", list(promoted), promoted=promoted)
 
-    def finish(self, number: int, state: TrialState, values: tuple[float, float] | None) -> None:
-        """Completed, stopped or failed: told to the sampler, never trained again."""
+    def finish(self, number: int, state: TrialState, values: tuple[float, float] | None,
+               error: str | None = None) -> None:
+        """Completed, stopped or failed (with its error): told to the sampler, never trained again."""
         import optuna
 
-        self.set_state(number, state)
+        self.set_state(number, state, error)
         if state is TrialState.FAILED or values is None:
             self.study.tell(number, state=optuna.trial.TrialState.FAIL)
         else:
