@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 
 Point = Sequence[float]
@@ -14,7 +15,40 @@ def dominates(a: Point, b: Point) -> bool:
 
 
 def non_dominated_ranks(points: Sequence[Point]) -> list[int]:
-    """Rank of each point: 0 for the Pareto front, 1 for the front of the rest, and so on."""
+    """Rank of each point: 0 for the Pareto front, 1 for the front of the rest, and so on.
+
+    Two objectives take O(n log n) (the scheduler ranks every rung on every decision, so this is its hot path);
+    more take the O(n^2) general sort.
+    """
+    if points and all(len(p) == 2 for p in points):
+        return _ranks_2d(points)
+    return _ranks_general(points)
+
+
+def _ranks_2d(points: Sequence[Point]) -> list[int]:
+    # In (f1, f2) order, a distinct earlier point dominates a later one exactly when its f2 is no larger. Each front
+    # keeps its smallest f2 so far; those minima grow with the front index, so a point's rank is the number of fronts
+    # whose minimum is <= its f2. Identical points share a rank.
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
+    front_min: list[float] = []
+    ranks = [0] * len(points)
+    previous, previous_rank = None, 0
+    for i in order:
+        point = (points[i][0], points[i][1])
+        if point == previous:
+            ranks[i] = previous_rank
+            continue
+        rank = bisect_right(front_min, point[1])
+        if rank == len(front_min):
+            front_min.append(point[1])
+        else:
+            front_min[rank] = point[1]
+        ranks[i] = previous_rank = rank
+        previous = point
+    return ranks
+
+
+def _ranks_general(points: Sequence[Point]) -> list[int]:
     n = len(points)
     dominated_by = [0] * n
     dominating: list[list[int]] = [[] for _ in range(n)]

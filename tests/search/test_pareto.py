@@ -2,6 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgeopt.search.pareto import (
+    _ranks_general,
     crowding_distances,
     dominates,
     hypervolume_2d,
@@ -63,3 +64,8 @@ def test_crowding_prefers_isolated_points_and_order_is_total():
     assert distance[3] > distance[1]
     assert rank_order(points, [10, 11, 12, 13, 14])[:2] == [10, 14]
     assert sorted(rank_order(points, [10, 11, 12, 13, 14])) == [10, 11, 12, 13, 14]
+
+
+@given(st.lists(st.tuples(st.integers(0, 6).map(float), st.integers(0, 6).map(float)), max_size=40))
+def test_fast_two_objective_ranks_equal_the_general_sort(points):
+    assert non_dominated_ranks(points) == _ranks_general(points)
