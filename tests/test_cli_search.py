@@ -100,3 +100,15 @@ def test_space_show_json():
     table = invoke("space", "show", str(Path(__file__).resolve().parents[1] / "searchspace" / "mlp.yaml"),
                    "--samples", 5)
     assert table.exit_code == 0 and "configurations" in table.output
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
+    import edgeopt.search.run as run
+
+    def interrupted(settings, progress=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "run_search", interrupted)
+    result = invoke("search", "-p", "sequencer-fpga", "--runs-dir", tmp_path, "--name", "cut")
+    assert result.exit_code == 130
+    assert f"continue with: edgeopt search --resume {tmp_path / 'cut'}" in result.output
