@@ -250,6 +250,10 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
         if trials is None and time_budget is None:
             trials = 20
         run_name = name or f"{Path(space).stem}-{Path(profiles[0]).stem}"
+        # Files are recorded by absolute path: the report and --resume may run from another folder.
+        if data is not None and Path(data).is_file():
+            data = str(Path(data).resolve())
+        profiles = tuple(str(Path(p).resolve()) if Path(p).is_file() else p for p in profiles)
         settings = SearchSettings(name=run_name, space=space, profiles=tuple(profiles), data=data,
                                   label_column=label_column, sampler=sampler, early_stopping=early_stopping,
                                   trials=trials, time_s=time_budget, min_epochs=min_epochs, eta=eta, metric=metric,
