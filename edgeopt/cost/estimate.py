@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edgeopt.cost.layer_cost import layer_cost, weight_bytes
 from edgeopt.cost.liveness import liveness
@@ -128,8 +128,7 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
                                 i in live.in_place, cost))
     summed = total(layer.cost for layer in layers) + Cost(params=graph.unused_params)
-    summed = Cost(**{**summed.to_dict(), "energy_j": summed.energy_j + profile.energy.static_power_w
-                     * summed.latency_s})
+    summed = replace(summed, energy_j=summed.energy_j + profile.energy.static_power_w * summed.latency_s)
     peak_layer = graph.layers[live.peak_step].name if live.peak_step >= 0 and graph.layers else None
     notes = list(graph.notes)
     unknown_shapes = [t for t in graph.tensors.values() if t.shape is None]
@@ -137,7 +136,7 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         notes.append(f"{len(unknown_shapes)} tensors have unknown shapes; their activations and MACs are not counted")
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
                       tuple(notes), profile.crossbar.tiles if profile.crossbar else None)
-    return Estimate(**{**result.__dict__, "violations": tuple(find_violations(result, profile))})
+    return replace(result, violations=tuple(find_violations(result, profile)))
 
 
 def _folded_batchnorms(graph: Graph, in_place: frozenset[int], producer: dict[str, int]):

@@ -13,6 +13,7 @@ from pathlib import Path
 from edgeopt.errors import ModelError
 from edgeopt.graph import layers as L
 from edgeopt.graph.ir import Graph, Layer, Tensor
+from edgeopt.graph.model_spec import normalise_input_shapes
 from edgeopt.graph.ops import Op
 
 # ONNX element types (onnx.TensorProto) for weights stored quantized.
@@ -74,7 +75,10 @@ class _OnnxMapper:
 
     def _set_input_shapes(self, input_shape) -> None:
         graph_inputs = [i for i in self.model.graph.input if i.name in self.input_names]
-        shapes = _normalise(input_shape, len(graph_inputs), self.path) if input_shape is not None else None
+        shapes = normalise_input_shapes(input_shape) if input_shape is not None else None
+        if shapes is not None and len(shapes) != len(graph_inputs):
+            raise ModelError(f"{self.path}: the model has {len(graph_inputs)} inputs but {len(shapes)} input shape(s) "
+                             "were given")
         for index, value in enumerate(graph_inputs):
             dims = value.type.tensor_type.shape.dim
             if shapes is not None:
@@ -243,14 +247,3 @@ def _clip_bounds(node, weights, numpy_helper) -> tuple[float, float] | None:
     if 1 in values and 2 in values:
         return values[1], values[2]
     return None
-
-
-def _normalise(input_shape, count: int, path: Path) -> list[tuple[int, ...]]:
-    first = input_shape[0] if len(input_shape) else None
-    shapes = [tuple(s) for s in input_shape] if isinstance(first, (list, tuple)) else [tuple(input_shape)]
-    if len(shapes) != count:
-        raise ModelError(f"{path}: the model has {count} inputs but {len(shapes)} input shape(s) were given")
-    for shape in shapes:
-        if not shape or any(not isinstance(d, int) or d <= 0 for d in shape):
-            raise ModelError(f"input shape {shape} must be positive whole numbers, batch first")
-    return shapes

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from edgeopt.errors import ModelError
 from edgeopt.graph import layers as L
 from edgeopt.graph.ir import Graph, Layer, Tensor
+from edgeopt.graph.model_spec import normalise_input_shapes
 from edgeopt.graph.ops import Op
 
 InputShape = Sequence[int] | Sequence[Sequence[int]]
@@ -23,7 +24,7 @@ def graph_from_module(module, input_shape: InputShape, name: str | None = None) 
     import torch.fx
     from torch.fx.passes.shape_prop import ShapeProp
 
-    shapes = _normalise_shapes(input_shape)
+    shapes = normalise_input_shapes(input_shape)
     try:
         traced = torch.fx.symbolic_trace(module)
     except Exception as exc:  # fx raises many types for untraceable Python control flow
@@ -38,17 +39,6 @@ def graph_from_module(module, input_shape: InputShape, name: str | None = None) 
         except Exception as exc:
             raise ModelError(f"running {type(module).__name__} on input shape(s) {shapes} failed: {exc}") from None
     return _Mapper(traced, module, name or type(module).__name__).run()
-
-
-def _normalise_shapes(input_shape: InputShape) -> list[tuple[int, ...]]:
-    if not input_shape:
-        raise ModelError("an input shape is needed to analyse a torch module, e.g. (1, 3, 224, 224)")
-    first = input_shape[0]
-    shapes = [tuple(s) for s in input_shape] if isinstance(first, (list, tuple)) else [tuple(input_shape)]
-    for shape in shapes:
-        if not shape or any(not isinstance(d, int) or d <= 0 for d in shape):
-            raise ModelError(f"input shape {shape} must be positive whole numbers, batch first, e.g. (1, 3, 224, 224)")
-    return shapes
 
 
 @contextmanager

@@ -72,3 +72,15 @@ def parse_input_shape(text: str) -> tuple[int, ...] | list[tuple[int, ...]]:
             raise ModelError(f"input shape {text!r}: dimensions must be positive, batch first, like 1,3,224,224")
         shapes.append(shape)
     return shapes[0] if len(shapes) == 1 else shapes
+
+
+def normalise_input_shapes(input_shape) -> list[tuple[int, ...]]:
+    """One shape or a sequence of shapes (one per input) -> a list of shapes of positive whole numbers."""
+    if input_shape is None or not len(input_shape):
+        raise ModelError("an input shape is needed, batch first, e.g. (1, 3, 224, 224)")
+    first = input_shape[0]
+    shapes = [tuple(s) for s in input_shape] if isinstance(first, (list, tuple)) else [tuple(input_shape)]
+    for shape in shapes:
+        if not shape or any(not isinstance(d, int) or d <= 0 for d in shape):
+            raise ModelError(f"input shape {shape} must be positive whole numbers, batch first, e.g. (1, 3, 224, 224)")
+    return shapes

@@ -232,10 +232,8 @@ class _Runner:
 
     def _costs(self, config: dict) -> dict:
         from edgeopt.cost.estimate import estimate_graph
-        from edgeopt.graph.from_torch import graph_from_module
 
-        model = self.space.build(config, self.dataset.sample_shape, self.dataset.num_classes, 0)
-        graph = graph_from_module(model, (1, *self.dataset.sample_shape))
+        graph = self.space.graph(config, self.dataset.sample_shape, self.dataset.num_classes)
         out = {}
         for profile in self.profiles:
             est = estimate_graph(graph, profile)

@@ -81,6 +81,12 @@ class SearchSpace:
             torch.manual_seed(seed)
             return FAMILIES[self.family].build(config, tuple(sample_shape), num_classes)
 
+    def graph(self, config: Mapping, sample_shape: tuple[int, ...], num_classes: int):
+        """The IR of `config` for one sample (batch 1): what every profile is costed on before any training."""
+        from edgeopt.graph.from_torch import graph_from_module
+
+        return graph_from_module(self.build(config, sample_shape, num_classes), (1, *sample_shape))
+
     def to_json(self) -> dict:
         return {"name": self.name, "family": self.family,
                 "architecture": {k: d.to_json() for k, d in self.architecture.items()},

@@ -28,14 +28,13 @@ def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, 
            shown: int = 5, seed: int = 0) -> SpaceSurvey:
     """Sample `samples` configs, cost each on every profile (no training), keep `shown` as examples."""
     from edgeopt.cost.estimate import estimate_graph
-    from edgeopt.graph.from_torch import graph_from_module
 
     rng = np.random.default_rng(seed)
     fits = {p.name: 0 for p in profiles}
     examples = []
     for index in range(samples):
         config = space.sample(rng)
-        graph = graph_from_module(space.build(config, sample_shape, num_classes), (1, *sample_shape))
+        graph = space.graph(config, sample_shape, num_classes)
         costs = {}
         for profile in profiles:
             est = estimate_graph(graph, profile)
