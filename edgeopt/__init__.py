@@ -1,7 +1,7 @@
 """edgeopt: fit neural networks onto tiny hardware.
 
-Library entry points: `load_profile`, `estimate`, `check`. Importing edgeopt is cheap: it configures no logging,
-writes nothing, and imports torch only when a torch model is analysed.
+Library entry points: `load_profile`, `estimate`, `check`, `run_search`, `compress`, `export_onnx`. Importing edgeopt
+is cheap: it configures no logging, writes nothing, and imports torch only when a torch model is analysed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ _EXPORTS = {
     "SearchSettings": "edgeopt.search.run",
     "run_search": "edgeopt.search.run",
     "build_report": "edgeopt.report.search_report",
+    "compress": "edgeopt.compress.run",
+    "load_pipeline": "edgeopt.compress.pipeline",
+    "export_onnx": "edgeopt.export.onnx",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -44,6 +47,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.report.search_report import build_report
     from edgeopt.search.run import SearchSettings, run_search
     from edgeopt.space.spec import load_space
+    from edgeopt.compress.pipeline import load_pipeline
+    from edgeopt.compress.run import compress
+    from edgeopt.export.onnx import export_onnx
 
 
 def __getattr__(name: str):

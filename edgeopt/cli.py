@@ -336,6 +336,91 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
     _finish_report(store, Path(out) if out else Path(run_dir) / "report", as_json, _console())
 
 
+@main.command("compress")
+@click.argument("model")
+@click.option("--profile", "-p", required=True, help="Target device profile (YAML path or shipped name).")
+@click.option("--pipeline", "pipeline_file", default=None, type=click.Path(dir_okay=False),
+              help="Pipeline YAML (steps: prune, magnitude_prune, distill, quantize).")
+@click.option("--auto", is_flag=True, help="Choose the steps from the profile: prune with distillation toward its "
+                                           "budgets, then quantize to its format.")
+@click.option("--data", "-d", default=None, help="Dataset (.npz, .csv, x .npy); default: the bundled example.")
+@click.option("--label", "label_column", default=None, help="Label column of a CSV dataset.")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False),
+              help="State dict for a module:factory MODEL (loaded weights-only).")
+@click.option("--teacher", default=None, help="Teacher for distillation (default: MODEL itself).")
+@click.option("--teacher-weights", default=None, type=click.Path(dir_okay=False),
+              help="State dict for a module:factory teacher.")
+@click.option("--max-drop", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Largest allowed loss in the metric, e.g. 0.01 (default: the pipeline's, else 0.01).")
+@click.option("--metric", type=click.Choice(["f1", "precision", "recall", "accuracy"]), default=None,
+              help="Metric the tolerance is measured in (default: the pipeline's, else f1).")
+@click.option("--positive-class", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder (written whole at the end; an earlier output there is replaced).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weights, teacher, teacher_weights, max_drop,
+                 metric, positive_class, seed, out_dir, as_json) -> None:
+    """Shrink MODEL for a device: prune, distil and quantize, each step checked against --max-drop; export ONNX (int8
+    as QDQ) and measure it in onnxruntime.
+
+    MODEL is a search checkpoint (.pt), a torch.export program (.pt2), or package.module:factory with --weights.
+    """
+    import dataclasses
+
+    import torch
+
+    from edgeopt.compress.pipeline import auto_pipeline, load_pipeline
+    from edgeopt.compress.run import compress
+    from edgeopt.compress.source import load_source
+    from edgeopt.data.loading import load_dataset
+    from edgeopt.profiles.loader import load_profile
+
+    if auto == (pipeline_file is not None):
+        raise click.UsageError("give exactly one of --pipeline FILE and --auto")
+    torch.set_num_threads(1)  # tiny models: one thread is fastest and keeps results reproducible
+    target = load_profile(profile)
+    pipeline = load_pipeline(pipeline_file) if pipeline_file else None
+    if pipeline is not None and (max_drop is not None or metric is not None):
+        pipeline = dataclasses.replace(pipeline, max_drop=pipeline.max_drop if max_drop is None else max_drop,
+                                       metric=metric or pipeline.metric)
+    source = load_source(model, weights)
+    dataset = load_dataset(data, label_column=label_column, example=_example_for(source.sample_shape))
+    if source.sample_shape is not None and tuple(source.sample_shape) != dataset.sample_shape:
+        raise click.UsageError(f"{model} takes samples of shape {tuple(source.sample_shape)}, but the data's are "
+                               f"{dataset.sample_shape}")
+    teacher_model = load_source(teacher, teacher_weights).module if teacher else None
+    if pipeline is None:
+        pipeline = auto_pipeline(source.module, target, dataset.sample_shape,
+                                 max_drop=0.01 if max_drop is None else max_drop, metric=metric or "f1")
+    console = _console()
+    result = _with_steps(console, lambda say: compress(
+        source.module, target, pipeline, dataset, out_dir, normalizer=source.normalizer, teacher=teacher_model,
+        positive_class=positive_class, seed=seed, origin=str(model), progress=say), quiet=as_json)
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    from edgeopt.report.tables import render_compression
+
+    render_compression(result, console)
+    console.print(f"output: {out_dir}")
+
+
+def _example_for(sample_shape) -> str:
+    return "shapes" if sample_shape is not None and len(sample_shape) == 3 else "reads"
+
+
+def _with_steps(console, work, quiet: bool):
+    if quiet:
+        return work(None)
+    with console.status("compressing") as status:
+        def say(text: str) -> None:
+            console.log(text)
+            status.update(text)
+
+        return work(say)
+
+
 @main.group(cls=_Group)
 def space() -> None:
     """Inspect search spaces."""

@@ -24,6 +24,31 @@ class ReadClassifier(nn.Module):
         return self.head(self.features(x).mean(dim=-1))
 
 
+class ReadsTeacher(nn.Module):
+    """The "too big for the instrument" model: a ~100k-parameter 1-D CNN over the bundled `reads` samples (1, 256).
+
+    It is what a team trains first on the workstation; `edgeopt compress` shrinks it to the 4,000-parameter FPGA."""
+
+    def __init__(self, classes: int = 2):
+        super().__init__()
+
+        def block(cin, cout, kernel, stride=1):
+            return [nn.Conv1d(cin, cout, kernel, stride, kernel // 2, bias=False), nn.BatchNorm1d(cout), nn.ReLU()]
+
+        self.features = nn.Sequential(
+            *block(1, 32, 9, 2), nn.MaxPool1d(2), *block(32, 64, 7), nn.MaxPool1d(2), *block(64, 128, 5),
+            nn.MaxPool1d(2),
+            *block(128, 128, 3), nn.AdaptiveAvgPool1d(1), nn.Flatten())
+        self.head = nn.Linear(128, classes)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def reads_teacher() -> nn.Module:
+    return ReadsTeacher()
+
+
 class DSCNN(nn.Module):
     """DS-CNN-S keyword spotting network (Zhang et al., "Hello Edge", 2017) on 49x10 MFCC features, 12 classes."""
 

@@ -14,14 +14,23 @@ def weight_bytes(layer: Layer, profile: HardwareProfile, fmt: str, extra_bias: i
     """Bytes to store the layer's parameters in `fmt`, with integer formats' scales, zero points and wide biases."""
     number = get_format(fmt)
     bias = layer.bias_params + extra_bias
+    weights = multiplier_bytes(layer, profile, number.bytes)
     if not number.integer:
-        return (layer.weight_params + bias + layer.other_params) * number.bytes
+        return weights + (bias + layer.other_params) * number.bytes
     q = profile.quantization
-    stored = (layer.weight_params + layer.other_params) * number.bytes + bias * q.bias_bits / 8
+    stored = weights + layer.other_params * number.bytes + bias * q.bias_bits / 8
     if layer.weight_params:
         scales = layer.out_channels if q.granularity == "per-channel" and layer.out_channels else 1
         stored += scales * (q.scale_bytes + q.zero_point_bytes)
     return stored
+
+
+def multiplier_bytes(layer: Layer, profile: HardwareProfile, bytes_per_weight: float) -> float:
+    """Multiplicative weights as stored: all of them on dense hardware; on hardware that declares sparse support, the
+    non-zeros plus a one-bit occupancy mask per weight. Zeros save nothing on a dense device."""
+    if not (profile.sparse_weights and layer.zero_weights):
+        return layer.weight_params * bytes_per_weight
+    return (layer.weight_params - layer.zero_weights) * bytes_per_weight + layer.weight_params / 8
 
 
 def layer_cost(
@@ -39,7 +48,8 @@ def layer_cost(
     if layer.op in VIEW_OPS:
         return Cost(params=layer.params, weight_bytes=stored_bytes)
     compute = profile.compute
-    work = layer.macs + layer.vector_ops
+    density = 1 - layer.zero_weights / layer.weight_params if profile.sparse_weights and layer.weight_params else 1
+    work = layer.macs * density + layer.vector_ops
     rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
     compute_s = work / (rate * compute.efficiency(layer.op))
 

@@ -23,6 +23,12 @@ class Normalizer:
         std = np.where(std > 1e-12, std, 1.0)
         return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std))
 
+    @classmethod
+    def identity(cls, x_train: np.ndarray) -> Normalizer:
+        """No normalisation (mean 0, std 1 per channel): for models trained outside edgeopt on raw inputs."""
+        channels = x_train.shape[1] if x_train.ndim > 2 else 1
+        return cls((0.0,) * channels, (1.0,) * channels)
+
     def apply(self, x: np.ndarray) -> np.ndarray:
         shape = (1, len(self.mean)) + (1,) * (x.ndim - 2) if x.ndim > 2 else (1, -1)
         mean = np.asarray(self.mean, np.float32).reshape(shape) if x.ndim > 2 else np.float32(self.mean[0])

@@ -136,13 +136,14 @@ class _Mapper:
         name, kind = node.target, type(mod).__name__
         if isinstance(mod, nn.Linear):
             self._take(mod.parameters())
-            return L.dense(name, inputs, node.name, kind, in_features=mod.in_features,
-                           out_features=mod.out_features, bias=mod.bias is not None, out_shape=out_shape)
+            return _with_zeros(L.dense(name, inputs, node.name, kind, in_features=mod.in_features,
+                                       out_features=mod.out_features, bias=mod.bias is not None, out_shape=out_shape),
+                               mod.weight)
         if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             self._take(mod.parameters())
-            return L.conv(name, inputs, node.name, kind, in_channels=mod.in_channels, out_channels=mod.out_channels,
-                          kernel=tuple(mod.kernel_size), groups=mod.groups, bias=mod.bias is not None,
-                          out_shape=out_shape)
+            return _with_zeros(L.conv(name, inputs, node.name, kind, in_channels=mod.in_channels,
+                                      out_channels=mod.out_channels, kernel=tuple(mod.kernel_size), groups=mod.groups,
+                                      bias=mod.bias is not None, out_shape=out_shape), mod.weight)
         simple_op = _MODULE_OPS.get(kind)
         if isinstance(mod, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)):
             is_avg = "Avg" in kind
@@ -296,3 +297,9 @@ _METHOD_OPS: dict[str, Op] = {
     "transpose": Op.TRANSPOSE, "relu": Op.RELU, "relu_": Op.RELU, "sigmoid": Op.SIGMOID, "tanh": Op.TANH,
     "softmax": Op.SOFTMAX, "mean": Op.GLOBAL_AVGPOOL, "amax": Op.GLOBAL_MAXPOOL,
 }
+
+
+def _with_zeros(layer: Layer, weight) -> Layer:
+    """Record exact zeros (unstructured pruning): only profiles that declare sparse support turn them into savings."""
+    zeros = int(weight.numel() - weight.count_nonzero())
+    return dataclasses.replace(layer, zero_weights=zeros) if zeros else layer

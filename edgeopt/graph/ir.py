@@ -48,6 +48,7 @@ class Layer:
     out_channels: int = 0  # channels that carry their own quantization scale
     matrix: WeightMatrix | None = None
     weight_format: str | None = None  # set when the model already stores its weights quantized (ONNX QDQ)
+    zero_weights: int = 0  # multiplicative weights that are exactly zero (unstructured pruning)
 
     @property
     def params(self) -> int:

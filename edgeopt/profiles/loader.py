@@ -12,6 +12,7 @@ from edgeopt.errors import ProfileError, UnitError
 from edgeopt.graph.ops import SUPPORT_OPS, Op, parse_op
 from edgeopt.profiles.formats import FORMATS
 from edgeopt.profiles.schema import (
+    Analog,
     MEMORY_KINDS,
     Budgets,
     Compute,
@@ -230,7 +231,7 @@ class _Builder:
             (),
             self.root,
             ("name", "description", "sources", "memory", "compute", "crossbar", "energy", "formats",
-             "quantization", "ops", "budgets", "sparse_weights"),
+             "quantization", "ops", "budgets", "sparse_weights", "analog"),
         )
         name = self.text(("name",), self.required(top, ("name",), "the profile's name"))
         memory = self.mapping(("memory",), self.required(top, ("memory",), "weights and activations"),
@@ -264,6 +265,7 @@ class _Builder:
             budgets=self._budgets(top.get("budgets", {})),
             crossbar=crossbar,
             sparse_weights=sparse,
+            analog=self._analog(top["analog"]) if "analog" in top else None,
             path=self.path,
             sources=MappingProxyType(self.sources),
             figure_sources=MappingProxyType(self.figure_sources),
@@ -356,6 +358,23 @@ class _Builder:
                 raise self.fail((*field, key), f"expected a whole number, got {number:g}")
             sizes.append(int(number))
         return Crossbar(*sizes)
+
+    def _analog(self, value: object) -> Analog:
+        field = ("analog",)
+        data = self.mapping(field, value, ("weight_noise", "adc_bits", "dac_bits"))
+        noise = self.figure((*field, "weight_noise"), self.required(data, (*field, "weight_noise"),
+                            "the std of weight noise relative to each channel's range, e.g. 0.02"),
+                            Dimension.COUNT, low=0)
+        if noise >= 1:
+            raise self.fail((*field, "weight_noise"), f"expected a fraction of the weight range below 1, got {noise:g}")
+        bits = {}
+        for key in ("adc_bits", "dac_bits"):
+            if key in data:
+                number = self.figure((*field, key), data[key], Dimension.COUNT, low=2)
+                if number != int(number) or number > 16:
+                    raise self.fail((*field, key), f"expected a whole number of bits from 2 to 16, got {number:g}")
+                bits[key] = int(number)
+        return Analog(noise, bits.get("adc_bits"), bits.get("dac_bits"))
 
     def _energy(self, value: object, formats: dict) -> Energy:
         field = ("energy",)

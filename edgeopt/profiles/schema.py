@@ -55,6 +55,15 @@ class Crossbar:
 
 
 @dataclass(frozen=True)
+class Analog:
+    """Analog in-memory compute non-idealities: weight noise as a fraction of each channel's range, converter bits."""
+
+    weight_noise: float
+    adc_bits: int | None = None
+    dac_bits: int | None = None
+
+
+@dataclass(frozen=True)
 class Energy:
     mac_j: Mapping[str, float]  # per MAC, per number format
     static_power_w: float = 0.0
@@ -99,6 +108,7 @@ class HardwareProfile:
     budgets: Budgets
     crossbar: Crossbar | None = None
     sparse_weights: bool = False  # whether the device skips zero weights (storage and compute)
+    analog: Analog | None = None  # set for analog in-memory devices: compression evaluates under this noise
     path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # source key -> URL or citation
     figure_sources: Mapping[str, str] = field(default_factory=dict)  # field path -> source key, URL or "estimate"

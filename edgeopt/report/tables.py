@@ -193,3 +193,38 @@ def render_space_survey(result, console: Console) -> None:
         fits = [f"{format_bytes(c['weight_bytes'])} {'fits' if c['fits'] else 'no'}" for c in example["costs"].values()]
         table.add_row(config, f"{example['params']:,}", format_count(example["macs"]), *fits)
     console.print(table)
+
+
+def render_compression(result, console: Console) -> None:
+    """The before/after table of a compression run, the deployed artifact's measured figures, and the budgets."""
+    table = Table(title=f"{result.model} -> {result.profile} (metric {result.metric}, tolerance {result.max_drop})",
+                  show_lines=False)
+    for head in ("step", "format", "params", "weight", "peak act", "latency", "energy", "fits", "precision",
+                 "recall", "F1", "accuracy"):
+        table.add_column(head, justify="left" if head in ("step", "format") else "right")
+    for r in result.steps:
+        m = r.metrics
+        table.add_row(r.step + ("" if r.accepted else " (rejected)"), r.weight_format, format_count(r.params),
+                      format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes), format_seconds(r.latency_s),
+                      format_joules(r.energy_j), "yes" if r.fits else "[red]no[/red]", f"{m['precision']:.3f}",
+                      f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['accuracy']:.3f}")
+    console.print(table)
+    for r in result.steps:
+        if r.note:
+            console.print(f"  {r.step}: {r.note}")
+    d = result.deployed
+    splits = [("validation", d.val, d.simulated_val)] + ([("test", d.test, d.simulated_test)] if d.test else [])
+    for label, deployed, simulated in splits:
+        console.print(f"deployed {label}: precision {deployed['precision']:.3f} recall {deployed['recall']:.3f} "
+                      f"F1 {deployed['f1']:.3f} accuracy {deployed['accuracy']:.3f}  (PyTorch simulation: "
+                      f"F1 {simulated['f1']:.3f})")
+    console.print(f"model.onnx: {d.size_bytes:,} bytes, host latency {format_seconds(d.host_latency_s)} (1 thread)")
+    if d.gap_flagged:
+        console.print(f"[red]warning: deployed and simulated {result.metric} differ by {d.gap:.4f}[/red]")
+    failing = [b for b in result.budgets if not b["passed"]]
+    for b in failing:
+        console.print(f"[red]over budget: {b['label']} {b['actual']:.6g} > {b['limit']:.6g} "
+                      f"(by {b['over_by']:.6g})[/red]")
+    verdict = "completed" if result.status == "completed" else "stopped"
+    console.print(f"pipeline {verdict}" + (f": {result.reason}" if result.reason else "") +
+                  ("; the model fits the profile" if result.fits else ""))

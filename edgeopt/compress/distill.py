@@ -1,0 +1,51 @@
+"""distill(student, teacher, DistillConfig(...), ctx): knowledge distillation from soft targets with a temperature."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+
+from edgeopt.compress.context import CompressContext
+from edgeopt.compress.quantize import CompressError
+from edgeopt.train.fit import FitSettings, fit, logits_of
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Train the student on alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy."""
+
+    temperature: float = 4.0
+    alpha: float = 0.7
+    epochs: int = 10
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+
+    def __post_init__(self):
+        if self.temperature <= 0:
+            raise CompressError(f"distill: temperature must be positive, got {self.temperature}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise CompressError(f"distill: alpha must be in [0, 1], got {self.alpha}")
+        if self.epochs < 1:
+            raise CompressError(f"distill: epochs must be at least 1, got {self.epochs}")
+
+
+def distill(student, teacher, config: DistillConfig, ctx: CompressContext):
+    """A copy of `student` trained against `teacher`'s soft targets on the context's training split."""
+    teacher_logits = ctx.teacher_logits if teacher is ctx.teacher else None
+    if teacher_logits is None:
+        teacher_logits = logits_of(teacher, ctx.data.x_train).detach()
+    student_out = logits_of(student, ctx.data.x_train[:2])
+    if teacher_logits.shape[1] != student_out.shape[1]:
+        raise CompressError(f"distill: the teacher predicts {teacher_logits.shape[1]} classes, the student "
+                            f"{student_out.shape[1]}; they must match")
+    student = copy.deepcopy(student)
+    fit(student, ctx.data.x_train, ctx.data.y_train,
+        FitSettings(config.epochs, lr=config.lr, weight_decay=config.weight_decay, batch_size=config.batch_size,
+                    seed=ctx.seed, temperature=config.temperature, alpha=config.alpha),
+        teacher_logits=teacher_logits)
+    return student.eval()
+
+
+def with_teacher(ctx: CompressContext, teacher) -> CompressContext:
+    return replace(ctx, teacher=teacher)

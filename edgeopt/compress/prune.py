@@ -1,0 +1,253 @@
+"""prune(model, ChannelPruneConfig(...), ctx): structured pruning that removes channels and neurons for real.
+
+torch-pruning's dependency graph keeps coupled layers consistent (a conv's output channels, the batchnorm after it, the
+next layer's inputs). The target is stated in the profile's terms and checked with the cost model; pruning goes in
+steps with fine-tuning between them, and a step that breaks the tolerance is undone (the smaller ratio is kept).
+`magnitude_prune` zeroes single weights instead: the cost model counts that as a saving only on profiles that declare
+`sparse_weights: true`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from edgeopt.compress.context import CompressContext
+from edgeopt.compress.quantize import CompressError
+from edgeopt.cost.estimate import Estimate, estimate, limit_checks
+from edgeopt.train.fit import FitSettings, fit
+
+TARGET_KEYS = ("params", "weight_bytes", "macs", "latency_s", "peak_activation_bytes", "energy_j")
+IMPORTANCES = ("l1", "l2", "fpgm", "lamp")
+
+
+@dataclass(frozen=True)
+class ChannelPruneConfig:
+    """Remove a fraction of every prunable layer's channels (`ratio`), or as many as a target needs.
+
+    `target` maps params / weight_bytes / macs / latency_s / peak_activation_bytes / energy_j to a limit; with neither
+    ratio nor target, the target is the profile's budgets and memory sizes.
+    """
+
+    ratio: float | None = None
+    target: Mapping[str, float] | None = None
+    steps: int = 4
+    finetune_epochs: int = 4
+    lr: float = 2e-3
+    batch_size: int = 64
+    importance: str = "l2"
+    global_pruning: bool = False
+    distill: bool = True  # fine-tune against the pipeline's teacher when it has one
+    max_ratio: float = 0.9  # torch-pruning leaves a layer whole when a ratio would empty it
+
+    def __post_init__(self):
+        if self.ratio is not None and not 0.0 < self.ratio < 1.0:
+            raise CompressError(f"prune: ratio must be between 0 and 1 (exclusive), got {self.ratio}")
+        if self.ratio is not None and self.target is not None:
+            raise CompressError("prune: give either ratio or target, not both")
+        for key, value in (self.target or {}).items():
+            if key not in TARGET_KEYS:
+                raise CompressError(f"prune: unknown target {key!r}; valid targets: {', '.join(TARGET_KEYS)}")
+            if not isinstance(value, (int, float)) or value <= 0:
+                raise CompressError(f"prune: target {key} must be a positive number, got {value!r}")
+        if self.importance not in IMPORTANCES:
+            raise CompressError(f"prune: importance {self.importance!r} is not one of {', '.join(IMPORTANCES)}")
+        if self.steps < 1 or self.finetune_epochs < 0:
+            raise CompressError(f"prune: steps must be at least 1 and finetune_epochs 0 or more, got "
+                                f"{self.steps} and {self.finetune_epochs}")
+        if not 0.0 < self.max_ratio < 1.0:
+            raise CompressError(f"prune: max_ratio must be between 0 and 1 (exclusive), got {self.max_ratio}")
+
+
+@dataclass(frozen=True)
+class MagnitudePruneConfig:
+    """Zero the smallest-magnitude weights (unstructured), then fine-tune with the zeros held."""
+
+    sparsity: float = 0.5
+    scope: str = "global"  # global | layer
+    finetune_epochs: int = 3
+    lr: float = 1e-3
+    batch_size: int = 64
+    distill: bool = True
+
+    def __post_init__(self):
+        if not 0.0 < self.sparsity < 1.0:
+            raise CompressError(f"magnitude_prune: sparsity must be between 0 and 1 (exclusive), got {self.sparsity}")
+        if self.scope not in ("global", "layer"):
+            raise CompressError(f"magnitude_prune: scope {self.scope!r} is not one of global, layer")
+
+
+@dataclass(frozen=True)
+class PruneStep:
+    ratio: float
+    params: int
+    score: float
+    accepted: bool
+
+
+@dataclass(frozen=True)
+class Pruned:
+    model: object
+    ratio: float  # channel ratio actually removed
+    target_met: bool
+    history: tuple[PruneStep, ...] = field(default=())
+    note: str = ""
+
+
+def prune(model, config: ChannelPruneConfig, ctx: CompressContext) -> Pruned:
+    """Structured pruning toward `config`'s ratio or target, fine-tuning after each step."""
+    import torch_pruning as tp
+
+    model = copy.deepcopy(model).eval()
+    ignored = [_output_layer(model, ctx.num_classes)]
+    example = ctx.data.x_train[:2]
+    ratio, note = (config.ratio, "") if config.ratio is not None else _ratio_for_target(model, config, ctx, ignored)
+    if ratio <= 0.0:
+        return Pruned(model, 0.0, True, (), "the model already meets the target; nothing pruned")
+    pruner = tp.pruner.MetaPruner(model, example, importance=_importance(config.importance),
+                                  global_pruning=config.global_pruning, pruning_ratio=ratio,
+                                  iterative_steps=config.steps, ignored_layers=ignored,
+                                  iterative_pruning_ratio_scheduler=_geometric)
+    teacher = ctx.teacher_logits if config.distill else None
+    accepted, history, reached = copy.deepcopy(model), [], 0.0
+    for step in range(1, config.steps + 1):
+        pruner.step()
+        fit(model, ctx.data.x_train, ctx.data.y_train,
+            FitSettings(config.finetune_epochs, lr=config.lr, batch_size=config.batch_size, seed=ctx.seed + step),
+            teacher_logits=teacher)
+        step_ratio = _geometric(ratio, config.steps)[step]
+        score = ctx.score(model)
+        ok = ctx.within_tolerance(score)
+        history.append(PruneStep(step_ratio, _params(model), score, ok))
+        if not ok:
+            note = (f"step {step} (ratio {step_ratio:.2f}) dropped {ctx.metric} to {score:.4f}, past the tolerance; "
+                    f"kept step {step - 1} (ratio {reached:.2f})")
+            break
+        accepted, reached = copy.deepcopy(model), step_ratio
+    met = _meets(accepted, config, ctx)
+    return Pruned(accepted.eval(), reached, met, tuple(history), note)
+
+
+def magnitude_prune(model, config: MagnitudePruneConfig, ctx: CompressContext) -> Pruned:
+    """Unstructured magnitude pruning with the zeros held through fine-tuning."""
+    import torch
+
+    from edgeopt.compress.fakequant import weighted_layers
+
+    model = copy.deepcopy(model).eval()
+    modules = dict(model.named_modules())
+    weights = [modules[name].weight for name in weighted_layers(model)]
+    if config.scope == "global":
+        threshold = torch.quantile(torch.cat([w.detach().abs().flatten() for w in weights]).float(), config.sparsity)
+        masks = [(w.detach().abs() > threshold).to(w.dtype) for w in weights]
+    else:
+        masks = [(w.detach().abs() > torch.quantile(w.detach().abs().flatten().float(), config.sparsity)).to(w.dtype)
+                 for w in weights]
+
+    def apply():
+        with torch.no_grad():
+            for w, m in zip(weights, masks):
+                w.mul_(m)
+
+    apply()
+    fit(model, ctx.data.x_train, ctx.data.y_train,
+        FitSettings(config.finetune_epochs, lr=config.lr, batch_size=config.batch_size, seed=ctx.seed),
+        teacher_logits=ctx.teacher_logits if config.distill else None, after_step=apply)
+    zeros = sum(int(w.numel() - w.count_nonzero()) for w in weights)
+    total = sum(w.numel() for w in weights)
+    score = ctx.score(model)
+    saving = ("the profile declares sparse_weights, so zeros are not stored" if ctx.profile.sparse_weights else
+              f"{ctx.profile.name} stores weights densely (no sparse_weights), so the zeros save no memory or time")
+    return Pruned(model, zeros / total, True, (PruneStep(zeros / total, _params(model), score,
+                                                         ctx.within_tolerance(score)),), saving)
+
+
+def _geometric(ratio: float, steps: int) -> list[float]:
+    """Cumulative ratios that remove the same share of the remaining channels at every step (a linear schedule's
+    last step would remove most of what is left at once)."""
+    return [1.0 - (1.0 - ratio) ** (i / steps) for i in range(steps + 1)]
+
+
+def _importance(name: str):
+    import torch_pruning as tp
+
+    imp = tp.importance
+    return {"l1": lambda: imp.GroupMagnitudeImportance(p=1), "l2": lambda: imp.GroupMagnitudeImportance(p=2),
+            "fpgm": imp.FPGMImportance, "lamp": imp.LAMPImportance}[name]()
+
+
+def _output_layer(model, num_classes: int):
+    """The classifier layer: its outputs are the classes and must never be pruned."""
+    from edgeopt.compress.fakequant import weighted_layers
+
+    modules = dict(model.named_modules())
+    for name in reversed(weighted_layers(model)):
+        m = modules[name]
+        if getattr(m, "out_features", getattr(m, "out_channels", None)) == num_classes:
+            return m
+    raise CompressError(f"prune: found no output layer with {num_classes} outputs in {type(model).__name__}")
+
+
+def _params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _estimate(model, ctx: CompressContext) -> Estimate:
+    return estimate(model, ctx.profile, ctx.input_shape)
+
+
+def _meets(model, config: ChannelPruneConfig, ctx: CompressContext) -> bool:
+    if config.ratio is not None:
+        return True
+    return not _shortfalls(_estimate(model, ctx), config, ctx)
+
+
+def _shortfalls(est: Estimate, config: ChannelPruneConfig, ctx: CompressContext) -> list[str]:
+    """What still exceeds the target: the given figures, or the profile's size, latency and energy limits."""
+    if config.target:
+        actual = {"params": est.total.params, "weight_bytes": est.total.weight_bytes, "macs": est.total.macs,
+                  "latency_s": est.total.latency_s, "peak_activation_bytes": est.peak_activation_bytes,
+                  "energy_j": est.total.energy_j}
+        return [f"{k} {actual[k]:.6g} > {v:.6g}" for k, v in config.target.items() if actual[k] > v]
+    return _limit_shortfalls(est, ctx.profile)
+
+
+def budget_shortfalls(model, profile, input_shape) -> list[str]:
+    """The profile's size, latency and energy limits `model` exceeds once stored in the profile's format."""
+    return _limit_shortfalls(estimate(model, profile, input_shape), profile)
+
+
+def _limit_shortfalls(est: Estimate, profile) -> list[str]:
+    # Average power is energy over latency: pruning need not lower it, so it is no pruning target.
+    return [f"{c.what} {c.actual:.6g} > {c.limit:.6g}" for c in limit_checks(est, profile)
+            if not c.passed and c.what != "max_power_w"]
+
+
+def _ratio_for_target(model, config: ChannelPruneConfig, ctx: CompressContext, ignored) -> tuple[float, str]:
+    """The smallest channel ratio whose one-shot pruned model meets the target (bisection on throwaway copies)."""
+    import torch_pruning as tp
+
+    def shortfalls(ratio: float) -> list[str]:
+        trial = copy.deepcopy(model)
+        names = {id(m): n for n, m in model.named_modules()}
+        trial_modules = dict(trial.named_modules())
+        pruner = tp.pruner.MetaPruner(trial, ctx.data.x_train[:2], importance=_importance(config.importance),
+                                      global_pruning=config.global_pruning, pruning_ratio=ratio,
+                                      ignored_layers=[trial_modules[names[id(m)]] for m in ignored])
+        pruner.step()
+        return _shortfalls(_estimate(trial, ctx), config, ctx)
+
+    if not _shortfalls(_estimate(model, ctx), config, ctx):
+        return 0.0, ""
+    # Channel counts are whole numbers, so the cost is a step function of the ratio: scan a grid, then refine.
+    grid = [round(config.max_ratio * i / 24, 6) for i in range(1, 25)]
+    first = next((r for r in grid if not shortfalls(r)), None)
+    if first is None:
+        return config.max_ratio, (f"pruning {config.max_ratio:.0%} of channels is not enough: "
+                                  f"{'; '.join(shortfalls(config.max_ratio))}")
+    low, high = first - config.max_ratio / 24, first
+    for _ in range(5):
+        mid = (low + high) / 2
+        low, high = (low, mid) if not shortfalls(mid) else (mid, high)
+    return high, ""

@@ -1,0 +1,277 @@
+"""compress(): run a pipeline step by step, check every step against the tolerance, export the result to ONNX and
+measure that file in onnxruntime; write everything to OUT atomically."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeopt.compress.context import CompressContext
+from edgeopt.compress.distill import DistillConfig, distill
+from edgeopt.compress.pipeline import Pipeline
+from edgeopt.compress.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
+from edgeopt.compress.quantize import CompressError, QuantizeConfig, quantize
+from edgeopt.compress.registry import step_name
+from edgeopt.data.dataset import Dataset
+from edgeopt.data.normalize import Normalizer
+from edgeopt.errors import ModelError
+from edgeopt.profiles.schema import HardwareProfile
+
+GAP_FLAG = 0.005  # deployed vs simulated metric difference worth a warning (half a point)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One row of the before/after table: the model after `step`, costed on the profile and scored on validation."""
+
+    step: str
+    accepted: bool
+    weight_format: str  # fp32, int8, int8+int16 (mixed), ...
+    params: int
+    weight_bytes: float
+    peak_activation_bytes: float
+    latency_s: float
+    energy_j: float
+    fits: bool
+    violations: tuple[str, ...]
+    metrics: dict  # validation accuracy, precision, recall, f1
+    seconds: float
+    note: str = ""
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """The exported ONNX file, measured in onnxruntime, with the PyTorch simulation beside it."""
+
+    path: str
+    size_bytes: int
+    host_latency_s: float
+    val: dict
+    test: dict | None
+    simulated_val: dict
+    simulated_test: dict | None
+    gap: float  # |deployed - simulated| validation metric
+    gap_flagged: bool
+
+
+@dataclass(frozen=True)
+class CompressionResult:
+    profile: str
+    model: str
+    metric: str
+    max_drop: float | None
+    reference_score: float
+    pipeline: list
+    steps: tuple[StepRecord, ...]
+    status: str  # completed | stopped
+    reason: str
+    deployed: Deployed
+    budgets: tuple[dict, ...]  # every limit of the profile against the final model
+    seed: int
+
+    @property
+    def fits(self) -> bool:
+        return self.steps[-1].fits if self.steps else False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"fits": self.fits}
+
+
+def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, out_dir: str | Path, *,
+             normalizer: Normalizer | None = None, teacher=None, positive_class: int = 1, seed: int = 0,
+             origin: str = "model", progress: Callable[[str], None] | None = None) -> CompressionResult:
+    """Compress `model` for `profile` with `pipeline` (see `auto_pipeline` for --auto), export and measure it,
+    and write model.onnx, model.pt2, report.json, steps.png and report.html to `out_dir` (replaced whole)."""
+    import torch
+
+    say = progress or (lambda text: None)
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    normalizer = normalizer or Normalizer.identity(dataset.x_train)
+    from edgeopt.train.loop import DeviceData
+
+    torch.manual_seed(seed)
+    data = DeviceData(dataset, normalizer)
+    _check_model(model, dataset, data, "model")
+    if teacher is not None:
+        _check_model(teacher, dataset, data, "teacher")
+    ctx = CompressContext(profile, data, dataset.sample_shape, dataset.num_classes,
+                          positive_class=positive_class, seed=seed, teacher=teacher or model)
+    reference = ctx.metrics(model)
+    ctx = dataclasses.replace(ctx, metric=pipeline.metric, max_drop=pipeline.max_drop,
+                              reference_score=reference.get(pipeline.metric))
+    records = [_record("input", model, None, reference, ctx, 0.0, True)]
+    plan, status, reason = None, "completed", ""
+    current = model
+    for config in pipeline.steps:
+        name = step_name(config)
+        say(f"{name}: running")
+        start = time.perf_counter()
+        out, out_plan, note, details = _apply(config, current, ctx)
+        metrics = ctx.metrics(out)
+        ok = ctx.within_tolerance(metrics.get(ctx.metric))
+        records.append(_record(name, out, out_plan, metrics, ctx, time.perf_counter() - start, ok, note, details))
+        say(f"{name}: {ctx.metric} {metrics.get(ctx.metric):.4f}" + ("" if ok else " (past the tolerance)"))
+        if not ok:
+            status = "stopped"
+            reason = (f"{name} lost more than {pipeline.max_drop:g} {ctx.metric} ({reference.get(ctx.metric):.4f} -> "
+                      f"{metrics.get(ctx.metric):.4f}) even after its fallbacks; kept the model before it")
+            break
+        current, plan = out, out_plan
+        if note and name == "prune" and details.get("reverted"):
+            status, reason = "stopped", note
+            break
+    return _finish(current, plan, ctx, pipeline, records, status, reason, dataset, normalizer, out_dir, origin,
+                   seed, say)
+
+
+def _apply(config, model, ctx: CompressContext):
+    """(model, quant plan or None, note, details) after one step."""
+    if isinstance(config, ChannelPruneConfig):
+        pruned = prune(model, config, ctx)
+        history = [dataclasses.asdict(h) for h in pruned.history]
+        note = pruned.note or ("" if pruned.target_met else "the target is not met")
+        return pruned.model, None, note, {"ratio": pruned.ratio, "target_met": pruned.target_met,
+                                          "history": history, "reverted": any(not h["accepted"] for h in history)}
+    if isinstance(config, MagnitudePruneConfig):
+        pruned = magnitude_prune(model, config, ctx)
+        return pruned.model, None, pruned.note, {"sparsity": pruned.ratio}
+    if isinstance(config, DistillConfig):
+        return distill(model, ctx.teacher, config, ctx), None, "", {}
+    if isinstance(config, QuantizeConfig):
+        q = quantize(model, config, ctx)
+        note = {"ptq": "post-training quantization", "mixed": "mixed precision after post-training lost too much",
+                "qat": "quantization-aware fine-tuning after post-training lost too much"}[q.method]
+        if q.noise is not None:
+            note += (f"; under analog noise {ctx.metric} {q.scores['analog_noisy']:.4f} before, "
+                     f"{q.scores.get('noise_trained_noisy', q.scores['analog_noisy']):.4f} after noise training")
+        return q.model, q.plan, note, {"method": q.method, "scores": q.scores, "formats": q.plan.formats()}
+    raise CompressError(f"{type(config).__name__} is not a compression step")
+
+
+def _estimate(model, ctx: CompressContext, plan=None):
+    from edgeopt.cost.estimate import estimate_graph
+    from edgeopt.graph.build import build_graph
+
+    graph = build_graph(model, ctx.input_shape)
+    formats = plan.formats() if plan is not None else None
+    layers = tuple(dataclasses.replace(layer, weight_format=(formats.get(layer.name, layer.weight_format) if formats
+                                                             is not None else "fp32"))
+                   if layer.params else layer for layer in graph.layers)
+    return estimate_graph(dataclasses.replace(graph, layers=layers) if formats is not None else graph, ctx.profile)
+
+
+def _record(step, model, plan, metrics, ctx, seconds, accepted, note="", details=None) -> StepRecord:
+    est = _estimate(model, ctx, plan) if plan is not None else _float_estimate(model, ctx)
+    formats = sorted(set(plan.formats().values())) if plan is not None else ["fp32"]
+    return StepRecord(step, accepted, "+".join(formats), int(est.total.params), est.total.weight_bytes,
+                      est.peak_activation_bytes, est.total.latency_s, est.total.energy_j, est.fits,
+                      tuple(v.message for v in est.violations),
+                      {k: metrics.get(k) for k in ("accuracy", "precision", "recall", "f1")}, round(seconds, 3),
+                      note, details or {})
+
+
+def _float_estimate(model, ctx: CompressContext):
+    """A float model costed as it is stored now (fp32), not as it will be once quantized."""
+    from edgeopt.cost.estimate import estimate_graph
+    from edgeopt.graph.build import build_graph
+
+    graph = build_graph(model, ctx.input_shape)
+    layers = tuple(dataclasses.replace(layer, weight_format="fp32") if layer.params else layer
+                   for layer in graph.layers)
+    return estimate_graph(dataclasses.replace(graph, layers=layers), ctx.profile)
+
+
+def _check_model(model, dataset: Dataset, data, role: str) -> None:
+    import torch
+
+    try:
+        with torch.no_grad():
+            model.eval()
+            out = model(data.x_train[:2])
+    except Exception as exc:  # the user's model rejects the data's shape
+        raise ModelError(f"the {role} does not accept the data's samples of shape {dataset.sample_shape}: "
+                         f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}") from None
+    if not hasattr(out, "shape") or out.dim() != 2 or out.shape[1] != dataset.num_classes:
+        shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+        raise ModelError(f"the {role} outputs {shape} for a batch of 2, but the data has {dataset.num_classes} "
+                         f"classes: expected (2, {dataset.num_classes})")
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and
+                                                       not (out_dir / "report.json").is_file())):
+        raise CompressError(f"{out_dir}: exists and is not an edgeopt compression output; give a new or empty "
+                            "folder (an earlier output is replaced whole)")
+
+
+def _finish(model, plan, ctx, pipeline, records, status, reason, dataset, normalizer, out_dir, origin, seed, say):
+    from edgeopt.compress.fakequant import detach
+    from edgeopt.export.onnx import export_onnx
+    from edgeopt.export.runtime import file_bytes, host_latency_s, onnx_metrics
+    from edgeopt.report.compress_files import write_compression_files
+    from edgeopt.train.loop import evaluate
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        say("export: ONNX" + (" (QDQ)" if plan is not None else ""))
+        onnx_path = export_onnx(model, ctx.sample_shape, tmp / "model.onnx", plan)
+        _save_program(detach(copy.deepcopy(model)), ctx, tmp / "model.pt2")
+        x_val, x_test = normalizer.apply(dataset.x_val), None
+        deployed_val = onnx_metrics(onnx_path, x_val, dataset.y_val, ctx.positive_class)
+        simulated_val = ctx.metrics(model)
+        deployed_test = simulated_test = None
+        if dataset.x_test is not None:
+            import torch
+
+            x_test = normalizer.apply(dataset.x_test)
+            deployed_test = onnx_metrics(onnx_path, x_test, dataset.y_test, ctx.positive_class).to_dict()
+            simulated_test = evaluate(model, torch.from_numpy(x_test), torch.from_numpy(dataset.y_test),
+                                      ctx.positive_class).to_dict()
+        say("measure: host latency")
+        gap = abs(deployed_val.get(ctx.metric) - simulated_val.get(ctx.metric))
+        deployed = Deployed("model.onnx", file_bytes(onnx_path), host_latency_s(onnx_path, x_val[0]),
+                            deployed_val.to_dict(), deployed_test, simulated_val.to_dict(), simulated_test, gap,
+                            gap > GAP_FLAG)
+        from edgeopt.cost.estimate import limit_checks
+
+        final_est = _estimate(model, ctx, plan) if plan is not None else _float_estimate(model, ctx)
+        budgets = tuple({"what": c.what, "label": c.label, "limit": c.limit, "actual": c.actual, "passed": c.passed,
+                         "over_by": (c.actual - c.limit) if c.limit is not None and not c.passed else 0.0}
+                        for c in limit_checks(final_est, ctx.profile) if c.limit is not None)
+        if status == "completed" and not records[-1].fits:
+            failing = [f"{b['label']} {b['actual']:.6g} > {b['limit']:.6g}" for b in budgets if not b["passed"]]
+            reason = "the model still does not fit: " + "; ".join(failing or list(records[-1].violations))
+        result = CompressionResult(ctx.profile.name, origin, ctx.metric, ctx.max_drop, ctx.reference_score,
+                                   pipeline.describe(), tuple(records), status, reason, deployed, budgets, seed)
+        write_compression_files(result, tmp, normalizer)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.chmod(0o755)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dataclasses.replace(result, deployed=dataclasses.replace(deployed, path=str(out_dir / "model.onnx")))
+
+
+def _save_program(model, ctx: CompressContext, path: Path) -> None:
+    """The final float model as a torch.export program (dynamic batch), so it can be compressed again or loaded."""
+    import contextlib
+    import io
+
+    import torch
+
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        program = torch.export.export(model.eval(), (torch.zeros((2, *ctx.sample_shape)),),
+                                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+        torch.export.save(program, str(path))

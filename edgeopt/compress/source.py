@@ -1,0 +1,120 @@
+"""Models to compress: a search trial's checkpoint, a torch.export program (.pt2), or `module:factory` + weights.
+
+Nothing here unpickles arbitrary code: checkpoints and weights load with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeopt.data.normalize import Normalizer
+from edgeopt.errors import ModelError
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    module: object  # nn.Module in eval mode
+    origin: str  # what was loaded, for reports
+    normalizer: Normalizer | None = None  # a search trial's input normalisation; None: inputs used as they are
+    sample_shape: tuple[int, ...] | None = None
+
+
+def load_source(spec: str | os.PathLike, weights: str | os.PathLike | None = None) -> SourceModel:
+    """Load MODEL as `edgeopt compress` understands it (see the module docstring)."""
+    text = os.fspath(spec)
+    path = Path(text)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        raise ModelError(f"{text}: compression needs the torch model (an ONNX file cannot be fine-tuned); give a "
+                         "search checkpoint (.pt), a torch.export program (.pt2) or module:factory --weights FILE")
+    if suffix == ".pt2":
+        if weights is not None:
+            raise ModelError(f"{text}: a .pt2 program carries its weights; drop --weights")
+        module, sample_shape = _exported(path)
+        return SourceModel(module, text, None, sample_shape)
+    if suffix in (".pt", ".pth", ".ckpt"):
+        if weights is not None:
+            raise ModelError(f"{text}: a checkpoint carries its weights; drop --weights")
+        return _checkpoint(path)
+    from edgeopt.graph.model_spec import load_model_spec
+
+    model = load_model_spec(text)
+    if isinstance(model, Path):
+        raise ModelError(f"{text}: unsupported model; give a .pt checkpoint, a .pt2 program or module:factory")
+    if weights is None:
+        raise ModelError(f"{text}: a factory builds untrained weights; give --weights FILE (a state_dict saved with "
+                         "torch.save)")
+    state = _load_weights_only(Path(weights))
+    state = state.get("model", state) if isinstance(state, dict) else state
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{weights}: these weights do not fit {text}: {first}") from None
+    return SourceModel(model.eval(), f"{text} + {weights}")
+
+
+def _load_weights_only(path: Path):
+    import pickle
+    import re
+    import warnings
+
+    import torch
+
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before refusing
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\s{2,}|$)", str(exc))
+        reason = found.group(1).strip() if found else "refused"
+        raise ModelError(f"{path}: not a weights-only torch file (the safe loader says: {reason[:120]}); edgeopt "
+                         "never unpickles code. Save a state_dict: torch.save(model.state_dict(), path)") from None
+    except Exception as exc:  # truncated or foreign files: one line, no traceback
+        raise ModelError(f"{path}: cannot load: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+
+
+def _checkpoint(path: Path) -> SourceModel:
+    from edgeopt.train.loop import TrialSpec, build_model
+
+    state = _load_weights_only(path)
+    if not isinstance(state, dict) or "trial" not in state or "model" not in state:
+        raise ModelError(f"{path}: not an edgeopt trial checkpoint (no 'trial' and 'model' entries); for your own "
+                         "model give module:factory --weights FILE")
+    trial = state["trial"]
+    spec = TrialSpec(-1, trial["space"], trial["config"], tuple(trial["sample_shape"]), int(trial["num_classes"]),
+                     int(trial["seed"]), str(path), normalizer=trial.get("normalizer"))
+    try:
+        model = build_model(spec)
+        model.load_state_dict(state["model"])
+    except Exception as exc:  # a checkpoint from another edgeopt version or edited by hand
+        raise ModelError(f"{path}: the checkpoint's weights do not rebuild its model: {type(exc).__name__}: "
+                         f"{str(exc).strip()[:200]}") from None
+    normalizer = Normalizer.from_dict(trial["normalizer"]) if trial.get("normalizer") else None
+    return SourceModel(model.eval(), str(path), normalizer, tuple(trial["sample_shape"]))
+
+
+def _exported(path: Path):
+    import torch
+
+    if not path.is_file():
+        raise ModelError(f"{path}: no such file")
+    try:
+        program = torch.export.load(str(path))
+    except Exception as exc:  # not a torch.export archive
+        raise ModelError(f"{path}: cannot load as a torch.export program: {type(exc).__name__}: "
+                         f"{str(exc).strip()[:200]}") from None
+    from edgeopt.compress.exported import check_batch_free, modules_from_program
+
+    placeholders = [s for s in program.graph_signature.input_specs if s.kind.name == "USER_INPUT"]
+    if len(placeholders) != 1:
+        raise ModelError(f"{path}: the program takes {len(placeholders)} inputs; compression handles one")
+    nodes = {n.name: n for n in program.graph.nodes}
+    sample_shape = tuple(int(d) for d in nodes[placeholders[0].arg.name].meta["val"].shape[1:])
+    model = modules_from_program(program).eval()
+    check_batch_free(model, sample_shape, str(path))
+    return model, sample_shape

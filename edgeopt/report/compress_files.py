@@ -1,0 +1,111 @@
+"""Files of a compression run: report.json, steps.csv, steps.png (quality vs size across steps), report.html."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import html
+import json
+from pathlib import Path
+
+from edgeopt.data.normalize import Normalizer
+
+COLUMNS = ("step", "accepted", "weight_format", "params", "weight_bytes", "peak_activation_bytes", "latency_s",
+           "energy_j", "fits")
+
+
+def write_compression_files(result, folder: Path, normalizer: Normalizer) -> None:
+    """Write the report files of `result` into `folder` (the caller moves the folder into place)."""
+    data = result.to_dict()
+    onnx_bytes = (folder / "model.onnx").read_bytes()
+    data["artifacts"] = {"model.onnx": {"sha256": hashlib.sha256(onnx_bytes).hexdigest(), "bytes": len(onnx_bytes)},
+                         "model.pt2": {"note": "the final float weights as a torch.export program (dynamic batch)"}}
+    data["input_normalisation"] = normalizer.to_dict() | {"note": "apply (x - mean) / std per channel before the "
+                                                                  "model, as the evaluation did"}
+    (folder / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    with (folder / "steps.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*COLUMNS, "accuracy", "precision", "recall", "f1", "note"])
+        for r in result.steps:
+            writer.writerow([getattr(r, c) for c in COLUMNS] + [r.metrics[k] for k in ("accuracy", "precision",
+                                                                                        "recall", "f1")] + [r.note])
+    steps_plot(result, folder / "steps.png")
+    (folder / "report.html").write_text(_html(result, folder))
+
+
+def steps_plot(result, path: Path) -> None:
+    """Validation metric vs weight bytes on the device, one point per step, joined in order; the limit dashed."""
+    from edgeopt.report.plots import _axes
+
+    rows = result.steps
+    with _axes(path, (7, 4.5), f"{result.model} on {result.profile}: {result.metric} vs size across steps",
+               "weight bytes on device (log)", f"validation {result.metric}") as ax:
+        xs = [r.weight_bytes for r in rows]
+        ys = [r.metrics[result.metric] for r in rows]
+        ax.plot(xs, ys, "-", color="#999", zorder=1)
+        for r, x, y in zip(rows, xs, ys):
+            ax.scatter([x], [y], s=50, zorder=2, color="#2a7" if r.fits else ("#c33" if r.accepted else "#888"),
+                       marker="o" if r.accepted else "x")
+            ax.annotate(f"{r.step} ({r.weight_format})", (x, y), textcoords="offset points", xytext=(6, 4),
+                        fontsize=8)
+        deployed = result.deployed.val.get(result.metric)
+        ax.scatter([xs[-1]], [deployed], marker="*", s=120, color="#225", zorder=3, label="deployed ONNX")
+        limit = next((b["limit"] for b in result.budgets if b["what"] in ("max_weight_bytes", "weight_memory")), None)
+        if limit:
+            ax.axvline(limit, ls="--", color="#c33", lw=1, label="weight limit")
+        ax.set_xscale("log")
+        ax.legend(loc="lower right", fontsize=8)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
+    return html.escape(str(value))
+
+
+def _html(result, folder: Path) -> str:
+    d = result.deployed
+    head = ["step", "format", "params", "weight B", "peak act B", "latency us", "energy uJ", "fits", "accuracy",
+            "precision", "recall", "F1", "note"]
+    rows = []
+    for r in result.steps:
+        cells = [r.step + ("" if r.accepted else " (rejected)"), r.weight_format, r.params, r.weight_bytes,
+                 r.peak_activation_bytes, r.latency_s * 1e6, r.energy_j * 1e6, r.fits, r.metrics["accuracy"],
+                 r.metrics["precision"], r.metrics["recall"], r.metrics["f1"], r.note]
+        rows.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
+    deployed_rows = []
+    for label, metrics, sim in (("validation", d.val, d.simulated_val), ("test", d.test, d.simulated_test)):
+        if metrics is None:
+            continue
+        deployed_rows.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in (
+            label, metrics["precision"], metrics["recall"], metrics["f1"], metrics["accuracy"], sim["precision"],
+            sim["recall"], sim["f1"], sim["accuracy"])) + "</tr>")
+    flag = (f"<p style='color:#c33'><b>Deployed and simulated {result.metric} differ by {d.gap:.4f}</b> (over "
+            "0.005): the exported arithmetic is not what was evaluated in PyTorch.</p>" if d.gap_flagged else "")
+    budgets = "".join(f"<tr><td>{html.escape(b['label'])}</td><td>{_fmt(b['limit'])}</td><td>{_fmt(b['actual'])}"
+                      f"</td><td>{'holds' if b['passed'] else 'over by ' + _fmt(b['over_by'])}</td></tr>"
+                      for b in result.budgets)
+    image = base64.b64encode((folder / "steps.png").read_bytes()).decode()
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+             "font-size:13px;margin-bottom:1em}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
+             "img{max-width:100%}")
+    status = "completed" if result.status == "completed" else f"stopped: {html.escape(result.reason)}"
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>edgeopt compress</title>"
+            f"<style>{style}</style></head><body><h1>edgeopt compress: {html.escape(result.model)} for "
+            f"{html.escape(result.profile)}</h1><p>metric <b>{result.metric}</b>, tolerance {_fmt(result.max_drop)} "
+            f"below {result.reference_score:.4f}; pipeline {status}"
+            f"{'' if result.status != 'completed' or not result.reason else ' (' + html.escape(result.reason) + ')'}"
+            "</p><h2>Before / after, step by step</h2><table><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
+            f"<h2>Deployed artifact (model.onnx, {d.size_bytes:,} bytes, host latency {d.host_latency_s * 1e6:.1f} us)"
+            "</h2><table><tr><th>split</th><th>precision</th><th>recall</th><th>F1</th><th>accuracy</th>"
+            "<th>sim. precision</th><th>sim. recall</th><th>sim. F1</th><th>sim. accuracy</th></tr>"
+            + "".join(deployed_rows) + f"</table>{flag}<h2>Budgets</h2><table><tr><th>limit</th><th>value</th>"
+            f"<th>model</th><th></th></tr>{budgets}</table>"
+            f'<figure><img alt="steps" src="data:image/png;base64,{image}"><figcaption>steps.png</figcaption>'
+            "</figure></body></html>\n")

@@ -1,0 +1,92 @@
+"""Loading models to compress: trial checkpoints, torch.export programs, factories with weights; never a pickle."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edgeopt.compress.source import load_source  # noqa: E402
+from edgeopt.errors import ModelError  # noqa: E402
+
+
+def test_trial_checkpoint_brings_its_normaliser(trained, trial_checkpoint):
+    source = load_source(trial_checkpoint)
+    assert source.normalizer is not None and source.sample_shape == (1, 256)
+    x = torch.randn(4, 1, 256)
+    with torch.no_grad():
+        assert torch.equal(source.module(x), trained.module(x))
+
+
+def test_pt2_program_becomes_ordinary_modules(tmp_path):
+    from models import ReadsTeacher, as_if_trained
+
+    model = as_if_trained(ReadsTeacher())
+    program = torch.export.export(model, (torch.zeros(2, 1, 256),), dynamic_shapes=({0: torch.export.Dim("b")},))
+    torch.export.save(program, tmp_path / "m.pt2")
+    source = load_source(tmp_path / "m.pt2")
+    assert source.sample_shape == (1, 256)
+    kinds = {type(m).__name__ for m in source.module.modules()}
+    assert {"Conv1d", "BatchNorm1d", "Linear"} <= kinds
+    x = torch.randn(5, 1, 256)
+    with torch.no_grad():
+        assert torch.allclose(source.module(x), model(x), atol=1e-5)
+    source.module.train()  # trainable again, unlike ExportedProgram.module()
+    source.module.eval()
+    assert set(dict(source.module.named_parameters())) == set(dict(model.named_parameters()))
+
+
+def test_pt2_with_a_fixed_batch_is_explained(tmp_path):
+    class Viewing(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(256, 2)
+
+        def forward(self, x):
+            return self.fc(x.view(2, 256))
+
+    torch.export.save(torch.export.export(Viewing(), (torch.zeros(2, 1, 256),)), tmp_path / "fixed.pt2")
+    with pytest.raises(ModelError, match="dynamic batch"):
+        load_source(tmp_path / "fixed.pt2")
+
+
+def test_factory_with_weights(tmp_path):
+    from models import ReadsTeacher
+
+    model = ReadsTeacher()
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    source = load_source("examples/models.py:reads_teacher", tmp_path / "w.pt")
+    assert source.normalizer is None
+    for a, b in zip(source.module.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this would run on load",))
+
+
+@pytest.mark.parametrize("kind", ["pickle", "garbage", "mismatch", "no-weights", "onnx", "not-a-trial"])
+def test_bad_models_are_one_clear_error(tmp_path, kind, capsys):
+    spec, weights = "examples/models.py:reads_teacher", tmp_path / "w.pt"
+    expected = {"pickle": "not a weights-only torch file.*Unsupported", "garbage": "not a weights-only torch file",
+                "mismatch": "do not fit",
+                "no-weights": "give --weights", "onnx": "cannot be fine-tuned", "not-a-trial": "not an edgeopt trial"}
+    if kind == "pickle":
+        weights.write_bytes(pickle.dumps({"model": Payload()}))
+    elif kind == "garbage":
+        weights.write_bytes(b"\x00not a checkpoint")
+    elif kind == "mismatch":
+        torch.save({"head.weight": torch.zeros(3, 3)}, weights)
+    elif kind == "no-weights":
+        weights = None
+    elif kind == "onnx":
+        spec, weights = "model.onnx", None
+    else:
+        torch.save({"weights": torch.zeros(1)}, tmp_path / "c.pt")
+        spec, weights = str(tmp_path / "c.pt"), None
+    with pytest.raises(ModelError, match=expected[kind]):
+        load_source(spec, weights)
+    assert "would run" not in capsys.readouterr().out
