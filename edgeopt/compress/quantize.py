@@ -124,7 +124,11 @@ def quantize(model, config: QuantizeConfig, ctx: CompressContext) -> Quantized:
 
 
 def _formats(config: QuantizeConfig, ctx: CompressContext) -> tuple[str, str]:
-    profile = ctx.profile
+    return check_formats(config, ctx.profile)
+
+
+def check_formats(config: QuantizeConfig, profile) -> tuple[str, str]:
+    """(weight format, activation format) the config asks for on `profile`; an error when the device lacks one."""
     weights = config.weights or profile.weight_format
     activations = config.activations or profile.activation_format
     if weights not in profile.weight_formats:

@@ -16,7 +16,7 @@ from edgeopt.compress.context import CompressContext
 from edgeopt.compress.distill import DistillConfig, distill
 from edgeopt.compress.pipeline import Pipeline
 from edgeopt.compress.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
-from edgeopt.compress.quantize import CompressError, QuantizeConfig, quantize
+from edgeopt.compress.quantize import CompressError, QuantizeConfig, check_formats, quantize
 from edgeopt.compress.registry import step_name
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
@@ -94,6 +94,9 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
     say = progress or (lambda text: None)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
+    for config in pipeline.steps:  # a format the device lacks is refused before any training
+        if isinstance(config, QuantizeConfig):
+            check_formats(config, profile)
     normalizer = normalizer or Normalizer.identity(dataset.x_train)
     from edgeopt.train.loop import DeviceData
 
