@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -229,10 +230,17 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
 @click.option("--storage", default=None, help="Optuna storage URL (default: sqlite file in the run folder).")
 @click.option("--resume", "resume", default=None, type=click.Path(file_okay=False),
               help="Continue the search in this run folder with its recorded settings.")
+@click.option("--teacher", default=None,
+              help="Train every trial against this model's soft targets (.pt checkpoint, .pt2, module:factory).")
+@click.option("--teacher-weights", default=None, type=click.Path(dir_okay=False),
+              help="State dict for a module:factory teacher.")
+@click.option("--compress", "compress_pipeline", default=None, type=click.Path(dir_okay=False),
+              help="Pipeline YAML applied to each profile's Pareto front when the search ends.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write the report when done.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def search_cmd(profiles, space, data, label_column, name, trials, time_budget, sampler, early_stopping, min_epochs,
-               eta, metric, objective, positive_class, seed, runs_dir, storage, resume, report, as_json) -> None:
+               eta, metric, objective, positive_class, seed, runs_dir, storage, resume, teacher, teacher_weights,
+               compress_pipeline, report, as_json) -> None:
     """Find the models that fit the device(s) and what fitting costs in precision and recall.
 
     Every sampled architecture is costed on each profile first; those that fit none are never trained. Ctrl-C stops
@@ -254,18 +262,30 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
         if data is not None and Path(data).is_file():
             data = str(Path(data).resolve())
         profiles = tuple(str(Path(p).resolve()) if Path(p).is_file() else p for p in profiles)
+        teacher, teacher_weights = _absolute_model(teacher), _absolute_model(teacher_weights)
         settings = SearchSettings(name=run_name, space=space, profiles=tuple(profiles), data=data,
                                   label_column=label_column, sampler=sampler, early_stopping=early_stopping,
                                   trials=trials, time_s=time_budget, min_epochs=min_epochs, eta=eta, metric=metric,
                                   hardware_objective=objective, positive_class=positive_class, seed=seed,
-                                  runs_dir=runs_dir, storage=storage)
+                                  runs_dir=runs_dir, storage=storage, teacher=teacher,
+                                  teacher_weights=teacher_weights)
+    pipeline = None
+    if compress_pipeline:
+        from edgeopt.compress.pipeline import load_pipeline
+
+        pipeline = load_pipeline(compress_pipeline)  # a bad pipeline fails now, not after the search
     console = _console()
     try:
         store = _with_progress(console, lambda progress: run_search(settings, progress), quiet=as_json)
     except KeyboardInterrupt:
         click.echo(f"interrupted; continue with: edgeopt search --resume {settings.run_dir}", err=True)
         sys.exit(130)
-    _finish_report(store, settings.run_dir / "report" if report else None, as_json, console)
+    if pipeline is not None:
+        from edgeopt.compress.front import compress_front
+
+        _with_steps(console, lambda say: compress_front(store, settings.run_dir, pipeline, progress=say),
+                    quiet=as_json)
+    _finish_report(store, settings.run_dir / "report" if report else None, as_json, console, settings.run_dir)
 
 
 def _resumed_settings(run_dir, trials, time_budget, storage):
@@ -280,7 +300,10 @@ def _resumed_settings(run_dir, trials, time_budget, storage):
                           trials=trials if trials or time_budget else 20, time_s=time_budget,
                           min_epochs=stored["min_epochs"], eta=stored["eta"], metric=stored["metric"],
                           hardware_objective=stored["hardware_objective"], positive_class=stored["positive_class"],
-                          seed=stored["seed"], runs_dir=str(run_dir.parent), storage=storage)
+                          seed=stored["seed"], runs_dir=str(run_dir.parent), storage=storage,
+                          teacher=stored.get("teacher"), teacher_weights=stored.get("teacher_weights"),
+                          distill_temperature=stored.get("distill_temperature", 4.0),
+                          distill_alpha=stored.get("distill_alpha", 0.7))
 
 
 def _with_progress(console, work, quiet: bool):
@@ -302,10 +325,25 @@ def _with_progress(console, work, quiet: bool):
         return work(update)
 
 
-def _finish_report(store, out_dir, as_json: bool, console) -> None:
+def _absolute_model(spec: str | None) -> str | None:
+    """Files named on the command line are recorded by absolute path, so --resume works from any folder."""
+    from pathlib import Path
+
+    if spec is None:
+        return None
+    head, sep, tail = spec.rpartition(":")
+    if sep and head.endswith(".py") and Path(head).is_file():
+        return f"{Path(head).resolve()}:{tail}"
+    return str(Path(spec).resolve()) if Path(spec).is_file() else spec
+
+
+def _finish_report(store, out_dir, as_json: bool, console, run_dir=None) -> None:
+    from edgeopt.compress.front import load_front_summary
     from edgeopt.report.search_report import build_report
 
     result = build_report(store)
+    if run_dir is not None:
+        result = dataclasses.replace(result, compressed=load_front_summary(run_dir))
     if out_dir is not None:
         from edgeopt.report.files import write_report
 
@@ -333,7 +371,7 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
     from edgeopt.report.search_report import open_store
 
     store = open_store(Path(run_dir), storage)
-    _finish_report(store, Path(out) if out else Path(run_dir) / "report", as_json, _console())
+    _finish_report(store, Path(out) if out else Path(run_dir) / "report", as_json, _console(), Path(run_dir))
 
 
 @main.command("compress")
@@ -389,14 +427,16 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
     if source.sample_shape is not None and tuple(source.sample_shape) != dataset.sample_shape:
         raise click.UsageError(f"{model} takes samples of shape {tuple(source.sample_shape)}, but the data's are "
                                f"{dataset.sample_shape}")
-    teacher_model = load_source(teacher, teacher_weights).module if teacher else None
+    teacher_source = load_source(teacher, teacher_weights) if teacher else None
     if pipeline is None:
         pipeline = auto_pipeline(source.module, target, dataset.sample_shape,
                                  max_drop=0.01 if max_drop is None else max_drop, metric=metric or "f1")
     console = _console()
     result = _with_steps(console, lambda say: compress(
-        source.module, target, pipeline, dataset, out_dir, normalizer=source.normalizer, teacher=teacher_model,
-        positive_class=positive_class, seed=seed, origin=str(model), progress=say), quiet=as_json)
+        source.module, target, pipeline, dataset, out_dir, normalizer=source.normalizer,
+        teacher=teacher_source.module if teacher_source else None,
+        teacher_normalizer=teacher_source.normalizer if teacher_source else None, positive_class=positive_class,
+        seed=seed, origin=str(model), progress=say), quiet=as_json)
     if as_json:
         _emit_json(result.to_dict())
         return

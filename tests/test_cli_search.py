@@ -112,3 +112,43 @@ def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
     result = invoke("search", "-p", "sequencer-fpga", "--runs-dir", tmp_path, "--name", "cut")
     assert result.exit_code == 130
     assert f"continue with: edgeopt search --resume {tmp_path / 'cut'}" in result.output
+
+
+def test_search_with_a_teacher_and_compressing_the_front(tmp_path):
+    import torch
+
+    from models import ReadsTeacher, as_if_trained
+
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    torch.save(as_if_trained(ReadsTeacher()).state_dict(), tmp_path / "teacher.pt")
+    pipeline = tmp_path / "int8.yaml"
+    pipeline.write_text("max_drop: 0.2\nsteps:\n  - quantize: {qat_epochs: 0}\n")
+    runs = tmp_path / "runs"
+    result = invoke("search", "--profile", "stm32f746", "--space", space, "--trials", 2, "--no-early-stopping",
+                    "--runs-dir", runs, "--name", "taught", "--teacher", "examples/models.py:reads_teacher",
+                    "--teacher-weights", tmp_path / "teacher.pt", "--compress", pipeline, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["settings"]["teacher"].endswith("models.py:reads_teacher")
+    assert Path(data["settings"]["teacher_weights"]).is_absolute()
+    rows = data["compressed"]["stm32f746"]
+    assert [r["trial"] for r in rows] == [row["trial"] for row in data["profiles"][0]["front"]]
+    for r in rows:
+        assert r["after"]["weight_format"] == "int8" and r["after"]["weight_bytes"] < r["before"]["weight_bytes"] * 1.5
+        assert (Path(r["output"]) / "model.onnx").is_file()
+    html = (runs / "taught" / "report" / "report.html").read_text()
+    assert "Front before and after compression" in html
+    again = invoke("report", runs / "taught")
+    assert again.exit_code == 0 and "before -> after compression" in again.output
+
+
+def test_search_teacher_with_other_classes_is_refused(tmp_path):
+    (tmp_path / "t.py").write_text("import torch\ndef make():\n    return torch.nn.Sequential(torch.nn.Flatten(), "
+                                   "torch.nn.Linear(256, 5))\n")
+    import torch
+
+    torch.save(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 5)).state_dict(), tmp_path / "w.pt")
+    result = invoke("search", "-p", "stm32f746", "--trials", 1, "--runs-dir", tmp_path / "runs",
+                    "--teacher", f"{tmp_path / 't.py'}:make", "--teacher-weights", tmp_path / "w.pt")
+    assert result.exit_code == 2 and "data has 2 classes" in result.output, result.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from edgeopt.compress.context import CompressContext
 from edgeopt.compress.quantize import CompressError
@@ -47,5 +47,26 @@ def distill(student, teacher, config: DistillConfig, ctx: CompressContext):
     return student.eval()
 
 
-def with_teacher(ctx: CompressContext, teacher) -> CompressContext:
-    return replace(ctx, teacher=teacher)
+def renormalized(teacher, student_normalizer, teacher_normalizer):
+    """`teacher` fed the student's normalised inputs: undo the student's statistics, apply the teacher's."""
+    import torch
+
+    if student_normalizer == teacher_normalizer:
+        return teacher
+
+    def stats(n, rank):
+        shape = (1, -1) + (1,) * (rank - 2)
+        return (torch.tensor(n.mean, dtype=torch.float32).view(shape), torch.tensor(n.std, dtype=torch.float32)
+                .view(shape))
+
+    class Renormalized(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.teacher = teacher
+
+        def forward(self, x):
+            s_mean, s_std = stats(student_normalizer, x.dim())
+            t_mean, t_std = stats(teacher_normalizer, x.dim())
+            return self.teacher((x * s_std + s_mean - t_mean) / t_std)
+
+    return Renormalized().eval()

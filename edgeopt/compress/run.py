@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeopt.compress.context import CompressContext
-from edgeopt.compress.distill import DistillConfig, distill
+from edgeopt.compress.distill import DistillConfig, distill, renormalized
 from edgeopt.compress.pipeline import Pipeline
 from edgeopt.compress.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
 from edgeopt.compress.quantize import CompressError, QuantizeConfig, check_formats, quantize
@@ -85,10 +85,14 @@ class CompressionResult:
 
 
 def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, out_dir: str | Path, *,
-             normalizer: Normalizer | None = None, teacher=None, positive_class: int = 1, seed: int = 0,
+             normalizer: Normalizer | None = None, teacher=None, teacher_normalizer: Normalizer | None = None,
+             positive_class: int = 1, seed: int = 0,
              origin: str = "model", progress: Callable[[str], None] | None = None) -> CompressionResult:
     """Compress `model` for `profile` with `pipeline` (see `auto_pipeline` for --auto), export and measure it,
-    and write model.onnx, model.pt2, report.json, steps.png and report.html to `out_dir` (replaced whole)."""
+    and write model.onnx, model.pt2, report.json, steps.png and report.html to `out_dir` (replaced whole).
+
+    Inputs are normalised with `normalizer` (None: used raw); a `teacher` (default: `model` itself) gets its inputs
+    in its own `teacher_normalizer` statistics (None: raw)."""
     import torch
 
     say = progress or (lambda text: None)
@@ -104,6 +108,7 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
     data = DeviceData(dataset, normalizer)
     _check_model(model, dataset, data, "model")
     if teacher is not None:
+        teacher = renormalized(teacher, normalizer, teacher_normalizer or Normalizer.identity(dataset.x_train))
         _check_model(teacher, dataset, data, "teacher")
     ctx = CompressContext(profile, data, dataset.sample_shape, dataset.num_classes,
                           positive_class=positive_class, seed=seed, teacher=teacher or model)

@@ -75,6 +75,20 @@ def _table(rows: list[TrialRow], metric: str) -> str:
     return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
 
 
+def _compressed_table(rows: list[dict], metric: str) -> str:
+    head = ["trial", "weight B", "fits", f"val {metric}", f"test {metric}", "format after", "weight B after",
+            "fits after", f"val {metric} after (ONNX)", f"test {metric} after (ONNX)", "pipeline"]
+    body = []
+    for r in rows:
+        b, a = r["before"], r["after"]
+        cells = [r["trial"], b["weight_bytes"], b["fits"], b["val"][metric], (b["test"] or {}).get(metric),
+                 a["weight_format"], a["weight_bytes"], a["fits"], a["val"][metric], (a["test"] or {}).get(metric),
+                 a["status"]]
+        body.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
+    return ("<h3>Front before and after compression</h3><table><tr>" + "".join(f"<th>{h}</th>" for h in head)
+            + "</tr>" + "".join(body) + "</table>")
+
+
 def _html(report: SearchReport, folder: Path, pictures: list[str]) -> str:
     parts = [f"<h1>edgeopt search: {html.escape(report.name)}</h1>",
              f"<p>dataset {html.escape(report.dataset['name'])}: {report.dataset['train']} train, "
@@ -94,6 +108,8 @@ def _html(report: SearchReport, folder: Path, pictures: list[str]) -> str:
                                                   r.test_recall] if r else ["nothing fits"] + [None] * 5)
             parts.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
         parts.append("</table>")
+        if report.compressed.get(profile.profile):
+            parts.append(_compressed_table(report.compressed[profile.profile], report.metric))
     for name in pictures:
         data = base64.b64encode((folder / name).read_bytes()).decode()
         parts.append(f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{name}'

@@ -3,7 +3,7 @@ recall under a ladder of size budgets, a linear baseline, and every trial. Test 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
@@ -63,6 +63,7 @@ class SearchReport:
     trials: dict[str, tuple[TrialRow, ...]]  # profile -> every trial's row on that profile
     hypervolume: tuple[tuple[float, float], ...]  # (seconds since the first trial, hypervolume), primary profile
     pr_curves: dict[str, list]  # "trial N" -> (recall, precision) points on validation, for the front members
+    compressed: dict[str, list] = field(default_factory=dict)  # profile -> front members before/after --compress
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -171,6 +171,23 @@ def render_search_report(report, console: Console) -> None:
                                                      r.test_recall))] if r else ["nothing fits"] + [""] * 5
             budgets.add_row(b.label, format_bytes(b.weight_bytes), *cells)
         console.print(budgets)
+        if report.compressed.get(profile.profile):
+            console.print(compressed_front_table(report.compressed[profile.profile], profile.profile, metric))
+
+
+def compressed_front_table(rows: list[dict], profile: str, metric: str) -> Table:
+    """Front members before and after `search --compress`: size, format and quality (after: the deployed ONNX)."""
+    table = Table(title=f"front on {profile} before -> after compression (after: measured ONNX)", title_justify="left")
+    for name in ("trial", "weights", "fits", f"val {metric}", f"test {metric}", "-> format", "weights", "fits",
+                 f"val {metric}", f"test {metric}", "status"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        before, after = r["before"], r["after"]
+        table.add_row(str(r["trial"]), format_bytes(before["weight_bytes"]), "yes" if before["fits"] else "no",
+                      _q(before["val"][metric]), _q((before["test"] or {}).get(metric)), after["weight_format"],
+                      format_bytes(after["weight_bytes"]), "yes" if after["fits"] else "no",
+                      _q(after["val"][metric]), _q((after["test"] or {}).get(metric)), after["status"])
+    return table
 
 
 def _q(value) -> str:

@@ -44,6 +44,10 @@ class SearchSettings:
     storage: str | None = None
     device: str | None = None  # None: cuda when available, else cpu
     threads: int = 1  # CPU threads for torch; tiny models train fastest on one
+    teacher: str | None = None  # every trial trains against this model's soft targets (a compress MODEL spec)
+    teacher_weights: str | None = None
+    distill_temperature: float = 4.0
+    distill_alpha: float = 0.7
 
     @property
     def run_dir(self) -> Path:
@@ -59,7 +63,8 @@ class SearchSettings:
                 "label_column": self.label_column, "sampler": self.sampler, "early_stopping": self.early_stopping,
                 "min_epochs": self.min_epochs, "eta": self.eta, "metric": self.metric,
                 "hardware_objective": self.hardware_objective, "positive_class": self.positive_class,
-                "seed": self.seed}
+                "seed": self.seed, "teacher": self.teacher, "teacher_weights": self.teacher_weights,
+                "distill_temperature": self.distill_temperature, "distill_alpha": self.distill_alpha}
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,8 @@ class _Runner:
         if device == "cpu":
             torch.set_num_threads(settings.threads)
         self.data = DeviceData(self.dataset, self.normalizer, device)
+        if settings.teacher:
+            self.data.teacher_logits = _teacher_logits(settings, self.dataset, device)
         self.scheduler = MOASHA(settings.min_epochs if settings.early_stopping else self.space.max_epochs,
                                 self.space.max_epochs, settings.eta, reference=(1.0, math.inf))
         settings.run_dir.mkdir(parents=True, exist_ok=True)
@@ -249,7 +256,9 @@ class _Runner:
 
         spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
                          self.dataset.num_classes, self.settings.seed * 1000 + trial.number, trial.checkpoint,
-                         self.settings.positive_class, trial.normalizer)
+                         self.settings.positive_class, trial.normalizer,
+                         (self.settings.distill_temperature, self.settings.distill_alpha)
+                         if self.settings.teacher else None)
         while True:
             self.store.set_state(trial.number, TrialState.RUNNING)
             self._emit(self.store.trials(), f"trial {trial.number}: rung {rung}")
@@ -294,6 +303,29 @@ class _Runner:
                                       f"{t.costs[profile.name]['weight_bytes']:.0f} B (trial {t.number})")
         trained = self._trained(trials)
         self.progress(SearchProgress(counts, trained, self.budget.elapsed(), self.budget.text(trained), best, event))
+
+
+def _teacher_logits(settings: SearchSettings, dataset, device: str):
+    """The teacher's logits on the training split, each sample normalised as the teacher expects (a search
+    checkpoint's own statistics, else as given)."""
+    import torch
+
+    from edgeopt.compress.source import load_source
+    from edgeopt.data.normalize import Normalizer
+    from edgeopt.errors import ModelError
+    from edgeopt.train.fit import logits_of
+
+    source = load_source(settings.teacher, settings.teacher_weights)
+    normalizer = source.normalizer or Normalizer.identity(dataset.x_train)
+    try:
+        logits = logits_of(source.module, torch.from_numpy(normalizer.apply(dataset.x_train)))
+    except Exception as exc:  # the teacher rejects the data's shape
+        raise ModelError(f"--teacher {settings.teacher}: does not accept the data's samples of shape "
+                         f"{dataset.sample_shape}: {type(exc).__name__}: {str(exc).strip()[:160]}") from None
+    if logits.dim() != 2 or logits.shape[1] != dataset.num_classes:
+        raise ModelError(f"--teacher {settings.teacher}: predicts {tuple(logits.shape[1:])} outputs per sample, "
+                         f"but the data has {dataset.num_classes} classes")
+    return logits.detach().to(device)
 
 
 def _score(est) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from edgeopt.train.losses import distillation_loss
 from edgeopt.train.loop import TrainingError
 
 
@@ -21,15 +22,6 @@ class FitSettings:
     seed: int = 0
     temperature: float = 4.0  # only with teacher logits
     alpha: float = 0.7  # weight of the soft-target term, only with teacher logits
-
-
-def distillation_loss(logits, labels, teacher_logits, temperature: float, alpha: float):
-    """Hinton et al.: alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy on the labels."""
-    import torch.nn.functional as F
-
-    soft = F.kl_div(F.log_softmax(logits / temperature, dim=1), F.log_softmax(teacher_logits / temperature, dim=1),
-                    reduction="batchmean", log_target=True)
-    return alpha * temperature * temperature * soft + (1.0 - alpha) * F.cross_entropy(logits, labels)
 
 
 def fit(model, x, y, settings: FitSettings, *, teacher_logits=None,

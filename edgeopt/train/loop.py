@@ -17,6 +17,7 @@ import numpy as np
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import EdgeoptError
+from edgeopt.train.losses import distillation_loss
 from edgeopt.train.metrics import Metrics, classification_metrics
 
 
@@ -37,6 +38,7 @@ class TrialSpec:
     checkpoint: str
     positive_class: int = 1
     normalizer: dict | None = None  # saved in the checkpoint, so a trained model can be evaluated or exported alone
+    distill: tuple[float, float] | None = None  # (temperature, alpha): train against DeviceData.teacher_logits
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class DeviceData:
         x_eval, y_eval = (dataset.x_val, dataset.y_val) if split == "val" else (dataset.x_test, dataset.y_test)
         self.x_eval = torch.from_numpy(normalizer.apply(x_eval)).to(device)
         self.y_eval = torch.from_numpy(y_eval).to(device)
+        self.teacher_logits = None  # set by a search with --teacher: the teacher's logits on x_train, computed once
 
 
 def build_model(spec: TrialSpec):
@@ -96,6 +99,8 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
         done = int(state["epoch"])
     batch = int(spec.config["batch_size"])
     n = len(data.y_train)
+    if spec.distill is not None and data.teacher_logits is None:
+        raise TrainingError(f"trial {spec.number}: distillation asked for, but no teacher logits were computed")
     loss_sum, steps = 0.0, 0
     with torch.random.fork_rng(devices=[]):
         for epoch in range(done, target_epochs):
@@ -104,7 +109,11 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
             order = torch.randperm(n, device=data.device)
             for first in range(0, n, batch):
                 index = order[first:first + batch]
-                loss = F.cross_entropy(model(data.x_train[index]), data.y_train[index])
+                logits = model(data.x_train[index])
+                if spec.distill is None:
+                    loss = F.cross_entropy(logits, data.y_train[index])
+                else:
+                    loss = distillation_loss(logits, data.y_train[index], data.teacher_logits[index], *spec.distill)
                 if not torch.isfinite(loss):
                     raise TrainingError(f"trial {spec.number}: loss became {loss.item()} at epoch {epoch + 1}")
                 optimizer.zero_grad(set_to_none=True)

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from edgeopt.compress import CompressError, DistillConfig, distill  # noqa: E402
-from edgeopt.train.fit import distillation_loss  # noqa: E402
+from edgeopt.train.losses import distillation_loss  # noqa: E402
 
 
 def test_loss_is_cross_entropy_at_alpha_zero_and_zero_kl_for_the_teacher_itself():

@@ -52,3 +52,26 @@ def test_nan_loss_is_a_training_error(tmp_path, data):
     wild = {**CONFIG, "optimizer": "sgd", "lr": 1e12}
     with pytest.raises(TrainingError, match="loss became"):
         train_trial(spec(tmp_path, dataset, wild), device_data, 3)
+
+
+def test_distillation_follows_the_teacher_and_alpha_zero_is_plain_training(tmp_path):
+    from dataclasses import replace
+
+    dataset = example_dataset("reads", n_samples=600)
+    plain_data = DeviceData(dataset, Normalizer.fit(dataset.x_train))
+    taught_data = DeviceData(dataset, Normalizer.fit(dataset.x_train))
+    # A teacher that is always wrong: a student trained on its soft targets alone must learn the inverted labels.
+    taught_data.teacher_logits = torch.nn.functional.one_hot(1 - taught_data.y_train, 2).float() * 6
+    plain = spec(tmp_path, dataset, name="plain.pt")
+    train_trial(plain, plain_data, 2)
+    mixed = replace(spec(tmp_path, dataset, name="alpha0.pt"), distill=(4.0, 0.0))
+    train_trial(mixed, taught_data, 2)
+    for a, b in zip(load_trained(plain).state_dict().values(), load_trained(mixed).state_dict().values()):
+        assert torch.equal(a, b)
+    taught = replace(spec(tmp_path, dataset, name="taught.pt"), distill=(1.0, 1.0))
+    train_trial(taught, taught_data, 3)
+    with torch.no_grad():
+        agree = (load_trained(taught)(taught_data.x_train).argmax(1) == taught_data.teacher_logits.argmax(1))
+    assert agree.float().mean() > 0.75  # it learned the teacher rather than the labels
+    with pytest.raises(TrainingError, match="no teacher logits"):
+        train_trial(replace(spec(tmp_path, dataset, name="none.pt"), distill=(4.0, 0.5)), plain_data, 1)

@@ -1,0 +1,86 @@
+"""`edgeopt search --compress`: the pipeline applied to every profile's Pareto front, before and after side by side.
+
+Each front member's outputs go to RUN_DIR/compressed/<profile>/trial-NNNNN/; a summary (compressed/summary.json) is
+what the search report reads, so `edgeopt report RUN_DIR` shows it too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from edgeopt.atomic import write_text_atomic
+from edgeopt.compress.pipeline import Pipeline
+
+
+def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
+                   progress: Callable[[str], None] | None = None) -> dict[str, list[dict]]:
+    """Compress each profile's front members with `pipeline`; returns and saves {profile: [row per member]}."""
+    import torch
+
+    from edgeopt.compress.run import compress
+    from edgeopt.compress.source import load_source
+    from edgeopt.data.loading import load_dataset
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.report.search_report import build_report
+    from edgeopt.search.run import DEFAULT_EXAMPLE
+    from edgeopt.space.spec import SearchSpace
+    from edgeopt.train.loop import evaluate
+
+    say = progress or (lambda text: None)
+    run_dir = Path(run_dir)
+    settings = store.settings
+    space = SearchSpace.from_json(settings["space"])
+    dataset = load_dataset(settings["data"], label_column=settings["label_column"], seed=settings["seed"],
+                           example=DEFAULT_EXAMPLE[space.family])
+    report = build_report(store, evaluate_test=False)
+    teacher = load_source(settings["teacher"], settings.get("teacher_weights")) if settings.get("teacher") else None
+    summary: dict[str, list[dict]] = {}
+    for profile_report in report.profiles:
+        profile = load_profile(next(p for p in settings["profiles"] if load_profile(p).name == profile_report.profile))
+        rows = []
+        for member in profile_report.front:
+            trial = store.trial(member.trial)
+            source = load_source(trial.checkpoint)
+            say(f"{profile.name}: compressing trial {member.trial}")
+            result = compress(source.module, profile, pipeline, dataset,
+                              run_dir / "compressed" / profile.name / f"trial-{member.trial:05d}",
+                              normalizer=source.normalizer, teacher=teacher.module if teacher else None,
+                              teacher_normalizer=teacher.normalizer if teacher else None,
+                              positive_class=settings["positive_class"], seed=settings["seed"],
+                              origin=f"trial {member.trial}")
+            before_test = None
+            if dataset.x_test is not None:
+                before_test = evaluate(source.module, torch.from_numpy(source.normalizer.apply(dataset.x_test)),
+                                       torch.from_numpy(dataset.y_test), settings["positive_class"]).to_dict()
+            last = result.steps[-1]
+            rows.append({
+                "trial": member.trial,
+                "before": {"weight_bytes": member.weight_bytes, "params": member.params, "fits": member.fits,
+                           "val": result.steps[0].metrics, "test": _summary(before_test)},
+                "after": {"weight_bytes": last.weight_bytes, "params": last.params,
+                          "weight_format": last.weight_format, "fits": last.fits,
+                          "val": _summary(result.deployed.val), "test": _summary(result.deployed.test),
+                          "onnx_bytes": result.deployed.size_bytes, "host_latency_s": result.deployed.host_latency_s,
+                          "status": result.status, "reason": result.reason},
+                "output": str(Path(result.deployed.path).parent),
+            })
+        summary[profile.name] = rows
+    write_text_atomic(run_dir / "compressed" / "summary.json",
+                      json.dumps({"pipeline": pipeline.describe(), "profiles": summary}, indent=2) + "\n")
+    return summary
+
+
+def load_front_summary(run_dir: str | Path) -> dict[str, list[dict]]:
+    """What `compress_front` saved for this run ({} when the search was not compressed)."""
+    path = Path(run_dir) / "compressed" / "summary.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())["profiles"]
+
+
+def _summary(metrics: dict | None) -> dict | None:
+    if metrics is None:
+        return None
+    return {k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")}
