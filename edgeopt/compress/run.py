@@ -44,6 +44,7 @@ class StepRecord:
     seconds: float
     note: str = ""
     details: dict = field(default_factory=dict)
+    test_metrics: dict | None = None  # the same on the test split, for the report only (decisions use validation)
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,8 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
     reference = ctx.metrics(model)
     ctx = dataclasses.replace(ctx, metric=pipeline.metric, max_drop=pipeline.max_drop,
                               reference_score=reference.get(pipeline.metric))
-    records = [_record("input", model, None, reference, ctx, 0.0, True)]
+    test = _test_tensors(dataset, normalizer)
+    records = [_record("input", model, None, reference, ctx, 0.0, True, test=test)]
     plan, status, reason = None, "completed", ""
     current = model
     for config in pipeline.steps:
@@ -125,7 +127,8 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
         out, out_plan, note, details = _apply(config, current, ctx)
         metrics = ctx.metrics(out)
         ok = ctx.within_tolerance(metrics.get(ctx.metric))
-        records.append(_record(name, out, out_plan, metrics, ctx, time.perf_counter() - start, ok, note, details))
+        records.append(_record(name, out, out_plan, metrics, ctx, time.perf_counter() - start, ok, note, details,
+                               test))
         say(f"{name}: {ctx.metric} {metrics.get(ctx.metric):.4f}" + ("" if ok else " (past the tolerance)"))
         if not ok:
             status = "stopped"
@@ -176,14 +179,28 @@ def _estimate(model, ctx: CompressContext, plan=None):
     return estimate_graph(dataclasses.replace(graph, layers=layers) if formats is not None else graph, ctx.profile)
 
 
-def _record(step, model, plan, metrics, ctx, seconds, accepted, note="", details=None) -> StepRecord:
+def _test_tensors(dataset: Dataset, normalizer: Normalizer):
+    import torch
+
+    if dataset.x_test is None:
+        return None
+    return torch.from_numpy(normalizer.apply(dataset.x_test)), torch.from_numpy(dataset.y_test)
+
+
+def _record(step, model, plan, metrics, ctx, seconds, accepted, note="", details=None, test=None) -> StepRecord:
+    from edgeopt.train.loop import evaluate
+
     est = _estimate(model, ctx, plan) if plan is not None else _float_estimate(model, ctx)
     formats = sorted(set(plan.formats().values())) if plan is not None else ["fp32"]
     return StepRecord(step, accepted, "+".join(formats), int(est.total.params), est.total.weight_bytes,
                       est.peak_activation_bytes, est.total.latency_s, est.total.energy_j, est.fits,
                       tuple(v.message for v in est.violations),
-                      {k: metrics.get(k) for k in ("accuracy", "precision", "recall", "f1")}, round(seconds, 3),
-                      note, details or {})
+                      _quality(metrics), round(seconds, 3), note, details or {},
+                      _quality(evaluate(model, *test, ctx.positive_class)) if test is not None else None)
+
+
+def _quality(metrics) -> dict:
+    return {k: metrics.get(k) for k in ("accuracy", "precision", "recall", "f1")}
 
 
 def _float_estimate(model, ctx: CompressContext):

@@ -26,10 +26,11 @@ def write_compression_files(result, folder: Path, normalizer: Normalizer) -> Non
     (folder / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     with (folder / "steps.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*COLUMNS, "accuracy", "precision", "recall", "f1", "note"])
+        writer.writerow([*COLUMNS, "accuracy", "precision", "recall", "f1", "test_f1", "note"])
         for r in result.steps:
             writer.writerow([getattr(r, c) for c in COLUMNS] + [r.metrics[k] for k in ("accuracy", "precision",
-                                                                                        "recall", "f1")] + [r.note])
+                                                                                        "recall", "f1")]
+                            + [r.test_metrics["f1"] if r.test_metrics else None, r.note])
     steps_plot(result, folder / "steps.png")
     (folder / "report.html").write_text(_html(result, folder))
 
@@ -71,12 +72,13 @@ def _fmt(value) -> str:
 def _html(result, folder: Path) -> str:
     d = result.deployed
     head = ["step", "format", "params", "weight B", "peak act B", "latency us", "energy uJ", "fits", "accuracy",
-            "precision", "recall", "F1", "note"]
+            "precision", "recall", "F1", "test F1", "note"]
     rows = []
     for r in result.steps:
         cells = [r.step + ("" if r.accepted else " (rejected)"), r.weight_format, r.params, r.weight_bytes,
                  r.peak_activation_bytes, r.latency_s * 1e6, r.energy_j * 1e6, r.fits, r.metrics["accuracy"],
-                 r.metrics["precision"], r.metrics["recall"], r.metrics["f1"], r.note]
+                 r.metrics["precision"], r.metrics["recall"], r.metrics["f1"],
+                 r.test_metrics["f1"] if r.test_metrics else None, r.note]
         rows.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
     deployed_rows = []
     for label, metrics, sim in (("validation", d.val, d.simulated_val), ("test", d.test, d.simulated_test)):

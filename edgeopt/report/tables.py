@@ -217,14 +217,15 @@ def render_compression(result, console: Console) -> None:
     table = Table(title=f"{result.model} -> {result.profile} (metric {result.metric}, tolerance {result.max_drop})",
                   show_lines=False)
     for head in ("step", "format", "params", "weight", "peak act", "latency", "energy", "fits", "precision",
-                 "recall", "F1", "accuracy"):
+                 "recall", "F1", "accuracy", "test F1"):
         table.add_column(head, justify="left" if head in ("step", "format") else "right")
     for r in result.steps:
         m = r.metrics
         table.add_row(r.step + ("" if r.accepted else " (rejected)"), r.weight_format, format_count(r.params),
                       format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes), format_seconds(r.latency_s),
                       format_joules(r.energy_j), "yes" if r.fits else "[red]no[/red]", f"{m['precision']:.3f}",
-                      f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['accuracy']:.3f}")
+                      f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['accuracy']:.3f}",
+                      _q(r.test_metrics["f1"] if r.test_metrics else None))
     console.print(table)
     for r in result.steps:
         if r.note:
