@@ -83,7 +83,7 @@ class PruneStep:
     ratio: float
     params: int
     score: float
-    accepted: bool
+    within_tolerance: bool
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ class Pruned:
     target_met: bool
     history: tuple[PruneStep, ...] = field(default=())
     note: str = ""
+    reverted: bool = False  # the last step broke the tolerance and an earlier, smaller ratio was kept
 
 
 def prune(model, config: ChannelPruneConfig, ctx: CompressContext) -> Pruned:
@@ -110,7 +111,9 @@ def prune(model, config: ChannelPruneConfig, ctx: CompressContext) -> Pruned:
                                   iterative_steps=config.steps, ignored_layers=ignored,
                                   iterative_pruning_ratio_scheduler=_geometric)
     teacher = ctx.teacher_logits if config.distill else None
-    accepted, history, reached = copy.deepcopy(model), [], 0.0
+    # Every step is kept: a step can dip below the tolerance and the next, fine-tuned longer, recover; the result is
+    # the last step within the tolerance (the smaller ratio is the fallback when the target costs too much quality).
+    snapshots, history = [(0.0, copy.deepcopy(model))], []
     for step in range(1, config.steps + 1):
         pruner.step()
         fit(model, ctx.data.x_train, ctx.data.y_train,
@@ -120,13 +123,16 @@ def prune(model, config: ChannelPruneConfig, ctx: CompressContext) -> Pruned:
         score = ctx.score(model)
         ok = ctx.within_tolerance(score)
         history.append(PruneStep(step_ratio, _params(model), score, ok))
-        if not ok:
-            note = (f"step {step} (ratio {step_ratio:.2f}) dropped {ctx.metric} to {score:.4f}, past the tolerance; "
-                    f"kept step {step - 1} (ratio {reached:.2f})")
-            break
-        accepted, reached = copy.deepcopy(model), step_ratio
+        if ok:
+            snapshots.append((step_ratio, copy.deepcopy(model)))
+    reached, accepted = snapshots[-1]
+    reverted = reached < _geometric(ratio, config.steps)[-1]
+    if reverted:
+        final = history[-1]
+        note = (f"pruning {final.ratio:.2f} of the channels left {ctx.metric} at {final.score:.4f}, past the "
+                f"tolerance; kept ratio {reached:.2f}, the largest within it")
     met = _meets(accepted, config, ctx)
-    return Pruned(accepted.eval(), reached, met, tuple(history), note)
+    return Pruned(accepted.eval(), reached, met, tuple(history), note, reverted)
 
 
 def magnitude_prune(model, config: MagnitudePruneConfig, ctx: CompressContext) -> Pruned:

@@ -150,7 +150,7 @@ def _apply(config, model, ctx: CompressContext):
         history = [dataclasses.asdict(h) for h in pruned.history]
         note = pruned.note or ("" if pruned.target_met else "the target is not met")
         return pruned.model, None, note, {"ratio": pruned.ratio, "target_met": pruned.target_met,
-                                          "history": history, "reverted": any(not h["accepted"] for h in history)}
+                                          "history": history, "reverted": pruned.reverted}
     if isinstance(config, MagnitudePruneConfig):
         pruned = magnitude_prune(model, config, ctx)
         return pruned.model, None, pruned.note, {"sparsity": pruned.ratio}

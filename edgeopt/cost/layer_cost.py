@@ -27,10 +27,12 @@ def weight_bytes(layer: Layer, profile: HardwareProfile, fmt: str, extra_bias: i
 
 def multiplier_bytes(layer: Layer, profile: HardwareProfile, bytes_per_weight: float) -> float:
     """Multiplicative weights as stored: all of them on dense hardware; on hardware that declares sparse support, the
-    non-zeros plus a one-bit occupancy mask per weight. Zeros save nothing on a dense device."""
+    non-zeros plus a one-bit occupancy mask per weight, when that is smaller (a toolchain keeps a nearly dense layer
+    dense). Zeros save nothing on a dense device."""
+    dense = layer.weight_params * bytes_per_weight
     if not (profile.sparse_weights and layer.zero_weights):
-        return layer.weight_params * bytes_per_weight
-    return (layer.weight_params - layer.zero_weights) * bytes_per_weight + layer.weight_params / 8
+        return dense
+    return min(dense, (layer.weight_params - layer.zero_weights) * bytes_per_weight + layer.weight_params / 8)
 
 
 def layer_cost(
@@ -48,8 +50,7 @@ def layer_cost(
     if layer.op in VIEW_OPS:
         return Cost(params=layer.params, weight_bytes=stored_bytes)
     compute = profile.compute
-    density = 1 - layer.zero_weights / layer.weight_params if profile.sparse_weights and layer.weight_params else 1
-    work = layer.macs * density + layer.vector_ops
+    work = layer.macs * _density(layer, profile) + layer.vector_ops
     rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
     compute_s = work / (rate * compute.efficiency(layer.op))
 
@@ -78,6 +79,16 @@ def layer_cost(
         energy_j=energy_j,
         crossbar_tiles=tiles,
     )
+
+
+def _density(layer: Layer, profile: HardwareProfile) -> float:
+    """Share of MACs a sparse device runs: zero weights are skipped only where the layer is stored sparse."""
+    if not (profile.sparse_weights and layer.zero_weights and layer.weight_params):
+        return 1.0
+    bytes_per_weight = get_format(layer.weight_format or profile.weight_format).bytes
+    if multiplier_bytes(layer, profile, bytes_per_weight) >= layer.weight_params * bytes_per_weight:
+        return 1.0
+    return 1.0 - layer.zero_weights / layer.weight_params
 
 
 def _transfer_s(n_bytes: float, bandwidth: float | None) -> float:

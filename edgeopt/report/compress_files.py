@@ -40,7 +40,7 @@ def steps_plot(result, path: Path) -> None:
     from edgeopt.report.plots import _axes
 
     rows = result.steps
-    with _axes(path, (7, 4.5), f"{result.model} on {result.profile}: {result.metric} vs size across steps",
+    with _axes(path, (7, 4.5), f"{result.profile}: {result.metric} vs size, step by step",
                "weight bytes on device (log)", f"validation {result.metric}") as ax:
         xs = [r.weight_bytes for r in rows]
         ys = [r.metrics[result.metric] for r in rows]
@@ -52,9 +52,12 @@ def steps_plot(result, path: Path) -> None:
                         fontsize=8)
         deployed = result.deployed.val.get(result.metric)
         ax.scatter([xs[-1]], [deployed], marker="*", s=120, color="#225", zorder=3, label="deployed ONNX")
-        limit = next((b["limit"] for b in result.budgets if b["what"] in ("max_weight_bytes", "weight_memory")), None)
-        if limit:
-            ax.axvline(limit, ls="--", color="#c33", lw=1, label="weight limit")
+        limits = [b["limit"] for b in result.budgets if b["what"] in ("max_weight_bytes", "weight_memory")]
+        if limits and min(limits) < 30 * max(xs):  # a limit far off the scale would squash the steps into a corner
+            ax.axvline(min(limits), ls="--", color="#c33", lw=1, label="weight limit")
+        low, high = min(ys + [deployed]), max(ys + [deployed])
+        pad = max(0.02, (high - low) * 0.15)
+        ax.set_ylim(max(0.0, low - pad), min(1.0, high + pad))
         ax.set_xscale("log")
         ax.legend(loc="lower right", fontsize=8)
 

@@ -51,8 +51,10 @@ def test_the_profile_budgets_are_the_default_target(trained, make_ctx, profile_f
 def test_a_step_past_the_tolerance_is_undone(trained, make_ctx):
     ctx = make_ctx(max_drop=0.0)
     pruned = prune(trained.module, ChannelPruneConfig(ratio=0.85, steps=2, finetune_epochs=0), ctx)
-    assert not pruned.history[-1].accepted
+    assert not pruned.history[-1].within_tolerance and pruned.reverted
     assert pruned.ratio < 0.85 and "past the tolerance" in pruned.note
+    kept = [h for h in pruned.history if h.within_tolerance]
+    assert pruned.ratio == (kept[-1].ratio if kept else 0.0)
     assert ctx.score(pruned.model) >= ctx.reference_score
 
 

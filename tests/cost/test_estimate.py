@@ -260,3 +260,26 @@ def test_estimate_accepts_names_paths_and_graphs(tmp_path):
     by_module = estimate(model, load_profile("stm32f746"), (1, 8))
     assert by_graph.total == by_module.total
     assert math.isclose(by_graph.to_dict()["total"]["weight_bytes"], by_graph.total.weight_bytes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 64 * 32), st.sampled_from(["stm32f746", "sequencer-fpga", "host-cpu"]))
+def test_zero_weights_save_only_on_sparse_devices(zeros, name):
+    from edgeopt.cost.estimate import estimate_graph
+    from edgeopt.profiles.formats import get_format
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32, bias=False))
+    graph = build_graph(model, (1, 64))
+    (layer,) = [layer for layer in graph.layers if layer.weight_params]
+    sparse = dataclasses.replace(graph, layers=tuple(dataclasses.replace(x, zero_weights=zeros) if x is layer else x
+                                                     for x in graph.layers))
+    dense_profile = load_profile(name)
+    sparse_profile = dataclasses.replace(dense_profile, sparse_weights=True)
+    dense = estimate_graph(graph, dense_profile)
+    assert estimate_graph(sparse, dense_profile).total.weight_bytes == dense.total.weight_bytes
+    on_sparse = estimate_graph(sparse, sparse_profile)
+    # non-zeros at their width plus a one-bit mask per weight, when that is smaller than storing the layer dense
+    bytes_per_weight = get_format(dense_profile.weight_format).bytes
+    expected = dense.total.weight_bytes - max(0.0, zeros * bytes_per_weight - (layer.weight_params / 8 if zeros else 0))
+    assert on_sparse.total.weight_bytes == pytest.approx(expected)
+    assert on_sparse.total.latency_s <= estimate_graph(graph, sparse_profile).total.latency_s + 1e-15
