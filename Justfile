@@ -6,7 +6,7 @@ bin := ".venv/bin"
 # The main job on the bundled example: search 1-D CNNs for the sequencer FPGA (at most 4,000 parameters) and an
 # STM32F746 on the bundled sequencer-reads data, report precision/recall against size, then gate a model like CI would.
 demo:
-    {{bin}}/edgeopt search --profile sequencer-fpga --profile stm32f746 --space searchspace/cnn1d.yaml --trials 16 --name demo
+    {{bin}}/edgeopt search --profile sequencer-fpga --profile stm32f746 --space searchspace/cnn1d.yaml --trials 16 --name demo --compress examples/pipelines/int8.yaml
     {{bin}}/edgeopt profile examples/kws_dscnn.onnx --profile stm32f746 --summary
     {{bin}}/edgeopt check examples/kws_dscnn.onnx --profile stm32f746 --max-weight-bytes 64KiB --max-latency 20ms --baseline examples/kws_dscnn.budget.json --tolerance 2% --junit out/edgeopt-check.xml
 
@@ -19,6 +19,10 @@ test *args:
 bench:
     {{bin}}/python benchmarks/cli_speed.py
     {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 --jobs 2
+    {{bin}}/pip install -q -e .[bench]
+    {{bin}}/python benchmarks/compression.py --part ptq --reads-samples 12000
+    {{bin}}/python benchmarks/compression.py --part fpga
+    {{bin}}/python benchmarks/compression.py --part prune
 
 # Regenerate the bundled ONNX examples and the example baseline.
 examples:

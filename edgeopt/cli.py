@@ -453,9 +453,12 @@ def _example_for(sample_shape) -> str:
 def _with_steps(console, work, quiet: bool):
     if quiet:
         return work(None)
+    import time
+
+    start = time.perf_counter()
     with console.status("compressing") as status:
         def say(text: str) -> None:
-            console.log(text)
+            console.print(f"[dim]{time.perf_counter() - start:6.1f} s[/dim]  {text}")
             status.update(text)
 
         return work(say)

@@ -29,7 +29,7 @@ class QuantizeConfig:
 
     weights: str | None = None  # None: the profile's default weight format
     activations: str | None = None  # None: the profile's default activation format (float formats stay float)
-    calibration: str = "percentile"  # minmax | percentile | mse
+    calibration: str = "minmax"  # minmax | percentile | mse (minmax measured best here: BENCHMARKS.md)
     percentile: float = 99.99
     calibration_samples: int = 512
     mixed_precision: bool = True  # widen the most sensitive layers when the profile offers a wider weight format
