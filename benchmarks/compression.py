@@ -205,10 +205,11 @@ def part_fpga(samples: int) -> list[str]:
                      f"{(test_f1 - base.test_metrics['f1']) * 100:+.2f} | {s.seconds:.0f} |")
     d = results["full"].deployed
     last = results["full"].steps[-1]
-    lines.append(f"| **deployed int8 ONNX (onnxruntime)** | {last.weight_format} | {last.params:,} | "
+    lines.append(f"| **deployed {last.weight_format} ONNX (onnxruntime)** | {last.weight_format} | {last.params:,} | "
                  f"{last.weight_bytes:,.0f} | {'yes' if last.fits else 'no'} | {d.val['f1']:.4f} | "
                  f"{d.test['f1']:.4f} | {(d.test['f1'] - base.test_metrics['f1']) * 100:+.2f} | – |")
     lines.append("")
+    lines.append(f"Pipeline {results['full'].status}{': ' + results['full'].reason if results['full'].reason else ''}.")
     lines.append(f"Weight bytes, teacher (fp32) / deployed: {base.weight_bytes / last.weight_bytes:.0f}x; teacher "
                  f"stored int8 ({base.params:,} bytes + scales) / deployed: "
                  f"{base.params / last.weight_bytes:.1f}x. model.onnx {d.size_bytes:,} bytes, host latency "
