@@ -98,11 +98,51 @@ def _checkpoint(path: Path) -> SourceModel:
     return SourceModel(model.eval(), str(path), normalizer, tuple(trial["sample_shape"]))
 
 
+def _refuse_pickles_in_program(path: Path) -> None:
+    """torch.export.load unpickles some members without the safe loader (pickled weights and constants, custom
+    objects, sample inputs on fallback): refuse any archive whose members need that, before loading it."""
+    import io
+    import json
+    import pickle
+    import warnings
+    import zipfile
+
+    import torch
+
+    def refuse(member: str, why: str) -> ModelError:
+        return ModelError(f"{path}: {member} {why}; loading it could run code from a pickle, which edgeopt never "
+                          "does. Export the program with plain tensors (torch.export.save of an nn.Module)")
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelError(f"{path}: not a torch.export archive ({exc})") from None
+    with archive:
+        for name in archive.namelist():
+            if name.endswith(("model_weights_config.json", "model_constants_config.json")):
+                try:
+                    config = json.loads(archive.read(name)).get("config", {})
+                except (ValueError, AttributeError):
+                    raise ModelError(f"{path}: {name} is not valid JSON") from None
+                for key, meta in config.items():
+                    if not isinstance(meta, dict) or meta.get("use_pickle") or not str(
+                            meta.get("path_name", "")).startswith(("weight_", "tensor_")):
+                        raise refuse(name, f"stores {key!r} as a pickled or custom object")
+            elif "/sample_inputs/" in name or name.endswith(".pt"):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        torch.load(io.BytesIO(archive.read(name)), weights_only=True)
+                except (pickle.UnpicklingError, RuntimeError, EOFError):
+                    raise refuse(name, "is not weights-only") from None
+
+
 def _exported(path: Path):
     import torch
 
     if not path.is_file():
         raise ModelError(f"{path}: no such file")
+    _refuse_pickles_in_program(path)
     try:
         program = torch.export.load(str(path))
     except Exception as exc:  # not a torch.export archive

@@ -90,3 +90,27 @@ def test_bad_models_are_one_clear_error(tmp_path, kind, capsys):
     with pytest.raises(ModelError, match=expected[kind]):
         load_source(spec, weights)
     assert "would run" not in capsys.readouterr().out
+
+
+def test_pt2_with_pickled_members_is_refused_before_loading(tmp_path):
+    import json
+    import zipfile
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 2))
+    program = torch.export.export(model, (torch.zeros(2, 1, 256),), dynamic_shapes=({0: torch.export.Dim("b")},))
+    torch.export.save(program, tmp_path / "ok.pt2")
+    with zipfile.ZipFile(tmp_path / "ok.pt2") as source, zipfile.ZipFile(tmp_path / "bad.pt2", "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.endswith("model_weights_config.json"):
+                config = json.loads(data)
+                for meta in config["config"].values():
+                    meta["use_pickle"] = True
+                data = json.dumps(config).encode()
+            target.writestr(item, data)
+    with pytest.raises(ModelError, match="pickled or custom object"):
+        load_source(tmp_path / "bad.pt2")
+    (tmp_path / "junk.pt2").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="not a torch.export archive"):
+        load_source(tmp_path / "junk.pt2")
+    assert load_source(tmp_path / "ok.pt2").sample_shape == (1, 256)
