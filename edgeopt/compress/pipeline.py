@@ -10,6 +10,7 @@ from edgeopt.compress.distill import DistillConfig
 from edgeopt.compress.prune import ChannelPruneConfig, MagnitudePruneConfig
 from edgeopt.compress.quantize import CompressError, QuantizeConfig
 from edgeopt.compress.registry import STEPS, make_config, step_name
+from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.yamldoc import locate, read_yaml
 from edgeopt.train.metrics import QUALITY_METRICS
 
@@ -87,7 +88,11 @@ def auto_pipeline(model, profile, sample_shape: tuple[int, ...], *, max_drop: fl
     steps: list = []
     if budget_shortfalls(model, profile, (1, *sample_shape)):
         steps += [ChannelPruneConfig(steps=4, finetune_epochs=6, distill=True), DistillConfig(epochs=15)]
-    steps.append(QuantizeConfig())
+    if any(get_format(f).integer for f in profile.weight_formats):
+        steps.append(QuantizeConfig())
+    if not steps:
+        raise CompressError(f"--auto: the model already fits {profile.name}, which runs no integer weight format; "
+                            "there is nothing to do")
     return Pipeline(tuple(steps), metric, max_drop, "--auto")
 
 

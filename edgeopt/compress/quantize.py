@@ -128,8 +128,11 @@ def _formats(config: QuantizeConfig, ctx: CompressContext) -> tuple[str, str]:
 
 
 def check_formats(config: QuantizeConfig, profile) -> tuple[str, str]:
-    """(weight format, activation format) the config asks for on `profile`; an error when the device lacks one."""
-    weights = config.weights or profile.weight_format
+    """(weight format, activation format) the config asks for on `profile`; an error when the device lacks one.
+
+    Unset weights take the profile's default format, or its narrowest integer format of at least 8 bits when the
+    default is a float one (a host that runs fp32 by default, int8 when asked)."""
+    weights = config.weights or _default_integer_format(profile)
     activations = config.activations or profile.activation_format
     if weights not in profile.weight_formats:
         raise CompressError(f"quantize: weights {weights!r} are not a format {profile.name} runs; "
@@ -141,6 +144,14 @@ def check_formats(config: QuantizeConfig, profile) -> tuple[str, str]:
         raise CompressError(f"quantize: activations {activations!r} are not a format {profile.name} runs; "
                             f"its activation formats: {', '.join(profile.activation_formats)}")
     return weights, activations
+
+
+def _default_integer_format(profile) -> str:
+    if get_format(profile.weight_format).integer:
+        return profile.weight_format
+    integers = sorted((f for f in profile.weight_formats if get_format(f).integer), key=lambda f: (
+        get_format(f).bits < 8, get_format(f).bits))
+    return integers[0] if integers else profile.weight_format
 
 
 def _wider_format(weights: str, ctx: CompressContext) -> str | None:

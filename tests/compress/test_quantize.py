@@ -111,3 +111,10 @@ def test_noise_is_seeded(trained, make_ctx):
 def test_bad_config_values_are_refused(options, message):
     with pytest.raises(CompressError, match=message):
         QuantizeConfig(**options)
+
+
+def test_a_float_default_profile_quantizes_to_its_integer_format(trained, make_ctx):
+    ctx = make_ctx("host-cpu")  # fp32 by default; int8 and int4 listed; activations fp32 by default
+    q = quantize(trained.module, QuantizeConfig(), ctx)
+    assert {layer.weight_format for layer in q.plan.layers} == {"int8"}
+    assert {layer.act_format for layer in q.plan.layers} == {None}  # weight-only: the profile's activations stay float
