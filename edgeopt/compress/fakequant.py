@@ -11,6 +11,7 @@ import types
 from dataclasses import dataclass, replace
 
 from edgeopt.profiles.formats import get_format
+from edgeopt.profiles.schema import Analog
 
 WEIGHTED_TYPES = ("Conv1d", "Conv2d", "Linear")
 
@@ -31,15 +32,6 @@ class LayerQuant:
     def weight_bits(self) -> int | None:
         fmt = get_format(self.weight_format)
         return fmt.bits if fmt.integer else None
-
-
-@dataclass(frozen=True)
-class AnalogNoise:
-    """Non-idealities of analog in-memory compute: weight noise (std relative to each channel's range), ADC/DAC bits."""
-
-    weight_noise: float
-    adc_bits: int | None = None
-    dac_bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,7 +116,7 @@ def quantized_bias(bias, q: LayerQuant, w_scale):
     return torch.clamp(torch.round(bias.detach() / scale), -limit, limit) * scale + (bias - bias.detach())
 
 
-def _forward(module, q: LayerQuant, noise: AnalogNoise | None, x):
+def _forward(module, q: LayerQuant, noise: Analog | None, x):
     import torch
     import torch.nn.functional as F
 
@@ -156,7 +148,7 @@ def _forward(module, q: LayerQuant, noise: AnalogNoise | None, x):
     return out
 
 
-def attach(model, plan: QuantPlan, noise: AnalogNoise | None = None):
+def attach(model, plan: QuantPlan, noise: Analog | None = None):
     """Make `model` (in place) compute as `plan` says; `detach` restores plain float forwards."""
     modules = dict(model.named_modules())
     for q in plan.layers:

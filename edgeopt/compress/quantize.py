@@ -11,10 +11,11 @@ import copy
 from dataclasses import dataclass, field
 
 from edgeopt.compress.context import CompressContext
-from edgeopt.compress.fakequant import (AnalogNoise, LayerQuant, QuantPlan, activation_params, attach,
+from edgeopt.compress.fakequant import (LayerQuant, QuantPlan, activation_params, attach,
                                         fold_batchnorm, weighted_layers)
 from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.formats import get_format
+from edgeopt.profiles.schema import Analog
 
 CALIBRATION_METHODS = ("minmax", "percentile", "mse")
 
@@ -79,7 +80,7 @@ class Quantized:
 
     model: object  # nn.Module with the plan attached
     plan: QuantPlan
-    noise: AnalogNoise | None
+    noise: Analog | None
     method: str  # ptq | mixed | qat
     scores: dict = field(default_factory=dict)  # metric after each attempt, and with/without analog noise
 
@@ -112,7 +113,7 @@ def quantize(model, config: QuantizeConfig, ctx: CompressContext) -> Quantized:
     if not ctx.within_tolerance(scores[method]) and config.qat_epochs > 0:
         simulated = _finetune(folded, plan, None, config.qat_epochs, config, ctx)
         method, scores["qat"] = "qat", ctx.score(simulated)
-    noise = _noise(ctx)
+    noise = ctx.profile.analog
     if noise is not None:
         scores["analog_clean"] = scores[method]
         scores["analog_noisy"] = _noisy_score(simulated, plan, noise, config, ctx)
@@ -234,7 +235,7 @@ def _mixed_precision(folded, plan: QuantPlan, wider: str, ctx: CompressContext) 
     return plan, score
 
 
-def _finetune(model, plan: QuantPlan, noise: AnalogNoise | None, epochs: int, config: QuantizeConfig,
+def _finetune(model, plan: QuantPlan, noise: Analog | None, epochs: int, config: QuantizeConfig,
               ctx: CompressContext):
     """Train through the simulated integer arithmetic (and noise), then return the model computing without noise."""
     from edgeopt.compress.fakequant import detach
@@ -247,14 +248,7 @@ def _finetune(model, plan: QuantPlan, noise: AnalogNoise | None, epochs: int, co
     return attach(detach(trained), plan)
 
 
-def _noise(ctx: CompressContext) -> AnalogNoise | None:
-    analog = ctx.profile.analog
-    if analog is None:
-        return None
-    return AnalogNoise(analog.weight_noise, analog.adc_bits, analog.dac_bits)
-
-
-def _noisy_score(model, plan: QuantPlan, noise: AnalogNoise, config: QuantizeConfig, ctx: CompressContext) -> float:
+def _noisy_score(model, plan: QuantPlan, noise: Analog, config: QuantizeConfig, ctx: CompressContext) -> float:
     import torch
 
     from edgeopt.compress.fakequant import detach
