@@ -31,7 +31,8 @@ class DistillConfig:
 
 
 def distill(student, teacher, config: DistillConfig, ctx: CompressContext):
-    """A copy of `student` trained against `teacher`'s soft targets on the context's training split."""
+    """A copy of `student` trained against `teacher`'s soft targets on the context's training split, ending at its
+    best validation epoch (the student as given included)."""
     teacher_logits = ctx.teacher_logits if teacher is ctx.teacher else None
     if teacher_logits is None:
         teacher_logits = logits_of(teacher, ctx.data.x_train).detach()
@@ -43,7 +44,7 @@ def distill(student, teacher, config: DistillConfig, ctx: CompressContext):
     fit(student, ctx.data.x_train, ctx.data.y_train,
         FitSettings(config.epochs, lr=config.lr, weight_decay=config.weight_decay, batch_size=config.batch_size,
                     seed=ctx.seed, temperature=config.temperature, alpha=config.alpha),
-        teacher_logits=teacher_logits)
+        teacher_logits=teacher_logits, select=ctx.score)
     return student.eval()
 
 

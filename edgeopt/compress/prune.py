@@ -118,7 +118,7 @@ def prune(model, config: ChannelPruneConfig, ctx: CompressContext) -> Pruned:
         pruner.step()
         fit(model, ctx.data.x_train, ctx.data.y_train,
             FitSettings(config.finetune_epochs, lr=config.lr, batch_size=config.batch_size, seed=ctx.seed + step),
-            teacher_logits=teacher)
+            teacher_logits=teacher, select=ctx.score)
         step_ratio = _geometric(ratio, config.steps)[step]
         score = ctx.score(model)
         ok = ctx.within_tolerance(score)
@@ -159,7 +159,7 @@ def magnitude_prune(model, config: MagnitudePruneConfig, ctx: CompressContext) -
     apply()
     fit(model, ctx.data.x_train, ctx.data.y_train,
         FitSettings(config.finetune_epochs, lr=config.lr, batch_size=config.batch_size, seed=ctx.seed),
-        teacher_logits=ctx.teacher_logits if config.distill else None, after_step=apply)
+        teacher_logits=ctx.teacher_logits if config.distill else None, after_step=apply, select=ctx.score)
     zeros = sum(int(w.numel() - w.count_nonzero()) for w in weights)
     total = sum(w.numel() for w in weights)
     score = ctx.score(model)

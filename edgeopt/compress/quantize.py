@@ -237,14 +237,17 @@ def _mixed_precision(folded, plan: QuantPlan, wider: str, ctx: CompressContext) 
 
 def _finetune(model, plan: QuantPlan, noise: Analog | None, epochs: int, config: QuantizeConfig,
               ctx: CompressContext):
-    """Train through the simulated integer arithmetic (and noise), then return the model computing without noise."""
+    """Train through the simulated integer arithmetic (and noise), then return the model computing without noise.
+
+    Quantization-aware training keeps its best validation epoch; noise training keeps its last (its point is
+    robustness, which the clean score does not see)."""
     from edgeopt.compress.fakequant import detach
     from edgeopt.train.fit import FitSettings, fit
 
     trained = attach(detach(copy.deepcopy(model)), plan, noise)
     fit(trained, ctx.data.x_train, ctx.data.y_train,
         FitSettings(epochs, lr=config.qat_lr, batch_size=config.batch_size, seed=ctx.seed),
-        teacher_logits=ctx.teacher_logits)
+        teacher_logits=ctx.teacher_logits, select=ctx.score if noise is None else None)
     return attach(detach(trained), plan)
 
 

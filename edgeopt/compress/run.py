@@ -112,7 +112,8 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
         teacher = renormalized(teacher, normalizer, teacher_normalizer or Normalizer.identity(dataset.x_train))
         _check_model(teacher, dataset, data, "teacher")
     ctx = CompressContext(profile, data, dataset.sample_shape, dataset.num_classes,
-                          positive_class=positive_class, seed=seed, teacher=teacher or model)
+                          positive_class=positive_class, seed=seed,
+                          teacher=teacher if teacher is not None else model)
     reference = ctx.metrics(model)
     ctx = dataclasses.replace(ctx, metric=pipeline.metric, max_drop=pipeline.max_drop,
                               reference_score=reference.get(pipeline.metric))

@@ -25,16 +25,21 @@ class FitSettings:
 
 
 def fit(model, x, y, settings: FitSettings, *, teacher_logits=None,
-        after_step: Callable[[], None] | None = None) -> float:
+        after_step: Callable[[], None] | None = None, select: Callable[[object], float] | None = None) -> float:
     """Train `model` in place for `settings.epochs`; returns the mean training loss.
 
-    `after_step` runs after every optimizer step (unstructured pruning re-applies its masks there).
+    `after_step` runs after every optimizer step (unstructured pruning re-applies its masks there). With `select`
+    (a validation score, higher is better), the model ends with the weights of its best-scoring epoch, the starting
+    weights included: fine-tuning never leaves the validation metric below where it started.
     """
+    import copy
+
     import torch
     import torch.nn.functional as F
 
     if settings.epochs <= 0:
         return float("nan")
+    best = (select(model), copy.deepcopy(model.state_dict())) if select is not None else None
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     total_steps = settings.epochs * -(-len(y) // settings.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, settings.lr, total_steps=total_steps,
@@ -63,6 +68,12 @@ def fit(model, x, y, settings: FitSettings, *, teacher_logits=None,
                     after_step()
                 loss_sum += loss.item()
                 steps += 1
+            if best is not None:
+                score = select(model)
+                if score > best[0]:
+                    best = (score, copy.deepcopy(model.state_dict()))
+    if best is not None:
+        model.load_state_dict(best[1])
     model.eval()
     return loss_sum / steps
 

@@ -49,3 +49,23 @@ def test_teacher_with_other_classes_is_refused(trained, make_ctx):
 def test_bad_distill_configs(options):
     with pytest.raises(CompressError):
         DistillConfig(**options)
+
+
+def test_fine_tuning_ends_at_its_best_validation_epoch(trained, make_ctx):
+    import copy
+
+    from edgeopt.train.fit import FitSettings, fit
+
+    ctx = make_ctx()
+    model = copy.deepcopy(trained.module)
+    start = ctx.score(model)
+    scores = []
+
+    def score(m):
+        scores.append(ctx.score(m))
+        return scores[-1]
+
+    # a learning rate this large wrecks the weights; the selection must bring back the best epoch (or the start)
+    fit(model, ctx.data.x_train, ctx.data.y_train, FitSettings(3, lr=5.0), select=score)
+    assert len(scores) == 4 and scores[0] == start
+    assert ctx.score(model) == max(scores) >= start
