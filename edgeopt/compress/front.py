@@ -37,8 +37,8 @@ def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
     report = build_report(store, evaluate_test=False)
     teacher = load_source(settings["teacher"], settings.get("teacher_weights")) if settings.get("teacher") else None
     summary: dict[str, list[dict]] = {}
-    for profile_report in report.profiles:
-        profile = load_profile(next(p for p in settings["profiles"] if load_profile(p).name == profile_report.profile))
+    for name, profile_report in zip(settings["profiles"], report.profiles):  # the report keeps the settings' order
+        profile = load_profile(name)
         rows = []
         for member in profile_report.front:
             trial = store.trial(member.trial)

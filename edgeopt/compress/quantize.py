@@ -87,7 +87,7 @@ class Quantized:
 
 def quantize(model, config: QuantizeConfig, ctx: CompressContext) -> Quantized:
     """Quantize `model` to the profile's formats; returns the simulated model and its plan (for export)."""
-    weights, activations = _formats(config, ctx)
+    weights, activations = check_formats(config, ctx.profile)
     folded = fold_batchnorm(model)
     names = weighted_layers(folded)
     if not names:
@@ -122,10 +122,6 @@ def quantize(model, config: QuantizeConfig, ctx: CompressContext) -> Quantized:
             scores["noise_trained_clean"] = ctx.score(simulated)
             scores["noise_trained_noisy"] = _noisy_score(simulated, plan, noise, config, ctx)
     return Quantized(simulated, plan, noise, method, scores)
-
-
-def _formats(config: QuantizeConfig, ctx: CompressContext) -> tuple[str, str]:
-    return check_formats(config, ctx.profile)
 
 
 def check_formats(config: QuantizeConfig, profile) -> tuple[str, str]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeopt.atomic import atomic_folder
 from edgeopt.compress.context import CompressContext
 from edgeopt.compress.distill import DistillConfig, distill, renormalized
 from edgeopt.compress.pipeline import Pipeline
@@ -169,15 +168,17 @@ def _apply(config, model, ctx: CompressContext):
 
 
 def _estimate(model, ctx: CompressContext, plan=None):
+    """The model costed as it is stored now: each layer in its plan's format once quantized, fp32 before (a float
+    model does not fit an int8-only device)."""
     from edgeopt.cost.estimate import estimate_graph
     from edgeopt.graph.build import build_graph
 
     graph = build_graph(model, ctx.input_shape)
-    formats = plan.formats() if plan is not None else None
-    layers = tuple(dataclasses.replace(layer, weight_format=(formats.get(layer.name, layer.weight_format) if formats
-                                                             is not None else "fp32"))
+    formats = plan.formats() if plan is not None else {}
+    layers = tuple(dataclasses.replace(layer, weight_format=formats.get(layer.name, layer.weight_format if plan
+                                                                          is not None else "fp32"))
                    if layer.params else layer for layer in graph.layers)
-    return estimate_graph(dataclasses.replace(graph, layers=layers) if formats is not None else graph, ctx.profile)
+    return estimate_graph(dataclasses.replace(graph, layers=layers), ctx.profile)
 
 
 def _test_tensors(dataset: Dataset, normalizer: Normalizer):
@@ -191,7 +192,7 @@ def _test_tensors(dataset: Dataset, normalizer: Normalizer):
 def _record(step, model, plan, metrics, ctx, seconds, accepted, note="", details=None, test=None) -> StepRecord:
     from edgeopt.train.loop import evaluate
 
-    est = _estimate(model, ctx, plan) if plan is not None else _float_estimate(model, ctx)
+    est = _estimate(model, ctx, plan)
     formats = sorted(set(plan.formats().values())) if plan is not None else ["fp32"]
     return StepRecord(step, accepted, "+".join(formats), int(est.total.params), est.total.weight_bytes,
                       est.peak_activation_bytes, est.total.latency_s, est.total.energy_j, est.fits,
@@ -202,17 +203,6 @@ def _record(step, model, plan, metrics, ctx, seconds, accepted, note="", details
 
 def _quality(metrics) -> dict:
     return {k: metrics.get(k) for k in ("accuracy", "precision", "recall", "f1")}
-
-
-def _float_estimate(model, ctx: CompressContext):
-    """A float model costed as it is stored now (fp32), not as it will be once quantized."""
-    from edgeopt.cost.estimate import estimate_graph
-    from edgeopt.graph.build import build_graph
-
-    graph = build_graph(model, ctx.input_shape)
-    layers = tuple(dataclasses.replace(layer, weight_format="fp32") if layer.params else layer
-                   for layer in graph.layers)
-    return estimate_graph(dataclasses.replace(graph, layers=layers), ctx.profile)
 
 
 def _check_model(model, dataset: Dataset, data, role: str) -> None:
@@ -240,18 +230,17 @@ def _check_out_dir(out_dir: Path) -> None:
 
 def _finish(model, plan, ctx, pipeline, records, status, reason, dataset, normalizer, out_dir, origin, seed, say):
     from edgeopt.compress.fakequant import detach
+    from edgeopt.cost.estimate import limit_checks
     from edgeopt.export.onnx import export_onnx
     from edgeopt.export.runtime import file_bytes, host_latency_s, onnx_metrics
     from edgeopt.report.compress_files import write_compression_files
     from edgeopt.train.loop import evaluate
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         say("export: ONNX" + (" (QDQ)" if plan is not None else ""))
         onnx_path = export_onnx(model, ctx.sample_shape, tmp / "model.onnx", plan)
         _save_program(detach(copy.deepcopy(model)), ctx, tmp / "model.pt2")
-        x_val, x_test = normalizer.apply(dataset.x_val), None
+        x_val = normalizer.apply(dataset.x_val)
         deployed_val = onnx_metrics(onnx_path, x_val, dataset.y_val, ctx.positive_class)
         simulated_val = ctx.metrics(model)
         deployed_test = simulated_test = None
@@ -267,9 +256,7 @@ def _finish(model, plan, ctx, pipeline, records, status, reason, dataset, normal
         deployed = Deployed("model.onnx", file_bytes(onnx_path), host_latency_s(onnx_path, x_val[0]),
                             deployed_val.to_dict(), deployed_test, simulated_val.to_dict(), simulated_test, gap,
                             gap > GAP_FLAG)
-        from edgeopt.cost.estimate import limit_checks
-
-        final_est = _estimate(model, ctx, plan) if plan is not None else _float_estimate(model, ctx)
+        final_est = _estimate(model, ctx, plan)
         budgets = tuple({"what": c.what, "label": c.label, "limit": c.limit, "actual": c.actual, "passed": c.passed,
                          "over_by": (c.actual - c.limit) if c.limit is not None and not c.passed else 0.0}
                         for c in limit_checks(final_est, ctx.profile) if c.limit is not None)
@@ -279,13 +266,6 @@ def _finish(model, plan, ctx, pipeline, records, status, reason, dataset, normal
         result = CompressionResult(ctx.profile.name, origin, ctx.metric, ctx.max_drop, ctx.reference_score,
                                    pipeline.describe(), tuple(records), status, reason, deployed, budgets, seed)
         write_compression_files(result, tmp, normalizer)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.chmod(0o755)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dataclasses.replace(result, deployed=dataclasses.replace(deployed, path=str(out_dir / "model.onnx")))
 
 

@@ -10,11 +10,10 @@ import base64
 import csv
 import html
 import json
-import shutil
-import tempfile
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from edgeopt.atomic import atomic_folder
 from edgeopt.report.plots import hypervolume_plot, pr_curves_plot, tradeoff_plot
 from edgeopt.report.search_report import SearchReport, TrialRow
 
@@ -22,9 +21,7 @@ from edgeopt.report.search_report import SearchReport, TrialRow
 def write_report(report: SearchReport, out_dir: str | Path) -> Path:
     """Write every report file to `out_dir` (replaced whole); returns the HTML file's path."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
         for profile, rows in report.trials.items():
             _csv(tmp / f"trials-{profile}.csv", rows)
@@ -37,13 +34,6 @@ def write_report(report: SearchReport, out_dir: str | Path) -> Path:
         hypervolume_plot(report, tmp / "progress.png")
         pictures += ["pr-curves.png", "progress.png"]
         (tmp / "report.html").write_text(_html(report, tmp, pictures))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.chmod(0o755)  # mkdtemp makes it private; a report is for sharing
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir / "report.html"
 
 
