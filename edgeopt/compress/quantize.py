@@ -108,8 +108,10 @@ def quantize(model, config: QuantizeConfig, ctx: CompressContext) -> Quantized:
     method = "ptq"
     wider = _wider_format(weights, ctx)
     if not ctx.within_tolerance(scores["ptq"]) and config.mixed_precision and wider:
-        plan, score = _mixed_precision(folded, plan, wider, ctx)
-        simulated, method, scores["mixed"] = attach(copy.deepcopy(folded), plan), "mixed", score
+        mixed, scores["mixed"] = _mixed_precision(folded, plan, wider, ctx)
+        if ctx.within_tolerance(scores["mixed"]):
+            plan, simulated, method = mixed, attach(copy.deepcopy(folded), mixed), "mixed"
+        # otherwise quantization-aware training starts from the narrow plan: widening everything is no answer
     if not ctx.within_tolerance(scores[method]) and config.qat_epochs > 0:
         simulated = _finetune(folded, plan, None, config.qat_epochs, config, ctx)
         method, scores["qat"] = "qat", ctx.score(simulated)
