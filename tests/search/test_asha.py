@@ -84,7 +84,9 @@ def simulate(qualities, scheduler, order_seed=0, draining_after=None):
             rung += 1
 
 
-@given(st.lists(st.floats(0.0, 0.99), min_size=3, max_size=40, unique=True))
+# Qualities a thousandth apart at least: values that differ only below float resolution (1e-39 beside 0) become equal
+# errors once on the curve, and then there is no single best curve to follow.
+@given(st.lists(st.integers(0, 990), min_size=3, max_size=40, unique=True).map(lambda v: [q / 1000 for q in v]))
 def test_the_best_curve_reaches_the_full_budget_and_most_stop_early(qualities):
     scheduler = MOASHA(1, 9, 3)
     history, spent = simulate(qualities, scheduler)
