@@ -29,7 +29,7 @@ METHODS = {
 }
 
 
-def run(method: str, seed: int, budget: float, runs: Path, space: str, reuse: bool) -> dict:
+def run(method: str, seed: int, budget: float, runs: Path, space: str, reuse: bool, min_epochs: int = 1) -> dict:
     name = f"{method}-s{seed}"
     edgeopt = str(Path(sys.executable).parent / "edgeopt")
     if reuse and (runs / name / "study.db").is_file():  # tabulate an earlier run again without searching
@@ -37,7 +37,8 @@ def run(method: str, seed: int, budget: float, runs: Path, space: str, reuse: bo
                              check=True)
         return {"method": method, "seed": seed, "wall_s": 0.0, "report": json.loads(out.stdout)}
     command = [edgeopt, "search", "--profile", "sequencer-fpga", "--space", space, "--time", f"{budget}s",
-               "--seed", str(seed), "--name", name, "--runs-dir", str(runs), "--json", *METHODS[method]]
+               "--seed", str(seed), "--name", name, "--runs-dir", str(runs), "--json", *METHODS[method],
+               "--min-epochs", str(min_epochs)]
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, check=True)
     report = json.loads(out.stdout)
@@ -64,14 +65,16 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/bench")
     parser.add_argument("--space", default="searchspace/cnn1d.yaml")
     parser.add_argument("--reuse", action="store_true", help="report on the runs already in --runs, do not search")
+    parser.add_argument("--min-epochs", type=int, default=1, help="MO-ASHA's rung-0 budget (epochs)")
     args = parser.parse_args()
     runs = Path(args.runs)
     jobs = [(m, s) for s in args.seeds for m in METHODS]
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda job: run(*job, args.budget, runs, args.space, args.reuse), jobs))
+        results = list(pool.map(lambda job: run(*job, args.budget, runs, args.space, args.reuse, args.min_epochs),
+                                jobs))
     by = {(r["method"], r["seed"]): r for r in results}
     print(f"# {date.today()}, {platform.node()} ({platform.machine()}), {args.space}, budget {args.budget:.0f} s, "
-          f"{args.jobs} searches side by side, seeds {args.seeds}")
+          f"{args.jobs} searches side by side, seeds {args.seeds}, MO-ASHA min epochs {args.min_epochs}")
     print("| seed | method | trials trained | final HV | best val F1 | best test F1 (front) | "
           "MO-ASHA time to random's final HV |")
     print("|---|---|---|---|---|---|---|")
