@@ -52,7 +52,6 @@ _ONNX_INT = {"int8": "INT8", "int16": "INT16", "int4": "INT4", "analog8": "INT8"
 
 def _insert_qdq(proto, model, plan) -> None:
     import numpy as np
-    import onnx
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
@@ -126,4 +125,3 @@ def _insert_qdq(proto, model, plan) -> None:
                          "(the exporter renamed or fused them)")
     del graph.node[:]
     graph.node.extend(new_nodes)
-    onnx.checker.check_model(proto)

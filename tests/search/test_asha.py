@@ -56,17 +56,23 @@ def test_next_promotion_walks_paused_trials_and_respects_records_of_promotions()
     assert scheduler.next_promotion(RungHistory(records[:2])) is None
 
 
-def simulate(qualities, scheduler, order_seed=0, draining_after=None):
-    """Run ASHA over synthetic curves with one worker; returns (history, epochs trained per trial)."""
+def simulate(qualities, scheduler, order_seed=0, draining_after=None, order=None, moves=None):
+    """Run ASHA over synthetic curves with one worker; returns (history, epochs trained per trial).
+
+    Trials arrive in `order` (default: shuffled with `order_seed`); each promotion is appended to `moves` as
+    (trial, rung, number of records then, draining)."""
     records, promoted = [], set()
-    pending = list(range(len(qualities)))
-    random.Random(order_seed).shuffle(pending)
+    pending = list(order) if order is not None else list(range(len(qualities)))
+    if order is None:
+        random.Random(order_seed).shuffle(pending)
     spent = {}
+    moves = [] if moves is None else moves
     while True:
         history = RungHistory(tuple(records), frozenset(promoted))
         move = scheduler.next_promotion(history, draining=not pending)
         if move is not None:
             trial, rung = move
+            moves.append((trial, rung, len(records), not pending))
             promoted.add((trial, rung))
             rung += 1
         elif pending:
@@ -80,21 +86,39 @@ def simulate(qualities, scheduler, order_seed=0, draining_after=None):
             decision = scheduler.on_result(trial, rung, RungHistory(tuple(records), frozenset(promoted)))
             if decision is not Decision.PROMOTE:
                 break
+            moves.append((trial, rung, len(records), False))
             promoted.add((trial, rung))
             rung += 1
 
 
 # Qualities a thousandth apart at least: values that differ only below float resolution (1e-39 beside 0) become equal
 # errors once on the curve, and then there is no single best curve to follow.
-@given(st.lists(st.integers(0, 990), min_size=3, max_size=40, unique=True).map(lambda v: [q / 1000 for q in v]))
-def test_the_best_curve_reaches_the_full_budget_and_most_stop_early(qualities):
+qualities_strategy = st.lists(st.integers(0, 990), min_size=3, max_size=40, unique=True).map(
+    lambda v: [q / 1000 for q in v])
+
+
+@given(qualities_strategy)
+def test_the_best_curve_reaches_the_full_budget_and_every_promotion_was_earned(qualities):
     scheduler = MOASHA(1, 9, 3)
-    history, spent = simulate(qualities, scheduler)
+    moves = []
+    history, spent = simulate(qualities, scheduler, moves=moves)
     best = max(range(len(qualities)), key=qualities.__getitem__)
     assert spent[best] == 9
-    full = sum(1 for e in spent.values() if e == 9)
-    assert full <= math.ceil(len(qualities) / 3)
-    assert sum(spent.values()) < 9 * len(qualities) or len(qualities) < 3
+    assert sum(spent.values()) < 9 * len(qualities)
+    # Asynchronous: a trial goes on when it is among the best 1/eta of the results its rung holds at that moment
+    # (ceil when draining). When later arrivals keep beating earlier ones, more than 1/eta may go on in the end.
+    for trial, rung, seen, draining in moves:
+        at_rung = sorted((r.objectives[0], r.trial) for r in history.records[:seen] if r.rung == rung)
+        keep = -(-len(at_rung) // 3) if draining else len(at_rung) // 3
+        assert trial in [t for _, t in at_rung[:keep]]
+
+
+@given(qualities_strategy)
+def test_when_the_best_arrive_first_at_most_one_in_eta_goes_on(qualities):
+    best_first = sorted(range(len(qualities)), key=lambda i: -qualities[i])
+    _, spent = simulate(qualities, MOASHA(1, 9, 3), order=best_first)
+    assert sum(1 for e in spent.values() if e >= 3) <= math.ceil(len(qualities) / 3)
+    assert sum(1 for e in spent.values() if e == 9) <= math.ceil(math.ceil(len(qualities) / 3) / 3)
 
 
 def test_decisions_depend_only_on_the_records():
