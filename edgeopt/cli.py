@@ -409,9 +409,10 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
     import torch
 
     from edgeopt.compress.pipeline import auto_pipeline, load_pipeline
-    from edgeopt.compress.run import compress
+    from edgeopt.compress.run import check_model, compress
     from edgeopt.compress.source import load_source
     from edgeopt.data.loading import load_dataset
+    from edgeopt.errors import ModelError
     from edgeopt.profiles.loader import load_profile
 
     if auto == (pipeline_file is not None):
@@ -425,10 +426,11 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
     source = load_source(model, weights)
     dataset = load_dataset(data, label_column=label_column, example=_example_for(source.sample_shape))
     if source.sample_shape is not None and tuple(source.sample_shape) != dataset.sample_shape:
-        raise click.UsageError(f"{model} takes samples of shape {tuple(source.sample_shape)}, but the data's are "
-                               f"{dataset.sample_shape}")
+        raise ModelError(f"{model} takes samples of shape {tuple(source.sample_shape)}, but the data's are "
+                         f"{dataset.sample_shape}")
     teacher_source = load_source(teacher, teacher_weights) if teacher else None
     if pipeline is None:
+        check_model(source.module, dataset, source.normalizer)  # before --auto costs it on the data's shape
         pipeline = auto_pipeline(source.module, target, dataset.sample_shape,
                                  max_drop=0.01 if max_drop is None else max_drop, metric=metric or "f1")
     console = _console()

@@ -139,6 +139,7 @@ class _Payload:
 @pytest.mark.parametrize("case, message", [
     ("shape", "takes samples of shape (1, 256), but the data's are (1, 16, 16)"),
     ("factory-shape", "does not accept the data's samples"),
+    ("auto-shape", "does not accept the data's samples"),
     ("teacher-classes", "teacher outputs (2, 3)"),
     ("format", "weights 'int4' are not a format stm32f746 runs"),
     ("unloadable", "not a weights-only torch file"),
@@ -152,11 +153,13 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(setup, tmp_path, case,
     args = ["--pipeline", setup / "int8.yaml", "--data", setup / "reads.npz"]
     if case == "shape":
         args = ["--pipeline", setup / "int8.yaml", "--data", "shapes"]
-    elif case == "factory-shape":
+    elif case in ("factory-shape", "auto-shape"):
         model = ["examples/models.py:kws_dscnn", "--weights", tmp_path / "kws.pt"]
         from models import kws_dscnn
 
         torch.save(kws_dscnn().state_dict(), tmp_path / "kws.pt")
+        if case == "auto-shape":
+            args = ["--auto", "--data", setup / "reads.npz"]
     elif case == "teacher-classes":
         args += _three_class_teacher(tmp_path)
     elif case == "format":

@@ -106,10 +106,10 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
 
     torch.manual_seed(seed)
     data = DeviceData(dataset, normalizer)
-    _check_model(model, dataset, data, "model")
+    check_model(model, dataset, normalizer)
     if teacher is not None:
         teacher = renormalized(teacher, normalizer, teacher_normalizer or Normalizer.identity(dataset.x_train))
-        _check_model(teacher, dataset, data, "teacher")
+        check_model(teacher, dataset, normalizer, "teacher")
     ctx = CompressContext(profile, data, dataset.sample_shape, dataset.num_classes,
                           positive_class=positive_class, seed=seed,
                           teacher=teacher if teacher is not None else model)
@@ -205,13 +205,15 @@ def _quality(metrics) -> dict:
     return {k: metrics.get(k) for k in ("accuracy", "precision", "recall", "f1")}
 
 
-def _check_model(model, dataset: Dataset, data, role: str) -> None:
+def check_model(model, dataset: Dataset, normalizer: Normalizer | None = None, role: str = "model") -> None:
+    """A clear error unless `model` takes the dataset's samples and predicts one logit per class."""
     import torch
 
+    normalizer = normalizer or Normalizer.identity(dataset.x_train)
     try:
         with torch.no_grad():
             model.eval()
-            out = model(data.x_train[:2])
+            out = model(torch.from_numpy(normalizer.apply(dataset.x_train[:2])))
     except Exception as exc:  # the user's model rejects the data's shape
         raise ModelError(f"the {role} does not accept the data's samples of shape {dataset.sample_shape}: "
                          f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}") from None
