@@ -55,7 +55,8 @@ def _emit_json(data) -> None:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="edgeopt")
 def main() -> None:
-    """Fit neural networks onto tiny hardware: device profiles, cost estimates and CI budget gates."""
+    """Fit neural networks onto tiny hardware: device profiles, cost estimates, hardware-aware search, compression
+    measured on the exported model, and CI budget gates."""
 
 
 # -- profiles -----------------------------------------------------------------------------------------------------
