@@ -98,18 +98,11 @@ class Pruned:
 
 def prune(model, config: ChannelPruneConfig, ctx: CompressContext) -> Pruned:
     """Structured pruning toward `config`'s ratio or target, fine-tuning after each step."""
-    import torch_pruning as tp
-
     model = copy.deepcopy(model).eval()
-    ignored = [_output_layer(model, ctx.num_classes)]
-    example = ctx.data.x_train[:2]
-    ratio, note = (config.ratio, "") if config.ratio is not None else _ratio_for_target(model, config, ctx, ignored)
+    ratio, note = (config.ratio, "") if config.ratio is not None else _ratio_for_target(model, config, ctx)
     if ratio <= 0.0:
         return Pruned(model, 0.0, True, (), "the model already meets the target; nothing pruned")
-    pruner = tp.pruner.MetaPruner(model, example, importance=_importance(config.importance),
-                                  global_pruning=config.global_pruning, pruning_ratio=ratio,
-                                  iterative_steps=config.steps, ignored_layers=ignored,
-                                  iterative_pruning_ratio_scheduler=_geometric)
+    pruner = _pruner(model, ratio, config, ctx, steps=config.steps)
     teacher = ctx.teacher_logits if config.distill else None
     # Every step is kept: a step can dip below the tolerance and the next, fine-tuned longer, recover; the result is
     # the last step within the tolerance (the smaller ratio is the fallback when the target costs too much quality).
@@ -230,19 +223,27 @@ def _limit_shortfalls(est: Estimate, profile) -> list[str]:
             if not c.passed and c.what != "max_power_w"]
 
 
-def _ratio_for_target(model, config: ChannelPruneConfig, ctx: CompressContext, ignored) -> tuple[float, str]:
-    """The smallest channel ratio whose one-shot pruned model meets the target (bisection on throwaway copies)."""
+def _pruner(model, ratio: float, config: ChannelPruneConfig, ctx: CompressContext, steps: int = 1):
+    """torch-pruning's MetaPruner over `model`, never touching its classifier outputs; `steps` geometric steps."""
     import torch_pruning as tp
 
+    return tp.pruner.MetaPruner(model, ctx.data.x_train[:2], importance=_importance(config.importance),
+                                global_pruning=config.global_pruning, pruning_ratio=ratio, iterative_steps=steps,
+                                ignored_layers=[_output_layer(model, ctx.num_classes)],
+                                iterative_pruning_ratio_scheduler=_geometric)
+
+
+def _ratio_for_target(model, config: ChannelPruneConfig, ctx: CompressContext) -> tuple[float, str]:
+    """The smallest channel ratio whose one-shot pruned model meets the target (a grid, then bisection, on
+    throwaway copies)."""
+    seen: dict[float, list[str]] = {}
+
     def shortfalls(ratio: float) -> list[str]:
-        trial = copy.deepcopy(model)
-        names = {id(m): n for n, m in model.named_modules()}
-        trial_modules = dict(trial.named_modules())
-        pruner = tp.pruner.MetaPruner(trial, ctx.data.x_train[:2], importance=_importance(config.importance),
-                                      global_pruning=config.global_pruning, pruning_ratio=ratio,
-                                      ignored_layers=[trial_modules[names[id(m)]] for m in ignored])
-        pruner.step()
-        return _shortfalls(_estimate(trial, ctx), config, ctx)
+        if ratio not in seen:
+            trial = copy.deepcopy(model)
+            _pruner(trial, ratio, config, ctx).step()
+            seen[ratio] = _shortfalls(_estimate(trial, ctx), config, ctx)
+        return seen[ratio]
 
     if not _shortfalls(_estimate(model, ctx), config, ctx):
         return 0.0, ""
