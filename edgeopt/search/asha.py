@@ -82,9 +82,11 @@ class MOASHA:
     def _promotable(self, rung: int, history: RungHistory, draining: bool = False) -> list[int]:
         at_rung = [r for r in history.records if r.rung == rung]
         keep = -(-len(at_rung) // self.eta) if draining else len(at_rung) // self.eta
-        if keep == 0:
+        # Worthless results rank after every useful one. Ranked among them, each front would hold the smallest
+        # worthless model left, so half the promotion slots could go to models that are never promoted.
+        useful = [r for r in at_rung if self.reference is None
+                  or all(value < bound for value, bound in zip(r.objectives, self.reference))]
+        if keep == 0 or not useful:
             return []
-        best = rank_order([r.objectives for r in at_rung], [r.trial for r in at_rung])[:keep]
-        useful = {r.trial for r in at_rung if self.reference is None
-                  or all(value < bound for value, bound in zip(r.objectives, self.reference))}
-        return [t for t in best if t in useful and (t, rung) not in history.promoted and t not in history.closed]
+        best = rank_order([r.objectives for r in useful], [r.trial for r in useful])[:keep]
+        return [t for t in best if (t, rung) not in history.promoted and t not in history.closed]

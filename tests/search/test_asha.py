@@ -144,3 +144,14 @@ def test_results_no_better_than_the_reference_are_never_promoted():
     assert scheduler.on_result(0, 0, history) is Decision.PAUSE
     assert MOASHA(1, 9, 3).on_result(0, 0, history) is Decision.PROMOTE  # without a reference it would go on
     assert scheduler.next_promotion(history, draining=True) != (0, 0)
+
+
+def test_worthless_results_take_no_promotion_slots():
+    scheduler = MOASHA(1, 9, 3, reference=(1.0, float("inf")))
+    # Three useful trials, mutually non-dominated, and three with zero quality that are smaller than all of them.
+    # Ranked together, the smallest worthless one would sit on the front and take one of the two slots.
+    records = (RungRecord(0, 0, (0.3, 500.0)), RungRecord(1, 0, (0.4, 400.0)), RungRecord(2, 0, (0.5, 300.0)),
+               RungRecord(3, 0, (1.0, 10.0)), RungRecord(4, 0, (1.0, 20.0)), RungRecord(5, 0, (1.0, 30.0)))
+    history = RungHistory(records)
+    promoted = {t for t in range(6) if scheduler.on_result(t, 0, history) is Decision.PROMOTE}
+    assert promoted == {0, 2}  # 6 // 3 slots, both to useful trials: the two ends of their front
