@@ -134,5 +134,8 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({
 })
 
 TRAINING_DEFAULTS: Mapping[str, object] = MappingProxyType(
-    {"lr": 0.01, "weight_decay": 0.0, "batch_size": 64, "optimizer": "adam", "epochs": 8})
+    {"lr": 0.01, "weight_decay": 0.0, "batch_size": 64, "optimizer": "adam", "epochs": 8, "lr_schedule": "cosine"})
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# cosine: the learning rate decays to 0 over the space's largest epoch budget, whatever rung a trial is trained to, so a
+# trial resumed rung by rung follows the same schedule as one trained straight through. constant: no decay.
+LR_SCHEDULES = ("cosine", "constant")

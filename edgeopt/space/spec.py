@@ -9,6 +9,7 @@
     training:
       lr: {float: [1e-3, 3e-2], log: true}
       epochs: 16                      # the largest training budget
+      lr_schedule: cosine             # decay over that budget (default), or constant
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.loader import did_you_mean
 from edgeopt.profiles.yamldoc import locate, read_yaml
 from edgeopt.space.distributions import Choice, Distribution, FloatRange, Fixed, IntRange, from_json
-from edgeopt.space.families import ACTIVATIONS, FAMILIES, OPTIMIZERS, TRAINING_DEFAULTS
+from edgeopt.space.families import ACTIVATIONS, FAMILIES, LR_SCHEDULES, OPTIMIZERS, TRAINING_DEFAULTS
 
 
 class SpaceError(EdgeoptError):
@@ -41,6 +42,7 @@ _RULES: dict[str, tuple[type, tuple | None, float | None]] = {
     "activation": (str, ACTIVATIONS, None), "dropout": (float, None, 0.0),
     "lr": (float, None, 1e-12), "weight_decay": (float, None, 0.0), "batch_size": (int, None, 1),
     "optimizer": (str, OPTIMIZERS, None), "epochs": (int, None, 1),
+    "lr_schedule": (str, LR_SCHEDULES, None),
 }
 
 

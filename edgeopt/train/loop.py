@@ -70,6 +70,15 @@ def build_model(spec: TrialSpec):
     return SearchSpace.from_json(spec.space).build(spec.config, spec.sample_shape, spec.num_classes, spec.seed)
 
 
+def learning_rate(config: dict, step: int, total_steps: int) -> float:
+    """The learning rate at optimizer step `step` of `total_steps` (the space's full budget). Configs stored before
+    `lr_schedule` existed trained at a constant rate, and resume that way."""
+    lr = float(config["lr"])
+    if config.get("lr_schedule", "constant") == "constant":
+        return lr
+    return lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
 def _optimizer(model, config: dict):
     import torch
 
@@ -87,6 +96,8 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     import torch
     import torch.nn.functional as F
 
+    from edgeopt.space.spec import SearchSpace
+
     start = time.perf_counter()
     model = build_model(spec).to(data.device)
     optimizer = _optimizer(model, spec.config)
@@ -99,6 +110,8 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
         done = int(state["epoch"])
     batch = int(spec.config["batch_size"])
     n = len(data.y_train)
+    steps_per_epoch = -(-n // batch)
+    total_steps = SearchSpace.from_json(spec.space).max_epochs * steps_per_epoch
     if spec.distill is not None and data.teacher_logits is None:
         raise TrainingError(f"trial {spec.number}: distillation asked for, but no teacher logits were computed")
     loss_sum, steps = 0.0, 0
@@ -108,6 +121,9 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
             model.train()
             order = torch.randperm(n, device=data.device)
             for first in range(0, n, batch):
+                rate = learning_rate(spec.config, epoch * steps_per_epoch + first // batch, total_steps)
+                for group in optimizer.param_groups:
+                    group["lr"] = rate
                 index = order[first:first + batch]
                 logits = model(data.x_train[index])
                 if spec.distill is None:

@@ -7,6 +7,7 @@ import torch
 
 from edgeopt.space import FAMILIES, SpaceError, load_space
 from edgeopt.space.distributions import Choice, FloatRange, IntRange
+from edgeopt.space.families import TRAINING_DEFAULTS
 from edgeopt.space.spec import SearchSpace
 
 SHAPES = {"mlp": (1, 64), "cnn1d": (1, 64), "cnn2d": (1, 12, 12)}
@@ -19,8 +20,8 @@ def test_shipped_spaces_load_sample_and_build(name):
     rng = np.random.default_rng(0)
     for _ in range(5):
         config = space.sample(rng)
-        assert set(config) == set(FAMILIES[name].defaults) | {"lr", "weight_decay", "batch_size", "optimizer",
-                                                                "epochs"}
+        assert set(config) == set(FAMILIES[name].defaults) | set(TRAINING_DEFAULTS)
+        assert config["lr_schedule"] == "cosine"
         model = space.build(config, SHAPES[name], 3)
         out = model.eval()(torch.zeros(2, *SHAPES[name]))
         assert out.shape == (2, 3)

@@ -1,14 +1,16 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edgeopt.data import Normalizer, example_dataset
 from edgeopt.space import load_space
-from edgeopt.train.loop import DeviceData, TrainingError, TrialSpec, load_trained, train_trial
+from edgeopt.train.loop import DeviceData, TrainingError, TrialSpec, learning_rate, load_trained, train_trial
 
 CONFIG = {"blocks": 1, "channels": 4, "channel_growth": 1.0, "kernel_size": 5, "stride": 2, "pooling": "max",
           "separable": False, "activation": "relu", "dropout": 0.1, "lr": 0.01, "weight_decay": 1e-5,
-          "batch_size": 64, "optimizer": "adam", "epochs": 3}
+          "batch_size": 64, "optimizer": "adam", "epochs": 3, "lr_schedule": "cosine"}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,18 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path, data):
     assert checkpoint["epoch"] == 3
     assert checkpoint["trial"]["config"] == CONFIG and checkpoint["trial"]["sample_shape"] == [1, 256]
     assert len(checkpoint["trial"]["normalizer"]["mean"]) == 1  # the model can be evaluated without the store
+
+
+@given(st.floats(1e-5, 1.0), st.integers(1, 10_000), st.data())
+def test_cosine_schedule_decays_from_the_rate_to_zero_over_the_budget(lr, total, draw):
+    config = {"lr": lr, "lr_schedule": "cosine"}
+    step = draw.draw(st.integers(0, total - 1))
+    assert learning_rate(config, 0, total) == pytest.approx(lr)
+    assert learning_rate(config, total, total) == pytest.approx(0.0, abs=1e-12)
+    assert 0.0 <= learning_rate(config, step + 1, total) <= learning_rate(config, step, total) <= lr
+    # Without a schedule (and in configs stored before there was one) the rate stays put.
+    assert learning_rate({"lr": lr, "lr_schedule": "constant"}, step, total) == lr
+    assert learning_rate({"lr": lr}, step, total) == lr
 
 
 def test_training_to_a_budget_already_reached_only_evaluates(tmp_path, data):
