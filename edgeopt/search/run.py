@@ -16,6 +16,7 @@ from pathlib import Path
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
+from edgeopt.train.metrics import best_threshold_f1
 
 SAMPLERS = ("random", "tpe", "nsga2")
 HARDWARE_OBJECTIVES = ("weight_bytes", "params", "latency_s", "peak_activation_bytes", "energy_j")
@@ -178,6 +179,13 @@ class _Runner:
     def objectives(self, trial: TrialRecord, rung: RungResultRecord) -> tuple[float, float]:
         return 1.0 - self.quality(rung.metrics), self.hardware(trial)
 
+    def promotion_objectives(self, trial: TrialRecord, rung: RungResultRecord) -> tuple[float, float]:
+        """What MO-ASHA ranks a rung on: as `objectives`, but binary F1 at its best threshold, which predicts the
+        trained model's F1 where F1 at argmax is still 0 (BENCHMARKS.md: search efficiency)."""
+        if self.settings.metric != "f1":
+            return self.objectives(trial, rung)
+        return 1.0 - best_threshold_f1(rung.metrics), self.hardware(trial)
+
     # -- main loop
 
     def run(self) -> Store:
@@ -193,7 +201,8 @@ class _Runner:
                 self._train(queued[0], len(queued[0].rungs))  # the rung after its last finished one
                 continue
             draining = not self.budget.may_start(self._trained(trials))
-            promotion = self.scheduler.next_promotion(rung_history(trials, self.objectives), draining=draining)
+            history = rung_history(trials, self.promotion_objectives)
+            promotion = self.scheduler.next_promotion(history, draining=draining)
             if promotion is not None:
                 number, rung = promotion
                 self.store.promote(number, rung)
@@ -271,7 +280,8 @@ class _Runner:
             record = RungResultRecord(rung, result.epochs, result.metrics.to_dict(), result.seconds, time.time())
             self.store.add_rung(trial.number, record)
             trial = self.store.trial(trial.number)
-            decision = self.scheduler.on_result(trial.number, rung, rung_history(self.store.trials(), self.objectives))
+            history = rung_history(self.store.trials(), self.promotion_objectives)
+            decision = self.scheduler.on_result(trial.number, rung, history)
             if decision is Decision.STOP:
                 self.store.finish(trial.number, TrialState.COMPLETED, self.objectives(trial, record))
                 return

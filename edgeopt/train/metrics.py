@@ -41,6 +41,15 @@ class Metrics:
                    tuple(tuple(p) for p in data.get("pr_curve", ())))
 
 
+def best_threshold_f1(metrics: dict) -> float:
+    """A binary model's F1 at the best decision threshold on its PR curve (at least its F1 at argmax); the macro F1
+    of a multi-class one. Early in training most models do not yet score any positive above 0.5, so F1 at argmax is
+    0 for all of them and cannot tell them apart; how well they already separate the classes can."""
+    if len(metrics["per_class_f1"]) != 2:
+        return float(metrics["f1"])
+    return max([float(metrics["f1"])] + [2 * r * p / (r + p) for r, p in metrics.get("pr_curve", ()) if r + p > 0])
+
+
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, *, positive_class: int = 1, loss: float = 0.0,
                            curve_points: int = 41) -> Metrics:
     """Metrics of argmax predictions; the PR curve sweeps a threshold on the positive class's probability."""

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgeopt.train.metrics import Metrics, classification_metrics
+from edgeopt.train.metrics import Metrics, best_threshold_f1, classification_metrics
 
 
 def one_hot(pred, classes):
@@ -42,3 +42,21 @@ def test_metrics_are_fractions_and_round_trip(pairs):
     for recall, precision in m.pr_curve:
         assert 0 <= recall <= 1 and 0 <= precision <= 1
     assert Metrics.from_dict(m.to_dict()) == m
+
+
+@given(st.lists(st.tuples(st.integers(0, 1), st.floats(0.0, 1.0)), min_size=4, max_size=60))
+def test_best_threshold_f1_is_at_least_argmax_f1_and_at_most_one(pairs):
+    y = np.array([p[0] for p in pairs])
+    score = np.array([p[1] for p in pairs])
+    metrics = classification_metrics(y, np.stack([1 - score, score], axis=1)).to_dict()
+    assert metrics["f1"] <= best_threshold_f1(metrics) <= 1.0
+
+
+def test_best_threshold_f1_sees_separation_that_argmax_misses():
+    # Every positive scores above every negative, but none above 0.5: F1 at argmax is 0, at the best threshold 1.
+    y = np.array([0, 0, 0, 1, 1])
+    score = np.array([0.1, 0.15, 0.2, 0.3, 0.4])
+    metrics = classification_metrics(y, np.stack([1 - score, score], axis=1), curve_points=11).to_dict()
+    assert metrics["f1"] == 0.0 and best_threshold_f1(metrics) == 1.0
+    three = classification_metrics(np.array([0, 1, 2, 1]), np.eye(3)[[0, 1, 2, 0]]).to_dict()
+    assert best_threshold_f1(three) == three["f1"]  # multi-class: the macro F1 itself
