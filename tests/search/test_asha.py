@@ -155,3 +155,15 @@ def test_worthless_results_take_no_promotion_slots():
     history = RungHistory(records)
     promoted = {t for t in range(6) if scheduler.on_result(t, 0, history) is Decision.PROMOTE}
     assert promoted == {0, 2}  # 6 // 3 slots, both to useful trials: the two ends of their front
+
+
+@given(qualities_strategy, st.integers(0, 10_000))
+def test_while_trials_still_come_at_most_one_in_eta_of_a_rung_goes_on(qualities, order_seed):
+    moves = []
+    history, _ = simulate(qualities, MOASHA(1, 9, 3), order_seed=order_seed, moves=moves)
+    gone_on = {}
+    for _, rung, seen, draining in moves:
+        gone_on[rung] = gone_on.get(rung, 0) + 1
+        if not draining:
+            at_rung = sum(1 for r in history.records[:seen] if r.rung == rung)
+            assert gone_on[rung] <= at_rung // 3
