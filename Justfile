@@ -18,7 +18,9 @@ test *args:
 # Benchmarks; results go into BENCHMARKS.md by hand, with date, machine and command.
 bench:
     {{bin}}/python benchmarks/cli_speed.py
-    {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 --jobs 2
+    {{bin}}/python benchmarks/learning_curves.py --configs 100 --seed 1
+    {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 3 4 --jobs 2 --methods mo-asha random --runs runs/bench-paired
+    {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 --jobs 2 --runs runs/bench-all
     {{bin}}/pip install -q -e .[bench]
     {{bin}}/python benchmarks/compression.py --part ptq --reads-samples 12000
     {{bin}}/python benchmarks/compression.py --part fpga

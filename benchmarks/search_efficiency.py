@@ -78,6 +78,9 @@ def main() -> None:
     methods = {m: METHODS[m] for m in METHODS if m in args.methods or m == "random"}
     runs = Path(args.runs)
     jobs = [(m, s) for s in args.seeds for m in methods]
+    taken = [f"{m}-s{s}" for m, s in jobs if (runs / f"{m}-s{s}").exists()]
+    if taken and not args.reuse:  # edgeopt search would resume them, and time them from their first start
+        parser.error(f"{runs} already holds {', '.join(taken)}: pass --reuse to tabulate them, or another --runs")
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda job: run(*job, args.budget, runs, args.space, args.reuse, args.min_epochs),
                                 jobs))
