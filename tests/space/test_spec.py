@@ -74,6 +74,8 @@ def test_parsing_choices_ranges_and_fixed(tmp_path):
     ("family: mlp\narchitecture:\n  width: []\n", [":3:", "architecture.width", "empty choice"]),
     ("family: mlp\narchitecture:\n  depth: {int: [5, 2]}\n", ["architecture.depth.int", "min 5 > max 2"]),
     ("family: mlp\ntraining:\n  optimizer: [adam, lion]\n", ["training.optimizer.1", "'lion'", "adam, adamw, sgd"]),
+    ("family: mlp\ntraining:\n  lr_schedule: linear\n", [":3:", "training.lr_schedule", "'linear'",
+                                                       "cosine, constant"]),
     ("family: mlp\ntraining:\n  weight_decay: {float: [0.0, 1.0], log: true}\n", ["training.weight_decay.log",
                                                                              "low > 0"]),
     ("family: mlp\narchitecture:\n  depth: {float: [1, 3]}\n", ["architecture.depth", "whole numbers"]),
