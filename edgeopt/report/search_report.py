@@ -106,7 +106,7 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
             dataset, Normalizer.fit(dataset.x_train), positive_class=settings["positive_class"])
     for name in settings["profiles"]:
         profile = load_profile(name)
-        limit = min(x for x in (profile.budgets.max_weight_bytes, profile.weight_memory.usable_bytes) if x)
+        limit = weight_limit_bytes(profile)
         rows = tuple(_row(t, profile.name, None) for t in trials)
         fitting = [(t, r) for t, r in zip(trials, rows) if t.state in TRAINED and t.rungs and r.fits]
         # A model of zero quality is on no useful front however small it is (it adds no hypervolume either).
@@ -182,6 +182,11 @@ def _baseline_row(model, val, test, dataset, profile) -> TrialRow:
     return TrialRow(-1, "baseline", 0, val.precision, val.recall, val.f1, val.accuracy, *test_values,
                     est.total.params, est.total.weight_bytes, est.peak_activation_bytes, est.total.latency_s,
                     est.total.energy_j, est.fits)
+
+
+def weight_limit_bytes(profile) -> float:
+    """The weight bytes a profile allows: its budget, else its weight memory (the hypervolume's size scale)."""
+    return min(x for x in (profile.budgets.max_weight_bytes, profile.weight_memory.usable_bytes) if x)
 
 
 def _hypervolume(trials, profile: str, metric: str, limit_bytes: float) -> tuple[tuple[float, float], ...]:
