@@ -32,12 +32,12 @@ METHODS = {
 
 def run(method: str, seed: int, budget: float, runs: Path, space: str, reuse: bool, min_epochs: int = 1) -> dict:
     name = f"{method}-s{seed}"
-    edgeopt = str(Path(sys.executable).parent / "edgeopt")
+    edgeopt = [sys.executable, "-m", "edgeopt.cli"]  # this interpreter's edgeopt, installed or on PYTHONPATH
     if reuse and (runs / name / "study.db").is_file():  # tabulate an earlier run again without searching
-        out = subprocess.run([edgeopt, "report", str(runs / name), "--json"], capture_output=True, text=True,
+        out = subprocess.run([*edgeopt, "report", str(runs / name), "--json"], capture_output=True, text=True,
                              check=True)
         return {"method": method, "seed": seed, "wall_s": 0.0, "report": json.loads(out.stdout)}
-    command = [edgeopt, "search", "--profile", "sequencer-fpga", "--space", space, "--time", f"{budget}s",
+    command = [*edgeopt, "search", "--profile", "sequencer-fpga", "--space", space, "--time", f"{budget}s",
                "--seed", str(seed), "--name", name, "--runs-dir", str(runs), "--json", *METHODS[method],
                "--min-epochs", str(min_epochs)]
     start = time.perf_counter()

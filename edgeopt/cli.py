@@ -237,11 +237,13 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
               help="State dict for a module:factory teacher.")
 @click.option("--compress", "compress_pipeline", default=None, type=click.Path(dir_okay=False),
               help="Pipeline YAML applied to each profile's Pareto front when the search ends.")
+@click.option("--device", default="auto", show_default=True,
+              help="Where trials train: auto (a CUDA GPU when there is one, else cpu), cpu, cuda, cuda:N.")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write the report when done.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def search_cmd(profiles, space, data, label_column, name, trials, time_budget, sampler, early_stopping, min_epochs,
                eta, metric, objective, positive_class, seed, runs_dir, storage, resume, teacher, teacher_weights,
-               compress_pipeline, report, as_json) -> None:
+               compress_pipeline, device, report, as_json) -> None:
     """Find the models that fit the device(s) and what fitting costs in precision and recall.
 
     Every sampled architecture is costed on each profile first; those that fit none are never trained. Ctrl-C stops
@@ -252,7 +254,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     from edgeopt.search.run import SearchSettings, run_search
 
     if resume:
-        settings = _resumed_settings(Path(resume), trials, time_budget, storage)
+        settings = _resumed_settings(Path(resume), trials, time_budget, storage, device)
     else:
         if not profiles:
             raise click.UsageError("give at least one --profile (or --resume RUN_DIR)")
@@ -269,7 +271,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
                                   trials=trials, time_s=time_budget, min_epochs=min_epochs, eta=eta, metric=metric,
                                   hardware_objective=objective, positive_class=positive_class, seed=seed,
                                   runs_dir=runs_dir, storage=storage, teacher=teacher,
-                                  teacher_weights=teacher_weights)
+                                  teacher_weights=teacher_weights, device=device)
     pipeline = None
     if compress_pipeline:
         from edgeopt.compress.pipeline import load_pipeline
@@ -289,7 +291,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     _finish_report(store, settings.run_dir / "report" if report else None, as_json, console, settings.run_dir)
 
 
-def _resumed_settings(run_dir, trials, time_budget, storage):
+def _resumed_settings(run_dir, trials, time_budget, storage, device):
     from edgeopt.report.search_report import open_store
     from edgeopt.search.run import SearchSettings
 
@@ -304,7 +306,7 @@ def _resumed_settings(run_dir, trials, time_budget, storage):
                           seed=stored["seed"], runs_dir=str(run_dir.parent), storage=storage,
                           teacher=stored.get("teacher"), teacher_weights=stored.get("teacher_weights"),
                           distill_temperature=stored.get("distill_temperature", 4.0),
-                          distill_alpha=stored.get("distill_alpha", 0.7))
+                          distill_alpha=stored.get("distill_alpha", 0.7), device=device)
 
 
 def _with_progress(console, work, quiet: bool):

@@ -77,6 +77,10 @@ def test_search_bad_input_exits_2(tmp_path):
         (["search", "-p", "sequencer-fpga", "--time", "soon"], "cannot read 'soon'"),
         (["report", tmp_path / "nothing"], "no search here"),
         (["search", "--resume", tmp_path / "nothing"], "no search here"),
+        (["search", "-p", "sequencer-fpga", "--device", "tpu", "--runs-dir", tmp_path / "runs"],
+         "device 'tpu': choose from auto, cpu, cuda, cuda:N"),
+        (["search", "-p", "sequencer-fpga", "--device", "cuda:99", "--runs-dir", tmp_path / "runs"],
+         "device 'cuda:99'"),
     ]
     import numpy as np
 

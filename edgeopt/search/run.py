@@ -43,7 +43,7 @@ class SearchSettings:
     seed: int = 0
     runs_dir: str = "runs"
     storage: str | None = None
-    device: str | None = None  # None: cuda when available, else cpu
+    device: str | None = None  # None or "auto": cuda when available, else cpu; "cpu", "cuda", "cuda:N"
     threads: int = 1  # CPU threads for torch; tiny models train fastest on one
     teacher: str | None = None  # every trial trains against this model's soft targets (a compress MODEL spec)
     teacher_weights: str | None = None
@@ -113,6 +113,25 @@ def make_sampler(name: str, seed: int):
     raise EdgeoptError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
 
 
+def resolve_device(name: str | None) -> str:
+    """The torch device a search trains on: None or "auto" picks cuda when a GPU is visible, else cpu."""
+    import torch
+
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = name.partition(":")
+    if kind == "cpu" and not index:
+        return "cpu"
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise EdgeoptError(f"device {name!r}: choose from auto, cpu, cuda, cuda:N")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise EdgeoptError(f"device {name!r}: no CUDA GPU is visible to torch; use --device cpu (or auto)")
+    if index and int(index) >= count:
+        raise EdgeoptError(f"device {name!r}: only {count} CUDA GPU(s) visible (cuda:0..cuda:{count - 1})")
+    return name
+
+
 def run_search(settings: SearchSettings, progress: Callable[[SearchProgress], None] | None = None) -> Store:
     """Run (or resume) a search; returns the store holding every trial."""
     return _Runner(settings, progress).run()
@@ -153,7 +172,7 @@ class _Runner:
             raise EdgeoptError(f"positive class {settings.positive_class} is not a class of {self.dataset.name} "
                                f"(0..{self.dataset.num_classes - 1})")
         self.normalizer = Normalizer.fit(self.dataset.x_train)
-        device = settings.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = resolve_device(settings.device)
         if device == "cpu":
             torch.set_num_threads(settings.threads)
         self.data = DeviceData(self.dataset, self.normalizer, device)
@@ -355,4 +374,4 @@ def _violation_score(costs: dict) -> float:
     return min(c["violation_score"] for c in costs.values())
 
 
-__all__ = ["SearchProgress", "SearchSettings", "run_search"]
+__all__ = ["SearchProgress", "SearchSettings", "resolve_device", "run_search"]

@@ -122,3 +122,36 @@ def test_time_budget_ends_the_search(tmp_path, tiny_space):
     store = run_search(settings(tmp_path, tiny_space, trials=None, time_s=3.0))
     trials = store.trials()
     assert trials and all(t.state is not TrialState.RUNNING for t in trials)
+
+
+def test_an_unknown_or_absent_device_is_refused_before_anything_is_written(tmp_path, tiny_space):
+    from edgeopt.errors import EdgeoptError
+
+    for device, fragment in (("tpu", "choose from auto, cpu, cuda, cuda:N"), ("cuda:x", "choose from"),
+                             ("cuda:99", "'cuda:99'")):
+        with pytest.raises(EdgeoptError, match=fragment):
+            run_search(settings(tmp_path, tiny_space, device=device))
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.gpu
+def test_a_search_trains_on_the_gpu_by_default_and_its_models_run_on_the_cpu(tmp_path, tiny_space):
+    from edgeopt.data import Normalizer, example_dataset
+    from edgeopt.report.search_report import build_report, open_store
+    from edgeopt.search.run import resolve_device
+    from edgeopt.train.loop import DeviceData, TrialSpec, evaluate, load_trained
+
+    assert resolve_device(None) == resolve_device("auto") == "cuda" and resolve_device("cuda:0") == "cuda:0"
+    s = settings(tmp_path, tiny_space, trials=4)
+    store = run_search(s)
+    trained = [t for t in store.trials() if t.state is not TrialState.INFEASIBLE]
+    assert len(trained) == 4 and all(t.state in (TrialState.COMPLETED, TrialState.STOPPED) for t in trained)
+    dataset = example_dataset("reads")
+    cpu_data = DeviceData(dataset, Normalizer.from_dict(trained[0].normalizer), "cpu")
+    for t in trained:  # each checkpoint, loaded on the CPU, is the model the GPU evaluated
+        spec = TrialSpec(t.number, store.settings["space"], t.config, dataset.sample_shape, dataset.num_classes,
+                         0, t.checkpoint)
+        metrics = evaluate(load_trained(spec), cpu_data.x_eval, cpu_data.y_eval)
+        assert metrics.loss == pytest.approx(t.last.metrics["loss"], abs=1e-4)
+    report = build_report(open_store(s.run_dir))
+    assert sum(len(rows) for rows in report.trials.values()) >= 4

@@ -6,7 +6,15 @@ from hypothesis import strategies as st
 
 from edgeopt.data import Normalizer, example_dataset
 from edgeopt.space import load_space
-from edgeopt.train.loop import DeviceData, TrainingError, TrialSpec, learning_rate, load_trained, train_trial
+from edgeopt.train.loop import (
+    DeviceData,
+    TrainingError,
+    TrialSpec,
+    evaluate,
+    learning_rate,
+    load_trained,
+    train_trial,
+)
 
 CONFIG = {"blocks": 1, "channels": 4, "channel_growth": 1.0, "kernel_size": 5, "stride": 2, "pooling": "max",
           "separable": False, "activation": "relu", "dropout": 0.1, "lr": 0.01, "weight_decay": 1e-5,
@@ -89,3 +97,31 @@ def test_distillation_follows_the_teacher_and_alpha_zero_is_plain_training(tmp_p
     assert agree.float().mean() > 0.75  # it learned the teacher rather than the labels
     with pytest.raises(TrainingError, match="no teacher logits"):
         train_trial(replace(spec(tmp_path, dataset, name="none.pt"), distill=(4.0, 0.5)), plain_data, 1)
+
+
+@pytest.mark.gpu
+def test_a_trial_trains_and_resumes_on_the_gpu_and_loads_on_the_cpu(tmp_path):
+    dataset = example_dataset("reads", n_samples=600)
+    gpu_data = DeviceData(dataset, Normalizer.fit(dataset.x_train), "cuda")
+    assert gpu_data.x_train.is_cuda and gpu_data.y_eval.is_cuda  # moved once, sliced per batch
+    straight = spec(tmp_path, dataset, name="straight.pt")
+    result = train_trial(straight, gpu_data, 3)
+    resumed = spec(tmp_path, dataset, name="resumed.pt")
+    train_trial(resumed, gpu_data, 1)
+    again = train_trial(resumed, gpu_data, 3)
+    assert result.epochs == again.epochs == 3 and np.isfinite(again.train_loss)
+    # cuDNN may sum in another order between runs, so equal up to rounding rather than bit for bit.
+    for a, b in zip(load_trained(straight).state_dict().values(), load_trained(resumed).state_dict().values()):
+        assert a.device.type == "cpu" and torch.allclose(a, b, rtol=1e-3, atol=1e-4)
+    assert abs(result.metrics.loss - again.metrics.loss) < 1e-3
+    cpu_metrics = evaluate(load_trained(straight), *[t.cpu() for t in (gpu_data.x_eval, gpu_data.y_eval)])
+    assert abs(cpu_metrics.loss - result.metrics.loss) < 1e-4  # the checkpoint is the model that was evaluated
+
+
+@pytest.mark.gpu
+def test_a_nan_loss_on_the_gpu_is_a_training_error(tmp_path):
+    dataset = example_dataset("reads", n_samples=600)
+    gpu_data = DeviceData(dataset, Normalizer.fit(dataset.x_train), "cuda")
+    wild = {**CONFIG, "optimizer": "sgd", "lr": 1e12}
+    with pytest.raises(TrainingError, match="loss became"):
+        train_trial(spec(tmp_path, dataset, wild), gpu_data, 3)
