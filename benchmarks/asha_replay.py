@@ -183,6 +183,7 @@ def main() -> None:
     parser.add_argument("--configs", type=int, default=200, help="draws recorded per seed")
     parser.add_argument("--budget", type=float, default=150.0, help="seconds of (replayed) search")
     parser.add_argument("--eta", type=int, nargs="+", default=[3], help="MO-ASHA reduction factors to replay")
+    parser.add_argument("--min-epochs", type=int, nargs="+", default=[1], help="MO-ASHA first-rung budgets to replay")
     parser.add_argument("--space", default="searchspace/cnn1d.yaml")
     parser.add_argument("--profile", default="sequencer-fpga")
     parser.add_argument("--pool", default="runs/replay", help="where recorded trials are cached")
@@ -194,28 +195,30 @@ def main() -> None:
     third = args.budget / 3
     print(f"# {date.today()}, {platform.node()} ({platform.machine()}), {args.space}, replayed budget "
           f"{args.budget:.0f} s, seeds {args.seeds}, {args.configs} recorded draws per seed")
-    print("| seed | random: draws / final HV | MO-ASHA eta | draws by 1/3 | gap to random's final HV at 1/3 | "
-          "oracle: gap at 1/3 |")
+    print("| seed | random: draws / final HV | MO-ASHA eta / min epochs | draws by 1/3 | gap to random's final HV "
+          "at 1/3 | oracle: gap at 1/3 |")
     print("|---|---|---|---|---|---|")
-    gaps: dict[tuple[int, bool], list[float]] = {}
+    gaps: dict[tuple[int, int, bool], list[float]] = {}
     for seed, path in zip(args.seeds, paths):
         replay = Replay(json.loads(path.read_text()))
         events, drawn_random = replay.random_search(args.budget)
         target = replay.hypervolume(events)
         for eta in args.eta:
-            scheduler = MOASHA(1, replay.max_epochs, eta, reference=(1.0, math.inf))
-            row = []
-            for oracle in (False, True):
-                events, drawn = replay.mo_asha(third * 1.01, scheduler, oracle)
-                gap = replay.hypervolume(events, third) - target
-                gaps.setdefault((eta, oracle), []).append(gap)
-                row.append((drawn, gap))
-            print(f"| {seed} | {drawn_random} / {target:.4f} | {eta} | {row[0][0]} | {row[0][1]:+.4f} | "
-                  f"{row[1][1]:+.4f} |")
-    for (eta, oracle), values in sorted(gaps.items()):
+            for min_epochs in args.min_epochs:
+                scheduler = MOASHA(min_epochs, replay.max_epochs, eta, reference=(1.0, math.inf))
+                row = []
+                for oracle in (False, True):
+                    events, drawn = replay.mo_asha(third * 1.01, scheduler, oracle)
+                    gap = replay.hypervolume(events, third) - target
+                    gaps.setdefault((eta, min_epochs, oracle), []).append(gap)
+                    row.append((drawn, gap))
+                print(f"| {seed} | {drawn_random} / {target:.4f} | {eta} / {min_epochs} | {row[0][0]} | "
+                      f"{row[0][1]:+.4f} | {row[1][1]:+.4f} |")
+    for (eta, min_epochs, oracle), values in sorted(gaps.items()):
         name = "oracle" if oracle else "MO-ASHA"
-        print(f"{name}, eta {eta}: at a third of the budget, at or above random search's final hypervolume on "
-              f"{sum(g >= -1e-12 for g in values)}/{len(values)} seeds; median gap {statistics.median(values):+.4f}")
+        print(f"{name}, eta {eta}, min epochs {min_epochs}: at a third of the budget, at or above random search's "
+              f"final hypervolume on {sum(g >= -1e-12 for g in values)}/{len(values)} seeds; median gap "
+              f"{statistics.median(values):+.4f}")
 
 
 if __name__ == "__main__":
