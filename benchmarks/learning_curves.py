@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from draws import fitting_configs
 
 
 def spearman(a, b) -> float:
@@ -29,7 +30,6 @@ def spearman(a, b) -> float:
 def main() -> None:
     import torch
 
-    from edgeopt.cost.estimate import estimate_graph
     from edgeopt.data.loading import load_dataset
     from edgeopt.data.normalize import Normalizer
     from edgeopt.profiles.loader import load_profile
@@ -50,12 +50,7 @@ def main() -> None:
     dataset = load_dataset(None, seed=args.seed, example="reads")
     normalizer = Normalizer.fit(dataset.x_train)
     data = DeviceData(dataset, normalizer)
-    rng = np.random.default_rng(args.seed)
-    configs = []
-    while len(configs) < args.configs:
-        config = space.sample(rng)
-        if estimate_graph(space.graph(config, dataset.sample_shape, dataset.num_classes), profile).fits:
-            configs.append(config)
+    configs = fitting_configs(space, profile, dataset, args.configs, args.seed)
     epochs = space.max_epochs
     print(f"# {date.today()}, {platform.node()} ({platform.machine()}), {args.space}, {args.configs} configurations "
           f"that fit {args.profile}, seed {args.seed}, {epochs} epochs")

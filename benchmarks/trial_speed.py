@@ -18,13 +18,12 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-import numpy as np
+from draws import fitting_configs
 
 
 def main() -> None:
     import torch
 
-    from edgeopt.cost.estimate import estimate_graph
     from edgeopt.data.loading import load_dataset
     from edgeopt.data.normalize import Normalizer
     from edgeopt.profiles.loader import load_profile
@@ -43,12 +42,7 @@ def main() -> None:
     profile = load_profile("sequencer-fpga")
     dataset = load_dataset(None, seed=args.seed, example="reads")
     normalizer = Normalizer.fit(dataset.x_train)
-    rng = np.random.default_rng(args.seed)
-    configs = []
-    while len(configs) < args.configs:
-        config = space.sample(rng)
-        if estimate_graph(space.graph(config, dataset.sample_shape, dataset.num_classes), profile).fits:
-            configs.append(config)
+    configs = fitting_configs(space, profile, dataset, args.configs, args.seed)
     full = space.max_epochs
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     print(f"# {date.today()}, {platform.node()} ({platform.machine()}, {gpu}), torch {torch.__version__}, "

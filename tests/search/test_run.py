@@ -136,6 +136,8 @@ def test_an_unknown_or_absent_device_is_refused_before_anything_is_written(tmp_p
 
 @pytest.mark.gpu
 def test_a_search_trains_on_the_gpu_by_default_and_its_models_run_on_the_cpu(tmp_path, tiny_space):
+    import torch
+
     from edgeopt.data import Normalizer, example_dataset
     from edgeopt.report.search_report import build_report, open_store
     from edgeopt.search.run import resolve_device
@@ -148,7 +150,8 @@ def test_a_search_trains_on_the_gpu_by_default_and_its_models_run_on_the_cpu(tmp
     assert len(trained) == 4 and all(t.state in (TrialState.COMPLETED, TrialState.STOPPED) for t in trained)
     dataset = example_dataset("reads")
     cpu_data = DeviceData(dataset, Normalizer.from_dict(trained[0].normalizer), "cpu")
-    for t in trained:  # each checkpoint, loaded on the CPU, is the model the GPU evaluated
+    for t in trained:  # each checkpoint was trained on the GPU and, loaded on the CPU, is the model it evaluated
+        assert all(v.is_cuda for v in torch.load(t.checkpoint, weights_only=True)["model"].values())
         spec = TrialSpec(t.number, store.settings["space"], t.config, dataset.sample_shape, dataset.num_classes,
                          0, t.checkpoint)
         metrics = evaluate(load_trained(spec), cpu_data.x_eval, cpu_data.y_eval)

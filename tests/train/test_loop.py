@@ -99,29 +99,33 @@ def test_distillation_follows_the_teacher_and_alpha_zero_is_plain_training(tmp_p
         train_trial(replace(spec(tmp_path, dataset, name="none.pt"), distill=(4.0, 0.5)), plain_data, 1)
 
 
-@pytest.mark.gpu
-def test_a_trial_trains_and_resumes_on_the_gpu_and_loads_on_the_cpu(tmp_path):
+@pytest.fixture(scope="module")
+def gpu_data():
     dataset = example_dataset("reads", n_samples=600)
-    gpu_data = DeviceData(dataset, Normalizer.fit(dataset.x_train), "cuda")
-    assert gpu_data.x_train.is_cuda and gpu_data.y_eval.is_cuda  # moved once, sliced per batch
+    return dataset, DeviceData(dataset, Normalizer.fit(dataset.x_train), "cuda")
+
+
+@pytest.mark.gpu
+def test_a_trial_trains_and_resumes_on_the_gpu_and_loads_on_the_cpu(tmp_path, gpu_data):
+    dataset, on_gpu = gpu_data
+    assert on_gpu.x_train.is_cuda and on_gpu.y_eval.is_cuda  # moved once, sliced per batch
     straight = spec(tmp_path, dataset, name="straight.pt")
-    result = train_trial(straight, gpu_data, 3)
+    result = train_trial(straight, on_gpu, 3)
     resumed = spec(tmp_path, dataset, name="resumed.pt")
-    train_trial(resumed, gpu_data, 1)
-    again = train_trial(resumed, gpu_data, 3)
+    train_trial(resumed, on_gpu, 1)
+    again = train_trial(resumed, on_gpu, 3)
     assert result.epochs == again.epochs == 3 and np.isfinite(again.train_loss)
     # cuDNN may sum in another order between runs, so equal up to rounding rather than bit for bit.
     for a, b in zip(load_trained(straight).state_dict().values(), load_trained(resumed).state_dict().values()):
         assert a.device.type == "cpu" and torch.allclose(a, b, rtol=1e-3, atol=1e-4)
     assert abs(result.metrics.loss - again.metrics.loss) < 1e-3
-    cpu_metrics = evaluate(load_trained(straight), *[t.cpu() for t in (gpu_data.x_eval, gpu_data.y_eval)])
+    cpu_metrics = evaluate(load_trained(straight), on_gpu.x_eval.cpu(), on_gpu.y_eval.cpu())
     assert abs(cpu_metrics.loss - result.metrics.loss) < 1e-4  # the checkpoint is the model that was evaluated
 
 
 @pytest.mark.gpu
-def test_a_nan_loss_on_the_gpu_is_a_training_error(tmp_path):
-    dataset = example_dataset("reads", n_samples=600)
-    gpu_data = DeviceData(dataset, Normalizer.fit(dataset.x_train), "cuda")
+def test_a_nan_loss_on_the_gpu_is_a_training_error(tmp_path, gpu_data):
+    dataset, on_gpu = gpu_data
     wild = {**CONFIG, "optimizer": "sgd", "lr": 1e12}
     with pytest.raises(TrainingError, match="loss became"):
-        train_trial(spec(tmp_path, dataset, wild), gpu_data, 3)
+        train_trial(spec(tmp_path, dataset, wild), on_gpu, 3)
