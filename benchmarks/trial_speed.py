@@ -43,7 +43,7 @@ def main() -> None:
     dataset = load_dataset(None, seed=args.seed, example="reads")
     normalizer = Normalizer.fit(dataset.x_train)
     configs = fitting_configs(space, profile, dataset, args.configs, args.seed)
-    full = space.max_epochs
+    full, space_json = space.max_epochs, space.to_json()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     print(f"# {date.today()}, {platform.node()} ({platform.machine()}, {gpu}), torch {torch.__version__}, "
           f"{args.space}, {len(configs)} configurations, {len(dataset.y_train)} training samples {args.label}")
@@ -55,7 +55,7 @@ def main() -> None:
         first, further, whole = [], [], []
         with tempfile.TemporaryDirectory() as scratch:
             for number, config in enumerate([configs[0], *configs]):  # the first one warms the device up
-                spec = TrialSpec(number, space.to_json(), config, dataset.sample_shape, dataset.num_classes,
+                spec = TrialSpec(number, space_json, config, dataset.sample_shape, dataset.num_classes,
                                  args.seed * 1000 + number, str(Path(scratch) / f"{number}.pt"),
                                  normalizer=normalizer.to_dict())
                 rung0 = train_trial(spec, data, 1)

@@ -155,6 +155,7 @@ class _Runner:
                                f"choose from {', '.join(HARDWARE_OBJECTIVES)}")
         if not settings.profiles:
             raise EdgeoptError("give at least one --profile")
+        device = resolve_device(settings.device)  # a bad device fails before the data is loaded
         self.settings = settings
         self.progress = progress
         self.space = SearchSpace.from_json(settings.space_json) if settings.space_json else load_space(settings.space)
@@ -172,7 +173,6 @@ class _Runner:
             raise EdgeoptError(f"positive class {settings.positive_class} is not a class of {self.dataset.name} "
                                f"(0..{self.dataset.num_classes - 1})")
         self.normalizer = Normalizer.fit(self.dataset.x_train)
-        device = resolve_device(settings.device)
         if device == "cpu":
             torch.set_num_threads(settings.threads)
         self.data = DeviceData(self.dataset, self.normalizer, device)
