@@ -78,13 +78,17 @@ def test_past_the_tolerance_mixed_precision_then_qat(trained, make_ctx, profile_
         formats: {weights: [int4, int8, fp32], activations: [int8, fp32], default_weights: int8,
                   default_activations: int8}
         """)
+    from dataclasses import replace
+
     ctx = make_ctx(path, max_drop=0.0)
+    ptq = quantize(trained.module, Int4Config(calibration="minmax", mixed_precision=False, qat_epochs=0), ctx)
+    # The premise, by construction: whether 4-bit post-training loses F1 depends on the CPU the fixture trained on.
+    ctx = replace(ctx, reference_score=ptq.scores["ptq"] + 0.01)
     q = quantize(trained.module, Int4Config(calibration="minmax", qat_epochs=1), ctx)
-    assert q.scores["ptq"] < q.scores["float"]  # the premise: 4-bit post-training loses F1 here
-    assert "mixed" in q.scores
+    assert q.scores["ptq"] == ptq.scores["ptq"] and "mixed" in q.scores
     if q.method == "mixed":  # widening some layers was enough
         widened = [layer.name for layer in q.plan.layers if layer.weight_format == "int8"]  # the next wider format
-        assert widened and len(widened) < len(q.plan.layers) and q.scores["mixed"] >= q.scores["float"]
+        assert widened and len(widened) < len(q.plan.layers) and q.scores["mixed"] >= ctx.reference_score
     else:  # it was not: QAT on the narrow plan, never on everything widened
         assert q.method == "qat" and {layer.weight_format for layer in q.plan.layers} == {"int4"}
 
