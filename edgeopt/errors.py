@@ -21,3 +21,7 @@ class ModelError(EdgeoptError):
 
 class BaselineError(EdgeoptError):
     """A budget baseline file that cannot be read."""
+
+
+class EdgeoptWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it as one `warning:` line)."""

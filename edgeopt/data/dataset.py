@@ -6,11 +6,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeopt.errors import EdgeoptError
+from edgeopt.errors import EdgeoptError, EdgeoptWarning
 
 
 class DataError(EdgeoptError):
     """Data that cannot be trained on: mismatched shapes, NaN, a single class, labels not 0..C-1."""
+
+
+class DataWarning(EdgeoptWarning):
+    """Something in a data file was skipped (an array edgeopt does not read); the data is still usable."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,11 +33,17 @@ class Dataset:
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
+    @property
+    def padded(self) -> bool:
+        """Whether some series are shorter than the array and padded with trailing NaN."""
+        return any(x is not None and bool(np.isnan(x).any()) for x in (self.x_train, self.x_val, self.x_test))
+
     def summary(self) -> dict:
         counts = np.bincount(self.y_train, minlength=self.num_classes)
-        return {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes,
-                "train": len(self.y_train), "val": len(self.y_val),
-                "test": 0 if self.y_test is None else len(self.y_test), "train_class_counts": counts.tolist()}
+        out = {"name": self.name, "sample_shape": list(self.sample_shape), "num_classes": self.num_classes,
+               "train": len(self.y_train), "val": len(self.y_val),
+               "test": 0 if self.y_test is None else len(self.y_test), "train_class_counts": counts.tolist()}
+        return out | ({"padded": True} if self.padded else {})
 
 
 def validate_arrays(source: str, split: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,9 +61,7 @@ def validate_arrays(source: str, split: str, x: np.ndarray, y: np.ndarray) -> tu
     if not np.issubdtype(x.dtype, np.number):
         raise DataError(f"{source}: x_{split} holds {x.dtype}, not numbers")
     x = x.astype(np.float32, copy=False)
-    if not np.isfinite(x).all():
-        bad = int((~np.isfinite(x)).any(axis=tuple(range(1, x.ndim))).sum())
-        raise DataError(f"{source}: x_{split} has NaN or infinite values in {bad} samples")
+    _check_finite(source, split, x)
     if np.issubdtype(y.dtype, np.floating):
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise DataError(f"{source}: y_{split} must hold whole-number class labels 0..C-1")
@@ -76,3 +84,46 @@ def check_labels(source: str, y_train: np.ndarray, *others: np.ndarray) -> int:
     if missing:
         raise DataError(f"{source}: labels must be 0..C-1 without gaps; classes {missing} never occur in y_train")
     return num_classes
+
+
+def series_lengths(x: np.ndarray) -> np.ndarray:
+    """Each series' length: steps before its trailing NaN padding (the whole length when unpadded)."""
+    if x.ndim != 3:
+        return np.full(len(x), x.shape[-1] if x.ndim > 1 else 0)
+    present = ~np.isnan(x).all(axis=1)  # (samples, steps)
+    return np.where(present.any(axis=1), x.shape[2] - np.argmax(present[:, ::-1], axis=1), 0)
+
+
+def _check_finite(source: str, split: str, x: np.ndarray) -> None:
+    """Inf anywhere and NaN anywhere but trailing padding of a series are errors naming split, sample and position.
+
+    Padding: series [samples, channels, steps] of varying length end in NaN in every channel from their end on (how
+    UCR/UEA archives store them). Anything else (tabular features, images, a gap inside a series) has no padding.
+    """
+    finite = np.isfinite(x)
+    if finite.all():
+        return
+    where = f"{source}: x_{split}"
+    infinite = np.isinf(x)
+    if infinite.any():
+        index = tuple(int(i) for i in np.argwhere(infinite)[0])
+        raise DataError(f"{where} holds an infinite value at sample {index[0]}, position {list(index[1:])}")
+    nan = ~finite
+    if x.ndim == 3:
+        lengths = series_lengths(x)
+        steps = np.arange(x.shape[2])
+        padding = np.broadcast_to((steps[None, :] >= lengths[:, None])[:, None, :], x.shape)
+        stray = nan & ~padding
+        if not stray.any():
+            empty = np.flatnonzero(lengths == 0)
+            if len(empty):
+                raise DataError(f"{where}: sample {int(empty[0])} is all NaN (an empty series)")
+            return
+        sample, channel, step = (int(i) for i in np.argwhere(stray)[0])
+        raise DataError(f"{where} holds NaN at sample {sample}, channel {channel}, step {step}, inside the series "
+                        f"(it ends at step {int(lengths[sample])}); only trailing NaN in every channel is read as "
+                        "padding of a shorter series")
+    index = tuple(int(i) for i in np.argwhere(nan)[0])
+    raise DataError(f"{where} holds NaN at sample {index[0]}, position {list(index[1:])} "
+                    f"({int(nan.any(axis=tuple(range(1, x.ndim))).sum())} samples have NaN); NaN is read as padding "
+                    "only at the end of series shaped [samples, channels, steps]")

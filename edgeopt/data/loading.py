@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from edgeopt.data.dataset import Dataset, DataError, check_labels, validate_arrays
+from edgeopt.data.dataset import Dataset, DataError, DataWarning, check_labels, validate_arrays
 from edgeopt.data.examples import EXAMPLES, example_dataset
 from edgeopt.data.splits import stratified_split
 
@@ -59,12 +60,14 @@ def _assemble(path: Path, arrays: dict[str, np.ndarray], val_fraction: float, se
 def _npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+            # Unknown arrays are not even read: an object array among them would need pickle.
+            unknown = sorted(set(npz.files) - set(NPZ_KEYS))
+            arrays = {key: npz[key] for key in npz.files if key in NPZ_KEYS}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: cannot read as .npz: {exc}") from None
-    unknown = sorted(set(arrays) - set(NPZ_KEYS))
     if unknown:
-        raise DataError(f"{path}: unknown arrays {unknown}; allowed: {', '.join(NPZ_KEYS)}")
+        warnings.warn(f"{path}: ignoring arrays {', '.join(unknown)} (edgeopt reads {', '.join(NPZ_KEYS)})",
+                      DataWarning, stacklevel=3)
     for x_key in ("x_train", "x_val", "x_test"):
         y_key = "y" + x_key[1:]
         if (x_key in arrays) != (y_key in arrays):

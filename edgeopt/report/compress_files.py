@@ -21,8 +21,9 @@ def write_compression_files(result, folder: Path, normalizer: Normalizer) -> Non
     onnx_bytes = (folder / "model.onnx").read_bytes()
     data["artifacts"] = {"model.onnx": {"sha256": hashlib.sha256(onnx_bytes).hexdigest(), "bytes": len(onnx_bytes)},
                          "model.pt2": {"note": "the final float weights as a torch.export program (dynamic batch)"}}
-    data["input_normalisation"] = normalizer.to_dict() | {"note": "apply (x - mean) / std per channel before the "
-                                                                  "model, as the evaluation did"}
+    data["input_normalisation"] = normalizer.to_dict() | {
+        "note": f"apply (x - mean) / std {'per feature' if normalizer.per_feature else 'per channel'} before the "
+                "model, then set NaN padding (the steps after a shorter series' end) to 0, as the evaluation did"}
     (folder / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     with (folder / "steps.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)

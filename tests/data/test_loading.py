@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edgeopt.data import DataError, Normalizer, example_dataset, load_dataset
+from edgeopt.data import DataError, DataWarning, Normalizer, example_dataset, load_dataset
 from edgeopt.data.splits import stratified_split
 
 
@@ -51,7 +51,8 @@ def test_csv_and_npy_pairs(tmp_path):
 
 @pytest.mark.parametrize("x, y, message", [
     (np.zeros((10, 4)), np.zeros(9), "x_train has 10 samples but y_train has 9"),
-    (np.full((10, 4), np.nan), np.array([0, 1] * 5), "NaN or infinite values in 10 samples"),
+    (np.full((10, 4), np.nan), np.array([0, 1] * 5), "NaN at sample 0, position [0] (10 samples have NaN)"),
+    (np.where(np.eye(10, 4) > 0, np.inf, 0.0), np.array([0, 1] * 5), "infinite value at sample 0, position [0]"),
     (np.zeros((10, 4)), np.zeros(10), "single class"),
     (np.zeros((10, 4)), np.array([0, 2] * 5), "classes [1] never occur"),
     (np.zeros((10, 4)), np.array([-1, 1] * 5), "labels must be 0..1"),
@@ -74,9 +75,76 @@ def test_other_bad_files(tmp_path):
     (tmp_path / "broken.npz").write_text("not a zip")
     with pytest.raises(DataError, match="cannot read as .npz"):
         load_dataset(tmp_path / "broken.npz")
-    np.savez(tmp_path / "odd.npz", x_train=np.zeros((4, 2)), y_train=np.array([0, 1, 0, 1]), z=np.zeros(3))
-    with pytest.raises(DataError, match=r"unknown arrays \['z'\]"):
-        load_dataset(tmp_path / "odd.npz")
+
+
+def test_unknown_arrays_are_ignored_with_one_warning(tmp_path):
+    np.savez(tmp_path / "odd.npz", x_train=np.zeros((4, 2)), y_train=np.array([0, 1, 0, 1]),
+             classes=np.array(["no", "yes"]), z=np.zeros(3))
+    with pytest.warns(DataWarning) as record:
+        d = load_dataset(tmp_path / "odd.npz")
+    assert len(record) == 1 and "ignoring arrays classes, z" in str(record[0].message)
+    assert d.num_classes == 2
+
+
+def _padded_series(lengths, channels=3, steps=12, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(5.0, 2.0, (len(lengths), channels, steps))
+    for i, length in enumerate(lengths):
+        x[i, :, length:] = np.nan
+    return x
+
+
+def test_varying_length_series_padded_with_trailing_nan_load_and_normalise_to_zero_padding(tmp_path):
+    lengths = [12, 7, 3, 12, 9, 5, 12, 8]
+    x = _padded_series(lengths)
+    np.savez(tmp_path / "v.npz", x_train=x, y_train=np.array([0, 1] * 4), x_test=x[:4], y_test=np.array([0, 1] * 2))
+    d = load_dataset(tmp_path / "v.npz")
+    assert d.padded and d.summary()["padded"] is True
+    norm = Normalizer.fit(x)
+    real = x[:, 0][~np.isnan(x[:, 0])]
+    assert norm.mean[0] == pytest.approx(real.mean(), rel=1e-6)  # statistics of the real steps only
+    z = norm.apply(x)
+    assert np.isfinite(z).all()
+    assert (z[1, :, 7:] == 0).all() and (z[2, :, 3:] == 0).all()  # padding is the channel mean: 0
+    assert not (z[1, :, :7] == 0).any()
+
+
+@pytest.mark.parametrize("where, message", [
+    ((2, 1, 1), "NaN at sample 2, channel 1, step 1, inside the series (it ends at step 3)"),
+    ((4, 0, 8), "NaN at sample 4, channel 0, step 8, inside the series (it ends at step 9)"),
+])
+def test_nan_that_is_not_trailing_padding_is_refused_naming_split_sample_and_position(tmp_path, where, message):
+    x = _padded_series([12, 7, 3, 12, 9, 5])
+    x[where] = np.nan
+    np.savez(tmp_path / "gap.npz", x_train=np.zeros((6, 3, 12)), y_train=np.array([0, 1] * 3), x_test=x,
+             y_test=np.array([0, 1] * 3))
+    with pytest.raises(DataError, match="x_test holds " + message.replace("(", r"\(").replace(")", r"\)")):
+        load_dataset(tmp_path / "gap.npz")
+
+
+def test_an_all_nan_series_and_nan_in_tabular_data_are_refused(tmp_path):
+    x = _padded_series([12, 0, 5, 7])
+    np.savez(tmp_path / "empty.npz", x_train=x, y_train=np.array([0, 1] * 2))
+    with pytest.raises(DataError, match="x_train: sample 1 is all NaN"):
+        load_dataset(tmp_path / "empty.npz")
+    table = np.zeros((6, 4))
+    table[3, 3] = np.nan  # a missing feature is not padding
+    np.savez(tmp_path / "tab.npz", x_train=table, y_train=np.array([0, 1] * 3))
+    with pytest.raises(DataError, match=r"x_train holds NaN at sample 3, position \[3\]"):
+        load_dataset(tmp_path / "tab.npz")
+
+
+def test_per_feature_normalizer_for_tabular_columns_of_unrelated_scales():
+    rng = np.random.default_rng(1)
+    x = np.stack([rng.normal(1000.0, 300.0, 50), rng.normal(0.01, 0.002, 50), np.full(50, 7.0)], axis=1)
+    norm = Normalizer.fit(x, per_feature=True)
+    z = norm.apply(x)
+    assert np.allclose(z.mean(axis=0), 0, atol=1e-5) and np.allclose(z[:, :2].std(axis=0), 1, atol=1e-4)
+    assert (z[:, 2] == 0).all()  # a constant column: std clamped to 1
+    assert Normalizer.from_dict(norm.to_dict()) == norm
+    assert Normalizer.from_dict({"mean": [0.0], "std": [1.0]}).per_feature is False  # stored before the option
+    with pytest.raises(ValueError, match="3 features"):
+        norm.apply(np.zeros((2, 4)))
 
 
 def test_normalizer_uses_training_statistics_per_channel():
