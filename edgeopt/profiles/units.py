@@ -92,6 +92,25 @@ def _parse_text(text: str, dimension: Dimension) -> float:
     )
 
 
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)(?:m|min))?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds of a wall-clock budget: "90s", "30m", "2h", "1h30m", "1.5h", "45min", a plain number of seconds, or
+    any time quantity ("2ms"). "m" alone means minutes here: nobody gives a search a budget in milliseconds."""
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        match = _DURATION.match(text)
+        if text and match and any(match.groups()):
+            hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+            return hours * 3600 + minutes * 60 + seconds
+        try:
+            return parse_quantity(value, Dimension.TIME)
+        except UnitError:
+            raise UnitError(f"cannot read {value!r} as a duration; write it like 90s, 30m, 2h or 1h30m") from None
+    return parse_quantity(value, Dimension.TIME)
+
+
 def _scale(number: float, factor: float) -> float:
     # Dividing by 1e6 is exact where multiplying by 1e-6 is not: "20us" must read as 2e-05, not 1.9999999999999998e-05.
     return number * factor if factor >= 1 else number / round(1 / factor)

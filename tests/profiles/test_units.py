@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgeopt.errors import UnitError
-from edgeopt.profiles.units import Dimension, format_bytes, parse_quantity
+from edgeopt.profiles.units import Dimension, format_bytes, parse_duration, parse_quantity
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,21 @@ def test_plain_numbers_are_base_units(n):
 def test_format_bytes_uses_binary_prefixes():
     assert format_bytes(327_680) == "320.0 KiB"
     assert format_bytes(100) == "100 B"
+
+
+@pytest.mark.parametrize("text, seconds", [("90s", 90), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("1.5h", 5400),
+                                           ("45min", 2700), ("300", 300), ("2ms", 0.002), ("1h 30m 15s", 5415)])
+def test_durations_read_as_people_write_them(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@given(st.integers(0, 99), st.integers(0, 59), st.integers(0, 59))
+def test_hours_minutes_and_seconds_add_up(h, m, s):
+    text = (f"{h}h" if h else "") + (f"{m}m" if m else "") + (f"{s}s" if s or not (h or m) else "")
+    assert parse_duration(text) == h * 3600 + m * 60 + s
+
+
+@pytest.mark.parametrize("text", ["", "m", "h30", "3x", "1d"])
+def test_unreadable_durations_say_how_to_write_one(text):
+    with pytest.raises(UnitError, match="write it like 90s, 30m, 2h or 1h30m"):
+        parse_duration(text)
