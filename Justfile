@@ -20,6 +20,7 @@ bench:
     {{bin}}/python benchmarks/cli_speed.py
     {{bin}}/python benchmarks/learning_curves.py --configs 100 --seed 1
     {{bin}}/python benchmarks/trial_speed.py --configs 12
+    {{bin}}/python benchmarks/real_data.py --budget 300 --jobs 2 --runs runs/real-data-$(date +%Y%m%d-%H%M%S)
     {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 3 4 --jobs 2 --methods mo-asha random --runs runs/bench-paired
     {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 --jobs 2 --runs runs/bench-all
     {{bin}}/python benchmarks/asha_replay.py --seeds 0 1 2 3 4 5 --configs 200 --jobs 2 --eta 3 4

@@ -8,16 +8,27 @@ import sys
 
 import click
 
-from edgeopt.errors import EdgeoptError
-from edgeopt.profiles.units import Dimension, parse_quantity
+from edgeopt.errors import EdgeoptError, EdgeoptWarning
+from edgeopt.profiles.units import Dimension, parse_duration, parse_quantity
 
 
 class _Group(click.Group):
     """Turns every EdgeoptError raised by a command into `error: ...` and exit code 2, never a traceback."""
 
     def invoke(self, ctx: click.Context):
+        import warnings
+
+        def show(message, category, *args, **kwargs):
+            if issubclass(category, EdgeoptWarning):
+                click.echo(f"warning: {message}", err=True)
+            else:
+                default(message, category, *args, **kwargs)
+
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", EdgeoptWarning)
+                default, warnings.showwarning = warnings.showwarning, show  # restored when the block ends
+                return super().invoke(ctx)
         except EdgeoptError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
@@ -40,6 +51,23 @@ class Quantity(click.ParamType):
         if number < 0:
             self.fail(f"{value!r} is negative; it must be 0 or more", param, ctx)
         return number
+
+
+class Duration(click.ParamType):
+    """A wall-clock budget ("90s", "30m", "2h", "1h30m")."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = parse_duration(value)
+        except EdgeoptError as exc:
+            self.fail(str(exc), param, ctx)
+        if seconds <= 0:
+            self.fail(f"{value!r}: a time budget must be more than 0", param, ctx)
+        return seconds
 
 
 def _console():
@@ -215,7 +243,8 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
 @click.option("--label", "label_column", default=None, help="Label column of a CSV dataset (default: label).")
 @click.option("--name", default=None, help="Run name: results go to RUNS_DIR/NAME (default: SPACE-PROFILE).")
 @click.option("--trials", type=click.IntRange(min=1), default=None, help="Trials to train (default 20 without --time).")
-@click.option("--time", "time_budget", type=Quantity(Dimension.TIME), default=None, help="Wall-clock budget: 30m, 2h.")
+@click.option("--time", "time_budget", type=Duration(), default=None,
+              help="Wall-clock budget: 90s, 30m, 2h, 1h30m.")
 @click.option("--sampler", type=click.Choice(["tpe", "random", "nsga2"]), default="tpe", show_default=True)
 @click.option("--early-stopping/--no-early-stopping", default=True, show_default=True, help="MO-ASHA over rungs.")
 @click.option("--min-epochs", type=click.IntRange(min=1), default=1, show_default=True, help="Epochs of rung 0.")
@@ -478,11 +507,13 @@ def space() -> None:
 @click.argument("space_file")
 @click.option("--profile", "-p", "profiles", multiple=True, help="Profile(s) to cost the samples on.")
 @click.option("--data", "-d", default=None, help="Dataset fixing the input shape (default: the bundled example).")
+@click.option("--label", "label_column", default=None, help="Label column of a CSV dataset (default: label).")
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def space_show(space_file: str, profiles, data, samples: int, seed: int, as_json: bool) -> None:
-    """Size of SPACE_FILE, a few sampled configurations with their cost, and the share that fits each profile."""
+def space_show(space_file: str, profiles, data, label_column, samples: int, seed: int, as_json: bool) -> None:
+    """Size of SPACE_FILE, the share of its configurations that apply to the data's samples, a few sampled
+    configurations with their cost, and the share that fits each profile."""
     from edgeopt.data.loading import load_dataset
     from edgeopt.profiles.loader import load_profile
     from edgeopt.search.run import DEFAULT_EXAMPLE
@@ -490,7 +521,7 @@ def space_show(space_file: str, profiles, data, samples: int, seed: int, as_json
     from edgeopt.space.survey import survey
 
     loaded = load_space(space_file)
-    dataset = load_dataset(data, example=DEFAULT_EXAMPLE[loaded.family])
+    dataset = load_dataset(data, label_column=label_column, example=DEFAULT_EXAMPLE[loaded.family])
     result = survey(loaded, dataset.sample_shape, dataset.num_classes, [load_profile(p) for p in profiles],
                     samples=samples, seed=seed)
     if as_json:

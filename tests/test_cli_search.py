@@ -156,3 +156,152 @@ def test_search_teacher_with_other_classes_is_refused(tmp_path):
     result = invoke("search", "-p", "stm32f746", "--trials", 1, "--runs-dir", tmp_path / "runs",
                     "--teacher", f"{tmp_path / 't.py'}:make", "--teacher-weights", tmp_path / "w.pt")
     assert result.exit_code == 2 and "data has 2 classes" in result.output, result.output
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def _series(path, n=80, channels=2, length=24, seed=0, learnable=True):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    x = rng.normal(size=(n, channels, length)).astype(np.float32)
+    if learnable:
+        x[:, 0, :] += 1.5 * y[:, None]  # a level shift: global pooling sees it
+    else:
+        x[:] = 0.0  # every model can only answer one class
+    np.savez(path, x_train=x, y_train=y, x_test=x[:20], y_test=y[:20])
+    return path
+
+
+def test_time_accepts_minutes_hours_and_both(tmp_path):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    for budget in ("30m", "1h30m"):
+        result = invoke("search", "-p", "sequencer-fpga", "--space", space, "--time", budget, "--trials", 1,
+                        "--runs-dir", tmp_path / "runs", "--name", budget, "--no-report", "--json")
+        assert result.exit_code == 0, result.output
+    bad = invoke("search", "-p", "sequencer-fpga", "--time", "30x", "--runs-dir", tmp_path / "runs")
+    assert bad.exit_code == 2 and "write it like 90s, 30m, 2h or 1h30m" in bad.output
+
+
+def test_series_of_length_24_never_crash_a_cnn1d_search(tmp_path):
+    data = _series(tmp_path / "short.npz")
+    result = invoke("search", "-p", "sequencer-fpga", "--data", data, "--trials", 8, "--runs-dir", tmp_path,
+                    "--name", "short", "--json", "--no-report")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    profile = report["profiles"][0]
+    assert profile["inapplicable"] >= 1  # sampled, recorded with the reason, never built or trained
+    assert len([r for r in report["trials"]["sequencer-fpga"] if r["state"] != "infeasible"]) == 8
+    from edgeopt.report.search_report import open_store
+
+    reasons = [t.error for t in open_store(tmp_path / "short").trials() if t.error]
+    assert reasons and all(r.startswith("does not apply to the data: ") for r in reasons)
+
+
+def test_data_nothing_applies_to_or_a_space_nothing_of_fits_is_one_error_before_training(tmp_path):
+    import numpy as np
+
+    np.savez(tmp_path / "dots.npz", x_train=np.zeros((20, 1, 1)), y_train=np.array([0, 1] * 10))
+    digits = tmp_path / "digits.npz"
+    np.savez(digits, x_train=np.zeros((20, 1, 8, 8)), y_train=np.array([0, 1] * 10))
+    for args, fragment in (
+            (["--data", tmp_path / "dots.npz"],
+             "no architecture of family cnn1d applies to dots's samples of shape 1x1"),
+            (["--data", digits, "--space", "cnn2d"], "cnn2d: no configuration fits any profile: sequencer-fpga: its "
+                                                     "smallest configuration")):
+        result = invoke("search", "-p", "sequencer-fpga", *args, "--runs-dir", tmp_path / "runs")
+        assert result.exit_code == 2 and fragment in result.output, result.output
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_constant_predictors_are_never_presented_as_a_result(tmp_path):
+    data = _series(tmp_path / "flat.npz", length=32, learnable=False)
+    result = invoke("search", "-p", "sequencer-fpga", "--data", data, "--trials", 4, "--no-early-stopping",
+                    "--runs-dir", tmp_path, "--name", "flat")
+    assert result.exit_code == 0, result.output
+    assert "no trained model beats a constant predictor" in " ".join(result.output.split())
+    report = json.loads((tmp_path / "flat" / "report" / "report.json").read_text())
+    profile = report["profiles"][0]
+    assert profile["front"] == [] and profile["recommended"] is None
+    assert all(b["best"] is None for b in profile["budgets"])
+    html = (tmp_path / "flat" / "report" / "report.html").read_text()
+    assert "no trained model beats a constant predictor" in html
+
+
+def test_the_html_report_writes_sizes_as_people_read_them_and_marks_the_recommended_model(tmp_path):
+    data = _series(tmp_path / "easy.npz", length=32)
+    result = invoke("search", "-p", "sequencer-fpga", "--data", data, "--trials", 3, "--runs-dir", tmp_path,
+                    "--name", "easy")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "easy" / "report" / "report.html").read_text()
+    assert "★ recommended" in html and 'class="recommended"' in html
+    assert "weight B" not in html and " B</td>" in html and " us</td>" in html  # units, not 70.000
+    assert "cross-validation" in html  # 64 training samples: a 16-sample validation split is too small to rank by
+    data = json.loads((tmp_path / "easy" / "report" / "report.json").read_text())
+    assert data["settings"]["selection"] == {"method": "cv", "folds": 5}
+    assert data["settings"]["training_budget"]["epoch_scale"] > 1
+
+
+def test_space_show_reports_the_share_that_applies_to_the_data(tmp_path):
+    data = _series(tmp_path / "short.npz")
+    result = invoke("space", "show", "cnn1d", "--data", data, "--samples", 5, "--json")
+    assert result.exit_code == 0, result.output
+    survey = json.loads(result.output)
+    assert survey["sample_shape"] == [2, 24] and 0 < survey["applicable_share"] < 1
+    assert survey["not_applicable"][0]["reason"] == "a kernel longer than the series"
+    table = invoke("space", "show", "cnn1d", "--data", data, "--samples", 5)
+    assert table.exit_code == 0 and "apply to samples of shape 2x24: 61.1%" in table.output
+
+
+def test_unknown_arrays_in_an_npz_are_one_warning_line(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "named.npz"
+    x = np.random.default_rng(0).normal(size=(40, 1, 16)).astype(np.float32)
+    np.savez(path, x_train=x, y_train=np.arange(40) % 2, classes=np.array(["a", "b"]))
+    result = invoke("space", "show", "cnn1d", "--data", path, "--samples", 2)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning: ") == 1 and "ignoring arrays classes" in result.output
+
+
+def _shared(name):
+    import pytest
+
+    path = SHARED / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not here (the suite's real datasets live in ../shared/datasets)")
+    return path
+
+
+def test_a_search_on_a_real_multichannel_dataset_beats_both_references(tmp_path):
+    # basic_motions: 40 training samples, 6 channels, 4 classes; references 1-NN 0.575, logistic 0.725
+    result = invoke("search", "-p", "sequencer-fpga", "--data", _shared("basic_motions.npz"), "--trials", 6,
+                    "--runs-dir", tmp_path, "--name", "bm", "--json", "--no-report")
+    assert result.exit_code == 0, result.output
+    recommended = json.loads(result.output)["profiles"][0]["recommended"]
+    assert recommended["params"] <= 4000 and recommended["test_accuracy"] >= 0.8
+
+
+def test_varying_length_real_series_load_and_train(tmp_path):
+    for name in ("japanese_vowels.npz", "pickup_gesture_z.npz"):
+        result = invoke("search", "-p", "sequencer-fpga", "--data", _shared(name), "--trials", 1,
+                        "--no-early-stopping", "--runs-dir", tmp_path, "--name", name, "--json", "--no-report")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert report["dataset"]["padded"] is True
+        trained = [r for r in report["trials"]["sequencer-fpga"] if r["state"] != "infeasible"]
+        assert len(trained) == 1 and trained[0]["accuracy"] is not None
+
+
+def test_the_csv_path_with_its_label_column(tmp_path):
+    result = invoke("search", "-p", "sequencer-fpga", "--space", "mlp", "--data", _shared("breast_cancer.csv"),
+                    "--label", "malignant", "--trials", 2, "--no-early-stopping", "--runs-dir", tmp_path,
+                    "--name", "bc", "--json", "--no-report")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["dataset"]["train"] + report["dataset"]["val"] == 569
+    assert report["profiles"][0]["recommended"]["f1"] > 0.8  # malignant is the positive class

@@ -14,6 +14,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from edgeopt.atomic import atomic_folder
+from edgeopt.profiles.units import format_bytes, format_joules, format_seconds
 from edgeopt.report.plots import hypervolume_plot, pr_curves_plot, tradeoff_plot
 from edgeopt.report.search_report import SearchReport, TrialRow
 
@@ -46,35 +47,62 @@ def _csv(path: Path, rows) -> None:
 
 
 def _fmt(value, digits: int = 3) -> str:
+    """Quality figures to three decimals; counts as whole numbers with thousands separators."""
     if value is None:
         return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
     return html.escape(str(value))
 
 
-def _table(rows: list[TrialRow], metric: str) -> str:
+def _cells(cells) -> str:
+    return "".join(f"<td>{c if isinstance(c, _Unit) else _fmt(c)}</td>" for c in cells)
+
+
+class _Unit(str):
+    """A figure already written with its unit ("1.2 KiB", "35 us"): shown as is."""
+
+
+def _table(rows: list[TrialRow], metric: str, recommended: int | None = None) -> str:
     head = ["trial", "epochs", "precision", "recall", "F1", "accuracy", "test P", "test R", "test F1", "params",
-            "weight B", "peak act B", "latency ms", "energy uJ"]
+            "weights", "peak activations", "latency", "energy"]
     body = []
     for r in rows:
-        cells = ["baseline (logistic)" if r.trial < 0 else r.trial, r.epochs, r.precision, r.recall, r.f1,
-                 r.accuracy, r.test_precision, r.test_recall, r.test_f1, r.params, r.weight_bytes,
-                 r.peak_activation_bytes, r.latency_s * 1e3, r.energy_j * 1e6]
-        body.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
+        label = "baseline (logistic)" if r.trial < 0 else f"{r.trial} ★ recommended" if r.trial == recommended \
+            else r.trial
+        cells = [label, r.epochs, r.precision, r.recall, r.f1, r.accuracy, r.test_precision, r.test_recall,
+                 r.test_f1, r.params, _Unit(format_bytes(r.weight_bytes)), _Unit(format_bytes(r.peak_activation_bytes)),
+                 _Unit(format_seconds(r.latency_s)), _Unit(format_joules(r.energy_j))]
+        css = ' class="recommended"' if r.trial == recommended and r.trial >= 0 else ""
+        body.append(f"<tr{css}>{_cells(cells)}</tr>")
     return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
 
 
+def selection_text(report: SearchReport) -> str:
+    """How the search chose its models, for people."""
+    selection = report.settings.get("selection") or {"method": "holdout"}
+    if selection["method"] == "cv":
+        return (f"models ranked by {selection['folds']}-fold stratified cross-validation over train + validation "
+                f"(the validation split alone holds {report.dataset['val']} samples, too few to rank by); validation "
+                "figures are those of the pooled out-of-fold predictions, and each model shown (and tested) is "
+                "refit on train + validation")
+    return "models ranked on the validation split; the test split is read only by this report"
+
+
 def _compressed_table(rows: list[dict], metric: str) -> str:
-    head = ["trial", "weight B", "fits", f"val {metric}", f"test {metric}", "format after", "weight B after",
+    head = ["trial", "weights", "fits", f"val {metric}", f"test {metric}", "format after", "weights after",
             "fits after", f"val {metric} after (ONNX)", f"test {metric} after (ONNX)", "pipeline"]
     body = []
     for r in rows:
         b, a = r["before"], r["after"]
-        cells = [r["trial"], b["weight_bytes"], b["fits"], b["val"][metric], (b["test"] or {}).get(metric),
-                 a["weight_format"], a["weight_bytes"], a["fits"], a["val"][metric], (a["test"] or {}).get(metric),
-                 a["status"]]
-        body.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
+        cells = [r["trial"], _Unit(format_bytes(b["weight_bytes"])), b["fits"], b["val"][metric],
+                 (b["test"] or {}).get(metric), a["weight_format"], _Unit(format_bytes(a["weight_bytes"])), a["fits"],
+                 a["val"][metric], (a["test"] or {}).get(metric), a["status"]]
+        body.append(f"<tr>{_cells(cells)}</tr>")
     return ("<h3>Front before and after compression</h3><table><tr>" + "".join(f"<th>{h}</th>" for h in head)
             + "</tr>" + "".join(body) + "</table>")
 
@@ -83,20 +111,24 @@ def _html(report: SearchReport, folder: Path, pictures: list[str]) -> str:
     parts = [f"<h1>edgeopt search: {html.escape(report.name)}</h1>",
              f"<p>dataset {html.escape(report.dataset['name'])}: {report.dataset['train']} train, "
              f"{report.dataset['val']} validation, {report.dataset['test']} test samples; quality metric "
-             f"<b>{report.metric}</b>; validation picks, test confirms.</p>"]
+             f"<b>{report.metric}</b>; {html.escape(selection_text(report))}</p>"]
     for profile in report.profiles:
-        parts.append(f"<h2>{html.escape(profile.profile)}</h2><p>{profile.feasible} trained trials fit; "
-                     f"{profile.infeasible} sampled configurations fit no profile and were never trained. "
-                     f"Weight limit {profile.limit_bytes:,.0f} bytes.</p>")
+        chosen = profile.recommended.trial if profile.recommended else None
+        parts.append(f"<h2>{html.escape(profile.profile)}</h2><p class='verdict'>{html.escape(profile.verdict)}</p>"
+                     f"<p>{profile.feasible} trained trials fit; {profile.infeasible} sampled configurations fit no "
+                     f"profile or cannot take the data's samples ({profile.inapplicable}) and were never trained. "
+                     f"Weight limit {html.escape(format_bytes(profile.limit_bytes))}.</p>")
         parts.append("<h3>Pareto front</h3>" + _table(list(profile.front) + ([profile.baseline] if profile.baseline
-                                                                          else []), report.metric))
-        parts.append("<h3>Best under a size budget</h3><table><tr><th>budget</th><th>weight bytes</th><th>trial</th>"
-                     "<th>precision</th><th>recall</th><th>F1</th><th>test precision</th><th>test recall</th></tr>")
+                                                                          else []), report.metric, chosen))
+        parts.append("<h3>Best under a size budget</h3><table><tr><th>budget</th><th>weights</th><th>trial</th>"
+                     "<th>precision</th><th>recall</th><th>F1</th><th>test precision</th><th>test recall</th>"
+                     "<th>beats the baseline</th></tr>")
         for b in profile.budgets:
             r = b.best
-            cells = [b.label, b.weight_bytes] + ([r.trial, r.precision, r.recall, r.f1, r.test_precision,
-                                                  r.test_recall] if r else ["nothing fits"] + [None] * 5)
-            parts.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
+            cells = [b.label, _Unit(format_bytes(b.weight_bytes))] + (
+                [r.trial, r.precision, r.recall, r.f1, r.test_precision, r.test_recall, b.beats_baseline] if r
+                else [_Unit("no model beats a constant predictor")] + [None] * 6)
+            parts.append(f"<tr>{_cells(cells)}</tr>")
         parts.append("</table>")
         if report.compressed.get(profile.profile):
             parts.append(_compressed_table(report.compressed[profile.profile], report.metric))
@@ -105,7 +137,8 @@ def _html(report: SearchReport, folder: Path, pictures: list[str]) -> str:
         parts.append(f'<figure><img alt="{name}" src="data:image/png;base64,{data}"><figcaption>{name}'
                      "</figcaption></figure>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
-             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}")
+             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"
+             "tr.recommended{background:#eef7ee;font-weight:bold}.verdict{font-size:15px;font-weight:bold}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>edgeopt {html.escape(report.name)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 

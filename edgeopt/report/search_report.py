@@ -9,6 +9,8 @@ from pathlib import Path
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.pareto import hypervolume_2d, pareto_front
 from edgeopt.search.store import Store, TrialRecord, TrialState
+from edgeopt.train.cv import Selection, selection_labels
+from edgeopt.train.metrics import beats_trivial, trivial_scores
 
 TRAINED = (TrialState.COMPLETED, TrialState.STOPPED, TrialState.PAUSED)
 BUDGET_FRACTIONS = (1.0, 0.5, 0.25, 0.125)
@@ -40,6 +42,7 @@ class BudgetRow:
     label: str
     weight_bytes: float
     best: TrialRow | None
+    beats_baseline: bool | None = None  # on validation; None without a baseline or a model
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class ProfileReport:
     feasible: int
     infeasible: int
     baseline: TrialRow | None
+    recommended: TrialRow | None = None  # the best validation quality under the profile's limit
+    inapplicable: int = 0  # sampled architectures that cannot take the data's samples (in `infeasible` too)
+    verdict: str = ""  # one plain line: what to deploy, and whether it beats the baseline
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class SearchReport:
     hypervolume: tuple[tuple[float, float], ...]  # (seconds since the first trial, hypervolume), primary profile
     pr_curves: dict[str, list]  # "trial N" -> (recall, precision) points on validation, for the front members
     compressed: dict[str, list] = field(default_factory=dict)  # profile -> front members before/after --compress
+    trivial: dict[str, float] = field(default_factory=dict)  # what a constant predictor scores on validation
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +103,8 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
     trials = store.trials()
     tester = _Tester(space, dataset, settings) if evaluate_test and dataset.x_test is not None else None
 
+    selection = Selection.from_dict(settings.get("selection"))
+    trivial = trivial_scores(selection_labels(dataset, selection), dataset.num_classes, settings["positive_class"])
     rows_by_profile: dict[str, tuple[TrialRow, ...]] = {}
     reports = []
     baseline_model, baseline_val, baseline_test = None, None, None
@@ -103,36 +112,75 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
         from edgeopt.report.baseline import logistic_regression
 
         baseline_model, baseline_val, baseline_test = logistic_regression(
-            dataset, Normalizer.fit(dataset.x_train), positive_class=settings["positive_class"])
+            dataset, Normalizer.fit(dataset.x_train, per_feature=True), positive_class=settings["positive_class"],
+            seed=settings["seed"], selection=selection)
     for name in settings["profiles"]:
         profile = load_profile(name)
         limit = weight_limit_bytes(profile)
-        rows = tuple(_row(t, profile.name, None) for t in trials)
-        fitting = [(t, r) for t, r in zip(trials, rows) if t.state in TRAINED and t.rungs and r.fits]
-        # A model of zero quality is on no useful front however small it is (it adds no hypervolume either).
-        trained = [(t, r) for t, r in fitting if getattr(r, metric) > 0]
-        points = [(1 - getattr(r, metric), r.weight_bytes) for _, r in trained]
-        front_idx = pareto_front(points)
-        front = sorted((trained[i] for i in front_idx), key=lambda tr: tr[1].weight_bytes)
+        costed = [t for t in trials if profile.name in t.costs]  # not those that cannot take the data's samples
+        rows = tuple(_row(t, profile.name, None) for t in costed)
+        fitting = [(t, r) for t, r in zip(costed, rows) if t.state in TRAINED and t.rungs and r.fits]
+        # A model no better than a constant predictor is on no useful front however small it is.
+        trained = [(t, r) for t, r in fitting if beats_trivial(t.last.metrics, metric, trivial)]
+        front = pareto_members(trained, metric)
         front_rows = tuple(_row(t, profile.name, tester) for t, _ in front)
+        base_row = _baseline_row(baseline_model, baseline_val, baseline_test, dataset, profile) \
+            if baseline_model is not None else None
         budgets = []
         for fraction in BUDGET_FRACTIONS:
             cap = limit * fraction
             eligible = [(t, r) for t, r in trained if r.weight_bytes <= cap]
             best = max(eligible, key=lambda tr: (getattr(tr[1], metric), -tr[1].weight_bytes), default=None)
             label = "profile limit" if fraction == 1.0 else f"1/{round(1 / fraction)} of limit"
-            budgets.append(BudgetRow(label, cap, _row(best[0], profile.name, tester) if best else None))
-        base_row = _baseline_row(baseline_model, baseline_val, baseline_test, dataset, profile) \
-            if baseline_model is not None else None
+            beats = None if best is None or base_row is None else \
+                getattr(best[1], metric) > getattr(base_row, metric)
+            budgets.append(BudgetRow(label, cap, _row(best[0], profile.name, tester) if best else None, beats))
+        recommended = budgets[0].best
         rows_by_profile[profile.name] = rows
         reports.append(ProfileReport(profile.name, limit, front_rows, tuple(budgets),
                                      len(fitting), sum(t.state is TrialState.INFEASIBLE for t in trials),
-                                     base_row))
+                                     base_row, recommended, len(trials) - len(costed),
+                                     _verdict(profile.name, metric, recommended, budgets[0].beats_baseline, base_row,
+                                              len(fitting))))
     primary = settings["profiles"][0]
     curves = {f"trial {row.trial}": next(t for t in trials if t.number == row.trial).last.metrics.get("pr_curve", [])
               for row in (reports[0].front if reports else ())}
     return SearchReport(store.study.study_name, metric, settings, dataset.summary(), tuple(reports), rows_by_profile,
-                        _hypervolume(trials, primary, metric, reports[0].limit_bytes if reports else 1.0), curves)
+                        _hypervolume(trials, primary, metric, reports[0].limit_bytes if reports else 1.0, trivial),
+                        curves, trivial=trivial)
+
+
+def pareto_members(trained: list, metric: str) -> list:
+    """Non-dominated (quality, weight bytes) members, smallest first; of members with the same costs, one (the best,
+    then the earliest) stays: a front of identical models tells a user nothing more than one."""
+    points = [(1 - getattr(r, metric), r.weight_bytes) for _, r in trained]
+    members = sorted((trained[i] for i in pareto_front(points)),
+                     key=lambda tr: (tr[1].weight_bytes, -getattr(tr[1], metric), tr[0].number))
+    kept, seen = [], set()
+    for trial, row in members:
+        costs = (row.params, row.weight_bytes, row.peak_activation_bytes, row.latency_s, row.energy_j)
+        if costs not in seen:
+            seen.add(costs)
+            kept.append((trial, row))
+    return kept
+
+
+def _verdict(profile: str, metric: str, best: TrialRow | None, beats: bool | None, baseline: TrialRow | None,
+             fitting: int) -> str:
+    """What a user should take away for a profile, in one line."""
+    if best is None:
+        return (f"{profile}: no trained model beats a constant predictor ({fitting} trained models fit); "
+                "nothing to deploy from this search" + ("; the logistic-regression baseline scores "
+                                                         f"{metric} {getattr(baseline, metric):.3f} on validation"
+                                                         if baseline else ""))
+    text = (f"{profile}: recommended trial {best.trial} ({metric} {getattr(best, metric):.3f} on validation"
+            + (f", {getattr(best, 'test_' + metric):.3f} on test" if getattr(best, "test_" + metric) is not None
+               else "") + f"; {best.params:,} params, {best.weight_bytes:,.0f} weight bytes)")
+    if baseline is None:
+        return text
+    base = f"the logistic-regression baseline ({metric} {getattr(baseline, metric):.3f} on validation"
+    base += f", {baseline.params:,} params{'' if baseline.fits else ', does not fit'})"
+    return text + (f" beats {base}" if beats else f"; NO trained model beats {base} under the profile limit")
 
 
 class _Tester:
@@ -189,17 +237,20 @@ def weight_limit_bytes(profile) -> float:
     return min(x for x in (profile.budgets.max_weight_bytes, profile.weight_memory.usable_bytes) if x)
 
 
-def _hypervolume(trials, profile: str, metric: str, limit_bytes: float) -> tuple[tuple[float, float], ...]:
+def _hypervolume(trials, profile: str, metric: str, limit_bytes: float,
+                 trivial: dict[str, float]) -> tuple[tuple[float, float], ...]:
     """Hypervolume of (1 - metric, weight bytes / limit) with reference (1, 1), after each finished rung. A trial
     counts with its latest rung (the checkpoint that exists), so the value can fall when longer training scores
     lower."""
     events = sorted((r.finished_at, t, r) for t in trials for r in t.rungs if t.costs[profile]["fits"])
+    worth = {id(r): beats_trivial(r.metrics, metric, trivial) for _, _, r in events}
     if not events:
         return ()
     start = min(t.started_at for t in trials)
     latest: dict[int, tuple[float, float]] = {}
     out = []
     for finished, trial, rung in events:
-        latest[trial.number] = (1 - rung.metrics[metric], trial.costs[profile]["weight_bytes"] / limit_bytes)
+        quality = rung.metrics[metric] if worth[id(rung)] else 0.0  # a constant predictor adds no hypervolume
+        latest[trial.number] = (1 - quality, trial.costs[profile]["weight_bytes"] / limit_bytes)
         out.append((finished - start, hypervolume_2d(list(latest.values()), (1.0, 1.0))))
     return tuple(out)

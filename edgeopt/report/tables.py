@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from edgeopt.check import CheckResult
 from edgeopt.cost.estimate import Estimate
@@ -156,8 +157,10 @@ def render_search_report(report, console: Console) -> None:
                      "params", "weights", "peak act", "latency", "energy"):
             table.add_column(name, justify="right")
         rows = list(profile.front) + ([profile.baseline] if profile.baseline else [])
+        chosen = profile.recommended.trial if profile.recommended else None
         for r in rows:
-            table.add_row("logistic" if r.trial < 0 else str(r.trial), str(r.epochs), *(_q(v) for v in (
+            label = "logistic" if r.trial < 0 else f"{r.trial} *" if r.trial == chosen else str(r.trial)
+            table.add_row(label, str(r.epochs), *(_q(v) for v in (
                 r.precision, r.recall, r.f1, r.accuracy, r.test_precision, r.test_recall, r.test_f1)),
                 f"{r.params:,}", format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes),
                 format_seconds(r.latency_s), format_joules(r.energy_j))
@@ -168,11 +171,13 @@ def render_search_report(report, console: Console) -> None:
         for b in profile.budgets:
             r = b.best
             cells = [str(r.trial), *(_q(v) for v in (r.precision, r.recall, r.f1, r.test_precision,
-                                                     r.test_recall))] if r else ["nothing fits"] + [""] * 5
+                                                     r.test_recall))] if r else ["none beats a constant"] + [""] * 5
             budgets.add_row(b.label, format_bytes(b.weight_bytes), *cells)
         console.print(budgets)
         if report.compressed.get(profile.profile):
             console.print(compressed_front_table(report.compressed[profile.profile], profile.profile, metric))
+    for profile in report.profiles:  # the answer, last, where it is read: * marks it in the front above
+        console.print(Text(profile.verdict))
 
 
 def compressed_front_table(rows: list[dict], profile: str, metric: str) -> Table:
@@ -196,7 +201,10 @@ def _q(value) -> str:
 
 def render_space_survey(result, console: Console) -> None:
     size = "infinite (float ranges)" if result.configurations == float("inf") else f"{result.configurations:,.0f}"
-    console.print(f"[bold]{result.space}[/] ({result.family}): {size} configurations")
+    console.print(Text.assemble((result.space, "bold"), f" ({result.family}): {size} configurations"))
+    console.print(Text(f"  apply to samples of shape {'x'.join(map(str, result.sample_shape))}: "
+                       f"{result.applicable_share:.1%}"
+                       + "".join(f"; {count} of the shape combinations: {why}" for why, count in result.reasons[:3])))
     for profile, share in result.fit_share.items():
         console.print(f"  fits {profile}: {share:.0%} of {result.samples} samples")
     table = Table(title="samples", title_justify="left")

@@ -16,7 +16,10 @@ from pathlib import Path
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
-from edgeopt.train.metrics import best_threshold_f1
+from edgeopt.space.fit import applies, require_applicable, require_fitting
+from edgeopt.train.budget import LEGACY_BUDGET
+from edgeopt.train.cv import HOLDOUT, FoldedData, choose_selection, pooled, selection_labels, train_cv
+from edgeopt.train.metrics import beats_trivial, best_threshold_f1, trivial_scores
 
 SAMPLERS = ("random", "tpe", "nsga2")
 HARDWARE_OBJECTIVES = ("weight_bytes", "params", "latency_s", "peak_activation_bytes", "energy_j")
@@ -172,24 +175,50 @@ class _Runner:
         if not 0 <= settings.positive_class < self.dataset.num_classes:
             raise EdgeoptError(f"positive class {settings.positive_class} is not a class of {self.dataset.name} "
                                f"(0..{self.dataset.num_classes - 1})")
-        self.normalizer = Normalizer.fit(self.dataset.x_train)
-        if device == "cpu":
-            torch.set_num_threads(settings.threads)
-        self.data = DeviceData(self.dataset, self.normalizer, device)
-        if settings.teacher:
-            self.data.teacher_logits = _teacher_logits(settings, self.dataset, device)
-        self.scheduler = MOASHA(settings.min_epochs if settings.early_stopping else self.space.max_epochs,
-                                self.space.max_epochs, settings.eta, reference=(1.0, math.inf))
+        require_applicable(self.space, self.dataset.sample_shape, self.dataset.name)
+        require_fitting(self.space, self.dataset.sample_shape, self.dataset.num_classes, self.profiles)
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.storage_url, settings.name, make_sampler(settings.sampler, settings.seed))
-        self.store.check_settings({**settings.identity(self.space.to_json()),
-                                   "dataset": self.dataset.summary()})
+        identity = {**settings.identity(self.space.to_json()), "dataset": self.dataset.summary()}
+        if self.store.settings and "training_budget" not in self.store.settings:
+            # A search stored before the small-data rules resumes as it trained: sampled batches, holdout selection.
+            self.budget_plan, self.selection = LEGACY_BUDGET, HOLDOUT
+        else:
+            self.selection = choose_selection(self.dataset)
+            n_train = len(self.dataset.y_train) if self.selection.method == "holdout" else \
+                len(selection_labels(self.dataset, self.selection)) * (self.selection.folds - 1) // self.selection.folds
+            self.budget_plan = self.space.training_budget(n_train)
+            identity |= {"training_budget": self.budget_plan.to_dict(), "selection": self.selection.to_dict()}
+        self.store.check_settings(identity)
+        # Tabular columns have unrelated scales: an MLP gets each feature standardised; convolutions share weights
+        # across positions, so they get one scale per channel. Under cross-validation the refit trains on train +
+        # validation, so the statistics come from both.
+        x_fit = self.dataset.x_train if self.selection.method == "holdout" else pooled(self.dataset)[0]
+        self.normalizer = Normalizer.fit(x_fit, per_feature=self.space.family == "mlp")
+        self.trivial = trivial_scores(selection_labels(self.dataset, self.selection), self.dataset.num_classes,
+                                      settings.positive_class)
+        if device == "cpu":
+            torch.set_num_threads(settings.threads)
+        if self.selection.method == "holdout":
+            self.data = DeviceData(self.dataset, self.normalizer, device)
+            if settings.teacher:
+                self.data.teacher_logits = _teacher_logits(settings, self.dataset.x_train, self.dataset, device)
+        else:
+            self.data = FoldedData(self.dataset, self.normalizer, self.selection, device, settings.seed)
+            if settings.teacher:
+                self.data.set_teacher_logits(_teacher_logits(settings, x_fit, self.dataset, device))
+        self.scheduler = MOASHA(settings.min_epochs if settings.early_stopping else self.space.max_epochs,
+                                self.space.max_epochs, settings.eta, reference=(1.0, math.inf))
         self.budget: _Budget | None = None
 
     # -- objectives
 
     def quality(self, metrics: dict) -> float:
-        return float(metrics[self.settings.metric])
+        """The metric, or 0 for a result no better than a constant predictor: it is told to the sampler as worthless,
+        so the sampler is not drawn back to the smallest models by results that only look good (F1 = 2p / (1 + p)
+        for always positive)."""
+        return float(metrics[self.settings.metric]) if beats_trivial(metrics, self.settings.metric,
+                                                                      self.trivial) else 0.0
 
     def hardware(self, trial: TrialRecord | dict) -> float:
         costs = trial.costs if isinstance(trial, TrialRecord) else trial
@@ -199,11 +228,15 @@ class _Runner:
         return 1.0 - self.quality(rung.metrics), self.hardware(trial)
 
     def promotion_objectives(self, trial: TrialRecord, rung: RungResultRecord) -> tuple[float, float]:
-        """What MO-ASHA ranks a rung on: as `objectives`, but binary F1 at its best threshold, which predicts the
-        trained model's F1 where F1 at argmax is still 0 (BENCHMARKS.md: search efficiency)."""
-        if self.settings.metric != "f1":
-            return self.objectives(trial, rung)
-        return 1.0 - best_threshold_f1(rung.metrics), self.hardware(trial)
+        """What MO-ASHA ranks a rung on: binary F1 at its best threshold, which predicts the trained model's F1 where
+        F1 at argmax is still 0 (BENCHMARKS.md: search efficiency); the metric itself otherwise. A result that
+        separates the classes no better than a constant predictor ranks as worthless (never promoted)."""
+        metrics, metric = rung.metrics, self.settings.metric
+        separation = best_threshold_f1(metrics)
+        useful = separation > self.trivial["f1"] + 1e-9 and (
+            metric == "f1" or self.trivial[metric] >= 1.0 or float(metrics[metric]) > self.trivial[metric] + 1e-9)
+        quality = 0.0 if not useful else separation if metric == "f1" else float(metrics[metric])
+        return 1.0 - quality, self.hardware(trial)
 
     # -- main loop
 
@@ -257,6 +290,11 @@ class _Runner:
             raise EdgeoptError(f"the last {infeasible_run} sampled configurations fit none of the profiles "
                                f"({', '.join(p.name for p in self.profiles)}); shrink the search space")
         optuna_trial, config = self.store.ask(self.space)
+        reason = applies(self.space, config, self.dataset.sample_shape)
+        if reason is not None:  # cannot take the data's samples: never built, never trained
+            self.store.inapplicable(optuna_trial, config, f"does not apply to the data: {reason}")
+            self._emit(self.store.trials(), f"trial {optuna_trial.number} does not apply: {reason}")
+            return
         costs = self._costs(config)
         if not any(c["fits"] for c in costs.values()):
             self.store.infeasible(optuna_trial, config, costs, (1.0, self.hardware(costs)), _violation_score(costs))
@@ -286,17 +324,19 @@ class _Runner:
                          self.dataset.num_classes, self.settings.seed * 1000 + trial.number, trial.checkpoint,
                          self.settings.positive_class, trial.normalizer,
                          (self.settings.distill_temperature, self.settings.distill_alpha)
-                         if self.settings.teacher else None)
+                         if self.settings.teacher else None, self.budget_plan.to_dict())
         while True:
             self.store.set_state(trial.number, TrialState.RUNNING)
             self._emit(self.store.trials(), f"trial {trial.number}: rung {rung}")
             try:
-                result = train_trial(spec, self.data, self.scheduler.rung_epochs[rung])
+                train = train_trial if self.selection.method == "holdout" else train_cv
+                result = train(spec, self.data, self.scheduler.rung_epochs[rung])
             except (TrainingError, RuntimeError, ValueError) as exc:
                 self.store.finish(trial.number, TrialState.FAILED, None, error=f"{type(exc).__name__}: {exc}")
                 self._emit(self.store.trials(), f"trial {trial.number} failed")
                 return
-            record = RungResultRecord(rung, result.epochs, result.metrics.to_dict(), result.seconds, time.time())
+            record = RungResultRecord(rung, result.epochs, result.metrics.to_dict() | (result.extra or {}),
+                                      result.seconds, time.time())
             self.store.add_rung(trial.number, record)
             trial = self.store.trial(trial.number)
             history = rung_history(self.store.trials(), self.promotion_objectives)
@@ -325,7 +365,7 @@ class _Runner:
         best = {}
         for profile in self.profiles:
             scored = [(self.quality(t.last.metrics), t) for t in trials
-                      if t.last and t.costs[profile.name]["fits"]]
+                      if t.last and t.costs[profile.name]["fits"] and self.quality(t.last.metrics) > 0]
             if scored:
                 value, t = max(scored, key=lambda s: s[0])
                 best[profile.name] = (f"{self.settings.metric} {value:.3f} at "
@@ -334,8 +374,8 @@ class _Runner:
         self.progress(SearchProgress(counts, trained, self.budget.elapsed(), self.budget.text(trained), best, event))
 
 
-def _teacher_logits(settings: SearchSettings, dataset, device: str):
-    """The teacher's logits on the training split, each sample normalised as the teacher expects (a search
+def _teacher_logits(settings: SearchSettings, x, dataset, device: str):
+    """The teacher's logits on the samples `x` trials train on, each normalised as the teacher expects (a search
     checkpoint's own statistics, else as given)."""
     import torch
 
@@ -345,9 +385,9 @@ def _teacher_logits(settings: SearchSettings, dataset, device: str):
     from edgeopt.train.fit import logits_of
 
     source = load_source(settings.teacher, settings.teacher_weights)
-    normalizer = source.normalizer or Normalizer.identity(dataset.x_train)
+    normalizer = source.normalizer or Normalizer.identity(x)
     try:
-        logits = logits_of(source.module, torch.from_numpy(normalizer.apply(dataset.x_train)))
+        logits = logits_of(source.module, torch.from_numpy(normalizer.apply(x)))
     except Exception as exc:  # the teacher rejects the data's shape
         raise ModelError(f"--teacher {settings.teacher}: does not accept the data's samples of shape "
                          f"{dataset.sample_shape}: {type(exc).__name__}: {str(exc).strip()[:160]}") from None

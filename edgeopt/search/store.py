@@ -141,6 +141,16 @@ class Store:
         trial.set_constraint("hardware", violation)
         self.study.tell(trial, list(values))
 
+    def inapplicable(self, trial, config: dict, reason: str) -> None:
+        """An architecture that cannot take the data's samples: recorded with the reason and no costs, never built;
+        told to the sampler as infeasible."""
+        import math
+
+        self._create(trial, {"config": config, "costs": {}, "started_at": time.time()}, TrialState.INFEASIBLE)
+        self._set(trial.number, "error", reason, error=reason)
+        trial.set_constraint("hardware", 10.0)
+        self.study.tell(trial, [1.0, math.inf])
+
     def set_state(self, number: int, state: TrialState, error: str | None = None) -> None:
         if error is not None:
             self._set(number, "error", error, error=error)

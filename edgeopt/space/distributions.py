@@ -22,6 +22,10 @@ class Fixed:
     def size(self) -> float:
         return 1
 
+    @property
+    def values(self) -> tuple:
+        return (self.value,)
+
     def to_json(self) -> dict:
         return {"fixed": self.value}
 
@@ -63,6 +67,10 @@ class IntRange:
     def size(self) -> float:
         return (self.high - self.low) // self.step + 1
 
+    @property
+    def values(self) -> tuple[int, ...]:
+        return tuple(range(self.low, self.high + 1, self.step))
+
     def to_json(self) -> dict:
         return {"int": [self.low, self.high], "log": self.log, "step": self.step}
 
@@ -83,6 +91,11 @@ class FloatRange:
 
     def size(self) -> float:
         return math.inf if self.high > self.low else 1
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        """The bounds only: a float range has no finite list of values."""
+        return (self.low, self.high)
 
     def to_json(self) -> dict:
         return {"float": [self.low, self.high], "log": self.log}

@@ -19,6 +19,41 @@ class Family:
     defaults: Mapping[str, object]
     build: Callable  # (config, sample_shape, num_classes) -> nn.Module
     description: str
+    # (config, sample_shape) -> why the architecture cannot take such samples, or None; arithmetic only, no torch
+    check: Callable[[Mapping, tuple[int, ...]], str | None] = lambda config, sample_shape: None
+    shape_keys: tuple[str, ...] = ()  # the architecture keys `check` reads
+
+
+def _conv_out(size: int, kernel: int, stride: int) -> int:
+    """Output size of a convolution padded by kernel // 2 on each side."""
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+def _check_cnn1d(config: Mapping, sample_shape: tuple[int, ...]) -> str | None:
+    length = sample_shape[-1]
+    kernel = int(config["kernel_size"])
+    for block in range(int(config["blocks"])):
+        if kernel > length:
+            return f"a kernel longer than the series (kernel {kernel}, length {length} at block {block + 1})"
+        length = _conv_out(length, kernel, int(config["stride"]) if block == 0 else 1)
+        if config["pooling"] != "none":
+            if length < 2:
+                return f"pooling takes the series below length 1 (after block {block + 1}, from length {length})"
+            length //= 2
+    return None
+
+
+def _check_cnn2d(config: Mapping, sample_shape: tuple[int, ...]) -> str | None:
+    size = min(sample_shape[-2:])
+    if size < 3:
+        return f"the 3x3 stem is larger than the image ({sample_shape[-2]}x{sample_shape[-1]})"
+    size = _conv_out(size, 3, int(config["stride"]))
+    kernel = int(config["kernel_size"])
+    for block in range(int(config["blocks"])):
+        if kernel > size:
+            return f"a kernel larger than the feature map (kernel {kernel}, map {size}x{size} at block {block + 1})"
+        size = _conv_out(size, kernel, 2 if block % 2 == 1 else 1)
+    return None
 
 
 def _act(name: str):
@@ -126,16 +161,22 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({
     "cnn1d": Family("cnn1d", (1, 2), MappingProxyType(
         {"blocks": 2, "channels": 8, "channel_growth": 1.5, "kernel_size": 5, "stride": 1, "pooling": "max",
          "separable": False, "activation": "relu", "dropout": 0.0}), _build_cnn1d,
-        "1-D convolution blocks over signals (channels x length), global pooling, linear head"),
+        "1-D convolution blocks over signals (channels x length), global pooling, linear head",
+        _check_cnn1d, ("blocks", "kernel_size", "stride", "pooling")),
     "cnn2d": Family("cnn2d", (2, 3), MappingProxyType(
         {"blocks": 2, "channels": 8, "expansion": 2, "kernel_size": 3, "stride": 1, "activation": "relu6",
          "dropout": 0.0}), _build_cnn2d,
-        "MobileNet-style inverted-residual blocks over small images (channels x height x width)"),
+        "MobileNet-style inverted-residual blocks over small images (channels x height x width)",
+        _check_cnn2d, ("blocks", "kernel_size", "stride")),
 })
 
 TRAINING_DEFAULTS: Mapping[str, object] = MappingProxyType(
-    {"lr": 0.01, "weight_decay": 0.0, "batch_size": 64, "optimizer": "adam", "epochs": 8, "lr_schedule": "cosine"})
+    {"lr": 0.01, "weight_decay": 0.0, "batch_size": 64, "optimizer": "adam", "epochs": 8, "lr_schedule": "cosine",
+     "class_weight": "none"})
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# balanced: each class's loss weighted by n / (classes * its count), so a rare positive class counts as much as the
+# rest (a choice for the search where recall of a rare class matters); none: every sample alike.
+CLASS_WEIGHTS = ("none", "balanced")
 # cosine: the learning rate decays to 0 over the space's largest epoch budget, whatever rung a trial is trained to, so a
 # trial resumed rung by rung follows the same schedule as one trained straight through. constant: no decay.
 LR_SCHEDULES = ("cosine", "constant")

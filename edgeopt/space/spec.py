@@ -10,6 +10,9 @@
       lr: {float: [1e-3, 3e-2], log: true}
       epochs: 16                      # the largest training budget
       lr_schedule: cosine             # decay over that budget (default), or constant
+      class_weight: [none, balanced]  # weight the loss by inverse class frequency (default none)
+      min_steps: 250                  # budget rules for small data (edgeopt.train.budget): one value each
+      max_batch_share: 0.25
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -27,7 +30,7 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.loader import did_you_mean
 from edgeopt.profiles.yamldoc import locate, read_yaml
 from edgeopt.space.distributions import Choice, Distribution, FloatRange, Fixed, IntRange, from_json
-from edgeopt.space.families import ACTIVATIONS, FAMILIES, LR_SCHEDULES, OPTIMIZERS, TRAINING_DEFAULTS
+from edgeopt.space.families import ACTIVATIONS, CLASS_WEIGHTS, FAMILIES, LR_SCHEDULES, OPTIMIZERS, TRAINING_DEFAULTS
 
 
 class SpaceError(EdgeoptError):
@@ -43,7 +46,10 @@ _RULES: dict[str, tuple[type, tuple | None, float | None]] = {
     "lr": (float, None, 1e-12), "weight_decay": (float, None, 0.0), "batch_size": (int, None, 1),
     "optimizer": (str, OPTIMIZERS, None), "epochs": (int, None, 1),
     "lr_schedule": (str, LR_SCHEDULES, None),
+    "min_steps": (int, None, 1), "max_batch_share": (float, None, 0.01),
+    "class_weight": (str, CLASS_WEIGHTS, None),
 }
+BUDGET_RULES = ("min_steps", "max_batch_share")  # training keys that are one value per search, not a choice
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class SearchSpace:
     architecture: Mapping[str, Distribution]
     training: Mapping[str, Distribution]
     name: str = "space"
+    budget_rules: Mapping[str, float] = field(default_factory=dict)  # min_steps, max_batch_share where set
 
     @property
     def distributions(self) -> dict[str, Distribution]:
@@ -89,15 +96,29 @@ class SearchSpace:
 
         return graph_from_module(self.build(config, sample_shape, num_classes), (1, *sample_shape))
 
+    @property
+    def batch_sizes(self) -> tuple[int, ...]:
+        return tuple(int(b) for b in self.training["batch_size"].values)
+
+    def training_budget(self, n_train: int):
+        """The budget rules (edgeopt.train.budget) for a training split of `n_train` samples."""
+        from edgeopt.train.budget import plan_budget
+
+        return plan_budget(n_train, self.batch_sizes, self.max_epochs, **self.budget_rules)
+
     def to_json(self) -> dict:
-        return {"name": self.name, "family": self.family,
-                "architecture": {k: d.to_json() for k, d in self.architecture.items()},
-                "training": {k: d.to_json() for k, d in self.training.items()}}
+        out = {"name": self.name, "family": self.family,
+               "architecture": {k: d.to_json() for k, d in self.architecture.items()},
+               "training": {k: d.to_json() for k, d in self.training.items()}}
+        if self.budget_rules:
+            out["budget_rules"] = dict(self.budget_rules)
+        return out
 
     @classmethod
     def from_json(cls, data: dict) -> SearchSpace:
         return cls(data["family"], MappingProxyType({k: from_json(v) for k, v in data["architecture"].items()}),
-                   MappingProxyType({k: from_json(v) for k, v in data["training"].items()}), data.get("name", "space"))
+                   MappingProxyType({k: from_json(v) for k, v in data["training"].items()}), data.get("name", "space"),
+                   MappingProxyType(dict(data.get("budget_rules", {}))))
 
 
 def shipped_space_dir() -> Path | None:
@@ -129,18 +150,29 @@ def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
         raise fail(("family",), f"unknown family {family!r}{did_you_mean(str(family), FAMILIES)}; "
                                 f"families: {', '.join(FAMILIES)}")
     sections = {}
+    rules: dict[str, float] = {}
     for section, defaults in (("architecture", FAMILIES[family].defaults), ("training", TRAINING_DEFAULTS)):
         raw = data.get(section) or {}
         if not isinstance(raw, dict):
             raise fail((section,), f"expected a mapping of choice -> values, got {raw!r}")
         parsed = {}
         for key, value in raw.items():
+            if section == "training" and key in BUDGET_RULES:
+                rule = _distribution((section, key), value, fail)
+                if not isinstance(rule, Fixed):
+                    raise fail((section, key), f"{key} is one value for the whole search, not a choice or range")
+                if key == "max_batch_share" and rule.value > 1:
+                    raise fail((section, key), f"{rule.value!r} is above 1; a share of the training split is at most 1")
+                rules[key] = rule.value
+                continue
             if key not in defaults:
-                raise fail((section, key), f"unknown key{did_you_mean(key, defaults)}; allowed for {family} "
-                                           f"{section}: {', '.join(defaults)}")
+                allowed = [*defaults, *BUDGET_RULES] if section == "training" else list(defaults)
+                raise fail((section, key), f"unknown key{did_you_mean(key, allowed)}; allowed for {family} "
+                                           f"{section}: {', '.join(allowed)}")
             parsed[key] = _distribution((section, key), value, fail)
         sections[section] = MappingProxyType({k: parsed.get(k, Fixed(v)) for k, v in defaults.items()})
-    return SearchSpace(family, sections["architecture"], sections["training"], str(data.get("name", path.stem)))
+    return SearchSpace(family, sections["architecture"], sections["training"], str(data.get("name", path.stem)),
+                       MappingProxyType(rules))
 
 
 def _distribution(field, value, fail) -> Distribution:

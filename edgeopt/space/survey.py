@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeopt.space.fit import applicability, applies
 from edgeopt.space.spec import SearchSpace
 
 
@@ -15,13 +16,19 @@ class SpaceSurvey:
     family: str
     configurations: float  # inf with float ranges
     samples: int
-    fit_share: dict[str, float]  # profile -> share of sampled configs that fit
+    fit_share: dict[str, float]  # profile -> share of sampled configs that fit (those that do not apply: no)
     examples: tuple[dict, ...]  # {"config", "params", "costs": {profile: {"weight_bytes", "fits", ...}}}
+    sample_shape: tuple[int, ...] = ()
+    applicable_share: float = 1.0  # of all configurations: those whose architecture takes samples of sample_shape
+    reasons: tuple[tuple[str, int], ...] = ()  # why the others do not, with counts over the shape keys' combinations
 
     def to_dict(self) -> dict:
         return {"space": self.space, "family": self.family,
                 "configurations": None if self.configurations == float("inf") else self.configurations,
-                "samples": self.samples, "fit_share": self.fit_share, "examples": list(self.examples)}
+                "samples": self.samples, "sample_shape": list(self.sample_shape),
+                "applicable_share": self.applicable_share,
+                "not_applicable": [{"reason": r, "count": n} for r, n in self.reasons],
+                "fit_share": self.fit_share, "examples": list(self.examples)}
 
 
 def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles, *, samples: int = 100,
@@ -34,6 +41,8 @@ def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, 
     examples = []
     for index in range(samples):
         config = space.sample(rng)
+        if applies(space, config, sample_shape) is not None:
+            continue
         graph = space.graph(config, sample_shape, num_classes)
         costs = {}
         for profile in profiles:
@@ -44,5 +53,7 @@ def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, 
                                    "latency_s": est.total.latency_s, "fits": est.fits}
         if index < shown:
             examples.append({"config": config, "params": graph.params, "macs": graph.macs, "costs": costs})
+    share = applicability(space, sample_shape)
     return SpaceSurvey(space.name, space.family, space.size(), samples,
-                       {name: count / samples for name, count in fits.items()}, tuple(examples))
+                       {name: count / samples for name, count in fits.items()}, tuple(examples), tuple(sample_shape),
+                       share.share, share.reasons)

@@ -17,6 +17,7 @@ import numpy as np
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import EdgeoptError
+from edgeopt.train.budget import LEGACY_BUDGET, TrainingBudget
 from edgeopt.train.losses import distillation_loss
 from edgeopt.train.metrics import Metrics, classification_metrics
 
@@ -39,6 +40,11 @@ class TrialSpec:
     positive_class: int = 1
     normalizer: dict | None = None  # saved in the checkpoint, so a trained model can be evaluated or exported alone
     distill: tuple[float, float] | None = None  # (temperature, alpha): train against DeviceData.teacher_logits
+    budget: dict | None = None  # TrainingBudget.to_dict(): batch cap and epoch scale; None: as sampled
+
+    @property
+    def training_budget(self) -> TrainingBudget:
+        return LEGACY_BUDGET if self.budget is None else TrainingBudget.from_dict(self.budget)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class RungResult:
     metrics: Metrics
     train_loss: float
     seconds: float
+    probs: np.ndarray | None = None  # class probabilities on the evaluation split (pooled across folds by CV)
+    extra: dict | None = None  # further figures for the store (cross-validation: mean and spread over folds)
 
 
 class DeviceData:
@@ -92,7 +100,8 @@ def _optimizer(model, config: dict):
 
 
 def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungResult:
-    """Train from the trial's checkpoint (if any) up to `target_epochs`, save the checkpoint, evaluate."""
+    """Train from the trial's checkpoint (if any) up to `target_epochs` of the space's budget (passes over the data:
+    that times the budget's epoch scale), save the checkpoint, evaluate."""
     import torch
     import torch.nn.functional as F
 
@@ -108,13 +117,16 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         done = int(state["epoch"])
-    batch = int(spec.config["batch_size"])
+    budget = spec.training_budget
+    batch = budget.batch_size(int(spec.config["batch_size"]))
     n = len(data.y_train)
     steps_per_epoch = -(-n // batch)
-    total_steps = SearchSpace.from_json(spec.space).max_epochs * steps_per_epoch
+    total_steps = SearchSpace.from_json(spec.space).max_epochs * budget.epoch_scale * steps_per_epoch
+    target_epochs *= budget.epoch_scale
     if spec.distill is not None and data.teacher_logits is None:
         raise TrainingError(f"trial {spec.number}: distillation asked for, but no teacher logits were computed")
     loss_sum, steps = 0.0, 0
+    weight = class_weights(data.y_train, spec.num_classes) if spec.config.get("class_weight") == "balanced" else None
     with torch.random.fork_rng(devices=[]):
         for epoch in range(done, target_epochs):
             torch.manual_seed(spec.seed * 100_003 + epoch)  # dropout and order depend on (seed, epoch) only
@@ -127,7 +139,7 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
                 index = order[first:first + batch]
                 logits = model(data.x_train[index])
                 if spec.distill is None:
-                    loss = F.cross_entropy(logits, data.y_train[index])
+                    loss = F.cross_entropy(logits, data.y_train[index], weight=weight)
                 else:
                     loss = distillation_loss(logits, data.y_train[index], data.teacher_logits[index], *spec.distill)
                 if not torch.isfinite(loss):
@@ -141,12 +153,22 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
                        "trial": {"space": spec.space, "config": spec.config, "sample_shape": list(spec.sample_shape),
                                  "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer}})
-    metrics = evaluate(model, data.x_eval, data.y_eval, spec.positive_class)
-    return RungResult(epochs, metrics, loss_sum / steps if steps else math.nan, time.perf_counter() - start)
+    probs, loss = predict(model, data.x_eval, data.y_eval)
+    metrics = classification_metrics(data.y_eval.cpu().numpy(), probs, positive_class=spec.positive_class,
+                                     loss=loss)
+    return RungResult(epochs, metrics, loss_sum / steps if steps else math.nan, time.perf_counter() - start, probs)
 
 
-def evaluate(model, x, y, positive_class: int = 1, batch: int = 1024) -> Metrics:
-    """Metrics of `model` on tensors x, y."""
+def class_weights(y, num_classes: int):
+    """n / (classes * count) per class (a class absent from `y` gets weight 0), as a tensor on y's device."""
+    import torch
+
+    counts = torch.bincount(y, minlength=num_classes).to(torch.float32)
+    return torch.where(counts > 0, len(y) / (num_classes * counts.clamp(min=1)), torch.zeros_like(counts))
+
+
+def predict(model, x, y, batch: int = 1024) -> tuple[np.ndarray, float]:
+    """(class probabilities, mean cross-entropy) of `model` on tensors x, y."""
     import torch
     import torch.nn.functional as F
 
@@ -157,8 +179,13 @@ def evaluate(model, x, y, positive_class: int = 1, batch: int = 1024) -> Metrics
             logits = model(x[first:first + batch])
             loss += float(F.cross_entropy(logits, y[first:first + batch], reduction="sum"))
             probs.append(torch.softmax(logits, dim=1).cpu().numpy())
-    probs_np = np.concatenate(probs)
-    return classification_metrics(y.cpu().numpy(), probs_np, positive_class=positive_class, loss=loss / len(y))
+    return np.concatenate(probs), loss / len(y)
+
+
+def evaluate(model, x, y, positive_class: int = 1, batch: int = 1024) -> Metrics:
+    """Metrics of `model` on tensors x, y."""
+    probs, loss = predict(model, x, y, batch)
+    return classification_metrics(y.cpu().numpy(), probs, positive_class=positive_class, loss=loss)
 
 
 def load_trained(spec: TrialSpec, device: str = "cpu"):

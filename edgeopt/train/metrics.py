@@ -86,3 +86,27 @@ def pr_curve(is_positive: np.ndarray, scores: np.ndarray, points: int) -> tuple[
         n = int(predicted.sum())
         out.append((tp / total, tp / n if n else 1.0))
     return tuple(out)
+
+
+def trivial_scores(y_true: np.ndarray, num_classes: int, positive_class: int = 1) -> dict[str, float]:
+    """The best each quality metric reaches without looking at the input: always the majority class, and for two
+    classes always the positive one (F1 = 2p / (1 + p) at positive share p, recall 1). A model must beat these."""
+    counts = np.bincount(y_true, minlength=num_classes)
+    constants = [int(np.argmax(counts))] + ([positive_class] if num_classes == 2 else [])
+    best: dict[str, float] = {}
+    for label in constants:
+        probs = np.zeros((len(y_true), num_classes))
+        probs[:, label] = 1.0
+        metrics = classification_metrics(y_true, probs, positive_class=positive_class, curve_points=2)
+        for name in QUALITY_METRICS:
+            best[name] = max(best.get(name, 0.0), metrics.get(name))
+    return best
+
+
+def beats_trivial(metrics: dict, metric: str, trivial: dict[str, float]) -> bool:
+    """Whether a result beats every constant predictor: in `metric` (where a constant can be beaten at all: always
+    positive has recall 1) and in F1, so a model that answers always positive is no result under any objective."""
+    margin = 1e-9  # rounding: a constant predictor's own score computed along another path
+    if trivial[metric] < 1.0 and float(metrics[metric]) <= trivial[metric] + margin:
+        return False
+    return float(metrics["f1"]) > trivial["f1"] + margin

@@ -15,6 +15,7 @@ training:
   lr: {float: [0.005, 0.03], log: true}
   batch_size: [64, 128]
   epochs: 3
+  min_steps: 1  # epochs as written: these tests count rungs in passes over the data
 """
 
 

@@ -129,3 +129,21 @@ def test_a_nan_loss_on_the_gpu_is_a_training_error(tmp_path, gpu_data):
     wild = {**CONFIG, "optimizer": "sgd", "lr": 1e12}
     with pytest.raises(TrainingError, match="loss became"):
         train_trial(spec(tmp_path, dataset, wild), on_gpu, 3)
+
+
+def test_balanced_class_weights_raise_the_rare_positive_class_recall(tmp_path, data):
+    from edgeopt.train.budget import TrainingBudget
+    from edgeopt.train.loop import class_weights
+
+    dataset, device_data = data
+    weights = class_weights(device_data.y_train, 2)
+    counts = torch.bincount(device_data.y_train, minlength=2).float()
+    assert torch.allclose((weights * counts).sum(), torch.tensor(float(len(device_data.y_train))))  # mean weight 1
+    assert weights[1] > 1 > weights[0]  # about a quarter of the reads are worth keeping
+    budget = TrainingBudget(None, 1, 1, 1.0).to_dict()
+    plain = spec(tmp_path, dataset, name="plain.pt")
+    plain = TrialSpec(**{**plain.__dict__, "budget": budget})
+    balanced = TrialSpec(**{**plain.__dict__, "config": CONFIG | {"class_weight": "balanced"},
+                            "checkpoint": str(tmp_path / "balanced.pt")})
+    unweighted, weighted = train_trial(plain, device_data, 3), train_trial(balanced, device_data, 3)
+    assert weighted.metrics.recall > unweighted.metrics.recall

@@ -3,7 +3,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgeopt.train.metrics import Metrics, best_threshold_f1, classification_metrics
+from edgeopt.train.metrics import (
+    Metrics,
+    beats_trivial,
+    best_threshold_f1,
+    classification_metrics,
+    trivial_scores,
+)
 
 
 def one_hot(pred, classes):
@@ -60,3 +66,30 @@ def test_best_threshold_f1_sees_separation_that_argmax_misses():
     assert metrics["f1"] == 0.0 and best_threshold_f1(metrics) == 1.0
     three = classification_metrics(np.array([0, 1, 2, 1]), np.eye(3)[[0, 1, 2, 0]]).to_dict()
     assert best_threshold_f1(three) == three["f1"]  # multi-class: the macro F1 itself
+
+
+def test_trivial_scores_are_those_of_always_the_majority_and_always_positive():
+    y = np.array([0] * 6 + [1] * 4)
+    trivial = trivial_scores(y, 2)
+    assert trivial["accuracy"] == 0.6 and trivial["recall"] == 1.0
+    assert trivial["f1"] == pytest.approx(2 * 0.4 / 1.4)  # always positive: 2p / (1 + p)
+    assert trivial_scores(np.array([0, 1, 2, 2]), 3)["accuracy"] == 0.5
+
+
+@given(st.lists(st.integers(0, 1), min_size=4, max_size=80), st.integers(0, 1),
+       st.sampled_from(["f1", "precision", "recall", "accuracy"]))
+def test_no_constant_predictor_beats_the_trivial_scores(labels, constant, metric):
+    y = np.array(labels)
+    if len(set(labels)) < 2:
+        return
+    trivial = trivial_scores(y, 2)
+    probs = np.zeros((len(y), 2))
+    probs[:, constant] = 1.0
+    assert not beats_trivial(classification_metrics(y, probs).to_dict(), metric, trivial)
+
+
+def test_a_model_that_separates_the_classes_beats_the_trivial_scores():
+    y = np.array([0, 0, 0, 1, 1, 0, 1, 0])
+    probs = np.stack([1 - y * 0.8 - 0.1, y * 0.8 + 0.1], axis=1)
+    for metric in ("f1", "precision", "recall", "accuracy"):
+        assert beats_trivial(classification_metrics(y, probs).to_dict(), metric, trivial_scores(y, 2))

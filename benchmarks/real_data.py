@@ -1,0 +1,179 @@
+"""edgeopt search on the real datasets of ../shared/datasets against 1-NN and logistic regression (issue 11).
+
+    .venv/bin/python benchmarks/real_data.py --budget 300 --jobs 2
+
+Each run is `edgeopt search` with default settings and a fixed wall-clock budget, under `sequencer-fpga` (at most
+4,000 parameters; digits also under `stm32f746`): series through `cnn1d`, tabular data and digits on the FPGA through
+`mlp` (the FPGA runs no 2-D convolution), digits on the MCU through `cnn2d`. The CSV goes through `--label malignant`:
+its rows in the .npz's test split are held out of the search by row, so its test figures are comparable. Printed side
+by side, computed in this one run: the recommended model's test accuracy (the best validation score under the
+profile's limit), its params and weight bytes, 1-NN (Euclidean) and logistic regression on the same split
+(features z-normalised with training statistics, NaN padding set to 0 after normalisation), and the front's best test
+accuracy (the oracle: what selection on validation loses). Under cross-validation the recommended model is the refit
+on train + validation; the mean test accuracy of its fold models is printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+# (run name, data file, profile, space, positive-class report)
+RUNS = (
+    ("basic_motions", "basic_motions.npz", "sequencer-fpga", "cnn1d"),
+    ("japanese_vowels", "japanese_vowels.npz", "sequencer-fpga", "cnn1d"),
+    ("pickup_gesture_z", "pickup_gesture_z.npz", "sequencer-fpga", "cnn1d"),
+    ("breast_cancer", "breast_cancer.npz", "sequencer-fpga", "mlp"),
+    ("breast_cancer_csv", "breast_cancer.csv", "sequencer-fpga", "mlp"),
+    ("digits", "digits.npz", "sequencer-fpga", "mlp"),
+    ("digits_mcu", "digits.npz", "stm32f746", "cnn2d"),
+)
+
+
+def references(x_train, y_train, x_test, y_test) -> dict:
+    """1-NN Euclidean and L2 logistic regression on per-feature z-normalised inputs (NaN -> 0 after), test accuracy."""
+    from edgeopt.data.dataset import Dataset
+    from edgeopt.data.normalize import Normalizer
+    from edgeopt.report.baseline import logistic_regression
+
+    norm = Normalizer.fit(x_train, per_feature=True)
+    a, b = norm.apply(x_train).reshape(len(x_train), -1), norm.apply(x_test).reshape(len(x_test), -1)
+    distances = (b**2).sum(1)[:, None] - 2 * b @ a.T + (a**2).sum(1)[None, :]
+    nn = float((y_train[distances.argmin(1)] == y_test).mean())
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    whole = Dataset("ref", x_train, y_train, x_train, y_train, x_test, y_test, classes)
+    _, _, test = logistic_regression(whole, norm)
+    return {"1nn": nn, "logistic": test.accuracy}
+
+
+def prepare(run: str, file: str, work: Path) -> tuple[Path, list[str], tuple]:
+    """The data file the search reads, extra flags, and (x_train, y_train, x_test, y_test) for the references."""
+    npz = np.load(DATASETS / file.replace(".csv", ".npz"))
+    split = (npz["x_train"], npz["y_train"], npz["x_test"], npz["y_test"])
+    if not file.endswith(".csv"):
+        return DATASETS / file, [], split
+    lines = (DATASETS / file).read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    features = np.array([line.split(",")[:-1] for line in rows], np.float64)
+    test = npz["x_test"].astype(np.float64)
+    held = [np.isclose(test, row, rtol=1e-5, atol=1e-7).all(axis=1).any() for row in features]  # float32 copies
+    kept = [line for line, out in zip(rows, held) if not out]
+    if len(kept) != len(npz["x_train"]):
+        raise SystemExit(f"{file}: {len(kept)} rows outside the test split, expected {len(npz['x_train'])}")
+    path = work / "breast_cancer_train.csv"
+    path.write_text("\n".join([header, *kept]) + "\n")
+    return path, ["--label", "malignant"], split
+
+
+def search(run: str, file: str, profile: str, space: str, budget: float, seed: int, work: Path) -> dict:
+    data, extra, split = prepare(run, file, work)
+    command = [sys.executable, "-m", "edgeopt.cli", "search", "--profile", profile, "--space", space, "--data",
+               str(data), "--time", f"{budget}s", "--seed", str(seed), "--name", run, "--runs-dir", str(work),
+               "--json", "--no-report", *extra]
+    start = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if out.returncode != 0:
+        return {"run": run, "error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed",
+                "wall_s": wall}
+    report = json.loads(out.stdout)
+    return {"run": run, "profile": profile, "space": space, "wall_s": wall, "report": report,
+            **measure(report, split, work / run)}
+
+
+def measure(report: dict, split, run_dir: Path) -> dict:
+    """Test accuracy of the recommended model (and its fold models), of the front's best, for CSV runs by hand."""
+    x_test, y_test = split[2], split[3]
+    p = report["profiles"][0]
+    rec = p["recommended"]
+    front = p["front"]
+    trials = {t["trial"]: t for t in report["trials"][p["profile"]]}
+    out = {"trained": sum(t["state"] != "infeasible" for t in trials.values()), "front": len(front),
+           "verdict": p["verdict"], "selection": report["settings"].get("selection")}
+    if rec is None:
+        return out | {"recommended": None}
+    accuracy = {row["trial"]: row["test_accuracy"] for row in front + [rec]}
+    if rec["test_accuracy"] is None:  # the CSV run has no test split: evaluate its checkpoints here
+        accuracy = {n: test_accuracy(run_dir / "trials" / f"{n:05d}" / "checkpoint.pt", x_test, y_test)
+                    for n in accuracy}
+    folds = sorted((run_dir / "trials" / f"{rec['trial']:05d}").glob("checkpoint.fold*.pt"))
+    return out | {"recommended": rec["trial"], "test_accuracy": accuracy[rec["trial"]], "params": rec["params"],
+                  "weight_bytes": rec["weight_bytes"], "oracle": max(accuracy[row["trial"]] for row in front),
+                  "fold_models": statistics.mean(test_accuracy(f, x_test, y_test) for f in folds) if folds else None}
+
+
+def test_accuracy(checkpoint: Path, x_test, y_test) -> float:
+    import torch
+
+    from edgeopt.compress.source import load_source
+
+    source = load_source(str(checkpoint))
+    with torch.no_grad():
+        logits = source.module.eval()(torch.from_numpy(source.normalizer.apply(x_test.astype(np.float32))))
+    return float((logits.argmax(1).numpy() == y_test).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--budget", type=float, default=300.0, help="seconds per search")
+    parser.add_argument("--jobs", type=int, default=2, help="searches side by side (one CPU thread each)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", default="runs/real-data", help="folder for the searches (must not hold them)")
+    parser.add_argument("--only", nargs="*", default=None, help="run names to run (default: all)")
+    args = parser.parse_args()
+    work = Path(args.runs).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    chosen = [r for r in RUNS if args.only is None or r[0] in args.only]
+    taken = [r[0] for r in chosen if (work / r[0]).exists()]
+    if taken:
+        raise SystemExit(f"{work} already holds {', '.join(taken)}: a search there would resume; pick --runs")
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda r: search(*r, args.budget, args.seed, work), chosen))
+    rows = []
+    for (run, file, _, _), result in zip(chosen, results):
+        rows.append(result | references(*prepare(run, file, work)[2]))
+    (work / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in rows],
+                                                  indent=2, default=str) + "\n")
+    machine = platform.processor() or platform.machine()
+    print(f"{date.today()}, {platform.node()} ({machine}), budget {args.budget:.0f} s per search, {args.jobs} side "
+          f"by side, seed {args.seed}")
+    print("| run | profile / space | selection | trained | recommended test acc | fold models | params | weight B "
+          "| 1-NN | logistic | beats both | gap to better | oracle |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    wins, gaps, oracle_gaps = 0, [], []
+    for r in rows:
+        if "error" in r or r.get("recommended") is None:
+            print(f"| {r['run']} | | | | {r.get('error') or 'no model beats a constant predictor'} | | | | "
+                  f"{r['1nn']:.3f} | {r['logistic']:.3f} | no | | |")
+            continue
+        best_ref = max(r["1nn"], r["logistic"])
+        beats = r["test_accuracy"] > best_ref
+        wins += beats
+        gaps.append(r["test_accuracy"] - best_ref)
+        oracle_gaps.append(r["oracle"] - r["test_accuracy"])
+        selection = r["selection"] or {}
+        fold = "–" if r["fold_models"] is None else f"{r['fold_models']:.3f}"
+        print(f"| {r['run']} | {r['profile']} / {r['space']} | {selection.get('method')} {selection.get('folds')} | "
+              f"{r['trained']} | {r['test_accuracy']:.3f} | {fold} | {r['params']:,} | {r['weight_bytes']:,.0f} | "
+              f"{r['1nn']:.3f} | {r['logistic']:.3f} | {'yes' if beats else 'no'} | "
+              f"{r['test_accuracy'] - best_ref:+.3f} | {r['oracle']:.3f} |")
+    print(f"\nbeats both references on {wins} of {len(rows)} runs; worst gap to the better reference "
+          f"{min(gaps, default=float('nan')):+.3f}; median oracle - recommended "
+          f"{statistics.median(oracle_gaps) if oracle_gaps else float('nan'):.3f}")
+    for r in rows:
+        print(f"  {r['run']}: {r.get('verdict') or r.get('error')}")
+
+
+if __name__ == "__main__":
+    main()

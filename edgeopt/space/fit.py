@@ -1,0 +1,136 @@
+"""Before any training: which configurations of a space apply to the data's shape, and whether any can fit a profile.
+
+Applicability is exact: the family's shape check reads only a few architecture keys (`Family.shape_keys`), whose
+combinations are enumerated. Fitting is judged on the space's smallest configurations: every size-like choice at its
+least (channels, width, depth, blocks, kernel, expansion, growth), every other choice (stride, pooling, separable,
+activation) enumerated; parameters and weight bytes only grow from there, so when none of these fits a profile's
+weight budget, nothing in the space does. Latency and peak memory are judged on the same candidates.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from edgeopt.errors import EdgeoptWarning
+from edgeopt.space.distributions import Choice, FloatRange, Fixed
+from edgeopt.space.families import FAMILIES
+from edgeopt.space.spec import SearchSpace, SpaceError
+
+# Choices whose smaller values make a smaller model; every other choice is enumerated for the smallest configurations.
+_SIZE_KEYS = ("depth", "width", "blocks", "channels", "channel_growth", "kernel_size", "expansion", "dropout")
+_ENUMERATION_LIMIT = 200_000
+
+
+class SpaceWarning(EdgeoptWarning):
+    """A space that cannot fit one of several profiles: the search goes on for the others."""
+
+
+@dataclass(frozen=True)
+class Applicability:
+    share: float  # of the space's configurations (uniform over each choice) that apply to the samples
+    reasons: tuple[tuple[str, int], ...]  # why the others do not, most common first, with their count
+
+    @property
+    def applies(self) -> bool:
+        return self.share > 0
+
+
+def applicability(space: SearchSpace, sample_shape: tuple[int, ...]) -> Applicability:
+    """The share of `space` whose architectures can take samples of `sample_shape` (exact, no torch)."""
+    family = FAMILIES[space.family]
+    keys = family.shape_keys
+    if not keys:
+        return Applicability(1.0, ())
+    options = [space.architecture[k].values for k in keys]
+    total = math.prod(len(v) for v in options)
+    if total > _ENUMERATION_LIMIT:  # a huge int range: a seeded sample of the combinations instead
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        combos = [tuple(v[int(rng.integers(len(v)))] for v in options) for _ in range(20_000)]
+    else:
+        combos = list(itertools.product(*options))
+    reasons: Counter[str] = Counter()
+    for combo in combos:
+        reason = family.check(dict(zip(keys, combo)), tuple(sample_shape))
+        if reason is not None:
+            reasons[_generic(reason)] += 1
+    return Applicability(1 - sum(reasons.values()) / len(combos), tuple(reasons.most_common()))
+
+
+def applies(space: SearchSpace, config: Mapping, sample_shape: tuple[int, ...]) -> str | None:
+    """Why `config` cannot take samples of `sample_shape`, or None when it can."""
+    return FAMILIES[space.family].check(config, tuple(sample_shape))
+
+
+def require_applicable(space: SearchSpace, sample_shape: tuple[int, ...], data_name: str) -> Applicability:
+    """The applicability of `space`, or a SpaceError naming the reason when no configuration applies."""
+    result = applicability(space, sample_shape)
+    if not result.applies:
+        shape = "x".join(str(d) for d in sample_shape)
+        raise SpaceError(f"{space.name}: no architecture of family {space.family} applies to {data_name}'s samples "
+                         f"of shape {shape}: {result.reasons[0][0]} in every configuration")
+    return result
+
+
+def smallest_configs(space: SearchSpace) -> list[dict]:
+    """The space's smallest configurations: size-like choices at their least, the other choices enumerated."""
+    fixed, enumerated = {}, {}
+    for key, dist in space.distributions.items():
+        if isinstance(dist, Fixed):
+            fixed[key] = dist.value
+        elif key in _SIZE_KEYS or key not in space.architecture:
+            fixed[key] = dist.low if isinstance(dist, FloatRange) else min(dist.values) if key in _SIZE_KEYS \
+                else dist.values[0]
+        else:
+            enumerated[key] = dist.values if isinstance(dist, Choice) else (dist.low, dist.high)
+    keys = list(enumerated)
+    return [{**fixed, **dict(zip(keys, combo))} for combo in itertools.product(*(enumerated[k] for k in keys))]
+
+
+def require_fitting(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles) -> dict:
+    """Cost the smallest configurations on every profile. Raises a SpaceError when none fits any profile (naming the
+    smallest one's cost and what it breaks), warns for each profile nothing fits; returns profile -> fits."""
+    from edgeopt.cost.estimate import estimate_graph
+
+    candidates = [c for c in smallest_configs(space) if applies(space, c, sample_shape) is None]
+    best: dict[str, tuple] = {}
+    for config in candidates:
+        graph = space.graph(config, sample_shape, num_classes)
+        for profile in profiles:
+            est = estimate_graph(graph, profile)
+            key = (not est.fits, est.total.weight_bytes)
+            if profile.name not in best or key < best[profile.name][0]:
+                best[profile.name] = (key, est, config)
+    fits = {name: not entry[0][0] for name, entry in best.items()}
+    misfits = [name for name, ok in fits.items() if not ok]
+    messages = []
+    for name in misfits:
+        _, est, config = best[name]
+        broken = "; ".join(v.message for v in est.violations[:3])
+        messages.append(f"{name}: its smallest configuration ({_short(config, space)}) has {est.total.params:,} "
+                        f"params and {est.total.weight_bytes:,.0f} weight bytes, and breaks: {broken}")
+    if candidates and len(misfits) == len(profiles):
+        raise SpaceError(f"{space.name}: no configuration fits any profile: " + " | ".join(messages))
+    for message in messages:
+        warnings.warn(f"{space.name}: no configuration fits {message}; the search goes on for the other profiles",
+                      SpaceWarning, stacklevel=2)
+    return fits
+
+
+def _short(config: Mapping, space: SearchSpace) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items() if k in space.architecture)
+
+
+def _generic(reason: str) -> str:
+    """A reason without its numbers' context, so counts group by kind ("pooling ... below length 1")."""
+    return reason.split(" (")[0]
+
+
+__all__ = ["Applicability", "SpaceWarning", "applicability", "applies", "require_applicable", "require_fitting",
+           "smallest_configs"]
