@@ -241,9 +241,16 @@ def test_the_html_report_writes_sizes_as_people_read_them_and_marks_the_recommen
     assert "★ recommended" in html and 'class="recommended"' in html
     assert "weight B" not in html and " B</td>" in html and " us</td>" in html  # units, not 70.000
     assert "cross-validation" in html  # 64 training samples: a 16-sample validation split is too small to rank by
+    assert "<th>beats the baseline</th>" in html and "beats logistic" in result.output
+    verdict = result.output.strip().splitlines()[-2]  # the line before "report: ...", whole however long
+    assert verdict.startswith("sequencer-fpga: recommended trial ")
+    assert " beats the logistic-regression baseline " in verdict or "NO trained model beats the logistic" in verdict
     data = json.loads((tmp_path / "easy" / "report" / "report.json").read_text())
     assert data["settings"]["selection"] == {"method": "cv", "folds": 5}
     assert data["settings"]["training_budget"]["epoch_scale"] > 1
+    front = data["profiles"][0]["front"]
+    assert front and all(0 <= row["fold_spread"]["f1"][1] <= 0.5 for row in front)  # mean and spread over folds
+    assert " ± " in html
 
 
 def test_space_show_reports_the_share_that_applies_to_the_data(tmp_path):

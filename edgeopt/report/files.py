@@ -68,13 +68,14 @@ class _Unit(str):
 
 
 def _table(rows: list[TrialRow], metric: str, recommended: int | None = None) -> str:
-    head = ["trial", "epochs", "precision", "recall", "F1", "accuracy", "test P", "test R", "test F1", "params",
-            "weights", "peak activations", "latency", "energy"]
+    head = ["trial", "epochs", "precision", "recall", "F1", "accuracy", f"{metric} over folds", "test P", "test R",
+            "test F1", "params", "weights", "peak activations", "latency", "energy"]
     body = []
     for r in rows:
         label = "baseline (logistic)" if r.trial < 0 else f"{r.trial} ★ recommended" if r.trial == recommended \
             else r.trial
-        cells = [label, r.epochs, r.precision, r.recall, r.f1, r.accuracy, r.test_precision, r.test_recall,
+        spread = _Unit("–" if not r.fold_spread else "{:.3f} ± {:.3f}".format(*r.fold_spread[metric]))
+        cells = [label, r.epochs, r.precision, r.recall, r.f1, r.accuracy, spread, r.test_precision, r.test_recall,
                  r.test_f1, r.params, _Unit(format_bytes(r.weight_bytes)), _Unit(format_bytes(r.peak_activation_bytes)),
                  _Unit(format_seconds(r.latency_s)), _Unit(format_joules(r.energy_j))]
         css = ' class="recommended"' if r.trial == recommended and r.trial >= 0 else ""

@@ -10,7 +10,7 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.search.pareto import hypervolume_2d, pareto_front
 from edgeopt.search.store import Store, TrialRecord, TrialState
 from edgeopt.train.cv import Selection, selection_labels
-from edgeopt.train.metrics import beats_trivial, trivial_scores
+from edgeopt.train.metrics import QUALITY_METRICS, beats_trivial, trivial_scores
 
 TRAINED = (TrialState.COMPLETED, TrialState.STOPPED, TrialState.PAUSED)
 BUDGET_FRACTIONS = (1.0, 0.5, 0.25, 0.125)
@@ -35,6 +35,7 @@ class TrialRow:
     latency_s: float
     energy_j: float
     fits: bool
+    fold_spread: dict | None = None  # cross-validation: {metric: [mean, std] over the folds}; None on a holdout
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,13 @@ def _row(trial: TrialRecord, profile: str, tester) -> TrialRow:
                     val.get("precision"), val.get("recall"), val.get("f1"), val.get("accuracy"),
                     test.get("precision"), test.get("recall"), test.get("f1"), test.get("accuracy"),
                     int(cost["params"]), float(cost["weight_bytes"]), float(cost["peak_activation_bytes"]),
-                    float(cost["latency_s"]), float(cost["energy_j"]), bool(cost["fits"]))
+                    float(cost["latency_s"]), float(cost["energy_j"]), bool(cost["fits"]), _spread(val.get("cv")))
+
+
+def _spread(cv: dict | None) -> dict | None:
+    if not cv:
+        return None
+    return {name: [cv[f"{name}_mean"], cv[f"{name}_std"]] for name in QUALITY_METRICS}
 
 
 def _baseline_row(model, val, test, dataset, profile) -> TrialRow:

@@ -153,31 +153,34 @@ def render_search_report(report, console: Console) -> None:
     for profile in report.profiles:
         table = Table(title=f"{report.name}: Pareto front on {profile.profile} ({profile.feasible} trained fit, "
                             f"{profile.infeasible} infeasible never trained)", title_justify="left")
-        for name in ("trial", "epochs", "precision", "recall", "F1", "accuracy", "test P", "test R", "test F1",
-                     "params", "weights", "peak act", "latency", "energy"):
+        for name in ("trial", "epochs", "precision", "recall", "F1", "accuracy", "folds ±", "test P", "test R",
+                     "test F1", "params", "weights", "peak act", "latency", "energy"):
             table.add_column(name, justify="right")
         rows = list(profile.front) + ([profile.baseline] if profile.baseline else [])
         chosen = profile.recommended.trial if profile.recommended else None
         for r in rows:
             label = "logistic" if r.trial < 0 else f"{r.trial} *" if r.trial == chosen else str(r.trial)
-            table.add_row(label, str(r.epochs), *(_q(v) for v in (
-                r.precision, r.recall, r.f1, r.accuracy, r.test_precision, r.test_recall, r.test_f1)),
-                f"{r.params:,}", format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes),
-                format_seconds(r.latency_s), format_joules(r.energy_j))
+            spread = "–" if not r.fold_spread else "{:.3f}±{:.3f}".format(*r.fold_spread[metric])
+            table.add_row(label, str(r.epochs), *(_q(v) for v in (r.precision, r.recall, r.f1, r.accuracy)), spread,
+                          *(_q(v) for v in (r.test_precision, r.test_recall, r.test_f1)),
+                          f"{r.params:,}", format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes),
+                          format_seconds(r.latency_s), format_joules(r.energy_j))
         console.print(table)
         budgets = Table(title=f"best {metric} under a weight budget on {profile.profile}", title_justify="left")
-        for name in ("budget", "weights", "trial", "precision", "recall", "F1", "test precision", "test recall"):
+        for name in ("budget", "weights", "trial", "precision", "recall", "F1", "test precision", "test recall",
+                     "beats logistic"):
             budgets.add_column(name, justify="right")
         for b in profile.budgets:
             r = b.best
-            cells = [str(r.trial), *(_q(v) for v in (r.precision, r.recall, r.f1, r.test_precision,
-                                                     r.test_recall))] if r else ["none beats a constant"] + [""] * 5
+            cells = [str(r.trial), *(_q(v) for v in (r.precision, r.recall, r.f1, r.test_precision, r.test_recall)),
+                     "–" if b.beats_baseline is None else "yes" if b.beats_baseline else "NO"] if r \
+                else ["none beats a constant"] + [""] * 6
             budgets.add_row(b.label, format_bytes(b.weight_bytes), *cells)
         console.print(budgets)
         if report.compressed.get(profile.profile):
             console.print(compressed_front_table(report.compressed[profile.profile], profile.profile, metric))
     for profile in report.profiles:  # the answer, last, where it is read: * marks it in the front above
-        console.print(Text(profile.verdict))
+        console.print(Text(profile.verdict), soft_wrap=True)
 
 
 def compressed_front_table(rows: list[dict], profile: str, metric: str) -> Table:

@@ -107,6 +107,8 @@ def require_fitting(space: SearchSpace, sample_shape: tuple[int, ...], num_class
             key = (not est.fits, est.total.weight_bytes)
             if profile.name not in best or key < best[profile.name][0]:
                 best[profile.name] = (key, est, config)
+        if all(not entry[0][0] for entry in best.values()):
+            break  # something fits every profile: no need to cost the rest
     fits = {name: not entry[0][0] for name, entry in best.items()}
     misfits = [name for name, ok in fits.items() if not ok]
     messages = []
