@@ -16,6 +16,9 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+from edgeopt.cost.estimate import estimate_graph
 from edgeopt.errors import EdgeoptWarning
 from edgeopt.space.distributions import Choice, FloatRange, Fixed
 from edgeopt.space.families import FAMILIES
@@ -49,8 +52,6 @@ def applicability(space: SearchSpace, sample_shape: tuple[int, ...]) -> Applicab
     options = [space.architecture[k].values for k in keys]
     total = math.prod(len(v) for v in options)
     if total > _ENUMERATION_LIMIT:  # a huge int range: a seeded sample of the combinations instead
-        import numpy as np
-
         rng = np.random.default_rng(0)
         combos = [tuple(v[int(rng.integers(len(v)))] for v in options) for _ in range(20_000)]
     else:
@@ -96,8 +97,6 @@ def smallest_configs(space: SearchSpace) -> list[dict]:
 def require_fitting(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles) -> dict:
     """Cost the smallest configurations on every profile. Raises a SpaceError when none fits any profile (naming the
     smallest one's cost and what it breaks), warns for each profile nothing fits; returns profile -> fits."""
-    from edgeopt.cost.estimate import estimate_graph
-
     candidates = [c for c in smallest_configs(space) if applies(space, c, sample_shape) is None]
     best: dict[str, tuple] = {}
     for config in candidates:
