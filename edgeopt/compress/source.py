@@ -6,6 +6,7 @@ Nothing here unpickles arbitrary code: checkpoints and weights load with `weight
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,9 +99,22 @@ def _checkpoint(path: Path) -> SourceModel:
     return SourceModel(model.eval(), str(path), normalizer, tuple(trial["sample_shape"]))
 
 
+# The members a torch.export archive (archive_format "pt2") may hold, below its one top folder. Anything else, and
+# every archive in the legacy layout (no archive_format: torch.export.load then retries torch.load with
+# weights_only=False on members such as serialized_state_dict.json), is refused before torch sees the file.
+_PROGRAM_MEMBERS = (
+    re.compile(r"(archive_format|archive_version|byteorder|\.data/version|\.data/serialization_id)"),
+    re.compile(r"models/[\w.-]+\.json"),
+    re.compile(r"data/weights/model_weights_config\.json"), re.compile(r"data/weights/weight_\d+"),
+    re.compile(r"data/constants/model_constants_config\.json"), re.compile(r"data/constants/tensor_\d+"),
+    re.compile(r"data/sample_inputs/[\w.-]+\.pt"),
+)
+
+
 def _refuse_pickles_in_program(path: Path) -> None:
-    """torch.export.load unpickles some members without the safe loader (pickled weights and constants, custom
-    objects, sample inputs on fallback): refuse any archive whose members need that, before loading it."""
+    """torch.export.load unpickles some members without the safe loader (a legacy archive's state dict and constants,
+    pickled weights, custom objects, sample inputs): admit only an allow-list of members, each checked to be what
+    its name says (JSON, raw tensor bytes, a weights-only tensor file), before loading the archive."""
     import io
     import json
     import pickle
@@ -118,22 +132,38 @@ def _refuse_pickles_in_program(path: Path) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise ModelError(f"{path}: not a torch.export archive ({exc})") from None
     with archive:
-        for name in archive.namelist():
-            if name.endswith(("model_weights_config.json", "model_constants_config.json")):
+        names = [n for n in archive.namelist() if not n.endswith("/")]
+        if any(n == "version" or n.startswith("serialized_") for n in names):
+            raise refuse("the archive", "is in torch.export's legacy layout (serialized_* members)")
+        tops = {n.split("/", 1)[0] for n in names}
+        if len(tops) != 1 or any("/" not in n for n in names):
+            raise ModelError(f"{path}: not a torch.export archive (members outside one top folder)")
+        top = tops.pop() + "/"
+        members = {n[len(top):]: n for n in names}
+        if "archive_format" not in members or archive.read(members["archive_format"]).strip() != b"pt2":
+            raise refuse("the archive", "is in torch.export's legacy layout (no archive_format pt2)")
+        for member, name in members.items():
+            if not any(pattern.fullmatch(member) for pattern in _PROGRAM_MEMBERS):
+                raise refuse(name, "is not a member edgeopt reads in a torch.export archive")
+            if member.endswith(".json"):
                 try:
-                    config = json.loads(archive.read(name)).get("config", {})
-                except (ValueError, AttributeError):
-                    raise ModelError(f"{path}: {name} is not valid JSON") from None
-                for key, meta in config.items():
-                    if not isinstance(meta, dict) or meta.get("use_pickle") or not str(
-                            meta.get("path_name", "")).startswith(("weight_", "tensor_")):
-                        raise refuse(name, f"stores {key!r} as a pickled or custom object")
-            elif "/sample_inputs/" in name or name.endswith(".pt"):
+                    data = json.loads(archive.read(name))
+                except (ValueError, UnicodeDecodeError):
+                    raise refuse(name, "is not JSON") from None
+                if member.endswith("_config.json"):
+                    config = data.get("config", {}) if isinstance(data, dict) else None
+                    if not isinstance(config, dict):
+                        raise refuse(name, "is not a tensor table")
+                    for key, meta in config.items():
+                        if not isinstance(meta, dict) or meta.get("use_pickle") or not str(
+                                meta.get("path_name", "")).startswith(("weight_", "tensor_")):
+                            raise refuse(name, f"stores {key!r} as a pickled or custom object")
+            elif member.endswith(".pt"):
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         torch.load(io.BytesIO(archive.read(name)), weights_only=True)
-                except (pickle.UnpicklingError, RuntimeError, EOFError):
+                except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError):
                     raise refuse(name, "is not weights-only") from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 
 import pytest
@@ -114,3 +115,79 @@ def test_pt2_with_pickled_members_is_refused_before_loading(tmp_path):
     with pytest.raises(ModelError, match="not a torch.export archive"):
         load_source(tmp_path / "junk.pt2")
     assert load_source(tmp_path / "ok.pt2").sample_shape == (1, 256)
+
+
+class Marker:
+    """A pickle payload that leaves a file behind if it is ever unpickled."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _legacy_archive(path, payload):
+    """torch.export's legacy layout, as the issue found it: torch.export.load unpickles its members unsafely."""
+    import zipfile
+
+    from torch._export.serde.schema import SCHEMA_VERSION
+
+    modern = _program_archive(path.with_suffix(".modern.pt2"))
+    with zipfile.ZipFile(modern) as source, zipfile.ZipFile(path, "w") as target:
+        program = next(n for n in source.namelist() if n.endswith("models/model.json"))
+        target.writestr("version", ".".join(map(str, SCHEMA_VERSION)))
+        target.writestr("serialized_exported_program.json", source.read(program))
+        for member in ("serialized_state_dict.json", "serialized_constants.json"):  # pickles behind a .json name
+            target.writestr(member, payload)
+        inputs = io.BytesIO()
+        torch.save(((torch.zeros(2, 1, 256),), {}), inputs)  # a harmless weights-only file beside them
+        target.writestr("serialized_example_inputs.pt", inputs.getvalue())
+    return path
+
+
+def _program_archive(path, *, drop=(), add=None):
+    import zipfile
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 2))
+    program = torch.export.export(model, (torch.zeros(2, 1, 256),), dynamic_shapes=({0: torch.export.Dim("b")},))
+    torch.export.save(program, path.with_suffix(".ok.pt2"))
+    with zipfile.ZipFile(path.with_suffix(".ok.pt2")) as source, zipfile.ZipFile(path, "w") as target:
+        top = source.namelist()[0].split("/", 1)[0]
+        for item in source.infolist():
+            if not any(item.filename.endswith(d) for d in drop):
+                target.writestr(item, source.read(item.filename))
+        for member, data in (add or {}).items():
+            target.writestr(f"{top}/{member}", data)
+    return path
+
+
+@pytest.mark.parametrize("case", ["legacy", "no-format", "stray-member", "pickled-json"])
+def test_a_program_archive_that_could_unpickle_is_refused_by_every_command(tmp_path, case, reads_npz,
+                                                                         trial_checkpoint):
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+
+    marker = tmp_path / "payload-ran"
+    payload = pickle.dumps(Marker(marker))
+    archive = {
+        "legacy": lambda: _legacy_archive(tmp_path / "m.pt2", payload),
+        "no-format": lambda: _program_archive(tmp_path / "m.pt2", drop=("archive_format",)),
+        "stray-member": lambda: _program_archive(tmp_path / "m.pt2", add={"extra/evil.pkl": payload}),
+        "pickled-json": lambda: _program_archive(tmp_path / "m.pt2", drop=("models/model.json",),
+                                                 add={"models/model.json": payload}),
+    }[case]()
+    expected = {"legacy": "legacy layout", "no-format": "legacy layout", "stray-member": "not a member edgeopt reads",
+                "pickled-json": "not JSON"}
+    runs = [["compress", archive, "-p", "sequencer-fpga", "--auto", "--data", reads_npz, "-o", tmp_path / "o1"],
+            ["compress", trial_checkpoint, "--teacher", archive, "-p", "sequencer-fpga",
+             "--pipeline", "examples/pipelines/int8.yaml", "--data", reads_npz, "-o", tmp_path / "o2"],
+            ["search", "-p", "sequencer-fpga", "--teacher", archive, "--data", reads_npz, "--trials", 1,
+             "--runs-dir", tmp_path / "runs"]]
+    for args in runs:
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 2, (args, result.output)
+        assert expected[case] in result.output and "Traceback" not in result.output
+        assert not marker.exists(), "the archive's pickle ran"
+    assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
