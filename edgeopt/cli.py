@@ -324,8 +324,10 @@ def _resumed_settings(run_dir, trials, time_budget, storage, device):
     from edgeopt.report.search_report import open_store
     from edgeopt.search.run import SearchSettings
 
-    stored = open_store(run_dir, storage).settings
-    return SearchSettings(name=run_dir.name, space=stored["space"]["name"], space_json=stored["space"],
+    store = open_store(run_dir, storage)
+    stored = store.settings
+    return SearchSettings(name=run_dir.name, study_name=store.study.study_name, space=stored["space"]["name"],
+                          space_json=stored["space"],
                           profiles=tuple(stored["profiles"]), data=stored["data"],
                           label_column=stored["label_column"], sampler=stored["sampler"],
                           early_stopping=stored["early_stopping"],

@@ -162,3 +162,39 @@ def test_console_script_runs_as_a_process():
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["passed"] is True
+
+
+def _onnx_graph(nodes, path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [weight])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("cycle", "node 0 (MatMul) reads 'b' before any node makes it (a cycle"),
+    ("unproduced-weight", "reads 'nothing_makes_this', which no input, initializer or node provides"),
+])
+def test_the_gate_refuses_graphs_onnx_and_onnxruntime_refuse(tmp_path, case, fragment):
+    from onnx import helper
+
+    nodes = {
+        "cycle": [helper.make_node("MatMul", ["x", "b"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
+                  helper.make_node("Identity", ["a"], ["y"])],
+        "unproduced-weight": [helper.make_node("MatMul", ["x", "nothing_makes_this"], ["y"])],
+    }[case]
+    model = _onnx_graph(nodes, tmp_path / f"{case}.onnx")
+    for args in (["check", model, "-p", "stm32f746", "--junit", tmp_path / "j.xml"], ["profile", model, "-p",
+                                                                                     "stm32f746"]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 2, result.output
+        assert fragment in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "j.xml").exists()
+    good = _onnx_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], tmp_path / "good.onnx")
+    assert CliRunner().invoke(main, ["check", str(good), "-p", "stm32f746"]).exit_code == 0

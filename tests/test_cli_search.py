@@ -87,6 +87,9 @@ def test_search_bad_input_exits_2(tmp_path):
     np.savez(tmp_path / "flat.npz", x_train=np.zeros((20, 5, 4, 4)), y_train=np.array([0, 1] * 10))
     cases.append((["search", "-p", "sequencer-fpga", "--data", tmp_path / "flat.npz", "--runs-dir", tmp_path],
                   "do not suit family cnn1d"))
+    for name in ("../../x", str(tmp_path / "abs"), "..", ".", "a/b", ".hidden"):
+        cases.append((["search", "-p", "sequencer-fpga", "--name", name, "--runs-dir", tmp_path / "runs"],
+                      "a run name is one folder name inside --runs-dir"))
     for args, fragment in cases:
         result = invoke(*args)
         assert result.exit_code == 2, (args, result.output)
@@ -312,3 +315,93 @@ def test_the_csv_path_with_its_label_column(tmp_path):
     report = json.loads(result.output)
     assert report["dataset"]["train"] + report["dataset"]["val"] == 569
     assert report["profiles"][0]["recommended"]["f1"] > 0.8  # malignant is the positive class
+
+
+def test_a_run_folder_works_from_any_folder_after_being_moved_and_renamed(tmp_path, monkeypatch):
+    import shutil
+
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    first = tmp_path / "first"
+    first.mkdir()
+    monkeypatch.chdir(first)
+    result = invoke("search", "-p", "sequencer-fpga", "--space", space, "--trials", 3, "--name", "r1", "--no-report")
+    assert result.exit_code == 0, result.output
+    moved = tmp_path / "elsewhere" / "renamed"
+    moved.parent.mkdir()
+    shutil.move(first / "runs" / "r1", moved)
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    report = invoke("report", moved, "--json")
+    assert report.exit_code == 0, report.output
+    front = json.loads(report.output)["profiles"][0]["front"]
+    assert front and all(row["test_f1"] is not None for row in front)  # the checkpoints were found
+    resumed = invoke("search", "--resume", moved, "--trials", 5, "--json", "--no-report")
+    assert resumed.exit_code == 0, resumed.output
+    assert not (other / "runs").exists() and not (first / "runs" / "r1").exists()
+    assert len(list((moved / "trials").glob("*/checkpoint.pt"))) == 5
+    from edgeopt.report.search_report import open_store
+
+    store = open_store(moved)
+    assert store.study.study_name == "r1" and len(store.storage.get_all_studies()) == 1  # nothing stray created
+
+
+def test_opening_a_run_never_creates_a_study(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "study.db").write_bytes(b"")
+    for args in (["report", tmp_path / "empty"], ["search", "--resume", tmp_path / "empty"]):
+        result = invoke(*args)
+        assert result.exit_code == 2 and "empty (0 bytes)" in result.output, result.output
+    assert (tmp_path / "empty" / "study.db").stat().st_size == 0
+
+
+def test_a_new_study_never_takes_an_old_studys_checkpoints(tmp_path):
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    args = ["search", "-p", "sequencer-fpga", "--space", space, "--trials", 2, "--runs-dir", tmp_path, "--name", "s",
+            "--no-report"]
+    assert invoke(*args).exit_code == 0
+    import torch
+
+    from edgeopt.report.search_report import open_store
+
+    before = open_store(tmp_path / "s").trials()
+    assert len(before[0].rungs) > 1  # its checkpoint holds more epochs than a first rung trains
+    (tmp_path / "s" / "study.db").unlink()  # lost; the trials/ folder with its checkpoints remains
+    assert invoke(*args).exit_code == 0
+    store = open_store(tmp_path / "s")
+    after = store.trials()
+    assert after[0].config == before[0].config  # the same seed draws the same first config...
+    assert after[0].rungs[0].metrics == before[0].rungs[0].metrics  # ...and trains it from scratch, as before
+    state = torch.load(store.checkpoint_path(after[0]), weights_only=True)
+    assert state["trial"]["study"] == store.uid != None  # noqa: E711
+
+
+def test_a_second_search_in_a_running_folder_is_refused_and_a_killed_ones_lock_is_gone(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    command = [sys.executable, "-m", "edgeopt.cli", "search", "-p", "sequencer-fpga", "--space", str(space),
+               "--runs-dir", str(tmp_path), "--name", "busy", "--no-report"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    first = subprocess.Popen([*command, "--time", "120s"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "busy" / "trials").exists():  # the first is training
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.2)
+        second = invoke("search", "--resume", tmp_path / "busy", "--trials", 2)
+        assert second.exit_code == 2, second.output
+        assert "another edgeopt search is running in this run folder (pid " in second.output
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    resumed = invoke("search", "--resume", tmp_path / "busy", "--trials", 1, "--no-report")  # the lock died with it
+    assert resumed.exit_code == 0, resumed.output

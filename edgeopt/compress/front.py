@@ -42,7 +42,7 @@ def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
         rows = []
         for member in profile_report.front:
             trial = store.trial(member.trial)
-            source = load_source(trial.checkpoint)
+            source = load_source(str(store.checkpoint_path(trial)))
             say(f"{profile.name}: compressing trial {member.trial}")
             result = compress(source.module, profile, pipeline, dataset,
                               run_dir / "compressed" / profile.name / f"trial-{member.trial:05d}",

@@ -53,7 +53,30 @@ def load_onnx(path: str | os.PathLike):
         raise ModelError(f"{path}: cannot load ONNX model ({type(exc).__name__}: {exc})") from None
     if not model.graph.node:
         raise ModelError(f"{path}: not a valid ONNX model: the graph has no nodes (a truncated or foreign file?)")
+    _check(model, path)
     return model
+
+
+def _check(model, path: Path) -> None:
+    """A graph onnxruntime refuses is bad input, never a model to cost: every node reads only tensors that exist
+    before it (graph inputs, initializers, outputs of earlier nodes; onnx requires this order, and a cycle can never
+    meet it), and every graph output is produced. onnx's checker would also refuse value infos without shapes, which
+    exporters write and onnxruntime runs, so the order is checked here."""
+    available = {i.name for i in model.graph.input} | {i.name for i in model.graph.initializer} | {""}
+    produced_later = {out for node in model.graph.node for out in node.output}
+    for index, node in enumerate(model.graph.node):
+        for name in node.input:
+            if name not in available:
+                where = f"node {node.name or index} ({node.op_type})"
+                if name in produced_later:
+                    raise ModelError(f"{path}: not a valid ONNX model: {where} reads {name!r} before any node makes "
+                                     "it (a cycle, or nodes out of topological order)")
+                raise ModelError(f"{path}: not a valid ONNX model: {where} reads {name!r}, which no input, "
+                                 "initializer or node provides")
+        available.update(node.output)
+    for output in model.graph.output:
+        if output.name not in available:
+            raise ModelError(f"{path}: not a valid ONNX model: graph output {output.name!r} is made by no node")
 
 
 def graph_from_onnx(path: str | os.PathLike, input_shape: Sequence | None = None) -> Graph:

@@ -78,11 +78,18 @@ class SearchReport:
 
 
 def open_store(run_dir: str | Path, storage: str | None = None) -> Store:
+    """The search in a run folder, wherever the folder is now and whatever it is called; opening creates nothing."""
     run_dir = Path(run_dir)
     url = storage or f"sqlite:///{run_dir / 'study.db'}"
-    if storage is None and not (run_dir / "study.db").is_file():
+    database = run_dir / "study.db"
+    if storage is None and not database.is_file():
         raise EdgeoptError(f"{run_dir}: no search here (no study.db); run `edgeopt search --name {run_dir.name}`")
-    return Store(url, run_dir.name)
+    if storage is None and database.stat().st_size == 0:
+        raise EdgeoptError(f"{database}: empty (0 bytes): not a search's study; the run's records are lost")
+    store = Store(url, None if storage is None else run_dir.name, folder=run_dir, create=False)
+    if not store.settings:
+        raise EdgeoptError(f"{database}: this study holds no edgeopt settings; was it made by `edgeopt search`?")
+    return store
 
 
 def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
@@ -102,7 +109,7 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
     dataset = load_dataset(settings["data"], label_column=settings["label_column"], seed=settings["seed"],
                            example=DEFAULT_EXAMPLE[space.family])
     trials = store.trials()
-    tester = _Tester(space, dataset, settings) if evaluate_test and dataset.x_test is not None else None
+    tester = _Tester(store, space, dataset, settings) if evaluate_test and dataset.x_test is not None else None
 
     selection = Selection.from_dict(settings.get("selection"))
     trivial = trivial_scores(selection_labels(dataset, selection), dataset.num_classes, settings["positive_class"])
@@ -187,24 +194,29 @@ def _verdict(profile: str, metric: str, best: TrialRow | None, beats: bool | Non
 class _Tester:
     """Evaluates trials on the test split, once each."""
 
-    def __init__(self, space, dataset, settings):
-        self.space, self.dataset, self.settings = space, dataset, settings
+    def __init__(self, store, space, dataset, settings):
+        self.store, self.space, self.dataset, self.settings = store, space, dataset, settings
         self.cache: dict[int, dict] = {}
 
     def __call__(self, trial: TrialRecord) -> dict | None:
         if trial.number in self.cache:
             return self.cache[trial.number]
-        if not trial.checkpoint or not Path(trial.checkpoint).is_file() or trial.normalizer is None:
+        path = self.store.checkpoint_path(trial)
+        if path is None or not path.is_file() or trial.normalizer is None:
             return None
         import torch
 
         from edgeopt.data.normalize import Normalizer
-        from edgeopt.train.loop import TrialSpec, evaluate, load_trained
+        from edgeopt.train.loop import TrainingError, TrialSpec, evaluate, load_trained
 
         spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
-                         self.dataset.num_classes, 0, trial.checkpoint, self.settings["positive_class"])
+                         self.dataset.num_classes, 0, str(path), self.settings["positive_class"],
+                         study=self.store.uid)
         normalizer = Normalizer.from_dict(trial.normalizer)
-        model = load_trained(spec)
+        try:
+            model = load_trained(spec)
+        except TrainingError:  # another study's weights: no test figures rather than wrong ones
+            return None
         metrics = evaluate(model, torch.from_numpy(normalizer.apply(self.dataset.x_test)),
                            torch.from_numpy(self.dataset.y_test), self.settings["positive_class"])
         self.cache[trial.number] = metrics.to_dict()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.asha import MOASHA, Decision
+from edgeopt.search.lock import RunLock
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
 from edgeopt.space.fit import applies, require_applicable, require_fitting
 from edgeopt.train.budget import LEGACY_BUDGET
@@ -46,6 +47,7 @@ class SearchSettings:
     seed: int = 0
     runs_dir: str = "runs"
     storage: str | None = None
+    study_name: str | None = None  # the study in the run folder's storage (resuming: the one it holds); None: name
     device: str | None = None  # None or "auto": cuda when available, else cpu; "cpu", "cuda", "cuda:N"
     threads: int = 1  # CPU threads for torch; tiny models train fastest on one
     teacher: str | None = None  # every trial trains against this model's soft targets (a compress MODEL spec)
@@ -135,21 +137,28 @@ def resolve_device(name: str | None) -> str:
     return name
 
 
+def check_run_name(name: str) -> None:
+    """A run's name is one folder inside the runs folder: no separators, not `.` or `..`, nothing hidden."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+        raise EdgeoptError(f"--name {name!r}: a run name is one folder name inside --runs-dir (letters, digits, "
+                           "'-', '_', '.'; no '/', not '.' or '..', not starting with '.')")
+
+
 def run_search(settings: SearchSettings, progress: Callable[[SearchProgress], None] | None = None) -> Store:
-    """Run (or resume) a search; returns the store holding every trial."""
-    return _Runner(settings, progress).run()
+    """Run (or resume) a search; returns the store holding every trial. The run folder is locked while it runs."""
+    runner = _Runner(settings, progress)
+    try:
+        return runner.run()
+    finally:
+        runner.lock.release()
 
 
 class _Runner:
     def __init__(self, settings: SearchSettings, progress):
-        import torch
-
         from edgeopt.data.loading import load_dataset
-        from edgeopt.data.normalize import Normalizer
         from edgeopt.profiles.loader import load_profile
         from edgeopt.space.families import FAMILIES
         from edgeopt.space.spec import SearchSpace, load_space
-        from edgeopt.train.loop import DeviceData
 
         if settings.metric not in ("f1", "precision", "recall", "accuracy"):
             raise EdgeoptError(f"unknown metric {settings.metric!r}; choose from f1, precision, recall, accuracy")
@@ -158,6 +167,7 @@ class _Runner:
                                f"choose from {', '.join(HARDWARE_OBJECTIVES)}")
         if not settings.profiles:
             raise EdgeoptError("give at least one --profile")
+        check_run_name(settings.name)
         device = resolve_device(settings.device)  # a bad device fails before the data is loaded
         self.settings = settings
         self.progress = progress
@@ -178,7 +188,21 @@ class _Runner:
         require_applicable(self.space, self.dataset.sample_shape, self.dataset.name)
         require_fitting(self.space, self.dataset.sample_shape, self.dataset.num_classes, self.profiles)
         settings.run_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(settings.storage_url, settings.name, make_sampler(settings.sampler, settings.seed))
+        self.lock = RunLock(settings.run_dir).acquire()  # before anything in the folder is read or written
+        try:
+            self._open(settings, device)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _open(self, settings: SearchSettings, device: str) -> None:
+        import torch
+
+        from edgeopt.data.normalize import Normalizer
+        from edgeopt.train.loop import DeviceData
+
+        self.store = Store(settings.storage_url, settings.study_name or settings.name,
+                           make_sampler(settings.sampler, settings.seed), folder=settings.run_dir)
         identity = {**settings.identity(self.space.to_json()), "dataset": self.dataset.summary()}
         if self.store.settings and "training_budget" not in self.store.settings:
             # A search stored before the small-data rules resumes as it trained: sampled batches, holdout selection.
@@ -300,7 +324,7 @@ class _Runner:
             self.store.infeasible(optuna_trial, config, costs, (1.0, self.hardware(costs)), _violation_score(costs))
             self._emit(self.store.trials(), f"trial {optuna_trial.number} infeasible")
             return
-        checkpoint = str(self.settings.run_dir / "trials" / f"{optuna_trial.number:05d}" / "checkpoint.pt")
+        checkpoint = f"trials/{optuna_trial.number:05d}/checkpoint.pt"  # relative to the run folder, wherever it is
         self._train(self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict()), 0)
 
     def _costs(self, config: dict) -> dict:
@@ -321,10 +345,10 @@ class _Runner:
         from edgeopt.train.loop import TrainingError, TrialSpec, train_trial
 
         spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
-                         self.dataset.num_classes, self.settings.seed * 1000 + trial.number, trial.checkpoint,
-                         self.settings.positive_class, trial.normalizer,
+                         self.dataset.num_classes, self.settings.seed * 1000 + trial.number,
+                         str(self.store.checkpoint_path(trial)), self.settings.positive_class, trial.normalizer,
                          (self.settings.distill_temperature, self.settings.distill_alpha)
-                         if self.settings.teacher else None, self.budget_plan.to_dict())
+                         if self.settings.teacher else None, self.budget_plan.to_dict(), self.store.uid)
         while True:
             self.store.set_state(trial.number, TrialState.RUNNING)
             self._emit(self.store.trials(), f"trial {trial.number}: rung {rung}")

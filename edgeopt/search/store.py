@@ -4,8 +4,10 @@ storage (a SQLite file under runs/<name>/ by default, or any storage URL). Reade
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, replace
 from enum import Enum
+from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.asha import RungHistory, RungRecord
@@ -66,15 +68,31 @@ class Store:
     so snapshots cost nothing while every change still reaches storage before the call returns.
     """
 
-    def __init__(self, storage_url: str, name: str, sampler=None, directions=("minimize", "minimize")):
+    def __init__(self, storage_url: str, name: str | None, sampler=None, directions=("minimize", "minimize"), *,
+                 folder: str | Path | None = None, create: bool = True):
+        """Open (or, with `create`, make) the study `name` in `storage_url`; name None opens the one study the
+        storage holds (a run folder renamed or copied keeps working). `folder`: the run folder, which trial
+        checkpoints are stored relative to."""
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.folder = Path(folder) if folder is not None else None
         try:
             self.storage = _open_storage(storage_url)
-            self.study = optuna.create_study(storage=self.storage, study_name=name, sampler=sampler,
-                                             directions=list(directions), load_if_exists=True)
-        except Exception as exc:  # bad URL, unwritable folder, foreign database
+            if name is None:
+                names = [s.study_name for s in self.storage.get_all_studies()]
+                if len(names) != 1:
+                    raise StoreError(f"{storage_url} holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                                     "name the one to open")
+                name = names[0]
+            if create:
+                self.study = optuna.create_study(storage=self.storage, study_name=name, sampler=sampler,
+                                                 directions=list(directions), load_if_exists=True)
+            else:
+                self.study = optuna.load_study(storage=self.storage, study_name=name, sampler=sampler)
+        except StoreError:
+            raise
+        except Exception as exc:  # bad URL, unwritable folder, foreign database, no such study
             raise StoreError(f"cannot open study {name!r} at {storage_url}: {exc}") from None
         self.study_id = self.storage.get_study_id_from_name(name)
         self._records: dict[int, TrialRecord] = {
@@ -88,6 +106,7 @@ class Store:
         """Record the settings of a new study; refuse to resume one made with different settings."""
         stored = self.study.user_attrs.get(ATTR + "settings")
         if stored is None:
+            self.study.set_user_attr(ATTR + "uid", uuid.uuid4().hex)
             self.study.set_user_attr(ATTR + "settings", settings)
             return
         different = [k for k in sorted(set(stored) | set(settings)) if stored.get(k) != settings.get(k)]
@@ -95,6 +114,25 @@ class Store:
             key = different[0]
             raise StoreError(f"this run was started with different settings ({key}: was {stored.get(key)!r}, now "
                              f"{settings.get(key)!r}); resume it with the same settings or pick a new --name")
+
+    @property
+    def uid(self) -> str | None:
+        """This study's identity, written into every checkpoint it trains: a study made anew where an old one's
+        files remain (study.db deleted) never takes the old checkpoints for its own. None for studies made before."""
+        return self.study.user_attrs.get(ATTR + "uid")
+
+    def checkpoint_path(self, trial: TrialRecord) -> Path | None:
+        """Where a trial's checkpoint is now. Stored relative to the run folder; paths stored by earlier versions
+        (relative to the working folder they ran in, or absolute) are read from their `trials/...` part on."""
+        if trial.checkpoint is None:
+            return None
+        path = Path(trial.checkpoint)
+        if self.folder is None:
+            return path
+        if "trials" in path.parts[:-1]:
+            last = len(path.parts) - 1 - path.parts[::-1].index("trials")
+            path = Path(*path.parts[last:])
+        return self.folder / path
 
     @property
     def settings(self) -> dict:

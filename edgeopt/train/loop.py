@@ -41,6 +41,7 @@ class TrialSpec:
     normalizer: dict | None = None  # saved in the checkpoint, so a trained model can be evaluated or exported alone
     distill: tuple[float, float] | None = None  # (temperature, alpha): train against DeviceData.teacher_logits
     budget: dict | None = None  # TrainingBudget.to_dict(): batch cap and epoch scale; None: as sampled
+    study: str | None = None  # the study's uid, written into the checkpoint; a checkpoint of another study is stale
 
     @property
     def training_budget(self) -> TrainingBudget:
@@ -112,8 +113,8 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     optimizer = _optimizer(model, spec.config)
     done = 0
     checkpoint = Path(spec.checkpoint)
-    if checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=data.device, weights_only=True)
+    state = torch.load(checkpoint, map_location=data.device, weights_only=True) if checkpoint.is_file() else None
+    if state is not None and state.get("trial", {}).get("study") == spec.study:  # else another study's: start anew
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         done = int(state["epoch"])
@@ -152,7 +153,8 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     epochs = max(done, target_epochs)
     _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
                        "trial": {"space": spec.space, "config": spec.config, "sample_shape": list(spec.sample_shape),
-                                 "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer}})
+                                 "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer,
+                                 "study": spec.study}})
     probs, loss = predict(model, data.x_eval, data.y_eval)
     metrics = classification_metrics(data.y_eval.cpu().numpy(), probs, positive_class=spec.positive_class,
                                      loss=loss)
@@ -194,6 +196,8 @@ def load_trained(spec: TrialSpec, device: str = "cpu"):
 
     model = build_model(spec).to(device)
     state = torch.load(spec.checkpoint, map_location=device, weights_only=True)
+    if state.get("trial", {}).get("study") != spec.study:
+        raise TrainingError(f"{spec.checkpoint}: trained by another study (its files outlived its study.db)")
     model.load_state_dict(state["model"])
     return model.eval()
 

@@ -1,5 +1,4 @@
 import dataclasses
-from pathlib import Path
 
 import optuna
 import pytest
@@ -26,7 +25,8 @@ def test_infeasible_configs_are_recorded_and_never_trained(tmp_path, tiny_space,
         assert t.costs["fpga-tight"]["params"] > 35
         assert any("max_params" in v for v in t.costs["fpga-tight"]["violations"])
     for t in trained:
-        assert t.costs["fpga-tight"]["fits"] and Path(t.checkpoint).is_file()
+        assert t.costs["fpga-tight"]["fits"] and store.checkpoint_path(t).is_file()
+        assert t.checkpoint == f"trials/{t.number:05d}/checkpoint.pt"  # relative to the run folder
     frozen = {f.number: f for f in store.study.get_trials(deepcopy=False)}
     for t in infeasible:
         assert frozen[t.number].system_attrs["constraints:hardware"] > 0
@@ -151,9 +151,10 @@ def test_a_search_trains_on_the_gpu_by_default_and_its_models_run_on_the_cpu(tmp
     dataset = example_dataset("reads")
     cpu_data = DeviceData(dataset, Normalizer.from_dict(trained[0].normalizer), "cpu")
     for t in trained:  # each checkpoint was trained on the GPU and, loaded on the CPU, is the model it evaluated
-        assert all(v.is_cuda for v in torch.load(t.checkpoint, weights_only=True)["model"].values())
+        path = store.checkpoint_path(t)
+        assert all(v.is_cuda for v in torch.load(path, weights_only=True)["model"].values())
         spec = TrialSpec(t.number, store.settings["space"], t.config, dataset.sample_shape, dataset.num_classes,
-                         0, t.checkpoint)
+                         0, str(path), study=store.uid)
         metrics = evaluate(load_trained(spec), cpu_data.x_eval, cpu_data.y_eval)
         assert metrics.loss == pytest.approx(t.last.metrics["loss"], abs=1e-4)
     report = build_report(open_store(s.run_dir))
