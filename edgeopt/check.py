@@ -115,8 +115,19 @@ class CheckResult:
                 failure.text = json.dumps(item.to_dict(), indent=2)
             else:
                 ET.SubElement(case, "system-out").text = item.message
+        for element in suites.iter():  # XML 1.0 cannot hold most control characters, even escaped
+            element.text = _xml_text(element.text)
+            for key, value in element.attrib.items():
+                element.set(key, _xml_text(value))
         ET.indent(suites)
         return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _xml_text(text: str | None) -> str | None:
+    """`text` with the characters XML 1.0 forbids (C0 controls but tab, newline, return) written as \\xNN."""
+    if text is None:
+        return None
+    return "".join(c if c in "\t\n\r" or ord(c) >= 0x20 else f"\\x{ord(c):02x}" for c in text)
 
 
 def check(

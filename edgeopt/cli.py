@@ -32,6 +32,9 @@ class _Group(click.Group):
         except EdgeoptError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except KeyboardInterrupt:  # every command as `search` does: 130, the shell's code for SIGINT, not 1
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
 
 
 class Quantity(click.ParamType):
@@ -73,7 +76,8 @@ class Duration(click.ParamType):
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    # markup=False: names from profiles, models and data are printed as the text they are; styles come from Text
+    return Console(highlight=False, soft_wrap=False, markup=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _emit_json(data) -> None:
@@ -212,10 +216,14 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
               max_energy, baseline, tolerance, update_baseline, as_json, junit) -> None:
     """Gate a build: exit 0 when every budget holds, 1 when a budget or a baseline regression fails, 2 for bad
     input. Budgets come from the profile; each --max-* replaces the profile's."""
+    from edgeopt.atomic import require_writable
     from edgeopt.check import check
 
     if update_baseline and not baseline:
         raise click.UsageError("--update-baseline needs --baseline FILE")
+    for output in (junit, baseline if update_baseline else None):  # found now, not after the work
+        if output:
+            require_writable(output)
     result = check(_load(model, input_shape), profile, max_params=max_params, max_weight_bytes=max_weight_bytes,
                    max_activation_bytes=max_activation_bytes, max_latency_s=max_latency, max_energy_j=max_energy,
                    baseline=baseline, tolerance=tolerance, update_baseline=update_baseline)
@@ -290,6 +298,9 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
         if trials is None and time_budget is None:
             trials = 20
         run_name = name or f"{Path(space).stem}-{Path(profiles[0]).stem}"
+        from edgeopt.atomic import require_writable
+
+        require_writable(runs_dir, folder=True)
         # Files are recorded by absolute path: the report and --resume may run from another folder.
         if data is not None and Path(data).is_file():
             data = str(Path(data).resolve())
@@ -345,7 +356,7 @@ def _with_progress(console, work, quiet: bool):
         return work(None)
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(), console=console,
                   transient=False) as bar:
         task = bar.add_task("starting", total=None)
 
@@ -404,8 +415,12 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
 
     from edgeopt.report.search_report import open_store
 
+    from edgeopt.atomic import require_writable
+
     store = open_store(Path(run_dir), storage)
-    _finish_report(store, Path(out) if out else Path(run_dir) / "report", as_json, _console(), Path(run_dir))
+    out_dir = Path(out) if out else Path(run_dir) / "report"
+    require_writable(out_dir, folder=True)
+    _finish_report(store, out_dir, as_json, _console(), Path(run_dir))
 
 
 @main.command("compress")
@@ -451,6 +466,9 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 
     if auto == (pipeline_file is not None):
         raise click.UsageError("give exactly one of --pipeline FILE and --auto")
+    from edgeopt.atomic import require_writable
+
+    require_writable(out_dir, folder=True)  # before minutes of pruning, not after
     torch.set_num_threads(1)  # tiny models: one thread is fastest and keeps results reproducible
     target = load_profile(profile)
     pipeline = load_pipeline(pipeline_file) if pipeline_file else None
@@ -491,10 +509,12 @@ def _with_steps(console, work, quiet: bool):
         return work(None)
     import time
 
+    from rich.text import Text
+
     start = time.perf_counter()
     with console.status("compressing") as status:
         def say(text: str) -> None:
-            console.print(f"[dim]{time.perf_counter() - start:6.1f} s[/dim]  {text}")
+            console.print(Text.assemble((f"{time.perf_counter() - start:6.1f} s", "dim"), f"  {text}"))
             status.update(text)
 
         return work(say)

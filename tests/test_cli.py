@@ -198,3 +198,71 @@ def test_the_gate_refuses_graphs_onnx_and_onnxruntime_refuse(tmp_path, case, fra
     assert not (tmp_path / "j.xml").exists()
     good = _onnx_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], tmp_path / "good.onnx")
     assert CliRunner().invoke(main, ["check", str(good), "-p", "stm32f746"]).exit_code == 0
+
+
+def test_names_with_rich_markup_print_as_text_and_yaml_alias_tricks_are_one_error(tmp_path):
+    profile = tmp_path / "markup.yaml"
+    profile.write_text('name: "[/x]"\nextends: stm32f746\ndescription: "[bold red]not a style[/]"\n')
+    model = ROOT / "examples" / "kws_dscnn.onnx"
+    for args in (["check", model, "-p", profile], ["profile", model, "-p", profile], ["profiles", "show", profile]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+        assert "[/x]" in result.output and "Traceback" not in result.output
+    search = CliRunner().invoke(main, ["search", "-p", str(profile), "--trials", "1", "--no-early-stopping",
+                                       "--runs-dir", str(tmp_path / "runs"), "--no-report"])
+    assert search.exit_code == 0, search.output
+    (tmp_path / "loop.yaml").write_text("name: loop\nextends: stm32f746\nbudgets: &x {a: *x}\n")
+    lines = "\n".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9))
+    (tmp_path / "bomb.yaml").write_text(f"l0: &l0 [1, 2, 3, 4, 5, 6, 7, 8, 9]\n{lines}\nname: bomb\n")
+    for name, fragment in (("loop", "an alias that contains itself"), ("bomb", "once aliases are expanded")):
+        result = CliRunner().invoke(main, ["check", str(model), "-p", str(tmp_path / f"{name}.yaml")])
+        assert result.exit_code == 2 and fragment in result.output, result.output
+
+
+def test_outputs_that_cannot_be_written_are_found_before_the_work(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where a folder should be")
+    model = ROOT / "examples" / "kws_dscnn.onnx"
+    cases = [["check", model, "-p", "stm32f746", "--junit", blocked / "j.xml"],
+             ["check", model, "-p", "stm32f746", "--baseline", blocked / "b.json", "--update-baseline"],
+             ["search", "-p", "sequencer-fpga", "--runs-dir", blocked / "runs"],
+             ["compress", "examples/models.py:reads_teacher", "-p", "sequencer-fpga", "--auto", "-o", blocked / "o"]]
+    for args in cases:
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 2, (args, result.output)
+        assert "cannot be written" in result.output and "Traceback" not in result.output
+
+
+def test_control_characters_never_reach_the_terminal_or_break_junit(tmp_path):
+    import shutil
+
+    profile = tmp_path / "ansi.yaml"
+    profile.write_text('name: ansi\nextends: stm32f746\ndescription: "red \\e[31m text"\n')
+    result = CliRunner().invoke(main, ["profiles", "show", str(profile)])
+    assert result.exit_code == 2 and "description: control characters are not allowed" in result.output
+    odd = tmp_path / "odd\x01name.onnx"
+    shutil.copy(ROOT / "examples" / "kws_dscnn.onnx", odd)
+    junit = tmp_path / "j.xml"
+    result = CliRunner().invoke(main, ["check", str(odd), "-p", "stm32f746", "--max-params", "1", "--junit",
+                                       str(junit)])
+    assert result.exit_code == 1, result.output  # a real budget failure
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert "odd\\x01name" in suite.get("name")
+
+
+def test_ctrl_c_in_compress_exits_130(tmp_path, monkeypatch):
+    import edgeopt.compress.run as run
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    import torch
+    from models import reads_teacher  # examples/models.py
+
+    torch.save(reads_teacher().state_dict(), tmp_path / "w.pt")
+    monkeypatch.setattr(run, "compress", interrupted)
+    model = ROOT / "examples" / "models.py"
+    result = CliRunner().invoke(main, ["compress", f"{model}:reads_teacher", "--weights", str(tmp_path / "w.pt"),
+                                       "-p", "sequencer-fpga", "--auto", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 130 and "interrupted" in result.output, result.output
+    assert not (tmp_path / "o").exists()

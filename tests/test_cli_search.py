@@ -405,3 +405,31 @@ def test_a_second_search_in_a_running_folder_is_refused_and_a_killed_ones_lock_i
         first.wait()
     resumed = invoke("search", "--resume", tmp_path / "busy", "--trials", 1, "--no-report")  # the lock died with it
     assert resumed.exit_code == 0, resumed.output
+
+
+def test_empty_or_tiny_data_files_exit_2_with_one_line(tmp_path):
+    import numpy as np
+
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    np.savez(tmp_path / "two.npz", x_train=np.zeros((2, 1, 8)), y_train=np.array([0, 1]))
+    for name in ("empty.npz", "empty.csv", "two.npz"):
+        result = invoke("search", "-p", "sequencer-fpga", "--data", tmp_path / name, "--runs-dir", tmp_path / "r")
+        assert result.exit_code == 2, result.output
+        assert result.output.count("error: ") == 1 and "Aborted" not in result.output
+
+
+def test_resuming_after_the_data_file_was_edited_in_place_is_refused(tmp_path):
+    import numpy as np
+
+    data = _series(tmp_path / "d.npz", length=64)
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    first = invoke("search", "-p", "sequencer-fpga", "--space", space, "--data", data, "--trials", 1,
+                   "--runs-dir", tmp_path, "--name", "d", "--no-report")
+    assert first.exit_code == 0, first.output
+    arrays = dict(np.load(data))
+    arrays["x_train"][0, 0, 0] += 1.0  # same shapes, same counts: only the content says it changed
+    np.savez(data, **arrays)
+    resumed = invoke("search", "--resume", tmp_path / "d", "--trials", 2)
+    assert resumed.exit_code == 2 and "the data file changed since this run started" in resumed.output

@@ -58,8 +58,8 @@ def validate_arrays(source: str, split: str, x: np.ndarray, y: np.ndarray) -> tu
         raise DataError(f"{source}: x_{split} has {len(x)} samples but y_{split} has {len(y)}")
     if len(x) == 0:
         raise DataError(f"{source}: the {split} split is empty")
-    if not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"{source}: x_{split} holds {x.dtype}, not numbers")
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise DataError(f"{source}: x_{split} holds {x.dtype}, not real numbers")
     x = x.astype(np.float32, copy=False)
     _check_finite(source, split, x)
     if np.issubdtype(y.dtype, np.floating):

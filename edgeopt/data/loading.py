@@ -46,6 +46,9 @@ def _assemble(path: Path, arrays: dict[str, np.ndarray], val_fraction: float, se
         x_val, y_val = validate_arrays(source, "val", arrays["x_val"], arrays["y_val"])
     else:
         train, val = stratified_split(y_train, val_fraction, seed)
+        if len(val) == 0:
+            raise DataError(f"{source}: {len(y_train)} training samples leave none for validation; a class needs "
+                            "at least 2 samples for one to be held out (or give x_val and y_val)")
         x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
     x_test = y_test = None
     if "x_test" in arrays:
@@ -63,8 +66,8 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
             # Unknown arrays are not even read: an object array among them would need pickle.
             unknown = sorted(set(npz.files) - set(NPZ_KEYS))
             arrays = {key: npz[key] for key in npz.files if key in NPZ_KEYS}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: cannot read as .npz: {exc}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read as .npz: {exc or type(exc).__name__}") from None
     if unknown:
         warnings.warn(f"{path}: ignoring arrays {', '.join(unknown)} (edgeopt reads {', '.join(NPZ_KEYS)})",
                       DataWarning, stacklevel=3)
@@ -78,9 +81,11 @@ def _npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _csv(path: Path, label_column: str | None) -> dict[str, np.ndarray]:
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file; expected a CSV with a header row and a label column")
     try:
         table = np.genfromtxt(path, delimiter=",", names=True, dtype=np.float64, encoding="utf-8")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read as CSV with a header row: {exc}") from None
     names = table.dtype.names or ()
     label = label_column or "label"
@@ -102,5 +107,5 @@ def _npy_pair(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: labels file {partner.name} not found beside it")
     try:
         return {"x_train": np.load(path, allow_pickle=False), "y_train": np.load(partner, allow_pickle=False)}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read .npy: {exc}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read .npy: {exc or type(exc).__name__}") from None

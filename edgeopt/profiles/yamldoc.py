@@ -11,6 +11,8 @@ from edgeopt.errors import EdgeoptError, ProfileError
 
 FieldPath = tuple[str, ...]
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+# A profile, space or pipeline holds a few hundred values; aliases that expand past this are a bomb, not a document.
+MAX_NODES = 100_000
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ def read_yaml(path: Path, error: type[EdgeoptError] = ProfileError) -> tuple[obj
     try:
         node = loader.get_single_node()
         locations: dict[FieldPath, Location] = {}
-        data = _convert(node, (), loader, str(path), locations) if node is not None else None
+        data = _convert(node, (), loader, str(path), locations, set()) if node is not None else None
+    except RecursionError:
+        raise error(f"{path}: invalid YAML: nested too deeply (an alias that contains itself?)") from None
     except ProfileError as exc:
         raise error(str(exc)) from None
     except yaml.YAMLError as exc:
@@ -50,8 +54,17 @@ def read_yaml(path: Path, error: type[EdgeoptError] = ProfileError) -> tuple[obj
     return data, locations
 
 
-def _convert(node: yaml.Node, path: FieldPath, loader: yaml.SafeLoader, file: str, locations: dict) -> object:
+def _convert(node: yaml.Node, path: FieldPath, loader: yaml.SafeLoader, file: str, locations: dict,
+             inside: set[int]) -> object:
+    if id(node) in inside:  # &x {a: *x}: the node is among its own ancestors
+        raise ProfileError(f"{file}:{node.start_mark.line + 1}: {'.'.join(path) or '(top level)'}: an alias "
+                           "that contains itself")
+    if len(locations) > MAX_NODES:
+        raise ProfileError(f"{file}: more than {MAX_NODES:,} values once aliases are expanded; edgeopt reads "
+                           "documents of at most that size")
     locations[path] = Location(file, node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        inside = inside | {id(node)}
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
         # The safe loader refuses such tags on scalars; this walker must refuse them on collections too.
         raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
@@ -64,12 +77,17 @@ def _convert(node: yaml.Node, path: FieldPath, loader: yaml.SafeLoader, file: st
             if key in out:
                 dotted = ".".join((*path, key))
                 raise ProfileError(f"{file}:{key_node.start_mark.line + 1}: {dotted}: duplicate key")
-            out[key] = _convert(value_node, (*path, key), loader, file, locations)
+            out[key] = _convert(value_node, (*path, key), loader, file, locations, inside)
             locations[(*path, key)] = Location(file, key_node.start_mark.line + 1)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, str(i)), loader, file, locations) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+        return [_convert(item, (*path, str(i)), loader, file, locations, inside) for i, item in enumerate(node.value)]
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str) and any(ord(c) < 0x20 and c not in "\t\n" or c == "\x7f" for c in value):
+        # An escape sequence in a name or description would drive the terminal that prints it.
+        raise ProfileError(f"{file}:{node.start_mark.line + 1}: {'.'.join(path) or '(top level)'}: control "
+                           "characters are not allowed in text")
+    return value
 
 
 def locate(locations: dict[FieldPath, Location], field: FieldPath, default: str) -> str:

@@ -150,7 +150,7 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
                                      base_row, recommended, len(trials) - len(costed),
                                      _verdict(profile.name, metric, recommended, budgets[0].beats_baseline, base_row,
                                               len(fitting))))
-    primary = settings["profiles"][0]
+    primary = reports[0].profile if reports else ""  # the profile's own name, which keys the costs (not its path)
     curves = {f"trial {row.trial}": next(t for t in trials if t.number == row.trial).last.metrics.get("pr_curve", [])
               for row in (reports[0].front if reports else ())}
     return SearchReport(store.study.study_name, metric, settings, dataset.summary(), tuple(reports), rows_by_profile,

@@ -32,7 +32,7 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> 
             shape = "x".join(map(str, layer.output_shape)) if layer.output_shape else "?"
             op = layer.op.value + (" (fused)" if layer.fused else "")
             if layer.op.value == "unknown":
-                op = f"[yellow]unknown: {layer.source_op}[/]"
+                op = Text(f"unknown: {layer.source_op}", style="yellow")
             row = [layer.name, op, shape, format_count(c.params), format_bytes(c.weight_bytes), format_count(c.macs),
                    format_bytes(c.activation_bytes), format_seconds(c.latency_s), format_joules(c.energy_j)]
             if crossbar:
@@ -47,11 +47,11 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> 
         + (f"  tiles {est.crossbar_tiles_needed}/{est.crossbar_tiles_available}" if crossbar else "")
     )
     for note in est.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(Text(f"note: {note}", style="dim"))
     if est.fits:
-        console.print(f"[green]fits {est.profile}[/]")
+        console.print(Text(f"fits {est.profile}", style="green"))
     else:
-        console.print(f"[red]does not fit {est.profile}:[/]")
+        console.print(Text(f"does not fit {est.profile}:", style="red"))
         for v in est.violations:
             console.print(f"  - {v.message}")
 
@@ -62,18 +62,18 @@ def render_check(result: CheckResult, console: Console) -> None:
     for name in ("check", "result", "detail"):
         table.add_column(name)
     for item in result.items:
-        mark = "[green]pass[/]" if item.passed else "[red]FAIL[/]"
+        mark = Text("pass", style="green") if item.passed else Text("FAIL", style="red")
         table.add_row(item.name, mark, item.message)
     console.print(table)
     if result.baseline_written:
         console.print(f"baseline written to {result.baseline_path}")
     for note in result.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(Text(f"note: {note}", style="dim"))
     failures = result.failures
     if failures:
-        console.print(f"[red]{len(failures)} of {len(result.items)} checks failed[/]")
+        console.print(Text(f"{len(failures)} of {len(result.items)} checks failed", style="red"))
     else:
-        console.print(f"[green]all {len(result.items)} checks passed[/]")
+        console.print(Text(f"all {len(result.items)} checks passed", style="green"))
 
 
 def render_profile_list(profiles: list[HardwareProfile], console: Console) -> None:
@@ -89,18 +89,18 @@ def render_profile_list(profiles: list[HardwareProfile], console: Console) -> No
 
 
 def render_profile(p: HardwareProfile, console: Console) -> None:
-    console.print(f"[bold]{p.name}[/]  {p.description}")
+    console.print(Text.assemble((p.name, "bold"), f"  {p.description}"))
     if p.path:
-        console.print(f"[dim]{p.path}[/]")
+        console.print(Text(str(p.path), style="dim"))
     rows = profile_figures(p)
     table = Table(show_header=True, title_justify="left")
     for name in ("field", "value", "source"):
         table.add_column(name)
     for field, value in rows.items():
         if field not in p.figure_sources:
-            source = "[dim]default[/]"
+            source = Text("default", style="dim")
         elif not p.figure_sources[field]:
-            source = "[yellow]unsourced[/]"
+            source = Text("unsourced", style="yellow")
         else:
             key = p.figure_sources[field]
             source = p.sources.get(key, key)
@@ -234,7 +234,7 @@ def render_compression(result, console: Console) -> None:
         m = r.metrics
         table.add_row(r.step + ("" if r.accepted else " (rejected)"), r.weight_format, format_count(r.params),
                       format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes), format_seconds(r.latency_s),
-                      format_joules(r.energy_j), "yes" if r.fits else "[red]no[/red]", f"{m['precision']:.3f}",
+                      format_joules(r.energy_j), "yes" if r.fits else Text("no", style="red"), f"{m['precision']:.3f}",
                       f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['accuracy']:.3f}",
                       _q(r.test_metrics["f1"] if r.test_metrics else None))
     console.print(table)
@@ -249,11 +249,11 @@ def render_compression(result, console: Console) -> None:
                       f"F1 {simulated['f1']:.3f})")
     console.print(f"model.onnx: {d.size_bytes:,} bytes, host latency {format_seconds(d.host_latency_s)} (1 thread)")
     if d.gap_flagged:
-        console.print(f"[red]warning: deployed and simulated {result.metric} differ by {d.gap:.4f}[/red]")
+        console.print(Text(f"warning: deployed and simulated {result.metric} differ by {d.gap:.4f}", style="red"))
     failing = [b for b in result.budgets if not b["passed"]]
     for b in failing:
-        console.print(f"[red]over budget: {b['label']} {b['actual']:.6g} > {b['limit']:.6g} "
-                      f"(by {b['over_by']:.6g})[/red]")
+        console.print(Text(f"over budget: {b['label']} {b['actual']:.6g} > {b['limit']:.6g} "
+                      f"(by {b['over_by']:.6g})", style="red"))
     verdict = "completed" if result.status == "completed" else "stopped"
     console.print(f"pipeline {verdict}" + (f": {result.reason}" if result.reason else "") +
                   ("; the model fits the profile" if result.fits else ""))

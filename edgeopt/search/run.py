@@ -7,12 +7,14 @@ again continues it without losing or retraining a completed trial.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeopt.atomic import OutputError
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.lock import RunLock
@@ -187,7 +189,10 @@ class _Runner:
                                f"(0..{self.dataset.num_classes - 1})")
         require_applicable(self.space, self.dataset.sample_shape, self.dataset.name)
         require_fitting(self.space, self.dataset.sample_shape, self.dataset.num_classes, self.profiles)
-        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{settings.run_dir}: cannot be written: {exc.strerror or exc}") from None
         self.lock = RunLock(settings.run_dir).acquire()  # before anything in the folder is read or written
         try:
             self._open(settings, device)
@@ -212,7 +217,8 @@ class _Runner:
             n_train = len(self.dataset.y_train) if self.selection.method == "holdout" else \
                 len(selection_labels(self.dataset, self.selection)) * (self.selection.folds - 1) // self.selection.folds
             self.budget_plan = self.space.training_budget(n_train)
-            identity |= {"training_budget": self.budget_plan.to_dict(), "selection": self.selection.to_dict()}
+            identity |= {"training_budget": self.budget_plan.to_dict(), "selection": self.selection.to_dict(),
+                         "data_sha256": _file_sha256(settings.data)}
         self.store.check_settings(identity)
         # Tabular columns have unrelated scales: an MLP gets each feature standardised; convolutions share weights
         # across positions, so they get one scale per channel. Under cross-validation the refit trains on train +
@@ -419,6 +425,17 @@ def _teacher_logits(settings: SearchSettings, x, dataset, device: str):
         raise ModelError(f"--teacher {settings.teacher}: predicts {tuple(logits.shape[1:])} outputs per sample, "
                          f"but the data has {dataset.num_classes} classes")
     return logits.detach().to(device)
+
+
+def _file_sha256(path: str | None) -> str | None:
+    """The data file's content hash: a file edited in place between runs is a different search (None: bundled)."""
+    if path is None or not Path(path).is_file():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _score(est) -> float:

@@ -112,6 +112,9 @@ class Store:
         different = [k for k in sorted(set(stored) | set(settings)) if stored.get(k) != settings.get(k)]
         if different:
             key = different[0]
+            if key == "data_sha256" and stored.get(key):
+                raise StoreError("the data file changed since this run started (its content hash differs); resume "
+                                 "it with the data it was started on, or pick a new --name")
             raise StoreError(f"this run was started with different settings ({key}: was {stored.get(key)!r}, now "
                              f"{settings.get(key)!r}); resume it with the same settings or pick a new --name")
 

@@ -154,3 +154,23 @@ def test_normalizer_uses_training_statistics_per_channel():
     z = norm.apply(x)
     assert abs(z[:, 1].mean()) < 1e-6 and abs(z[:, 1].std() - 1) < 1e-5
     assert Normalizer.from_dict(norm.to_dict()) == norm
+
+
+@pytest.mark.parametrize("name", ["empty.npz", "empty.csv", "empty_x.npy"])
+def test_empty_files_are_one_clear_error(tmp_path, name):
+    (tmp_path / name).write_bytes(b"")
+    (tmp_path / "empty_y.npy").write_bytes(b"")
+    with pytest.raises(DataError, match=f"{name}: (cannot read|empty file)"):
+        load_dataset(tmp_path / name)
+
+
+def test_too_few_samples_to_hold_any_out_is_one_clear_error(tmp_path):
+    np.savez(tmp_path / "two.npz", x_train=np.zeros((2, 1, 8)), y_train=np.array([0, 1]))
+    with pytest.raises(DataError, match="2 training samples leave none for validation"):
+        load_dataset(tmp_path / "two.npz")
+
+
+def test_complex_values_are_refused_not_cast(tmp_path):
+    np.savez(tmp_path / "c.npz", x_train=np.ones((6, 1, 4)) * (1 + 2j), y_train=np.array([0, 1] * 3))
+    with pytest.raises(DataError, match="x_train holds complex128, not real numbers"):
+        load_dataset(tmp_path / "c.npz")
