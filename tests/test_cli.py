@@ -266,3 +266,12 @@ def test_ctrl_c_in_compress_exits_130(tmp_path, monkeypatch):
                                        "-p", "sequencer-fpga", "--auto", "-o", str(tmp_path / "o")])
     assert result.exit_code == 130 and "interrupted" in result.output, result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_model_that_cannot_take_the_input_shape_is_one_line():
+    model = ROOT / "examples" / "models.py"
+    result = CliRunner().invoke(main, ["profile", f"{model}:reads_teacher", "--input-shape", "1,1,2", "-p",
+                                       "stm32f746"])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0, result.output  # one line, no fx node dump
+    assert "failed: RuntimeError: max_pool1d() Invalid computed output size: 0" in result.output

@@ -75,14 +75,18 @@ def check_labels(source: str, y_train: np.ndarray, *others: np.ndarray) -> int:
     present = np.unique(y_train)
     if len(present) < 2:
         raise DataError(f"{source}: y_train holds a single class ({present.tolist()}); a classifier needs two or more")
-    num_classes = int(present.max()) + 1
-    for y in (y_train, *others):
+    if present.min() < 0:
+        raise DataError(f"{source}: labels must be 0..C-1; found {int(present.min())} in y_train")
+    if int(present.max()) >= len(present):  # a gap; named from the present labels, never a set of range(max)
+        gaps = [int(v) for v in np.setdiff1d(np.arange(min(len(present) + 5, int(present.max()))), present)][:5]
+        raise DataError(f"{source}: labels must be 0..C-1 without gaps; y_train holds {len(present)} classes up to "
+                        f"{int(present.max())}, and classes {gaps} (at least) never occur")
+    num_classes = len(present)
+    for y in others:
         if y.min() < 0 or y.max() >= num_classes:
+            outside = np.unique(y[(y < 0) | (y >= num_classes)])[:5].tolist()
             raise DataError(f"{source}: labels must be 0..{num_classes - 1} (the classes seen in training); "
-                            f"found {sorted(set(np.unique(y).tolist()) - set(range(num_classes)))}")
-    missing = sorted(set(range(num_classes)) - set(present.tolist()))
-    if missing:
-        raise DataError(f"{source}: labels must be 0..C-1 without gaps; classes {missing} never occur in y_train")
+                            f"found {outside}")
     return num_classes
 
 

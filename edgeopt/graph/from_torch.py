@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import dataclasses
 import functools
 import math
@@ -35,9 +38,13 @@ def graph_from_module(module, input_shape: InputShape, name: str | None = None) 
     with _eval_mode(module), torch.no_grad():
         try:
             example = [torch.zeros(shape) for shape in shapes]
-            ShapeProp(traced).propagate(*example)
+            with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints a traceback before it raises
+                ShapeProp(traced).propagate(*example)
         except Exception as exc:
-            raise ModelError(f"running {type(module).__name__} on input shape(s) {shapes} failed: {exc}") from None
+            cause = exc.__cause__ or exc  # ShapeProp wraps the layer's own error in a dump of the fx node
+            reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+            raise ModelError(f"running {type(module).__name__} on input shape(s) {shapes} failed: "
+                             f"{type(cause).__name__}: {reason}") from None
     return _Mapper(traced, module, name or type(module).__name__).run()
 
 

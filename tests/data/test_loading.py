@@ -54,8 +54,9 @@ def test_csv_and_npy_pairs(tmp_path):
     (np.full((10, 4), np.nan), np.array([0, 1] * 5), "NaN at sample 0, position [0] (10 samples have NaN)"),
     (np.where(np.eye(10, 4) > 0, np.inf, 0.0), np.array([0, 1] * 5), "infinite value at sample 0, position [0]"),
     (np.zeros((10, 4)), np.zeros(10), "single class"),
-    (np.zeros((10, 4)), np.array([0, 2] * 5), "classes [1] never occur"),
-    (np.zeros((10, 4)), np.array([-1, 1] * 5), "labels must be 0..1"),
+    (np.zeros((10, 4)), np.array([0, 2] * 5), "classes [1] (at least) never occur"),
+    (np.zeros((10, 4)), np.array([-1, 1] * 5), "labels must be 0..C-1; found -1 in y_train"),
+    (np.zeros((10, 4)), np.array([0, 10**9] * 5), "2 classes up to 1000000000, and classes [1, 2, 3, 4, 5] (at least)"),
     (np.zeros((10, 4)), np.array([0.5, 1] * 5), "whole-number class labels"),
     (np.zeros(10), np.array([0, 1] * 5), "expected (samples, features...)"),
 ])
