@@ -116,7 +116,7 @@ def measure(report: dict, split, run_dir: Path) -> dict:
 def test_accuracy(checkpoint: Path, x_test, y_test) -> float:
     import torch
 
-    from edgeopt.compress.source import load_source
+    from edgeopt.models.source import load_source
 
     source = load_source(str(checkpoint))
     with torch.no_grad():

@@ -324,7 +324,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
         click.echo(f"interrupted; continue with: edgeopt search --resume {settings.run_dir}", err=True)
         sys.exit(130)
     if pipeline is not None:
-        from edgeopt.compress.front import compress_front
+        from edgeopt.workflow.search_compress import compress_front
 
         _with_steps(console, lambda say: compress_front(store, settings.run_dir, pipeline, progress=say),
                     quiet=as_json)
@@ -383,7 +383,7 @@ def _absolute_model(spec: str | None) -> str | None:
 
 
 def _finish_report(store, out_dir, as_json: bool, console, run_dir=None) -> None:
-    from edgeopt.compress.front import load_front_summary
+    from edgeopt.workflow.search_compress import load_front_summary
     from edgeopt.report.search_report import build_report
 
     result = build_report(store)
@@ -459,7 +459,7 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 
     from edgeopt.compress.pipeline import auto_pipeline, load_pipeline
     from edgeopt.compress.run import check_model, compress
-    from edgeopt.compress.source import load_source
+    from edgeopt.models.source import load_source
     from edgeopt.data.loading import load_dataset
     from edgeopt.errors import ModelError
     from edgeopt.profiles.loader import load_profile

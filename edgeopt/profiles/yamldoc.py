@@ -35,7 +35,10 @@ def read_yaml(path: Path, error: type[EdgeoptError] = ProfileError) -> tuple[obj
         raise error(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read: {exc}") from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader refuses characters YAML does not allow, here already
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: invalid YAML: {exc}") from None
     try:
         node = loader.get_single_node()
         locations: dict[FieldPath, Location] = {}

@@ -409,7 +409,7 @@ def _teacher_logits(settings: SearchSettings, x, dataset, device: str):
     checkpoint's own statistics, else as given)."""
     import torch
 
-    from edgeopt.compress.source import load_source
+    from edgeopt.models.source import load_source
     from edgeopt.data.normalize import Normalizer
     from edgeopt.errors import ModelError
     from edgeopt.train.fit import logits_of

@@ -146,7 +146,7 @@ def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
             raise fail((key,), f"unknown key{did_you_mean(key, ('family', 'architecture', 'training'))}; "
                                "allowed keys: name, family, architecture, training")
     family = data.get("family")
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise fail(("family",), f"unknown family {family!r}{did_you_mean(str(family), FAMILIES)}; "
                                 f"families: {', '.join(FAMILIES)}")
     sections = {}

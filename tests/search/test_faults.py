@@ -37,6 +37,14 @@ def _finished(run_dir):
     return {t.number: t.rungs for t in store.trials() if t.state in (TrialState.COMPLETED, TrialState.STOPPED)}
 
 
+def _recorded(run_dir) -> bool:
+    """Whether the search got as far as recording its settings (else the first command starts it again)."""
+    try:
+        return bool(open_store(run_dir).settings)
+    except Exception:
+        return False
+
+
 def test_sigkill_at_random_moments_then_resume_from_other_folders(tmp_path, tiny_space):
     rng = np.random.default_rng(7)
     run_dir = tmp_path / "runs" / "faults"
@@ -47,13 +55,16 @@ def test_sigkill_at_random_moments_then_resume_from_other_folders(tmp_path, tiny
     for cycle in range(4):
         cwd = tmp_path / f"cwd{cycle}"
         cwd.mkdir()
-        process = _start(first if cycle == 0 else resume, cwd)
-        time.sleep(float(rng.uniform(3.0, 6.0)))  # past the imports, somewhere in the trials
+        process = _start(resume if _recorded(run_dir) else first, cwd)
+        deadline = time.monotonic() + 120
+        while not (run_dir / "study.db").is_file() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.1)  # past the imports and the data: the search has begun
+        time.sleep(float(rng.uniform(0.5, 3.0)))  # somewhere in the trials
         before_kill = _finished(run_dir)
         process.send_signal(signal.SIGKILL)
         process.wait()
         seen |= before_kill
-    final = _start(resume, tmp_path)
+    final = _start(resume if _recorded(run_dir) else first, tmp_path)
     _, err = final.communicate(timeout=300)
     assert final.returncode == 0, err.decode()
     for cwd in (tmp_path / f"cwd{c}" for c in range(4)):

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgeopt.compress.source import load_source  # noqa: E402
+from edgeopt.models.source import load_source  # noqa: E402
 from edgeopt.errors import ModelError  # noqa: E402
 
 

@@ -12,21 +12,20 @@ from pathlib import Path
 
 from edgeopt.atomic import write_text_atomic
 from edgeopt.compress.pipeline import Pipeline
+from edgeopt.compress.run import compress
+from edgeopt.data.loading import load_dataset
+from edgeopt.models.source import load_source
+from edgeopt.profiles.loader import load_profile
+from edgeopt.report.search_report import build_report
+from edgeopt.search.run import DEFAULT_EXAMPLE
+from edgeopt.space.spec import SearchSpace
+from edgeopt.train.loop import evaluate
 
 
 def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
                    progress: Callable[[str], None] | None = None) -> dict[str, list[dict]]:
     """Compress each profile's front members with `pipeline`; returns and saves {profile: [row per member]}."""
     import torch
-
-    from edgeopt.compress.run import compress
-    from edgeopt.compress.source import load_source
-    from edgeopt.data.loading import load_dataset
-    from edgeopt.profiles.loader import load_profile
-    from edgeopt.report.search_report import build_report
-    from edgeopt.search.run import DEFAULT_EXAMPLE
-    from edgeopt.space.spec import SearchSpace
-    from edgeopt.train.loop import evaluate
 
     say = progress or (lambda text: None)
     run_dir = Path(run_dir)

@@ -1,0 +1,1 @@
+"""Workflows that join rooms: a search whose fronts are compressed (`search --compress`)."""
