@@ -275,3 +275,24 @@ def test_a_model_that_cannot_take_the_input_shape_is_one_line():
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0, result.output  # one line, no fx node dump
     assert "failed: RuntimeError: max_pool1d() Invalid computed output size: 0" in result.output
+
+
+@pytest.mark.parametrize("case", ["300-digits", "huge-shape", "time-0", "empty-checkpoint"])
+def test_more_bad_input_is_exit_2_or_a_result_never_a_traceback(tmp_path, case):
+    model = ROOT / "examples" / "kws_dscnn.onnx"
+    if case == "300-digits":
+        profile = tmp_path / "big.yaml"
+        profile.write_text(f"name: big\nextends: stm32f746\nbudgets: {{max_params: {'9' * 300}}}\n")
+        args, codes = ["check", model, "-p", profile], (0, 2)
+    elif case == "huge-shape":
+        args, codes = ["profile", f"{ROOT / 'examples' / 'models.py'}:reads_teacher", "--input-shape",
+                       "100000000,100000,1000", "-p", "stm32f746"], (2,)
+    elif case == "time-0":
+        args, codes = ["search", "-p", "sequencer-fpga", "--time", "0", "--runs-dir", tmp_path / "r"], (2,)
+    else:
+        (tmp_path / "empty.pt").write_bytes(b"")
+        args, codes = ["compress", tmp_path / "empty.pt", "-p", "stm32f746", "--auto", "-o", tmp_path / "o"], (2,)
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code in codes, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, (KeyError, TypeError, OSError))
+    assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()
