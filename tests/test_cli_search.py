@@ -433,3 +433,25 @@ def test_resuming_after_the_data_file_was_edited_in_place_is_refused(tmp_path):
     np.savez(data, **arrays)
     resumed = invoke("search", "--resume", tmp_path / "d", "--trials", 2)
     assert resumed.exit_code == 2 and "the data file changed since this run started" in resumed.output
+
+
+def test_a_full_disk_is_said_as_such_with_how_to_continue(tmp_path):
+    import os
+    import subprocess
+
+    import pytest
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs root and tmpfs to make a small disk")
+    try:
+        (disk / "fill").write_bytes(b"\0" * (1700 * 1024))  # room for the study, not for its checkpoints
+        result = invoke("search", "-p", "sequencer-fpga", "--trials", 20, "--runs-dir", disk, "--name", "f",
+                        "--no-report")
+        assert result.exit_code == 2, result.output
+        assert "the disk is full" in result.output and f"edgeopt search --resume {disk / 'f'}" in result.output
+        assert "Traceback" not in result.output
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)  # -l: the study file may still be open

@@ -7,8 +7,10 @@ again continues it without losing or retraining a completed trial.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,8 +153,29 @@ def run_search(settings: SearchSettings, progress: Callable[[SearchProgress], No
     runner = _Runner(settings, progress)
     try:
         return runner.run()
+    except Exception as exc:
+        if out_of_space(exc, settings.run_dir):  # else the storage says "invalid data in the commit" or similar
+            raise OutputError(f"{settings.run_dir}: the disk is full ({shutil.disk_usage(settings.run_dir).free:,} "
+                              f"bytes free); free some space, then continue with: edgeopt search --resume "
+                              f"{settings.run_dir}") from None
+        raise
     finally:
         runner.lock.release()
+
+
+def out_of_space(exc: BaseException, folder: Path) -> bool:
+    """Whether `exc` (or what caused it) is a full disk: ENOSPC, SQLite's "disk is full", or under 64 KiB left."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "disk is full" in str(seen) or "No space left" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    try:
+        return shutil.disk_usage(folder).free < 64 * 1024
+    except OSError:
+        return False
 
 
 class _Runner:
@@ -362,6 +385,8 @@ class _Runner:
                 train = train_trial if self.selection.method == "holdout" else train_cv
                 result = train(spec, self.data, self.scheduler.rung_epochs[rung])
             except (TrainingError, RuntimeError, ValueError) as exc:
+                if out_of_space(exc, self.settings.run_dir):  # the disk, not the trial: nothing to record as failed
+                    raise
                 self.store.finish(trial.number, TrialState.FAILED, None, error=f"{type(exc).__name__}: {exc}")
                 self._emit(self.store.trials(), f"trial {trial.number} failed")
                 return
