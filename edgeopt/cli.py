@@ -291,7 +291,8 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     from edgeopt.search.run import SearchSettings, run_search
 
     if resume:
-        settings = _resumed_settings(Path(resume), trials, time_budget, storage, device)
+        # resolved: `--resume .` from inside the run folder names it by its real name
+        settings = _resumed_settings(Path(resume).resolve(), trials, time_budget, storage, device)
     else:
         if not profiles:
             raise click.UsageError("give at least one --profile (or --resume RUN_DIR)")

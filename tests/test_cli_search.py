@@ -337,7 +337,9 @@ def test_a_run_folder_works_from_any_folder_after_being_moved_and_renamed(tmp_pa
     assert report.exit_code == 0, report.output
     front = json.loads(report.output)["profiles"][0]["front"]
     assert front and all(row["test_f1"] is not None for row in front)  # the checkpoints were found
-    resumed = invoke("search", "--resume", moved, "--trials", 5, "--json", "--no-report")
+    monkeypatch.chdir(moved)  # --resume . from inside the run folder
+    resumed = invoke("search", "--resume", ".", "--trials", 5, "--json", "--no-report")
+    monkeypatch.chdir(other)
     assert resumed.exit_code == 0, resumed.output
     assert not (other / "runs").exists() and not (first / "runs" / "r1").exists()
     assert len(list((moved / "trials").glob("*/checkpoint.pt"))) == 5
