@@ -16,6 +16,11 @@ class OutputError(EdgeoptError):
     """An output path that cannot be written (read-only, not a folder, a full disk)."""
 
 
+def cannot_write(path: str | os.PathLike, exc: OSError) -> OutputError:
+    """The one error for an OSError met while writing `path`."""
+    return OutputError(f"{path}: cannot be written: {exc.strerror or exc}")
+
+
 def require_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
     """Fail now, before any work, when `path` (a file, or with `folder` a folder) cannot be written: its nearest
     existing parent must be a writable folder and the path itself not the wrong kind of thing."""
@@ -44,14 +49,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot be written: {exc.strerror or exc}") from None
+        raise cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except OSError as exc:  # a full disk, a folder in the way
         Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot be written: {exc.strerror or exc}") from None
+        raise cannot_write(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -66,7 +71,7 @@ def atomic_folder(out_dir: str | os.PathLike) -> Iterator[Path]:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     except OSError as exc:
-        raise OutputError(f"{out_dir}: cannot be written: {exc.strerror or exc}") from None
+        raise cannot_write(out_dir, exc) from None
     try:
         yield tmp
         if out_dir.exists():

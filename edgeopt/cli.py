@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from edgeopt.atomic import require_writable, write_text_atomic
 from edgeopt.errors import EdgeoptError, EdgeoptWarning
 from edgeopt.profiles.units import Dimension, parse_duration, parse_quantity
 
@@ -216,7 +217,6 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
               max_energy, baseline, tolerance, update_baseline, as_json, junit) -> None:
     """Gate a build: exit 0 when every budget holds, 1 when a budget or a baseline regression fails, 2 for bad
     input. Budgets come from the profile; each --max-* replaces the profile's."""
-    from edgeopt.atomic import require_writable
     from edgeopt.check import check
 
     if update_baseline and not baseline:
@@ -228,8 +228,6 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
                    max_activation_bytes=max_activation_bytes, max_latency_s=max_latency, max_energy_j=max_energy,
                    baseline=baseline, tolerance=tolerance, update_baseline=update_baseline)
     if junit:
-        from edgeopt.atomic import write_text_atomic
-
         write_text_atomic(junit, result.to_junit_xml())
     if as_json:
         _emit_json(result.to_dict())
@@ -299,8 +297,6 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
         if trials is None and time_budget is None:
             trials = 20
         run_name = name or f"{Path(space).stem}-{Path(profiles[0]).stem}"
-        from edgeopt.atomic import require_writable
-
         require_writable(runs_dir, folder=True)
         # Files are recorded by absolute path: the report and --resume may run from another folder.
         if data is not None and Path(data).is_file():
@@ -416,8 +412,6 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
 
     from edgeopt.report.search_report import open_store
 
-    from edgeopt.atomic import require_writable
-
     store = open_store(Path(run_dir), storage)
     out_dir = Path(out) if out else Path(run_dir) / "report"
     require_writable(out_dir, folder=True)
@@ -467,8 +461,6 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 
     if auto == (pipeline_file is not None):
         raise click.UsageError("give exactly one of --pipeline FILE and --auto")
-    from edgeopt.atomic import require_writable
-
     require_writable(out_dir, folder=True)  # before minutes of pruning, not after
     torch.set_num_threads(1)  # tiny models: one thread is fastest and keeps results reproducible
     target = load_profile(profile)

@@ -91,9 +91,7 @@ def check_labels(source: str, y_train: np.ndarray, *others: np.ndarray) -> int:
 
 
 def series_lengths(x: np.ndarray) -> np.ndarray:
-    """Each series' length: steps before its trailing NaN padding (the whole length when unpadded)."""
-    if x.ndim != 3:
-        return np.full(len(x), x.shape[-1] if x.ndim > 1 else 0)
+    """Each series' length in `x` [samples, channels, steps]: steps before its trailing NaN padding."""
     present = ~np.isnan(x).all(axis=1)  # (samples, steps)
     return np.where(present.any(axis=1), x.shape[2] - np.argmax(present[:, ::-1], axis=1), 0)
 

@@ -59,7 +59,6 @@ def load_source(spec: str | os.PathLike, weights: str | os.PathLike | None = Non
 
 def _load_weights_only(path: Path):
     import pickle
-    import re
     import warnings
 
     import torch

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeopt.atomic import OutputError
+from edgeopt.atomic import OutputError, cannot_write
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.lock import RunLock
@@ -215,7 +215,7 @@ class _Runner:
         try:
             settings.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"{settings.run_dir}: cannot be written: {exc.strerror or exc}") from None
+            raise cannot_write(settings.run_dir, exc) from None
         self.lock = RunLock(settings.run_dir).acquire()  # before anything in the folder is read or written
         try:
             self._open(settings, device)
@@ -286,10 +286,9 @@ class _Runner:
         separates the classes no better than a constant predictor ranks as worthless (never promoted)."""
         metrics, metric = rung.metrics, self.settings.metric
         separation = best_threshold_f1(metrics)
-        useful = separation > self.trivial["f1"] + 1e-9 and (
-            metric == "f1" or self.trivial[metric] >= 1.0 or float(metrics[metric]) > self.trivial[metric] + 1e-9)
-        quality = 0.0 if not useful else separation if metric == "f1" else float(metrics[metric])
-        return 1.0 - quality, self.hardware(trial)
+        quality = separation if metric == "f1" else float(metrics[metric])
+        useful = beats_trivial(metrics, metric, self.trivial, f1=separation)
+        return 1.0 - (quality if useful else 0.0), self.hardware(trial)
 
     # -- main loop
 
@@ -419,8 +418,8 @@ class _Runner:
             counts[t.state.value] += 1
         best = {}
         for profile in self.profiles:
-            scored = [(self.quality(t.last.metrics), t) for t in trials
-                      if t.last and t.costs[profile.name]["fits"] and self.quality(t.last.metrics) > 0]
+            scored = [(q, t) for q, t in ((self.quality(t.last.metrics), t) for t in trials
+                                          if t.last and t.costs[profile.name]["fits"]) if q > 0]
             if scored:
                 value, t = max(scored, key=lambda s: s[0])
                 best[profile.name] = (f"{self.settings.metric} {value:.3f} at "
@@ -434,8 +433,8 @@ def _teacher_logits(settings: SearchSettings, x, dataset, device: str):
     checkpoint's own statistics, else as given)."""
     import torch
 
-    from edgeopt.models.source import load_source
     from edgeopt.data.normalize import Normalizer
+    from edgeopt.models.source import load_source
     from edgeopt.errors import ModelError
     from edgeopt.train.fit import logits_of
 

@@ -114,7 +114,7 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     done = 0
     checkpoint = Path(spec.checkpoint)
     state = torch.load(checkpoint, map_location=data.device, weights_only=True) if checkpoint.is_file() else None
-    if state is not None and state.get("trial", {}).get("study") == spec.study:  # else another study's: start anew
+    if state is not None and _same_study(state, spec):  # else another study's: start anew
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         done = int(state["epoch"])
@@ -196,10 +196,15 @@ def load_trained(spec: TrialSpec, device: str = "cpu"):
 
     model = build_model(spec).to(device)
     state = torch.load(spec.checkpoint, map_location=device, weights_only=True)
-    if state.get("trial", {}).get("study") != spec.study:
+    if not _same_study(state, spec):
         raise TrainingError(f"{spec.checkpoint}: trained by another study (its files outlived its study.db)")
     model.load_state_dict(state["model"])
     return model.eval()
+
+
+def _same_study(state: dict, spec: TrialSpec) -> bool:
+    """Whether a checkpoint was trained by the spec's study (both None for studies made before studies had uids)."""
+    return state.get("trial", {}).get("study") == spec.study
 
 
 def _save(path: Path, state: dict) -> None:

@@ -103,10 +103,13 @@ def trivial_scores(y_true: np.ndarray, num_classes: int, positive_class: int = 1
     return best
 
 
-def beats_trivial(metrics: dict, metric: str, trivial: dict[str, float]) -> bool:
+def beats_trivial(metrics: dict, metric: str, trivial: dict[str, float], *, f1: float | None = None) -> bool:
     """Whether a result beats every constant predictor: in `metric` (where a constant can be beaten at all: always
-    positive has recall 1) and in F1, so a model that answers always positive is no result under any objective."""
+    positive has recall 1) and in F1, so a model that answers always positive is no result under any objective.
+    `f1`: the F1 to judge instead of the result's F1 at argmax (MO-ASHA's F1 at the best threshold)."""
     margin = 1e-9  # rounding: a constant predictor's own score computed along another path
-    if trivial[metric] < 1.0 and float(metrics[metric]) <= trivial[metric] + margin:
+    f1 = float(metrics["f1"]) if f1 is None else f1
+    value = f1 if metric == "f1" else float(metrics[metric])
+    if trivial[metric] < 1.0 and value <= trivial[metric] + margin:
         return False
-    return float(metrics["f1"]) > trivial["f1"] + margin
+    return f1 > trivial["f1"] + margin
