@@ -48,7 +48,7 @@ def record(seed: int, configs: int, space_path: str, profile_name: str, pool: Pa
     from edgeopt.data.normalize import Normalizer
     from edgeopt.profiles.loader import load_profile
     from edgeopt.report.search_report import weight_limit_bytes
-    from edgeopt.search.run import make_sampler
+    from edgeopt.search.settings import make_sampler
     from edgeopt.space.spec import load_space
     from edgeopt.train.loop import DeviceData, TrialSpec, train_trial
 

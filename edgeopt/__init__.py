@@ -25,8 +25,8 @@ _EXPORTS = {
     "build_graph": "edgeopt.graph.build",
     "load_space": "edgeopt.space.spec",
     "load_dataset": "edgeopt.data.loading",
-    "SearchSettings": "edgeopt.search.run",
-    "run_search": "edgeopt.search.run",
+    "SearchSettings": "edgeopt.search.settings",
+    "run_search": "edgeopt.runner.coordinator",
     "build_report": "edgeopt.report.search_report",
     "compress": "edgeopt.compress.run",
     "load_pipeline": "edgeopt.compress.pipeline",
@@ -45,7 +45,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.profiles.schema import HardwareProfile
     from edgeopt.data.loading import load_dataset
     from edgeopt.report.search_report import build_report
-    from edgeopt.search.run import SearchSettings, run_search
+    from edgeopt.runner.coordinator import run_search
+    from edgeopt.search.settings import SearchSettings
     from edgeopt.space.spec import load_space
     from edgeopt.compress.pipeline import load_pipeline
     from edgeopt.compress.run import compress

@@ -273,12 +273,23 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
 @click.option("--compress", "compress_pipeline", default=None, type=click.Path(dir_okay=False),
               help="Pipeline YAML applied to each profile's Pareto front when the search ends.")
 @click.option("--device", default="auto", show_default=True,
-              help="Where trials train: auto (a CUDA GPU when there is one, else cpu), cpu, cuda, cuda:N.")
+              help="Where trials train: auto (the GPUs of --gpus when there are any, else cpu), cpu, cuda, cuda:N.")
+@click.option("--workers", default="auto", show_default=True,
+              help="Worker slots: auto (one per CPU core; on GPUs, 4 per GPU) or a count (1: in this process).")
+@click.option("--gpus", default="all", show_default=True,
+              help="GPUs to use: all (as CUDA_VISIBLE_DEVICES shows them), none, or indices such as 0,2.")
+@click.option("--pack", type=click.IntRange(min=1), default=None,
+              help="Most trials fused into one program (default: 16 on CPU; on a GPU, what its memory holds); "
+                   "1: no fusing.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: worker processes on this machine; ray: Ray actors (pip install 'edgeopt[ray]').")
+@click.option("--address", default=None,
+              help="Ray cluster to join: auto or ray://HOST:10001 (default: a local Ray instance).")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write the report when done.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def search_cmd(profiles, space, data, label_column, name, trials, time_budget, sampler, early_stopping, min_epochs,
                eta, metric, objective, positive_class, seed, runs_dir, storage, resume, teacher, teacher_weights,
-               compress_pipeline, device, report, as_json) -> None:
+               compress_pipeline, device, workers, gpus, pack, backend, address, report, as_json) -> None:
     """Find the models that fit the device(s) and what fitting costs in precision and recall.
 
     Every sampled architecture is costed on each profile first; those that fit none are never trained. Ctrl-C stops
@@ -286,11 +297,15 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     """
     from pathlib import Path
 
-    from edgeopt.search.run import SearchSettings, run_search
+    from edgeopt.runner.coordinator import run_search
+    from edgeopt.runner.slots import parse_gpus, parse_workers
+    from edgeopt.search.settings import SearchSettings
 
+    spread = {"device": device, "workers": parse_workers(workers), "gpus": parse_gpus(gpus), "pack": pack,
+              "backend": backend, "address": address}
     if resume:
         # resolved: `--resume .` from inside the run folder names it by its real name
-        settings = _resumed_settings(Path(resume).resolve(), trials, time_budget, storage, device)
+        settings = _resumed_settings(Path(resume).resolve(), trials, time_budget, storage, spread)
     else:
         if not profiles:
             raise click.UsageError("give at least one --profile (or --resume RUN_DIR)")
@@ -308,7 +323,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
                                   trials=trials, time_s=time_budget, min_epochs=min_epochs, eta=eta, metric=metric,
                                   hardware_objective=objective, positive_class=positive_class, seed=seed,
                                   runs_dir=runs_dir, storage=storage, teacher=teacher,
-                                  teacher_weights=teacher_weights, device=device)
+                                  teacher_weights=teacher_weights, **spread)
     pipeline = None
     if compress_pipeline:
         from edgeopt.compress.pipeline import load_pipeline
@@ -328,24 +343,14 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     _finish_report(store, settings.run_dir / "report" if report else None, as_json, console, settings.run_dir)
 
 
-def _resumed_settings(run_dir, trials, time_budget, storage, device):
+def _resumed_settings(run_dir, trials, time_budget, storage, spread: dict):
     from edgeopt.report.search_report import open_store
-    from edgeopt.search.run import SearchSettings
+    from edgeopt.search.settings import SearchSettings
 
     store = open_store(run_dir, storage)
-    stored = store.settings
-    return SearchSettings(name=run_dir.name, study_name=store.study.study_name, space=stored["space"]["name"],
-                          space_json=stored["space"],
-                          profiles=tuple(stored["profiles"]), data=stored["data"],
-                          label_column=stored["label_column"], sampler=stored["sampler"],
-                          early_stopping=stored["early_stopping"],
-                          trials=trials if trials or time_budget else 20, time_s=time_budget,
-                          min_epochs=stored["min_epochs"], eta=stored["eta"], metric=stored["metric"],
-                          hardware_objective=stored["hardware_objective"], positive_class=stored["positive_class"],
-                          seed=stored["seed"], runs_dir=str(run_dir.parent), storage=storage,
-                          teacher=stored.get("teacher"), teacher_weights=stored.get("teacher_weights"),
-                          distill_temperature=stored.get("distill_temperature", 4.0),
-                          distill_alpha=stored.get("distill_alpha", 0.7), device=device)
+    return SearchSettings.from_stored(store.settings, run_dir, store.study.study_name,
+                                      trials=trials if trials or time_budget else 20, time_s=time_budget,
+                                      storage=storage, **spread)
 
 
 def _with_progress(console, work, quiet: bool):
@@ -360,9 +365,11 @@ def _with_progress(console, work, quiet: bool):
         def update(p):
             c = p.counts
             best = "; ".join(f"{k}: {v}" for k, v in p.best.items()) or "no result yet"
+            slots = "".join(f"\n  {slot.text}" for slot in p.slots) if len(p.slots) > 1 else ""
             bar.update(task, description=(
                 f"[{p.budget}] done {c['completed']} stopped {c['stopped']} paused {c['paused']} running "
-                f"{c['running']} infeasible {c['infeasible']} failed {c['failed']} | best {best} | {p.event}"))
+                f"{c['running']} infeasible {c['infeasible']} failed {c['failed']} | {p.rungs_per_min:.0f} rungs/min "
+                f"| best {best} | {p.event}{slots}"))
 
         return work(update)
 
@@ -398,6 +405,22 @@ def _finish_report(store, out_dir, as_json: bool, console, run_dir=None) -> None
     render_search_report(result, console)
     if out_dir is not None:
         console.print(f"report: {html_path}")
+
+
+@main.command("dashboard")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--storage", default=None, help="Optuna storage URL, if not the run folder's SQLite file.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (0.0.0.0: every interface).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+def dashboard_cmd(run_dir, storage, host, port) -> None:
+    """Watch a search (running or finished) in optuna-dashboard: objectives, trials, their edgeopt attributes.
+
+    Needs the optional extra: pip install 'edgeopt[dashboard]'. Ctrl-C stops the server.
+    """
+    from edgeopt.report.dashboard import serve_dashboard
+
+    click.echo(f"serving {run_dir} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
+    serve_dashboard(run_dir, storage, host, port)
 
 
 @main.command("report")
@@ -531,7 +554,7 @@ def space_show(space_file: str, profiles, data, label_column, samples: int, seed
     configurations with their cost, and the share that fits each profile."""
     from edgeopt.data.loading import load_dataset
     from edgeopt.profiles.loader import load_profile
-    from edgeopt.search.run import DEFAULT_EXAMPLE
+    from edgeopt.search.settings import DEFAULT_EXAMPLE
     from edgeopt.space.spec import load_space
     from edgeopt.space.survey import survey
 

@@ -110,7 +110,7 @@ def test_space_show_json():
 
 
 def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
-    import edgeopt.search.run as run
+    import edgeopt.runner.coordinator as run
 
     def interrupted(settings, progress=None):
         raise KeyboardInterrupt

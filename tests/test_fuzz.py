@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.search.run import check_run_name
+from edgeopt.search.settings import check_run_name
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

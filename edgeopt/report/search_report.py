@@ -98,7 +98,7 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
     from edgeopt.data.loading import load_dataset
     from edgeopt.data.normalize import Normalizer
     from edgeopt.profiles.loader import load_profile
-    from edgeopt.search.run import DEFAULT_EXAMPLE
+    from edgeopt.search.settings import DEFAULT_EXAMPLE
     from edgeopt.space.spec import SearchSpace
 
     settings = store.settings

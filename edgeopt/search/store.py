@@ -108,6 +108,7 @@ class Store:
         if stored is None:
             self.study.set_user_attr(ATTR + "uid", uuid.uuid4().hex)
             self.study.set_user_attr(ATTR + "settings", settings)
+            self.name_objectives()
             return
         different = [k for k in sorted(set(stored) | set(settings)) if stored.get(k) != settings.get(k)]
         if different:
@@ -117,6 +118,17 @@ class Store:
                                  "it with the data it was started on, or pick a new --name")
             raise StoreError(f"this run was started with different settings ({key}: was {stored.get(key)!r}, now "
                              f"{settings.get(key)!r}); resume it with the same settings or pick a new --name")
+
+    def name_objectives(self) -> None:
+        """Name the study's two objectives (optuna-dashboard shows them): `1 - <metric>` and the hardware figure."""
+        import warnings
+
+        settings = self.settings
+        if self.study.metric_names is not None or "metric" not in settings:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # set_metric_names is marked experimental
+            self.study.set_metric_names([f"1 - {settings['metric']}", settings["hardware_objective"]])
 
     @property
     def uid(self) -> str | None:

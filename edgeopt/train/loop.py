@@ -88,7 +88,8 @@ def learning_rate(config: dict, step: int, total_steps: int) -> float:
     return lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
 
 
-def _optimizer(model, config: dict):
+def optimizer_for(model, config: dict):
+    """The torch optimizer a trial trains with (Adam, AdamW, or SGD with Nesterov momentum 0.9)."""
     import torch
 
     params = model.parameters()
@@ -110,14 +111,8 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
 
     start = time.perf_counter()
     model = build_model(spec).to(data.device)
-    optimizer = _optimizer(model, spec.config)
-    done = 0
-    checkpoint = Path(spec.checkpoint)
-    state = torch.load(checkpoint, map_location=data.device, weights_only=True) if checkpoint.is_file() else None
-    if state is not None and _same_study(state, spec):  # else another study's: start anew
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        done = int(state["epoch"])
+    optimizer = optimizer_for(model, spec.config)
+    done = load_checkpoint(spec, model, optimizer, data.device)
     budget = spec.training_budget
     batch = budget.batch_size(int(spec.config["batch_size"]))
     n = len(data.y_train)
@@ -151,21 +146,41 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
                 loss_sum += loss.item()
                 steps += 1
     epochs = max(done, target_epochs)
-    _save(checkpoint, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
-                       "trial": {"space": spec.space, "config": spec.config, "sample_shape": list(spec.sample_shape),
-                                 "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer,
-                                 "study": spec.study}})
+    save_checkpoint(spec, model, optimizer, epochs)
     probs, loss = predict(model, data.x_eval, data.y_eval)
     metrics = classification_metrics(data.y_eval.cpu().numpy(), probs, positive_class=spec.positive_class,
                                      loss=loss)
     return RungResult(epochs, metrics, loss_sum / steps if steps else math.nan, time.perf_counter() - start, probs)
 
 
+def load_checkpoint(spec: TrialSpec, model, optimizer, device: str) -> int:
+    """Load the trial's checkpoint into `model` and `optimizer` (weights-only); the epochs it holds, 0 when there is
+    none or it belongs to another study."""
+    import torch
+
+    checkpoint = Path(spec.checkpoint)
+    state = torch.load(checkpoint, map_location=device, weights_only=True) if checkpoint.is_file() else None
+    if state is None or not _same_study(state, spec):  # another study's: start anew
+        return 0
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["epoch"])
+
+
+def save_checkpoint(spec: TrialSpec, model, optimizer, epochs: int) -> None:
+    """The trial's checkpoint: weights, optimizer state, epochs and the trial's description (written atomically)."""
+    _save(Path(spec.checkpoint), {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
+        "trial": {"space": spec.space, "config": spec.config, "sample_shape": list(spec.sample_shape),
+                  "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer,
+                  "study": spec.study}})
+
+
 def class_weights(y, num_classes: int):
     """n / (classes * count) per class (a class absent from `y` gets weight 0), as a tensor on y's device."""
     import torch
 
-    counts = torch.bincount(y, minlength=num_classes).to(torch.float32)
+    counts = torch.bincount(y, minlength=num_classes).to(torch.get_default_dtype())
     return torch.where(counts > 0, len(y) / (num_classes * counts.clamp(min=1)), torch.zeros_like(counts))
 
 

@@ -17,7 +17,7 @@ from edgeopt.data.loading import load_dataset
 from edgeopt.models.source import load_source
 from edgeopt.profiles.loader import load_profile
 from edgeopt.report.search_report import build_report
-from edgeopt.search.run import DEFAULT_EXAMPLE
+from edgeopt.search.settings import DEFAULT_EXAMPLE
 from edgeopt.space.spec import SearchSpace
 from edgeopt.train.loop import evaluate
 

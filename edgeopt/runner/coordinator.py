@@ -1,8 +1,11 @@
-"""run_search: the in-process runner, one consumer of the store and the scheduler.
+"""run_search: the coordinator, the one consumer of the store and the scheduler that hands work to slots.
 
 Every sampled config is costed on every profile before training; infeasible ones are recorded and never trained.
-Feasible ones are trained rung by rung under MO-ASHA. Ctrl-C leaves the store consistent; running the same search
-again continues it without losing or retraining a completed trial.
+Feasible ones are trained rung by rung under MO-ASHA, in packs of trials on worker slots (edgeopt/runner/slots.py):
+whenever a slot frees, it gets the oldest queued work (promotions first, as they are queued when decided), else new
+trials. The coordinator alone writes the store, so concurrent workers never contend for SQLite. Ctrl-C or a killed
+coordinator leaves the store consistent; running the same search again continues it without losing or retraining a
+completed trial. A worker that dies, or a pack that runs out of memory, is split and retried up to `retries` times.
 """
 
 from __future__ import annotations
@@ -12,80 +15,27 @@ import hashlib
 import math
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 from edgeopt.atomic import OutputError, cannot_write
 from edgeopt.errors import EdgeoptError
+from edgeopt.runner.local import InlineBackend, ProcessBackend
+from edgeopt.runner.pack import pack_key
+from edgeopt.runner.slots import plan_slots
+from edgeopt.runner.work import Failure, Work, WorkerSetup, training_bytes
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.lock import RunLock
+from edgeopt.search.settings import (BACKENDS, DEFAULT_EXAMPLE, HARDWARE_OBJECTIVES, SearchProgress, SearchSettings,
+                                     SlotStatus, check_run_name, make_sampler, resolve_device)
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
 from edgeopt.space.fit import applies, require_applicable, require_fitting
 from edgeopt.train.budget import LEGACY_BUDGET
-from edgeopt.train.cv import HOLDOUT, FoldedData, choose_selection, pooled, selection_labels, train_cv
+from edgeopt.train.cv import HOLDOUT, choose_selection, pooled, selection_labels
+from edgeopt.train.loop import TrialSpec
 from edgeopt.train.metrics import beats_trivial, best_threshold_f1, trivial_scores
-
-SAMPLERS = ("random", "tpe", "nsga2")
-HARDWARE_OBJECTIVES = ("weight_bytes", "params", "latency_s", "peak_activation_bytes", "energy_j")
-DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    name: str = "search"
-    space: str = "cnn1d"  # a YAML path or a shipped space's name
-    space_json: dict | None = None  # the space itself (as stored by a run), instead of loading `space`
-    profiles: tuple[str, ...] = ("sequencer-fpga",)
-    data: str | None = None  # None: the bundled example that suits the family
-    label_column: str | None = None
-    sampler: str = "tpe"
-    early_stopping: bool = True  # MO-ASHA; off: every trial trains to the full budget
-    trials: int | None = 20  # trials trained (infeasible ones cost nothing and are not counted)
-    time_s: float | None = None
-    min_epochs: int = 1
-    eta: int = 3
-    metric: str = "f1"
-    hardware_objective: str = "weight_bytes"
-    positive_class: int = 1
-    seed: int = 0
-    runs_dir: str = "runs"
-    storage: str | None = None
-    study_name: str | None = None  # the study in the run folder's storage (resuming: the one it holds); None: name
-    device: str | None = None  # None or "auto": cuda when available, else cpu; "cpu", "cuda", "cuda:N"
-    threads: int = 1  # CPU threads for torch; tiny models train fastest on one
-    teacher: str | None = None  # every trial trains against this model's soft targets (a compress MODEL spec)
-    teacher_weights: str | None = None
-    distill_temperature: float = 4.0
-    distill_alpha: float = 0.7
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.runs_dir) / self.name
-
-    @property
-    def storage_url(self) -> str:
-        return self.storage or f"sqlite:///{self.run_dir / 'study.db'}"
-
-    def identity(self, space_json: dict) -> dict:
-        """What must not change when a search is resumed (budgets may)."""
-        return {"space": space_json, "profiles": list(self.profiles), "data": self.data,
-                "label_column": self.label_column, "sampler": self.sampler, "early_stopping": self.early_stopping,
-                "min_epochs": self.min_epochs, "eta": self.eta, "metric": self.metric,
-                "hardware_objective": self.hardware_objective, "positive_class": self.positive_class,
-                "seed": self.seed, "teacher": self.teacher, "teacher_weights": self.teacher_weights,
-                "distill_temperature": self.distill_temperature, "distill_alpha": self.distill_alpha}
-
-
-@dataclass(frozen=True)
-class SearchProgress:
-    counts: dict[str, int]
-    trained: int
-    elapsed_s: float
-    budget: str
-    best: dict[str, str] = field(default_factory=dict)  # profile -> best quality so far (text)
-    event: str = ""
-
 
 class _Budget:
     def __init__(self, settings: SearchSettings):
@@ -108,44 +58,6 @@ class _Budget:
         if self.settings.time_s is not None:
             parts.append(f"{max(0.0, self.settings.time_s - self.elapsed()):.0f}s left")
         return ", ".join(parts) or "unbounded"
-
-
-def make_sampler(name: str, seed: int):
-    import optuna
-
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=8, multivariate=True)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=12)
-    raise EdgeoptError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
-
-
-def resolve_device(name: str | None) -> str:
-    """The torch device a search trains on: None or "auto" picks cuda when a GPU is visible, else cpu."""
-    import torch
-
-    if name in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    kind, _, index = name.partition(":")
-    if kind == "cpu" and not index:
-        return "cpu"
-    if kind != "cuda" or (index and not index.isdigit()):
-        raise EdgeoptError(f"device {name!r}: choose from auto, cpu, cuda, cuda:N")
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise EdgeoptError(f"device {name!r}: no CUDA GPU is visible to torch; use --device cpu (or auto)")
-    if index and int(index) >= count:
-        raise EdgeoptError(f"device {name!r}: only {count} CUDA GPU(s) visible (cuda:0..cuda:{count - 1})")
-    return name
-
-
-def check_run_name(name: str) -> None:
-    """A run's name is one folder inside the runs folder: no separators, not `.` or `..`, nothing hidden."""
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
-        raise EdgeoptError(f"--name {name!r}: a run name is one folder name inside --runs-dir (letters, digits, "
-                           "'-', '_', '.'; no '/', not '.' or '..', not starting with '.')")
 
 
 def run_search(settings: SearchSettings, progress: Callable[[SearchProgress], None] | None = None) -> Store:
@@ -193,7 +105,11 @@ class _Runner:
         if not settings.profiles:
             raise EdgeoptError("give at least one --profile")
         check_run_name(settings.name)
+        if settings.backend not in BACKENDS:
+            raise EdgeoptError(f"unknown backend {settings.backend!r}; choose from {', '.join(BACKENDS)}")
         device = resolve_device(settings.device)  # a bad device fails before the data is loaded
+        self.slots = plan_slots(device if device == "cpu" else settings.device, settings.workers, settings.gpus,
+                                settings.pack)
         self.settings = settings
         self.progress = progress
         self.space = SearchSpace.from_json(settings.space_json) if settings.space_json else load_space(settings.space)
@@ -224,10 +140,7 @@ class _Runner:
             raise
 
     def _open(self, settings: SearchSettings, device: str) -> None:
-        import torch
-
         from edgeopt.data.normalize import Normalizer
-        from edgeopt.train.loop import DeviceData
 
         self.store = Store(settings.storage_url, settings.study_name or settings.name,
                            make_sampler(settings.sampler, settings.seed), folder=settings.run_dir)
@@ -250,16 +163,12 @@ class _Runner:
         self.normalizer = Normalizer.fit(x_fit, per_feature=self.space.family == "mlp")
         self.trivial = trivial_scores(selection_labels(self.dataset, self.selection), self.dataset.num_classes,
                                       settings.positive_class)
-        if device == "cpu":
-            torch.set_num_threads(settings.threads)
-        if self.selection.method == "holdout":
-            self.data = DeviceData(self.dataset, self.normalizer, device)
-            if settings.teacher:
-                self.data.teacher_logits = _teacher_logits(settings, self.dataset.x_train, self.dataset, device)
-        else:
-            self.data = FoldedData(self.dataset, self.normalizer, self.selection, device, settings.seed)
-            if settings.teacher:
-                self.data.set_teacher_logits(_teacher_logits(settings, x_fit, self.dataset, device))
+        teacher = None
+        if settings.teacher:
+            x_teacher = self.dataset.x_train if self.selection.method == "holdout" else x_fit
+            teacher = _teacher_logits(settings, x_teacher, self.dataset).numpy()
+        self.setup = WorkerSetup(self.dataset, self.normalizer.to_dict(), self.selection.to_dict(), settings.seed,
+                                 settings.threads, teacher)
         self.scheduler = MOASHA(settings.min_epochs if settings.early_stopping else self.space.max_epochs,
                                 self.space.max_epochs, settings.eta, reference=(1.0, math.inf))
         self.budget: _Budget | None = None
@@ -293,31 +202,154 @@ class _Runner:
     # -- main loop
 
     def run(self) -> Store:
-        trials = self._recover()
+        self._recover()
         self.budget = _Budget(self.settings)
-        self._emit(trials, "started")
-        while True:
-            trials = self.store.trials()
-            queued = [t for t in trials if t.state is TrialState.QUEUED]
-            if not self.budget.time_left():
-                break
-            if queued:
-                self._train(queued[0], len(queued[0].rungs))  # the rung after its last finished one
-                continue
-            draining = not self.budget.may_start(self._trained(trials))
-            history = rung_history(trials, self.promotion_objectives)
-            promotion = self.scheduler.next_promotion(history, draining=draining)
-            if promotion is not None:
-                number, rung = promotion
-                self.store.promote(number, rung)
-                self._train(self.store.trial(number), rung + 1)
-                continue
-            if draining:
-                break
-            self._new_trial(trials)
+        self.backend = _backend(self.settings, self.slots, self.setup)
+        if self.selection.method != "holdout":  # fold models and a refit per trial: trained alone
+            self.slots = [replace(slot, max_pack=1) for slot in self.backend.slots]
+        else:
+            self.slots = list(self.backend.slots)
+        self.busy: dict[int, Work] = {}
+        self.attempts: Counter[int] = Counter()  # worker losses and out-of-memory per trial, this session
+        self.solo: set[int] = set()  # trials of a pack whose worker died: retried alone, to find the culprit
+        self.pack_limit = max(slot.max_pack for slot in self.slots)  # halved when a pack runs out of memory
+        self._memory: dict[int, int] = {}
+        self.finished_rungs = 0
+        self._emit(self.store.trials(), "started")
+        try:
+            self._loop()
+        finally:
+            self.backend.close()
         self._finish_paused()
         self._emit(self.store.trials(), "finished")
         return self.store
+
+    def _loop(self) -> None:
+        while True:
+            if self.budget.time_left():
+                for slot in self.slots:
+                    if slot.index in self.busy:
+                        continue
+                    work = self._next_work(slot)
+                    if work is None:
+                        break
+                    self._dispatch(slot, work)
+            if not self.busy:
+                return  # nothing to train and nothing more to start (or the time is up)
+            for slot_index, outcomes in self.backend.poll(timeout=1.0):
+                work = self.busy.pop(slot_index)
+                self._record(work, outcomes)
+
+    def _in_flight(self) -> set[int]:
+        return {n for work in self.busy.values() for n in work.trials}
+
+    def _next_work(self, slot) -> Work | None:
+        """The oldest queued trial and the queued trials that can share its pack; else promotions the scheduler
+        allows now (queued, then taken the same way); else new trials."""
+        work = self._take_queued(slot)
+        if work is not None:
+            return work
+        while True:  # every promotion the records allow now, so they can share packs
+            trials = self.store.trials()
+            draining = not self.budget.may_start(self._trained(trials))
+            promotion = self.scheduler.next_promotion(rung_history(trials, self.promotion_objectives),
+                                                      draining=draining)
+            if promotion is None:
+                break
+            number, rung = promotion
+            self.store.promote(number, rung)
+            self.store.set_state(number, TrialState.QUEUED)
+        work = self._take_queued(slot)
+        if work is not None:
+            return work
+        if self._in_flight() and draining:
+            return None
+        self._new_trials(slot)
+        return self._take_queued(slot)
+
+    def _take_queued(self, slot) -> Work | None:
+        flying = self._in_flight()
+        queued = [t for t in self.store.trials() if t.state is TrialState.QUEUED and t.number not in flying]
+        if not queued:
+            return None
+        first = min(queued, key=lambda t: (-len(t.rungs), t.number))  # the furthest along first, then the oldest
+        key = self._pack_key(first)
+        mates = [] if first.number in self.solo or slot.max_pack == 1 else \
+            [t for t in queued if t is not first and t.number not in self.solo and self._pack_key(t) == key]
+        size = min(self.pack_limit, slot.max_pack if slot.memory_bytes is None else
+                   slot.pack_size(max(self._training_bytes(t) for t in [first, *mates])))
+        members = [first, *mates][:max(1, size)]
+        rung = len(first.rungs)
+        return Work(tuple(self._spec(t) for t in members), rung, self.scheduler.rung_epochs[rung])
+
+    def _pack_key(self, trial: TrialRecord) -> tuple:
+        """Trials share a pack when their architectures pad into one and they start at the same epoch."""
+        return (pack_key(self.space.family, trial.config), len(trial.rungs),
+                trial.last.epochs if trial.last else 0)
+
+    def _training_bytes(self, trial: TrialRecord) -> int:
+        if trial.number not in self._memory:
+            batch = self.budget_plan.batch_size(int(trial.config["batch_size"]))
+            self._memory[trial.number] = training_bytes(self.space, trial.config, self.dataset.sample_shape,
+                                                        self.dataset.num_classes, batch)
+        return self._memory[trial.number]
+
+    def _spec(self, trial: TrialRecord) -> TrialSpec:
+        return TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
+                         self.dataset.num_classes, self.settings.seed * 1000 + trial.number,
+                         str(self.store.checkpoint_path(trial)), self.settings.positive_class, trial.normalizer,
+                         (self.settings.distill_temperature, self.settings.distill_alpha)
+                         if self.settings.teacher else None, self.budget_plan.to_dict(), self.store.uid)
+
+    def _dispatch(self, slot, work: Work) -> None:
+        for number in work.trials:
+            self.store.set_state(number, TrialState.RUNNING)
+        self.busy[slot.index] = work
+        self.backend.submit(slot.index, work)
+        self._emit(self.store.trials(), f"slot {slot.index}: rung {work.rung}, trials "
+                                        f"{', '.join(map(str, work.trials))}")
+
+    def _record(self, work: Work, outcomes: list) -> None:
+        """Each trial's outcome into the store, and the scheduler's decision on it."""
+        for spec, outcome in zip(work.specs, outcomes):
+            number, rung = spec.number, work.rung
+            if isinstance(outcome, Failure):
+                self._failed(number, outcome, len(work.specs))
+                continue
+            record = RungResultRecord(rung, outcome.epochs, outcome.metrics.to_dict() | (outcome.extra or {}),
+                                      outcome.seconds, time.time())
+            self.store.add_rung(number, record)
+            self.finished_rungs += 1
+            trial = self.store.trial(number)
+            decision = self.scheduler.on_result(number, rung, rung_history(self.store.trials(),
+                                                                           self.promotion_objectives))
+            if decision is Decision.STOP:
+                self.store.finish(number, TrialState.COMPLETED, self.objectives(trial, record))
+            elif decision is Decision.PAUSE or not self.budget.time_left():
+                self.store.set_state(number, TrialState.PAUSED)
+            else:
+                self.store.promote(number, rung)
+                self.store.set_state(number, TrialState.QUEUED)
+        self._emit(self.store.trials(), f"rung {work.rung} of trials {', '.join(map(str, work.trials))} done")
+
+    def _failed(self, number: int, failure: Failure, pack_size: int) -> None:
+        """A trial's own failure (NaN loss) is final. A lost worker or a full GPU is the pack's: its trials go back
+        to the queue (a pack that ran out of memory is retried smaller) until a trial has used up its retries."""
+        if failure.kind in ("worker_lost", "out_of_memory"):
+            if pack_size > 1 and failure.kind == "out_of_memory":
+                self.pack_limit = min(self.pack_limit, max(1, pack_size // 2))
+            elif pack_size > 1:
+                self.solo.add(number)
+            else:
+                self.attempts[number] += 1
+            if self.attempts[number] <= self.settings.retries:
+                self.store.set_state(number, TrialState.QUEUED)
+                self._emit(self.store.trials(), f"trial {number}: {failure.message}; retrying")
+                return
+        error = failure.message if failure.kind in ("training", "error") else \
+            f"{failure.message} (tried {self.attempts[number]} times)"
+        self.store.finish(number, TrialState.FAILED, None, error=error)
+        self._emit(self.store.trials(), f"trial {number} failed")
 
     def _recover(self) -> tuple[TrialRecord, ...]:
         """A trial left running by an interrupted process goes on from its last finished rung: queued again when it
@@ -332,7 +364,21 @@ class _Runner:
     def _trained(trials) -> int:
         return sum(t.state is not TrialState.INFEASIBLE for t in trials)
 
-    def _new_trial(self, trials) -> None:
+    def _new_trials(self, slot) -> None:
+        """Ask the sampler for up to a pack's worth of trials (within the trial budget), cost them, and queue those
+        that fit a profile."""
+        trials = self.store.trials()
+        room = slot.max_pack if self.settings.trials is None else \
+            min(slot.max_pack, self.settings.trials - self._trained(trials))
+        if not self.budget.may_start(self._trained(trials)):
+            return
+        started = asked = 0
+        # Until one fits (the run of infeasible draws is bounded in _new_trial); then a pack's worth, within reason.
+        while started < room and (started == 0 or asked < 4 * room) and self.budget.time_left():
+            asked += 1
+            started += self._new_trial(self.store.trials())
+
+    def _new_trial(self, trials) -> bool:
         infeasible_run = 0
         for t in reversed(trials):
             if t.state is not TrialState.INFEASIBLE:
@@ -346,14 +392,15 @@ class _Runner:
         if reason is not None:  # cannot take the data's samples: never built, never trained
             self.store.inapplicable(optuna_trial, config, f"does not apply to the data: {reason}")
             self._emit(self.store.trials(), f"trial {optuna_trial.number} does not apply: {reason}")
-            return
+            return False
         costs = self._costs(config)
         if not any(c["fits"] for c in costs.values()):
             self.store.infeasible(optuna_trial, config, costs, (1.0, self.hardware(costs)), _violation_score(costs))
             self._emit(self.store.trials(), f"trial {optuna_trial.number} infeasible")
-            return
+            return False
         checkpoint = f"trials/{optuna_trial.number:05d}/checkpoint.pt"  # relative to the run folder, wherever it is
-        self._train(self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict()), 0)
+        self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict())
+        return True
 
     def _costs(self, config: dict) -> dict:
         from edgeopt.cost.estimate import estimate_graph
@@ -368,41 +415,6 @@ class _Runner:
                                  "violations": [v.message for v in est.violations],
                                  "violation_score": _score(est)}
         return out
-
-    def _train(self, trial: TrialRecord, rung: int) -> None:
-        from edgeopt.train.loop import TrainingError, TrialSpec, train_trial
-
-        spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
-                         self.dataset.num_classes, self.settings.seed * 1000 + trial.number,
-                         str(self.store.checkpoint_path(trial)), self.settings.positive_class, trial.normalizer,
-                         (self.settings.distill_temperature, self.settings.distill_alpha)
-                         if self.settings.teacher else None, self.budget_plan.to_dict(), self.store.uid)
-        while True:
-            self.store.set_state(trial.number, TrialState.RUNNING)
-            self._emit(self.store.trials(), f"trial {trial.number}: rung {rung}")
-            try:
-                train = train_trial if self.selection.method == "holdout" else train_cv
-                result = train(spec, self.data, self.scheduler.rung_epochs[rung])
-            except (TrainingError, RuntimeError, ValueError) as exc:
-                if out_of_space(exc, self.settings.run_dir):  # the disk, not the trial: nothing to record as failed
-                    raise
-                self.store.finish(trial.number, TrialState.FAILED, None, error=f"{type(exc).__name__}: {exc}")
-                self._emit(self.store.trials(), f"trial {trial.number} failed")
-                return
-            record = RungResultRecord(rung, result.epochs, result.metrics.to_dict() | (result.extra or {}),
-                                      result.seconds, time.time())
-            self.store.add_rung(trial.number, record)
-            trial = self.store.trial(trial.number)
-            history = rung_history(self.store.trials(), self.promotion_objectives)
-            decision = self.scheduler.on_result(trial.number, rung, history)
-            if decision is Decision.STOP:
-                self.store.finish(trial.number, TrialState.COMPLETED, self.objectives(trial, record))
-                return
-            if decision is Decision.PAUSE or not self.budget.time_left():
-                self.store.set_state(trial.number, TrialState.PAUSED)
-                return
-            self.store.promote(trial.number, rung)
-            rung += 1
 
     def _finish_paused(self) -> None:
         """When the budget is spent, paused trials stop where they are, told with their last rung's results."""
@@ -425,10 +437,25 @@ class _Runner:
                 best[profile.name] = (f"{self.settings.metric} {value:.3f} at "
                                       f"{t.costs[profile.name]['weight_bytes']:.0f} B (trial {t.number})")
         trained = self._trained(trials)
-        self.progress(SearchProgress(counts, trained, self.budget.elapsed(), self.budget.text(trained), best, event))
+        slots = tuple(SlotStatus(slot.index, slot.device, self.busy[slot.index].trials, self.busy[slot.index].rung)
+                      if slot.index in self.busy else SlotStatus(slot.index, slot.device) for slot in self.slots)
+        elapsed = self.budget.elapsed()
+        rate = 60.0 * self.finished_rungs / elapsed if elapsed > 0 else 0.0
+        self.progress(SearchProgress(counts, trained, elapsed, self.budget.text(trained), best, event, slots, rate))
 
 
-def _teacher_logits(settings: SearchSettings, x, dataset, device: str):
+def _backend(settings: SearchSettings, slots, setup: WorkerSetup):
+    """Where the work runs: Ray actors, worker processes, or (one CPU slot) this process."""
+    if settings.backend == "ray":
+        from edgeopt.runner.ray_backend import RayBackend
+
+        return RayBackend(slots, setup, settings.address, settings.workers, settings.pack)
+    if len(slots) == 1 and slots[0].device == "cpu":
+        return InlineBackend(slots, setup)
+    return ProcessBackend(slots, setup)
+
+
+def _teacher_logits(settings: SearchSettings, x, dataset):
     """The teacher's logits on the samples `x` trials train on, each normalised as the teacher expects (a search
     checkpoint's own statistics, else as given)."""
     import torch
@@ -448,7 +475,7 @@ def _teacher_logits(settings: SearchSettings, x, dataset, device: str):
     if logits.dim() != 2 or logits.shape[1] != dataset.num_classes:
         raise ModelError(f"--teacher {settings.teacher}: predicts {tuple(logits.shape[1:])} outputs per sample, "
                          f"but the data has {dataset.num_classes} classes")
-    return logits.detach().to(device)
+    return logits.detach()
 
 
 def _file_sha256(path: str | None) -> str | None:
@@ -479,4 +506,4 @@ def _violation_score(costs: dict) -> float:
     return min(c["violation_score"] for c in costs.values())
 
 
-__all__ = ["SearchProgress", "SearchSettings", "resolve_device", "run_search"]
+__all__ = ["out_of_space", "run_search"]

@@ -1,0 +1,447 @@
+"""Fused packing: many trials of one family trained as one program.
+
+Trials whose architectures differ only in widths (channels, hidden units, expansion) and kernel sizes are embedded in
+one padded network: each trial's own weights sit in the leading slice of every padded tensor (kernels centred), and a
+0/1 mask multiplies every weight in the forward pass, so padded entries get exactly zero gradient, exactly zero
+optimizer moments and contribute exact zeros to every sum. `torch.func.functional_call` under `vmap` runs the stack
+as one batched program. Learning rate, weight decay, Adam or AdamW, schedule, dropout rate, class weighting and seed
+are per trial. A trial whose loss stops being finite leaves the pack (its slice is frozen); the others go on.
+
+A packed trial's result equals the same trial trained alone (same seed, same data order) up to float rounding when it
+has no dropout (tests/runner/test_pack.py); dropout draws its masks from a different random stream.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeopt.train.loop import (DeviceData, RungResult, TrainingError, TrialSpec, build_model, class_weights,
+                                learning_rate, load_checkpoint, optimizer_for, save_checkpoint)
+from edgeopt.train.metrics import classification_metrics
+
+# Config keys a pack may hold different values of; every other key must be equal across a pack.
+PADDED = {"mlp": ("width",), "cnn1d": ("channels", "channel_growth", "kernel_size"),
+          "cnn2d": ("channels", "kernel_size", "expansion")}
+PER_TRIAL = ("lr", "weight_decay", "lr_schedule", "dropout", "class_weight", "optimizer")
+ADAM_BETAS, ADAM_EPS, SGD_MOMENTUM = (0.9, 0.999), 1e-8, 0.9
+
+
+def pack_key(family: str, config: Mapping) -> tuple:
+    """Trials with equal keys can share a pack. Structure stays in the key: depth and block counts, strides, pooling,
+    separable blocks, activation, the batch size, whether dropout layers exist at all, whether an expansion conv
+    exists (cnn2d, expansion 1 has none), and SGD against the Adam kind."""
+    padded = PADDED.get(family, ())
+    items = [(k, v) for k, v in sorted(config.items()) if k not in padded and k not in PER_TRIAL]
+    items += [("dropout>0", float(config.get("dropout", 0.0)) > 0), ("sgd", config.get("optimizer") == "sgd")]
+    if family == "cnn2d":
+        items.append(("expands", int(config["expansion"]) != 1))
+    if family == "cnn1d" and int(config["blocks"]) == 1:
+        items = [(k, v) for k, v in items if k != "separable"]  # separable convs start at the second block
+    return (family, *items)
+
+
+@dataclass
+class _Member:
+    spec: TrialSpec
+    model: object  # the trial's own nn.Module (its true shapes), used to read and write its checkpoint
+    optimizer: object
+    done: int
+    loss_sum: float = 0.0
+    steps: int = 0
+    error: TrainingError | None = None
+
+
+def _dropout_module():
+    """Dropout whose rate is a per-trial buffer, so one module serves a pack of trials with different rates."""
+    import torch
+    from torch import nn
+
+    class PackDropout(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("p", torch.zeros(()))
+
+        def forward(self, x):
+            if not self.training:
+                return x
+            keep = (torch.rand_like(x) >= self.p).to(x.dtype)
+            return x * keep / (1.0 - self.p)
+
+    return PackDropout
+
+
+def _pool_module(kind: str):
+    """Pooling by 2 along the last axis as reshape + max/mean: under vmap, max_pool1d's batching rule is 20x slower
+    than this on CPU (same values; a trailing odd element is dropped as the pool drops it)."""
+    from torch import nn
+
+    class PackPool(nn.Module):
+        def forward(self, x):
+            pairs = x[..., :x.shape[-1] // 2 * 2].unflatten(-1, (-1, 2))
+            return pairs.amax(-1) if kind == "max" else pairs.mean(-1)
+
+    return PackPool()
+
+
+def _padded_module(members: Sequence[_Member]):
+    """A module with every trial's structure and the largest shape of every tensor: convolutions, linear layers and
+    batch norms resized in place (groups follow channels for depthwise convolutions), dropout made per trial."""
+    import copy
+
+    import torch
+    from torch import nn
+
+    base = copy.deepcopy(members[0].model)
+    shapes = {name: tuple(max(s) for s in zip(*(dict(m.model.state_dict())[name].shape for m in members)))
+              for name in base.state_dict()}
+    PackDropout = _dropout_module()
+    for name, module in list(base.named_modules()):
+        parent, _, child = name.rpartition(".")
+        if isinstance(module, nn.Dropout):
+            setattr(base.get_submodule(parent) if parent else base, child, PackDropout())
+            continue
+        if isinstance(module, (nn.MaxPool1d, nn.AvgPool1d)) and module.kernel_size in (2, (2,)) and \
+                module.stride in (2, (2,)) and module.padding in (0, (0,)):
+            kind = "max" if isinstance(module, nn.MaxPool1d) else "avg"
+            setattr(base.get_submodule(parent) if parent else base, child, _pool_module(kind))
+            continue
+        weight = shapes.get(f"{name}.weight")
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+            depthwise = module.groups == module.in_channels and module.groups > 1
+            out, per_group, *kernel = weight
+            module.out_channels = out
+            module.in_channels = out if depthwise else per_group * module.groups
+            module.groups = out if depthwise else module.groups
+            module.kernel_size = tuple(kernel)
+            module.padding = tuple(k // 2 for k in kernel)
+        elif isinstance(module, nn.Linear):
+            module.out_features, module.in_features = weight
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.num_features = weight[0]
+    for name, tensor in list(base.named_parameters()) + list(base.named_buffers()):
+        module_name, _, attr = name.rpartition(".")
+        owner = base.get_submodule(module_name) if module_name else base
+        fresh = torch.zeros(shapes[name], dtype=tensor.dtype) if name in shapes else tensor.detach().clone()
+        if isinstance(tensor, nn.Parameter):
+            setattr(owner, attr, nn.Parameter(fresh))
+        else:
+            owner._buffers[attr] = fresh
+    return base, shapes
+
+
+def _embed(own, shape: tuple[int, ...], kernel_dims: int):
+    """`own` placed in a zero tensor of `shape`: leading slice, kernel dims centred. Returns (tensor, 0/1 mask)."""
+    import torch
+
+    out = torch.zeros(shape, dtype=own.dtype)
+    mask = torch.zeros(shape, dtype=own.dtype)
+    index = []
+    for dim, (size, full) in enumerate(zip(own.shape, shape)):
+        start = (full - size) // 2 if dim >= len(shape) - kernel_dims else 0
+        index.append(slice(start, start + size))
+    out[tuple(index)] = own
+    mask[tuple(index)] = 1
+    return out, mask, tuple(index)
+
+
+class Pack:
+    """K trials stacked: parameters, masks, buffers and optimizer state as (K, ...) tensors on one device."""
+
+    def __init__(self, specs: Sequence[TrialSpec], data: DeviceData):
+        import torch
+        from torch import nn
+
+        self.device = data.device
+        self.members = []
+        for spec in specs:
+            model = build_model(spec)
+            optimizer = optimizer_for(model, spec.config)
+            done = load_checkpoint(spec, model, optimizer, "cpu")
+            self.members.append(_Member(spec, model, optimizer, done))
+        self.base, shapes = _padded_module(self.members)
+        kernel_dims = {f"{name}.weight": module.weight.dim() - 2 for name, module in self.base.named_modules()
+                       if isinstance(module, (nn.Conv1d, nn.Conv2d))}
+        self.param_names = [n for n, _ in self.base.named_parameters()]
+        self.buffer_names = [n for n, _ in self.base.named_buffers()]
+        self.index: dict[str, list[tuple]] = {}
+        params, masks, buffers = {}, {}, {}
+        self.moments: dict[str, list] = {}
+        for name in self.param_names:
+            stacked, stacked_mask, slots = [], [], []
+            for m in self.members:
+                tensor, mask, slot = _embed(dict(m.model.named_parameters())[name].detach(), shapes[name],
+                                            kernel_dims.get(name, 0))
+                stacked.append(tensor)
+                stacked_mask.append(mask)
+                slots.append(slot)
+            params[name] = torch.stack(stacked).to(self.device).requires_grad_(True)
+            masks[name] = torch.stack(stacked_mask).to(self.device)
+            self.index[name] = slots
+            self.moments[name] = [self._own_moments(m, name, shapes[name], kernel_dims.get(name, 0))
+                                  for m in self.members]
+        for name in self.buffer_names:
+            if name.endswith(".p"):  # a PackDropout's rate
+                buffers[name] = torch.tensor([float(m.spec.config.get("dropout", 0.0)) for m in self.members],
+                                             device=self.device)
+                continue
+            own = [dict(m.model.named_buffers())[name].detach() for m in self.members]
+            shape = own[0].shape if own[0].dim() == 0 else shapes[name]
+            fill = 1.0 if name.endswith("running_var") else 0.0
+            stacked = []
+            for tensor in own:
+                full = torch.full(shape, fill, dtype=tensor.dtype) if tensor.dim() else tensor.clone()
+                if tensor.dim():
+                    full[:len(tensor)] = tensor
+                stacked.append(full)
+            buffers[name] = torch.stack(stacked).to(self.device)
+        # One flat (K, P) tensor for all weights, one for their masks and one per optimizer moment: the optimizer
+        # step is a dozen element-wise ops whatever the number of layers.
+        K = len(self.members)
+        self.layout = []
+        offset = 0
+        for name in self.param_names:
+            shape = tuple(params[name].shape[1:])
+            self.layout.append((name, offset, shape))
+            offset += math.prod(shape)
+        self.flat = torch.cat([params[n].detach().reshape(K, -1) for n in self.param_names], 1).requires_grad_(True)
+        self.flat_mask = torch.cat([masks[n].reshape(K, -1) for n in self.param_names], 1)
+        self.buffers = buffers
+        self.sgd = self.members[0].spec.config["optimizer"] == "sgd"
+        self.state = tuple(torch.cat([torch.stack([mo[i] for mo in self.moments[n]]).reshape(K, -1)
+                                      for n in self.param_names], 1).to(self.device)
+                           for i in range(1 if self.sgd else 2))
+        del self.moments
+        # Bias corrections as torch.optim computes them, in double precision (float32 powers drift by 1e-7).
+        self.adam_steps = torch.tensor([self._own_step(m) for m in self.members], dtype=torch.float64,
+                                       device=self.device)
+        self.has_momentum = torch.tensor([any("momentum_buffer" in s for s in m.optimizer.state.values())
+                                          for m in self.members], device=self.device)
+        cfg = [m.spec.config for m in self.members]
+        self.weight_decay = torch.tensor([float(c["weight_decay"]) for c in cfg], dtype=torch.float64,
+                                         device=self.device)
+        self.decoupled = torch.tensor([c["optimizer"] == "adamw" for c in cfg], device=self.device).view(K, 1)
+
+    def _own_moments(self, member: _Member, name: str, shape, kernel_dims: int) -> tuple:
+        param = dict(member.model.named_parameters())[name]
+        state = member.optimizer.state.get(param, {})
+        keys = ("momentum_buffer",) if member.spec.config["optimizer"] == "sgd" else ("exp_avg", "exp_avg_sq")
+        out = []
+        for key in keys:
+            value = state.get(key)
+            out.append(_embed(value if value is not None else param.detach() * 0, shape, kernel_dims)[0])
+        return tuple(out)
+
+    @staticmethod
+    def _own_step(member: _Member) -> float:
+        for state in member.optimizer.state.values():
+            if "step" in state:
+                return float(state["step"])
+        return 0.0
+
+    # -- the batched program
+
+    def views(self, flat) -> dict:
+        """Each parameter's (K, ...) view of a flat (K, P) tensor."""
+        return {name: flat[:, offset:offset + math.prod(shape)].view(-1, *shape)
+                for name, offset, shape in self.layout}
+
+    def logits(self, x, batched_x: bool = True):
+        """Every trial's logits: x is (K, B, ...) per trial, or (B, ...) shared by all."""
+        from torch.func import functional_call, vmap
+
+        def one(weights, buffers, xs):
+            return functional_call(self.base, {**weights, **buffers}, (xs,))
+
+        return vmap(one, in_dims=(0, 0, 0 if batched_x else None), randomness="different")(
+            self.views(self.flat * self.flat_mask), self.buffers, x)
+
+    def step(self, lr, active) -> None:
+        """One optimizer step of every active trial (torch.optim's Adam, AdamW or SGD-Nesterov, per trial). `lr` is a
+        float64 vector: scalars are formed in double precision and cast, as torch.optim's python floats are."""
+        import torch
+
+        p, g = self.flat, self.flat.grad
+        dtype = p.dtype
+        keep = active.view(-1, 1)
+        every = bool(active.all())
+
+        def update(target, value):  # only where the trial is active
+            target.copy_(value if every else torch.where(keep, value, target))
+
+        wd = self.weight_decay.to(dtype).view(-1, 1)
+        with torch.no_grad():
+            if self.sgd:
+                (buf,) = self.state
+                g = g + wd * p
+                update(buf, torch.where(self.has_momentum.view(-1, 1), SGD_MOMENTUM * buf + g, g))
+                update(p, p - lr.to(dtype).view(-1, 1) * (g + SGD_MOMENTUM * buf))
+                self.has_momentum |= active
+                return
+            m, v = self.state
+            b1, b2 = ADAM_BETAS
+            steps = self.adam_steps + active.to(self.adam_steps.dtype)
+            step_size = (lr / (1 - b1 ** steps)).to(dtype).view(-1, 1)
+            decay = torch.where(self.decoupled, (1 - lr * self.weight_decay).to(dtype).view(-1, 1), 1.0)
+            g = torch.where(self.decoupled, g, g + wd * p)
+            update(m, m + (1 - b1) * (g - m))
+            update(v, b2 * v + (1 - b2) * g * g)
+            denom = v.sqrt() / (1 - b2 ** steps).sqrt().to(dtype).view(-1, 1) + ADAM_EPS
+            update(p, p * decay - step_size * m / denom)
+            self.adam_steps.copy_(steps)
+
+    # -- back to each trial's own shapes
+
+    def write_back(self, k: int) -> None:
+        """Trial k's slices into its own module and torch optimizer (whose state_dict is its checkpoint)."""
+        import torch
+
+        member = self.members[k]
+        own_params = dict(member.model.named_parameters())
+        weights = self.views(self.flat.detach())
+        moments_of = [self.views(t) for t in self.state]
+        with torch.no_grad():
+            for name in self.param_names:
+                slot = self.index[name][k]
+                param = own_params[name]
+                param.copy_(weights[name][k][slot].cpu())
+                moments = [t[name][k][slot].cpu().clone() for t in moments_of]
+                if self.sgd:
+                    state = {"momentum_buffer": moments[0]} if bool(self.has_momentum[k]) else {}
+                else:
+                    state = {"step": torch.tensor(float(self.adam_steps[k])), "exp_avg": moments[0],
+                             "exp_avg_sq": moments[1]}
+                if state:
+                    member.optimizer.state[param] = state
+            own_buffers = dict(member.model.named_buffers())
+            for name in self.buffer_names:
+                if name in own_buffers:
+                    own = own_buffers[name]
+                    own.copy_(self.buffers[name][k][:len(own)] if own.dim() else self.buffers[name][k])
+
+
+def train_pack(specs: Sequence[TrialSpec], data: DeviceData, target_epochs: int) -> list[RungResult | TrainingError]:
+    """Train every trial of `specs` (one pack key, one batch size) from its checkpoint to `target_epochs`, as one
+    program; save each trial's checkpoint as `train_trial` would; each trial's result, or the error that stopped it."""
+    import torch
+
+    if len({pack_key(s.space["family"], s.config) for s in specs}) != 1:
+        raise ValueError("a pack holds trials of one pack key")
+    start = time.perf_counter()
+    pack = Pack(specs, data)
+    members = pack.members
+    spec0 = members[0].spec
+    budget = spec0.training_budget
+    batch = budget.batch_size(int(spec0.config["batch_size"]))
+    n = len(data.y_train)
+    steps_per_epoch = -(-n // batch)
+    from edgeopt.space.spec import SearchSpace
+
+    total_steps = SearchSpace.from_json(spec0.space).max_epochs * budget.epoch_scale * steps_per_epoch
+    target = target_epochs * budget.epoch_scale
+    K = len(members)
+    weights = torch.stack([class_weights(data.y_train, s.num_classes) if s.config.get("class_weight") == "balanced"
+                           else torch.ones(s.num_classes, device=data.device) for s in specs])
+    distill = spec0.distill
+    if distill is not None and data.teacher_logits is None:
+        raise TrainingError("distillation asked for, but no teacher logits were computed")
+    alive = torch.ones(K, dtype=torch.bool, device=data.device)
+    first_epoch = min(m.done for m in members)
+    pack.base.train()
+    generator = torch.Generator(device=data.device)
+    for epoch in range(first_epoch, target):
+        started = torch.tensor([m.done <= epoch for m in members], device=data.device)
+        orders = []
+        for m in members:
+            generator.manual_seed(m.spec.seed * 100_003 + epoch)
+            orders.append(torch.randperm(n, device=data.device, generator=generator))
+        orders = torch.stack(orders)
+        for first in range(0, n, batch):
+            index = orders[:, first:first + batch]
+            step = epoch * steps_per_epoch + first // batch
+            lr = torch.tensor([learning_rate(m.spec.config, step, total_steps) for m in members],
+                              dtype=torch.float64, device=data.device)
+            logits = pack.logits(data.x_train[index])
+            labels = data.y_train[index]
+            if distill is None:
+                losses = _weighted_cross_entropy(logits, labels, weights)
+            else:
+                from torch.func import vmap
+
+                from edgeopt.train.losses import distillation_loss
+
+                losses = vmap(lambda lo, la, te: distillation_loss(lo, la, te, *distill))(
+                    logits, labels, data.teacher_logits[index])
+            active = alive & started
+            values = losses.detach().cpu().tolist()
+            for k, value in enumerate(values):
+                if bool(active[k]) and not math.isfinite(value):
+                    members[k].error = TrainingError(f"trial {members[k].spec.number}: loss became {value} at "
+                                                     f"epoch {epoch + 1}")
+                    alive[k] = False
+                elif bool(active[k]):
+                    members[k].loss_sum += value
+                    members[k].steps += 1
+            active = alive & started
+            if not bool(active.any()):
+                break
+            pack.flat.grad = None
+            if bool(active.all()):
+                losses.sum().backward()
+            else:  # a frozen trial's NaN must not reach the optimizer's arithmetic
+                torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
+                pack.flat.grad = torch.where(active.view(K, 1), pack.flat.grad, torch.zeros_like(pack.flat.grad))
+            pack.step(lr, active)
+        if not bool(alive.any()):
+            break
+    seconds = (time.perf_counter() - start) / K
+    return _finish(pack, data, alive, target, seconds)
+
+
+def _weighted_cross_entropy(logits, labels, weights):
+    """Per trial: sum(w[y] * nll) / sum(w[y]), which is F.cross_entropy(weight=w) (the mean when w is all ones)."""
+    import torch
+
+    logp = torch.log_softmax(logits, dim=-1)
+    nll = -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    w = torch.gather(weights, 1, labels)
+    return (w * nll).sum(1) / w.sum(1)
+
+
+def _finish(pack: Pack, data: DeviceData, alive, target: int, seconds: float) -> list[RungResult | TrainingError]:
+    import torch
+    import torch.nn.functional as F
+
+    pack.base.eval()
+    with torch.no_grad():
+        chunks = [pack.logits(data.x_eval[i:i + 1024], batched_x=False) for i in range(0, len(data.y_eval), 1024)]
+    logits = torch.cat(chunks, dim=1)
+    out: list[RungResult | TrainingError] = []
+    y_eval = data.y_eval.cpu().numpy()
+    for k, member in enumerate(pack.members):
+        if not bool(alive[k]):
+            out.append(member.error)
+            continue
+        pack.write_back(k)
+        epochs = max(member.done, target)
+        save_checkpoint(member.spec, member.model, member.optimizer, epochs)
+        loss = float(F.cross_entropy(logits[k], data.y_eval, reduction="mean"))
+        probs = torch.softmax(logits[k], dim=1).cpu().numpy()
+        metrics = classification_metrics(y_eval, probs, positive_class=member.spec.positive_class, loss=loss)
+        train_loss = member.loss_sum / member.steps if member.steps else math.nan
+        out.append(RungResult(epochs, metrics, train_loss, seconds, probs))
+    return out
+
+
+def checkpoint_epochs(path: str | Path) -> int:
+    """Epochs a checkpoint holds (0 when there is none)."""
+    import torch
+
+    path = Path(path)
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) if path.is_file() else 0
+
+
+__all__ = ["PADDED", "PER_TRIAL", "Pack", "checkpoint_epochs", "pack_key", "train_pack"]

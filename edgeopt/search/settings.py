@@ -1,0 +1,153 @@
+"""The settings of a search, as a frozen record, and the choices they are checked against.
+
+The runner (edgeopt/runner), the CLI and the report read settings from here; nothing here trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from edgeopt.errors import EdgeoptError
+
+SAMPLERS = ("random", "tpe", "nsga2")
+HARDWARE_OBJECTIVES = ("weight_bytes", "params", "latency_s", "peak_activation_bytes", "energy_j")
+DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
+BACKENDS = ("local", "ray")
+# What makes a run the run it is: stored with the study; a resume takes them from there and may not change them.
+IDENTITY = ("profiles", "data", "label_column", "sampler", "early_stopping", "min_epochs", "eta", "metric",
+            "hardware_objective", "positive_class", "seed", "teacher", "teacher_weights", "distill_temperature",
+            "distill_alpha")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    name: str = "search"
+    space: str = "cnn1d"  # a YAML path or a shipped space's name
+    space_json: dict | None = None  # the space itself (as stored by a run), instead of loading `space`
+    profiles: tuple[str, ...] = ("sequencer-fpga",)
+    data: str | None = None  # None: the bundled example that suits the family
+    label_column: str | None = None
+    sampler: str = "tpe"
+    early_stopping: bool = True  # MO-ASHA; off: every trial trains to the full budget
+    trials: int | None = 20  # trials trained (infeasible ones cost nothing and are not counted)
+    time_s: float | None = None
+    min_epochs: int = 1
+    eta: int = 3
+    metric: str = "f1"
+    hardware_objective: str = "weight_bytes"
+    positive_class: int = 1
+    seed: int = 0
+    runs_dir: str = "runs"
+    storage: str | None = None
+    study_name: str | None = None  # the study in the run folder's storage (resuming: the one it holds); None: name
+    device: str | None = None  # None or "auto": cuda when available, else cpu; "cpu", "cuda", "cuda:N"
+    threads: int = 1  # CPU threads for torch; tiny models train fastest on one
+    teacher: str | None = None  # every trial trains against this model's soft targets (a compress MODEL spec)
+    teacher_weights: str | None = None
+    distill_temperature: float = 4.0
+    distill_alpha: float = 0.7
+    # How the work is spread: these may change between a run and its resume.
+    workers: int | None = 1  # trial processes (slots); None: auto (one per CPU core, or several per GPU)
+    gpus: tuple[int, ...] | None = None  # None: every visible GPU (CUDA_VISIBLE_DEVICES respected); (): none
+    pack: int | None = None  # most trials fused into one program; None: auto (16 on CPU, from memory on a GPU)
+    backend: str = "local"  # local: worker processes on this machine; ray: Ray actors (a cluster with `address`)
+    address: str | None = None  # the Ray cluster: None starts a local instance, "auto" or "ray://host:10001"
+    retries: int = 2  # a trial whose worker died or ran out of memory is retried this many times, then failed
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{self.run_dir / 'study.db'}"
+
+    def identity(self, space_json: dict) -> dict:
+        """What must not change when a search is resumed (budgets and the spread of work may)."""
+        return {"space": space_json} | {name: _stored(getattr(self, name)) for name in IDENTITY}
+
+    @classmethod
+    def from_stored(cls, stored: dict, run_dir: Path, study_name: str, **changes) -> SearchSettings:
+        """The settings of the run in `run_dir` as its store recorded them, with `changes` (budgets, workers...)."""
+        known = {f.name for f in fields(cls)}
+        values = {name: tuple(stored[name]) if name == "profiles" else stored[name]
+                  for name in IDENTITY if name in stored and name in known}
+        base = cls(name=run_dir.name, runs_dir=str(run_dir.parent), study_name=study_name,
+                   space=stored["space"]["name"], space_json=stored["space"], **values)
+        return replace(base, **changes)
+
+
+def _stored(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class SlotStatus:
+    """What one worker slot is doing: its device and the trials of the pack it trains (none: idle)."""
+
+    slot: int
+    device: str
+    trials: tuple[int, ...] = ()
+    rung: int | None = None
+
+    @property
+    def text(self) -> str:
+        if not self.trials:
+            return f"slot {self.slot} {self.device}: idle"
+        shown = ",".join(str(t) for t in self.trials[:4]) + ("..." if len(self.trials) > 4 else "")
+        return f"slot {self.slot} {self.device}: rung {self.rung} trials {shown} (pack {len(self.trials)})"
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    counts: dict[str, int]
+    trained: int
+    elapsed_s: float
+    budget: str
+    best: dict[str, str] = field(default_factory=dict)  # profile -> best quality so far (text)
+    event: str = ""
+    slots: tuple[SlotStatus, ...] = ()
+    rungs_per_min: float = 0.0  # trial-rungs finished per minute of this session
+
+
+def make_sampler(name: str, seed: int):
+    import optuna
+
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=8, multivariate=True)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=12)
+    raise EdgeoptError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
+
+
+def resolve_device(name: str | None) -> str:
+    """The torch device a search trains on: None or "auto" picks cuda when a GPU is visible, else cpu."""
+    import torch
+
+    if name in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = name.partition(":")
+    if kind == "cpu" and not index:
+        return "cpu"
+    if kind != "cuda" or (index and not index.isdigit()):
+        raise EdgeoptError(f"device {name!r}: choose from auto, cpu, cuda, cuda:N")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise EdgeoptError(f"device {name!r}: no CUDA GPU is visible to torch; use --device cpu (or auto)")
+    if index and int(index) >= count:
+        raise EdgeoptError(f"device {name!r}: only {count} CUDA GPU(s) visible (cuda:0..cuda:{count - 1})")
+    return name
+
+
+def check_run_name(name: str) -> None:
+    """A run's name is one folder inside the runs folder: no separators, not `.` or `..`, nothing hidden."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name.startswith(".") or "\0" in name:
+        raise EdgeoptError(f"--name {name!r}: a run name is one folder name inside --runs-dir (letters, digits, "
+                           "'-', '_', '.'; no '/', not '.' or '..', not starting with '.')")
+
+
+__all__ = ["BACKENDS", "DEFAULT_EXAMPLE", "HARDWARE_OBJECTIVES", "IDENTITY", "SAMPLERS", "SearchProgress",
+           "SearchSettings", "SlotStatus", "check_run_name", "make_sampler", "resolve_device"]
