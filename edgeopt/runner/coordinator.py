@@ -23,7 +23,7 @@ from pathlib import Path
 from edgeopt.atomic import OutputError, cannot_write
 from edgeopt.errors import EdgeoptError
 from edgeopt.runner.local import InlineBackend, ProcessBackend
-from edgeopt.runner.pack import pack_key
+from edgeopt.runner.pack import choose_members, pack_key
 from edgeopt.runner.slots import plan_slots
 from edgeopt.runner.work import Failure, Work, WorkerSetup, training_bytes
 from edgeopt.search.asha import MOASHA, Decision
@@ -108,13 +108,13 @@ class _Runner:
         if settings.backend not in BACKENDS:
             raise EdgeoptError(f"unknown backend {settings.backend!r}; choose from {', '.join(BACKENDS)}")
         device = resolve_device(settings.device)  # a bad device fails before the data is loaded
-        self.slots = plan_slots(device if device == "cpu" else settings.device, settings.workers, settings.gpus,
-                                settings.pack)
         self.settings = settings
         self.progress = progress
         self.space = SearchSpace.from_json(settings.space_json) if settings.space_json else load_space(settings.space)
         self.profiles = [load_profile(p) for p in settings.profiles]
         family = FAMILIES[self.space.family]
+        self.slots = plan_slots(device if device == "cpu" else settings.device, settings.workers, settings.gpus,
+                                settings.pack, family=self.space.family)
         self.dataset = load_dataset(settings.data, label_column=settings.label_column, seed=settings.seed,
                                     example=DEFAULT_EXAMPLE[self.space.family])
         rank = len(self.dataset.sample_shape)
@@ -204,7 +204,7 @@ class _Runner:
     def run(self) -> Store:
         self._recover()
         self.budget = _Budget(self.settings)
-        self.backend = _backend(self.settings, self.slots, self.setup)
+        self.backend = _backend(self.settings, self.slots, self.setup, self.space.family)
         if self.selection.method != "holdout":  # fold models and a refit per trial: trained alone
             self.slots = [replace(slot, max_pack=1) for slot in self.backend.slots]
         else:
@@ -276,9 +276,13 @@ class _Runner:
         key = self._pack_key(first)
         mates = [] if first.number in self.solo or slot.max_pack == 1 else \
             [t for t in queued if t is not first and t.number not in self.solo and self._pack_key(t) == key]
-        size = min(self.pack_limit, slot.max_pack if slot.memory_bytes is None else
-                   slot.pack_size(max(self._training_bytes(t) for t in [first, *mates])))
-        members = [first, *mates][:max(1, size)]
+        idle = sum(1 for s in self.slots if s.index not in self.busy)
+        # Queued work is shared among the idle slots rather than packed into the first.
+        limit = min(self.pack_limit, slot.max_pack, max(1, -(-(len(mates) + 1) // max(idle, 1))))
+        profile = self.profiles[0].name
+        members = choose_members(first, mates, lambda t: int(t.costs[profile]["params"]), limit)
+        if slot.memory_bytes is not None:
+            members = members[:slot.pack_size(max(self._training_bytes(t) for t in members))]
         rung = len(first.rungs)
         return Work(tuple(self._spec(t) for t in members), rung, self.scheduler.rung_epochs[rung])
 
@@ -444,12 +448,12 @@ class _Runner:
         self.progress(SearchProgress(counts, trained, elapsed, self.budget.text(trained), best, event, slots, rate))
 
 
-def _backend(settings: SearchSettings, slots, setup: WorkerSetup):
+def _backend(settings: SearchSettings, slots, setup: WorkerSetup, family: str):
     """Where the work runs: Ray actors, worker processes, or (one CPU slot) this process."""
     if settings.backend == "ray":
         from edgeopt.runner.ray_backend import RayBackend
 
-        return RayBackend(slots, setup, settings.address, settings.workers, settings.pack)
+        return RayBackend(slots, setup, settings.address, settings.workers, settings.pack, family)
     if len(slots) == 1 and slots[0].device == "cpu":
         return InlineBackend(slots, setup)
     return ProcessBackend(slots, setup)

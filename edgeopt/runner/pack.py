@@ -15,19 +15,25 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TypeVar
 
 from edgeopt.train.loop import (DeviceData, RungResult, TrainingError, TrialSpec, build_model, class_weights,
                                 learning_rate, load_checkpoint, optimizer_for, save_checkpoint)
 from edgeopt.train.metrics import classification_metrics
+
+T = TypeVar("T")
 
 # Config keys a pack may hold different values of; every other key must be equal across a pack.
 PADDED = {"mlp": ("width",), "cnn1d": ("channels", "channel_growth", "kernel_size"),
           "cnn2d": ("channels", "kernel_size", "expansion")}
 PER_TRIAL = ("lr", "weight_decay", "lr_schedule", "dropout", "class_weight", "optimizer")
 ADAM_BETAS, ADAM_EPS, SGD_MOMENTUM = (0.9, 0.999), 1e-8, 0.9
+# A pack computes every trial at the largest member's size: members are chosen so that their own parameters are at
+# least this share of what the pack computes (BENCHMARKS.md: runner; mixing widths 4 and 128 made a pack slower than
+# training its trials one by one).
+PACK_EFFICIENCY = 0.5
 
 
 def pack_key(family: str, config: Mapping) -> tuple:
@@ -42,6 +48,23 @@ def pack_key(family: str, config: Mapping) -> tuple:
     if family == "cnn1d" and int(config["blocks"]) == 1:
         items = [(k, v) for k, v in items if k != "separable"]  # separable convs start at the second block
     return (family, *items)
+
+
+def choose_members(first: T, candidates: Sequence[T], size: Callable[[T], int], max_pack: int,
+                   efficiency: float = PACK_EFFICIENCY) -> list[T]:
+    """`first` and the candidates (trials of its pack key) nearest to it in size, as many as keep the pack's useful
+    share (own parameters / members x the largest member's) at `efficiency` or more, at most `max_pack`."""
+    members = [first]
+    total, largest = size(first), size(first)
+    for candidate in sorted(candidates, key=lambda c: abs(math.log(max(size(c), 1) / max(size(first), 1)))):
+        if len(members) >= max_pack:
+            break
+        new_largest = max(largest, size(candidate))
+        if (total + size(candidate)) / ((len(members) + 1) * new_largest) < efficiency:
+            continue
+        members.append(candidate)
+        total, largest = total + size(candidate), new_largest
+    return members
 
 
 @dataclass
@@ -245,9 +268,10 @@ class Pack:
     # -- the batched program
 
     def views(self, flat) -> dict:
-        """Each parameter's (K, ...) view of a flat (K, P) tensor."""
-        return {name: flat[:, offset:offset + math.prod(shape)].view(-1, *shape)
-                for name, offset, shape in self.layout}
+        """Each parameter's (K, ...) view of a flat (K, P) tensor. Split, not slices: the backward of a split is one
+        concatenation, where each slice's would fill a whole (K, P) tensor."""
+        parts = flat.split([math.prod(shape) for _, _, shape in self.layout], dim=1)
+        return {name: part.view(-1, *shape) for (name, _, shape), part in zip(self.layout, parts)}
 
     def logits(self, x, batched_x: bool = True):
         """Every trial's logits: x is (K, B, ...) per trial, or (B, ...) shared by all."""
@@ -349,21 +373,27 @@ def train_pack(specs: Sequence[TrialSpec], data: DeviceData, target_epochs: int)
     if distill is not None and data.teacher_logits is None:
         raise TrainingError("distillation asked for, but no teacher logits were computed")
     alive = torch.ones(K, dtype=torch.bool, device=data.device)
+    loss_sum = torch.zeros(K, dtype=torch.float64, device=data.device)
+    steps = torch.zeros(K, dtype=torch.int64, device=data.device)
+    # A finiteness check costs a device sync: every step on a CPU, every few on a GPU (a trial that went NaN in
+    # between only spoils its own slice: trials share no arithmetic).
+    check_every = 1 if data.device == "cpu" else 8
     first_epoch = min(m.done for m in members)
     pack.base.train()
     generator = torch.Generator(device=data.device)
+    configs = [m.spec.config for m in members]
     for epoch in range(first_epoch, target):
         started = torch.tensor([m.done <= epoch for m in members], device=data.device)
+        active = alive & started
         orders = []
         for m in members:
             generator.manual_seed(m.spec.seed * 100_003 + epoch)
             orders.append(torch.randperm(n, device=data.device, generator=generator))
         orders = torch.stack(orders)
-        for first in range(0, n, batch):
+        rates = torch.tensor([[learning_rate(c, epoch * steps_per_epoch + j, total_steps) for c in configs]
+                              for j in range(steps_per_epoch)], dtype=torch.float64, device=data.device)
+        for j, first in enumerate(range(0, n, batch)):
             index = orders[:, first:first + batch]
-            step = epoch * steps_per_epoch + first // batch
-            lr = torch.tensor([learning_rate(m.spec.config, step, total_steps) for m in members],
-                              dtype=torch.float64, device=data.device)
             logits = pack.logits(data.x_train[index])
             labels = data.y_train[index]
             if distill is None:
@@ -375,28 +405,29 @@ def train_pack(specs: Sequence[TrialSpec], data: DeviceData, target_epochs: int)
 
                 losses = vmap(lambda lo, la, te: distillation_loss(lo, la, te, *distill))(
                     logits, labels, data.teacher_logits[index])
-            active = alive & started
-            values = losses.detach().cpu().tolist()
-            for k, value in enumerate(values):
-                if bool(active[k]) and not math.isfinite(value):
-                    members[k].error = TrainingError(f"trial {members[k].spec.number}: loss became {value} at "
-                                                     f"epoch {epoch + 1}")
-                    alive[k] = False
-                elif bool(active[k]):
-                    members[k].loss_sum += value
-                    members[k].steps += 1
-            active = alive & started
-            if not bool(active.any()):
-                break
+            if (j % check_every == 0 or first + batch >= n) and not bool((torch.isfinite(losses) | ~active).all()):
+                values = losses.detach().cpu().tolist()
+                for k, value in enumerate(values):
+                    if bool(active[k]) and not math.isfinite(value):
+                        members[k].error = TrainingError(f"trial {members[k].spec.number}: loss became {value} "
+                                                         f"at epoch {epoch + 1}")
+                        alive[k] = False
+                active = alive & started
+                if not bool(active.any()):
+                    break
+            loss_sum += torch.where(active, losses.detach(), 0.0)
+            steps += active
             pack.flat.grad = None
             if bool(active.all()):
                 losses.sum().backward()
             else:  # a frozen trial's NaN must not reach the optimizer's arithmetic
                 torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
                 pack.flat.grad = torch.where(active.view(K, 1), pack.flat.grad, torch.zeros_like(pack.flat.grad))
-            pack.step(lr, active)
+            pack.step(rates[j], active)
         if not bool(alive.any()):
             break
+    for k, member in enumerate(members):
+        member.loss_sum, member.steps = float(loss_sum[k]), int(steps[k])
     seconds = (time.perf_counter() - start) / K
     return _finish(pack, data, alive, target, seconds)
 
@@ -436,12 +467,4 @@ def _finish(pack: Pack, data: DeviceData, alive, target: int, seconds: float) ->
     return out
 
 
-def checkpoint_epochs(path: str | Path) -> int:
-    """Epochs a checkpoint holds (0 when there is none)."""
-    import torch
-
-    path = Path(path)
-    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) if path.is_file() else 0
-
-
-__all__ = ["PADDED", "PER_TRIAL", "Pack", "checkpoint_epochs", "pack_key", "train_pack"]
+__all__ = ["PACK_EFFICIENCY", "PADDED", "PER_TRIAL", "Pack", "choose_members", "pack_key", "train_pack"]

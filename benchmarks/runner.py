@@ -1,0 +1,206 @@
+"""Trial throughput of the runner against one trial at a time, on the same configs, side by side in one run (issue 13).
+
+    .venv/bin/python benchmarks/runner.py --family mlp cnn1d --trials 32           # CPU: every core
+    .venv/bin/python benchmarks/runner.py --device cuda --family mlp --trials 1024  # a GPU
+
+Configs are drawn from the shipped space of each family, in two sets: `sampled` (as the sampler draws them: packs form
+only where structures coincide) and `one-structure` (one draw's structure, with widths, kernels, learning rate, decay,
+optimizer and schedule drawn per trial: what a pack holds). Each set is trained for one epoch of the bundled example
+by each method; the figure is trial-steps per second (optimizer steps summed over trials / wall time):
+
+- `alone`: one trial after another in this process (`train_trial`), one thread: today's `edgeopt search`.
+- `workers`: the runner's worker processes (one per core, or 4 per GPU), packs of one.
+- `packed`: one worker process, packs of up to --pack trials.
+- `runner`: the runner as `edgeopt search` runs it: every slot, packs.
+
+Also reported: pack sizes formed, each worker's peak RSS, and on a GPU the peak memory per pack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+
+def configs_for(family: str, trials: int, seed: int, one_structure: bool) -> list[dict]:
+    from edgeopt.runner.pack import PADDED
+    from edgeopt.space.spec import load_space
+
+    space = load_space(family)
+    rng = np.random.default_rng(seed)
+    first = space.sample(rng)
+    out = []
+    for _ in range(trials):
+        config = space.sample(rng)
+        if one_structure:
+            varied = (*PADDED[family], "lr", "weight_decay", "lr_schedule", "dropout")
+            config = {**first, **{k: config[k] for k in varied if k in config}}
+            config["dropout"] = config["dropout"] if first["dropout"] > 0 else 0.0
+            drawn = space.sample(rng)["optimizer"]  # Adam and AdamW share a pack; SGD is its own
+            config["optimizer"] = drawn if (drawn == "sgd") == (first["optimizer"] == "sgd") else first["optimizer"]
+            if family == "cnn2d" and (config["expansion"] == 1) != (first["expansion"] == 1):
+                config["expansion"] = first["expansion"]
+        out.append(config)
+    return out
+
+
+def specs_for(family: str, configs: list[dict], dataset, folder: Path):
+    from edgeopt.space.spec import load_space
+    from edgeopt.train.loop import TrialSpec
+
+    space = load_space(family).to_json()
+    return [TrialSpec(i, space, c, dataset.sample_shape, dataset.num_classes, 1000 + i, str(folder / f"{i}.pt"))
+            for i, c in enumerate(configs)]
+
+
+def steps_of(specs, n: int) -> int:
+    return sum(math.ceil(n / int(s.config["batch_size"])) for s in specs)
+
+
+def run_alone(specs, setup, device: str, limit_s: float) -> tuple[float, int]:
+    """Trials one after another until `limit_s` (then the rate of those done)."""
+    from edgeopt.runner.work import Work, WorkerState
+
+    state = WorkerState(setup, device)
+    state.run(Work((specs[0],), 0, 1))  # warm-up: first-call costs are not a trial's
+    start = time.perf_counter()
+    done = []
+    for spec in specs[1:]:
+        state.run(Work((spec,), 0, 1))
+        done.append(spec)
+        if time.perf_counter() - start > limit_s:
+            break
+    return time.perf_counter() - start, steps_of(done, len(setup.dataset.y_train))
+
+
+def run_runner(specs, setup, slots, max_pack: int) -> tuple[float, int, list[int], dict]:
+    """The runner's machinery: packs by pack key (at most `max_pack`), handed to slots as they free."""
+    from collections import defaultdict
+
+    from edgeopt.runner.local import ProcessBackend
+    from edgeopt.runner.pack import choose_members, pack_key
+    from edgeopt.runner.work import Work
+    from edgeopt.space.spec import SearchSpace
+
+    sizes = {}
+    for spec in specs:
+        model = SearchSpace.from_json(spec.space).build(spec.config, spec.sample_shape, spec.num_classes)
+        sizes[spec.number] = sum(p.numel() for p in model.parameters())
+
+    groups = defaultdict(list)
+    for spec in specs:
+        groups[pack_key(spec.space["family"], spec.config)].append(spec)
+    packs = []
+    for members in groups.values():
+        while members:
+            chosen = choose_members(members[0], members[1:], lambda s: sizes[s.number], max_pack)
+            packs.append(tuple(chosen))
+            members = [m for m in members if m not in chosen]
+    packs.sort(key=len, reverse=True)
+    backend = ProcessBackend(slots, setup)
+    try:
+        while not all(w.ready for w in backend.workers.values()):  # started, data on the device
+            backend.poll(1.0)
+        warm = [Work((packs[0][0],), 0, 1)]  # one first call per worker, as in a search that has run a while
+        for slot in slots:
+            backend.submit(slot.index, warm[0])
+        pending = len(slots)
+        while pending:
+            pending -= len(backend.poll(1.0))
+        start = time.perf_counter()
+        queue = list(packs)
+        busy = set()
+        while queue or busy:
+            for slot in slots:
+                if slot.index not in busy and queue:
+                    backend.submit(slot.index, Work(queue.pop(0), 0, 1))
+                    busy.add(slot.index)
+            for index, outcomes in backend.poll(1.0):
+                busy.discard(index)
+                failed = [o for o in outcomes if not hasattr(o, "epochs")]
+                if failed:
+                    raise RuntimeError(f"a pack failed: {failed[0]}")
+        seconds = time.perf_counter() - start
+        rss = {w.slot.index: _peak_rss_mib(w.process.pid) for w in backend.workers.values()}
+    finally:
+        backend.close()
+    return seconds, steps_of(specs, len(setup.dataset.y_train)), [len(p) for p in packs], rss
+
+
+def _peak_rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--family", nargs="+", default=["mlp", "cnn1d"], choices=["mlp", "cnn1d", "cnn2d"])
+    parser.add_argument("--trials", type=int, default=32)
+    parser.add_argument("--pack", type=int, default=16, help="most trials per pack")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--alone-s", type=float, default=20.0, help="seconds of one-at-a-time training to time")
+    parser.add_argument("--sets", nargs="+", default=["one-structure", "sampled"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+
+    import torch
+
+    from edgeopt.data.examples import example_dataset
+    from edgeopt.data.normalize import Normalizer
+    from edgeopt.runner.slots import plan_slots
+    from edgeopt.runner.work import WorkerSetup
+    from edgeopt.train.cv import HOLDOUT
+
+    torch.set_num_threads(1)
+    slots_all = plan_slots("cpu" if args.device == "cpu" else None, None, None, args.pack)
+    machine = f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores" + (
+        f", {torch.cuda.get_device_name(0)}" if args.device != "cpu" and torch.cuda.is_available() else "") + ")"
+    print(f"# {date.today()}, {machine}, torch {torch.__version__}, {args.trials} trials per set, one epoch of the "
+          f"bundled example each, packs of at most {args.pack}, {len(slots_all)} slots on {args.device}")
+    print("| family | configs | method | trial-steps/s | x alone | pack sizes | peak RSS per worker (MiB) |")
+    print("|---|---|---|---|---|---|---|")
+    results = []
+    for family in args.family:
+        dataset = example_dataset("shapes" if family == "cnn2d" else "reads", seed=0)
+        normalizer = Normalizer.fit(dataset.x_train, per_feature=family == "mlp")
+        setup = WorkerSetup(dataset, normalizer.to_dict(), HOLDOUT.to_dict(), 0, 1)
+        for which in args.sets:
+            configs = configs_for(family, args.trials, args.seed, which == "one-structure")
+            with tempfile.TemporaryDirectory() as folder:
+                specs = specs_for(family, configs, dataset, Path(folder))
+                seconds, steps = run_alone(specs, setup, slots_all[0].device, args.alone_s)
+                alone = steps / seconds
+                rows = [("alone", alone, "1", "")]
+                for method, slots, pack in (("workers", slots_all, 1), ("packed", slots_all[:1], args.pack),
+                                            ("runner", slots_all, args.pack)):
+                    for path in Path(folder).glob("*.pt"):
+                        path.unlink()  # every method trains from scratch
+                    seconds, steps, sizes, rss = run_runner(specs, setup, slots, pack)
+                    shown = f"{len(sizes)} packs, largest {max(sizes)}, median {int(np.median(sizes))}"
+                    rows.append((method, steps / seconds, shown,
+                                 ", ".join(f"{v:.0f}" for v in rss.values() if v is not None)))
+            for method, rate, sizes, rss in rows:
+                print(f"| {family} | {which} | {method} | {rate:,.0f} | {rate / alone:.2f} | {sizes} | {rss} |")
+                results.append({"family": family, "configs": which, "method": method, "trial_steps_per_s": rate,
+                                "speedup": rate / alone, "packs": sizes, "peak_rss_mib": rss})
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
