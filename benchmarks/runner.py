@@ -31,18 +31,27 @@ from pathlib import Path
 import numpy as np
 
 
-def configs_for(family: str, trials: int, seed: int, one_structure: bool) -> list[dict]:
+# The issue's reference trial: a ~4.4k-parameter MLP (256 inputs, two hidden layers of 16) at batch 64.
+SMALL_MLP = {"depth": 2, "width": 16, "activation": "relu", "dropout": 0.0, "batch_size": 64}
+
+
+def configs_for(family: str, trials: int, seed: int, which: str) -> list[dict]:
     from edgeopt.runner.pack import PADDED
     from edgeopt.space.spec import load_space
 
     space = load_space(family)
     rng = np.random.default_rng(seed)
     first = space.sample(rng)
+    one_structure = which != "sampled"
+    if which == "4k":
+        if family != "mlp":
+            raise SystemExit("--sets 4k is an MLP set")
+        first = {**first, **SMALL_MLP}
     out = []
     for _ in range(trials):
         config = space.sample(rng)
         if one_structure:
-            varied = (*PADDED[family], "lr", "weight_decay", "lr_schedule", "dropout")
+            varied = (*(PADDED[family] if which != "4k" else ()), "lr", "weight_decay", "lr_schedule", "dropout")
             config = {**first, **{k: config[k] for k in varied if k in config}}
             config["dropout"] = config["dropout"] if first["dropout"] > 0 else 0.0
             drawn = space.sample(rng)["optimizer"]  # Adam and AdamW share a pack; SGD is its own
@@ -62,27 +71,27 @@ def specs_for(family: str, configs: list[dict], dataset, folder: Path):
             for i, c in enumerate(configs)]
 
 
-def steps_of(specs, n: int) -> int:
-    return sum(math.ceil(n / int(s.config["batch_size"])) for s in specs)
+def steps_of(specs, n: int, epochs: int = 1) -> int:
+    return epochs * sum(math.ceil(n / int(s.config["batch_size"])) for s in specs)
 
 
-def run_alone(specs, setup, device: str, limit_s: float) -> tuple[float, int]:
+def run_alone(specs, setup, device: str, limit_s: float, epochs: int) -> tuple[float, int]:
     """Trials one after another until `limit_s` (then the rate of those done)."""
     from edgeopt.runner.work import Work, WorkerState
 
     state = WorkerState(setup, device)
-    state.run(Work((specs[0],), 0, 1))  # warm-up: first-call costs are not a trial's
+    state.run(Work((specs[0],), 0, epochs))  # warm-up: first-call costs are not a trial's
     start = time.perf_counter()
     done = []
     for spec in specs[1:]:
-        state.run(Work((spec,), 0, 1))
+        state.run(Work((spec,), 0, epochs))
         done.append(spec)
         if time.perf_counter() - start > limit_s:
             break
-    return time.perf_counter() - start, steps_of(done, len(setup.dataset.y_train))
+    return time.perf_counter() - start, steps_of(done, len(setup.dataset.y_train), epochs)
 
 
-def run_runner(specs, setup, slots, max_pack: int) -> tuple[float, int, list[int], dict]:
+def run_runner(specs, setup, slots, max_pack: int, epochs: int) -> tuple[float, int, list[int], dict]:
     """The runner's machinery: packs by pack key (at most `max_pack`), handed to slots as they free."""
     from collections import defaultdict
 
@@ -122,7 +131,7 @@ def run_runner(specs, setup, slots, max_pack: int) -> tuple[float, int, list[int
         while queue or busy:
             for slot in slots:
                 if slot.index not in busy and queue:
-                    backend.submit(slot.index, Work(queue.pop(0), 0, 1))
+                    backend.submit(slot.index, Work(queue.pop(0), 0, epochs))
                     busy.add(slot.index)
             for index, outcomes in backend.poll(1.0):
                 busy.discard(index)
@@ -133,7 +142,7 @@ def run_runner(specs, setup, slots, max_pack: int) -> tuple[float, int, list[int
         rss = {w.slot.index: _peak_rss_mib(w.process.pid) for w in backend.workers.values()}
     finally:
         backend.close()
-    return seconds, steps_of(specs, len(setup.dataset.y_train)), [len(p) for p in packs], rss
+    return seconds, steps_of(specs, len(setup.dataset.y_train), epochs), [len(p) for p in packs], rss
 
 
 def _peak_rss_mib(pid: int) -> float | None:
@@ -153,7 +162,13 @@ def main() -> None:
     parser.add_argument("--pack", type=int, default=16, help="most trials per pack")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--alone-s", type=float, default=20.0, help="seconds of one-at-a-time training to time")
-    parser.add_argument("--sets", nargs="+", default=["one-structure", "sampled"])
+    parser.add_argument("--sets", nargs="+", default=["one-structure", "sampled"],
+                        choices=["one-structure", "sampled", "4k"])
+    parser.add_argument("--methods", nargs="+", default=["workers", "packed", "runner"],
+                        choices=["workers", "packed", "runner"])
+    parser.add_argument("--epochs", type=int, default=1, help="epochs each trial trains (one rung)")
+    parser.add_argument("--workers-trials", type=int, default=None,
+                        help="time the workers method on this many of the trials (it is slow on a GPU)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
@@ -168,10 +183,13 @@ def main() -> None:
 
     torch.set_num_threads(1)
     slots_all = plan_slots("cpu" if args.device == "cpu" else None, None, None, args.pack)
+    if args.device != "cpu" and not any(s.device.startswith("cuda") for s in slots_all):
+        raise SystemExit("--device cuda: no GPU visible (NVML)")
     machine = f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores" + (
         f", {torch.cuda.get_device_name(0)}" if args.device != "cpu" and torch.cuda.is_available() else "") + ")"
-    print(f"# {date.today()}, {machine}, torch {torch.__version__}, {args.trials} trials per set, one epoch of the "
-          f"bundled example each, packs of at most {args.pack}, {len(slots_all)} slots on {args.device}")
+    print(f"# {date.today()}, {machine}, torch {torch.__version__}, {args.trials} trials per set, {args.epochs} "
+          f"epoch(s) of the bundled example each, packs of at most {args.pack}, {len(slots_all)} slots on "
+          f"{args.device}")
     print("| family | configs | method | trial-steps/s | x alone | pack sizes | peak RSS per worker (MiB) |")
     print("|---|---|---|---|---|---|---|")
     results = []
@@ -180,17 +198,20 @@ def main() -> None:
         normalizer = Normalizer.fit(dataset.x_train, per_feature=family == "mlp")
         setup = WorkerSetup(dataset, normalizer.to_dict(), HOLDOUT.to_dict(), 0, 1)
         for which in args.sets:
-            configs = configs_for(family, args.trials, args.seed, which == "one-structure")
+            configs = configs_for(family, args.trials, args.seed, which)
             with tempfile.TemporaryDirectory() as folder:
                 specs = specs_for(family, configs, dataset, Path(folder))
-                seconds, steps = run_alone(specs, setup, slots_all[0].device, args.alone_s)
+                seconds, steps = run_alone(specs, setup, slots_all[0].device, args.alone_s, args.epochs)
                 alone = steps / seconds
                 rows = [("alone", alone, "1", "")]
-                for method, slots, pack in (("workers", slots_all, 1), ("packed", slots_all[:1], args.pack),
-                                            ("runner", slots_all, args.pack)):
+                plans = {"workers": (slots_all, 1), "packed": (slots_all[:1], args.pack),
+                         "runner": (slots_all, args.pack)}
+                for method in args.methods:
+                    slots, pack = plans[method]
                     for path in Path(folder).glob("*.pt"):
                         path.unlink()  # every method trains from scratch
-                    seconds, steps, sizes, rss = run_runner(specs, setup, slots, pack)
+                    subset = specs[:args.workers_trials] if method == "workers" and args.workers_trials else specs
+                    seconds, steps, sizes, rss = run_runner(subset, setup, slots, pack, args.epochs)
                     shown = f"{len(sizes)} packs, largest {max(sizes)}, median {int(np.median(sizes))}"
                     rows.append((method, steps / seconds, shown,
                                  ", ".join(f"{v:.0f}" for v in rss.values() if v is not None)))
@@ -198,8 +219,40 @@ def main() -> None:
                 print(f"| {family} | {which} | {method} | {rate:,.0f} | {rate / alone:.2f} | {sizes} | {rss} |")
                 results.append({"family": family, "configs": which, "method": method, "trial_steps_per_s": rate,
                                 "speedup": rate / alone, "packs": sizes, "peak_rss_mib": rss})
+    if args.device != "cpu":
+        results.append({"pack_memory": pack_memory(args.family[0], args.seed)})
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def pack_memory(family: str, seed: int) -> dict:
+    """Peak GPU memory of one pack of the 4k-MLP set (or one structure of `family`) by pack size, in this process."""
+    import torch
+
+    from edgeopt.data.examples import example_dataset
+    from edgeopt.data.normalize import Normalizer
+    from edgeopt.runner.pack import train_pack
+    from edgeopt.train.loop import DeviceData, train_trial
+
+    dataset = example_dataset("shapes" if family == "cnn2d" else "reads", seed=0)
+    data = DeviceData(dataset, Normalizer.fit(dataset.x_train, per_feature=family == "mlp"), "cuda")
+    configs = configs_for(family, 1024, seed, "4k" if family == "mlp" else "one-structure")
+    out = {}
+    print("| pack | peak GPU memory (MiB) | per trial (KiB) |")
+    print("|---|---|---|")
+    for size in (1, 64, 256, 1024) if family == "mlp" else (1, 16, 64):
+        with tempfile.TemporaryDirectory() as folder:
+            specs = specs_for(family, configs[:size], dataset, Path(folder))
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            if size > 1:
+                train_pack(specs, data, 1)
+            else:
+                train_trial(specs[0], data, 1)
+            peak = torch.cuda.max_memory_allocated() - base
+        out[size] = peak
+        print(f"| {size} | {peak / 2**20:,.1f} | {peak / size / 1024:,.1f} |")
+    return out
 
 
 if __name__ == "__main__":
