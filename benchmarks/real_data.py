@@ -80,7 +80,7 @@ def search(run: str, file: str, profile: str, space: str, budget: float, seed: i
     data, extra, split = prepare(run, file, work)
     command = [sys.executable, "-m", "edgeopt.cli", "search", "--profile", profile, "--space", space, "--data",
                str(data), "--time", f"{budget}s", "--seed", str(seed), "--name", run, "--runs-dir", str(work),
-               "--json", "--no-report", *extra]
+               "--json", "--no-report", "--workers", "1", *extra]  # --jobs searches side by side, one core each
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - start

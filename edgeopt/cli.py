@@ -344,7 +344,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
 
 
 def _resumed_settings(run_dir, trials, time_budget, storage, spread: dict):
-    from edgeopt.report.search_report import open_store
+    from edgeopt.search.store import open_store
     from edgeopt.search.settings import SearchSettings
 
     store = open_store(run_dir, storage)
@@ -433,7 +433,7 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
     size budgets, a linear baseline, and every trial as JSON and CSV."""
     from pathlib import Path
 
-    from edgeopt.report.search_report import open_store
+    from edgeopt.search.store import open_store
 
     store = open_store(Path(run_dir), storage)
     out_dir = Path(out) if out else Path(run_dir) / "report"

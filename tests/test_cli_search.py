@@ -81,6 +81,12 @@ def test_search_bad_input_exits_2(tmp_path):
          "device 'tpu': choose from auto, cpu, cuda, cuda:N"),
         (["search", "-p", "sequencer-fpga", "--device", "cuda:99", "--runs-dir", tmp_path / "runs"],
          "device 'cuda:99'"),
+        (["search", "-p", "sequencer-fpga", "--workers", "0", "--runs-dir", tmp_path / "runs"],
+         "--workers '0': give auto or a count from 1"),
+        (["search", "-p", "sequencer-fpga", "--gpus", "0,x", "--runs-dir", tmp_path / "runs"],
+         "--gpus '0,x': give all, none, or GPU indices such as 0,2"),
+        (["search", "-p", "sequencer-fpga", "--backend", "slurm", "--runs-dir", tmp_path / "runs"],
+         "'slurm' is not one of 'local', 'ray'"),
     ]
     import numpy as np
 
@@ -198,7 +204,7 @@ def test_series_of_length_24_never_crash_a_cnn1d_search(tmp_path):
     profile = report["profiles"][0]
     assert profile["inapplicable"] >= 1  # sampled, recorded with the reason, never built or trained
     assert len([r for r in report["trials"]["sequencer-fpga"] if r["state"] != "infeasible"]) == 8
-    from edgeopt.report.search_report import open_store
+    from edgeopt.search.store import open_store
 
     reasons = [t.error for t in open_store(tmp_path / "short").trials() if t.error]
     assert reasons and all(r.startswith("does not apply to the data: ") for r in reasons)
@@ -343,7 +349,7 @@ def test_a_run_folder_works_from_any_folder_after_being_moved_and_renamed(tmp_pa
     assert resumed.exit_code == 0, resumed.output
     assert not (other / "runs").exists() and not (first / "runs" / "r1").exists()
     assert len(list((moved / "trials").glob("*/checkpoint.pt"))) == 5
-    from edgeopt.report.search_report import open_store
+    from edgeopt.search.store import open_store
 
     store = open_store(moved)
     assert store.study.study_name == "r1" and len(store.storage.get_all_studies()) == 1  # nothing stray created
@@ -366,7 +372,7 @@ def test_a_new_study_never_takes_an_old_studys_checkpoints(tmp_path):
     assert invoke(*args).exit_code == 0
     import torch
 
-    from edgeopt.report.search_report import open_store
+    from edgeopt.search.store import open_store
 
     before = open_store(tmp_path / "s").trials()
     assert len(before[0].rungs) > 1  # its checkpoint holds more epochs than a first rung trains

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.report.search_report import open_store
+from edgeopt.search.store import open_store
 
 
 def serve_dashboard(run_dir: str | Path, storage: str | None = None, host: str = "127.0.0.1",

@@ -4,7 +4,6 @@ recall under a ladder of size budgets, a linear baseline, and every trial. Test 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.search.pareto import hypervolume_2d, pareto_front
@@ -77,37 +76,18 @@ class SearchReport:
         return asdict(self)
 
 
-def open_store(run_dir: str | Path, storage: str | None = None) -> Store:
-    """The search in a run folder, wherever the folder is now and whatever it is called; opening creates nothing."""
-    run_dir = Path(run_dir)
-    url = storage or f"sqlite:///{run_dir / 'study.db'}"
-    database = run_dir / "study.db"
-    if storage is None and not database.is_file():
-        raise EdgeoptError(f"{run_dir}: no search here (no study.db); run `edgeopt search --name {run_dir.name}`")
-    if storage is None and database.stat().st_size == 0:
-        raise EdgeoptError(f"{database}: empty (0 bytes): not a search's study; the run's records are lost")
-    store = Store(url, None if storage is None else run_dir.name, folder=run_dir, create=False)
-    if not store.settings:
-        raise EdgeoptError(f"{database}: this study holds no edgeopt settings; was it made by `edgeopt search`?")
-    return store
-
-
 def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
     """Collect the report from the store; with `evaluate_test`, front members and budget winners are evaluated on
     the test split (loading their checkpoints weights-only)."""
-    from edgeopt.data.loading import load_dataset
     from edgeopt.data.normalize import Normalizer
-    from edgeopt.profiles.loader import load_profile
-    from edgeopt.search.settings import DEFAULT_EXAMPLE
-    from edgeopt.space.spec import SearchSpace
+    from edgeopt.search.run_record import SearchRun
 
     settings = store.settings
     if not settings:
         raise EdgeoptError("this study holds no edgeopt settings; was it made by `edgeopt search`?")
     metric = settings["metric"]
-    space = SearchSpace.from_json(settings["space"])
-    dataset = load_dataset(settings["data"], label_column=settings["label_column"], seed=settings["seed"],
-                           example=DEFAULT_EXAMPLE[space.family])
+    run = SearchRun.from_store(store)
+    space, dataset = run.space, run.dataset
     trials = store.trials()
     tester = _Tester(store, space, dataset, settings) if evaluate_test and dataset.x_test is not None else None
 
@@ -122,8 +102,7 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
         baseline_model, baseline_val, baseline_test = logistic_regression(
             dataset, Normalizer.fit(dataset.x_train, per_feature=True), positive_class=settings["positive_class"],
             seed=settings["seed"], selection=selection)
-    for name in settings["profiles"]:
-        profile = load_profile(name)
+    for profile in run.profiles:
         limit = weight_limit_bytes(profile)
         costed = [t for t in trials if profile.name in t.costs]  # not those that cannot take the data's samples
         rows = tuple(_row(t, profile.name, None) for t in costed)

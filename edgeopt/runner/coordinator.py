@@ -28,7 +28,8 @@ from edgeopt.runner.slots import plan_slots
 from edgeopt.runner.work import Failure, Work, WorkerSetup, training_bytes
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.lock import RunLock
-from edgeopt.search.settings import (BACKENDS, DEFAULT_EXAMPLE, HARDWARE_OBJECTIVES, SearchProgress, SearchSettings,
+from edgeopt.search.run_record import SearchRun
+from edgeopt.search.settings import (BACKENDS, HARDWARE_OBJECTIVES, SearchProgress, SearchSettings,
                                      SlotStatus, check_run_name, make_sampler, resolve_device)
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
 from edgeopt.space.fit import applies, require_applicable, require_fitting
@@ -92,10 +93,7 @@ def out_of_space(exc: BaseException, folder: Path) -> bool:
 
 class _Runner:
     def __init__(self, settings: SearchSettings, progress):
-        from edgeopt.data.loading import load_dataset
-        from edgeopt.profiles.loader import load_profile
         from edgeopt.space.families import FAMILIES
-        from edgeopt.space.spec import SearchSpace, load_space
 
         if settings.metric not in ("f1", "precision", "recall", "accuracy"):
             raise EdgeoptError(f"unknown metric {settings.metric!r}; choose from f1, precision, recall, accuracy")
@@ -110,13 +108,11 @@ class _Runner:
         device = resolve_device(settings.device)  # a bad device fails before the data is loaded
         self.settings = settings
         self.progress = progress
-        self.space = SearchSpace.from_json(settings.space_json) if settings.space_json else load_space(settings.space)
-        self.profiles = [load_profile(p) for p in settings.profiles]
+        run = SearchRun.load(settings)
+        self.space, self.profiles, self.dataset = run.space, list(run.profiles), run.dataset
         family = FAMILIES[self.space.family]
         self.slots = plan_slots(device if device == "cpu" else settings.device, settings.workers, settings.gpus,
                                 settings.pack, family=self.space.family)
-        self.dataset = load_dataset(settings.data, label_column=settings.label_column, seed=settings.seed,
-                                    example=DEFAULT_EXAMPLE[self.space.family])
         rank = len(self.dataset.sample_shape)
         if rank not in family.sample_ranks:
             from edgeopt.data.dataset import DataError
@@ -421,9 +417,11 @@ class _Runner:
         return out
 
     def _finish_paused(self) -> None:
-        """When the budget is spent, paused trials stop where they are, told with their last rung's results."""
+        """When the budget is spent, paused trials, and promoted ones no slot took before the time ran out, stop where
+        they are, told with their last rung's results. (Queued trials without a result, asked just before the end,
+        stay queued: a resumed search trains them.)"""
         for trial in self.store.trials():
-            if trial.state is TrialState.PAUSED and trial.rungs:
+            if trial.state in (TrialState.PAUSED, TrialState.QUEUED) and trial.rungs:
                 self.store.finish(trial.number, TrialState.STOPPED, self.objectives(trial, trial.last))
 
     def _emit(self, trials, event: str) -> None:

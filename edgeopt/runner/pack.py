@@ -319,6 +319,13 @@ class Pack:
 
     # -- back to each trial's own shapes
 
+    def to_cpu(self) -> None:
+        """Weights, moments and buffers off the device in one copy each (trials are then read back one by one)."""
+        self.flat = self.flat.detach().cpu()
+        self.state = tuple(t.cpu() for t in self.state)
+        self.buffers = {name: t.cpu() for name, t in self.buffers.items()}
+        self.adam_steps, self.has_momentum = self.adam_steps.cpu(), self.has_momentum.cpu()
+
     def write_back(self, k: int) -> None:
         """Trial k's slices into its own module and torch optimizer (whose state_dict is its checkpoint)."""
         import torch
@@ -331,8 +338,8 @@ class Pack:
             for name in self.param_names:
                 slot = self.index[name][k]
                 param = own_params[name]
-                param.copy_(weights[name][k][slot].cpu())
-                moments = [t[name][k][slot].cpu().clone() for t in moments_of]
+                param.copy_(weights[name][k][slot])
+                moments = [t[name][k][slot].clone() for t in moments_of]
                 if self.sgd:
                     state = {"momentum_buffer": moments[0]} if bool(self.has_momentum[k]) else {}
                 else:
@@ -449,7 +456,12 @@ def _finish(pack: Pack, data: DeviceData, alive, target: int, seconds: float) ->
     pack.base.eval()
     with torch.no_grad():
         chunks = [pack.logits(data.x_eval[i:i + 1024], batched_x=False) for i in range(0, len(data.y_eval), 1024)]
-    logits = torch.cat(chunks, dim=1)
+        logits = torch.cat(chunks, dim=1)
+        K, n = logits.shape[:2]
+        losses = F.cross_entropy(logits.flatten(0, 1), data.y_eval.repeat(K), reduction="none").view(K, n).mean(1)
+        probs = torch.softmax(logits, dim=-1).cpu().numpy()  # one copy off the device for the whole pack
+        losses = losses.cpu().tolist()
+    pack.to_cpu()
     out: list[RungResult | TrainingError] = []
     y_eval = data.y_eval.cpu().numpy()
     for k, member in enumerate(pack.members):
@@ -459,11 +471,10 @@ def _finish(pack: Pack, data: DeviceData, alive, target: int, seconds: float) ->
         pack.write_back(k)
         epochs = max(member.done, target)
         save_checkpoint(member.spec, member.model, member.optimizer, epochs)
-        loss = float(F.cross_entropy(logits[k], data.y_eval, reduction="mean"))
-        probs = torch.softmax(logits[k], dim=1).cpu().numpy()
-        metrics = classification_metrics(y_eval, probs, positive_class=member.spec.positive_class, loss=loss)
+        metrics = classification_metrics(y_eval, probs[k], positive_class=member.spec.positive_class,
+                                         loss=losses[k])
         train_loss = member.loss_sum / member.steps if member.steps else math.nan
-        out.append(RungResult(epochs, metrics, train_loss, seconds, probs))
+        out.append(RungResult(epochs, metrics, train_loss, seconds, probs[k]))
     return out
 
 

@@ -14,7 +14,10 @@ from edgeopt.errors import EdgeoptError
 # a pack than one by one; convolutions batched over trials (grouped convolutions under vmap) run slower than one by
 # one on a CPU, so they are not packed there.
 CPU_PACK = {"mlp": 32}
-GPU_SLOTS = 4  # worker processes per GPU
+# Worker processes per GPU: a pack's per-trial work (building models, checkpoints, metrics) runs on the CPU, so more
+# slots keep a GPU busier, up to the cores there are (BENCHMARKS.md: runner).
+GPU_SLOTS = 4
+GPU_MAX_SLOTS = 8
 GPU_MAX_PACK = 512
 GPU_MEMORY_SHARE = 0.6  # of a GPU's free memory that its packs may plan to use, all slots together
 
@@ -131,7 +134,8 @@ def plan_slots(device: str | None, workers: int | None, gpus: tuple[int, ...] | 
     if not found:
         count = workers or cores
         return [Slot(i, "cpu", pack or CPU_PACK.get(family, 1)) for i in range(count)]
-    per_gpu = max(1, -(-(workers or GPU_SLOTS * len(found)) // len(found)))
+    auto = max(GPU_SLOTS, min(GPU_MAX_SLOTS, cores // len(found)))
+    per_gpu = max(1, -(-(workers or auto * len(found)) // len(found)))
     slots = []
     for gpu in found:
         share = int(gpu.free_bytes * GPU_MEMORY_SHARE) // per_gpu

@@ -240,6 +240,21 @@ class Store:
         return self._records[number]
 
 
+def open_store(run_dir: str | Path, storage: str | None = None) -> Store:
+    """The search in a run folder, wherever the folder is now and whatever it is called; opening creates nothing."""
+    run_dir = Path(run_dir)
+    url = storage or f"sqlite:///{run_dir / 'study.db'}"
+    database = run_dir / "study.db"
+    if storage is None and not database.is_file():
+        raise EdgeoptError(f"{run_dir}: no search here (no study.db); run `edgeopt search --name {run_dir.name}`")
+    if storage is None and database.stat().st_size == 0:
+        raise EdgeoptError(f"{database}: empty (0 bytes): not a search's study; the run's records are lost")
+    store = Store(url, None if storage is None else run_dir.name, folder=run_dir, create=False)
+    if not store.settings:
+        raise EdgeoptError(f"{database}: this study holds no edgeopt settings; was it made by `edgeopt search`?")
+    return store
+
+
 def _open_storage(url: str):
     import optuna
 

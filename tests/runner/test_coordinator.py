@@ -121,9 +121,13 @@ def test_resuming_with_other_settings_is_refused(tmp_path, tiny_space):
 
 
 def test_time_budget_ends_the_search(tmp_path, tiny_space):
-    store = run_search(settings(tmp_path, tiny_space, trials=None, time_s=3.0))
+    store = run_search(settings(tmp_path, tiny_space, trials=None, time_s=3.0, workers=2, pack=4))
     trials = store.trials()
     assert trials and all(t.state is not TrialState.RUNNING for t in trials)
+    # a trial with a result is closed (promoted ones no slot took in time included); only trials asked just
+    # before the end, never trained, stay queued for a resume
+    assert all(t.state is not TrialState.QUEUED for t in trials if t.rungs)
+    assert all(not t.rungs for t in trials if t.state is TrialState.QUEUED)
 
 
 def test_an_unknown_or_absent_device_is_refused_before_anything_is_written(tmp_path, tiny_space):
@@ -141,7 +145,8 @@ def test_a_search_trains_on_the_gpu_by_default_and_its_models_run_on_the_cpu(tmp
     import torch
 
     from edgeopt.data import Normalizer, example_dataset
-    from edgeopt.report.search_report import build_report, open_store
+    from edgeopt.report.search_report import build_report
+    from edgeopt.search.store import open_store
     from edgeopt.search.settings import resolve_device
     from edgeopt.train.loop import DeviceData, TrialSpec, evaluate, load_trained
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from edgeopt.data import Normalizer, example_dataset
-from edgeopt.report.search_report import build_report, open_store
+from edgeopt.report.search_report import build_report
+from edgeopt.search.store import open_store
 from edgeopt.search.store import TrialState
 from edgeopt.train.loop import DeviceData, TrialSpec, evaluate, load_trained
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import ray
+import pytest
 
+from edgeopt.errors import EdgeoptError
 from edgeopt.runner.coordinator import run_search
 from edgeopt.search.settings import SearchSettings
 from edgeopt.search.store import TrialState
 
 
 def test_a_search_runs_on_ray_actors_and_leaves_ray_as_it_found_it(tmp_path, tiny_space):
+    import ray  # imported here, so a GPU run selecting `-m gpu` collects this file without the extra
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         seen = []
@@ -27,9 +30,7 @@ def test_a_search_runs_on_ray_actors_and_leaves_ray_as_it_found_it(tmp_path, tin
 
 
 def test_an_unreachable_cluster_is_one_clear_error(tmp_path, tiny_space):
-    import pytest
-
-    from edgeopt.errors import EdgeoptError
+    import ray
 
     settings = SearchSettings(name="ray", space=tiny_space, profiles=("sequencer-fpga",), data="reads", trials=2,
                               runs_dir=str(tmp_path), backend="ray", address="ray://127.0.0.1:9")

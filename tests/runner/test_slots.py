@@ -24,13 +24,14 @@ def test_a_cpu_only_machine_gets_one_slot_per_core():
 
 
 def test_gpus_get_several_slots_each_and_packs_sized_from_their_free_memory():
-    slots = plan_slots(None, None, None, None, cpu_count=8, gpu_info=TWO_GPUS)
+    slots = plan_slots(None, None, None, None, cpu_count=8, gpu_info=TWO_GPUS)  # 4 cores a GPU: 4 slots each
     assert [s.device for s in slots] == ["cuda:0"] * GPU_SLOTS + ["cuda:1"] * GPU_SLOTS
     first, last = slots[0], slots[-1]
     assert first.memory_bytes == int(70 * GIB * 0.6) // GPU_SLOTS
     assert first.pack_size(100 * (1 << 20)) == min(first.max_pack, first.memory_bytes // (100 * (1 << 20)))
     assert last.pack_size(100 * (1 << 20)) < first.pack_size(100 * (1 << 20))  # less free memory, smaller packs
     assert last.pack_size(10**15) == 1  # a trial larger than the share still trains, alone
+    assert len(plan_slots(None, None, None, None, cpu_count=64, gpu_info=TWO_GPUS)) == 16  # at most 8 a GPU
 
 
 def test_gpus_and_workers_choose_devices_and_counts():
