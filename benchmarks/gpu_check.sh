@@ -7,8 +7,12 @@ out=${OUT:-out}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 MPLCONFIGDIR=/tmp/edgeopt-mpl XDG_CACHE_HOME=/tmp/edgeopt-cache
 nvidia-smi -L
-timeout 200 python3 -m pytest -q -p no:cacheprovider -m gpu tests/ 2>&1 | tail -15
-timeout 200 python3 benchmarks/runner.py --device cuda --family mlp --sets 4k --trials 2048 --pack 512 \
-  --alone-s 15 --methods workers runner --workers-trials 256 --json "$out/gpu-mlp.json" 2>&1 | tee "$out/gpu-mlp.txt"
-timeout 160 python3 benchmarks/runner.py --device cuda --family cnn1d --sets one-structure --trials 256 --pack 128 \
-  --alone-s 15 --methods workers runner --workers-trials 64 --json "$out/gpu-cnn1d.json" 2>&1 | tee "$out/gpu-cnn1d.txt"
+timeout 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/ 2>&1 | tail -15
+for epochs in 1 3; do
+  timeout 150 python3 benchmarks/runner.py --device cuda --family mlp --sets 4k --trials 4096 --pack 512 \
+    --alone-s 10 --methods workers runner --workers-trials 256 --epochs $epochs \
+    --json "$out/gpu-mlp-e$epochs.json" 2>&1 | tee "$out/gpu-mlp-e$epochs.txt"
+  timeout 150 python3 benchmarks/runner.py --device cuda --family cnn1d --sets one-structure --trials 512 \
+    --pack 128 --alone-s 10 --methods workers runner --workers-trials 64 --epochs $epochs \
+    --json "$out/gpu-cnn1d-e$epochs.json" 2>&1 | tee "$out/gpu-cnn1d-e$epochs.txt"
+done
