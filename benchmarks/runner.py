@@ -171,6 +171,7 @@ def main() -> None:
                         help="time the workers method on this many of the trials (it is slow on a GPU)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--pack-memory", action="store_true", help="on a GPU: peak memory of one pack by its size")
     args = parser.parse_args()
 
     import torch
@@ -219,7 +220,7 @@ def main() -> None:
                 print(f"| {family} | {which} | {method} | {rate:,.0f} | {rate / alone:.2f} | {sizes} | {rss} |")
                 results.append({"family": family, "configs": which, "method": method, "trial_steps_per_s": rate,
                                 "speedup": rate / alone, "packs": sizes, "peak_rss_mib": rss})
-    if args.device != "cpu":
+    if args.device != "cpu" and args.pack_memory:
         results.append({"pack_memory": pack_memory(args.family[0], args.seed)})
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
