@@ -63,7 +63,7 @@ class _Budget:
 
 def run_search(settings: SearchSettings, progress: Callable[[SearchProgress], None] | None = None) -> Store:
     """Run (or resume) a search; returns the store holding every trial. The run folder is locked while it runs."""
-    runner = _Runner(settings, progress)
+    runner = _Coordinator(settings, progress)
     try:
         return runner.run()
     except Exception as exc:
@@ -91,7 +91,7 @@ def out_of_space(exc: BaseException, folder: Path) -> bool:
         return False
 
 
-class _Runner:
+class _Coordinator:
     def __init__(self, settings: SearchSettings, progress):
         from edgeopt.space.families import FAMILIES
 
@@ -130,12 +130,12 @@ class _Runner:
             raise cannot_write(settings.run_dir, exc) from None
         self.lock = RunLock(settings.run_dir).acquire()  # before anything in the folder is read or written
         try:
-            self._open(settings, device)
+            self._open(settings)
         except BaseException:
             self.lock.release()
             raise
 
-    def _open(self, settings: SearchSettings, device: str) -> None:
+    def _open(self, settings: SearchSettings) -> None:
         from edgeopt.data.normalize import Normalizer
 
         self.store = Store(settings.storage_url, settings.study_name or settings.name,
@@ -334,7 +334,10 @@ class _Runner:
 
     def _failed(self, number: int, failure: Failure, pack_size: int) -> None:
         """A trial's own failure (NaN loss) is final. A lost worker or a full GPU is the pack's: its trials go back
-        to the queue (a pack that ran out of memory is retried smaller) until a trial has used up its retries."""
+        to the queue (a pack that ran out of memory is retried smaller) until a trial has used up its retries. A full
+        disk is no trial's failure: it ends the search (run_search says so, with the command to continue)."""
+        if out_of_space(RuntimeError(failure.message), self.settings.run_dir):
+            raise OSError(errno.ENOSPC, failure.message)
         if failure.kind in ("worker_lost", "out_of_memory"):
             if pack_size > 1 and failure.kind == "out_of_memory":
                 self.pack_limit = min(self.pack_limit, max(1, pack_size // 2))

@@ -167,3 +167,17 @@ def test_pack_keys_hold_exactly_the_configs_that_share_a_structure(family, seed)
         if pack_key(family, other) == pack_key(family, config):
             assert [n for n, _ in space.build(config, shape, 3).named_parameters()] == \
                 [n for n, _ in space.build(other, shape, 3).named_parameters()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(1, 100_000), min_size=1, max_size=40), max_pack=st.integers(1, 32))
+def test_members_keep_at_least_half_of_a_packs_arithmetic_useful(sizes, max_pack):
+    from edgeopt.runner.pack import PACK_EFFICIENCY, choose_members
+
+    items = list(range(len(sizes)))
+    members = choose_members(items[0], items[1:], lambda i: sizes[i], max_pack)
+    assert members[0] == 0 and len(set(members)) == len(members) <= max_pack
+    chosen = [sizes[i] for i in members]
+    assert len(members) == 1 or sum(chosen) / (len(chosen) * max(chosen)) >= PACK_EFFICIENCY
+    equal = [i for i in items[1:] if sizes[i] == sizes[0]]
+    assert len(members) >= min(max_pack, 1 + len(equal))  # trials of the first's own size always fit
