@@ -155,16 +155,22 @@ class Store:
 
     # -- writes
 
-    def ask(self, space):
-        """A new Optuna trial and the config its sampler suggests.
+    def ask(self, space, sampler=None):
+        """A new Optuna trial and the config its sampler (or `sampler`, for this one draw) suggests.
 
         What `study.ask()` does, less its look for enqueued trials: edgeopt never enqueues any, and that look reads
         every unfinished trial back from storage (under MO-ASHA, every paused one: ~40 ms per ask at 100 trials,
         growing with the study)."""
         import optuna
 
-        trial = optuna.trial.Trial(self.study, self.storage.create_new_trial(self.study_id))
-        config = space.suggest(trial)
+        own = self.study.sampler
+        if sampler is not None:
+            self.study.sampler = sampler
+        try:
+            trial = optuna.trial.Trial(self.study, self.storage.create_new_trial(self.study_id))
+            config = space.suggest(trial)
+        finally:
+            self.study.sampler = own
         return trial, config
 
     def _trial_id(self, number: int) -> int:

@@ -10,8 +10,10 @@ from edgeopt.search.settings import SearchSettings
 from edgeopt.search.store import TrialState
 
 
-def test_a_search_runs_on_ray_actors_and_leaves_ray_as_it_found_it(tmp_path, tiny_space):
+def test_a_search_runs_on_ray_actors_and_leaves_ray_as_it_found_it(tmp_path, tiny_space, monkeypatch):
     import ray  # imported here, so a GPU run selecting `-m gpu` collects this file without the extra
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # else Ray writes a token under $HOME/.ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
@@ -29,8 +31,10 @@ def test_a_search_runs_on_ray_actors_and_leaves_ray_as_it_found_it(tmp_path, tin
         ray.shutdown()
 
 
-def test_an_unreachable_cluster_is_one_clear_error(tmp_path, tiny_space):
+def test_an_unreachable_cluster_is_one_clear_error(tmp_path, tiny_space, monkeypatch):
     import ray
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
 
     settings = SearchSettings(name="ray", space=tiny_space, profiles=("sequencer-fpga",), data="reads", trials=2,
                               runs_dir=str(tmp_path), backend="ray", address="ray://127.0.0.1:9")
