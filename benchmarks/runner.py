@@ -112,6 +112,8 @@ def run_runner(specs, setup, slots, max_pack: int, epochs: int) -> tuple[float, 
     for members in groups.values():
         while members:
             chosen = choose_members(members[0], members[1:], lambda s: sizes[s.number], max_pack)
+            if not slots[0].worth_packing([sizes[s.number] for s in chosen]):
+                chosen = chosen[:1]
             packs.append(tuple(chosen))
             members = [m for m in members if m not in chosen]
     packs.sort(key=len, reverse=True)

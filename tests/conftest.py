@@ -136,3 +136,28 @@ def tight_profile(tmp_path):
         budgets: {max_params: 35}
         """))
     return str(path)
+
+
+TINY_MLP = """\
+name: tiny-mlp
+family: mlp
+architecture:
+  depth: 1
+  width: [4, 6, 8]
+  activation: relu
+  dropout: 0.0
+training:
+  lr: {float: [0.005, 0.03], log: true}
+  batch_size: 128
+  optimizer: [adam, adamw]
+  epochs: 3
+  min_steps: 1
+"""
+
+
+@pytest.fixture()
+def tiny_mlp_space(tmp_path):
+    """Every config shares one structure: trials of this space pack together."""
+    path = tmp_path / "tiny-mlp.yaml"
+    path.write_text(TINY_MLP)
+    return str(path)

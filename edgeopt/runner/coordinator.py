@@ -281,7 +281,13 @@ class _Coordinator:
         # Queued work is shared among the idle slots rather than packed into the first.
         limit = min(self.pack_limit, slot.max_pack, max(1, -(-(len(mates) + 1) // max(idle, 1))))
         profile = self.profiles[0].name
-        members = choose_members(first, mates, lambda t: int(t.costs[profile]["params"]), limit)
+
+        def params(trial: TrialRecord) -> int:
+            return int(trial.costs[profile]["params"])
+
+        members = choose_members(first, mates, params, limit)
+        if not slot.worth_packing([params(t) for t in members]):
+            members = [first]
         if slot.memory_bytes is not None:
             members = members[:slot.pack_size(max(self._training_bytes(t) for t in members))]
         rung = len(first.rungs)

@@ -14,6 +14,11 @@ from edgeopt.errors import EdgeoptError
 # a pack than one by one; convolutions batched over trials (grouped convolutions under vmap) run slower than one by
 # one on a CPU, so they are not packed there.
 CPU_PACK = {"mlp": 32}
+# On one CPU thread a pack pays only for small models and enough of them: ~4k-parameter MLPs 32 to a pack train 1.95x
+# faster than one by one, while packs of 2-3 mixed trials (0.74x) or of MLPs up to 66k parameters (1.10x) lose to
+# the two worker processes training them one by one.
+CPU_MIN_PACK = 4
+CPU_PACK_MAX_PARAMS = 16_000
 # Worker processes per GPU: a pack's per-trial work (building models, checkpoints, metrics) runs on the CPU, so more
 # slots keep a GPU busier, up to the cores there are (BENCHMARKS.md: runner).
 GPU_SLOTS = 4
@@ -28,6 +33,14 @@ class Slot:
     device: str  # "cpu" or "cuda:N" (N as torch numbers the visible devices)
     max_pack: int  # most trials one pack may hold here
     memory_bytes: int | None = None  # what one pack may use on a GPU (None: not limited here)
+
+    def worth_packing(self, params: list[int]) -> bool:
+        """Whether trials of these parameter counts train faster as one pack here than one by one."""
+        if len(params) < 2:
+            return False
+        if self.device == "cpu":
+            return len(params) >= CPU_MIN_PACK and max(params) <= CPU_PACK_MAX_PARAMS
+        return True
 
     def pack_size(self, trial_bytes: int) -> int:
         """Trials of `trial_bytes` training memory each that one pack may hold on this slot."""

@@ -104,3 +104,10 @@ def test_cuda_visible_devices_is_read_as_cuda_reads_it(monkeypatch, visible, exp
 
 def test_a_slot_without_a_memory_limit_packs_its_maximum():
     assert Slot(0, "cpu", 16).pack_size(10**12) == 16
+
+
+def test_a_cpu_packs_only_enough_small_models_and_a_gpu_any_two():
+    cpu, gpu = Slot(0, "cpu", 32), Slot(1, "cuda:0", 512, 10 * GIB)
+    assert cpu.worth_packing([4000] * 4) and not cpu.worth_packing([4000] * 3)
+    assert not cpu.worth_packing([4000, 4000, 4000, 60_000]) and not cpu.worth_packing([4000])
+    assert gpu.worth_packing([4000, 60_000]) and not gpu.worth_packing([60_000])

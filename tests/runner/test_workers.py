@@ -43,9 +43,9 @@ def test_two_workers_share_the_trials_and_every_trial_finishes(tmp_path, tiny_sp
     assert not multiprocessing.active_children()  # the workers are gone
 
 
-def test_a_pack_trains_several_trials_in_one_worker(tmp_path, tiny_space):
+def test_a_pack_trains_several_trials_in_one_worker(tmp_path, tiny_mlp_space):
     seen = []
-    store = run_search(settings(tmp_path, tiny_space, workers=1, trials=12, pack=8), lambda p: seen.append(p))
+    store = run_search(settings(tmp_path, tiny_mlp_space, workers=1, trials=12, pack=8), lambda p: seen.append(p))
     packs = [d[1] for d in (_dispatched(p.event) for p in seen) if d]
     assert max(len(p) for p in packs) > 1
     assert all(t.state in DONE for t in store.trials() if t.state is not TrialState.INFEASIBLE)
@@ -88,7 +88,7 @@ def test_a_trial_that_kills_its_worker_every_time_fails_after_its_retries(tmp_pa
     assert len(others) == 7 and all(t.state in DONE for t in others)
 
 
-def test_a_pack_out_of_memory_is_split_until_its_trials_fit(tmp_path, tiny_space, monkeypatch):
+def test_a_pack_out_of_memory_is_split_until_its_trials_fit(tmp_path, tiny_mlp_space, monkeypatch):
     import torch
 
     import edgeopt.runner.work as work
@@ -98,14 +98,15 @@ def test_a_pack_out_of_memory_is_split_until_its_trials_fit(tmp_path, tiny_space
 
     def small_gpu(specs, data, epochs):
         sizes.append(len(specs))
-        if len(specs) > 2:
+        if len(specs) > 4:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
         return real(specs, data, epochs)
 
     monkeypatch.setattr(work, "train_pack", small_gpu)
     events = []
-    store = run_search(settings(tmp_path, tiny_space, workers=1, trials=12, pack=8), lambda p: events.append(p.event))
-    assert sizes[0] > 2 and all(size <= sizes[0] // 2 for size in sizes[1:])  # halved (packs of one train alone)
+    store = run_search(settings(tmp_path, tiny_mlp_space, workers=1, trials=12, pack=8),
+                       lambda p: events.append(p.event))
+    assert sizes[0] > 4 and all(size <= sizes[0] // 2 for size in sizes[1:])  # halved (small packs train alone)
     assert any("CUDA out of memory" in e and "retrying" in e for e in events)
     assert all(t.state in DONE for t in store.trials() if t.state is not TrialState.INFEASIBLE)
 
