@@ -24,6 +24,10 @@ bench:
     {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 3 4 --jobs 2 --methods mo-asha random --runs runs/bench-paired
     {{bin}}/python benchmarks/search_efficiency.py --budget 150 --seeds 0 1 2 --jobs 2 --runs runs/bench-all
     {{bin}}/python benchmarks/asha_replay.py --seeds 0 1 2 3 4 5 --configs 200 --jobs 2 --eta 3 4
+    {{bin}}/python benchmarks/runner.py --family mlp --sets 4k one-structure sampled --trials 64 --pack 32 --alone-s 10
+    {{bin}}/python benchmarks/runner.py --family cnn1d --sets one-structure sampled --trials 16 --pack 1 --alone-s 15 --methods workers
+    {{bin}}/python benchmarks/runner_memory.py --trials 1000
+    {{bin}}/python benchmarks/search_efficiency.py --budget 90 --seeds 0 1 2 3 4 --jobs 1 --methods default --runs runs/bench-runner-$(date +%Y%m%d-%H%M%S)
     {{bin}}/pip install -q -e .[bench]
     {{bin}}/python benchmarks/compression.py --part ptq --reads-samples 12000
     {{bin}}/python benchmarks/compression.py --part fpga
