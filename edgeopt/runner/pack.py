@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from edgeopt.train.loop import (DeviceData, RungResult, TrainingError, TrialSpec, build_model, class_weights,
-                                learning_rate, load_checkpoint, optimizer_for, save_checkpoint)
+                                epoch_plan, epoch_seed, learning_rate, load_checkpoint, optimizer_for,
+                                require_teacher, save_checkpoint)
 from edgeopt.train.metrics import classification_metrics
 
 T = TypeVar("T")
@@ -119,8 +120,8 @@ def _padded_module(members: Sequence[_Member]):
     from torch import nn
 
     base = copy.deepcopy(members[0].model)
-    shapes = {name: tuple(max(s) for s in zip(*(dict(m.model.state_dict())[name].shape for m in members)))
-              for name in base.state_dict()}
+    states = [m.model.state_dict() for m in members]
+    shapes = {name: tuple(max(s) for s in zip(*(state[name].shape for state in states))) for name in base.state_dict()}
     PackDropout = _dropout_module()
     for name, module in list(base.named_modules()):
         parent, _, child = name.rpartition(".")
@@ -191,27 +192,27 @@ class Pack:
         self.param_names = [n for n, _ in self.base.named_parameters()]
         self.buffer_names = [n for n, _ in self.base.named_buffers()]
         self.index: dict[str, list[tuple]] = {}
-        params, masks, buffers = {}, {}, {}
-        self.moments: dict[str, list] = {}
+        params, masks, buffers, moments = {}, {}, {}, {}
+        own_params = [dict(m.model.named_parameters()) for m in self.members]
+        own_buffers = [dict(m.model.named_buffers()) for m in self.members]
         for name in self.param_names:
             stacked, stacked_mask, slots = [], [], []
-            for m in self.members:
-                tensor, mask, slot = _embed(dict(m.model.named_parameters())[name].detach(), shapes[name],
-                                            kernel_dims.get(name, 0))
+            for mine in own_params:
+                tensor, mask, slot = _embed(mine[name].detach(), shapes[name], kernel_dims.get(name, 0))
                 stacked.append(tensor)
                 stacked_mask.append(mask)
                 slots.append(slot)
             params[name] = torch.stack(stacked).to(self.device).requires_grad_(True)
             masks[name] = torch.stack(stacked_mask).to(self.device)
             self.index[name] = slots
-            self.moments[name] = [self._own_moments(m, name, shapes[name], kernel_dims.get(name, 0))
-                                  for m in self.members]
+            moments[name] = [self._own_moments(m, mine[name], shapes[name], kernel_dims.get(name, 0))
+                             for m, mine in zip(self.members, own_params)]
         for name in self.buffer_names:
             if name.endswith(".p"):  # a PackDropout's rate
                 buffers[name] = torch.tensor([float(m.spec.config.get("dropout", 0.0)) for m in self.members],
                                              device=self.device)
                 continue
-            own = [dict(m.model.named_buffers())[name].detach() for m in self.members]
+            own = [mine[name].detach() for mine in own_buffers]
             shape = own[0].shape if own[0].dim() == 0 else shapes[name]
             fill = 1.0 if name.endswith("running_var") else 0.0
             stacked = []
@@ -234,10 +235,9 @@ class Pack:
         self.flat_mask = torch.cat([masks[n].reshape(K, -1) for n in self.param_names], 1)
         self.buffers = buffers
         self.sgd = self.members[0].spec.config["optimizer"] == "sgd"
-        self.state = tuple(torch.cat([torch.stack([mo[i] for mo in self.moments[n]]).reshape(K, -1)
+        self.state = tuple(torch.cat([torch.stack([mo[i] for mo in moments[n]]).reshape(K, -1)
                                       for n in self.param_names], 1).to(self.device)
                            for i in range(1 if self.sgd else 2))
-        del self.moments
         # Bias corrections as torch.optim computes them, in double precision (float32 powers drift by 1e-7).
         self.adam_steps = torch.tensor([self._own_step(m) for m in self.members], dtype=torch.float64,
                                        device=self.device)
@@ -248,8 +248,9 @@ class Pack:
                                          device=self.device)
         self.decoupled = torch.tensor([c["optimizer"] == "adamw" for c in cfg], device=self.device).view(K, 1)
 
-    def _own_moments(self, member: _Member, name: str, shape, kernel_dims: int) -> tuple:
-        param = dict(member.model.named_parameters())[name]
+    @staticmethod
+    def _own_moments(member: _Member, param, shape, kernel_dims: int) -> tuple:
+        """The trial's optimizer moments of `param`, embedded as its weights are (zeros before its first step)."""
         state = member.optimizer.state.get(param, {})
         keys = ("momentum_buffer",) if member.spec.config["optimizer"] == "sgd" else ("exp_avg", "exp_avg_sq")
         out = []
@@ -283,15 +284,16 @@ class Pack:
         return vmap(one, in_dims=(0, 0, 0 if batched_x else None), randomness="different")(
             self.views(self.flat * self.flat_mask), self.buffers, x)
 
-    def step(self, lr, active) -> None:
+    def step(self, lr, active, every: bool | None = None) -> None:
         """One optimizer step of every active trial (torch.optim's Adam, AdamW or SGD-Nesterov, per trial). `lr` is a
-        float64 vector: scalars are formed in double precision and cast, as torch.optim's python floats are."""
+        float64 vector: scalars are formed in double precision and cast, as torch.optim's python floats are. `every`:
+        whether all trials are active, when the caller knows (else read from `active`, a device sync)."""
         import torch
 
         p, g = self.flat, self.flat.grad
         dtype = p.dtype
         keep = active.view(-1, 1)
-        every = bool(active.all())
+        every = bool(active.all()) if every is None else every
 
         def update(target, value):  # only where the trial is active
             target.copy_(value if every else torch.where(keep, value, target))
@@ -365,20 +367,15 @@ def train_pack(specs: Sequence[TrialSpec], data: DeviceData, target_epochs: int)
     pack = Pack(specs, data)
     members = pack.members
     spec0 = members[0].spec
-    budget = spec0.training_budget
-    batch = budget.batch_size(int(spec0.config["batch_size"]))
     n = len(data.y_train)
-    steps_per_epoch = -(-n // batch)
-    from edgeopt.space.spec import SearchSpace
-
-    total_steps = SearchSpace.from_json(spec0.space).max_epochs * budget.epoch_scale * steps_per_epoch
-    target = target_epochs * budget.epoch_scale
+    plan = epoch_plan(spec0, n, target_epochs)  # one pack key: one batch size, one schedule length
+    batch, steps_per_epoch = plan.batch, plan.steps_per_epoch
+    total_steps, target = plan.total_steps, plan.target_epochs
     K = len(members)
     weights = torch.stack([class_weights(data.y_train, s.num_classes) if s.config.get("class_weight") == "balanced"
                            else torch.ones(s.num_classes, device=data.device) for s in specs])
     distill = spec0.distill
-    if distill is not None and data.teacher_logits is None:
-        raise TrainingError("distillation asked for, but no teacher logits were computed")
+    require_teacher(spec0, data)
     alive = torch.ones(K, dtype=torch.bool, device=data.device)
     loss_sum = torch.zeros(K, dtype=torch.float64, device=data.device)
     steps = torch.zeros(K, dtype=torch.int64, device=data.device)
@@ -389,12 +386,15 @@ def train_pack(specs: Sequence[TrialSpec], data: DeviceData, target_epochs: int)
     pack.base.train()
     generator = torch.Generator(device=data.device)
     configs = [m.spec.config for m in members]
+    alive_k = [True] * K  # `alive` as Python flags: whether every trial is active is known without a device sync
     for epoch in range(first_epoch, target):
-        started = torch.tensor([m.done <= epoch for m in members], device=data.device)
+        started_k = [m.done <= epoch for m in members]
+        started = torch.tensor(started_k, device=data.device)
         active = alive & started
+        every = all(a and b for a, b in zip(alive_k, started_k))
         orders = []
         for m in members:
-            generator.manual_seed(m.spec.seed * 100_003 + epoch)
+            generator.manual_seed(epoch_seed(m.spec, epoch))
             orders.append(torch.randperm(n, device=data.device, generator=generator))
         orders = torch.stack(orders)
         rates = torch.tensor([[learning_rate(c, epoch * steps_per_epoch + j, total_steps) for c in configs]
@@ -418,20 +418,21 @@ def train_pack(specs: Sequence[TrialSpec], data: DeviceData, target_epochs: int)
                     if bool(active[k]) and not math.isfinite(value):
                         members[k].error = TrainingError(f"trial {members[k].spec.number}: loss became {value} "
                                                          f"at epoch {epoch + 1}")
-                        alive[k] = False
+                        alive[k], alive_k[k] = False, False
                 active = alive & started
-                if not bool(active.any()):
+                every = False
+                if not any(a and b for a, b in zip(alive_k, started_k)):
                     break
             loss_sum += torch.where(active, losses.detach(), 0.0)
             steps += active
             pack.flat.grad = None
-            if bool(active.all()):
+            if every:
                 losses.sum().backward()
             else:  # a frozen trial's NaN must not reach the optimizer's arithmetic
                 torch.where(active, losses, torch.zeros_like(losses)).sum().backward()
                 pack.flat.grad = torch.where(active.view(K, 1), pack.flat.grad, torch.zeros_like(pack.flat.grad))
-            pack.step(rates[j], active)
-        if not bool(alive.any()):
+            pack.step(rates[j], active, every)
+        if not any(alive_k):
             break
     for k, member in enumerate(members):
         member.loss_sum, member.steps = float(loss_sum[k]), int(steps[k])

@@ -101,35 +101,62 @@ def optimizer_for(model, config: dict):
     return torch.optim.Adam(params, lr=lr, weight_decay=wd)
 
 
+@dataclass(frozen=True)
+class EpochPlan:
+    """How a trial's rung runs: its batch, optimizer steps per pass over the data, the steps of the space's whole
+    budget (the learning-rate schedule's length) and the passes to reach."""
+
+    batch: int
+    steps_per_epoch: int
+    total_steps: int
+    target_epochs: int
+
+
+def epoch_plan(spec: TrialSpec, n: int, target_epochs: int) -> EpochPlan:
+    """The plan of training `spec` on `n` samples to `target_epochs` of the space's budget (times the budget's epoch
+    scale), shared by a trial trained alone and one trained in a pack."""
+    from edgeopt.space.spec import SearchSpace
+
+    budget = spec.training_budget
+    batch = budget.batch_size(int(spec.config["batch_size"]))
+    steps_per_epoch = -(-n // batch)
+    total_steps = SearchSpace.from_json(spec.space).max_epochs * budget.epoch_scale * steps_per_epoch
+    return EpochPlan(batch, steps_per_epoch, total_steps, target_epochs * budget.epoch_scale)
+
+
+def epoch_seed(spec: TrialSpec, epoch: int) -> int:
+    """The seed of a trial's data order (and dropout) in one epoch: (seed, epoch) alone decide them."""
+    return spec.seed * 100_003 + epoch
+
+
+def require_teacher(spec: TrialSpec, data) -> None:
+    if spec.distill is not None and data.teacher_logits is None:
+        raise TrainingError(f"trial {spec.number}: distillation asked for, but no teacher logits were computed")
+
+
 def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungResult:
     """Train from the trial's checkpoint (if any) up to `target_epochs` of the space's budget (passes over the data:
     that times the budget's epoch scale), save the checkpoint, evaluate."""
     import torch
     import torch.nn.functional as F
 
-    from edgeopt.space.spec import SearchSpace
-
     start = time.perf_counter()
     model = build_model(spec).to(data.device)
     optimizer = optimizer_for(model, spec.config)
     done = load_checkpoint(spec, model, optimizer, data.device)
-    budget = spec.training_budget
-    batch = budget.batch_size(int(spec.config["batch_size"]))
     n = len(data.y_train)
-    steps_per_epoch = -(-n // batch)
-    total_steps = SearchSpace.from_json(spec.space).max_epochs * budget.epoch_scale * steps_per_epoch
-    target_epochs *= budget.epoch_scale
-    if spec.distill is not None and data.teacher_logits is None:
-        raise TrainingError(f"trial {spec.number}: distillation asked for, but no teacher logits were computed")
+    plan = epoch_plan(spec, n, target_epochs)
+    batch, steps_per_epoch, target_epochs = plan.batch, plan.steps_per_epoch, plan.target_epochs
+    require_teacher(spec, data)
     loss_sum, steps = 0.0, 0
     weight = class_weights(data.y_train, spec.num_classes) if spec.config.get("class_weight") == "balanced" else None
     with torch.random.fork_rng(devices=[]):
         for epoch in range(done, target_epochs):
-            torch.manual_seed(spec.seed * 100_003 + epoch)  # dropout and order depend on (seed, epoch) only
+            torch.manual_seed(epoch_seed(spec, epoch))  # dropout and order depend on (seed, epoch) only
             model.train()
             order = torch.randperm(n, device=data.device)
             for first in range(0, n, batch):
-                rate = learning_rate(spec.config, epoch * steps_per_epoch + first // batch, total_steps)
+                rate = learning_rate(spec.config, epoch * steps_per_epoch + first // batch, plan.total_steps)
                 for group in optimizer.param_groups:
                     group["lr"] = rate
                 index = order[first:first + batch]
