@@ -299,11 +299,16 @@ class _Coordinator:
                 trial.last.epochs if trial.last else 0)
 
     def _training_bytes(self, trial: TrialRecord) -> int:
+        """Kept from when the trial was costed; traced again only for trials of an earlier session."""
         if trial.number not in self._memory:
-            batch = self.budget_plan.batch_size(int(trial.config["batch_size"]))
-            self._memory[trial.number] = training_bytes(self.space, trial.config, self.dataset.sample_shape,
-                                                        self.dataset.num_classes, batch)
+            self._remember_memory(trial.number, trial.config, self._graph(trial.config))
         return self._memory[trial.number]
+
+    def _remember_memory(self, number: int, config: dict, graph) -> None:
+        self._memory[number] = training_bytes(graph, self.budget_plan.batch_size(int(config["batch_size"])))
+
+    def _graph(self, config: dict):
+        return self.space.graph(config, self.dataset.sample_shape, self.dataset.num_classes)
 
     def _spec(self, trial: TrialRecord) -> TrialSpec:
         return TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
@@ -413,19 +418,20 @@ class _Coordinator:
             self.store.inapplicable(optuna_trial, config, f"does not apply to the data: {reason}")
             self._emit(self.store.trials(), f"trial {optuna_trial.number} does not apply: {reason}")
             return False
-        costs = self._costs(config)
+        graph = self._graph(config)  # traced once: costs on every profile, and training memory for GPU packs
+        costs = self._costs(graph)
         if not any(c["fits"] for c in costs.values()):
             self.store.infeasible(optuna_trial, config, costs, (1.0, self.hardware(costs)), _violation_score(costs))
             self._emit(self.store.trials(), f"trial {optuna_trial.number} infeasible")
             return False
         checkpoint = f"trials/{optuna_trial.number:05d}/checkpoint.pt"  # relative to the run folder, wherever it is
         self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict())
+        self._remember_memory(optuna_trial.number, config, graph)
         return True
 
-    def _costs(self, config: dict) -> dict:
+    def _costs(self, graph) -> dict:
         from edgeopt.cost.estimate import estimate_graph
 
-        graph = self.space.graph(config, self.dataset.sample_shape, self.dataset.num_classes)
         out = {}
         for profile in self.profiles:
             est = estimate_graph(graph, profile)

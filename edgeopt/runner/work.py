@@ -127,10 +127,9 @@ def _release_cuda_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def training_bytes(space, config: dict, sample_shape: tuple[int, ...], num_classes: int, batch: int) -> int:
-    """A trial's training memory, roughly: fp32 weights, gradients and two optimizer moments, and every activation
-    kept for the backward pass with its gradient, at the trial's batch size."""
-    graph = space.graph(config, sample_shape, num_classes)
+def training_bytes(graph, batch: int) -> int:
+    """A trial's training memory from its graph (batch 1), roughly: fp32 weights, gradients and two optimizer
+    moments, and every activation kept for the backward pass with its gradient, at the trial's batch size."""
     activations = sum(t.numel for t in graph.tensors.values() if t.shape is not None)
     return int(4 * (4 * graph.params + 2 * batch * activations))
 
