@@ -10,7 +10,7 @@ under the run folder, which on a cluster must be a shared filesystem mounted at 
 from __future__ import annotations
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.runner.slots import CPU_PACK, GPU_MAX_PACK, GPU_SLOTS, Slot
+from edgeopt.runner.slots import CPU_PACK, GPU_MAX_PACK, Slot, slots_per_gpu
 from edgeopt.runner.work import Failure, Work, WorkerSetup, WorkerState
 
 
@@ -33,14 +33,14 @@ class _Actor:
 
 
 def ray_slots(ray, workers: int | None, pack: int | None, use_gpus: bool, family: str = "mlp") -> list[Slot]:
-    """Slots over the cluster's resources: one per CPU without GPUs; else `GPU_SLOTS` per GPU, each with that share
-    of a GPU. `workers` caps the count."""
+    """Slots over the cluster's resources: one per CPU without GPUs; else as many per GPU as a local search would
+    give it (the cluster's CPUs shared among its GPUs), each with that share of a GPU. `workers` caps the count."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0)) if use_gpus else 0
     if gpus == 0:
         count = workers or max(1, int(resources.get("CPU", 1)))
         return [Slot(i, "cpu", pack or CPU_PACK.get(family, 1)) for i in range(count)]
-    count = workers or GPU_SLOTS * gpus
+    count = workers or slots_per_gpu(int(resources.get("CPU", 1)), gpus) * gpus
     return [Slot(i, "cuda", pack or GPU_MAX_PACK) for i in range(count)]
 
 

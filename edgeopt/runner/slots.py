@@ -100,6 +100,11 @@ def visible_gpus() -> list[GpuInfo]:
         pynvml.nvmlShutdown()
 
 
+def slots_per_gpu(cores: int, gpus: int) -> int:
+    """Worker slots a GPU gets by default: the cores shared among the GPUs, from GPU_SLOTS to GPU_MAX_SLOTS."""
+    return max(GPU_SLOTS, min(GPU_MAX_SLOTS, cores // max(gpus, 1)))
+
+
 def parse_gpus(text: str | None) -> tuple[int, ...] | None:
     """`--gpus`: "all" (None), "none" or "" (no GPU), or visible indices "0,2"."""
     if text is None or text.strip() == "all":
@@ -147,8 +152,7 @@ def plan_slots(device: str | None, workers: int | None, gpus: tuple[int, ...] | 
     if not found:
         count = workers or cores
         return [Slot(i, "cpu", pack or CPU_PACK.get(family, 1)) for i in range(count)]
-    auto = max(GPU_SLOTS, min(GPU_MAX_SLOTS, cores // len(found)))
-    per_gpu = max(1, -(-(workers or auto * len(found)) // len(found)))
+    per_gpu = max(1, -(-(workers or slots_per_gpu(cores, len(found)) * len(found)) // len(found)))
     slots = []
     for gpu in found:
         share = int(gpu.free_bytes * GPU_MEMORY_SHARE) // per_gpu
@@ -159,4 +163,4 @@ def plan_slots(device: str | None, workers: int | None, gpus: tuple[int, ...] | 
     return slots
 
 
-__all__ = ["CPU_PACK", "GpuInfo", "Slot", "parse_gpus", "parse_workers", "plan_slots", "visible_gpus"]
+__all__ = ["CPU_PACK", "GpuInfo", "Slot", "parse_gpus", "parse_workers", "plan_slots", "slots_per_gpu", "visible_gpus"]
