@@ -190,6 +190,17 @@ class _Coordinator:
     def objectives(self, trial: TrialRecord, rung: RungResultRecord) -> tuple[float, float]:
         return 1.0 - self.quality(rung.metrics), self.hardware(trial)
 
+    def history(self):
+        """The scheduler's snapshot of the store. A rung's result never changes once recorded, so what it ranks on is
+        worked out once (recomputed per result, it made each decision cost time in proportion to the study)."""
+        def ranked(trial: TrialRecord, rung: RungResultRecord) -> tuple[float, float]:
+            key = (trial.number, rung.rung)
+            if key not in self._ranked:
+                self._ranked[key] = self.promotion_objectives(trial, rung)
+            return self._ranked[key]
+
+        return rung_history(self.store.trials(), ranked)
+
     def promotion_objectives(self, trial: TrialRecord, rung: RungResultRecord) -> tuple[float, float]:
         """What MO-ASHA ranks a rung on: binary F1 at its best threshold, which predicts the trained model's F1 where
         F1 at argmax is still 0 (BENCHMARKS.md: search efficiency); the metric itself otherwise. A result that
@@ -215,6 +226,7 @@ class _Coordinator:
         self.solo: set[int] = set()  # trials of a pack whose worker died: retried alone, to find the culprit
         self.pack_limit = max(slot.max_pack for slot in self.slots)  # halved when a pack runs out of memory
         self._memory: dict[int, int] = {}
+        self._ranked: dict[tuple[int, int], tuple[float, float]] = {}  # (trial, rung) -> what MO-ASHA ranks it on
         self.finished_rungs = 0
         self._emit(self.store.trials(), "started")
         try:
@@ -253,8 +265,7 @@ class _Coordinator:
         while True:  # every promotion the records allow now, so they can share packs
             trials = self.store.trials()
             draining = not self.budget.may_start(self._trained(trials))
-            promotion = self.scheduler.next_promotion(rung_history(trials, self.promotion_objectives),
-                                                      draining=draining)
+            promotion = self.scheduler.next_promotion(self.history(), draining=draining)
             if promotion is None:
                 break
             number, rung = promotion
@@ -337,8 +348,7 @@ class _Coordinator:
             self.store.add_rung(number, record)
             self.finished_rungs += 1
             trial = self.store.trial(number)
-            decision = self.scheduler.on_result(number, rung, rung_history(self.store.trials(),
-                                                                           self.promotion_objectives))
+            decision = self.scheduler.on_result(number, rung, self.history())
             if decision is Decision.STOP:
                 self.store.finish(number, TrialState.COMPLETED, self.objectives(trial, record))
             elif decision is Decision.PAUSE or not self.budget.time_left():

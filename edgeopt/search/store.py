@@ -72,13 +72,14 @@ class Store:
                  folder: str | Path | None = None, create: bool = True):
         """Open (or, with `create`, make) the study `name` in `storage_url`; name None opens the one study the
         storage holds (a run folder renamed or copied keeps working). `folder`: the run folder, which trial
-        checkpoints are stored relative to."""
+        checkpoints are stored relative to. `create`: this process is the study's one writer (the search holding the
+        run folder's lock), and reads its trials from memory after the first; readers see every change."""
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.folder = Path(folder) if folder is not None else None
         try:
-            self.storage = _open_storage(storage_url)
+            self.storage = _open_storage(storage_url, owned=create)
             if name is None:
                 names = [s.study_name for s in self.storage.get_all_studies()]
                 if len(names) != 1:
@@ -99,6 +100,7 @@ class Store:
             r.number: r for r in (_record(f) for f in self.storage.get_all_trials(self.study_id, deepcopy=False))
             if r is not None}
         self._trial_ids: dict[int, int] = {}
+        self._uid: str | None = None
 
     # -- settings
 
@@ -134,7 +136,9 @@ class Store:
     def uid(self) -> str | None:
         """This study's identity, written into every checkpoint it trains: a study made anew where an old one's
         files remain (study.db deleted) never takes the old checkpoints for its own. None for studies made before."""
-        return self.study.user_attrs.get(ATTR + "uid")
+        if self._uid is None:  # read once set: every trial sent to train carries it
+            self._uid = self.study.user_attrs.get(ATTR + "uid")
+        return self._uid
 
     def checkpoint_path(self, trial: TrialRecord) -> Path | None:
         """Where a trial's checkpoint is now. Stored relative to the run folder; paths stored by earlier versions
@@ -261,11 +265,13 @@ def open_store(run_dir: str | Path, storage: str | None = None) -> Store:
     return store
 
 
-def _open_storage(url: str):
+def _open_storage(url: str, owned: bool):
     import optuna
 
+    from edgeopt.search.owned_storage import OwnedStorage
+
     if not url.startswith("sqlite:"):
-        return optuna.storages.get_storage(url)
+        return OwnedStorage(optuna.storages.RDBStorage(url)) if owned else optuna.storages.get_storage(url)
     from sqlalchemy import event
 
     database = optuna.storages.RDBStorage(url)
@@ -280,7 +286,7 @@ def _open_storage(url: str):
         cursor.close()
 
     database.engine.dispose()  # pooled connections were opened before the pragmas were set
-    return optuna.storages.get_storage(database)
+    return OwnedStorage(database) if owned else optuna.storages.get_storage(database)
 
 
 def _record(frozen) -> TrialRecord | None:
