@@ -7,7 +7,6 @@ import optuna
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from edgeopt.search.owned_storage import OwnedStorage
@@ -33,7 +32,7 @@ def test_memory_matches_the_database(tmp_path_factory, plan, new):
     url = f"sqlite:///{tmp_path_factory.mktemp('owned') / 'study.db'}"
     owned = OwnedStorage(optuna.storages.RDBStorage(url))
     study = optuna.create_study(storage=owned, study_name="s", directions=["minimize", "minimize"])
-    for number in range(new):
+    for _ in range(new):
         trial = optuna.trial.Trial(study, owned.create_new_trial(study._study_id))
         trial.suggest_float("lr", 1e-3, 1e-1, log=True)
         trial.suggest_int("width", 1, 8)
