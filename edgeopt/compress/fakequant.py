@@ -1,4 +1,4 @@
-"""Integer arithmetic simulated in float: the one definition of the numbers both PyTorch and the exported ONNX use.
+"""Integer arithmetic simulated in float, on the grid `edgeopt.intgrid.grid` defines (as the exports use it).
 
 A `QuantPlan` says, per weighted layer (by module name), which format its weights and input activations take and the
 activation range; weight scales are always recomputed from the weights by `weight_scale` (symmetric, per channel or
@@ -10,6 +10,7 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass, replace
 
+from edgeopt.intgrid.grid import activation_params, bias_scale, bits_range, int_range, weight_scale
 from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.schema import Analog
 
@@ -48,24 +49,6 @@ class QuantPlan:
         return {q.name: q.weight_format for q in self.layers}
 
 
-def int_range(fmt: str) -> tuple[int, int]:
-    return bits_range(get_format(fmt).bits)
-
-
-def bits_range(bits: int) -> tuple[int, int]:
-    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-
-
-def weight_scale(weight, bits: int, per_channel: bool):
-    """Symmetric scale(s) so the largest |w| (per output channel, or of the tensor) maps to 2^(bits-1) - 1."""
-    import torch
-
-    qmax = 2 ** (bits - 1) - 1
-    flat = weight.detach().reshape(weight.shape[0], -1).abs()
-    absmax = flat.amax(dim=1) if per_channel else flat.amax().expand(weight.shape[0])
-    return (torch.clamp(absmax, min=1e-8) / qmax).to(torch.float32)
-
-
 def fake_weight(weight, bits: int, per_channel: bool):
     """Weights rounded to the integer grid; gradients pass straight through (STE)."""
     import torch
@@ -76,33 +59,11 @@ def fake_weight(weight, bits: int, per_channel: bool):
     return torch.fake_quantize_per_channel_affine(weight, scale, zero, 0, -qmax, qmax)
 
 
-def activation_params(low: float, high: float, bits: int) -> tuple[float, int]:
-    """Asymmetric per-tensor scale and zero point covering [low, high] (widened to include 0)."""
-    qmin, qmax = bits_range(bits)
-    low, high = min(low, 0.0), max(high, 0.0)
-    scale = max(high - low, 1e-8) / (qmax - qmin)
-    zero_point = int(min(qmax, max(qmin, round(qmin - low / scale))))
-    import numpy as np
-
-    return float(np.float32(scale)), zero_point
-
-
 def fake_activation(x, q: LayerQuant):
     import torch
 
     qmin, qmax = int_range(q.act_format)
     return torch.fake_quantize_per_tensor_affine(x, q.act_scale, q.act_zero_point, qmin, qmax)
-
-
-def bias_scale(bias, q: LayerQuant, w_scale):
-    """The accumulator scale (input scale x weight scale), doubled per channel until the bias fits `bias_bits`:
-    a narrow bias register is shifted into place, as fixed-point hardware does."""
-    import torch
-
-    scale = (w_scale * q.act_scale).to(torch.float32)
-    limit = 2 ** (q.bias_bits - 1) - 1
-    shifts = torch.ceil(torch.log2(torch.clamp(bias.detach().abs() / (scale * limit), min=1.0)))
-    return (scale * torch.pow(2.0, shifts)).to(torch.float32)
 
 
 def quantized_bias(bias, q: LayerQuant, w_scale):
@@ -111,7 +72,7 @@ def quantized_bias(bias, q: LayerQuant, w_scale):
 
     if bias is None or q.act_format is None:
         return bias
-    scale = bias_scale(bias, q, w_scale)
+    scale = bias_scale(bias, q.act_scale, q.bias_bits, w_scale)
     limit = 2 ** (q.bias_bits - 1) - 1
     return torch.clamp(torch.round(bias.detach() / scale), -limit, limit) * scale + (bias - bias.detach())
 

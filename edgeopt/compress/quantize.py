@@ -11,9 +11,9 @@ import copy
 from dataclasses import dataclass, field
 
 from edgeopt.compress.context import CompressContext
-from edgeopt.compress.fakequant import (LayerQuant, QuantPlan, activation_params, attach,
-                                        fold_batchnorm, weighted_layers)
+from edgeopt.compress.fakequant import LayerQuant, QuantPlan, attach, fold_batchnorm, weighted_layers
 from edgeopt.errors import EdgeoptError
+from edgeopt.intgrid.grid import activation_params
 from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.schema import Analog
 

@@ -1,6 +1,6 @@
 """Export to ONNX: float, or quantized as QDQ (integer weights + DequantizeLinear, activations through Q/DQ pairs).
 
-The integer values and scales come from the same functions the PyTorch simulation uses (`compress.fakequant`), so the
+The integer values and scales come from the grid the PyTorch simulation uses (`intgrid.grid`), so the
 deployed artifact computes what was evaluated. Export is deterministic: the same model gives byte-identical files.
 """
 
@@ -23,9 +23,9 @@ def export_onnx(model, sample_shape: tuple[int, ...], path: str | os.PathLike, p
     import onnx
     import torch
 
-    from edgeopt.compress.fakequant import detach
-
-    clean = detach(copy.deepcopy(model)).eval()
+    clean = copy.deepcopy(model).eval()
+    for module in clean.modules():  # a quantization simulation's forwards (instance attributes): the float graph
+        module.__dict__.pop("forward", None)
     example = torch.zeros((2, *sample_shape))
     quiet = io.StringIO()
     try:
@@ -52,10 +52,9 @@ _ONNX_INT = {"int8": "INT8", "int16": "INT16", "int4": "INT4", "analog8": "INT8"
 
 def _insert_qdq(proto, model, plan) -> None:
     import numpy as np
-    import torch
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgeopt.compress.fakequant import bias_scale, fake_weight, quantized_bias, weight_scale
+    from edgeopt.intgrid.grid import bias_integers, weight_integers
 
     graph = proto.graph
     inits = {init.name: init for init in graph.initializer}
@@ -90,9 +89,7 @@ def _insert_qdq(proto, model, plan) -> None:
         bits = q.weight_bits
         if bits is not None:
             weight = module.weight.detach()
-            w_scale = weight_scale(weight, bits, q.per_channel)
-            view = (-1,) + (1,) * (weight.dim() - 1)
-            integers = torch.round(fake_weight(weight, bits, q.per_channel) / w_scale.view(view)).to(torch.int32)
+            integers, w_scale = weight_integers(weight, bits, q.per_channel)
             w_dtype = getattr(TensorProto, _ONNX_INT[q.weight_format])
             graph.initializer.remove(inits[weight_name])
             graph.initializer.extend([
@@ -106,9 +103,7 @@ def _insert_qdq(proto, model, plan) -> None:
                 [weight_name], name=f"{name}.dequantize_weight", axis=axis))
             bias_name = node.input[2] if len(node.input) > 2 else ""
             if bias_name in inits and q.act_format is not None:
-                bias = module.bias.detach()
-                b_scale = bias_scale(bias, q, w_scale)
-                b_int = torch.round(quantized_bias(bias, q, w_scale) / b_scale).to(torch.int32)
+                b_int, b_scale = bias_integers(module.bias.detach(), q.act_scale, q.bias_bits, w_scale)
                 graph.initializer.remove(inits[bias_name])
                 graph.initializer.extend([
                     numpy_helper.from_array(b_int.numpy(), f"{bias_name}_quantized"),

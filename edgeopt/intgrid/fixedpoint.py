@@ -1,0 +1,50 @@
+"""Fixed-point requantization, as CMSIS-NN and TFLM do it: a real multiplier M > 0 becomes an int32 mantissa m in
+[2^30, 2^31) and a right shift n, so that x * M ~ (x * m) / 2^n with one rounding, half away from zero. The C export
+computes exactly these integers (int64 product, shifts of non-negative values only: no implementation-defined C)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+
+
+def quantize_multiplier(multiplier: float) -> tuple[int, int]:
+    """(m, n) with multiplier ~ m / 2^n, m in [2^30, 2^31), 1 <= n <= 62; a ValueError for a multiplier outside
+    what an int32 accumulator can be scaled by (M >= 2^30 or M < 2^-31)."""
+    if not multiplier > 0 or not math.isfinite(multiplier):
+        raise ValueError(f"a requantization multiplier must be positive and finite, got {multiplier!r}")
+    mantissa, exponent = math.frexp(multiplier)  # multiplier = mantissa * 2^exponent, mantissa in [0.5, 1)
+    m = round(mantissa * 2 ** 31)
+    if m == 2 ** 31:
+        m, exponent = 2 ** 30, exponent + 1
+    n = 31 - exponent
+    if not 1 <= n <= 62:
+        raise ValueError(f"requantization multiplier {multiplier:.6g} is out of the fixed-point range "
+                         "[2^-31, 2^30)")
+    return m, n
+
+
+def rounding_shift(values, n: int | np.ndarray):
+    """round(values / 2^n), half away from zero, for int64 `values` (numpy, elementwise)."""
+    values = np.asarray(values, dtype=np.int64)
+    n = np.asarray(n, dtype=np.int64)
+    half = np.left_shift(np.int64(1), n - 1)
+    magnitude = np.right_shift(np.abs(values) + half, n)
+    return np.where(values < 0, -magnitude, magnitude)
+
+
+def requantize(acc, m, n):
+    """round(acc * m / 2^n), half away from zero: int32 accumulators to the next grid (before its zero point)."""
+    acc = np.asarray(acc, dtype=np.int64)
+    # |acc| < 2^31 and m < 2^31: the product fits an int64 exactly
+    return rounding_shift(acc * np.asarray(m, dtype=np.int64), n)
+
+
+def rounding_divide(values, divisor: int):
+    """round(values / divisor), half away from zero (average pooling of accumulators)."""
+    values = np.asarray(values, dtype=np.int64)
+    magnitude = (np.abs(values) + divisor // 2) // divisor
+    return np.where(values < 0, -magnitude, magnitude)
