@@ -516,6 +516,33 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
     console.print(f"output: {out_dir}")
 
 
+@main.command("export")
+@click.argument("model", type=click.Path(exists=True))
+@click.option("--profile", "-p", required=True, help="Target profile: a name or a YAML file.")
+@click.option("--format", "fmt", type=click.Choice(["c"]), default="c", show_default=True,
+              help="c: C99 source (model.h / model.c), integer-only, for a firmware build.")
+@click.option("--name", default="model", show_default=True,
+              help="C prefix of every symbol and of the file names (two models in one image need two names).")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder (written whole; an earlier export there is replaced).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def export_cmd(model, profile, fmt, name, out_dir, as_json) -> None:
+    """Write MODEL as source for a device build, with manifest.json and CMake/Make fragments.
+
+    MODEL is a quantized QDQ model.onnx, or the output folder of `edgeopt compress` holding one.
+    """
+    from edgeopt.export.c_export import export
+
+    require_writable(out_dir, folder=True)
+    record = export(model, profile, out_dir, format=fmt, name=name)
+    if as_json:
+        _emit_json(record.to_dict())
+        return
+    from edgeopt.report.tables import render_export
+
+    render_export(record, _console())
+
+
 def _example_for(sample_shape) -> str:
     return "shapes" if sample_shape is not None and len(sample_shape) == 3 else "reads"
 

@@ -257,3 +257,20 @@ def render_compression(result, console: Console) -> None:
     verdict = "completed" if result.status == "completed" else "stopped"
     console.print(f"pipeline {verdict}" + (f": {result.reason}" if result.reason else "") +
                   ("; the model fits the profile" if result.fits else ""))
+
+
+def render_export(record, console: Console) -> None:
+    """What an export wrote, its sizes beside the cost model's estimates, and how to call it."""
+    table = Table(title=f"{record.model} -> {record.profile} ({record.format})")
+    for head in ("figure", "counted in the C", "estimated (cost model)"):
+        table.add_column(head, justify="left" if head == "figure" else "right")
+    table.add_row("weights and constants", format_bytes(record.counted_weight_bytes),
+                  format_bytes(record.estimated_weight_bytes))
+    table.add_row("RAM: arena + input + logits", format_bytes(record.counted_ram_bytes),
+                  format_bytes(record.estimated_peak_activation_bytes))
+    console.print(table)
+    console.print(f"{record.layers} layers ({', '.join(record.ops)}); input int8 x {record.input_shape} at scale "
+                  f"{record.input_scale:.6g}, zero point {record.input_zero_point}; {record.output_size} int32 logits "
+                  f"at scale {record.output_scale:.6g}")
+    console.print(f"call: {record.name}_run(input, logits, arena) with a {record.counted_arena_bytes}-byte arena; "
+                  f"files in {record.out_dir}: {', '.join(record.files)}")

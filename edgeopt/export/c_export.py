@@ -1,0 +1,135 @@
+"""`export(model, profile, out_dir, format="c")`: a quantized model as C source for a firmware build, with a manifest
+(hashes, sizes, scales, ops) and build fragments; returns the same facts as an ExportRecord."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeopt.atomic import atomic_folder
+from edgeopt.errors import EdgeoptError
+from edgeopt.export.c_source import c_identifier, c_sources
+from edgeopt.export.lower import lower_onnx
+from edgeopt.profiles.schema import HardwareProfile
+
+FORMATS = ("c",)
+MANIFEST = "manifest.json"
+
+
+class ExportError(EdgeoptError):
+    """An export that cannot be made as asked (format, name, output folder)."""
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """What an export wrote and what it costs; figures say where they come from (`estimated` by the cost model,
+    `counted` from the generated C's own arrays and arena plan)."""
+
+    format: str
+    out_dir: str
+    name: str
+    files: tuple[str, ...]
+    model: str
+    model_sha256: str
+    profile: str
+    profile_sha256: str
+    edgeopt_version: str
+    input_shape: tuple[int, ...]
+    input_scale: float
+    input_zero_point: int
+    output_size: int
+    output_scale: float
+    ops: tuple[str, ...]
+    layers: int
+    counted_weight_bytes: int  # const data of the C: int8 weights, int32 biases, per-channel requantization
+    counted_arena_bytes: int  # the caller's arena: intermediate activations
+    counted_ram_bytes: int  # arena + the int8 input + the int32 logits (what the cost model's peak counts)
+    estimated_weight_bytes: float
+    estimated_peak_activation_bytes: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLike, out_dir: str | os.PathLike, *,
+           format: str = "c", name: str = "model") -> ExportRecord:
+    """Write `model` (a QDQ ONNX file, or a compression output folder holding one) for `profile` into `out_dir`
+    (replaced whole; nothing half-written on an error)."""
+    from edgeopt import __version__
+    from edgeopt.cost.estimate import estimate
+    from edgeopt.profiles.loader import load_profile
+
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
+    try:
+        name = c_identifier(name)
+    except ValueError as exc:
+        raise ExportError(f"--name: {exc}") from None
+    source = _model_file(Path(model))
+    if not isinstance(profile, HardwareProfile):
+        profile = load_profile(profile)
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    program = lower_onnx(source)
+    est = estimate(source, profile)
+    model_sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    figures = {k: v for k, v in profile.to_dict().items() if k != "path"}  # the same device wherever its file is
+    profile_sha = hashlib.sha256(json.dumps(figures, sort_keys=True, default=str).encode()).hexdigest()
+    digest = f"model sha256 {model_sha[:16]}, edgeopt {__version__}"
+    header, body, arena = c_sources(program, name, digest)
+    ops = tuple(sorted({layer.kind for layer in program.layers}
+                       | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
+                       | {"global_average" for layer in program.layers if layer.global_average}))
+    files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk")
+    record = ExportRecord("c", str(out_dir), name, files, str(source), model_sha, profile.name, profile_sha,
+                          __version__, tuple(program.input_shape), program.input_scale, program.input_zero_point,
+                          program.output_size, program.output_scale, ops, len(program.layers),
+                          program.weight_bytes, arena.arena_bytes,
+                          arena.arena_bytes + program.input_size + 4 * program.output_size, est.total.weight_bytes,
+                          est.peak_activation_bytes)
+    with atomic_folder(out_dir) as tmp:
+        (tmp / f"{name}.h").write_text(header)
+        (tmp / f"{name}.c").write_text(body)
+        (tmp / "CMakeLists.txt").write_text(_cmake(name))
+        (tmp / f"{name}.mk").write_text(_make(name))
+        manifest = record.to_dict() | {"out_dir": None, "model": source.name}  # portable: no absolute paths
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return record
+
+
+def _model_file(path: Path) -> Path:
+    if path.is_dir():
+        path = path / "model.onnx"
+    if not path.is_file():
+        raise ExportError(f"{path}: no such file; give a QDQ model.onnx or a compression output folder")
+    if path.suffix != ".onnx":
+        raise ExportError(f"{path}: the C export reads a quantized ONNX file (model.onnx of `edgeopt compress`)")
+    return path
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir())
+                                                      and not (out_dir / MANIFEST).is_file())):
+        raise ExportError(f"{out_dir}: exists and is not an edgeopt export; give a new or empty folder (an earlier "
+                          "export is replaced whole)")
+
+
+def _cmake(name: str) -> str:
+    return f"""# generated by edgeopt: add_subdirectory() this folder, then link {name} into the firmware target
+add_library({name} STATIC {name}.c)
+target_include_directories({name} PUBLIC ${{CMAKE_CURRENT_LIST_DIR}})
+set_target_properties({name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)
+"""
+
+
+def _make(name: str) -> str:
+    upper = name.upper()
+    return f"""# generated by edgeopt: include this file; add $({upper}_SRCS) to the sources, $({upper}_INC) to CFLAGS
+{upper}_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
+{upper}_SRCS := $({upper}_DIR){name}.c
+{upper}_INC := -I$({upper}_DIR)
+"""

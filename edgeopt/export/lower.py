@@ -1,0 +1,412 @@
+"""A quantized (QDQ) ONNX model lowered to the integer program it computes (`intgrid.program.IntProgram`).
+
+The QDQ file is the deployed artifact: its integer weights, scales and zero points are taken as they are, so the C
+export runs what was measured. Every op outside the supported set is one error naming the op and its node."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.errors import ModelError
+from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, quantize_multiplier
+from edgeopt.intgrid.program import IntLayer, IntProgram, Pool
+
+SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Relu", "Clip (ReLU6)", "MaxPool", "AveragePool",
+             "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity",
+             "Dropout", "QuantizeLinear / DequantizeLinear (int8 activations)")
+VIEWS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout")
+
+
+@dataclass
+class _Input:
+    shape: tuple[int, ...]
+
+
+@dataclass
+class _Int8:
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+
+@dataclass
+class _Dequantized:
+    of: _Int8
+
+
+@dataclass
+class _Const:
+    values: np.ndarray  # integers
+    scale: np.ndarray
+    zero_point: np.ndarray
+
+
+@dataclass
+class _Acc:
+    """Accumulators of the layer being built, per channel at scale s_c; `shape` is the ONNX view without batch."""
+
+    shape: tuple[int, ...]
+    parts: dict = field(default_factory=dict)
+
+
+def lower_onnx(path: str | os.PathLike) -> IntProgram:
+    """The integer program of the QDQ ONNX model at `path`; a ModelError for anything the C export cannot run."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    path = Path(path)
+    try:
+        model = onnx.load(str(path))
+        model = shape_inference.infer_shapes(model)
+    except Exception as exc:  # not an ONNX file, or a broken one
+        raise ModelError(f"{path}: cannot read as ONNX: {type(exc).__name__}: {exc}") from None
+    graph = model.graph
+    consts = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    inputs = [i for i in graph.input if i.name not in consts]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise ModelError(f"{path}: the C export takes models with one input and one output, this one has "
+                         f"{len(inputs)} and {len(graph.output)}")
+    dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim][1:]
+    if not dims or any(d <= 0 for d in dims):
+        raise ModelError(f"{path}: input {inputs[0].name!r} needs a fixed sample shape after the batch, got {dims}")
+    return _Lowering(path, consts).run(inputs[0].name, tuple(dims), graph)
+
+
+class _Lowering:
+    def __init__(self, path: Path, consts: dict):
+        self.path = path
+        self.consts = consts
+        self.values: dict = {}
+        self.layers: list[IntLayer] = []
+        self.input_grid: tuple[float, int] | None = None
+        self.input_shape: tuple[int, ...] = ()
+
+    def fail(self, node, what: str) -> ModelError:
+        return ModelError(f"{self.path}: node {node.name or node.output[0]!r} ({node.op_type}): {what}")
+
+    def run(self, input_name: str, shape: tuple[int, ...], graph) -> IntProgram:
+        self.input_shape = shape
+        self.values[input_name] = _Input(shape)
+        for node in graph.node:
+            if node.op_type == "Constant":
+                continue
+            handler = getattr(self, f"_{node.op_type}", None)
+            if handler is None:
+                raise self.fail(node, "not supported by the C export; supported ops: " + ", ".join(SUPPORTED))
+            self.values[node.output[0]] = handler(node)
+        out = self.values.get(graph.output[0].name)
+        if not isinstance(out, _Acc) or self.input_grid is None:
+            raise ModelError(f"{self.path}: the C export needs a quantized model whose logits come from a quantized "
+                             "Conv or Gemm (a QDQ file from `edgeopt compress` with int8 activations)")
+        scales = out.parts["scales"]
+        output_scale = float(scales.min())
+        self.layers.append(self._finish(out, scales / output_scale, 0, INT32_MIN, INT32_MAX, 32))
+        return IntProgram(self.input_shape, self.input_grid[0], self.input_grid[1], tuple(self.layers), output_scale)
+
+    # -- helpers
+
+    def arg(self, node, index: int):
+        name = node.input[index] if len(node.input) > index else ""
+        if name in self.values:
+            return self.values[name]
+        if name in self.consts:
+            return self.consts[name]
+        raise self.fail(node, f"input {index} ({name!r}) is not something the C export can compute")
+
+    def acc(self, node) -> _Acc:
+        value = self.arg(node, 0)
+        if not isinstance(value, _Acc):
+            raise self.fail(node, "the C export runs this op only after a quantized Conv or Gemm (on its "
+                                  "accumulators), not on this input")
+        return value
+
+    def attrs(self, node) -> dict:
+        from onnx import helper
+
+        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+    # -- quantization
+
+    def _QuantizeLinear(self, node):
+        value = self.arg(node, 0)
+        scale = float(np.asarray(self.consts[node.input[1]]).reshape(-1)[0])
+        zero = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 else np.zeros((), np.uint8)
+        if zero.dtype != np.int8:
+            raise self.fail(node, f"activations on a {zero.dtype} grid; the C export runs int8 activations")
+        zero_point = int(zero.reshape(-1)[0])
+        if isinstance(value, _Input):
+            if self.input_grid is not None:
+                raise self.fail(node, "the model input is quantized twice")
+            self.input_grid = (scale, zero_point)
+            return _Int8(value.shape, scale, zero_point)
+        if isinstance(value, _Acc):
+            shape = value.shape
+            self.layers.append(self._finish(value, value.parts["scales"] / scale, zero_point, -128, 127, 8))
+            return _Int8(shape, scale, zero_point)
+        raise self.fail(node, "quantizes a tensor that is neither the model input nor a layer's output")
+
+    def _DequantizeLinear(self, node):
+        value = self.arg(node, 0)
+        if isinstance(value, _Int8):
+            return _Dequantized(value)
+        if isinstance(value, np.ndarray):  # weights or biases stored as integers
+            scale = np.asarray(self.consts[node.input[1]], np.float64)
+            zero = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 else np.zeros(1, np.int64)
+            return _Const(value.astype(np.int64), scale.reshape(-1), zero.astype(np.int64).reshape(-1))
+        raise self.fail(node, "dequantizes something that is not an int8 activation or stored integers")
+
+    # -- weighted layers
+
+    def _Conv(self, node):
+        a = self.attrs(node)
+        if any(d != 1 for d in a.get("dilations", [1])) or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise self.fail(node, "dilated or auto-padded convolutions are not supported by the C export")
+        x, w = self.arg(node, 0), self.arg(node, 1)
+        if not isinstance(x, _Dequantized) or not isinstance(w, _Const):
+            raise self.fail(node, "needs an int8 input and integer weights (a QDQ model with int8 activations)")
+        rank = w.values.ndim - 2
+        shape = x.of.shape
+        if rank not in (1, 2) or len(shape) != rank + 1:
+            raise self.fail(node, f"a {rank}-D convolution on a {shape} input is not supported")
+        c, h, wd = (shape[0], 1, shape[1]) if rank == 1 else shape
+        kernel = (1, *w.values.shape[2:]) if rank == 1 else tuple(w.values.shape[2:])
+        stride = tuple(a.get("strides", [1] * rank))
+        pads = list(a.get("pads", [0] * 2 * rank))
+        stride = (1, stride[0]) if rank == 1 else stride
+        begin = (0, pads[0]) if rank == 1 else (pads[0], pads[1])
+        end = (0, pads[1]) if rank == 1 else (pads[2], pads[3])
+        oh = (h + begin[0] + end[0] - kernel[0]) // stride[0] + 1
+        ow = (wd + begin[1] + end[1] - kernel[1]) // stride[1] + 1
+        weights = w.values.reshape(w.values.shape[0], w.values.shape[1], *kernel)
+        layer = self._weighted(node, x.of, weights, w, (c, h, wd), (weights.shape[0], oh, ow), kernel, stride,
+                               begin, int(a.get("group", 1)), "conv")
+        out_shape = (weights.shape[0], ow) if rank == 1 else (weights.shape[0], oh, ow)
+        return _Acc(out_shape, layer)
+
+    def _Gemm(self, node):
+        a = self.attrs(node)
+        if a.get("transA", 0) or not a.get("transB", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+            raise self.fail(node, "only Gemm with transB=1, alpha=beta=1 (a Linear layer) is supported")
+        x, w = self.arg(node, 0), self.arg(node, 1)
+        if not isinstance(x, _Dequantized) or not isinstance(w, _Const):
+            raise self.fail(node, "needs an int8 input and integer weights (a QDQ model with int8 activations)")
+        k = int(np.prod(x.of.shape))
+        if w.values.shape[1] != k:
+            raise self.fail(node, f"weights of shape {w.values.shape} do not take an input of {k} values")
+        weights = w.values.reshape(w.values.shape[0], k, 1, 1)
+        parts = self._weighted(node, x.of, weights, w, (k, 1, 1), (weights.shape[0], 1, 1), (1, 1), (1, 1), (0, 0),
+                               1, "dense")
+        return _Acc((weights.shape[0],), parts)
+
+    def _weighted(self, node, x: _Int8, weights, w: _Const, in_shape, conv_shape, kernel, stride, padding, groups,
+                  kind) -> dict:
+        out_channels = weights.shape[0]
+        if np.any(w.zero_point != 0):
+            raise self.fail(node, "weights with a nonzero zero point; the C export runs symmetric weights")
+        if weights.min() < -128 or weights.max() > 127:
+            raise self.fail(node, "weights wider than int8; the C export runs int8 weights (int4 is stored as int8)")
+        if in_shape[0] % groups or out_channels % groups or weights.shape[1] != in_shape[0] // groups:
+            raise self.fail(node, f"{groups} groups do not divide {in_shape[0]} input and {out_channels} output "
+                                  "channels")
+        w_scale = np.broadcast_to(w.scale, (out_channels,)).astype(np.float64)
+        scales = x.scale * w_scale  # the accumulator's real scale per output channel
+        bias = np.zeros(out_channels, np.int64)
+        bias_shift = np.zeros(out_channels, np.int64)
+        has_bias = len(node.input) > 2 and bool(node.input[2])
+        if has_bias:
+            b = self.arg(node, 2)
+            if not isinstance(b, _Const):
+                raise self.fail(node, "a float bias in a quantized layer; the C export needs integer biases")
+            ratio = np.broadcast_to(b.scale, (out_channels,)) / scales
+            bias_shift = np.round(np.log2(ratio)).astype(np.int64)
+            if np.any(bias_shift < 0) or np.any(np.abs(ratio / 2.0 ** bias_shift - 1) > 1e-3):
+                raise self.fail(node, "bias scales that are not the accumulator scale times a power of two")
+            bias = b.values.reshape(-1)
+        bound = np.abs(weights).reshape(out_channels, -1).sum(axis=1) * 255 + np.abs(bias << bias_shift)
+        if bound.max() > INT32_MAX:
+            raise self.fail(node, f"its int32 accumulators could overflow (bound {int(bound.max())}); the layer has "
+                                  "too many inputs per output for int8 arithmetic")
+        return {"name": node.name or node.output[0], "kind": kind, "in_shape": in_shape, "conv_shape": conv_shape,
+                "kernel": tuple(int(k) for k in kernel), "stride": tuple(int(s) for s in stride),
+                "padding": tuple(int(p) for p in padding), "groups": groups, "weights": weights.astype(np.int8),
+                # the bias register's shift applied here: the bound above keeps the shifted bias in int32
+                "bias": (bias << bias_shift).astype(np.int32) if has_bias else None, "input_zero_point": x.zero_point,
+                "act_floor": INT32_MIN, "act_max": None,
+                "pool": None, "global_average": False, "scales": scales, "spatial": conv_shape[1:]}
+
+    # -- on accumulators
+
+    def _Relu(self, node):
+        value = self.acc(node)
+        self._before_pooling(node, value)
+        value.parts["act_floor"] = max(value.parts["act_floor"], 0)
+        return value
+
+    def _Clip(self, node):
+        value = self.acc(node)
+        self._before_pooling(node, value)
+        low = self._scalar(node, 1, -math.inf)
+        high = self._scalar(node, 2, math.inf)
+        scales = value.parts["scales"]
+        if low not in (0.0, -math.inf) or high <= 0:
+            raise self.fail(node, f"Clip({low:g}, {high:g}): the C export runs ReLU and ReLU6-style clips "
+                                  "(lower bound 0 or none, upper bound positive or none)")
+        if low == 0.0:
+            value.parts["act_floor"] = max(value.parts["act_floor"], 0)
+        if high < math.inf:
+            bound = np.minimum(np.floor(high / scales), INT32_MAX).astype(np.int64)
+            previous = value.parts["act_max"]
+            value.parts["act_max"] = bound if previous is None else np.minimum(previous, bound)
+        return value
+
+    def _scalar(self, node, index: int, default: float) -> float:
+        if len(node.input) <= index or not node.input[index]:
+            return default
+        if node.input[index] not in self.consts:
+            raise self.fail(node, "clip bounds must be constants")
+        return float(np.asarray(self.consts[node.input[index]]).reshape(-1)[0])
+
+    def _before_pooling(self, node, value: _Acc) -> None:
+        if value.parts["pool"] is not None or value.parts["global_average"]:
+            raise self.fail(node, "an activation after pooling is not supported by the C export")
+
+    def _MaxPool(self, node):
+        return self._pool(node, "max")
+
+    def _AveragePool(self, node):
+        return self._pool(node, "avg")
+
+    def _pool(self, node, kind: str):
+        value = self.acc(node)
+        a = self.attrs(node)
+        if value.parts["pool"] is not None or value.parts["global_average"]:
+            raise self.fail(node, "a second pooling in one layer is not supported by the C export")
+        if any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1])) \
+                or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise self.fail(node, "padded, dilated or ceil-mode pooling is not supported by the C export")
+        kernel, stride = list(a["kernel_shape"]), list(a.get("strides", a["kernel_shape"]))
+        if len(kernel) == 1:
+            kernel, stride = [1, *kernel], [1, *stride]
+        h, w = value.parts["spatial"]
+        oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+        value.parts["pool"] = Pool(kind, (int(kernel[0]), int(kernel[1])), (int(stride[0]), int(stride[1])))
+        value.parts["spatial"] = (oh, ow)
+        value.shape = (value.shape[0], ow) if len(value.shape) == 2 else (value.shape[0], oh, ow)
+        return value
+
+    def _GlobalAveragePool(self, node):
+        value = self.acc(node)
+        return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1))
+
+    def _ReduceMean(self, node):
+        value = self.acc(node)
+        a = self.attrs(node)
+        rank = len(value.shape) + 1  # with the batch
+        reduced = {ax % rank for ax in self._axis_list(node)}
+        spatial = {ax for ax in range(2, rank) if value.shape[ax - 1] != 1}
+        if not reduced or 0 in reduced or 1 in reduced or not spatial <= reduced:
+            raise self.fail(node, "only a mean over every spatial axis (global average pooling) is supported")
+        keep = a.get("keepdims", 1)
+        shape = tuple(1 if ax + 1 in reduced else d for ax, d in enumerate(value.shape)) if keep else \
+            tuple(d for ax, d in enumerate(value.shape) if ax + 1 not in reduced)
+        return self._global(node, value, shape)
+
+    def _global(self, node, value: _Acc, shape):
+        if value.parts["global_average"]:
+            raise self.fail(node, "a second global average in one layer")
+        value.parts["global_average"] = True
+        value.parts["spatial"] = (1, 1)
+        value.shape = shape
+        return value
+
+    # -- views: the data stays in row-major order
+
+    def _view(self, node, shape: tuple[int, ...]):
+        value = self.arg(node, 0)
+        size = int(np.prod(value.shape))
+        if int(np.prod(shape)) != size:
+            raise self.fail(node, f"reshapes {value.shape} to {shape}")
+        if isinstance(value, (_Input, _Acc)):
+            value.shape = shape
+            return value
+        raise self.fail(node, "reshapes a tensor the C export does not keep (only the input and layer outputs)")
+
+    def _Reshape(self, node):
+        value = self.arg(node, 0)
+        target = [int(v) for v in np.asarray(self.consts[node.input[1]]).reshape(-1)]
+        if len(target) < 1:
+            raise self.fail(node, "an empty target shape")
+        rest = target[1:]  # the first is the batch (0, -1 or the batch size)
+        size = int(np.prod(value.shape))
+        if rest.count(-1) == 1:
+            known = int(np.prod([d for d in rest if d != -1]))
+            rest = [size // known if d == -1 else d for d in rest]
+        return self._view(node, tuple(rest) or (size,))
+
+    def _Flatten(self, node):
+        axis = self.attrs(node).get("axis", 1)
+        if axis != 1:
+            raise self.fail(node, "only Flatten(axis=1) is supported")
+        return self._view(node, (int(np.prod(self.arg(node, 0).shape)),))
+
+    def _Squeeze(self, node):
+        value = self.arg(node, 0)
+        axes = self._axes(node, len(value.shape) + 1)
+        return self._view(node, tuple(d for ax, d in enumerate(value.shape) if ax + 1 not in axes or d != 1))
+
+    def _Unsqueeze(self, node):
+        value = self.arg(node, 0)
+        count = len(self._axis_list(node))
+        shape = list(value.shape)
+        for ax in sorted(self._axes(node, len(value.shape) + 1 + count)):
+            shape.insert(ax - 1, 1)
+        return self._view(node, tuple(shape))
+
+    def _axis_list(self, node) -> list[int]:
+        axes = self.attrs(node).get("axes")
+        if axes is None and len(node.input) > 1:
+            axes = [int(v) for v in np.asarray(self.consts[node.input[1]]).reshape(-1)]
+        return list(axes or [])
+
+    def _axes(self, node, rank: int) -> set[int]:
+        axes = {int(a) % rank for a in self._axis_list(node)}
+        if 0 in axes:
+            raise self.fail(node, "changes the batch axis")
+        return axes
+
+    def _Identity(self, node):
+        return self.arg(node, 0)
+
+    def _Dropout(self, node):
+        return self.arg(node, 0)
+
+    # -- closing a layer
+
+    def _finish(self, value: _Acc, multipliers: np.ndarray, zero_point: int, low: int, high: int,
+                bits: int) -> IntLayer:
+        parts = value.parts
+        if "done" in parts:
+            raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches (residual adds, "
+                             "concatenations) are not supported by the C export yet")
+        parts["done"] = True
+        try:
+            fixed = [quantize_multiplier(float(m)) for m in multipliers]
+        except ValueError as exc:
+            raise ModelError(f"{self.path}: {parts['name']}: {exc}") from None
+        oh, ow = parts["spatial"]
+        out_channels = parts["conv_shape"][0]
+        return IntLayer(parts["name"], parts["kind"], parts["in_shape"], (out_channels, oh, ow),
+                        parts["conv_shape"], parts["kernel"], parts["stride"], parts["padding"], parts["groups"],
+                        parts["weights"], parts["bias"], parts["input_zero_point"], int(parts["act_floor"]),
+                        None if parts["act_max"] is None else parts["act_max"].astype(np.int32), parts["pool"],
+                        parts["global_average"],
+                        np.array([m for m, _ in fixed], np.int32), np.array([n for _, n in fixed], np.int32),
+                        zero_point, low, high, bits)

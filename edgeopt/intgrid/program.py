@@ -1,0 +1,93 @@
+"""The integer program a quantized model runs as on a device: a chain of fused layers, each a convolution or dense
+layer on an int8 input, its activation as a clamp of the int32 accumulators, optional pooling and global averaging
+of the accumulators, and one requantization to the next layer's int8 grid (or, for the logits, to one int32 grid).
+
+Why pooling and activations act on accumulators: between two quantized layers the simulation computes in float, and
+ReLU, max and average pooling are positively homogeneous per channel, so on accumulators (scale s_c per channel)
+they give the same numbers as on reals; only the final requantization rounds. The C export fuses each layer the same
+way, so no int32 tensor is ever stored (the arena holds int8 activations only, as the cost model assumes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POOLS = ("max", "avg")
+
+
+@dataclass(frozen=True)
+class Pool:
+    kind: str  # max | avg (of accumulators; avg rounds half away from zero)
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class IntLayer:
+    """One fused layer. Shapes are (channels, height, width) of one sample; a 1-D layer has height 1, a dense layer
+    height and width 1."""
+
+    name: str  # the ONNX node it came from
+    kind: str  # conv | dense
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]  # after pooling and global averaging
+    conv_shape: tuple[int, int, int]  # the convolution's own output
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]  # top, left (bottom and right follow from the shapes)
+    groups: int
+    weights: np.ndarray  # int8, (out channels, in channels / groups, kh, kw)
+    bias: np.ndarray | None  # int32 per out channel, on the accumulator's grid; None: the layer has none
+    input_zero_point: int
+    act_floor: int  # the activation as a clamp of the accumulator: 0 after ReLU/ReLU6, else INT32_MIN
+    act_max: np.ndarray | None  # int32 per out channel (ReLU6: 6 / the channel's accumulator scale); None: no bound
+    pool: Pool | None
+    global_average: bool
+    multiplier: np.ndarray  # int32 per out channel: fixed-point requantization (intgrid.fixedpoint)
+    shift: np.ndarray
+    output_zero_point: int
+    output_min: int
+    output_max: int
+    output_bits: int  # 8: int8 activations for the next layer; 32: the logits
+
+    @property
+    def output_size(self) -> int:
+        return int(np.prod(self.out_shape))
+
+
+    @property
+    def output_bytes(self) -> int:
+        return self.output_size * self.output_bits // 8
+
+
+@dataclass(frozen=True, eq=False)
+class IntProgram:
+    """The model as integers: int8 input on (input_scale, input_zero_point), int32 logits on output_scale."""
+
+    input_shape: tuple[int, ...]  # the model's sample shape (its int8 input, in row-major order)
+    input_scale: float
+    input_zero_point: int
+    layers: tuple[IntLayer, ...]
+    output_scale: float  # logits = int32 output * output_scale
+
+    @property
+    def input_size(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def output_size(self) -> int:
+        return self.layers[-1].output_size
+
+    @property
+    def weight_bytes(self) -> int:
+        """Constant data as the C export stores it: int8 weights; per output channel an int32 multiplier and an int8
+        shift, and an int32 bias and upper activation bound where the layer has them."""
+        return sum(layer.weights.size + len(layer.multiplier) * (4 + 1) + sum(4 * len(a) for a in (
+            layer.bias, layer.act_max) if a is not None) for layer in self.layers)
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """Float samples (normalised as the model expects) to the int8 input grid; the one float step, done before
+        the device's inference (by the sensor pipeline, or the C export's optional wrapper)."""
+        q = np.round(np.asarray(x, np.float64) / self.input_scale) + self.input_zero_point
+        return np.clip(q, -128, 127).astype(np.int8)

@@ -1,0 +1,72 @@
+"""The integer reference: an IntProgram run in numpy integers. The C export computes the same integers (tested bit
+for bit); the QDQ ONNX file and the PyTorch simulation compute the same reals up to rounding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, requantize, rounding_divide
+from edgeopt.intgrid.program import IntLayer, IntProgram
+
+
+def run_program(program: IntProgram, x: np.ndarray) -> np.ndarray:
+    """int32 logits (N, classes) of int8 inputs `x` (N, *input_shape)."""
+    x = np.asarray(x)
+    if x.dtype != np.int8 or tuple(x.shape[1:]) != tuple(program.input_shape):
+        raise ValueError(f"expected int8 inputs of shape (N, {', '.join(map(str, program.input_shape))}), got "
+                         f"{x.dtype} {tuple(x.shape)}")
+    out = x.reshape(len(x), -1)
+    for layer in program.layers:
+        out = run_layer(layer, out)
+    return out.reshape(len(x), -1).astype(np.int32)
+
+
+def accumulators(layer: IntLayer, x: np.ndarray) -> np.ndarray:
+    """int64 (N, C, H, W) accumulators of the convolution with bias, before the activation."""
+    n = len(x)
+    c, h, w = layer.in_shape
+    xz = x.reshape(n, c, h, w).astype(np.int64) - layer.input_zero_point
+    oc, oh, ow = layer.conv_shape
+    kh, kw = layer.kernel
+    sh, sw = layer.stride
+    pt, pl = layer.padding
+    pad_b = max(0, (oh - 1) * sh + kh - h - pt)
+    pad_r = max(0, (ow - 1) * sw + kw - w - pl)
+    xz = np.pad(xz, ((0, 0), (0, 0), (pt, pad_b), (pl, pad_r)))  # zero in (x - zero point): a real 0
+    windows = np.lib.stride_tricks.sliding_window_view(xz, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :oh, :ow]
+    per_group_in, per_group_out = c // layer.groups, oc // layer.groups
+    weights = layer.weights.astype(np.int64)
+    acc = np.empty((n, oc, oh, ow), np.int64)
+    for g in range(layer.groups):
+        win = windows[:, g * per_group_in:(g + 1) * per_group_in]  # (n, cin_g, oh, ow, kh, kw)
+        wg = weights[g * per_group_out:(g + 1) * per_group_out]  # (oc_g, cin_g, kh, kw)
+        acc[:, g * per_group_out:(g + 1) * per_group_out] = np.einsum("nchwij,ocij->nohw", win, wg)
+    if layer.bias is not None:
+        acc += layer.bias.astype(np.int64)[None, :, None, None]
+    return acc
+
+
+def run_layer(layer: IntLayer, x: np.ndarray) -> np.ndarray:
+    """One fused layer on int8 inputs (N, in size): int8 or int32 outputs (N, out size)."""
+    acc = accumulators(layer, x)
+    if acc.min(initial=0) < INT32_MIN or acc.max(initial=0) > INT32_MAX:
+        raise OverflowError(f"{layer.name}: an accumulator left the int32 range")
+    acc = np.maximum(acc, layer.act_floor)
+    if layer.act_max is not None:
+        acc = np.minimum(acc, layer.act_max.astype(np.int64)[None, :, None, None])
+    if layer.pool is not None:
+        kh, kw = layer.pool.kernel
+        sh, sw = layer.pool.stride
+        ph, pw = (acc.shape[2] - kh) // sh + 1, (acc.shape[3] - kw) // sw + 1
+        windows = np.lib.stride_tricks.sliding_window_view(acc, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :ph,
+                                                                                                         :pw]
+        if layer.pool.kind == "max":
+            acc = windows.max(axis=(4, 5))
+        else:
+            acc = rounding_divide(windows.sum(axis=(4, 5)), kh * kw)
+    if layer.global_average:
+        acc = rounding_divide(acc.sum(axis=(2, 3), keepdims=True), acc.shape[2] * acc.shape[3])
+    view = (1, -1, 1, 1)
+    out = requantize(acc, layer.multiplier.reshape(view), layer.shift.reshape(view)) + layer.output_zero_point
+    out = np.clip(out, layer.output_min, layer.output_max)
+    return out.reshape(len(x), -1).astype(np.int8 if layer.output_bits == 8 else np.int32)

@@ -1,0 +1,22 @@
+"""Quantized (QDQ) models to export: the bundled example's trained cnn1d (ReLU, max pooling), an MLP, and a separable
+cnn1d with ReLU6 and average pooling."""
+
+from __future__ import annotations
+
+import pytest
+from qdq_helpers import CNN_RELU6_AVG, MLP, quantized_onnx, train
+
+
+@pytest.fixture(scope="session")
+def qdq_models(tmp_path_factory, trained, reads_small):
+    """name -> (QDQ path, float test inputs normalised as the model expects)."""
+    folder = tmp_path_factory.mktemp("qdq")
+    x_test = trained.normalizer.apply(reads_small.x_test)
+    models = {"cnn1d": (quantized_onnx(trained.module, reads_small, trained.normalizer, folder / "cnn1d.onnx"),
+                        x_test)}
+    for name, space, config in (("mlp", "mlp", MLP), ("cnn1d_relu6_avg", "cnn1d", CNN_RELU6_AVG)):
+        module, normalizer = train(space, config, reads_small, 4, tmp_path_factory.mktemp(name))
+        models[name] = (quantized_onnx(module, reads_small, normalizer, folder / f"{name}.onnx"),
+                        normalizer.apply(reads_small.x_test))
+    return models
+

@@ -1,0 +1,57 @@
+"""Helpers of the export tests: small models trained, quantized to int8 and written as QDQ ONNX; the real datasets
+of ../shared/datasets (skipped where they are not beside the checkout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+
+
+def quantized_onnx(module, dataset, normalizer, path: Path, profile: str = "stm32f746") -> Path:
+    """`module` quantized to int8 post-training (no fallbacks) and exported as QDQ ONNX at `path`."""
+    from edgeopt.compress.context import CompressContext
+    from edgeopt.compress.quantize import Int8Config, quantize
+    from edgeopt.export.onnx import export_onnx
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.train.loop import DeviceData
+
+    ctx = CompressContext(load_profile(profile), DeviceData(dataset, normalizer), dataset.sample_shape,
+                          dataset.num_classes)
+    q = quantize(module, Int8Config(qat_epochs=0, mixed_precision=False), ctx)
+    return export_onnx(q.model, dataset.sample_shape, path, q.plan)
+
+
+def train(space: str, config: dict, dataset, epochs: int, folder: Path):
+    import torch
+
+    from edgeopt.data.normalize import Normalizer
+    from edgeopt.models.source import load_source
+    from edgeopt.space.spec import load_space
+    from edgeopt.train.loop import DeviceData, TrialSpec, train_trial
+
+    torch.set_num_threads(1)
+    normalizer = Normalizer.fit(dataset.x_train)
+    path = folder / "trial.pt"
+    spec = TrialSpec(0, load_space(space).to_json(), config, dataset.sample_shape, dataset.num_classes, 0, str(path),
+                     normalizer=normalizer.to_dict())
+    train_trial(spec, DeviceData(dataset, normalizer), epochs)
+    return load_source(path).module, normalizer
+
+
+MLP = {"depth": 2, "width": 24, "activation": "relu", "dropout": 0.0, "lr": 0.01, "weight_decay": 0.0,
+       "batch_size": 32, "optimizer": "adam", "epochs": 6}
+CNN_RELU6_AVG = {"blocks": 2, "channels": 6, "channel_growth": 1.5, "kernel_size": 5, "stride": 1, "pooling": "avg",
+                 "separable": True, "activation": "relu6", "dropout": 0.0, "lr": 0.02, "weight_decay": 0.0,
+                 "batch_size": 32, "optimizer": "adam", "epochs": 6}
+
+
+def shared_dataset(name: str):
+    from edgeopt.data.loading import load_dataset
+
+    path = SHARED / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not here (the suite's real datasets live in ../shared/datasets)")
+    return load_dataset(str(path))

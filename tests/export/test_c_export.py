@@ -1,0 +1,138 @@
+"""The C export: built with the host's cc under -Werror, bit-exact with the integer reference, in agreement with
+onnxruntime on the same QDQ file, deterministic, and one clear error for what it cannot run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgeopt.cli import main
+from edgeopt.errors import ModelError
+from edgeopt.export.c_export import ExportError, export
+from edgeopt.export.host import compiler
+from edgeopt.export.lower import lower_onnx
+from edgeopt.export.verify import verify_c
+
+from qdq_helpers import CNN_RELU6_AVG, MLP, quantized_onnx, shared_dataset, train
+
+pytestmark = pytest.mark.skipif(compiler() is None, reason="no C compiler")
+
+
+def _check_agreement(agreement, what):
+    figures = f"{what}: {agreement.to_dict()}"
+    assert agreement.bit_exact_share == 1.0, figures
+    assert agreement.class_agreement >= 0.995, figures
+    assert agreement.within_step_share >= 0.99, figures
+
+
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg"])
+def test_c_matches_the_integer_reference_and_onnxruntime(qdq_models, tmp_path, name):
+    path, x_test = qdq_models[name]
+    record = export(path, "stm32f746", tmp_path / "c")
+    _check_agreement(verify_c(tmp_path / "c", path, x_test), name)
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert manifest["model_sha256"] == record.model_sha256 and manifest["out_dir"] is None
+    assert record.counted_weight_bytes > 0 and record.counted_ram_bytes > record.counted_arena_bytes
+    program = lower_onnx(path)
+    assert record.counted_weight_bytes == program.weight_bytes
+    assert {"conv", "dense"} & set(record.ops)
+
+
+def test_ops_of_the_shipped_spaces_are_lowered(qdq_models):
+    kinds = {name: lower_onnx(path) for name, (path, _) in qdq_models.items()}
+    relu6 = kinds["cnn1d_relu6_avg"]
+    assert any(layer.groups > 1 for layer in relu6.layers)  # depthwise
+    assert any(layer.pool is not None and layer.pool.kind == "avg" for layer in relu6.layers)
+    assert any(layer.act_max is not None for layer in relu6.layers)  # ReLU6's upper clamp
+    assert any(layer.pool is not None and layer.pool.kind == "max" for layer in kinds["cnn1d"].layers)
+    assert all(layer.kind == "dense" for layer in kinds["mlp"].layers)
+    assert all(any(layer.global_average for layer in p.layers) for n, p in kinds.items() if n != "mlp")
+
+
+def test_same_model_gives_byte_identical_files(qdq_models, tmp_path):
+    path, _ = qdq_models["cnn1d"]
+    export(path, "stm32f746", tmp_path / "a")
+    export(path, "stm32f746", tmp_path / "b", name="model")
+    for file in ("model.h", "model.c", "manifest.json", "CMakeLists.txt", "model.mk"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+
+
+def test_a_second_name_gives_separate_symbols(qdq_models, tmp_path):
+    path, _ = qdq_models["mlp"]
+    record = export(path, "stm32f746", tmp_path / "c", name="kws")
+    source = (tmp_path / "c" / "kws.c").read_text()
+    assert "int kws_run(const int8_t *input, int32_t *logits, uint8_t *arena)" in source
+    assert "model_" not in source and "float" not in source and "malloc" not in source
+    assert record.files[:2] == ("kws.h", "kws.c")
+
+
+def test_unsupported_ops_and_float_models_are_one_clear_error(tmp_path, reads_small):
+    tanh = dict(MLP, activation="tanh")
+    module, normalizer = train("mlp", tanh, reads_small, 1, tmp_path)
+    path = quantized_onnx(module, reads_small, normalizer, tmp_path / "tanh.onnx")
+    with pytest.raises(ModelError, match=r"\(Tanh\): not supported by the C export; supported ops: Conv"):
+        export(path, "stm32f746", tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+    from edgeopt.export.onnx import export_onnx
+
+    float_path = export_onnx(module, reads_small.sample_shape, tmp_path / "float.onnx")
+    with pytest.raises(ModelError, match="needs an int8 input and integer weights"):
+        export(float_path, "stm32f746", tmp_path / "out")
+
+
+def test_cli_export_prints_and_writes_json(qdq_models, tmp_path):
+    path, _ = qdq_models["cnn1d"]
+    runner = CliRunner()
+    result = runner.invoke(main, ["export", str(path), "-p", "stm32f746", "--format", "c", "-o",
+                                  str(tmp_path / "c"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["counted_weight_bytes"] > 0 and data["estimated_weight_bytes"] > 0 and data["format"] == "c"
+    result = runner.invoke(main, ["export", str(path), "-p", "stm32f746", "-o", str(tmp_path / "c")])
+    assert result.exit_code == 0 and "model_run" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--name", "2bad"], "is not a C identifier"),
+    (["-p", "no-such-device"], "no-such-device"),
+])
+def test_cli_bad_input_exits_2_without_a_traceback(qdq_models, tmp_path, args, message):
+    path, _ = qdq_models["mlp"]
+    argv = ["export", str(path), "-o", str(tmp_path / "c")] + (["-p", "stm32f746"] if "-p" not in args else []) + args
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_cli_refuses_a_folder_that_is_not_an_export(qdq_models, tmp_path):
+    path, _ = qdq_models["mlp"]
+    (tmp_path / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["export", str(path), "-p", "stm32f746", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "not an edgeopt export" in result.output
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_not_an_onnx_file(tmp_path):
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(ModelError, match="cannot read as ONNX"):
+        export(bad, "stm32f746", tmp_path / "out")
+    with pytest.raises(ExportError, match="no such file"):
+        export(tmp_path / "missing", "stm32f746", tmp_path / "out")
+
+
+@pytest.mark.parametrize("dataset, space, config", [
+    ("japanese_vowels.npz", "cnn1d", dict(CNN_RELU6_AVG, pooling="max", activation="relu")),
+    ("breast_cancer.npz", "mlp", MLP),
+    ("basic_motions.npz", "cnn1d", CNN_RELU6_AVG),
+])
+def test_real_datasets(tmp_path, dataset, space, config):
+    data = shared_dataset(dataset)
+    module, normalizer = train(space, config, data, 8, tmp_path)
+    path = quantized_onnx(module, data, normalizer, tmp_path / "model.onnx")
+    export(path, "stm32f746", tmp_path / "c")
+    x = normalizer.apply(np.concatenate([data.x_val, data.x_test]))
+    _check_agreement(verify_c(tmp_path / "c", path, x), dataset)
