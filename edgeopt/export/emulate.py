@@ -1,0 +1,176 @@
+"""A C export run on an emulated Cortex-M (QEMU's MPS2 boards, semihosting for I/O), with the linked image's flash and
+RAM from `arm-none-eabi-size` and, under `-icount shift=0`, deterministic instruction counts per inference.
+
+QEMU models no caches, wait states or pipeline: instruction counts estimate cycles; they are never a measurement."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.errors import EdgeoptError
+
+# cpu -> (QEMU board, its CPU clock in Hz: SysTick counts at it, and -icount shift=0 runs one instruction a nanosecond)
+BOARDS = {"cortex-m4": ("mps2-an386", 25_000_000), "cortex-m7": ("mps2-an500", 25_000_000)}
+TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm")
+CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", "-mthumb", "-ffunction-sections", "-fdata-sections")
+
+LINKER_SCRIPT = """
+MEMORY { CODE (rx) : ORIGIN = 0x00000000, LENGTH = 4M
+         RAM (rwx) : ORIGIN = 0x20000000, LENGTH = 4M }
+ENTRY(reset_handler)
+SECTIONS {
+  .text : { KEEP(*(.vectors)) *(.text*) . = ALIGN(4); } > CODE
+  .rodata : { *(.rodata*) . = ALIGN(4); } > CODE
+  .ARM.exidx : { *(.ARM.exidx*) } > CODE
+  .data : { *(.data*) . = ALIGN(4); } > RAM
+  .bss (NOLOAD) : { __bss_start__ = .; *(.bss*) *(COMMON) . = ALIGN(4); __bss_end__ = .; } > RAM
+  end = .;
+  __stack_top = ORIGIN(RAM) + LENGTH(RAM);
+}
+"""
+
+STARTUP = r"""
+#include <stdint.h>
+extern int main(void);
+extern uint32_t __bss_start__, __bss_end__, __stack_top;
+void reset_handler(void);
+void default_handler(void) { for (;;) {} }
+__attribute__((section(".vectors"), used)) static void (*const vectors[16])(void) = {
+    (void (*)(void))&__stack_top, reset_handler, default_handler, default_handler, default_handler, default_handler,
+    default_handler, 0, 0, 0, 0, default_handler, default_handler, 0, default_handler, default_handler};
+void _init(void) {}
+void _fini(void) {}
+void exit(int);
+void reset_handler(void) {
+    uint32_t *p;
+    for (p = &__bss_start__; p < &__bss_end__; p++) *p = 0;
+    exit(main());
+}
+"""
+
+HARNESS = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include "NAME.h"
+#include "samples.h"
+extern void initialise_monitor_handles(void);
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
+static uint8_t arena[UPPER_ARENA_BYTES] __attribute__((aligned(4)));
+static int32_t logits[UPPER_OUTPUT_SIZE];
+int main(void) {
+    int s, k;
+    initialise_monitor_handles();
+    SYST_RVR = 0xFFFFFF;
+    for (s = 0; s < SAMPLES; s++) {
+        uint32_t ticks;
+        SYST_CSR = 0; SYST_CVR = 0; SYST_CSR = 5;  /* processor clock, counting down from the reload value */
+        NAME_run(samples[s], logits, arena);
+        ticks = 0xFFFFFF - SYST_CVR;
+        SYST_CSR = 0;
+        printf("%lu", (unsigned long)ticks);
+        for (k = 0; k < UPPER_OUTPUT_SIZE; k++) printf(" %ld", (long)logits[k]);
+        printf("\n");
+    }
+    return 0;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Bytes by section, from `arm-none-eabi-size -A`."""
+
+    text: int
+    rodata: int
+    data: int
+    bss: int
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.text + self.rodata + self.data
+
+    @property
+    def static_ram_bytes(self) -> int:
+        return self.data + self.bss
+
+
+@dataclass(frozen=True)
+class EmulatedRun:
+    cpu: str
+    board: str
+    logits: np.ndarray  # int32 (N, outputs)
+    instructions: np.ndarray  # per inference, estimated (SysTick under -icount shift=0, +-1 tick of the CPU clock)
+    model: Sizes  # the model's own object file: kernels (text) and constants (rodata)
+    image: Sizes  # the linked harness image: the model, its arena, the test samples, newlib, startup
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in TOOLS if shutil.which(tool) is None]
+
+
+def section_sizes(path: str | os.PathLike) -> Sizes:
+    out = subprocess.run(["arm-none-eabi-size", "-A", str(path)], capture_output=True, text=True, check=True).stdout
+    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    for line in out.splitlines():
+        match = re.match(r"^\.(text|rodata|data|bss)(\S*)\s+(\d+)", line)
+        if match:
+            sizes[match.group(1)] += int(match.group(3))
+    return Sizes(**sizes)
+
+
+def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "cortex-m4",
+                 timeout_s: float = 600.0) -> EmulatedRun:
+    """The C export in `export_dir` cross-compiled for `cpu`, run on the emulated board over int8 samples `x`."""
+    if cpu not in BOARDS:
+        raise EdgeoptError(f"unknown cpu {cpu!r}; the emulator runs {', '.join(BOARDS)}")
+    missing = missing_tools()
+    if missing:
+        raise EdgeoptError(f"the Cortex-M emulation needs {', '.join(missing)} (Debian: gcc-arm-none-eabi, "
+                           "libnewlib-arm-none-eabi, qemu-system-arm)")
+    export_dir = Path(export_dir)
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    name = manifest["name"]
+    board, clock_hz = BOARDS[cpu]
+    samples = np.ascontiguousarray(np.asarray(x, np.int8).reshape(len(x), -1))
+    flags = [*CFLAGS, f"-mcpu={cpu}", "-I", str(export_dir)]
+    with tempfile.TemporaryDirectory(prefix="edgeopt-qemu-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "link.ld").write_text(LINKER_SCRIPT)
+        (tmp / "startup.c").write_text(STARTUP)
+        (tmp / "main.c").write_text(HARNESS.replace("UPPER", name.upper()).replace("NAME", name))
+        rows = ",\n".join("{" + ",".join(map(str, row)) + "}" for row in samples)
+        (tmp / "samples.h").write_text(f"#define SAMPLES {len(samples)}\nstatic const int8_t samples[SAMPLES]"
+                                       f"[{samples.shape[1]}] = {{\n{rows}\n}};\n")
+        _call(["arm-none-eabi-gcc", *flags, "-c", str(export_dir / f"{name}.c"), "-o", str(tmp / "model.o")])
+        _call(["arm-none-eabi-gcc", *flags, "-I", str(tmp), "--specs=rdimon.specs", "-nostartfiles",
+               "-Wl,--gc-sections", "-T", str(tmp / "link.ld"), str(tmp / "startup.c"), str(tmp / "main.c"),
+               str(tmp / "model.o"), "-o", str(tmp / "app.elf")])
+        run = subprocess.run(["qemu-system-arm", "-M", board, "-nographic", "-icount", "shift=0",
+                              "-semihosting-config", "enable=on,target=native", "-kernel", str(tmp / "app.elf")],
+                             capture_output=True, text=True, timeout=timeout_s)
+        if run.returncode != 0:
+            raise EdgeoptError(f"qemu-system-arm -M {board} exited with {run.returncode}: {run.stderr[-1000:]}")
+        lines = [line.split() for line in run.stdout.splitlines() if line.strip()]
+        if len(lines) != len(samples):
+            raise EdgeoptError(f"the emulated {cpu} printed {len(lines)} results for {len(samples)} samples")
+        values = np.array(lines, np.int64)
+        return EmulatedRun(cpu, board, values[:, 1:].astype(np.int32),
+                           values[:, 0] * (1_000_000_000 // clock_hz), section_sizes(tmp / "model.o"),
+                           section_sizes(tmp / "app.elf"))
+
+
+def _call(argv: list[str]) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EdgeoptError(f"{argv[0]} failed:\n{result.stderr[-2000:]}")

@@ -1,0 +1,57 @@
+"""The C export cross-compiled for Cortex-M4 and M7 and run on QEMU's MPS2 boards: the same logits as the host build,
+deterministic instruction counts, and the image's sizes beside the cost model's estimates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qdq_helpers import require_tools
+
+from edgeopt.export.c_export import export
+from edgeopt.export.emulate import missing_tools, run_emulated
+from edgeopt.export.host import run_on_host
+from edgeopt.export.lower import lower_onnx
+
+
+@pytest.fixture(scope="module")
+def exported(qdq_models, tmp_path_factory):
+    require_tools(missing_tools())
+    out = {}
+    for name in ("cnn1d", "mlp"):
+        path, x_test = qdq_models[name]
+        folder = tmp_path_factory.mktemp(name)
+        out[name] = (export(path, "stm32f746", folder), lower_onnx(path).quantize_input(x_test))
+    return out
+
+
+@pytest.mark.parametrize("cpu, samples", [("cortex-m4", 300), ("cortex-m7", 100)])
+@pytest.mark.parametrize("name", ["cnn1d", "mlp"])
+def test_emulated_cortex_m_equals_the_host_build(exported, cpu, samples, name):
+    record, q = exported[name]
+    q = q[:samples]
+    assert len(q) == samples
+    run = run_emulated(record.out_dir, q, cpu)
+    np.testing.assert_array_equal(run.logits, run_on_host(record.out_dir, q))
+    assert np.all(run.instructions > 0)
+
+
+def test_instruction_counts_are_deterministic_and_follow_the_work(exported):
+    cnn_record, cnn_q = exported["cnn1d"]
+    mlp_record, mlp_q = exported["mlp"]
+    first = run_emulated(cnn_record.out_dir, cnn_q[:5])
+    again = run_emulated(cnn_record.out_dir, cnn_q[:5])
+    np.testing.assert_array_equal(first.instructions, again.instructions)
+    mlp = run_emulated(mlp_record.out_dir, mlp_q[:5])
+    macs = {n: sum(int(np.prod(layer.conv_shape)) * layer.weights[0].size for layer in lower_onnx(r.model).layers)
+            for n, (r, _) in exported.items()}
+    # more multiply-accumulates, more instructions
+    assert (macs["cnn1d"] > macs["mlp"]) == (first.instructions.mean() > mlp.instructions.mean())
+
+
+def test_sizes_of_the_model_and_the_image(exported):
+    record, q = exported["cnn1d"]
+    run = run_emulated(record.out_dir, q[:2])
+    assert run.model.data == 0 and run.model.bss == 0  # the model keeps no state of its own: reentrant
+    assert run.model.rodata >= record.counted_weight_bytes  # its constants, and the layer table
+    assert run.image.flash_bytes > run.model.flash_bytes
+    assert run.image.bss >= record.counted_arena_bytes  # the harness's static arena
