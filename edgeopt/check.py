@@ -37,10 +37,11 @@ class CheckItem:
     actual: float | str
     message: str
     layer: str | None = None
+    source: str = "estimated"  # where `actual` comes from: estimated (cost model) or measured (toolchain)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "passed": self.passed, "limit": self.limit,
-                "actual": self.actual, "message": self.message, "layer": self.layer}
+                "actual": self.actual, "message": self.message, "layer": self.layer, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,9 @@ def check(
     `baseline` file, against the recorded figures with a relative `tolerance` (0.02 = 2%).
 
     With `update_baseline`, the current figures are written to `baseline` (atomically) instead of compared.
+    `model` may be a C export folder (`edgeopt export`): its flash and RAM are then measured (the model compiled for
+    a Cortex-M4 and sized by `arm-none-eabi-size`, plus the arena and buffers it states) and gated in place of the
+    estimated weight and activation bytes; every other figure is the estimate of the QDQ file it was made from.
     """
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
@@ -157,8 +161,15 @@ def check(
     profile = profile.with_budgets(**{k: v for k, v in overrides.items() if v is not None})
     if tolerance < 0:
         raise BaselineError(f"tolerance must be 0 or more, got {tolerance:g}")
+    measured = None
+    if isinstance(model, (str, os.PathLike)) and (Path(model) / "manifest.json").is_file():
+        from edgeopt.export.emulate import export_sizes
+
+        measured = export_sizes(model)
+        model = Path(model) / "source.onnx"
     est = estimate(model, profile, input_shape)
-    items = [_limit_item(c) for c in limit_checks(est, profile) if c.limit is not None]
+    items = [_measured_item(c, measured) if measured is not None and c.what in MEASURED else _limit_item(c)
+             for c in limit_checks(est, profile) if c.limit is not None]
     items.append(_legality_item(est, profile))
 
     regressions: tuple[Regression, ...] = ()
@@ -181,6 +192,21 @@ def _limit_item(c) -> CheckItem:
     message = (f"{c.label}: {c.actual:.6g} within {c.what} {c.limit:.6g}" if c.passed
                else c.violation().message)
     return CheckItem(c.what, "budget", c.passed, c.limit, c.actual, message, c.layer)
+
+
+MEASURED = {"max_weight_bytes": "flash", "weight_memory": "flash", "max_activation_bytes": "RAM",
+            "activation_memory": "RAM"}
+
+
+def _measured_item(c, measured) -> CheckItem:
+    what = MEASURED[c.what]
+    actual = measured.flash_bytes if what == "flash" else measured.ram_bytes
+    detail = (f"code {measured.code_bytes} + constants {measured.constant_bytes}" if what == "flash" else
+              f"arena {measured.arena_bytes} + input/logits {measured.io_bytes}")
+    passed = actual <= c.limit
+    message = (f"measured {what} ({measured.cpu}, arm-none-eabi-size: {detail}): {actual} B "
+               f"{'within' if passed else 'over'} {c.what} {c.limit:.6g} (estimated {c.actual:.6g})")
+    return CheckItem(c.what, "budget", passed, c.limit, actual, message, None, "measured")
 
 
 def _legality_item(est: Estimate, profile: HardwareProfile) -> CheckItem:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -224,7 +225,8 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
     for output in (junit, baseline if update_baseline else None):  # found now, not after the work
         if output:
             require_writable(output)
-    result = check(_load(model, input_shape), profile, max_params=max_params, max_weight_bytes=max_weight_bytes,
+    target = model if (Path(model) / "manifest.json").is_file() else _load(model, input_shape)  # an export: measured
+    result = check(target, profile, max_params=max_params, max_weight_bytes=max_weight_bytes,
                    max_activation_bytes=max_activation_bytes, max_latency_s=max_latency, max_energy_j=max_energy,
                    baseline=baseline, tolerance=tolerance, update_baseline=update_baseline)
     if junit:
@@ -295,7 +297,6 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     Every sampled architecture is costed on each profile first; those that fit none are never trained. Ctrl-C stops
     cleanly; the same command (or --resume RUN_DIR) continues where it stopped.
     """
-    from pathlib import Path
 
     from edgeopt.runner.coordinator import run_search
     from edgeopt.runner.slots import parse_gpus, parse_workers
@@ -376,7 +377,6 @@ def _with_progress(console, work, quiet: bool):
 
 def _absolute_model(spec: str | None) -> str | None:
     """Files named on the command line are recorded by absolute path, so --resume works from any folder."""
-    from pathlib import Path
 
     if spec is None:
         return None
@@ -431,7 +431,6 @@ def dashboard_cmd(run_dir, storage, host, port) -> None:
 def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool) -> None:
     """Tables, plots and an HTML page of a search: the Pareto front per profile, the best precision and recall under
     size budgets, a linear baseline, and every trial as JSON and CSV."""
-    from pathlib import Path
 
     from edgeopt.search.store import open_store
 

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from edgeopt.profiles.schema import HardwareProfile
 
 FORMATS = ("c",)
 MANIFEST = "manifest.json"
+SOURCE = "source.onnx"
 
 
 class ExportError(EdgeoptError):
@@ -84,7 +86,7 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
     ops = tuple(sorted({layer.kind for layer in program.layers}
                        | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
                        | {"global_average" for layer in program.layers if layer.global_average}))
-    files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk")
+    files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
     record = ExportRecord("c", str(out_dir), name, files, str(source), model_sha, profile.name, profile_sha,
                           __version__, tuple(program.input_shape), program.input_scale, program.input_zero_point,
                           program.output_size, program.output_scale, ops, len(program.layers),
@@ -95,6 +97,7 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
         (tmp / f"{name}.h").write_text(header)
         (tmp / f"{name}.c").write_text(body)
         (tmp / "CMakeLists.txt").write_text(_cmake(name))
+        shutil.copyfile(source, tmp / SOURCE)  # what the C was made from: `edgeopt check` estimates it
         (tmp / f"{name}.mk").write_text(_make(name))
         manifest = record.to_dict() | {"out_dir": None, "model": source.name}  # portable: no absolute paths
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

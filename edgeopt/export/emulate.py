@@ -174,3 +174,39 @@ def _call(argv: list[str]) -> None:
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
         raise EdgeoptError(f"{argv[0]} failed:\n{result.stderr[-2000:]}")
+
+
+@dataclass(frozen=True)
+class ExportSizes:
+    """Flash and RAM of a C export, measured from its object file built for `cpu` (`arm-none-eabi-size`) plus the
+    caller's buffers the manifest states (arena, int8 input, int32 logits)."""
+
+    cpu: str
+    code_bytes: int  # the kernels (.text)
+    constant_bytes: int  # weights, biases, requantization, layer table (.rodata)
+    arena_bytes: int
+    io_bytes: int
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.code_bytes + self.constant_bytes
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.arena_bytes + self.io_bytes
+
+
+def export_sizes(export_dir: str | os.PathLike, cpu: str = "cortex-m4") -> ExportSizes:
+    """Measure an export folder's flash and RAM for `cpu` with the Cortex-M toolchain."""
+    if shutil.which("arm-none-eabi-gcc") is None or shutil.which("arm-none-eabi-size") is None:
+        raise EdgeoptError("measuring an export's flash and RAM needs arm-none-eabi-gcc and arm-none-eabi-size "
+                           "(Debian: gcc-arm-none-eabi)")
+    export_dir = Path(export_dir)
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    with tempfile.TemporaryDirectory(prefix="edgeopt-size-") as tmp:
+        obj = Path(tmp) / "model.o"
+        _call(["arm-none-eabi-gcc", *CFLAGS, f"-mcpu={cpu}", "-I", str(export_dir), "-c",
+               str(export_dir / f"{manifest['name']}.c"), "-o", str(obj)])
+        sizes = section_sizes(obj)
+    return ExportSizes(cpu, sizes.text, sizes.rodata + sizes.data, manifest["counted_arena_bytes"] + sizes.data
+                       + sizes.bss, manifest["counted_ram_bytes"] - manifest["counted_arena_bytes"])

@@ -55,3 +55,25 @@ def test_sizes_of_the_model_and_the_image(exported):
     assert run.model.rodata >= record.counted_weight_bytes  # its constants, and the layer table
     assert run.image.flash_bytes > run.model.flash_bytes
     assert run.image.bss >= record.counted_arena_bytes  # the harness's static arena
+
+
+def test_check_gates_an_export_folder_on_measured_flash_and_ram(exported, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+
+    record, _ = exported["cnn1d"]
+    runner = CliRunner()
+    result = runner.invoke(main, ["check", record.out_dir, "-p", "stm32f746", "--json"])
+    assert result.exit_code == 0, result.output
+    items = {item["name"]: item for item in json.loads(result.output)["items"]}
+    assert items["weight_memory"]["source"] == "measured" and items["activation_memory"]["source"] == "measured"
+    flash = items["weight_memory"]["actual"]
+    assert flash > record.counted_weight_bytes  # constants and the kernels' code
+    junit = tmp_path / "check.xml"
+    result = runner.invoke(main, ["check", record.out_dir, "-p", "stm32f746", "--max-weight-bytes", str(flash - 1),
+                                  "--junit", str(junit)])
+    assert result.exit_code == 1 and "measured flash" in result.output
+    assert 'name="max_weight_bytes"' in junit.read_text() and "<failure" in junit.read_text()
