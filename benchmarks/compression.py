@@ -42,8 +42,8 @@ from edgeopt.compress import (  # noqa: E402
 )
 from edgeopt.data.examples import example_dataset  # noqa: E402
 from edgeopt.data.normalize import Normalizer  # noqa: E402
-from edgeopt.export.onnx import export_onnx  # noqa: E402
-from edgeopt.export.runtime import file_bytes, host_latency_s, onnx_metrics  # noqa: E402
+from edgeopt.deploy.onnx import export_onnx  # noqa: E402
+from edgeopt.deploy.runtime import file_bytes, host_latency_s, onnx_metrics  # noqa: E402
 from edgeopt.profiles.loader import load_profile  # noqa: E402
 from edgeopt.train.fit import FitSettings, fit  # noqa: E402
 from edgeopt.train.loop import DeviceData, evaluate  # noqa: E402

@@ -1,7 +1,8 @@
 """edgeopt: fit neural networks onto tiny hardware.
 
-Library entry points: `load_profile`, `estimate`, `check`, `run_search`, `compress`, `export_onnx`. Importing edgeopt
-is cheap: it configures no logging, writes nothing, and imports torch only when a torch model is analysed.
+Library entry points: `load_profile`, `estimate`, `check`, `run_search`, `compress`, `export_onnx`, `export`.
+Importing edgeopt is cheap: it configures no logging, writes nothing, and imports torch only when a torch model is
+analysed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ _EXPORTS = {
     "build_report": "edgeopt.report.search_report",
     "compress": "edgeopt.compress.run",
     "load_pipeline": "edgeopt.compress.pipeline",
-    "export_onnx": "edgeopt.export.onnx",
+    "export_onnx": "edgeopt.deploy.onnx",
+    "export": "edgeopt.deploy.c_export",
+    "ExportRecord": "edgeopt.deploy.c_export",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -50,7 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.space.spec import load_space
     from edgeopt.compress.pipeline import load_pipeline
     from edgeopt.compress.run import compress
-    from edgeopt.export.onnx import export_onnx
+    from edgeopt.deploy.onnx import export_onnx
+    from edgeopt.deploy.c_export import ExportRecord, export
 
 
 def __getattr__(name: str):

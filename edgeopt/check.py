@@ -163,7 +163,7 @@ def check(
         raise BaselineError(f"tolerance must be 0 or more, got {tolerance:g}")
     measured = None
     if isinstance(model, (str, os.PathLike)) and (Path(model) / "manifest.json").is_file():
-        from edgeopt.export.emulate import export_sizes
+        from edgeopt.deploy.emulate import export_sizes
 
         measured = export_sizes(model)
         model = Path(model) / "source.onnx"

@@ -524,22 +524,53 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
               help="C prefix of every symbol and of the file names (two models in one image need two names).")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (written whole; an earlier export there is replaced).")
+@click.option("--data", "-d", default=None,
+              help="Run the C on this dataset's test split (host build; with --emulate, the emulated device) and "
+                   "print the deployed precision/recall. Default: no run.")
+@click.option("--label", "label_column", default=None, help="Label column of a CSV dataset.")
+@click.option("--emulate", type=click.Choice(["cortex-m4", "cortex-m7"]), default=None,
+              help="With --data: run on QEMU's Cortex-M board; the metrics come from its outputs.")
+@click.option("--positive-class", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def export_cmd(model, profile, fmt, name, out_dir, as_json) -> None:
+def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, positive_class, as_json) -> None:
     """Write MODEL as source for a device build, with manifest.json and CMake/Make fragments.
 
-    MODEL is a quantized QDQ model.onnx, or the output folder of `edgeopt compress` holding one.
+    MODEL is a quantized QDQ model.onnx, or the output folder of `edgeopt compress` holding one (its input
+    normalisation is then applied to --data).
     """
-    from edgeopt.export.c_export import export
+    from edgeopt.deploy.c_export import export
 
+    if emulate and not data:
+        raise click.UsageError("--emulate runs the test split of --data; give --data")
     require_writable(out_dir, folder=True)
     record = export(model, profile, out_dir, format=fmt, name=name)
+    deployment = _deployment(model, out_dir, data, label_column, emulate, positive_class) if data else None
     if as_json:
-        _emit_json(record.to_dict())
+        _emit_json(record.to_dict() | {"deployment": deployment.to_dict() if deployment else None})
         return
-    from edgeopt.report.tables import render_export
+    from edgeopt.report.tables import render_deployment, render_export
 
-    render_export(record, _console())
+    console = _console()
+    render_export(record, console)
+    if deployment is not None:
+        render_deployment(deployment, console)
+
+
+def _deployment(model, out_dir, data, label_column, emulate, positive_class):
+    from edgeopt.data.loading import load_dataset
+    from edgeopt.data.normalize import Normalizer
+    from edgeopt.deploy.verify import check_deployment
+
+    onnx_path = Path(out_dir) / "source.onnx"
+    dataset = load_dataset(data, label_column=label_column)
+    x, y, split = (dataset.x_test, dataset.y_test, "test") if dataset.x_test is not None else \
+        (dataset.x_val, dataset.y_val, "validation")
+    report = Path(model) / "report.json" if Path(model).is_dir() else Path(model).with_name("report.json")
+    normalizer = Normalizer.identity(dataset.x_train)
+    if report.is_file():
+        normalizer = Normalizer.from_dict(json.loads(report.read_text())["input_normalisation"])
+    return check_deployment(out_dir, onnx_path, normalizer.apply(x), y, cpu=emulate, positive_class=positive_class,
+                            split=split)
 
 
 def _example_for(sample_shape) -> str:

@@ -233,8 +233,8 @@ def _check_out_dir(out_dir: Path) -> None:
 def _finish(model, plan, ctx, pipeline, records, status, reason, dataset, normalizer, out_dir, origin, seed, say):
     from edgeopt.compress.fakequant import detach
     from edgeopt.cost.estimate import limit_checks
-    from edgeopt.export.onnx import export_onnx
-    from edgeopt.export.runtime import file_bytes, host_latency_s, onnx_metrics
+    from edgeopt.deploy.onnx import export_onnx
+    from edgeopt.deploy.runtime import file_bytes, host_latency_s, onnx_metrics
     from edgeopt.report.compress_files import write_compression_files
     from edgeopt.train.loop import evaluate
 

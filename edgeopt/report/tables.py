@@ -274,3 +274,18 @@ def render_export(record, console: Console) -> None:
                   f"at scale {record.output_scale:.6g}")
     console.print(f"call: {record.name}_run(input, logits, arena) with a {record.counted_arena_bytes}-byte arena; "
                   f"files in {record.out_dir}: {', '.join(record.files)}")
+
+
+def render_deployment(deployment, console: Console) -> None:
+    """The exported C's own predictions on a test split, and how closely it computes what was measured."""
+    a, m = deployment.agreement, deployment.metrics
+    where = deployment.device + (" (emulated)" if deployment.device != "host" else " build")
+    console.print(f"deployed on {where}, {deployment.split} split ({a.samples} samples): precision "
+                  f"{m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} accuracy {m['accuracy']:.3f} "
+                  "(measured)")
+    console.print(f"C vs integer reference: {a.bit_exact_share:.1%} bit-exact; vs onnxruntime: same class "
+                  f"{a.class_agreement:.1%}, every logit within one int8 step {a.within_step_share:.1%}")
+    if deployment.instructions_mean is not None:
+        console.print(f"{deployment.device}: {deployment.instructions_mean:,.0f} instructions per inference "
+                      f"(estimated: QEMU -icount, no caches or wait states); logits equal to the host build on "
+                      f"{deployment.emulated_equals_host:.1%} of samples")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from qdq_helpers import require_tools
 
-from edgeopt.export.c_export import export
-from edgeopt.export.emulate import missing_tools, run_emulated
-from edgeopt.export.host import run_on_host
-from edgeopt.export.lower import lower_onnx
+from edgeopt.deploy.c_export import export
+from edgeopt.deploy.emulate import missing_tools, run_emulated
+from edgeopt.deploy.host import run_on_host
+from edgeopt.deploy.lower import lower_onnx
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,31 @@ def test_check_gates_an_export_folder_on_measured_flash_and_ram(exported, tmp_pa
                                   "--junit", str(junit)])
     assert result.exit_code == 1 and "measured flash" in result.output
     assert 'name="max_weight_bytes"' in junit.read_text() and "<failure" in junit.read_text()
+
+
+def test_cli_export_of_a_compression_output_on_the_emulated_board(trained, reads_small, reads_npz, tmp_path):
+    """Search trial -> compress int8 -> export C -> the test split on the emulated Cortex-M4: the deployed precision
+    and recall are those onnxruntime measured when compressing (same predictions on >= 99.5% of samples)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+    from edgeopt.compress.pipeline import Pipeline
+    from edgeopt.compress.quantize import Int8Config
+    from edgeopt.compress.run import compress
+    from edgeopt.profiles.loader import load_profile
+
+    require_tools(missing_tools())
+    result = compress(trained.module, load_profile("stm32f746"), Pipeline((Int8Config(qat_epochs=0),)), reads_small,
+                      tmp_path / "int8", normalizer=trained.normalizer)
+    cli = CliRunner().invoke(main, ["export", str(tmp_path / "int8"), "-p", "stm32f746", "-o", str(tmp_path / "c"),
+                                    "--data", str(reads_npz), "--emulate", "cortex-m4", "--json"])
+    assert cli.exit_code == 0, cli.output
+    deployment = json.loads(cli.output)["deployment"]
+    assert deployment["device"] == "cortex-m4" and deployment["emulated_equals_host"] == 1.0
+    assert deployment["agreement"]["bit_exact_share"] == 1.0 and deployment["agreement"]["class_agreement"] >= 0.995
+    assert deployment["instructions_source"].startswith("estimated")
+    measured = result.deployed.test
+    for metric in ("precision", "recall", "f1", "accuracy"):
+        assert abs(deployment["metrics"][metric] - measured[metric]) <= 0.01, (metric, deployment, measured)

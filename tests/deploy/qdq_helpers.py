@@ -15,7 +15,7 @@ def quantized_onnx(module, dataset, normalizer, path: Path, profile: str = "stm3
     """`module` quantized to int8 post-training (no fallbacks) and exported as QDQ ONNX at `path`."""
     from edgeopt.compress.context import CompressContext
     from edgeopt.compress.quantize import Int8Config, quantize
-    from edgeopt.export.onnx import export_onnx
+    from edgeopt.deploy.onnx import export_onnx
     from edgeopt.profiles.loader import load_profile
     from edgeopt.train.loop import DeviceData
 

@@ -67,3 +67,64 @@ def run_on_host(export_dir: str | os.PathLike, x: np.ndarray, flags: tuple[str, 
         if result.returncode != 0:
             raise EdgeoptError(f"the host build of {export_dir} exited with {result.returncode}")
         return np.frombuffer((tmp / "out.bin").read_bytes(), np.int32).reshape(len(x), manifest["output_size"])
+
+
+TIMING = r"""
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "NAME.h"
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* the median wall time of one inference on the sample in argv[1], over argv[2] runs after argv[3] warm-up runs */
+int main(int argc, char **argv) {
+    static uint8_t arena[UPPER_ARENA_BYTES] __attribute__((aligned(4)));
+    static int8_t input[UPPER_INPUT_SIZE];
+    static int32_t logits[UPPER_OUTPUT_SIZE];
+    static double times[100000];
+    int runs, warmup, i;
+    FILE *in;
+    if (argc != 4) return 2;
+    runs = atoi(argv[2]);
+    warmup = atoi(argv[3]);
+    in = fopen(argv[1], "rb");
+    if (!in || runs < 1 || runs > 100000 || fread(input, 1, sizeof input, in) != sizeof input) return 2;
+    for (i = 0; i < warmup; i++) NAME_run(input, logits, arena);
+    for (i = 0; i < runs; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        NAME_run(input, logits, arena);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        times[i] = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+    }
+    qsort(times, runs, sizeof times[0], cmp);
+    printf("%.9e %ld\n", times[runs / 2], (long)logits[0]);
+    return 0;
+}
+"""
+
+
+def host_latency_s(export_dir: str | os.PathLike, sample: np.ndarray, runs: int = 300, warmup: int = 30,
+                   flags: tuple[str, ...] = CFLAGS) -> float:
+    """Median wall time of one inference of the C export on this machine (built with `flags`) on int8 `sample`."""
+    export_dir = Path(export_dir)
+    name = json.loads((export_dir / "manifest.json").read_text())["name"]
+    cc = compiler()
+    if cc is None:
+        raise EdgeoptError("no C compiler found (set CC, or install cc/gcc/clang)")
+    with tempfile.TemporaryDirectory(prefix="edgeopt-time-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "time.c").write_text(TIMING.replace("UPPER", name.upper()).replace("NAME", name))
+        build = subprocess.run([cc, *flags, "-I", str(export_dir), str(export_dir / f"{name}.c"), str(tmp / "time.c"),
+                                "-o", str(tmp / "time")], capture_output=True, text=True)
+        if build.returncode != 0:
+            raise EdgeoptError(f"{cc} could not build the timing harness:\n{build.stderr[-2000:]}")
+        (tmp / "in.bin").write_bytes(np.asarray(sample, np.int8).tobytes())
+        out = subprocess.run([str(tmp / "time"), str(tmp / "in.bin"), str(runs), str(warmup)], capture_output=True,
+                             text=True, check=True).stdout
+        return float(out.split()[0])

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from edgeopt.cli import main
 from edgeopt.errors import ModelError
-from edgeopt.export.c_export import ExportError, export
-from edgeopt.export.host import compiler
-from edgeopt.export.lower import lower_onnx
-from edgeopt.export.verify import verify_c
+from edgeopt.deploy.c_export import ExportError, export
+from edgeopt.deploy.host import compiler
+from edgeopt.deploy.lower import lower_onnx
+from edgeopt.deploy.verify import verify_c
 
 from qdq_helpers import CNN_RELU6_AVG, MLP, quantized_onnx, shared_dataset, train
 
@@ -77,7 +77,7 @@ def test_unsupported_ops_and_float_models_are_one_clear_error(tmp_path, reads_sm
         export(path, "stm32f746", tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
 
-    from edgeopt.export.onnx import export_onnx
+    from edgeopt.deploy.onnx import export_onnx
 
     float_path = export_onnx(module, reads_small.sample_shape, tmp_path / "float.onnx")
     with pytest.raises(ModelError, match="needs an int8 input and integer weights"):
@@ -136,3 +136,22 @@ def test_real_datasets(tmp_path, dataset, space, config):
     export(path, "stm32f746", tmp_path / "c")
     x = normalizer.apply(np.concatenate([data.x_val, data.x_test]))
     _check_agreement(verify_c(tmp_path / "c", path, x), dataset)
+
+
+def test_the_firmware_example_builds_with_the_make_fragment(qdq_models, tmp_path):
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    path, _ = qdq_models["mlp"]
+    export(path, "stm32f746", tmp_path / "c")
+    example = Path(__file__).resolve().parents[2] / "examples" / "firmware"
+    build = tmp_path / "build"
+    shutil.copytree(example, build)
+    result = subprocess.run(["make", "-C", str(build), f"MODEL_DIR={tmp_path / 'c'}", f"CC={compiler()}"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    run = subprocess.run([str(build / "app")], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() in ("class 0", "class 1")

@@ -1,0 +1,87 @@
+"""Does the exported C compute what was measured? The C built on the host against the integer reference (bit for
+bit) and against onnxruntime on the same QDQ file (class and logits)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeopt.deploy.host import run_on_host
+from edgeopt.deploy.lower import lower_onnx
+from edgeopt.deploy.runtime import onnx_logits
+from edgeopt.intgrid.reference import run_program
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Measured on `samples` inputs. `step`: one int8 step of onnxruntime's logits range, the grain an int8 output
+    would have (the C's int32 logits are finer than float32 rounding, so a step of their own grid says nothing)."""
+
+    samples: int
+    bit_exact_share: float  # samples whose C logits equal the integer reference's exactly
+    class_agreement: float  # samples whose C argmax equals onnxruntime's
+    within_step_share: float  # samples whose every logit is within one step of onnxruntime's
+    max_difference_steps: float
+    step: float
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def verify_c(export_dir: str | os.PathLike, onnx_path: str | os.PathLike, x: np.ndarray) -> Agreement:
+    """Run the C export in `export_dir` (built with the host's cc) on float samples `x`, normalised as the model
+    expects, and compare with the integer reference and onnxruntime on `onnx_path`."""
+    program = lower_onnx(onnx_path)
+    q = program.quantize_input(x)
+    c = run_on_host(export_dir, q)
+    reference = run_program(program, q)
+    ort = onnx_logits(onnx_path, np.asarray(x, np.float32)).astype(np.float64)
+    ours = c.astype(np.float64) * program.output_scale
+    step = max(float(ort.max() - ort.min()) / 255.0, np.finfo(np.float32).tiny)
+    difference = np.abs(ours - ort) / step
+    return Agreement(len(x), float(np.mean(np.all(c == reference, axis=1))),
+                     float(np.mean(c.argmax(axis=1) == ort.argmax(axis=1))),
+                     float(np.mean(np.all(difference <= 1.0, axis=1))), float(difference.max()), step)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The exported C run where it will run: on the host (against the reference and onnxruntime) and, with a `cpu`,
+    on the emulated Cortex-M, whose logits give the deployed precision and recall."""
+
+    split: str
+    agreement: Agreement
+    device: str  # host, or the emulated cpu whose outputs the metrics come from
+    metrics: dict  # accuracy, precision, recall, f1 from the C's own logits
+    instructions_mean: float | None  # per inference on the emulated cpu (an estimate, QEMU -icount)
+    emulated_equals_host: float | None  # share of samples with identical logits
+
+    def to_dict(self) -> dict:
+        return {"split": self.split, "agreement": self.agreement.to_dict(), "device": self.device,
+                "metrics": self.metrics, "instructions_mean": self.instructions_mean,
+                "instructions_source": "estimated (QEMU -icount)" if self.instructions_mean is not None else None,
+                "emulated_equals_host": self.emulated_equals_host}
+
+
+def check_deployment(export_dir: str | os.PathLike, onnx_path: str | os.PathLike, x: np.ndarray, y: np.ndarray, *,
+                     cpu: str | None = None, positive_class: int = 1, split: str = "test") -> Deployment:
+    """The C in `export_dir` on float samples `x` (normalised as the model expects) with labels `y`; with `cpu`, the
+    metrics are those of the emulated device's outputs."""
+    from edgeopt.deploy.emulate import run_emulated
+    from edgeopt.train.metrics import classification_metrics
+
+    agreement = verify_c(export_dir, onnx_path, x)
+    q = lower_onnx(onnx_path).quantize_input(x)
+    logits = run_on_host(export_dir, q)
+    instructions = equal = None
+    device = "host"
+    if cpu is not None:
+        run = run_emulated(export_dir, q, cpu)
+        equal = float(np.mean(np.all(run.logits == logits, axis=1)))
+        logits, instructions, device = run.logits, float(run.instructions.mean()), cpu
+    onehot = np.eye(logits.shape[1])[logits.argmax(axis=1)]  # metrics of the argmax: the scale does not matter
+    metrics = classification_metrics(np.asarray(y), onehot, positive_class=positive_class).to_dict()
+    keep = ("accuracy", "precision", "recall", "f1")
+    return Deployment(split, agreement, device, {k: metrics[k] for k in keep}, instructions, equal)
