@@ -86,7 +86,7 @@ def main() -> None:
                 x = normalizer.apply(dataset.x_test)
                 out = folder.parent / f"{folder.name}-c"
                 try:
-                    export(folder, profile, out)
+                    record = export(folder, profile, out)
                 except EdgeoptError as exc:
                     skipped.append(f"{label} {profile} trial {member['trial']}: {exc}")
                     continue
@@ -100,7 +100,8 @@ def main() -> None:
                 latencies.append(est.total.latency_s)
                 rows.append({
                     "search": label, "profile": profile, "trial": member["trial"], "params": est.total.params,
-                    "est_weight": est.total.weight_bytes, "constants": sizes.constant_bytes, "code": sizes.code_bytes,
+                    "est_weight": est.total.weight_bytes, "arrays": record.counted_weight_bytes,
+                    "table": sizes.constant_bytes - record.counted_weight_bytes, "code": sizes.code_bytes,
                     "est_peak": est.peak_activation_bytes, "ram": sizes.ram_bytes,
                     "c_s": c_latency_s(out, q[0]), "ort_s": ort_latency_s(folder / "model.onnx", x[0]),
                     "bit_exact": agreement.bit_exact_share, "class": agreement.class_agreement,
@@ -111,13 +112,14 @@ def main() -> None:
     machine = platform.processor() or platform.machine()
     print(f"# {date.today()}, {platform.node()} ({os.cpu_count()} cores, {machine}), "
           f"`.venv/bin/python benchmarks/export.py --trials {args.trials}`")
-    print("| search | profile | trial | params | weights est. (B) | constants (B) | code (B) | constants / est. | "
-          "peak act. est. (B) | RAM (B) | RAM / est. | C host (us) | onnxruntime (us) | ORT / C | bit-exact | "
-          "same class | within 1 step | M4 = host | M4 instructions (est.) |")
-    print("|" + "---|" * 19)
+    print("| search | profile | trial | params | weights est. (B) | arrays (B) | arrays / est. | layer table (B) | "
+          "code (B) | peak act. est. (B) | RAM (B) | RAM / est. | C host (us) | onnxruntime (us) | ORT / C | "
+          "bit-exact | same class | within 1 step | M4 = host | M4 instructions (est.) |")
+    print("|" + "---|" * 20)
     for r in rows:
         print(f"| {r['search']} | {r['profile']} | {r['trial']} | {r['params']:,} | {r['est_weight']:.0f} | "
-              f"{r['constants']} | {r['code']} | {r['constants'] / r['est_weight']:.2f} | {r['est_peak']:.0f} | "
+              f"{r['arrays']} | {r['arrays'] / r['est_weight']:.2f} | {r['table']} | {r['code']} | "
+              f"{r['est_peak']:.0f} | "
               f"{r['ram']} | {r['ram'] / r['est_peak']:.2f} | {r['c_s'] * 1e6:.1f} | {r['ort_s'] * 1e6:.1f} | "
               f"{r['ort_s'] / r['c_s']:.1f} | {r['bit_exact']:.3f} | {r['class']:.3f} | {r['step']:.3f} | "
               f"{r['m4_equal']:.3f} | {r['m4_instructions']:,.0f} |")

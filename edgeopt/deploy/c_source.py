@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeopt.intgrid.fixedpoint import pack
 from edgeopt.intgrid.program import IntLayer, IntProgram
 
 ALIGN = 4
@@ -58,8 +59,7 @@ typedef struct {
     int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, global_average, out_bits;
     int32_t in_zp, out_zp, out_min, out_max, act_floor;
     const int8_t *weights;
-    const int32_t *bias, *act_max, *mult;  /* bias, act_max: NULL when the layer has none */
-    const int8_t *shift;
+    const int32_t *bias, *act_max, *requant;  /* bias, act_max: NULL when the layer has none */
 } PREFIX_layer;
 
 /* round(v / 2^n), half away from zero; shifts only non-negative values (no implementation-defined behaviour) */
@@ -71,6 +71,12 @@ static int64_t PREFIX_round_shift(int64_t v, int n) {
 /* round(v / d), half away from zero */
 static int64_t PREFIX_round_div(int64_t v, int64_t d) {
     return v < 0 ? -((-v + d / 2) / d) : (v + d / 2) / d;
+}
+
+/* v * M + the output zero point, M = mantissa / 2^shift packed as mantissa << 8 | shift (a positive word) */
+static int64_t PREFIX_requant(const PREFIX_layer *l, int32_t v, int oc) {
+    int32_t word = l->requant[oc];
+    return PREFIX_round_shift((int64_t)v * (word >> 8), word & 0xFF) + l->out_zp;
 }
 
 /* the accumulator of output (oc, y, x) of the convolution, with bias, clamped as the activation says */
@@ -120,7 +126,7 @@ static void PREFIX_layer_run(const PREFIX_layer *l, const int8_t *in, void *out)
                 int32_t v = PREFIX_pooled(l, in, oc, y, x);
                 if (l->global_average) { sum += v; continue; }
                 {
-                    int64_t r = PREFIX_round_shift((int64_t)v * l->mult[oc], l->shift[oc]) + l->out_zp;
+                    int64_t r = PREFIX_requant(l, v, oc);
                     int32_t idx = ((int32_t)oc * l->out_h + y) * l->out_w + x;
                     if (r < l->out_min) r = l->out_min;
                     if (r > l->out_max) r = l->out_max;
@@ -130,7 +136,7 @@ static void PREFIX_layer_run(const PREFIX_layer *l, const int8_t *in, void *out)
         }
         if (l->global_average) {
             int32_t v = (int32_t)PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w);
-            int64_t r = PREFIX_round_shift((int64_t)v * l->mult[oc], l->shift[oc]) + l->out_zp;
+            int64_t r = PREFIX_requant(l, v, oc);
             if (r < l->out_min) r = l->out_min;
             if (r > l->out_max) r = l->out_max;
             if (l->out_bits == 8) ((int8_t *)out)[oc] = (int8_t)r; else ((int32_t *)out)[oc] = (int32_t)r;
@@ -213,8 +219,7 @@ def _layer_arrays(name: str, index: int, layer: IntLayer) -> str:
     return "\n".join([f"/* layer {index}: {layer.name} ({layer.kind}) */",
                       _array("int8_t", f"{p}_weights", layer.weights),
                       *optional,
-                      _array("int32_t", f"{p}_mult", layer.multiplier),
-                      _array("int8_t", f"{p}_shift", layer.shift), ""])
+                      _array("int32_t", f"{p}_requant", pack(layer.multiplier, layer.shift)), ""])
 
 
 def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
@@ -236,4 +241,4 @@ def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
     bias = f"{p}_bias" if layer.bias is not None else "0"
     act_max = f"{p}_act_max" if layer.act_max is not None else "0"
     return (f"    {{{', '.join(map(str, fields))},\n"
-            f"     {p}_weights, {bias}, {act_max}, {p}_mult, {p}_shift}},")
+            f"     {p}_weights, {bias}, {act_max}, {p}_requant}},")

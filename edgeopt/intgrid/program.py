@@ -44,7 +44,7 @@ class IntLayer:
     act_max: np.ndarray | None  # int32 per out channel (ReLU6: 6 / the channel's accumulator scale); None: no bound
     pool: Pool | None
     global_average: bool
-    multiplier: np.ndarray  # int32 per out channel: fixed-point requantization (intgrid.fixedpoint)
+    multiplier: np.ndarray  # per out channel, < 2^23: fixed-point requantization (intgrid.fixedpoint)
     shift: np.ndarray
     output_zero_point: int
     output_min: int
@@ -81,9 +81,9 @@ class IntProgram:
 
     @property
     def weight_bytes(self) -> int:
-        """Constant data as the C export stores it: int8 weights; per output channel an int32 multiplier and an int8
-        shift, and an int32 bias and upper activation bound where the layer has them."""
-        return sum(layer.weights.size + len(layer.multiplier) * (4 + 1) + sum(4 * len(a) for a in (
+        """Constant data as the C export stores it: int8 weights; per output channel the requantization (multiplier
+        and shift packed in an int32), and an int32 bias and upper activation bound where the layer has them."""
+        return sum(layer.weights.size + len(layer.multiplier) * 4 + sum(4 * len(a) for a in (
             layer.bias, layer.act_max) if a is not None) for layer in self.layers)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgeopt.intgrid.fixedpoint import quantize_multiplier, requantize, rounding_divide, rounding_shift
+from edgeopt.intgrid.fixedpoint import pack, quantize_multiplier, requantize, rounding_divide, rounding_shift
 
 INT32 = st.integers(-(2 ** 31) + 1, 2 ** 31 - 1)
 
@@ -30,14 +30,16 @@ def test_rounding_divide_is_exact(value, divisor):
     assert int(rounding_divide(value, divisor)) == round_half_away(Fraction(value, divisor))
 
 
-@given(multiplier=st.floats(2.0 ** -30, 2.0 ** 29, allow_nan=False), acc=INT32)
+@given(multiplier=st.floats(2.0 ** -39, 2.0 ** 21, allow_nan=False), acc=INT32)
 def test_requantize_is_within_half_a_step_plus_the_mantissa_error(multiplier, acc):
     m, n = quantize_multiplier(multiplier)
-    assert 2 ** 30 <= m < 2 ** 31 and 1 <= n <= 62
-    assert abs(Fraction(m, 2 ** n) - Fraction(multiplier)) <= Fraction(multiplier) * Fraction(1, 2 ** 30)
+    assert 2 ** 22 <= m < 2 ** 23 and 1 <= n <= 62
+    assert abs(Fraction(m, 2 ** n) - Fraction(multiplier)) <= Fraction(multiplier) * Fraction(1, 2 ** 23)
+    word = int(pack(m, n))
+    assert word > 0 and (word >> 8, word & 0xFF) == (m, n)
     exact = Fraction(acc) * Fraction(m, 2 ** n)
     assert int(requantize(acc, m, n)) == round_half_away(exact)  # one rounding of the integer product
-    assert abs(int(requantize(acc, m, n)) - float(acc) * multiplier) <= 0.5 + abs(acc) * multiplier * 2 ** -29
+    assert abs(int(requantize(acc, m, n)) - float(acc) * multiplier) <= 0.5 + abs(acc) * multiplier * 2 ** -22
 
 
 def test_requantize_is_elementwise_over_channels():
@@ -48,7 +50,7 @@ def test_requantize_is_elementwise_over_channels():
     assert requantize(acc, m, n).tolist() == [[50, -25], [4, -2]]  # 3.5 -> 4 and -1.75 -> -2: half away from zero
 
 
-@pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan, 2.0 ** 31, 2.0 ** -40])
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, math.nan, 2.0 ** 22, 2.0 ** -41])
 def test_multipliers_out_of_range_are_refused(bad):
     with pytest.raises(ValueError, match="multiplier"):
         quantize_multiplier(bad)
