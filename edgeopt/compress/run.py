@@ -12,11 +12,10 @@ from pathlib import Path
 
 from edgeopt.atomic import atomic_folder
 from edgeopt.compress.context import CompressContext
-from edgeopt.compress.distill import DistillConfig, distill, renormalized
+from edgeopt.compress.distill import renormalized
 from edgeopt.compress.pipeline import Pipeline
-from edgeopt.compress.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
-from edgeopt.compress.quantize import CompressError, QuantizeConfig, check_formats, quantize
-from edgeopt.compress.registry import step_name
+from edgeopt.compress.quantize import CompressError, QuantizeConfig, check_formats
+from edgeopt.compress.registry import apply_step, step_name
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import ModelError
@@ -124,7 +123,8 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
         name = step_name(config)
         say(f"{name}: running")
         start = time.perf_counter()
-        out, out_plan, note, details = _apply(config, current, ctx)
+        outcome = apply_step(config, current, ctx)
+        out, out_plan, note, details = outcome.model, outcome.plan, outcome.note, outcome.details
         metrics = ctx.metrics(out)
         ok = ctx.within_tolerance(metrics.get(ctx.metric))
         records.append(_record(name, out, out_plan, metrics, ctx, time.perf_counter() - start, ok, note, details,
@@ -141,30 +141,6 @@ def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Datas
             break
     return _finish(current, plan, ctx, pipeline, records, status, reason, dataset, normalizer, out_dir, origin,
                    seed, say)
-
-
-def _apply(config, model, ctx: CompressContext):
-    """(model, quant plan or None, note, details) after one step."""
-    if isinstance(config, ChannelPruneConfig):
-        pruned = prune(model, config, ctx)
-        history = [dataclasses.asdict(h) for h in pruned.history]
-        note = pruned.note or ("" if pruned.target_met else "the target is not met")
-        return pruned.model, None, note, {"ratio": pruned.ratio, "target_met": pruned.target_met,
-                                          "history": history, "reverted": pruned.reverted}
-    if isinstance(config, MagnitudePruneConfig):
-        pruned = magnitude_prune(model, config, ctx)
-        return pruned.model, None, pruned.note, {"sparsity": pruned.ratio}
-    if isinstance(config, DistillConfig):
-        return distill(model, ctx.teacher, config, ctx), None, "", {}
-    if isinstance(config, QuantizeConfig):
-        q = quantize(model, config, ctx)
-        note = {"ptq": "post-training quantization", "mixed": "mixed precision after post-training lost too much",
-                "qat": "quantization-aware fine-tuning after post-training lost too much"}[q.method]
-        if q.noise is not None:
-            note += (f"; under analog noise {ctx.metric} {q.scores['analog_noisy']:.4f} before, "
-                     f"{q.scores.get('noise_trained_noisy', q.scores['analog_noisy']):.4f} after noise training")
-        return q.model, q.plan, note, {"method": q.method, "scores": q.scores, "formats": q.plan.formats()}
-    raise CompressError(f"{type(config).__name__} is not a compression step")
 
 
 def _estimate(model, ctx: CompressContext, plan=None):
