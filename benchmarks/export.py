@@ -127,6 +127,10 @@ def main() -> None:
     for label, profile, n, rho in correlations:
         print(f"- {label} on {profile}: Spearman rank correlation of M4 instructions with the cost model's latency "
               f"over {n} front models: {rho:.3f}")
+    if len(rows) >= 3:
+        rho = spearman([r["m4_instructions"] for r in rows], [r["est_latency_s"] for r in rows])
+        print(f"- every exported model above ({len(rows)}): Spearman rank correlation of M4 instructions with the "
+              f"cost model's latency on its profile: {rho:.3f}")
     for line in skipped:
         print(f"- not exported: {line}")
 
