@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeopt.intgrid.fixedpoint import pack
-from edgeopt.intgrid.program import IntLayer, IntProgram
+from edgeopt.intgrid.program import IntLayer, IntProgram, tanh_table
 
 ALIGN = 4
 
@@ -58,6 +58,9 @@ typedef struct {
     int16_t in_c, in_h, in_w, out_c, conv_h, conv_w, k_h, k_w, s_h, s_w, pad_t, pad_l, groups;
     int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, global_average, out_bits;
     int32_t in_zp, out_zp, out_min, out_max, act_floor;
+    int16_t nonlinear;  /* 0 none, 1 tanh, 2 hardswish: on an int16 grid, then to the output by `post` */
+    int32_t post, three;
+    const int16_t *table;  /* tanh's, shared */
     const int8_t *weights;
     const int32_t *bias, *act_max, *requant;  /* bias, act_max: NULL when the layer has none */
 } PREFIX_layer;
@@ -73,10 +76,24 @@ static int64_t PREFIX_round_div(int64_t v, int64_t d) {
     return v < 0 ? -((-v + d / 2) / d) : (v + d / 2) / d;
 }
 
-/* v * M + the output zero point, M = mantissa / 2^shift packed as mantissa << 8 | shift (a positive word) */
+/* v * M, M = mantissa / 2^shift packed in one positive word as mantissa << 8 | shift */
+static int64_t PREFIX_scale(int64_t v, int32_t word) {
+    return PREFIX_round_shift(v * (word >> 8), word & 0xFF);
+}
+
+/* an accumulator (after pooling) on the output grid, with the output zero point */
 static int64_t PREFIX_requant(const PREFIX_layer *l, int32_t v, int oc) {
-    int32_t word = l->requant[oc];
-    return PREFIX_round_shift((int64_t)v * (word >> 8), word & 0xFF) + l->out_zp;
+    int64_t x = PREFIX_scale(v, l->requant[oc]), y;
+    if (!l->nonlinear) return x + l->out_zp;
+    if (x < -32768) x = -32768;
+    if (x > 32767) x = 32767;
+    if (l->nonlinear == 1) {
+        int32_t u = (int32_t)x + 32768, i = u >> 8;
+        y = l->table[i] + PREFIX_round_shift((int64_t)(l->table[i + 1] - l->table[i]) * (u & 255), 8);
+    } else {
+        y = x <= -l->three ? 0 : x >= l->three ? 2 * (int64_t)l->three * x : x * (x + l->three);
+    }
+    return PREFIX_scale(y, l->post) + l->out_zp;
 }
 
 /* the accumulator of output (oc, y, x) of the convolution, with bias, clamped as the activation says */
@@ -183,6 +200,8 @@ int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena);
              "#define EDGEOPT_WEIGHTS_SECTION /* e.g. __attribute__((section(\".rodata.model\"))) */",
              "#endif",
              RUNTIME.replace("PREFIX", name)]
+    if any(layer.nonlinear is not None and layer.nonlinear.kind == "tanh" for layer in program.layers):
+        parts.append(_array("int16_t", f"{name}_tanh", tanh_table()))
     for index, layer in enumerate(program.layers):
         parts.append(_layer_arrays(name, index, layer))
     parts.append(f"static const {name}_layer {name}_layers[{len(program.layers)}] = {{")
@@ -238,6 +257,9 @@ def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
               *layer.padding, layer.groups, pool_kind, p_h, p_w, ps_h, ps_w, out_h, out_w,
               int(layer.global_average), layer.output_bits, layer.input_zero_point, layer.output_zero_point]
     fields += [int32(layer.output_min), layer.output_max, int32(layer.act_floor)]
+    f = layer.nonlinear
+    fields += [0, 0, 0, "0"] if f is None else [1 if f.kind == "tanh" else 2, int(pack(*f.to_output)), f.three,
+                                                 f"{name}_tanh" if f.kind == "tanh" else "0"]
     bias = f"{p}_bias" if layer.bias is not None else "0"
     act_max = f"{p}_act_max" if layer.act_max is not None else "0"
     return (f"    {{{', '.join(map(str, fields))},\n"

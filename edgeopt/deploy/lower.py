@@ -14,9 +14,10 @@ import numpy as np
 
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, quantize_multiplier
-from edgeopt.intgrid.program import IntLayer, IntProgram, Pool
+from edgeopt.intgrid.program import TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Pool
 
-SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Relu", "Clip (ReLU6)", "MaxPool", "AveragePool",
+SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Relu", "Clip (ReLU6)", "Tanh", "HardSwish", "MaxPool",
+             "AveragePool",
              "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity",
              "Dropout", "QuantizeLinear / DequantizeLinear (int8 activations)")
 VIEWS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout")
@@ -239,7 +240,7 @@ class _Lowering:
                 "padding": tuple(int(p) for p in padding), "groups": groups, "weights": weights.astype(np.int8),
                 # the bias register's shift applied here: the bound above keeps the shifted bias in int32
                 "bias": (bias << bias_shift).astype(np.int32) if has_bias else None, "input_zero_point": x.zero_point,
-                "act_floor": INT32_MIN, "act_max": None,
+                "act_floor": INT32_MIN, "act_max": None, "nonlinear": None,
                 "pool": None, "global_average": False, "scales": scales, "spatial": conv_shape[1:]}
 
     # -- on accumulators
@@ -275,8 +276,23 @@ class _Lowering:
         return float(np.asarray(self.consts[node.input[index]]).reshape(-1)[0])
 
     def _before_pooling(self, node, value: _Acc) -> None:
-        if value.parts["pool"] is not None or value.parts["global_average"]:
-            raise self.fail(node, "an activation after pooling is not supported by the C export")
+        if value.parts["pool"] is not None or value.parts["global_average"] or value.parts["nonlinear"]:
+            raise self.fail(node, "an activation after pooling or after tanh/hardswish is not supported by the C "
+                                  "export")
+
+    def _Tanh(self, node):
+        return self._nonlinear(node, "tanh")
+
+    def _HardSwish(self, node):
+        return self._nonlinear(node, "hardswish")
+
+    def _nonlinear(self, node, kind: str):
+        value = self.acc(node)
+        self._before_pooling(node, value)
+        if value.parts["act_floor"] > INT32_MIN or value.parts["act_max"] is not None:
+            raise self.fail(node, f"{kind} after a clamp is not supported by the C export")
+        value.parts["nonlinear"] = kind
+        return value
 
     def _MaxPool(self, node):
         return self._pool(node, "max")
@@ -287,6 +303,8 @@ class _Lowering:
     def _pool(self, node, kind: str):
         value = self.acc(node)
         a = self.attrs(node)
+        if value.parts["nonlinear"]:
+            raise self.fail(node, f"pooling after {value.parts['nonlinear']} is not supported by the C export")
         if value.parts["pool"] is not None or value.parts["global_average"]:
             raise self.fail(node, "a second pooling in one layer is not supported by the C export")
         if any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1])) \
@@ -320,6 +338,8 @@ class _Lowering:
         return self._global(node, value, shape)
 
     def _global(self, node, value: _Acc, shape):
+        if value.parts["nonlinear"]:
+            raise self.fail(node, f"averaging after {value.parts['nonlinear']} is not supported by the C export")
         if value.parts["global_average"]:
             raise self.fail(node, "a second global average in one layer")
         value.parts["global_average"] = True
@@ -397,7 +417,19 @@ class _Lowering:
             raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches (residual adds, "
                              "concatenations) are not supported by the C export yet")
         parts["done"] = True
+        kind, special = parts["nonlinear"], None
         try:
+            if kind is not None:
+                if bits != 8:
+                    raise ValueError(f"{kind} on the logits is not supported by the C export")
+                out_scale = float(parts["scales"][0] / multipliers[0])
+                if kind == "tanh":
+                    grid = 2.0 ** -TANH_INPUT_SHIFT
+                    special = Nonlinear(kind, quantize_multiplier(2.0 ** -15 / out_scale))
+                else:  # to the int16 grid that holds [-3, the output grid's top]: above it, the output saturates
+                    grid = max(3.0, (high - zero_point) * out_scale) / 32767
+                    special = Nonlinear(kind, quantize_multiplier(grid * grid / 6 / out_scale), round(3 / grid))
+                multipliers = parts["scales"] / grid
             fixed = [quantize_multiplier(float(m)) for m in multipliers]
         except ValueError as exc:
             raise ModelError(f"{self.path}: {parts['name']}: {exc}") from None
@@ -406,7 +438,7 @@ class _Lowering:
         return IntLayer(parts["name"], parts["kind"], parts["in_shape"], (out_channels, oh, ow),
                         parts["conv_shape"], parts["kernel"], parts["stride"], parts["padding"], parts["groups"],
                         parts["weights"], parts["bias"], parts["input_zero_point"], int(parts["act_floor"]),
-                        None if parts["act_max"] is None else parts["act_max"].astype(np.int32), parts["pool"],
-                        parts["global_average"],
+                        None if parts["act_max"] is None else parts["act_max"].astype(np.int32), special,
+                        parts["pool"], parts["global_average"],
                         np.array([m for m, _ in fixed], np.int32), np.array([n for _, n in fixed], np.int32),
                         zero_point, low, high, bits)

@@ -14,6 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 
 POOLS = ("max", "avg")
+TANH_INPUT_SHIFT = 13  # tanh's int16 input grid: 2^-13, so +-4 (tanh(4) is within 7e-4 of 1)
+TANH_TABLE = 257  # tanh at -4 + i/32, in Q15, linearly interpolated on the low 8 bits of the int16 input
+
+
+def tanh_table() -> np.ndarray:
+    """The int16 table every tanh layer shares (Q15: 32768 is 1.0, capped at 32767)."""
+    x = -4.0 + np.arange(TANH_TABLE) / 32.0
+    return np.minimum(np.round(np.tanh(x) * 32768.0), 32767).astype(np.int16)
+
+
+@dataclass(frozen=True, eq=False)
+class Nonlinear:
+    """A smooth activation between the accumulators and the output grid: the accumulators requantized to an int16
+    grid (the layer's own per-channel multiplier and shift), the function computed there in integers, the result
+    requantized to the output (`to_output`, one per layer). tanh: a table with interpolation (Q15 out). hardswish:
+    x (x + 3) / 6 in units of s^2 / 6 (s: the int16 grid's scale), 0 below -3, 2 * round(3 / s) * x above 3 (the
+    same units, continuous at 3)."""
+
+    kind: str  # tanh | hardswish
+    to_output: tuple[int, int]  # (multiplier, shift)
+    three: int = 0  # hardswish: round(3 / s)
 
 
 @dataclass(frozen=True)
@@ -42,6 +63,7 @@ class IntLayer:
     input_zero_point: int
     act_floor: int  # the activation as a clamp of the accumulator: 0 after ReLU/ReLU6, else INT32_MIN
     act_max: np.ndarray | None  # int32 per out channel (ReLU6: 6 / the channel's accumulator scale); None: no bound
+    nonlinear: Nonlinear | None  # tanh or hardswish, then straight to the output grid (no pooling in between)
     pool: Pool | None
     global_average: bool
     multiplier: np.ndarray  # per out channel, < 2^23: fixed-point requantization (intgrid.fixedpoint)
@@ -83,7 +105,9 @@ class IntProgram:
     def weight_bytes(self) -> int:
         """Constant data as the C export stores it: int8 weights; per output channel the requantization (multiplier
         and shift packed in an int32), and an int32 bias and upper activation bound where the layer has them."""
-        return sum(layer.weights.size + len(layer.multiplier) * 4 + sum(4 * len(a) for a in (
+        tables = 2 * TANH_TABLE if any(layer.nonlinear and layer.nonlinear.kind == "tanh" for layer in self.layers) \
+            else 0
+        return tables + sum(layer.weights.size + len(layer.multiplier) * 4 + sum(4 * len(a) for a in (
             layer.bias, layer.act_max) if a is not None) for layer in self.layers)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, requantize, rounding_divide
-from edgeopt.intgrid.program import IntLayer, IntProgram
+from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, requantize, rounding_divide, rounding_shift
+from edgeopt.intgrid.program import IntLayer, IntProgram, Nonlinear, tanh_table
 
 
 def run_program(program: IntProgram, x: np.ndarray) -> np.ndarray:
@@ -67,6 +67,22 @@ def run_layer(layer: IntLayer, x: np.ndarray) -> np.ndarray:
     if layer.global_average:
         acc = rounding_divide(acc.sum(axis=(2, 3), keepdims=True), acc.shape[2] * acc.shape[3])
     view = (1, -1, 1, 1)
-    out = requantize(acc, layer.multiplier.reshape(view), layer.shift.reshape(view)) + layer.output_zero_point
+    if layer.nonlinear is not None:
+        x = np.clip(requantize(acc, layer.multiplier.reshape(view), layer.shift.reshape(view)), -32768, 32767)
+        out = nonlinear(layer.nonlinear, x) + layer.output_zero_point
+    else:
+        out = requantize(acc, layer.multiplier.reshape(view), layer.shift.reshape(view)) + layer.output_zero_point
     out = np.clip(out, layer.output_min, layer.output_max)
     return out.reshape(len(x), -1).astype(np.int8 if layer.output_bits == 8 else np.int32)
+
+
+def nonlinear(f: Nonlinear, x: np.ndarray) -> np.ndarray:
+    """tanh or hardswish of int16-grid values `x`, on the output grid before its zero point."""
+    if f.kind == "tanh":
+        table = tanh_table().astype(np.int64)
+        u = x + 32768
+        i, frac = u >> 8, u & 255
+        v = table[i] + rounding_shift((table[i + 1] - table[i]) * frac, 8)
+    else:
+        v = np.where(x <= -f.three, 0, np.where(x >= f.three, 2 * f.three * x, x * (x + f.three)))
+    return requantize(v, *f.to_output)

@@ -69,11 +69,20 @@ def test_a_second_name_gives_separate_symbols(qdq_models, tmp_path):
     assert record.files[:2] == ("kws.h", "kws.c")
 
 
+@pytest.mark.parametrize("activation", ["tanh", "hardswish"])
+def test_smooth_activations_of_the_mlp_space(tmp_path, reads_small, activation):
+    module, normalizer = train("mlp", dict(MLP, activation=activation), reads_small, 3, tmp_path)
+    path = quantized_onnx(module, reads_small, normalizer, tmp_path / "model.onnx")
+    export(path, "stm32f746", tmp_path / "c")
+    assert all(layer.nonlinear.kind == activation for layer in lower_onnx(path).layers[:-1])
+    _check_agreement(verify_c(tmp_path / "c", path, normalizer.apply(reads_small.x_test)), activation)
+
+
 def test_unsupported_ops_and_float_models_are_one_clear_error(tmp_path, reads_small):
-    tanh = dict(MLP, activation="tanh")
-    module, normalizer = train("mlp", tanh, reads_small, 1, tmp_path)
-    path = quantized_onnx(module, reads_small, normalizer, tmp_path / "tanh.onnx")
-    with pytest.raises(ModelError, match=r"\(Tanh\): not supported by the C export; supported ops: Conv"):
+    sigmoid = dict(MLP, activation="sigmoid")
+    module, normalizer = train("mlp", sigmoid, reads_small, 1, tmp_path)
+    path = quantized_onnx(module, reads_small, normalizer, tmp_path / "sigmoid.onnx")
+    with pytest.raises(ModelError, match=r"\(Sigmoid\): not supported by the C export; supported ops: Conv"):
         export(path, "stm32f746", tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
 
