@@ -9,38 +9,45 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeopt.intgrid.fixedpoint import pack
-from edgeopt.intgrid.program import IntLayer, IntProgram, tanh_table
+from edgeopt.intgrid.program import SKIP_BITS, IntLayer, IntProgram, tanh_table
 
 ALIGN = 4
 
 
 @dataclass(frozen=True)
 class ArenaPlan:
-    """Where each layer's int8 output lives in the arena (the model's input and logits are the caller's buffers)."""
+    """Where each buffer lives in the arena: ("out", k) the int8 output of layer k - 1 (the model's input, k = 0, and
+    the logits are the caller's), ("copy", j) the int16 copy layer j keeps for a residual add."""
 
-    offsets: tuple[int | None, ...]  # per layer; None: the caller's output buffer
+    offsets: dict[tuple[str, int], int]
     arena_bytes: int
 
 
 def plan_arena(program: IntProgram) -> ArenaPlan:
-    """A chain reads one buffer and writes the next, so two are live at a time: each layer's output goes below its
-    input when it fits there, else above it."""
-    offsets: list[int | None] = []
-    current: tuple[int, int] | None = None  # (offset, bytes) of the live input, None: the caller's input
-    top = 0
+    """Each buffer lives from the layer that writes it to the last layer that reads it; buffers are placed in the
+    order they are written, each at the lowest aligned offset clear of every buffer alive at the same time. A chain
+    alternates between two places; a residual's skip copy stays put until its add."""
+    reads: dict[tuple[str, int], int] = {}
     for index, layer in enumerate(program.layers):
-        if index == len(program.layers) - 1:
-            offsets.append(None)
-            break
-        size = layer.output_bytes
-        if current is None or current[0] >= size:
-            offset = 0
-        else:
-            offset = _align(current[0] + current[1])
-        offsets.append(offset)
-        current = (offset, size)
-        top = max(top, offset + size)
-    return ArenaPlan(tuple(offsets), _align(top))
+        reads[("out", layer.source)] = index
+        if layer.residual is not None:
+            reads[("copy", layer.residual.layer)] = index
+    buffers = []  # (key, bytes, written by, last read by)
+    for index, layer in enumerate(program.layers[:-1]):
+        buffers.append((("out", index + 1), layer.output_bytes, index, reads.get(("out", index + 1), index)))
+        if layer.skip16:
+            buffers.append((("copy", index), 2 * layer.output_size, index, reads.get(("copy", index), index)))
+    placed: list[tuple[int, int, int, int]] = []  # (offset, bytes, written by, last read by)
+    offsets = {}
+    for key, size, born, dies in buffers:
+        offset = 0
+        for other, other_bytes in sorted((o, b) for o, b, w, r in placed if w <= dies and born <= r):
+            if offset + size <= other:
+                break
+            offset = max(offset, _align(other + other_bytes))
+        placed.append((offset, size, born, dies))
+        offsets[key] = offset
+    return ArenaPlan(offsets, _align(max((o + b for o, b, _, _ in placed), default=0)))
 
 
 def _align(n: int) -> int:
@@ -58,9 +65,11 @@ typedef struct {
     int16_t in_c, in_h, in_w, out_c, conv_h, conv_w, k_h, k_w, s_h, s_w, pad_t, pad_l, groups;
     int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, global_average, out_bits;
     int32_t in_zp, out_zp, out_min, out_max, act_floor;
-    int16_t nonlinear;  /* 0 none, 1 tanh, 2 hardswish: on an int16 grid, then to the output by `post` */
-    int32_t post, three;
+    int16_t nonlinear;  /* 0 none, 1 tanh, 2 hardswish: on a fine grid (+-limit), then to the output by `post` */
+    int32_t post, limit, three;
     const int16_t *table;  /* tanh's, shared */
+    int16_t skip16;  /* also keep an int16 copy of the output, 2^SKIP_BITS finer, for a residual add */
+    const int32_t *res_requant;  /* a residual's int16 copy to the accumulators' scale; NULL: no residual */
     const int8_t *weights;
     const int32_t *bias, *act_max, *requant;  /* bias, act_max: NULL when the layer has none */
 } PREFIX_layer;
@@ -81,23 +90,27 @@ static int64_t PREFIX_scale(int64_t v, int32_t word) {
     return PREFIX_round_shift(v * (word >> 8), word & 0xFF);
 }
 
-/* an accumulator (after pooling) on the output grid, with the output zero point */
-static int64_t PREFIX_requant(const PREFIX_layer *l, int32_t v, int oc) {
-    int64_t x = PREFIX_scale(v, l->requant[oc]), y;
-    if (!l->nonlinear) return x + l->out_zp;
-    if (x < -32768) x = -32768;
-    if (x > 32767) x = 32767;
+static int64_t PREFIX_clamp(int64_t v, int64_t low, int64_t high) {
+    return v < low ? low : v > high ? high : v;
+}
+
+/* what the output requantization scales: the accumulator (after pooling), or the activation of it */
+static int64_t PREFIX_activated(const PREFIX_layer *l, int32_t v, int oc) {
+    int64_t x, y;
+    if (!l->nonlinear) return v;
+    x = PREFIX_scale(v, l->requant[oc]);
+    x = PREFIX_clamp(x, -(int64_t)l->limit - 1, l->limit);
     if (l->nonlinear == 1) {
         int32_t u = (int32_t)x + 32768, i = u >> 8;
         y = l->table[i] + PREFIX_round_shift((int64_t)(l->table[i + 1] - l->table[i]) * (u & 255), 8);
     } else {
         y = x <= -l->three ? 0 : x >= l->three ? 2 * (int64_t)l->three * x : x * (x + l->three);
     }
-    return PREFIX_scale(y, l->post) + l->out_zp;
+    return y;
 }
 
-/* the accumulator of output (oc, y, x) of the convolution, with bias, clamped as the activation says */
-static int32_t PREFIX_acc(const PREFIX_layer *l, const int8_t *in, int oc, int y, int x) {
+/* the accumulator of output (oc, y, x) of the convolution, with bias and residual, clamped as the activation says */
+static int32_t PREFIX_acc(const PREFIX_layer *l, const int8_t *in, const int16_t *res, int oc, int y, int x) {
     int cin_g = l->in_c / l->groups, g = oc / (l->out_c / l->groups);
     const int8_t *w = l->weights + (int32_t)oc * cin_g * l->k_h * l->k_w;
     int32_t acc = l->bias ? l->bias[oc] : 0;
@@ -113,20 +126,22 @@ static int32_t PREFIX_acc(const PREFIX_layer *l, const int8_t *in, int oc, int y
             }
         }
     }
+    if (l->res_requant) acc += (int32_t)PREFIX_scale(res[((int32_t)oc * l->conv_h + y) * l->conv_w + x],
+                                                     l->res_requant[oc]);
     if (acc < l->act_floor) acc = l->act_floor;
     if (l->act_max && acc > l->act_max[oc]) acc = l->act_max[oc];
     return acc;
 }
 
 /* one output before requantization: the accumulator, or its max or rounded mean over a pooling window */
-static int32_t PREFIX_pooled(const PREFIX_layer *l, const int8_t *in, int oc, int y, int x) {
+static int32_t PREFIX_pooled(const PREFIX_layer *l, const int8_t *in, const int16_t *res, int oc, int y, int x) {
     int64_t sum = 0;
     int32_t best = 0;
     int i, j;
-    if (!l->pool) return PREFIX_acc(l, in, oc, y, x);
+    if (!l->pool) return PREFIX_acc(l, in, res, oc, y, x);
     for (i = 0; i < l->p_h; i++) {
         for (j = 0; j < l->p_w; j++) {
-            int32_t v = PREFIX_acc(l, in, oc, y * l->ps_h + i, x * l->ps_w + j);
+            int32_t v = PREFIX_acc(l, in, res, oc, y * l->ps_h + i, x * l->ps_w + j);
             if ((i == 0 && j == 0) || v > best) best = v;
             sum += v;
         }
@@ -134,30 +149,30 @@ static int32_t PREFIX_pooled(const PREFIX_layer *l, const int8_t *in, int oc, in
     return l->pool == 1 ? best : (int32_t)PREFIX_round_div(sum, (int64_t)l->p_h * l->p_w);
 }
 
-static void PREFIX_layer_run(const PREFIX_layer *l, const int8_t *in, void *out) {
+/* output element idx from value v (an accumulator after pooling and averaging) */
+static void PREFIX_store(const PREFIX_layer *l, int32_t v, int oc, int32_t idx, void *out, int16_t *copy) {
+    int64_t a = PREFIX_activated(l, v, oc), r;
+    int32_t word = l->nonlinear ? l->post : l->requant[oc];
+    if (l->skip16)  /* the same multiplier, SKIP_BITS less shift: each output rounded once */
+        copy[idx] = (int16_t)PREFIX_clamp(PREFIX_scale(a, word - SKIP_BITS), -32768, 32767);
+    r = PREFIX_clamp(PREFIX_scale(a, word) + l->out_zp, l->out_min, l->out_max);
+    if (l->out_bits == 8) ((int8_t *)out)[idx] = (int8_t)r; else ((int32_t *)out)[idx] = (int32_t)r;
+}
+
+static void PREFIX_layer_run(const PREFIX_layer *l, const int8_t *in, const int16_t *res, void *out,
+                             int16_t *copy) {
     int oc, y, x;
     for (oc = 0; oc < l->out_c; oc++) {
         int64_t sum = 0;
         for (y = 0; y < l->out_h; y++) {
             for (x = 0; x < l->out_w; x++) {
-                int32_t v = PREFIX_pooled(l, in, oc, y, x);
-                if (l->global_average) { sum += v; continue; }
-                {
-                    int64_t r = PREFIX_requant(l, v, oc);
-                    int32_t idx = ((int32_t)oc * l->out_h + y) * l->out_w + x;
-                    if (r < l->out_min) r = l->out_min;
-                    if (r > l->out_max) r = l->out_max;
-                    if (l->out_bits == 8) ((int8_t *)out)[idx] = (int8_t)r; else ((int32_t *)out)[idx] = (int32_t)r;
-                }
+                int32_t v = PREFIX_pooled(l, in, res, oc, y, x);
+                if (l->global_average) sum += v;
+                else PREFIX_store(l, v, oc, ((int32_t)oc * l->out_h + y) * l->out_w + x, out, copy);
             }
         }
-        if (l->global_average) {
-            int32_t v = (int32_t)PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w);
-            int64_t r = PREFIX_requant(l, v, oc);
-            if (r < l->out_min) r = l->out_min;
-            if (r > l->out_max) r = l->out_max;
-            if (l->out_bits == 8) ((int8_t *)out)[oc] = (int8_t)r; else ((int32_t *)out)[oc] = (int32_t)r;
-        }
+        if (l->global_average)
+            PREFIX_store(l, (int32_t)PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w), oc, oc, out, copy);
     }
 }
 """
@@ -199,7 +214,7 @@ int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena);
              "#ifndef EDGEOPT_WEIGHTS_SECTION",
              "#define EDGEOPT_WEIGHTS_SECTION /* e.g. __attribute__((section(\".rodata.model\"))) */",
              "#endif",
-             RUNTIME.replace("PREFIX", name)]
+             RUNTIME.replace("PREFIX", name).replace("SKIP_BITS", str(SKIP_BITS))]
     if any(layer.nonlinear is not None and layer.nonlinear.kind == "tanh" for layer in program.layers):
         parts.append(_array("int16_t", f"{name}_tanh", tanh_table()))
     for index, layer in enumerate(program.layers):
@@ -207,12 +222,19 @@ int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena);
     parts.append(f"static const {name}_layer {name}_layers[{len(program.layers)}] = {{")
     parts += [_layer_struct(name, index, layer) for index, layer in enumerate(program.layers)]
     parts.append("};\n")
+    def buffer(k: int) -> str:
+        return "input" if k == 0 else f"(const int8_t *)(arena + {arena.offsets[('out', k)]})"
+
+    def copy(j: int, const: bool) -> str:
+        return f"({'const ' if const else ''}int16_t *)(void *)(arena + {arena.offsets[('copy', j)]})"
+
     steps = []
-    for index, offset in enumerate(arena.offsets):
-        source = "input" if index == 0 else f"arena + {arena.offsets[index - 1]}"
-        target = "logits" if offset is None else f"arena + {offset}"
-        steps.append(f"    {name}_layer_run(&{name}_layers[{index}], {'(const int8_t *)' if index else ''}"
-                     f"{source}, {target});")
+    for index, layer in enumerate(program.layers):
+        target = "logits" if index == len(program.layers) - 1 else f"arena + {arena.offsets[('out', index + 1)]}"
+        skip = copy(layer.residual.layer, True) if layer.residual is not None else "0"
+        keep = copy(index, False) if layer.skip16 else "0"
+        steps.append(f"    {name}_layer_run(&{name}_layers[{index}], {buffer(layer.source)}, {skip}, {target}, "
+                     f"{keep});")
     parts.append(f"int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena) {{\n"
                  + ("    (void)arena;\n" if len(program.layers) == 1 else "")
                  + "\n".join(steps) + "\n    return 0;\n}\n")
@@ -235,6 +257,8 @@ def _layer_arrays(name: str, index: int, layer: IntLayer) -> str:
     optional = [_array("int32_t", f"{p}_{what}", values) for what, values in (("bias", layer.bias),
                                                                               ("act_max", layer.act_max))
                 if values is not None]
+    if layer.residual is not None:
+        optional.append(_array("int32_t", f"{p}_res_requant", pack(layer.residual.multiplier, layer.residual.shift)))
     return "\n".join([f"/* layer {index}: {layer.name} ({layer.kind}) */",
                       _array("int8_t", f"{p}_weights", layer.weights),
                       *optional,
@@ -258,8 +282,9 @@ def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
               int(layer.global_average), layer.output_bits, layer.input_zero_point, layer.output_zero_point]
     fields += [int32(layer.output_min), layer.output_max, int32(layer.act_floor)]
     f = layer.nonlinear
-    fields += [0, 0, 0, "0"] if f is None else [1 if f.kind == "tanh" else 2, int(pack(*f.to_output)), f.three,
-                                                 f"{name}_tanh" if f.kind == "tanh" else "0"]
+    fields += [0, 0, 0, 0, "0"] if f is None else [1 if f.kind == "tanh" else 2, int(pack(*f.to_output)), f.limit,
+                                                    f.three, f"{name}_tanh" if f.kind == "tanh" else "0"]
+    fields += [int(layer.skip16), f"{p}_res_requant" if layer.residual is not None else "0"]
     bias = f"{p}_bias" if layer.bias is not None else "0"
     act_max = f"{p}_act_max" if layer.act_max is not None else "0"
     return (f"    {{{', '.join(map(str, fields))},\n"

@@ -14,12 +14,11 @@ import numpy as np
 
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, quantize_multiplier
-from edgeopt.intgrid.program import TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Pool
+from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Pool, Residual
 
-SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Relu", "Clip (ReLU6)", "Tanh", "HardSwish", "MaxPool",
-             "AveragePool",
-             "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity",
-             "Dropout", "QuantizeLinear / DequantizeLinear (int8 activations)")
+SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Add (residual)", "Relu", "Clip (ReLU6)", "Tanh",
+             "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape",
+             "Squeeze", "Unsqueeze", "Identity", "Dropout", "QuantizeLinear / DequantizeLinear (int8 activations)")
 VIEWS = ("Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout")
 
 
@@ -33,6 +32,7 @@ class _Int8:
     shape: tuple[int, ...]
     scale: float
     zero_point: int
+    buffer: int  # 0: the model's input; k: the output of layer k - 1
 
 
 @dataclass
@@ -88,6 +88,7 @@ class _Lowering:
         self.values: dict = {}
         self.layers: list[IntLayer] = []
         self.input_grid: tuple[float, int] | None = None
+        self.skip_sources: set[str] = set()  # tensors a residual add reads
         self.input_shape: tuple[int, ...] = ()
 
     def fail(self, node, what: str) -> ModelError:
@@ -96,6 +97,7 @@ class _Lowering:
     def run(self, input_name: str, shape: tuple[int, ...], graph) -> IntProgram:
         self.input_shape = shape
         self.values[input_name] = _Input(shape)
+        self.skip_sources = {name for node in graph.node if node.op_type == "Add" for name in node.input}
         for node in graph.node:
             if node.op_type == "Constant":
                 continue
@@ -109,7 +111,7 @@ class _Lowering:
                              "Conv or Gemm (a QDQ file from `edgeopt compress` with int8 activations)")
         scales = out.parts["scales"]
         output_scale = float(scales.min())
-        self.layers.append(self._finish(out, scales / output_scale, 0, INT32_MIN, INT32_MAX, 32))
+        self.layers.append(self._finish(out, output_scale, 0, INT32_MIN, INT32_MAX, 32))
         return IntProgram(self.input_shape, self.input_grid[0], self.input_grid[1], tuple(self.layers), output_scale)
 
     # -- helpers
@@ -147,11 +149,17 @@ class _Lowering:
             if self.input_grid is not None:
                 raise self.fail(node, "the model input is quantized twice")
             self.input_grid = (scale, zero_point)
-            return _Int8(value.shape, scale, zero_point)
+            return _Int8(value.shape, scale, zero_point, 0)
         if isinstance(value, _Acc):
+            if "quantized_as" in value.parts:  # a second grid for the same tensor
+                raise self.fail(node, "quantizes a layer's output a second time")
             shape = value.shape
-            self.layers.append(self._finish(value, value.parts["scales"] / scale, zero_point, -128, 127, 8))
-            return _Int8(shape, scale, zero_point)
+            skip16 = node.input[0] in self.skip_sources
+            self.layers.append(self._finish(value, scale, zero_point, -128, 127, 8, skip16))
+            value.parts["quantized_as"] = _Int8(shape, scale, zero_point, len(self.layers))
+            if skip16:
+                value.parts["skip_copy"] = (len(self.layers) - 1, scale / 2 ** SKIP_BITS)
+            return value.parts["quantized_as"]
         raise self.fail(node, "quantizes a tensor that is neither the model input nor a layer's output")
 
     def _DequantizeLinear(self, node):
@@ -236,6 +244,7 @@ class _Lowering:
             raise self.fail(node, f"its int32 accumulators could overflow (bound {int(bound.max())}); the layer has "
                                   "too many inputs per output for int8 arithmetic")
         return {"name": node.name or node.output[0], "kind": kind, "in_shape": in_shape, "conv_shape": conv_shape,
+                "source": x.buffer, "residual": None, "bound": int(bound.max()),
                 "kernel": tuple(int(k) for k in kernel), "stride": tuple(int(s) for s in stride),
                 "padding": tuple(int(p) for p in padding), "groups": groups, "weights": weights.astype(np.int8),
                 # the bias register's shift applied here: the bound above keeps the shifted bias in int32
@@ -279,6 +288,32 @@ class _Lowering:
         if value.parts["pool"] is not None or value.parts["global_average"] or value.parts["nonlinear"]:
             raise self.fail(node, "an activation after pooling or after tanh/hardswish is not supported by the C "
                                   "export")
+
+    def _Add(self, node):
+        a, b = self.arg(node, 0), self.arg(node, 1)
+        if not (isinstance(a, _Acc) and isinstance(b, _Acc)):
+            raise self.fail(node, "the C export adds only a layer's output to an earlier one (a residual)")
+        body, skip = (a, b) if "quantized_as" not in a.parts else (b, a)
+        if "quantized_as" in body.parts or "skip_copy" not in skip.parts:
+            raise self.fail(node, "the C export runs residual adds whose skip branch was quantized for the branch's "
+                                  "first layer")
+        parts = body.parts
+        if parts["residual"] is not None or parts["pool"] is not None or parts["global_average"] \
+                or parts["nonlinear"] or parts["act_floor"] > INT32_MIN or parts["act_max"] is not None:
+            raise self.fail(node, "a residual add after an activation, pooling or another add is not supported")
+        kept = skip.parts["quantized_as"]
+        if int(np.prod(kept.shape)) != int(np.prod(parts["conv_shape"])):
+            raise self.fail(node, f"adds {kept.shape} to {parts['conv_shape']}")
+        layer, copy_scale = skip.parts["skip_copy"]
+        try:
+            fixed = [quantize_multiplier(copy_scale / float(s)) for s in parts["scales"]]
+        except ValueError as exc:
+            raise self.fail(node, str(exc)) from None
+        if parts["bound"] + 32768 * max(copy_scale / float(s) for s in parts["scales"]) > INT32_MAX:
+            raise self.fail(node, "its int32 accumulators could overflow with the residual added")
+        parts["residual"] = Residual(layer, np.array([m for m, _ in fixed], np.int64),
+                                     np.array([n for _, n in fixed], np.int64))
+        return body
 
     def _Tanh(self, node):
         return self._nonlinear(node, "tanh")
@@ -410,9 +445,13 @@ class _Lowering:
 
     # -- closing a layer
 
-    def _finish(self, value: _Acc, multipliers: np.ndarray, zero_point: int, low: int, high: int,
-                bits: int) -> IntLayer:
+    def _finish(self, value: _Acc, out_scale: float, zero_point: int, low: int, high: int, bits: int,
+                skip16: bool = False) -> IntLayer:
+        """The layer `value` has gathered, requantized to (out_scale, zero_point) within [low, high]; with `skip16`,
+        through an int16 copy on a grid 2^SKIP_BITS finer that a residual add reads."""
         parts = value.parts
+        grid_scale = out_scale
+        multipliers = parts["scales"] / grid_scale
         if "done" in parts:
             raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches (residual adds, "
                              "concatenations) are not supported by the C export yet")
@@ -422,15 +461,20 @@ class _Lowering:
             if kind is not None:
                 if bits != 8:
                     raise ValueError(f"{kind} on the logits is not supported by the C export")
-                out_scale = float(parts["scales"][0] / multipliers[0])
                 if kind == "tanh":
                     grid = 2.0 ** -TANH_INPUT_SHIFT
-                    special = Nonlinear(kind, quantize_multiplier(2.0 ** -15 / out_scale))
-                else:  # to the int16 grid that holds [-3, the output grid's top]: above it, the output saturates
-                    grid = max(3.0, (high - zero_point) * out_scale) / 32767
-                    special = Nonlinear(kind, quantize_multiplier(grid * grid / 6 / out_scale), round(3 / grid))
+                    special = Nonlinear(kind, quantize_multiplier(2.0 ** -15 / grid_scale), 32767)
+                else:  # a grid over [-3, the output grid's top] (above it the output saturates), fine enough that
+                    # x (x + 3) stays below 2^40 (its product with a 23-bit multiplier fits an int64)
+                    top = max(3.0, (high - zero_point) * out_scale)
+                    grid = max(out_scale / 1024, top / 2 ** 18)
+                    special = Nonlinear(kind, quantize_multiplier(grid * grid / 6 / grid_scale),
+                                        int(np.ceil(top / grid)), round(3 / grid))
                 multipliers = parts["scales"] / grid
             fixed = [quantize_multiplier(float(m)) for m in multipliers]
+            final = [special.to_output] if special is not None else fixed
+            if skip16 and min(n for _, n in final) <= SKIP_BITS:  # the copy's shift is SKIP_BITS less
+                raise ValueError("an output multiplier too large for the residual copy's finer grid")
         except ValueError as exc:
             raise ModelError(f"{self.path}: {parts['name']}: {exc}") from None
         oh, ow = parts["spatial"]
@@ -441,4 +485,4 @@ class _Lowering:
                         None if parts["act_max"] is None else parts["act_max"].astype(np.int32), special,
                         parts["pool"], parts["global_average"],
                         np.array([m for m, _ in fixed], np.int32), np.array([n for _, n in fixed], np.int32),
-                        zero_point, low, high, bits)
+                        zero_point, low, high, bits, parts["source"], parts["residual"], skip16)

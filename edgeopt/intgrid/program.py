@@ -26,14 +26,18 @@ def tanh_table() -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Nonlinear:
-    """A smooth activation between the accumulators and the output grid: the accumulators requantized to an int16
-    grid (the layer's own per-channel multiplier and shift), the function computed there in integers, the result
-    requantized to the output (`to_output`, one per layer). tanh: a table with interpolation (Q15 out). hardswish:
-    x (x + 3) / 6 in units of s^2 / 6 (s: the int16 grid's scale), 0 below -3, 2 * round(3 / s) * x above 3 (the
-    same units, continuous at 3)."""
+    """A smooth activation between the accumulators and the output grid: the accumulators requantized to a fine grid
+    (the layer's own per-channel multiplier and shift) and clamped to +-`limit`, the function computed there in
+    integers, the result requantized to the output (`to_output`, one per layer). tanh: an int16 grid over +-4 and a
+    table with interpolation (Q15 out). hardswish: a grid of at most 1/1024 of an output step over [-3, the output
+    grid's top] (int32), x (x + 3) / 6 in units of s^2 / 6, 0 below -3, 2 * round(3 / s) * x above 3 (the same
+    units, continuous at 3). Each rounding error moves an output by a small share of a step, and a deep network
+    compounds such flips (an int16 grid for hardswish flipped 10% of the outputs of a 3-block cnn2d by its 9th
+    layer)."""
 
     kind: str  # tanh | hardswish
     to_output: tuple[int, int]  # (multiplier, shift)
+    limit: int  # the fine grid's clamp
     three: int = 0  # hardswish: round(3 / s)
 
 
@@ -42,6 +46,19 @@ class Pool:
     kind: str  # max | avg (of accumulators; avg rounds half away from zero)
     kernel: tuple[int, int]
     stride: tuple[int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class Residual:
+    """A skip connection added to the accumulators before the activation: the int16 copy layer `layer` keeps of its
+    output (see `IntLayer.skip16`), times s_skip / s_c per channel."""
+
+    layer: int
+    multiplier: np.ndarray
+    shift: np.ndarray
+
+
+SKIP_BITS = 7  # a skip copy's grid: the int8 output grid / 2^7 (int16 holds 255 int8 steps either side of 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +89,12 @@ class IntLayer:
     output_min: int
     output_max: int
     output_bits: int  # 8: int8 activations for the next layer; 32: the logits
+    source: int = 0  # the buffer it reads: 0 the model's input, k the output of layer k - 1
+    residual: Residual | None = None
+    # The output feeds a residual add as well: the requantization goes to a grid 2^SKIP_BITS finer, kept as an int16
+    # copy for the add (the simulation adds the unrounded tensor; rounding it to int8 first moved 10% of the next
+    # layer's outputs by a step), and the int8 output is that copy rounded (zero point added, clamped).
+    skip16: bool = False
 
     @property
     def output_size(self) -> int:
@@ -108,7 +131,8 @@ class IntProgram:
         tables = 2 * TANH_TABLE if any(layer.nonlinear and layer.nonlinear.kind == "tanh" for layer in self.layers) \
             else 0
         return tables + sum(layer.weights.size + len(layer.multiplier) * 4 + sum(4 * len(a) for a in (
-            layer.bias, layer.act_max) if a is not None) for layer in self.layers)
+            layer.bias, layer.act_max) if a is not None) + (4 * len(layer.multiplier) if layer.residual else 0)
+            for layer in self.layers)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float samples (normalised as the model expects) to the int8 input grid; the one float step, done before

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, requantize, rounding_divide, rounding_shift
-from edgeopt.intgrid.program import IntLayer, IntProgram, Nonlinear, tanh_table
+from edgeopt.intgrid.program import SKIP_BITS, IntLayer, IntProgram, Nonlinear, tanh_table
 
 
 def run_program(program: IntProgram, x: np.ndarray) -> np.ndarray:
@@ -15,10 +15,13 @@ def run_program(program: IntProgram, x: np.ndarray) -> np.ndarray:
     if x.dtype != np.int8 or tuple(x.shape[1:]) != tuple(program.input_shape):
         raise ValueError(f"expected int8 inputs of shape (N, {', '.join(map(str, program.input_shape))}), got "
                          f"{x.dtype} {tuple(x.shape)}")
-    out = x.reshape(len(x), -1)
-    for layer in program.layers:
-        out = run_layer(layer, out)
-    return out.reshape(len(x), -1).astype(np.int32)
+    buffers = [x.reshape(len(x), -1)]  # buffer k: the output of layer k - 1
+    skips: dict[int, np.ndarray] = {}  # layer -> its int16 copy
+    for index, layer in enumerate(program.layers):
+        skip = skips[layer.residual.layer] if layer.residual is not None else None
+        out, skips[index] = run_layer(layer, buffers[layer.source], skip)
+        buffers.append(out)
+    return buffers[-1].reshape(len(x), -1).astype(np.int32)
 
 
 def accumulators(layer: IntLayer, x: np.ndarray) -> np.ndarray:
@@ -46,9 +49,14 @@ def accumulators(layer: IntLayer, x: np.ndarray) -> np.ndarray:
     return acc
 
 
-def run_layer(layer: IntLayer, x: np.ndarray) -> np.ndarray:
-    """One fused layer on int8 inputs (N, in size): int8 or int32 outputs (N, out size)."""
+def run_layer(layer: IntLayer, x: np.ndarray, skip: np.ndarray | None = None):
+    """One fused layer on int8 inputs (N, in size) (and its residual's int16 copy): (int8 or int32 outputs (N, out
+    size), the int16 copy of them when `layer.skip16`, else None)."""
     acc = accumulators(layer, x)
+    if layer.residual is not None:
+        r = layer.residual
+        view = (1, -1, 1, 1)
+        acc += requantize(skip.reshape(acc.shape).astype(np.int64), r.multiplier.reshape(view), r.shift.reshape(view))
     if acc.min(initial=0) < INT32_MIN or acc.max(initial=0) > INT32_MAX:
         raise OverflowError(f"{layer.name}: an accumulator left the int32 range")
     acc = np.maximum(acc, layer.act_floor)
@@ -67,17 +75,21 @@ def run_layer(layer: IntLayer, x: np.ndarray) -> np.ndarray:
     if layer.global_average:
         acc = rounding_divide(acc.sum(axis=(2, 3), keepdims=True), acc.shape[2] * acc.shape[3])
     view = (1, -1, 1, 1)
+    m, n = layer.multiplier.reshape(view), layer.shift.reshape(view)
     if layer.nonlinear is not None:
-        x = np.clip(requantize(acc, layer.multiplier.reshape(view), layer.shift.reshape(view)), -32768, 32767)
-        out = nonlinear(layer.nonlinear, x) + layer.output_zero_point
-    else:
-        out = requantize(acc, layer.multiplier.reshape(view), layer.shift.reshape(view)) + layer.output_zero_point
-    out = np.clip(out, layer.output_min, layer.output_max)
-    return out.reshape(len(x), -1).astype(np.int8 if layer.output_bits == 8 else np.int32)
+        f = layer.nonlinear
+        acc = nonlinear(f, np.clip(requantize(acc, m, n), -f.limit - 1, f.limit))
+        m, n = f.to_output
+    copy = None
+    if layer.skip16:  # the same multiplier, SKIP_BITS less shift: each output rounded once
+        copy = np.clip(requantize(acc, m, np.asarray(n) - SKIP_BITS), -32768, 32767)
+        copy = copy.reshape(len(x), -1).astype(np.int16)
+    out = np.clip(requantize(acc, m, n) + layer.output_zero_point, layer.output_min, layer.output_max)
+    return out.reshape(len(x), -1).astype(np.int8 if layer.output_bits == 8 else np.int32), copy
 
 
 def nonlinear(f: Nonlinear, x: np.ndarray) -> np.ndarray:
-    """tanh or hardswish of int16-grid values `x`, on the output grid before its zero point."""
+    """tanh or hardswish of fine-grid values `x`, before the requantization to the output (`f.to_output`)."""
     if f.kind == "tanh":
         table = tanh_table().astype(np.int64)
         u = x + 32768
@@ -85,4 +97,4 @@ def nonlinear(f: Nonlinear, x: np.ndarray) -> np.ndarray:
         v = table[i] + rounding_shift((table[i + 1] - table[i]) * frac, 8)
     else:
         v = np.where(x <= -f.three, 0, np.where(x >= f.three, 2 * f.three * x, x * (x + f.three)))
-    return requantize(v, *f.to_output)
+    return v

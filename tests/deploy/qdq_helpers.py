@@ -44,6 +44,8 @@ def train(space: str, config: dict, dataset, epochs: int, folder: Path):
 
 MLP = {"depth": 2, "width": 24, "activation": "relu", "dropout": 0.0, "lr": 0.01, "weight_decay": 0.0,
        "batch_size": 32, "optimizer": "adam", "epochs": 6}
+CNN2D = {"blocks": 3, "channels": 8, "expansion": 2, "kernel_size": 3, "stride": 1, "activation": "relu6",
+         "dropout": 0.0, "lr": 0.02, "weight_decay": 0.0, "batch_size": 32, "optimizer": "adam", "epochs": 6}
 CNN_RELU6_AVG = {"blocks": 2, "channels": 6, "channel_growth": 1.5, "kernel_size": 5, "stride": 1, "pooling": "avg",
                  "separable": True, "activation": "relu6", "dropout": 0.0, "lr": 0.02, "weight_decay": 0.0,
                  "batch_size": 32, "optimizer": "adam", "epochs": 6}

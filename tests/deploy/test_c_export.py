@@ -16,7 +16,7 @@ from edgeopt.deploy.host import compiler
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.verify import verify_c
 
-from qdq_helpers import CNN_RELU6_AVG, MLP, quantized_onnx, shared_dataset, train
+from qdq_helpers import CNN2D, CNN_RELU6_AVG, MLP, quantized_onnx, shared_dataset, train
 
 pytestmark = pytest.mark.skipif(compiler() is None, reason="no C compiler")
 
@@ -76,6 +76,25 @@ def test_smooth_activations_of_the_mlp_space(tmp_path, reads_small, activation):
     export(path, "stm32f746", tmp_path / "c")
     assert all(layer.nonlinear.kind == activation for layer in lower_onnx(path).layers[:-1])
     _check_agreement(verify_c(tmp_path / "c", path, normalizer.apply(reads_small.x_test)), activation)
+
+
+@pytest.mark.parametrize("activation", ["relu6", "hardswish"])
+def test_inverted_residuals_of_the_cnn2d_space(tmp_path, activation):
+    """2-D, depthwise and pointwise convolutions, and the residual adds of blocks 1 and 3 (block 2 downsamples); the
+    skip buffers stay in the arena until their add."""
+    from edgeopt.data.examples import example_dataset
+
+    data = example_dataset("shapes", n_samples=600)
+    module, normalizer = train("cnn2d", dict(CNN2D, activation=activation), data, 2, tmp_path)
+    path = quantized_onnx(module, data, normalizer, tmp_path / "model.onnx")
+    record = export(path, "stm32f746", tmp_path / "c")
+    program = lower_onnx(path)
+    residuals = [layer for layer in program.layers if layer.residual is not None]
+    assert len(residuals) == 2 and all(program.layers[layer.residual.layer].skip16 and layer.residual.layer < index
+                                       for index, layer in enumerate(program.layers) if layer.residual is not None)
+    assert any(layer.groups > 1 and layer.kernel == (3, 3) for layer in program.layers)
+    assert record.counted_arena_bytes >= 2 * max(layer.output_bytes for layer in program.layers[:-1])
+    _check_agreement(verify_c(tmp_path / "c", path, normalizer.apply(data.x_test)), f"cnn2d {activation}")
 
 
 def test_unsupported_ops_and_float_models_are_one_clear_error(tmp_path, reads_small):
