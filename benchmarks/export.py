@@ -59,6 +59,14 @@ def main() -> None:
     from edgeopt.deploy.verify import verify_c
     from edgeopt.data.normalize import Normalizer
 
+    try:
+        from edgeopt.deploy.tvm_export import tvm_latency_s
+
+        import tvm  # noqa: F401
+        has_tvm = True
+    except ImportError:
+        has_tvm = False
+
     runs = Path(args.runs or tempfile.mkdtemp(prefix="edgeopt-export-bench-"))
     rows, skipped, correlations = [], [], []
     for label, data, space, profiles in SEARCHES:
@@ -98,12 +106,17 @@ def main() -> None:
                 est = estimate(folder / "model.onnx", profile)
                 instructions.append(float(emulated.instructions.mean()))
                 latencies.append(est.total.latency_s)
+                tvm_s = None
+                if has_tvm:
+                    export(folder, profile, folder.parent / f"{folder.name}-tvm", format="tvm")
+                    tvm_s = tvm_latency_s(folder.parent / f"{folder.name}-tvm", x[0])
                 rows.append({
                     "search": label, "profile": profile, "trial": member["trial"], "params": est.total.params,
                     "est_weight": est.total.weight_bytes, "arrays": record.counted_weight_bytes,
                     "table": sizes.constant_bytes - record.counted_weight_bytes, "code": sizes.code_bytes,
                     "est_peak": est.peak_activation_bytes, "ram": sizes.ram_bytes,
                     "c_s": c_latency_s(out, q[0]), "ort_s": ort_latency_s(folder / "model.onnx", x[0]),
+                    "tvm_s": tvm_s,
                     "bit_exact": agreement.bit_exact_share, "class": agreement.class_agreement,
                     "step": agreement.within_step_share, "m4_equal": host,
                     "m4_instructions": float(emulated.instructions.mean()), "est_latency_s": est.total.latency_s,
@@ -114,14 +127,16 @@ def main() -> None:
           f"`.venv/bin/python benchmarks/export.py --trials {args.trials}`")
     print("| search | profile | trial | params | weights est. (B) | arrays (B) | arrays / est. | layer table (B) | "
           "code (B) | peak act. est. (B) | RAM (B) | RAM / est. | C host (us) | onnxruntime (us) | ORT / C | "
-          "bit-exact | same class | within 1 step | M4 = host | M4 instructions (est.) |")
-    print("|" + "---|" * 20)
+          "TVM (us) | bit-exact | same class | within 1 step | M4 = host | M4 instructions (est.) |")
+    print("|" + "---|" * 21)
     for r in rows:
+        tvm = "-" if r["tvm_s"] is None else f"{r['tvm_s'] * 1e6:.1f}"
         print(f"| {r['search']} | {r['profile']} | {r['trial']} | {r['params']:,} | {r['est_weight']:.0f} | "
               f"{r['arrays']} | {r['arrays'] / r['est_weight']:.2f} | {r['table']} | {r['code']} | "
               f"{r['est_peak']:.0f} | "
               f"{r['ram']} | {r['ram'] / r['est_peak']:.2f} | {r['c_s'] * 1e6:.1f} | {r['ort_s'] * 1e6:.1f} | "
-              f"{r['ort_s'] / r['c_s']:.1f} | {r['bit_exact']:.3f} | {r['class']:.3f} | {r['step']:.3f} | "
+              f"{r['ort_s'] / r['c_s']:.1f} | {tvm} | "
+              f"{r['bit_exact']:.3f} | {r['class']:.3f} | {r['step']:.3f} | "
               f"{r['m4_equal']:.3f} | {r['m4_instructions']:,.0f} |")
     print()
     for label, profile, n, rho in correlations:

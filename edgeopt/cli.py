@@ -518,8 +518,9 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 @main.command("export")
 @click.argument("model", type=click.Path(exists=True))
 @click.option("--profile", "-p", required=True, help="Target profile: a name or a YAML file.")
-@click.option("--format", "fmt", type=click.Choice(["c"]), default="c", show_default=True,
-              help="c: C99 source (model.h / model.c), integer-only, for a firmware build.")
+@click.option("--format", "fmt", type=click.Choice(["c", "tvm"]), default="c", show_default=True,
+              help="c: C99 source (model.h / model.c), integer-only, for a firmware build; tvm: Apache TVM builds "
+                   "for the host and a Cortex-M4 (extra edgeopt[tvm]).")
 @click.option("--name", default="model", show_default=True,
               help="C prefix of every symbol and of the file names (two models in one image need two names).")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
@@ -542,6 +543,8 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
 
     if emulate and not data:
         raise click.UsageError("--emulate runs the test split of --data; give --data")
+    if data and fmt != "c":
+        raise click.UsageError("--data runs the C export; give --format c")
     require_writable(out_dir, folder=True)
     record = export(model, profile, out_dir, format=fmt, name=name)
     deployment = _deployment(model, out_dir, data, label_column, emulate, positive_class) if data else None

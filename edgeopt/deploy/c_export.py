@@ -11,13 +11,16 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from edgeopt.atomic import atomic_folder
 from edgeopt.errors import EdgeoptError
 from edgeopt.deploy.c_source import c_identifier, c_sources
 from edgeopt.deploy.lower import lower_onnx
+from edgeopt.deploy.tvm_export import require_tvm, write_tvm
 from edgeopt.profiles.schema import HardwareProfile
 
-FORMATS = ("c",)
+FORMATS = ("c", "tvm")
 MANIFEST = "manifest.json"
 SOURCE = "source.onnx"
 
@@ -29,7 +32,8 @@ class ExportError(EdgeoptError):
 @dataclass(frozen=True)
 class ExportRecord:
     """What an export wrote and what it costs; figures say where they come from (`estimated` by the cost model,
-    `counted` from the generated C's own arrays and arena plan)."""
+    `counted` from the generated C's own arrays and arena plan). A TVM export runs the QDQ graph on float inputs:
+    its grid and counted figures are None."""
 
     format: str
     out_dir: str
@@ -41,15 +45,15 @@ class ExportRecord:
     profile_sha256: str
     edgeopt_version: str
     input_shape: tuple[int, ...]
-    input_scale: float
-    input_zero_point: int
+    input_scale: float | None
+    input_zero_point: int | None
     output_size: int
-    output_scale: float
+    output_scale: float | None
     ops: tuple[str, ...]
     layers: int
-    counted_weight_bytes: int  # const data of the C: int8 weights, int32 biases, per-channel requantization
-    counted_arena_bytes: int  # the caller's arena: intermediate activations
-    counted_ram_bytes: int  # arena + the int8 input + the int32 logits (what the cost model's peak counts)
+    counted_weight_bytes: int | None  # const data of the C: int8 weights, int32 biases, per-channel requantization
+    counted_arena_bytes: int | None  # the caller's arena: intermediate activations
+    counted_ram_bytes: int | None  # arena + the int8 input + the int32 logits (what the cost model's peak counts)
     estimated_weight_bytes: float
     estimated_peak_activation_bytes: float
 
@@ -67,6 +71,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
+    if format == "tvm":
+        require_tvm()  # before any work
     try:
         name = c_identifier(name)
     except ValueError as exc:
@@ -76,32 +82,55 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
         profile = load_profile(profile)
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
-    program = lower_onnx(source)
+    program = lower_onnx(source) if format == "c" else None
     est = estimate(source, profile)
     model_sha = hashlib.sha256(source.read_bytes()).hexdigest()
     figures = {k: v for k, v in profile.to_dict().items() if k != "path"}  # the same device wherever its file is
     profile_sha = hashlib.sha256(json.dumps(figures, sort_keys=True, default=str).encode()).hexdigest()
-    digest = f"model sha256 {model_sha[:16]}, edgeopt {__version__}"
-    header, body, arena = c_sources(program, name, digest)
-    ops = tuple(sorted({layer.kind for layer in program.layers}
-                       | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
-                       | {"global_average" for layer in program.layers if layer.global_average}))
-    files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
-    record = ExportRecord("c", str(out_dir), name, files, str(source), model_sha, profile.name, profile_sha,
-                          __version__, tuple(program.input_shape), program.input_scale, program.input_zero_point,
-                          program.output_size, program.output_scale, ops, len(program.layers),
-                          program.weight_bytes, arena.arena_bytes,
-                          arena.arena_bytes + program.input_size + 4 * program.output_size, est.total.weight_bytes,
-                          est.peak_activation_bytes)
+    common = (str(out_dir), name)
+    facts = (str(source), model_sha, profile.name, profile_sha, __version__)
     with atomic_folder(out_dir) as tmp:
-        (tmp / f"{name}.h").write_text(header)
-        (tmp / f"{name}.c").write_text(body)
-        (tmp / "CMakeLists.txt").write_text(_cmake(name))
-        shutil.copyfile(source, tmp / SOURCE)  # what the C was made from: `edgeopt check` estimates it
-        (tmp / f"{name}.mk").write_text(_make(name))
+        shutil.copyfile(source, tmp / SOURCE)  # what it was made from: `edgeopt check` estimates it
+        if program is not None:
+            header, body, arena = c_sources(program, name, f"model sha256 {model_sha[:16]}, edgeopt {__version__}")
+            ops = tuple(sorted({layer.kind for layer in program.layers}
+                               | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
+                               | {"global_average" for layer in program.layers if layer.global_average}
+                               | {layer.nonlinear.kind for layer in program.layers if layer.nonlinear}
+                               | {"residual_add" for layer in program.layers if layer.residual}))
+            files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
+            record = ExportRecord("c", *common, files, *facts, tuple(program.input_shape), program.input_scale,
+                                  program.input_zero_point, program.output_size, program.output_scale, ops,
+                                  len(program.layers), program.weight_bytes, arena.arena_bytes,
+                                  arena.arena_bytes + program.input_size + 4 * program.output_size,
+                                  est.total.weight_bytes, est.peak_activation_bytes)
+            (tmp / f"{name}.h").write_text(header)
+            (tmp / f"{name}.c").write_text(body)
+            (tmp / "CMakeLists.txt").write_text(_cmake(name))
+            (tmp / f"{name}.mk").write_text(_make(name))
+        else:
+            files = (*write_tvm(source, tmp), MANIFEST, SOURCE)
+            layers = [layer for layer in est.layers if layer.cost.params]
+            record = ExportRecord("tvm", *common, files, *facts, _input_shape(source), None, None,
+                                  _output_size(source), None,
+                                  tuple(sorted({layer.op.value for layer in est.layers})), len(layers), None, None,
+                                  None, est.total.weight_bytes, est.peak_activation_bytes)
         manifest = record.to_dict() | {"out_dir": None, "model": source.name}  # portable: no absolute paths
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return record
+
+
+def _input_shape(source: Path) -> tuple[int, ...]:
+    import onnx
+
+    return tuple(d.dim_value for d in onnx.load(str(source)).graph.input[0].type.tensor_type.shape.dim[1:])
+
+
+def _output_size(source: Path) -> int:
+    import onnx
+
+    dims = onnx.load(str(source)).graph.output[0].type.tensor_type.shape.dim[1:]
+    return int(np.prod([d.dim_value or 1 for d in dims]))
 
 
 def _model_file(path: Path) -> Path:

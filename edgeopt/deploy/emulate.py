@@ -203,6 +203,9 @@ def export_sizes(export_dir: str | os.PathLike, cpu: str = "cortex-m4") -> Expor
                            "(Debian: gcc-arm-none-eabi)")
     export_dir = Path(export_dir)
     manifest = json.loads((export_dir / "manifest.json").read_text())
+    if manifest.get("format") != "c":
+        raise EdgeoptError(f"{export_dir} is a {manifest.get('format')} export; flash and RAM are measured on C "
+                           "exports (edgeopt export --format c)")
     with tempfile.TemporaryDirectory(prefix="edgeopt-size-") as tmp:
         obj = Path(tmp) / "model.o"
         _call(["arm-none-eabi-gcc", *CFLAGS, f"-mcpu={cpu}", "-I", str(export_dir), "-c",

@@ -264,11 +264,14 @@ def render_export(record, console: Console) -> None:
     table = Table(title=f"{record.model} -> {record.profile} ({record.format})")
     for head in ("figure", "counted in the C", "estimated (cost model)"):
         table.add_column(head, justify="left" if head == "figure" else "right")
-    table.add_row("weights and constants", format_bytes(record.counted_weight_bytes),
+    table.add_row("weights and constants", _bytes_or_dash(record.counted_weight_bytes),
                   format_bytes(record.estimated_weight_bytes))
-    table.add_row("RAM: arena + input + logits", format_bytes(record.counted_ram_bytes),
+    table.add_row("RAM: arena + input + logits", _bytes_or_dash(record.counted_ram_bytes),
                   format_bytes(record.estimated_peak_activation_bytes))
     console.print(table)
+    if record.format != "c":
+        console.print(f"{record.layers} weighted layers; files in {record.out_dir}: {', '.join(record.files)}")
+        return
     console.print(f"{record.layers} layers ({', '.join(record.ops)}); input int8 x {record.input_shape} at scale "
                   f"{record.input_scale:.6g}, zero point {record.input_zero_point}; {record.output_size} int32 logits "
                   f"at scale {record.output_scale:.6g}")
@@ -289,3 +292,7 @@ def render_deployment(deployment, console: Console) -> None:
         console.print(f"{deployment.device}: {deployment.instructions_mean:,.0f} instructions per inference "
                       f"(estimated: QEMU -icount, no caches or wait states); logits equal to the host build on "
                       f"{deployment.emulated_equals_host:.1%} of samples")
+
+
+def _bytes_or_dash(value) -> str:
+    return "-" if value is None else format_bytes(value)
