@@ -45,22 +45,27 @@ def compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
 
 
+def _build(export_dir: Path, program: str, tmp: Path, flags: tuple[str, ...]) -> Path:
+    """Compile the export with `program` (HARNESS or TIMING) in `tmp`; the binary."""
+    name = json.loads((export_dir / "manifest.json").read_text())["name"]
+    cc = compiler()
+    if cc is None:
+        raise EdgeoptError("no C compiler found (set CC, or install cc/gcc/clang)")
+    (tmp / "main.c").write_text(program.replace("UPPER", name.upper()).replace("NAME", name))
+    build = subprocess.run([cc, *flags, "-I", str(export_dir), str(export_dir / f"{name}.c"), str(tmp / "main.c"),
+                            "-o", str(tmp / "main")], capture_output=True, text=True)
+    if build.returncode != 0:
+        raise EdgeoptError(f"{cc} could not build {export_dir / (name + '.c')}:\n{build.stderr[-2000:]}")
+    return tmp / "main"
+
+
 def run_on_host(export_dir: str | os.PathLike, x: np.ndarray, flags: tuple[str, ...] = CFLAGS) -> np.ndarray:
     """int32 logits (N, outputs) of the exported C on int8 samples `x` (N, ...), built with `flags`."""
     export_dir = Path(export_dir)
     manifest = json.loads((export_dir / "manifest.json").read_text())
-    name = manifest["name"]
-    cc = compiler()
-    if cc is None:
-        raise EdgeoptError("no C compiler found (set CC, or install cc/gcc/clang)")
     with tempfile.TemporaryDirectory(prefix="edgeopt-host-") as tmp:
         tmp = Path(tmp)
-        (tmp / "main.c").write_text(HARNESS.replace("UPPER", name.upper()).replace("NAME", name))
-        binary = tmp / "run"
-        build = subprocess.run([cc, *flags, "-I", str(export_dir), str(export_dir / f"{name}.c"), str(tmp / "main.c"),
-                                "-o", str(binary)], capture_output=True, text=True)
-        if build.returncode != 0:
-            raise EdgeoptError(f"{cc} could not build {export_dir / (name + '.c')}:\n{build.stderr[-2000:]}")
+        binary = _build(export_dir, HARNESS, tmp, flags)
         samples = np.ascontiguousarray(np.asarray(x, np.int8).reshape(len(x), -1))
         (tmp / "in.bin").write_bytes(samples.tobytes())
         result = subprocess.run([str(binary), str(tmp / "in.bin"), str(tmp / "out.bin")], capture_output=True)
@@ -113,18 +118,10 @@ def host_latency_s(export_dir: str | os.PathLike, sample: np.ndarray, runs: int 
                    flags: tuple[str, ...] = CFLAGS) -> float:
     """Median wall time of one inference of the C export on this machine (built with `flags`) on int8 `sample`."""
     export_dir = Path(export_dir)
-    name = json.loads((export_dir / "manifest.json").read_text())["name"]
-    cc = compiler()
-    if cc is None:
-        raise EdgeoptError("no C compiler found (set CC, or install cc/gcc/clang)")
     with tempfile.TemporaryDirectory(prefix="edgeopt-time-") as tmp:
         tmp = Path(tmp)
-        (tmp / "time.c").write_text(TIMING.replace("UPPER", name.upper()).replace("NAME", name))
-        build = subprocess.run([cc, *flags, "-I", str(export_dir), str(export_dir / f"{name}.c"), str(tmp / "time.c"),
-                                "-o", str(tmp / "time")], capture_output=True, text=True)
-        if build.returncode != 0:
-            raise EdgeoptError(f"{cc} could not build the timing harness:\n{build.stderr[-2000:]}")
+        binary = _build(export_dir, TIMING, tmp, flags)
         (tmp / "in.bin").write_bytes(np.asarray(sample, np.int8).tobytes())
-        out = subprocess.run([str(tmp / "time"), str(tmp / "in.bin"), str(runs), str(warmup)], capture_output=True,
+        out = subprocess.run([str(binary), str(tmp / "in.bin"), str(runs), str(warmup)], capture_output=True,
                              text=True, check=True).stdout
         return float(out.split()[0])
