@@ -183,3 +183,12 @@ def test_the_firmware_example_builds_with_the_make_fragment(qdq_models, tmp_path
     assert result.returncode == 0, result.stderr
     run = subprocess.run([str(build / "app")], capture_output=True, text=True, check=True)
     assert run.stdout.strip() in ("class 0", "class 1")
+
+
+def test_host_timing_harness_builds_and_times_one_call(qdq_models, tmp_path):
+    from edgeopt.deploy.host import host_latency_s
+
+    path, x_test = qdq_models["mlp"]
+    export(path, "stm32f746", tmp_path / "c")
+    seconds = host_latency_s(tmp_path / "c", lower_onnx(path).quantize_input(x_test[:1])[0], runs=20, warmup=2)
+    assert 0 < seconds < 1.0  # a median of real calls, not a timing goal
