@@ -115,7 +115,11 @@ static int32_t PREFIX_acc(const PREFIX_layer *l, const int8_t *in, const int16_t
     const int8_t *w = l->weights + (int32_t)oc * cin_g * l->k_h * l->k_w;
     int32_t acc = l->bias ? l->bias[oc] : 0;
     int ic, i, j;
-    for (ic = 0; ic < cin_g; ic++) {
+    if (l->k_h == 1 && l->k_w == 1 && l->pad_t == 0 && l->pad_l == 0) {  /* dense and pointwise: one tap a channel */
+        int32_t hw = (int32_t)l->in_h * l->in_w;
+        const int8_t *p = in + (int32_t)g * cin_g * hw + (int32_t)y * l->s_h * l->in_w + (int32_t)x * l->s_w;
+        for (ic = 0; ic < cin_g; ic++, p += hw) acc += (int32_t)w[ic] * ((int32_t)*p - l->in_zp);
+    } else for (ic = 0; ic < cin_g; ic++) {
         const int8_t *plane = in + (int32_t)(g * cin_g + ic) * l->in_h * l->in_w;
         for (i = 0; i < l->k_h; i++) {
             int iy = y * l->s_h - l->pad_t + i;

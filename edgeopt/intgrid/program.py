@@ -126,11 +126,11 @@ class IntProgram:
 
     @property
     def weight_bytes(self) -> int:
-        """Constant data as the C export stores it: int8 weights; per output channel the requantization (multiplier
-        and shift packed in an int32), and an int32 bias and upper activation bound where the layer has them."""
-        tables = 2 * TANH_TABLE if any(layer.nonlinear and layer.nonlinear.kind == "tanh" for layer in self.layers) \
-            else 0
-        return tables + sum(layer.weights.size + len(layer.multiplier) * 4 + sum(4 * len(a) for a in (
+        """Constant data as the C export stores it for this model: int8 weights; per output channel the requantization
+        (multiplier and shift packed in an int32), and an int32 bias and upper activation bound where the layer has
+        them. Not counted: the tanh table (514 B, shared by every layer and model) and the layer descriptors, which
+        are the runtime's, like its code."""
+        return sum(layer.weights.size + len(layer.multiplier) * 4 + sum(4 * len(a) for a in (
             layer.bias, layer.act_max) if a is not None) + (4 * len(layer.multiplier) if layer.residual else 0)
             for layer in self.layers)
 
