@@ -51,7 +51,7 @@ def main() -> None:
     from edgeopt.cost.estimate import estimate
     from edgeopt.data.loading import load_dataset
     from edgeopt.errors import EdgeoptError
-    from edgeopt.deploy.c_export import export
+    from edgeopt.deploy.export import export
     from edgeopt.deploy.emulate import export_sizes, run_emulated
     from edgeopt.deploy.host import host_latency_s as c_latency_s
     from edgeopt.deploy.host import run_on_host

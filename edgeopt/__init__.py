@@ -32,8 +32,8 @@ _EXPORTS = {
     "compress": "edgeopt.compress.run",
     "load_pipeline": "edgeopt.compress.pipeline",
     "export_onnx": "edgeopt.deploy.onnx",
-    "export": "edgeopt.deploy.c_export",
-    "ExportRecord": "edgeopt.deploy.c_export",
+    "export": "edgeopt.deploy.export",
+    "ExportRecord": "edgeopt.deploy.export",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.compress.pipeline import load_pipeline
     from edgeopt.compress.run import compress
     from edgeopt.deploy.onnx import export_onnx
-    from edgeopt.deploy.c_export import ExportRecord, export
+    from edgeopt.deploy.export import ExportRecord, export
 
 
 def __getattr__(name: str):

@@ -539,7 +539,7 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
     MODEL is a quantized QDQ model.onnx, or the output folder of `edgeopt compress` holding one (its input
     normalisation is then applied to --data).
     """
-    from edgeopt.deploy.c_export import export
+    from edgeopt.deploy.export import export
 
     if emulate and not data:
         raise click.UsageError("--emulate runs the test split of --data; give --data")

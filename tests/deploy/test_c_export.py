@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from edgeopt.cli import main
 from edgeopt.errors import ModelError
-from edgeopt.deploy.c_export import ExportError, export
+from edgeopt.deploy.export import ExportError, export
 from edgeopt.deploy.host import compiler
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.verify import verify_c

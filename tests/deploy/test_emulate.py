@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from qdq_helpers import require_tools
 
-from edgeopt.deploy.c_export import export
+from edgeopt.deploy.export import export
 from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.deploy.host import run_on_host
 from edgeopt.deploy.lower import lower_onnx

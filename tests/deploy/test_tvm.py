@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from edgeopt.deploy.c_export import export
+from edgeopt.deploy.export import export
 from edgeopt.deploy.runtime import onnx_logits
 from edgeopt.errors import EdgeoptError
 

@@ -1,5 +1,6 @@
-"""`export(model, profile, out_dir, format="c")`: a quantized model as C source for a firmware build, with a manifest
-(hashes, sizes, scales, ops) and build fragments; returns the same facts as an ExportRecord."""
+"""`export(model, profile, out_dir, format="c"|"tvm")`: a quantized model as C source (or Apache TVM builds) for a
+firmware build, with a manifest (hashes, sizes, scales, ops) and build fragments; returns the same facts as an
+ExportRecord."""
 
 from __future__ import annotations
 
