@@ -547,7 +547,13 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
         raise click.UsageError("--data runs the C export; give --format c")
     require_writable(out_dir, folder=True)
     record = export(model, profile, out_dir, format=fmt, name=name)
-    deployment = _deployment(model, out_dir, data, label_column, emulate, positive_class) if data else None
+    deployment = None
+    if data:
+        from edgeopt.data.loading import load_dataset
+        from edgeopt.deploy.verify import deploy_on
+
+        deployment = deploy_on(model, out_dir, load_dataset(data, label_column=label_column), cpu=emulate,
+                               positive_class=positive_class)
     if as_json:
         _emit_json(record.to_dict() | {"deployment": deployment.to_dict() if deployment else None})
         return
@@ -557,23 +563,6 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
     render_export(record, console)
     if deployment is not None:
         render_deployment(deployment, console)
-
-
-def _deployment(model, out_dir, data, label_column, emulate, positive_class):
-    from edgeopt.data.loading import load_dataset
-    from edgeopt.data.normalize import Normalizer
-    from edgeopt.deploy.verify import check_deployment
-
-    onnx_path = Path(out_dir) / "source.onnx"
-    dataset = load_dataset(data, label_column=label_column)
-    x, y, split = (dataset.x_test, dataset.y_test, "test") if dataset.x_test is not None else \
-        (dataset.x_val, dataset.y_val, "validation")
-    report = Path(model) / "report.json" if Path(model).is_dir() else Path(model).with_name("report.json")
-    normalizer = Normalizer.identity(dataset.x_train)
-    if report.is_file():
-        normalizer = Normalizer.from_dict(json.loads(report.read_text())["input_normalisation"])
-    return check_deployment(out_dir, onnx_path, normalizer.apply(x), y, cpu=emulate, positive_class=positive_class,
-                            split=split)
 
 
 def _example_for(sample_shape) -> str:

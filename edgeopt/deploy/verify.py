@@ -3,14 +3,17 @@ bit) and against onnxruntime on the same QDQ file (class and logits)."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from edgeopt.deploy.host import run_on_host
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.runtime import onnx_logits
+from edgeopt.errors import EdgeoptError
 from edgeopt.intgrid.reference import run_program
 
 
@@ -52,6 +55,7 @@ class Deployment:
     on the emulated Cortex-M, whose logits give the deployed precision and recall."""
 
     split: str
+    normalisation: str  # where the inputs' normalisation came from
     agreement: Agreement
     device: str  # host, or the emulated cpu whose outputs the metrics come from
     metrics: dict  # accuracy, precision, recall, f1 from the C's own logits
@@ -59,14 +63,43 @@ class Deployment:
     emulated_equals_host: float | None  # share of samples with identical logits
 
     def to_dict(self) -> dict:
-        return {"split": self.split, "agreement": self.agreement.to_dict(), "device": self.device,
+        return {"split": self.split, "normalisation": self.normalisation, "agreement": self.agreement.to_dict(),
+                "device": self.device,
                 "metrics": self.metrics, "instructions_mean": self.instructions_mean,
                 "instructions_source": "estimated (QEMU -icount)" if self.instructions_mean is not None else None,
                 "emulated_equals_host": self.emulated_equals_host}
 
 
+def deploy_on(model: str | os.PathLike, export_dir: str | os.PathLike, dataset, *, cpu: str | None = None,
+              positive_class: int = 1) -> Deployment:
+    """The export in `export_dir` of `model` (a compression output folder or its model.onnx) run on `dataset`'s test
+    split (validation when it has none), normalised as the compression's report.json says (as given without one)."""
+    from edgeopt.data.normalize import Normalizer
+
+    x, y, split = (dataset.x_test, dataset.y_test, "test") if dataset.x_test is not None else \
+        (dataset.x_val, dataset.y_val, "validation")
+    model = Path(model)
+    report = model / "report.json" if model.is_dir() else model.with_name("report.json")
+    normalizer, where = Normalizer.identity(dataset.x_train), "none: no report.json beside the model, inputs as given"
+    if report.is_file():
+        try:
+            normalizer = Normalizer.from_dict(json.loads(report.read_text())["input_normalisation"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EdgeoptError(f"{report}: input_normalisation: not an edgeopt compression report "
+                               f"({type(exc).__name__}: {exc})") from None
+        where = str(report)
+    try:
+        x = normalizer.apply(x)
+    except (ValueError, TypeError) as exc:  # statistics of other data (another shape), or not numbers
+        raise EdgeoptError(f"{report}: input_normalisation does not fit the data's samples of shape "
+                           f"{tuple(x.shape[1:])}: {exc}") from None
+    return check_deployment(export_dir, Path(export_dir) / "source.onnx", x, y, cpu=cpu,
+                            positive_class=positive_class, split=split, normalisation=where)
+
+
 def check_deployment(export_dir: str | os.PathLike, onnx_path: str | os.PathLike, x: np.ndarray, y: np.ndarray, *,
-                     cpu: str | None = None, positive_class: int = 1, split: str = "test") -> Deployment:
+                     cpu: str | None = None, positive_class: int = 1, split: str = "test",
+                     normalisation: str = "as given") -> Deployment:
     """The C in `export_dir` on float samples `x` (normalised as the model expects) with labels `y`; with `cpu`, the
     metrics are those of the emulated device's outputs."""
     from edgeopt.deploy.emulate import run_emulated
@@ -84,4 +117,4 @@ def check_deployment(export_dir: str | os.PathLike, onnx_path: str | os.PathLike
     onehot = np.eye(logits.shape[1])[logits.argmax(axis=1)]  # metrics of the argmax: the scale does not matter
     metrics = classification_metrics(np.asarray(y), onehot, positive_class=positive_class).to_dict()
     keep = ("accuracy", "precision", "recall", "f1")
-    return Deployment(split, agreement, device, {k: metrics[k] for k in keep}, instructions, equal)
+    return Deployment(split, normalisation, agreement, device, {k: metrics[k] for k in keep}, instructions, equal)

@@ -286,6 +286,7 @@ def render_deployment(deployment, console: Console) -> None:
     console.print(f"deployed on {where}, {deployment.split} split ({a.samples} samples): precision "
                   f"{m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} accuracy {m['accuracy']:.3f} "
                   "(measured)")
+    console.print(f"inputs normalised by: {deployment.normalisation}")
     console.print(f"C vs integer reference: {a.bit_exact_share:.1%} bit-exact; vs onnxruntime: same class "
                   f"{a.class_agreement:.1%}, every logit within one int8 step {a.within_step_share:.1%}")
     if deployment.instructions_mean is not None:

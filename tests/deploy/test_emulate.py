@@ -105,3 +105,18 @@ def test_cli_export_of_a_compression_output_on_the_emulated_board(trained, reads
     measured = result.deployed.test
     for metric in ("precision", "recall", "f1", "accuracy"):
         assert abs(deployment["metrics"][metric] - measured[metric]) <= 0.01, (metric, deployment, measured)
+
+
+def test_a_corrupt_compression_report_is_one_clear_error(exported, reads_npz, tmp_path):
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+
+    record, _ = exported["mlp"]
+    folder = tmp_path / "int8"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(open(record.model, "rb").read())
+    (folder / "report.json").write_text('{"input_normalisation": {"mean": ["a"], "std": ["b"]}}')
+    result = CliRunner().invoke(main, ["export", str(folder), "-p", "stm32f746", "-o", str(tmp_path / "c"),
+                                       "--data", str(reads_npz)])
+    assert result.exit_code == 2 and "input_normalisation" in result.output and "Traceback" not in result.output
