@@ -452,8 +452,8 @@ class _Lowering:
         grid_scale = out_scale
         multipliers = parts["scales"] / grid_scale
         if "done" in parts:
-            raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches (residual adds, "
-                             "concatenations) are not supported by the C export yet")
+            raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches other than "
+                             "residual adds (concatenations, two heads) are not supported by the C export yet")
         parts["done"] = True
         kind, special = parts["nonlinear"], None
         try:
