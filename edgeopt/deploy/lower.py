@@ -103,7 +103,11 @@ class _Lowering:
             handler = getattr(self, f"_{node.op_type}", None)
             if handler is None:
                 raise self.fail(node, "not supported by the C export; supported ops: " + ", ".join(SUPPORTED))
-            self.values[node.output[0]] = handler(node)
+            try:
+                self.values[node.output[0]] = handler(node)
+            except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:  # a malformed file
+                raise self.fail(node, f"malformed ({type(exc).__name__}: {exc}): inputs, attributes or constants "
+                                      "are not what the op needs") from None
         out = self.values.get(graph.output[0].name)
         if not isinstance(out, _Acc) or self.input_grid is None:
             raise ModelError(f"{self.path}: the C export needs a quantized model whose logits come from a quantized "
@@ -139,7 +143,10 @@ class _Lowering:
 
     def _QuantizeLinear(self, node):
         value = self.arg(node, 0)
-        scale = float(np.asarray(self.consts[node.input[1]]).reshape(-1)[0])
+        scales = np.asarray(self.consts[node.input[1]]).reshape(-1)
+        if scales.size != 1:
+            raise self.fail(node, "per-channel activation scales; the C export runs one scale per activation tensor")
+        scale = float(scales[0])
         zero = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 else np.zeros((), np.uint8)
         if zero.dtype != np.int8:
             raise self.fail(node, f"activations on a {zero.dtype} grid; the C export runs int8 activations")

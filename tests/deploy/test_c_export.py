@@ -192,3 +192,17 @@ def test_host_timing_harness_builds_and_times_one_call(qdq_models, tmp_path):
     export(path, "stm32f746", tmp_path / "c")
     seconds = host_latency_s(tmp_path / "c", lower_onnx(path).quantize_input(x_test[:1])[0], runs=20, warmup=2)
     assert 0 < seconds < 1.0  # a median of real calls, not a timing goal
+
+
+def test_a_malformed_qdq_file_is_one_clear_error(qdq_models, tmp_path):
+    import onnx
+
+    path, _ = qdq_models["cnn1d"]
+    model = onnx.load(str(path))
+    scale = next(init for init in model.graph.initializer if init.name.endswith("input_scale"))
+    model.graph.initializer.remove(scale)  # a QuantizeLinear whose scale is nowhere
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(model.SerializeToString())
+    with pytest.raises(ModelError, match=r"QuantizeLinear\): malformed"):
+        export(broken, "stm32f746", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
