@@ -112,8 +112,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
         else:
             files = (*write_tvm(source, tmp), MANIFEST, SOURCE)
             layers = [layer for layer in est.layers if layer.cost.params]
-            record = ExportRecord("tvm", *common, files, *facts, _input_shape(source), None, None,
-                                  _output_size(source), None,
+            sample_shape, outputs = _io_shape(source)
+            record = ExportRecord("tvm", *common, files, *facts, sample_shape, None, None, outputs, None,
                                   tuple(sorted({layer.op.value for layer in est.layers})), len(layers), None, None,
                                   None, est.total.weight_bytes, est.peak_activation_bytes)
         manifest = record.to_dict() | {"out_dir": None, "model": source.name}  # portable: no absolute paths
@@ -121,17 +121,13 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
     return record
 
 
-def _input_shape(source: Path) -> tuple[int, ...]:
+def _io_shape(source: Path) -> tuple[tuple[int, ...], int]:
+    """(the sample shape, the number of outputs) of the ONNX file, batch left out."""
     import onnx
 
-    return tuple(d.dim_value for d in onnx.load(str(source)).graph.input[0].type.tensor_type.shape.dim[1:])
-
-
-def _output_size(source: Path) -> int:
-    import onnx
-
-    dims = onnx.load(str(source)).graph.output[0].type.tensor_type.shape.dim[1:]
-    return int(np.prod([d.dim_value or 1 for d in dims]))
+    graph = onnx.load(str(source)).graph
+    dims = [[d.dim_value or 1 for d in t.type.tensor_type.shape.dim[1:]] for t in (graph.input[0], graph.output[0])]
+    return tuple(dims[0]), int(np.prod(dims[1]))
 
 
 def _model_file(path: Path) -> Path:

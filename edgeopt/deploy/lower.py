@@ -57,19 +57,18 @@ class _Acc:
 def lower_onnx(path: str | os.PathLike) -> IntProgram:
     """The integer program of the QDQ ONNX model at `path`; a ModelError for anything the C export cannot run."""
     import onnx
-    from onnx import numpy_helper, shape_inference
+    from onnx import helper, numpy_helper, shape_inference
 
     path = Path(path)
     try:
-        model = onnx.load(str(path))
-        model = shape_inference.infer_shapes(model)
+        graph = shape_inference.infer_shapes(onnx.load(str(path))).graph
+        consts = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+        for node in graph.node:
+            if node.op_type == "Constant":  # a tensor, or a plain value (value_float, value_ints, ...)
+                value = helper.get_attribute_value(node.attribute[0])
+                consts[node.output[0]] = numpy_helper.to_array(value) if hasattr(value, "dims") else np.asarray(value)
     except Exception as exc:  # not an ONNX file, or a broken one
         raise ModelError(f"{path}: cannot read as ONNX: {type(exc).__name__}: {exc}") from None
-    graph = model.graph
-    consts = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant":
-            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ModelError(f"{path}: the C export takes models with one input and one output, this one has "
@@ -157,8 +156,6 @@ class _Lowering:
             self.input_grid = (scale, zero_point)
             return _Int8(value.shape, scale, zero_point, 0)
         if isinstance(value, _Acc):
-            if "quantized_as" in value.parts:  # a second grid for the same tensor
-                raise self.fail(node, "quantizes a layer's output a second time")
             shape = value.shape
             skip16 = node.input[0] in self.skip_sources
             self.layers.append(self._finish(value, scale, zero_point, -128, 127, 8, skip16))
@@ -456,12 +453,10 @@ class _Lowering:
         """The layer `value` has gathered, requantized to (out_scale, zero_point) within [low, high]; with `skip16`,
         through an int16 copy on a grid 2^SKIP_BITS finer that a residual add reads."""
         parts = value.parts
-        grid_scale = out_scale
-        multipliers = parts["scales"] / grid_scale
-        if "done" in parts:
+        if "quantized_as" in parts:  # finished already: a second grid, or the logits taken from a quantized tensor
             raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches other than "
                              "residual adds (concatenations, two heads) are not supported by the C export yet")
-        parts["done"] = True
+        multipliers = parts["scales"] / out_scale
         kind, special = parts["nonlinear"], None
         try:
             if kind is not None:
@@ -469,12 +464,12 @@ class _Lowering:
                     raise ValueError(f"{kind} on the logits is not supported by the C export")
                 if kind == "tanh":
                     grid = 2.0 ** -TANH_INPUT_SHIFT
-                    special = Nonlinear(kind, quantize_multiplier(2.0 ** -15 / grid_scale), 32767)
+                    special = Nonlinear(kind, quantize_multiplier(2.0 ** -15 / out_scale), 32767)
                 else:  # a grid over [-3, the output grid's top] (above it the output saturates), fine enough that
                     # x (x + 3) stays below 2^40 (its product with a 23-bit multiplier fits an int64)
                     top = max(3.0, (high - zero_point) * out_scale)
                     grid = max(out_scale / 1024, top / 2 ** 18)
-                    special = Nonlinear(kind, quantize_multiplier(grid * grid / 6 / grid_scale),
+                    special = Nonlinear(kind, quantize_multiplier(grid * grid / 6 / out_scale),
                                         int(np.ceil(top / grid)), round(3 / grid))
                 multipliers = parts["scales"] / grid
             fixed = [quantize_multiplier(float(m)) for m in multipliers]

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeopt.deploy.emulate import run_emulated
 from edgeopt.deploy.host import run_on_host
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.runtime import onnx_logits
 from edgeopt.errors import EdgeoptError
 from edgeopt.intgrid.reference import run_program
+from edgeopt.train.metrics import classification_metrics
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class Agreement:
 def verify_c(export_dir: str | os.PathLike, onnx_path: str | os.PathLike, x: np.ndarray) -> Agreement:
     """Run the C export in `export_dir` (built with the host's cc) on float samples `x`, normalised as the model
     expects, and compare with the integer reference and onnxruntime on `onnx_path`."""
+    return _host_run(export_dir, onnx_path, x)[2]
+
+
+def _host_run(export_dir, onnx_path, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, Agreement]:
+    """(the int8 inputs, the host build's int32 logits, their agreement with the reference and onnxruntime)."""
     program = lower_onnx(onnx_path)
     q = program.quantize_input(x)
     c = run_on_host(export_dir, q)
@@ -44,9 +51,9 @@ def verify_c(export_dir: str | os.PathLike, onnx_path: str | os.PathLike, x: np.
     ours = c.astype(np.float64) * program.output_scale
     step = max(float(ort.max() - ort.min()) / 255.0, np.finfo(np.float32).tiny)
     difference = np.abs(ours - ort) / step
-    return Agreement(len(x), float(np.mean(np.all(c == reference, axis=1))),
-                     float(np.mean(c.argmax(axis=1) == ort.argmax(axis=1))),
-                     float(np.mean(np.all(difference <= 1.0, axis=1))), float(difference.max()), step)
+    return q, c, Agreement(len(x), float(np.mean(np.all(c == reference, axis=1))),
+                           float(np.mean(c.argmax(axis=1) == ort.argmax(axis=1))),
+                           float(np.mean(np.all(difference <= 1.0, axis=1))), float(difference.max()), step)
 
 
 @dataclass(frozen=True)
@@ -102,12 +109,7 @@ def check_deployment(export_dir: str | os.PathLike, onnx_path: str | os.PathLike
                      normalisation: str = "as given") -> Deployment:
     """The C in `export_dir` on float samples `x` (normalised as the model expects) with labels `y`; with `cpu`, the
     metrics are those of the emulated device's outputs."""
-    from edgeopt.deploy.emulate import run_emulated
-    from edgeopt.train.metrics import classification_metrics
-
-    agreement = verify_c(export_dir, onnx_path, x)
-    q = lower_onnx(onnx_path).quantize_input(x)
-    logits = run_on_host(export_dir, q)
+    q, logits, agreement = _host_run(export_dir, onnx_path, x)  # lowered, quantized and built once
     instructions = equal = None
     device = "host"
     if cpu is not None:
