@@ -63,15 +63,18 @@ def c_identifier(name: str) -> str:
 RUNTIME = r"""
 typedef struct {
     int16_t in_c, in_h, in_w, out_c, conv_h, conv_w, k_h, k_w, s_h, s_w, pad_t, pad_l, groups;
-    int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, global_average, out_bits;
-    int32_t in_zp, out_zp, out_min, out_max, act_floor;
+    int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, global_average, in_bits, out_bits;
+    int32_t in_zp, out_zp, out_min, out_max;
+    int16_t relu;  /* clamp the accumulators at 0 (ReLU, ReLU6) */
+    int32_t ceiling;  /* an upper activation bound in output steps (a packed multiplier) before averaging; 0: none */
     int16_t nonlinear;  /* 0 none, 1 tanh, 2 hardswish: on a fine grid (+-limit), then to the output by `post` */
     int32_t post, limit, three;
     const int16_t *table;  /* tanh's, shared */
+    int16_t shared_requant;  /* one requantization word for every channel (per-tensor weight scales) */
     int16_t skip16;  /* also keep an int16 copy of the output, 2^SKIP_BITS finer, for a residual add */
     const int32_t *res_requant;  /* a residual's int16 copy to the accumulators' scale; NULL: no residual */
     const int8_t *weights;
-    const int32_t *bias, *act_max, *requant;  /* bias, act_max: NULL when the layer has none */
+    const int32_t *bias, *requant;  /* bias: NULL when the layer has none */
 } PREFIX_layer;
 
 /* round(v / 2^n), half away from zero; shifts only non-negative values (no implementation-defined behaviour) */
@@ -90,15 +93,23 @@ static int64_t PREFIX_scale(int64_t v, int32_t word) {
     return PREFIX_round_shift(v * (word >> 8), word & 0xFF);
 }
 
+/* the accumulator bound of channel oc: floor(ceiling / requant), as intgrid.fixedpoint.ceiling_bound */
+static int64_t PREFIX_bound(int32_t ceiling, int32_t word) {
+    int e = (word & 0xFF) - (ceiling & 0xFF);
+    if (e < 0) return 0;
+    if (e > 40) return INT64_MAX;
+    return ((int64_t)(ceiling >> 8) << e) / (word >> 8);
+}
+
 static int64_t PREFIX_clamp(int64_t v, int64_t low, int64_t high) {
     return v < low ? low : v > high ? high : v;
 }
 
 /* what the output requantization scales: the accumulator (after pooling), or the activation of it */
-static int64_t PREFIX_activated(const PREFIX_layer *l, int32_t v, int oc) {
+static int64_t PREFIX_activated(const PREFIX_layer *l, int64_t v, int32_t requant) {
     int64_t x, y;
     if (!l->nonlinear) return v;
-    x = PREFIX_scale(v, l->requant[oc]);
+    x = PREFIX_scale(v, requant);
     x = PREFIX_clamp(x, -(int64_t)l->limit - 1, l->limit);
     if (l->nonlinear == 1) {
         int32_t u = (int32_t)x + 32768, i = u >> 8;
@@ -109,74 +120,88 @@ static int64_t PREFIX_activated(const PREFIX_layer *l, int32_t v, int oc) {
     return y;
 }
 
-/* the accumulator of output (oc, y, x) of the convolution, with bias and residual, clamped as the activation says */
-static int32_t PREFIX_acc(const PREFIX_layer *l, const int8_t *in, const int16_t *res, int oc, int y, int x) {
-    int cin_g = l->in_c / l->groups, g = oc / (l->out_c / l->groups);
-    const int8_t *w = l->weights + (int32_t)oc * cin_g * l->k_h * l->k_w;
-    int32_t acc = l->bias ? l->bias[oc] : 0;
-    int ic, i, j;
-    if (l->k_h == 1 && l->k_w == 1 && l->pad_t == 0 && l->pad_l == 0) {  /* dense and pointwise: one tap a channel */
-        int32_t hw = (int32_t)l->in_h * l->in_w;
-        const int8_t *p = in + (int32_t)g * cin_g * hw + (int32_t)y * l->s_h * l->in_w + (int32_t)x * l->s_w;
-        for (ic = 0; ic < cin_g; ic++, p += hw) acc += (int32_t)w[ic] * ((int32_t)*p - l->in_zp);
-    } else for (ic = 0; ic < cin_g; ic++) {
-        const int8_t *plane = in + (int32_t)(g * cin_g + ic) * l->in_h * l->in_w;
-        for (i = 0; i < l->k_h; i++) {
-            int iy = y * l->s_h - l->pad_t + i;
-            if (iy < 0 || iy >= l->in_h) { w += l->k_w; continue; }
-            for (j = 0; j < l->k_w; j++, w++) {
-                int ix = x * l->s_w - l->pad_l + j;
-                if (ix >= 0 && ix < l->in_w) acc += (int32_t)(*w) * ((int32_t)plane[iy * l->in_w + ix] - l->in_zp);
-            }
-        }
-    }
-    if (l->res_requant) acc += (int32_t)PREFIX_scale(res[((int32_t)oc * l->conv_h + y) * l->conv_w + x],
-                                                     l->res_requant[oc]);
-    if (acc < l->act_floor) acc = l->act_floor;
-    if (l->act_max && acc > l->act_max[oc]) acc = l->act_max[oc];
-    return acc;
+/* The dot product of output (oc, y, x) with its input window, on int8 inputs with an int32 accumulator or on int16
+ * inputs with an int64 one (the export checks that neither can overflow). */
+#define PREFIX_DOT(NAME, T, ACC) \
+static ACC NAME(const PREFIX_layer *l, const T *in, int oc, int y, int x) { \
+    int cin_g = l->in_c / l->groups, g = oc / (l->out_c / l->groups); \
+    const int8_t *w = l->weights + (int32_t)oc * cin_g * l->k_h * l->k_w; \
+    ACC acc = 0; \
+    int ic, i, j; \
+    if (l->k_h == 1 && l->k_w == 1 && l->pad_t == 0 && l->pad_l == 0) {  /* dense, pointwise: one tap a channel */ \
+        int32_t hw = (int32_t)l->in_h * l->in_w; \
+        const T *p = in + (int32_t)g * cin_g * hw + (int32_t)y * l->s_h * l->in_w + (int32_t)x * l->s_w; \
+        for (ic = 0; ic < cin_g; ic++, p += hw) acc += (ACC)w[ic] * ((int32_t)*p - l->in_zp); \
+    } else for (ic = 0; ic < cin_g; ic++) { \
+        const T *plane = in + (int32_t)(g * cin_g + ic) * l->in_h * l->in_w; \
+        for (i = 0; i < l->k_h; i++) { \
+            int iy = y * l->s_h - l->pad_t + i; \
+            if (iy < 0 || iy >= l->in_h) { w += l->k_w; continue; } \
+            for (j = 0; j < l->k_w; j++, w++) { \
+                int ix = x * l->s_w - l->pad_l + j; \
+                if (ix >= 0 && ix < l->in_w) acc += (ACC)(*w) * ((int32_t)plane[iy * l->in_w + ix] - l->in_zp); \
+            } \
+        } \
+    } \
+    return acc; \
+}
+PREFIX_DOT(PREFIX_dot8, int8_t, int32_t)
+PREFIX_DOT(PREFIX_dot16, int16_t, int64_t)
+
+/* the accumulator of output (oc, y, x) with bias and residual, clamped as the activation says (0 and high) */
+static int64_t PREFIX_acc(const PREFIX_layer *l, const void *in, const int16_t *res, int oc, int y, int x,
+                          int64_t high) {
+    int64_t acc = l->in_bits == 8 ? PREFIX_dot8(l, (const int8_t *)in, oc, y, x)
+                                  : PREFIX_dot16(l, (const int16_t *)in, oc, y, x);
+    if (l->bias) acc += l->bias[oc];
+    if (l->res_requant) acc += PREFIX_scale(res[((int32_t)oc * l->conv_h + y) * l->conv_w + x], l->res_requant[oc]);
+    return l->relu && acc < 0 ? 0 : acc > high ? high : acc;
 }
 
 /* one output before requantization: the accumulator, or its max or rounded mean over a pooling window */
-static int32_t PREFIX_pooled(const PREFIX_layer *l, const int8_t *in, const int16_t *res, int oc, int y, int x) {
-    int64_t sum = 0;
-    int32_t best = 0;
+static int64_t PREFIX_pooled(const PREFIX_layer *l, const void *in, const int16_t *res, int oc, int y, int x,
+                             int64_t high) {
+    int64_t sum = 0, best = 0;
     int i, j;
-    if (!l->pool) return PREFIX_acc(l, in, res, oc, y, x);
+    if (!l->pool) return PREFIX_acc(l, in, res, oc, y, x, high);
     for (i = 0; i < l->p_h; i++) {
         for (j = 0; j < l->p_w; j++) {
-            int32_t v = PREFIX_acc(l, in, res, oc, y * l->ps_h + i, x * l->ps_w + j);
+            int64_t v = PREFIX_acc(l, in, res, oc, y * l->ps_h + i, x * l->ps_w + j, high);
             if ((i == 0 && j == 0) || v > best) best = v;
             sum += v;
         }
     }
-    return l->pool == 1 ? best : (int32_t)PREFIX_round_div(sum, (int64_t)l->p_h * l->p_w);
+    return l->pool == 1 ? best : PREFIX_round_div(sum, (int64_t)l->p_h * l->p_w);
 }
 
 /* output element idx from value v (an accumulator after pooling and averaging) */
-static void PREFIX_store(const PREFIX_layer *l, int32_t v, int oc, int32_t idx, void *out, int16_t *copy) {
-    int64_t a = PREFIX_activated(l, v, oc), r;
-    int32_t word = l->nonlinear ? l->post : l->requant[oc];
+static void PREFIX_store(const PREFIX_layer *l, int64_t v, int32_t requant, int32_t idx, void *out,
+                         int16_t *copy) {
+    int64_t a = PREFIX_activated(l, v, requant), r;
+    int32_t word = l->nonlinear ? l->post : requant;
     if (l->skip16)  /* the same multiplier, SKIP_BITS less shift: each output rounded once */
         copy[idx] = (int16_t)PREFIX_clamp(PREFIX_scale(a, word - SKIP_BITS), -32768, 32767);
     r = PREFIX_clamp(PREFIX_scale(a, word) + l->out_zp, l->out_min, l->out_max);
-    if (l->out_bits == 8) ((int8_t *)out)[idx] = (int8_t)r; else ((int32_t *)out)[idx] = (int32_t)r;
+    if (l->out_bits == 8) ((int8_t *)out)[idx] = (int8_t)r;
+    else if (l->out_bits == 16) ((int16_t *)out)[idx] = (int16_t)r;
+    else ((int32_t *)out)[idx] = (int32_t)r;
 }
 
-static void PREFIX_layer_run(const PREFIX_layer *l, const int8_t *in, const int16_t *res, void *out,
-                             int16_t *copy) {
+static void PREFIX_layer_run(const PREFIX_layer *l, const void *in, const int16_t *res, void *out, int16_t *copy) {
     int oc, y, x;
     for (oc = 0; oc < l->out_c; oc++) {
+        int32_t requant = l->requant[l->shared_requant ? 0 : oc];
+        int64_t high = l->ceiling ? PREFIX_bound(l->ceiling, requant) : INT64_MAX;
         int64_t sum = 0;
         for (y = 0; y < l->out_h; y++) {
             for (x = 0; x < l->out_w; x++) {
-                int32_t v = PREFIX_pooled(l, in, res, oc, y, x);
+                int64_t v = PREFIX_pooled(l, in, res, oc, y, x, high);
                 if (l->global_average) sum += v;
-                else PREFIX_store(l, v, oc, ((int32_t)oc * l->out_h + y) * l->out_w + x, out, copy);
+                else PREFIX_store(l, v, requant, ((int32_t)oc * l->out_h + y) * l->out_w + x, out, copy);
             }
         }
         if (l->global_average)
-            PREFIX_store(l, (int32_t)PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w), oc, oc, out, copy);
+            PREFIX_store(l, PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w), requant, oc, out, copy);
     }
 }
 """
@@ -188,8 +213,8 @@ def c_sources(program: IntProgram, name: str = "model", digest: str = "") -> tup
     upper = name.upper()
     arena = plan_arena(program)
     header = f"""/* {name}.h: generated by edgeopt; do not edit. {digest}
- * int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena):
- *   input   {program.input_size} int8 values, real = (q - {upper}_INPUT_ZERO_POINT) * {upper}_INPUT_SCALE
+ * int {name}_run(const {name}_input_t *input, int32_t *logits, uint8_t *arena):
+ *   input   {program.input_size} int{program.input_bits} values, real = (q - {upper}_INPUT_ZERO_POINT) * {upper}_INPUT_SCALE
  *   logits  {program.output_size} int32 values, real = q * {upper}_OUTPUT_SCALE (the argmax needs no scale)
  *   arena   {upper}_ARENA_BYTES bytes, 4-byte aligned, owned by the caller: one per concurrent call (reentrant)
  * Returns 0. Integer arithmetic only; weights are const (place them with EDGEOPT_WEIGHTS_SECTION). */
@@ -197,6 +222,8 @@ def c_sources(program: IntProgram, name: str = "model", digest: str = "") -> tup
 #define {upper}_H
 #include <stdint.h>
 
+typedef int{program.input_bits}_t {name}_input_t;
+#define {upper}_INPUT_BITS {program.input_bits}
 #define {upper}_INPUT_SIZE {program.input_size}
 #define {upper}_OUTPUT_SIZE {program.output_size}
 #define {upper}_ARENA_BYTES {max(arena.arena_bytes, ALIGN)}
@@ -207,7 +234,7 @@ def c_sources(program: IntProgram, name: str = "model", digest: str = "") -> tup
 #ifdef __cplusplus
 extern "C" {{
 #endif
-int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena);
+int {name}_run(const {name}_input_t *input, int32_t *logits, uint8_t *arena);
 #ifdef __cplusplus
 }}
 #endif
@@ -227,7 +254,7 @@ int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena);
     parts += [_layer_struct(name, index, layer) for index, layer in enumerate(program.layers)]
     parts.append("};\n")
     def buffer(k: int) -> str:
-        return "input" if k == 0 else f"(const int8_t *)(arena + {arena.offsets[('out', k)]})"
+        return "input" if k == 0 else f"(const void *)(arena + {arena.offsets[('out', k)]})"
 
     def copy(j: int, const: bool) -> str:
         return f"({'const ' if const else ''}int16_t *)(void *)(arena + {arena.offsets[('copy', j)]})"
@@ -239,7 +266,7 @@ int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena);
         keep = copy(index, False) if layer.skip16 else "0"
         steps.append(f"    {name}_layer_run(&{name}_layers[{index}], {buffer(layer.source)}, {skip}, {target}, "
                      f"{keep});")
-    parts.append(f"int {name}_run(const int8_t *input, int32_t *logits, uint8_t *arena) {{\n"
+    parts.append(f"int {name}_run(const {name}_input_t *input, int32_t *logits, uint8_t *arena) {{\n"
                  + ("    (void)arena;\n" if len(program.layers) == 1 else "")
                  + "\n".join(steps) + "\n    return 0;\n}\n")
     return header, "\n".join(parts), arena
@@ -258,15 +285,14 @@ def _array(ctype: str, symbol: str, values, section: bool = True) -> str:
 
 def _layer_arrays(name: str, index: int, layer: IntLayer) -> str:
     p = f"{name}_l{index}"
-    optional = [_array("int32_t", f"{p}_{what}", values) for what, values in (("bias", layer.bias),
-                                                                              ("act_max", layer.act_max))
-                if values is not None]
+    optional = [_array("int32_t", f"{p}_bias", layer.bias)] if layer.bias is not None else []
     if layer.residual is not None:
         optional.append(_array("int32_t", f"{p}_res_requant", pack(layer.residual.multiplier, layer.residual.shift)))
     return "\n".join([f"/* layer {index}: {layer.name} ({layer.kind}) */",
                       _array("int8_t", f"{p}_weights", layer.weights),
                       *optional,
-                      _array("int32_t", f"{p}_requant", pack(layer.multiplier, layer.shift)), ""])
+                      _array("int32_t", f"{p}_requant", pack(layer.multiplier, layer.shift)[:layer.requant_words]),
+                      ""])
 
 
 def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
@@ -283,13 +309,13 @@ def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
 
     fields = [*layer.in_shape, layer.conv_shape[0], *layer.conv_shape[1:], *layer.kernel, *layer.stride,
               *layer.padding, layer.groups, pool_kind, p_h, p_w, ps_h, ps_w, out_h, out_w,
-              int(layer.global_average), layer.output_bits, layer.input_zero_point, layer.output_zero_point]
-    fields += [int32(layer.output_min), layer.output_max, int32(layer.act_floor)]
+              int(layer.global_average), layer.input_bits, layer.output_bits, layer.input_zero_point, layer.output_zero_point]
+    fields += [int32(layer.output_min), layer.output_max, int(layer.relu),
+               int(pack(*layer.act_ceiling)) if layer.act_ceiling is not None else 0]
     f = layer.nonlinear
     fields += [0, 0, 0, 0, "0"] if f is None else [1 if f.kind == "tanh" else 2, int(pack(*f.to_output)), f.limit,
                                                     f.three, f"{name}_tanh" if f.kind == "tanh" else "0"]
-    fields += [int(layer.skip16), f"{p}_res_requant" if layer.residual is not None else "0"]
+    fields += [int(layer.requant_words == 1), int(layer.skip16), f"{p}_res_requant" if layer.residual is not None else "0"]
     bias = f"{p}_bias" if layer.bias is not None else "0"
-    act_max = f"{p}_act_max" if layer.act_max is not None else "0"
     return (f"    {{{', '.join(map(str, fields))},\n"
-            f"     {p}_weights, {bias}, {act_max}, {p}_requant}},")
+            f"     {p}_weights, {bias}, {p}_requant}},")

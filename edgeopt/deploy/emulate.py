@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeopt.deploy.host import input_dtype
 from edgeopt.errors import EdgeoptError
 
 # cpu -> (QEMU board, its CPU clock in Hz: SysTick counts at it, and -icount shift=0 runs one instruction a nanosecond)
@@ -131,7 +132,8 @@ def section_sizes(path: str | os.PathLike) -> Sizes:
 
 def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "cortex-m4",
                  timeout_s: float = 600.0) -> EmulatedRun:
-    """The C export in `export_dir` cross-compiled for `cpu`, run on the emulated board over int8 samples `x`."""
+    """The C export in `export_dir` cross-compiled for `cpu`, run on the emulated board over integer samples `x`
+    (the model's input type)."""
     if cpu not in BOARDS:
         raise EdgeoptError(f"unknown cpu {cpu!r}; the emulator runs {', '.join(BOARDS)}")
     missing = missing_tools()
@@ -142,7 +144,8 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
     manifest = json.loads((export_dir / "manifest.json").read_text())
     name = manifest["name"]
     board, clock_hz = BOARDS[cpu]
-    samples = np.ascontiguousarray(np.asarray(x, np.int8).reshape(len(x), -1))
+    dtype = input_dtype(manifest)
+    samples = np.ascontiguousarray(np.asarray(x, dtype).reshape(len(x), -1))
     flags = [*CFLAGS, f"-mcpu={cpu}", "-I", str(export_dir)]
     with tempfile.TemporaryDirectory(prefix="edgeopt-qemu-") as tmp:
         tmp = Path(tmp)
@@ -150,7 +153,7 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
         (tmp / "startup.c").write_text(STARTUP)
         (tmp / "main.c").write_text(HARNESS.replace("UPPER", name.upper()).replace("NAME", name))
         rows = ",\n".join("{" + ",".join(map(str, row)) + "}" for row in samples)
-        (tmp / "samples.h").write_text(f"#define SAMPLES {len(samples)}\nstatic const int8_t samples[SAMPLES]"
+        (tmp / "samples.h").write_text(f"#define SAMPLES {len(samples)}\nstatic const {name}_input_t samples[SAMPLES]"
                                        f"[{samples.shape[1]}] = {{\n{rows}\n}};\n")
         _call(["arm-none-eabi-gcc", *flags, "-c", str(export_dir / f"{name}.c"), "-o", str(tmp / "model.o")])
         _call(["arm-none-eabi-gcc", *flags, "-I", str(tmp), "--specs=rdimon.specs", "-nostartfiles",
@@ -179,7 +182,7 @@ def _call(argv: list[str]) -> None:
 @dataclass(frozen=True)
 class ExportSizes:
     """Flash and RAM of a C export, measured from its object file built for `cpu` (`arm-none-eabi-size`) plus the
-    caller's buffers the manifest states (arena, int8 input, int32 logits)."""
+    caller's buffers the manifest states (arena, input, int32 logits)."""
 
     cpu: str
     code_bytes: int  # the kernels (.text)

@@ -48,13 +48,14 @@ class ExportRecord:
     input_shape: tuple[int, ...]
     input_scale: float | None
     input_zero_point: int | None
+    input_bits: int | None  # 8 or 16: the C's input (and activation) type
     output_size: int
     output_scale: float | None
     ops: tuple[str, ...]
     layers: int
     counted_weight_bytes: int | None  # const data of the C: int8 weights, int32 biases, per-channel requantization
     counted_arena_bytes: int | None  # the caller's arena: intermediate activations
-    counted_ram_bytes: int | None  # arena + the int8 input + the int32 logits (what the cost model's peak counts)
+    counted_ram_bytes: int | None  # arena + the input + the int32 logits (what the cost model's peak counts)
     estimated_weight_bytes: float
     estimated_peak_activation_bytes: float
 
@@ -101,9 +102,10 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
                                | {"residual_add" for layer in program.layers if layer.residual}))
             files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
             record = ExportRecord("c", *common, files, *facts, tuple(program.input_shape), program.input_scale,
-                                  program.input_zero_point, program.output_size, program.output_scale, ops,
+                                  program.input_zero_point, program.input_bits, program.output_size, program.output_scale, ops,
                                   len(program.layers), program.weight_bytes, arena.arena_bytes,
-                                  arena.arena_bytes + program.input_size + 4 * program.output_size,
+                                  arena.arena_bytes + program.input_size * program.input_bits // 8
+                                  + 4 * program.output_size,
                                   est.total.weight_bytes, est.peak_activation_bytes)
             (tmp / f"{name}.h").write_text(header)
             (tmp / f"{name}.c").write_text(body)
@@ -113,7 +115,7 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
             files = (*write_tvm(source, tmp), MANIFEST, SOURCE)
             layers = [layer for layer in est.layers if layer.cost.params]
             sample_shape, outputs = _io_shape(source)
-            record = ExportRecord("tvm", *common, files, *facts, sample_shape, None, None, outputs, None,
+            record = ExportRecord("tvm", *common, files, *facts, sample_shape, None, None, None, outputs, None,
                                   tuple(sorted({layer.op.value for layer in est.layers})), len(layers), None, None,
                                   None, est.total.weight_bytes, est.peak_activation_bytes)
         manifest = record.to_dict() | {"out_dir": None, "model": source.name}  # portable: no absolute paths

@@ -1,4 +1,4 @@
-"""Compile a C export with the host's C compiler and run it on int8 samples: the check that the C computes what
+"""Compile a C export with the host's C compiler and run it on integer samples: the check that the C computes what
 the integer reference does."""
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ HARNESS = r"""
 #include <stdlib.h>
 #include "NAME.h"
 
-/* reads int8 samples from argv[1], writes int32 logits to argv[2] */
+/* reads samples (the model's input type) from argv[1], writes int32 logits to argv[2] */
 int main(int argc, char **argv) {
     static uint8_t arena[UPPER_ARENA_BYTES] __attribute__((aligned(4)));
-    int8_t input[UPPER_INPUT_SIZE];
+    NAME_input_t input[UPPER_INPUT_SIZE];
     int32_t logits[UPPER_OUTPUT_SIZE];
     FILE *in, *out;
     if (argc != 3) return 2;
     in = fopen(argv[1], "rb");
     out = fopen(argv[2], "wb");
     if (!in || !out) return 2;
-    while (fread(input, 1, sizeof input, in) == sizeof input) {
+    while (fread(input, sizeof input[0], UPPER_INPUT_SIZE, in) == UPPER_INPUT_SIZE) {
         NAME_run(input, logits, arena);
         if (fwrite(logits, sizeof logits[0], UPPER_OUTPUT_SIZE, out) != UPPER_OUTPUT_SIZE) return 3;
     }
@@ -39,6 +39,11 @@ int main(int argc, char **argv) {
     return fclose(out) == 0 ? 0 : 3;
 }
 """
+
+
+def input_dtype(manifest: dict) -> type:
+    """The numpy type of a C export's input, from its manifest."""
+    return np.int16 if manifest.get("input_bits") == 16 else np.int8
 
 
 def compiler() -> str | None:
@@ -60,13 +65,14 @@ def _build(export_dir: Path, program: str, tmp: Path, flags: tuple[str, ...]) ->
 
 
 def run_on_host(export_dir: str | os.PathLike, x: np.ndarray, flags: tuple[str, ...] = CFLAGS) -> np.ndarray:
-    """int32 logits (N, outputs) of the exported C on int8 samples `x` (N, ...), built with `flags`."""
+    """int32 logits (N, outputs) of the exported C on integer samples `x` (N, ...) of its input type, built with
+    `flags`."""
     export_dir = Path(export_dir)
     manifest = json.loads((export_dir / "manifest.json").read_text())
     with tempfile.TemporaryDirectory(prefix="edgeopt-host-") as tmp:
         tmp = Path(tmp)
         binary = _build(export_dir, HARNESS, tmp, flags)
-        samples = np.ascontiguousarray(np.asarray(x, np.int8).reshape(len(x), -1))
+        samples = np.ascontiguousarray(np.asarray(x, input_dtype(manifest)).reshape(len(x), -1))
         (tmp / "in.bin").write_bytes(samples.tobytes())
         result = subprocess.run([str(binary), str(tmp / "in.bin"), str(tmp / "out.bin")], capture_output=True)
         if result.returncode != 0:
@@ -89,7 +95,7 @@ static int cmp(const void *a, const void *b) {
 /* the median wall time of one inference on the sample in argv[1], over argv[2] runs after argv[3] warm-up runs */
 int main(int argc, char **argv) {
     static uint8_t arena[UPPER_ARENA_BYTES] __attribute__((aligned(4)));
-    static int8_t input[UPPER_INPUT_SIZE];
+    static NAME_input_t input[UPPER_INPUT_SIZE];
     static int32_t logits[UPPER_OUTPUT_SIZE];
     static double times[100000];
     int runs, warmup, i;
@@ -98,7 +104,7 @@ int main(int argc, char **argv) {
     runs = atoi(argv[2]);
     warmup = atoi(argv[3]);
     in = fopen(argv[1], "rb");
-    if (!in || runs < 1 || runs > 100000 || fread(input, 1, sizeof input, in) != sizeof input) return 2;
+    if (!in || runs < 1 || runs > 100000 || fread(input, sizeof input[0], UPPER_INPUT_SIZE, in) != UPPER_INPUT_SIZE) return 2;
     for (i = 0; i < warmup; i++) NAME_run(input, logits, arena);
     for (i = 0; i < runs; i++) {
         struct timespec a, b;
@@ -116,12 +122,13 @@ int main(int argc, char **argv) {
 
 def host_latency_s(export_dir: str | os.PathLike, sample: np.ndarray, runs: int = 300, warmup: int = 30,
                    flags: tuple[str, ...] = CFLAGS) -> float:
-    """Median wall time of one inference of the C export on this machine (built with `flags`) on int8 `sample`."""
+    """Median wall time of one inference of the C export on this machine (built with `flags`) on `sample`."""
     export_dir = Path(export_dir)
+    dtype = input_dtype(json.loads((export_dir / "manifest.json").read_text()))
     with tempfile.TemporaryDirectory(prefix="edgeopt-time-") as tmp:
         tmp = Path(tmp)
         binary = _build(export_dir, TIMING, tmp, flags)
-        (tmp / "in.bin").write_bytes(np.asarray(sample, np.int8).tobytes())
+        (tmp / "in.bin").write_bytes(np.asarray(sample, dtype).tobytes())
         out = subprocess.run([str(binary), str(tmp / "in.bin"), str(runs), str(warmup)], capture_output=True,
                              text=True, check=True).stdout
         return float(out.split()[0])

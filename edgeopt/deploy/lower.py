@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.errors import ModelError
-from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, quantize_multiplier
+from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, WIDE_ACC_LIMIT, quantize_multiplier
+from edgeopt.intgrid.grid import bits_range
 from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Pool, Residual
 
 SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Add (residual)", "Relu", "Clip (ReLU6)", "Tanh",
              "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape",
-             "Squeeze", "Unsqueeze", "Identity", "Dropout", "QuantizeLinear / DequantizeLinear (int8 activations)")
+             "Squeeze", "Unsqueeze", "Identity", "Dropout", "QuantizeLinear / DequantizeLinear (int8 or int16 activations)")
+ACTIVATION_BITS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16}
 
 
 @dataclass
@@ -27,16 +29,17 @@ class _Input:
 
 
 @dataclass
-class _Int8:
+class _Quantized:
     shape: tuple[int, ...]
     scale: float
     zero_point: int
     buffer: int  # 0: the model's input; k: the output of layer k - 1
+    bits: int  # 8 or 16
 
 
 @dataclass
 class _Dequantized:
-    of: _Int8
+    of: _Quantized
 
 
 @dataclass
@@ -110,7 +113,7 @@ class _Lowering:
         out = self.values.get(graph.output[0].name)
         if not isinstance(out, _Acc) or self.input_grid is None:
             raise ModelError(f"{self.path}: the C export needs a quantized model whose logits come from a quantized "
-                             "Conv or Gemm (a QDQ file from `edgeopt compress` with int8 activations)")
+                             "Conv or Gemm (a QDQ file from `edgeopt compress` with int8 or int16 activations)")
         scales = out.parts["scales"]
         output_scale = float(scales.min())
         self.layers.append(self._finish(out, output_scale, 0, INT32_MIN, INT32_MAX, 32))
@@ -147,19 +150,23 @@ class _Lowering:
             raise self.fail(node, "per-channel activation scales; the C export runs one scale per activation tensor")
         scale = float(scales[0])
         zero = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 else np.zeros((), np.uint8)
-        if zero.dtype != np.int8:
-            raise self.fail(node, f"activations on a {zero.dtype} grid; the C export runs int8 activations")
+        bits = ACTIVATION_BITS.get(zero.dtype)
+        if bits is None:
+            raise self.fail(node, f"activations on a {zero.dtype} grid; the C export runs int8 and int16 activations")
         zero_point = int(zero.reshape(-1)[0])
         if isinstance(value, _Input):
             if self.input_grid is not None:
                 raise self.fail(node, "the model input is quantized twice")
             self.input_grid = (scale, zero_point)
-            return _Int8(value.shape, scale, zero_point, 0)
+            return _Quantized(value.shape, scale, zero_point, 0, bits)
         if isinstance(value, _Acc):
             shape = value.shape
             skip16 = node.input[0] in self.skip_sources
-            self.layers.append(self._finish(value, scale, zero_point, -128, 127, 8, skip16))
-            value.parts["quantized_as"] = _Int8(shape, scale, zero_point, len(self.layers))
+            if skip16 and bits != 8:
+                raise self.fail(node, "a residual add on int16 activations is not supported by the C export (its "
+                                      "skip copy is an int16 grid 2^7 finer than int8)")
+            self.layers.append(self._finish(value, scale, zero_point, *bits_range(bits), bits, skip16))
+            value.parts["quantized_as"] = _Quantized(shape, scale, zero_point, len(self.layers), bits)
             if skip16:
                 value.parts["skip_copy"] = (len(self.layers) - 1, scale / 2 ** SKIP_BITS)
             return value.parts["quantized_as"]
@@ -167,13 +174,13 @@ class _Lowering:
 
     def _DequantizeLinear(self, node):
         value = self.arg(node, 0)
-        if isinstance(value, _Int8):
+        if isinstance(value, _Quantized):
             return _Dequantized(value)
         if isinstance(value, np.ndarray):  # weights or biases stored as integers
             scale = np.asarray(self.consts[node.input[1]], np.float64)
             zero = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 else np.zeros(1, np.int64)
             return _Const(value.astype(np.int64), scale.reshape(-1), zero.astype(np.int64).reshape(-1))
-        raise self.fail(node, "dequantizes something that is not an int8 activation or stored integers")
+        raise self.fail(node, "dequantizes something that is not a quantized activation or stored integers")
 
     # -- weighted layers
 
@@ -183,7 +190,8 @@ class _Lowering:
             raise self.fail(node, "dilated or auto-padded convolutions are not supported by the C export")
         x, w = self.arg(node, 0), self.arg(node, 1)
         if not isinstance(x, _Dequantized) or not isinstance(w, _Const):
-            raise self.fail(node, "needs an int8 input and integer weights (a QDQ model with int8 activations)")
+            raise self.fail(node, "needs a quantized input and integer weights (a QDQ model with int8 or int16 "
+                                  "activations)")
         rank = w.values.ndim - 2
         shape = x.of.shape
         if rank not in (1, 2) or len(shape) != rank + 1:
@@ -209,7 +217,8 @@ class _Lowering:
             raise self.fail(node, "only Gemm with transB=1, alpha=beta=1 (a Linear layer) is supported")
         x, w = self.arg(node, 0), self.arg(node, 1)
         if not isinstance(x, _Dequantized) or not isinstance(w, _Const):
-            raise self.fail(node, "needs an int8 input and integer weights (a QDQ model with int8 activations)")
+            raise self.fail(node, "needs a quantized input and integer weights (a QDQ model with int8 or int16 "
+                                  "activations)")
         k = int(np.prod(x.of.shape))
         if w.values.shape[1] != k:
             raise self.fail(node, f"weights of shape {w.values.shape} do not take an input of {k} values")
@@ -218,13 +227,14 @@ class _Lowering:
                                1, "dense")
         return _Acc((weights.shape[0],), parts)
 
-    def _weighted(self, node, x: _Int8, weights, w: _Const, in_shape, conv_shape, kernel, stride, padding, groups,
+    def _weighted(self, node, x: _Quantized, weights, w: _Const, in_shape, conv_shape, kernel, stride, padding, groups,
                   kind) -> dict:
         out_channels = weights.shape[0]
         if np.any(w.zero_point != 0):
             raise self.fail(node, "weights with a nonzero zero point; the C export runs symmetric weights")
         if weights.min() < -128 or weights.max() > 127:
-            raise self.fail(node, "weights wider than int8; the C export runs int8 weights (int4 is stored as int8)")
+            raise self.fail(node, "weights wider than int8 (int16?); the C export runs int8 weights (int4 is stored as "
+                                  "int8) with int8 or int16 activations")
         if in_shape[0] % groups or out_channels % groups or weights.shape[1] != in_shape[0] // groups:
             raise self.fail(node, f"{groups} groups do not divide {in_shape[0]} input and {out_channels} output "
                                   "channels")
@@ -242,17 +252,23 @@ class _Lowering:
             if np.any(bias_shift < 0) or np.any(np.abs(ratio / 2.0 ** bias_shift - 1) > 1e-3):
                 raise self.fail(node, "bias scales that are not the accumulator scale times a power of two")
             bias = b.values.reshape(-1)
-        bound = np.abs(weights).reshape(out_channels, -1).sum(axis=1) * 255 + np.abs(bias << bias_shift)
-        if bound.max() > INT32_MAX:
-            raise self.fail(node, f"its int32 accumulators could overflow (bound {int(bound.max())}); the layer has "
-                                  "too many inputs per output for int8 arithmetic")
+        if np.any(np.abs(bias << bias_shift) > INT32_MAX):
+            raise self.fail(node, "a bias beyond int32 on the accumulators' grid; the C export stores int32 biases")
+        low, high = bits_range(x.bits)
+        reach = max(x.zero_point - low, high - x.zero_point)  # the largest |input - zero point|
+        bound = np.abs(weights).reshape(out_channels, -1).sum(axis=1) * reach + np.abs(bias << bias_shift)
+        limit = INT32_MAX if x.bits == 8 else WIDE_ACC_LIMIT - 1
+        if bound.max() > limit:
+            raise self.fail(node, f"its accumulators could overflow (bound {int(bound.max())}, register "
+                                  f"{'int32' if x.bits == 8 else '2^40'}); the layer has too many inputs per output")
         return {"name": node.name or node.output[0], "kind": kind, "in_shape": in_shape, "conv_shape": conv_shape,
                 "source": x.buffer, "residual": None, "bound": int(bound.max()),
                 "kernel": tuple(int(k) for k in kernel), "stride": tuple(int(s) for s in stride),
                 "padding": tuple(int(p) for p in padding), "groups": groups, "weights": weights.astype(np.int8),
                 # the bias register's shift applied here: the bound above keeps the shifted bias in int32
                 "bias": (bias << bias_shift).astype(np.int32) if has_bias else None, "input_zero_point": x.zero_point,
-                "act_floor": INT32_MIN, "act_max": None, "nonlinear": None,
+                "input_bits": x.bits, "limit": limit,
+                "relu": False, "act_high": math.inf, "nonlinear": None,
                 "pool": None, "global_average": False, "scales": scales, "spatial": conv_shape[1:]}
 
     # -- on accumulators
@@ -260,7 +276,7 @@ class _Lowering:
     def _Relu(self, node):
         value = self.acc(node)
         self._before_pooling(node, value)
-        value.parts["act_floor"] = max(value.parts["act_floor"], 0)
+        value.parts["relu"] = True
         return value
 
     def _Clip(self, node):
@@ -268,16 +284,12 @@ class _Lowering:
         self._before_pooling(node, value)
         low = self._scalar(node, 1, -math.inf)
         high = self._scalar(node, 2, math.inf)
-        scales = value.parts["scales"]
         if low not in (0.0, -math.inf) or high <= 0:
             raise self.fail(node, f"Clip({low:g}, {high:g}): the C export runs ReLU and ReLU6-style clips "
                                   "(lower bound 0 or none, upper bound positive or none)")
         if low == 0.0:
-            value.parts["act_floor"] = max(value.parts["act_floor"], 0)
-        if high < math.inf:
-            bound = np.minimum(np.floor(high / scales), INT32_MAX).astype(np.int64)
-            previous = value.parts["act_max"]
-            value.parts["act_max"] = bound if previous is None else np.minimum(previous, bound)
+            value.parts["relu"] = True
+        value.parts["act_high"] = min(value.parts["act_high"], high)
         return value
 
     def _scalar(self, node, index: int, default: float) -> float:
@@ -302,7 +314,7 @@ class _Lowering:
                                   "first layer")
         parts = body.parts
         if parts["residual"] is not None or parts["pool"] is not None or parts["global_average"] \
-                or parts["nonlinear"] or parts["act_floor"] > INT32_MIN or parts["act_max"] is not None:
+                or parts["nonlinear"] or parts["relu"] or parts["act_high"] < math.inf:
             raise self.fail(node, "a residual add after an activation, pooling or another add is not supported")
         kept = skip.parts["quantized_as"]
         if int(np.prod(kept.shape)) != int(np.prod(parts["conv_shape"])):
@@ -312,7 +324,7 @@ class _Lowering:
             fixed = [quantize_multiplier(copy_scale / float(s)) for s in parts["scales"]]
         except ValueError as exc:
             raise self.fail(node, str(exc)) from None
-        if parts["bound"] + 32768 * max(copy_scale / float(s) for s in parts["scales"]) > INT32_MAX:
+        if parts["bound"] + 32768 * max(copy_scale / float(s) for s in parts["scales"]) > parts["limit"]:
             raise self.fail(node, "its int32 accumulators could overflow with the residual added")
         parts["residual"] = Residual(layer, np.array([m for m, _ in fixed], np.int64),
                                      np.array([n for _, n in fixed], np.int64))
@@ -327,7 +339,7 @@ class _Lowering:
     def _nonlinear(self, node, kind: str):
         value = self.acc(node)
         self._before_pooling(node, value)
-        if value.parts["act_floor"] > INT32_MIN or value.parts["act_max"] is not None:
+        if value.parts["relu"] or value.parts["act_high"] < math.inf:
             raise self.fail(node, f"{kind} after a clamp is not supported by the C export")
         value.parts["nonlinear"] = kind
         return value
@@ -457,10 +469,16 @@ class _Lowering:
             raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches other than "
                              "residual adds (concatenations, two heads) are not supported by the C export yet")
         multipliers = parts["scales"] / out_scale
-        kind, special = parts["nonlinear"], None
+        kind, special, ceiling = parts["nonlinear"], None, None
         try:
+            if parts["act_high"] < math.inf:
+                steps = parts["act_high"] / out_scale
+                if parts["global_average"] or (parts["pool"] is not None and parts["pool"].kind == "avg"):
+                    ceiling = quantize_multiplier(steps)  # averaging reads the clamped accumulators
+                else:  # as QuantizeLinear rounds (half to even), so the bound is the grid point of the real one
+                    high = max(low, min(high, zero_point + int(min(np.round(steps), INT32_MAX))))
             if kind is not None:
-                if bits != 8:
+                if bits == 32:
                     raise ValueError(f"{kind} on the logits is not supported by the C export")
                 if kind == "tanh":
                     grid = 2.0 ** -TANH_INPUT_SHIFT
@@ -482,8 +500,9 @@ class _Lowering:
         out_channels = parts["conv_shape"][0]
         return IntLayer(parts["name"], parts["kind"], parts["in_shape"], (out_channels, oh, ow),
                         parts["conv_shape"], parts["kernel"], parts["stride"], parts["padding"], parts["groups"],
-                        parts["weights"], parts["bias"], parts["input_zero_point"], int(parts["act_floor"]),
-                        None if parts["act_max"] is None else parts["act_max"].astype(np.int32), special,
+                        parts["weights"], parts["bias"], parts["input_zero_point"], parts["relu"],
+                        ceiling, special,
                         parts["pool"], parts["global_average"],
                         np.array([m for m, _ in fixed], np.int32), np.array([n for _, n in fixed], np.int32),
-                        zero_point, low, high, bits, parts["source"], parts["residual"], skip16)
+                        zero_point, low, high, bits, parts["source"], parts["residual"], skip16,
+                        parts["input_bits"])

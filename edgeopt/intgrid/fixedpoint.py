@@ -13,6 +13,8 @@ import math
 import numpy as np
 
 INT32_MIN, INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+WIDE_ACC_LIMIT = 2 ** 40  # |accumulator| of an int16-input layer (int64): times a 23-bit mantissa, an int64
+NO_BOUND = 2 ** 63 - 1
 MANTISSA_BITS = 23
 
 
@@ -49,8 +51,19 @@ def rounding_shift(values, n: int | np.ndarray):
 def requantize(acc, m, n):
     """round(acc * m / 2^n), half away from zero: int32 accumulators to the next grid (before its zero point)."""
     acc = np.asarray(acc, dtype=np.int64)
-    # |acc| < 2^31 and m < 2^23: the product fits an int64 exactly
+    # |acc| < WIDE_ACC_LIMIT and m < 2^23: the product fits an int64 exactly
     return rounding_shift(acc * np.asarray(m, dtype=np.int64), n)
+
+
+def ceiling_bound(ceiling_m: int, ceiling_n: int, m, n):
+    """The accumulator bound floor(C / M_c) of an activation ceiling C = ceiling_m / 2^ceiling_n (in output steps)
+    and a channel's requantization M_c = m / 2^n: one word a layer instead of a bound a channel. Integer only:
+    floor(ceiling_m * 2^(n - ceiling_n) / m); NO_BOUND where that is 2^40 or more (no accumulator reaches it)."""
+    m = np.asarray(m, dtype=np.int64)
+    e = np.asarray(n, dtype=np.int64) - ceiling_n
+    # ceiling_m < 2^23 <= 2 m: below e = 0 the bound is 0; beyond e = 40 it is 2^40 or more
+    bound = (np.int64(ceiling_m) << np.clip(e, 0, 40)) // m
+    return np.where(e < 0, 0, np.where(e > 40, NO_BOUND, bound))
 
 
 def rounding_divide(values, divisor: int):

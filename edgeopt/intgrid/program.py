@@ -1,11 +1,12 @@
 """The integer program a quantized model runs as on a device: a chain of fused layers, each a convolution or dense
-layer on an int8 input, its activation as a clamp of the int32 accumulators, optional pooling and global averaging
-of the accumulators, and one requantization to the next layer's int8 grid (or, for the logits, to one int32 grid).
+layer on an int8 input (int32 accumulators) or an int16 one (int64 accumulators, as TFLM's 16x8 kernels), its
+activation as a clamp of the accumulators, optional pooling and global averaging of the accumulators, and one
+requantization to the next layer's int8 or int16 grid (or, for the logits, to one int32 grid).
 
 Why pooling and activations act on accumulators: between two quantized layers the simulation computes in float, and
 ReLU, max and average pooling are positively homogeneous per channel, so on accumulators (scale s_c per channel)
 they give the same numbers as on reals; only the final requantization rounds. The C export fuses each layer the same
-way, so no int32 tensor is ever stored (the arena holds int8 activations only, as the cost model assumes)."""
+way, so no accumulator tensor is ever stored (the arena holds activations only, as the cost model assumes)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,11 @@ class IntLayer:
     weights: np.ndarray  # int8, (out channels, in channels / groups, kh, kw)
     bias: np.ndarray | None  # int32 per out channel, on the accumulator's grid; None: the layer has none
     input_zero_point: int
-    act_floor: int  # the activation as a clamp of the accumulator: 0 after ReLU/ReLU6, else INT32_MIN
-    act_max: np.ndarray | None  # int32 per out channel (ReLU6: 6 / the channel's accumulator scale); None: no bound
+    relu: bool  # the activation's lower clamp of the accumulators at 0 (ReLU, ReLU6)
+    # An upper activation bound (ReLU6's 6) in output steps, (m, n) as a multiplier, clamping the accumulators of
+    # channel c at fixedpoint.ceiling_bound before averaging. Without averaging the bound is output_max instead
+    # (requantization is monotone, so clamping after it gives the same integers, as TFLM fuses ReLU6). None: no bound.
+    act_ceiling: tuple[int, int] | None
     nonlinear: Nonlinear | None  # tanh or hardswish, then straight to the output grid (no pooling in between)
     pool: Pool | None
     global_average: bool
@@ -88,18 +92,24 @@ class IntLayer:
     output_zero_point: int
     output_min: int
     output_max: int
-    output_bits: int  # 8: int8 activations for the next layer; 32: the logits
+    output_bits: int  # 8 or 16: int8 or int16 activations for the next layer; 32: the logits
     source: int = 0  # the buffer it reads: 0 the model's input, k the output of layer k - 1
     residual: Residual | None = None
     # The output feeds a residual add as well: the requantization goes to a grid 2^SKIP_BITS finer, kept as an int16
     # copy for the add (the simulation adds the unrounded tensor; rounding it to int8 first moved 10% of the next
     # layer's outputs by a step), and the int8 output is that copy rounded (zero point added, clamped).
     skip16: bool = False
+    input_bits: int = 8  # int8 inputs (int32 accumulators) or int16 (int64 accumulators, |acc| < WIDE_ACC_LIMIT)
 
     @property
     def output_size(self) -> int:
         return int(np.prod(self.out_shape))
 
+    @property
+    def requant_words(self) -> int:
+        """Requantization words stored: one per channel, or one for all when they are equal (per-tensor scales)."""
+        same = np.all(self.multiplier == self.multiplier[0]) and np.all(self.shift == self.shift[0])
+        return 1 if same else len(self.multiplier)
 
     @property
     def output_bytes(self) -> int:
@@ -108,7 +118,7 @@ class IntLayer:
 
 @dataclass(frozen=True, eq=False)
 class IntProgram:
-    """The model as integers: int8 input on (input_scale, input_zero_point), int32 logits on output_scale."""
+    """The model as integers: int8 or int16 input on (input_scale, input_zero_point), int32 logits on output_scale."""
 
     input_shape: tuple[int, ...]  # the model's sample shape (its int8 input, in row-major order)
     input_scale: float
@@ -125,17 +135,26 @@ class IntProgram:
         return self.layers[-1].output_size
 
     @property
+    def input_bits(self) -> int:
+        return next(layer.input_bits for layer in self.layers if layer.source == 0)
+
+    @property
+    def input_dtype(self) -> type:
+        return np.int8 if self.input_bits == 8 else np.int16
+
+    @property
     def weight_bytes(self) -> int:
         """Constant data as the C export stores it for this model: int8 weights; per output channel the requantization
-        (multiplier and shift packed in an int32), and an int32 bias and upper activation bound where the layer has
-        them. Not counted: the tanh table (514 B, shared by every layer and model) and the layer descriptors, which
-        are the runtime's, like its code."""
-        return sum(layer.weights.size + len(layer.multiplier) * 4 + sum(4 * len(a) for a in (
-            layer.bias, layer.act_max) if a is not None) + (4 * len(layer.multiplier) if layer.residual else 0)
-            for layer in self.layers)
+        (multiplier and shift packed in an int32; one for the layer where every channel has the same), and an int32
+        bias where the layer has one. Not counted: the tanh
+        table (514 B, shared by every layer and model) and the layer descriptors, which are the runtime's, like its
+        code."""
+        return sum(layer.weights.size + layer.requant_words * 4 + (4 * len(layer.bias) if layer.bias is not None
+                   else 0) + (4 * len(layer.multiplier) if layer.residual else 0) for layer in self.layers)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Float samples (normalised as the model expects) to the int8 input grid; the one float step, done before
         the device's inference (by the sensor pipeline, or the C export's optional wrapper)."""
         q = np.round(np.asarray(x, np.float64) / self.input_scale) + self.input_zero_point
-        return np.clip(q, -128, 127).astype(np.int8)
+        info = np.iinfo(self.input_dtype)
+        return np.clip(q, info.min, info.max).astype(self.input_dtype)

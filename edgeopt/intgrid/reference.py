@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, requantize, rounding_divide, rounding_shift
+from edgeopt.intgrid.fixedpoint import (INT32_MAX, WIDE_ACC_LIMIT, ceiling_bound, requantize, rounding_divide,
+                                        rounding_shift)
 from edgeopt.intgrid.program import SKIP_BITS, IntLayer, IntProgram, Nonlinear, tanh_table
 
 
 def run_program(program: IntProgram, x: np.ndarray) -> np.ndarray:
-    """int32 logits (N, classes) of int8 inputs `x` (N, *input_shape)."""
+    """int32 logits (N, classes) of integer inputs `x` (N, *input_shape) of the program's input type."""
     x = np.asarray(x)
-    if x.dtype != np.int8 or tuple(x.shape[1:]) != tuple(program.input_shape):
-        raise ValueError(f"expected int8 inputs of shape (N, {', '.join(map(str, program.input_shape))}), got "
+    if x.dtype != program.input_dtype or tuple(x.shape[1:]) != tuple(program.input_shape):
+        raise ValueError(f"expected {np.dtype(program.input_dtype)} inputs of shape (N, {', '.join(map(str, program.input_shape))}), got "
                          f"{x.dtype} {tuple(x.shape)}")
     buffers = [x.reshape(len(x), -1)]  # buffer k: the output of layer k - 1
     skips: dict[int, np.ndarray] = {}  # layer -> its int16 copy
@@ -50,18 +51,20 @@ def accumulators(layer: IntLayer, x: np.ndarray) -> np.ndarray:
 
 
 def run_layer(layer: IntLayer, x: np.ndarray, skip: np.ndarray | None = None):
-    """One fused layer on int8 inputs (N, in size) (and its residual's int16 copy): (int8 or int32 outputs (N, out
-    size), the int16 copy of them when `layer.skip16`, else None)."""
+    """One fused layer on int8 or int16 inputs (N, in size) (and its residual's int16 copy): (int8, int16 or int32
+    outputs (N, out size), the int16 copy of them when `layer.skip16`, else None)."""
     acc = accumulators(layer, x)
     if layer.residual is not None:
         r = layer.residual
         view = (1, -1, 1, 1)
         acc += requantize(skip.reshape(acc.shape).astype(np.int64), r.multiplier.reshape(view), r.shift.reshape(view))
-    if acc.min(initial=0) < INT32_MIN or acc.max(initial=0) > INT32_MAX:
-        raise OverflowError(f"{layer.name}: an accumulator left the int32 range")
-    acc = np.maximum(acc, layer.act_floor)
-    if layer.act_max is not None:
-        acc = np.minimum(acc, layer.act_max.astype(np.int64)[None, :, None, None])
+    limit = INT32_MAX if layer.input_bits == 8 else WIDE_ACC_LIMIT - 1
+    if acc.min(initial=0) < -limit - 1 or acc.max(initial=0) > limit:
+        raise OverflowError(f"{layer.name}: an accumulator left the range of its register ({limit + 1:#x})")
+    if layer.relu:
+        acc = np.maximum(acc, 0)
+    if layer.act_ceiling is not None:
+        acc = np.minimum(acc, ceiling_bound(*layer.act_ceiling, layer.multiplier, layer.shift)[None, :, None, None])
     if layer.pool is not None:
         kh, kw = layer.pool.kernel
         sh, sw = layer.pool.stride
@@ -85,7 +88,7 @@ def run_layer(layer: IntLayer, x: np.ndarray, skip: np.ndarray | None = None):
         copy = np.clip(requantize(acc, m, np.asarray(n) - SKIP_BITS), -32768, 32767)
         copy = copy.reshape(len(x), -1).astype(np.int16)
     out = np.clip(requantize(acc, m, n) + layer.output_zero_point, layer.output_min, layer.output_max)
-    return out.reshape(len(x), -1).astype(np.int8 if layer.output_bits == 8 else np.int32), copy
+    return out.reshape(len(x), -1).astype({8: np.int8, 16: np.int16, 32: np.int32}[layer.output_bits]), copy
 
 
 def nonlinear(f: Nonlinear, x: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Quantized (QDQ) models to export: the bundled example's trained cnn1d (ReLU, max pooling), an MLP, and a separable
-cnn1d with ReLU6 and average pooling."""
+cnn1d with ReLU6 and average pooling; the MLP also with int16 activations."""
 
 from __future__ import annotations
 
@@ -18,5 +18,8 @@ def qdq_models(tmp_path_factory, trained, reads_small):
         module, normalizer = train(space, config, reads_small, 4, tmp_path_factory.mktemp(name))
         models[name] = (quantized_onnx(module, reads_small, normalizer, folder / f"{name}.onnx"),
                         normalizer.apply(reads_small.x_test))
+        if name == "mlp":  # the sequencer FPGA's default: int16 activations
+            models["mlp_int16"] = (quantized_onnx(module, reads_small, normalizer, folder / "mlp_int16.onnx",
+                                                  profile="sequencer-fpga"), models[name][1])
     return models
 

@@ -28,7 +28,7 @@ def _check_agreement(agreement, what):
     assert agreement.within_step_share >= 0.99, figures
 
 
-@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg"])
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16"])
 def test_c_matches_the_integer_reference_and_onnxruntime(qdq_models, tmp_path, name):
     path, x_test = qdq_models[name]
     record = export(path, "stm32f746", tmp_path / "c")
@@ -46,10 +46,12 @@ def test_ops_of_the_shipped_spaces_are_lowered(qdq_models):
     relu6 = kinds["cnn1d_relu6_avg"]
     assert any(layer.groups > 1 for layer in relu6.layers)  # depthwise
     assert any(layer.pool is not None and layer.pool.kind == "avg" for layer in relu6.layers)
-    assert any(layer.act_max is not None for layer in relu6.layers)  # ReLU6's upper clamp
+    # ReLU6's upper clamp: on the accumulators (one word a layer) where averaging follows, else on the output grid
+    assert all((layer.act_ceiling is not None) == (layer.global_average or layer.pool is not None and
+                                                   layer.pool.kind == "avg") for layer in relu6.layers[:-1])
     assert any(layer.pool is not None and layer.pool.kind == "max" for layer in kinds["cnn1d"].layers)
     assert all(layer.kind == "dense" for layer in kinds["mlp"].layers)
-    assert all(any(layer.global_average for layer in p.layers) for n, p in kinds.items() if n != "mlp")
+    assert all(any(layer.global_average for layer in p.layers) for n, p in kinds.items() if "mlp" not in n)
 
 
 def test_same_model_gives_byte_identical_files(qdq_models, tmp_path):
@@ -64,7 +66,8 @@ def test_a_second_name_gives_separate_symbols(qdq_models, tmp_path):
     path, _ = qdq_models["mlp"]
     record = export(path, "stm32f746", tmp_path / "c", name="kws")
     source = (tmp_path / "c" / "kws.c").read_text()
-    assert "int kws_run(const int8_t *input, int32_t *logits, uint8_t *arena)" in source
+    assert "int kws_run(const kws_input_t *input, int32_t *logits, uint8_t *arena)" in source
+    assert "typedef int8_t kws_input_t;" in (tmp_path / "c" / "kws.h").read_text()
     assert "model_" not in source and "float" not in source and "malloc" not in source
     assert record.files[:2] == ("kws.h", "kws.c")
 
@@ -108,7 +111,7 @@ def test_unsupported_ops_and_float_models_are_one_clear_error(tmp_path, reads_sm
     from edgeopt.deploy.onnx import export_onnx
 
     float_path = export_onnx(module, reads_small.sample_shape, tmp_path / "float.onnx")
-    with pytest.raises(ModelError, match="needs an int8 input and integer weights"):
+    with pytest.raises(ModelError, match="needs a quantized input and integer weights"):
         export(float_path, "stm32f746", tmp_path / "out")
 
 
@@ -206,3 +209,47 @@ def test_a_malformed_qdq_file_is_one_clear_error(qdq_models, tmp_path):
     with pytest.raises(ModelError, match=r"QuantizeLinear\): malformed"):
         export(broken, "stm32f746", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_int16_activations_of_the_fpga_profile(tmp_path, reads_small):
+    """The sequencer FPGA's default: int8 weights, int16 activations (int64 accumulators), 16-bit biases; here with
+    ReLU6, depthwise convolutions and average pooling."""
+    space = "cnn1d"
+    module, normalizer = train(space, CNN_RELU6_AVG, reads_small, 3, tmp_path)
+    path = quantized_onnx(module, reads_small, normalizer, tmp_path / "int16.onnx", profile="sequencer-fpga")
+    program = lower_onnx(path)
+    assert program.input_bits == 16 and all(layer.input_bits == 16 for layer in program.layers)
+    assert all(layer.output_bits == 16 for layer in program.layers[:-1])
+    record = export(path, "sequencer-fpga", tmp_path / "c")
+    assert record.input_bits == 16
+    assert "typedef int16_t model_input_t;" in (tmp_path / "c" / "model.h").read_text()
+    assert record.counted_ram_bytes == record.counted_arena_bytes + 2 * program.input_size + 4 * program.output_size
+    _check_agreement(verify_c(tmp_path / "c", path, normalizer.apply(reads_small.x_test)), f"{space} int16")
+
+
+def test_int16_accumulators_beyond_int32_stay_exact(tmp_path):
+    """An int16-input layer accumulates in int64: 600 taps of 127 x 32767 pass 2^31 in C as in the reference."""
+    from edgeopt.deploy.c_source import c_sources
+    from edgeopt.deploy.host import run_on_host
+    from edgeopt.intgrid.fixedpoint import quantize_multiplier
+    from edgeopt.intgrid.program import IntLayer, IntProgram
+    from edgeopt.intgrid.reference import run_program
+
+    taps, outputs = 600, 3
+    weights = np.full((outputs, taps, 1, 1), 127, np.int8)
+    weights[1] *= -1
+    m, n = quantize_multiplier(2.0 ** -5)
+    layer = IntLayer("wide", "dense", (taps, 1, 1), (outputs, 1, 1), (outputs, 1, 1), (1, 1), (1, 1), (0, 0), 1,
+                     weights, np.array([5, -7, 2 ** 30], np.int32), -3, False, None, None, None, False,
+                     np.full(outputs, m, np.int32), np.full(outputs, n, np.int32), 0, -(2 ** 31), 2 ** 31 - 1, 32,
+                     input_bits=16)
+    program = IntProgram((taps,), 1e-3, -3, (layer,), 1.0)
+    header, body, _ = c_sources(program)
+    (tmp_path / "model.h").write_text(header)
+    (tmp_path / "model.c").write_text(body)
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "model", "output_size": outputs, "input_bits": 16}))
+    x = np.stack([np.full(taps, 32767), np.full(taps, -32768), np.arange(taps) * 109 % 65536 - 32768]).astype(np.int16)
+    reference = run_program(program, x)
+    assert np.abs(reference[:2, :2]).min() > 2 ** 31 // 32  # the accumulators left int32 (the outputs are / 32)
+    assert reference[0, 1] < 0 and reference[1, 0] < 0  # no clamp at the int32 range
+    np.testing.assert_array_equal(run_on_host(tmp_path, x), reference)

@@ -17,15 +17,15 @@ from edgeopt.deploy.lower import lower_onnx
 def exported(qdq_models, tmp_path_factory):
     require_tools(missing_tools())
     out = {}
-    for name in ("cnn1d", "mlp"):
+    for name, profile in (("cnn1d", "stm32f746"), ("mlp", "stm32f746"), ("mlp_int16", "sequencer-fpga")):
         path, x_test = qdq_models[name]
         folder = tmp_path_factory.mktemp(name)
-        out[name] = (export(path, "stm32f746", folder), lower_onnx(path).quantize_input(x_test))
+        out[name] = (export(path, profile, folder), lower_onnx(path).quantize_input(x_test))
     return out
 
 
 @pytest.mark.parametrize("cpu, samples", [("cortex-m4", 300), ("cortex-m7", 100)])
-@pytest.mark.parametrize("name", ["cnn1d", "mlp"])
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "mlp_int16"])
 def test_emulated_cortex_m_equals_the_host_build(exported, cpu, samples, name):
     record, q = exported[name]
     q = q[:samples]

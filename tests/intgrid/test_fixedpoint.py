@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgeopt.intgrid.fixedpoint import pack, quantize_multiplier, requantize, rounding_divide, rounding_shift
+from edgeopt.intgrid.fixedpoint import (NO_BOUND, WIDE_ACC_LIMIT, ceiling_bound, pack, quantize_multiplier, requantize,
+                                        rounding_divide, rounding_shift)
 
 INT32 = st.integers(-(2 ** 31) + 1, 2 ** 31 - 1)
 
@@ -54,3 +55,24 @@ def test_requantize_is_elementwise_over_channels():
 def test_multipliers_out_of_range_are_refused(bad):
     with pytest.raises(ValueError, match="multiplier"):
         quantize_multiplier(bad)
+
+
+MULTIPLIER = st.floats(2.0 ** -39, 2.0 ** 21, allow_nan=False)
+
+
+@given(ceiling=st.floats(2.0 ** -30, 2.0 ** 21), multiplier=MULTIPLIER, acc=st.integers(-(2 ** 40), 2 ** 40 - 1))
+def test_ceiling_bound_is_the_largest_accumulator_below_the_ceiling(ceiling, multiplier, acc):
+    """ReLU6's bound as one word a layer: exactly floor(C / M_c) of the two packed rationals, so clamping the
+    accumulator there and requantizing never lands above the ceiling's own requantization."""
+    cm, cn = quantize_multiplier(ceiling)
+    m, n = quantize_multiplier(multiplier)
+    bound = int(ceiling_bound(cm, cn, np.array([m]), np.array([n]))[0])
+    exact = math.floor(Fraction(cm, 2 ** cn) / Fraction(m, 2 ** n))
+    if exact >= WIDE_ACC_LIMIT:
+        assert bound == NO_BOUND or bound == exact
+    else:
+        assert bound == exact
+    clamped = min(acc, bound)
+    assert Fraction(clamped * m, 2 ** n) <= Fraction(cm, 2 ** cn)
+    # monotone requantization: the clamp commutes with it up to the bound's own rounding
+    assert int(requantize(clamped, m, n)) <= round_half_away(Fraction(cm, 2 ** cn)) + 1
