@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from models import ReadsTeacher  # noqa: E402
 
-from edgeopt.compress import (  # noqa: E402
+from edgeopt.compression import (  # noqa: E402
     ChannelPruneConfig,
     CompressContext,
     DistillConfig,

@@ -29,8 +29,9 @@ _EXPORTS = {
     "SearchSettings": "edgeopt.search.settings",
     "run_search": "edgeopt.runner.coordinator",
     "build_report": "edgeopt.report.search_report",
-    "compress": "edgeopt.compress.run",
-    "load_pipeline": "edgeopt.compress.pipeline",
+    "compress": "edgeopt.workflow.compress",
+    "CompressionResult": "edgeopt.workflow.compress",
+    "load_pipeline": "edgeopt.compression.pipeline",
     "export_onnx": "edgeopt.deploy.onnx",
     "export": "edgeopt.deploy.export",
     "ExportRecord": "edgeopt.deploy.export",
@@ -51,8 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.runner.coordinator import run_search
     from edgeopt.search.settings import SearchSettings
     from edgeopt.space.spec import load_space
-    from edgeopt.compress.pipeline import load_pipeline
-    from edgeopt.compress.run import compress
+    from edgeopt.compression.pipeline import load_pipeline
+    from edgeopt.workflow.compress import CompressionResult, compress
     from edgeopt.deploy.onnx import export_onnx
     from edgeopt.deploy.export import ExportRecord, export
 

@@ -327,7 +327,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
                                   teacher_weights=teacher_weights, **spread)
     pipeline = None
     if compress_pipeline:
-        from edgeopt.compress.pipeline import load_pipeline
+        from edgeopt.compression.pipeline import load_pipeline
 
         pipeline = load_pipeline(compress_pipeline)  # a bad pipeline fails now, not after the search
     console = _console()
@@ -474,8 +474,9 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 
     import torch
 
-    from edgeopt.compress.pipeline import auto_pipeline, load_pipeline
-    from edgeopt.compress.run import check_model, compress
+    from edgeopt.compression.pipeline import auto_pipeline, load_pipeline
+    from edgeopt.compression.run import check_model
+    from edgeopt.workflow.compress import compress
     from edgeopt.models.source import load_source
     from edgeopt.data.loading import load_dataset
     from edgeopt.errors import ModelError

@@ -251,7 +251,7 @@ def test_control_characters_never_reach_the_terminal_or_break_junit(tmp_path):
 
 
 def test_ctrl_c_in_compress_exits_130(tmp_path, monkeypatch):
-    import edgeopt.compress.run as run
+    import edgeopt.workflow.compress as workflow
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -260,7 +260,7 @@ def test_ctrl_c_in_compress_exits_130(tmp_path, monkeypatch):
     from models import reads_teacher  # examples/models.py
 
     torch.save(reads_teacher().state_dict(), tmp_path / "w.pt")
-    monkeypatch.setattr(run, "compress", interrupted)
+    monkeypatch.setattr(workflow, "run_pipeline", interrupted)  # in the middle of the pipeline
     model = ROOT / "examples" / "models.py"
     result = CliRunner().invoke(main, ["compress", f"{model}:reads_teacher", "--weights", str(tmp_path / "w.pt"),
                                        "-p", "sequencer-fpga", "--auto", "-o", str(tmp_path / "o")])

@@ -47,7 +47,7 @@ def _yaml(doc) -> str:
 @FUZZ
 @given(DOCS | st.text(max_size=80))
 def test_any_yaml_document_is_a_profile_a_space_a_pipeline_or_one_error(tmp_path, doc):
-    from edgeopt.compress.pipeline import load_pipeline
+    from edgeopt.compression.pipeline import load_pipeline
     from edgeopt.profiles.loader import load_profile
     from edgeopt.space.spec import load_space
 

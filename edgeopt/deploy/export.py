@@ -102,7 +102,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
                                | {"residual_add" for layer in program.layers if layer.residual}))
             files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
             record = ExportRecord("c", *common, files, *facts, tuple(program.input_shape), program.input_scale,
-                                  program.input_zero_point, program.input_bits, program.output_size, program.output_scale, ops,
+                                  program.input_zero_point, program.input_bits, program.output_size,
+                                  program.output_scale, ops,
                                   len(program.layers), program.weight_bytes, arena.arena_bytes,
                                   arena.arena_bytes + program.input_size * program.input_bits // 8
                                   + 4 * program.output_size,

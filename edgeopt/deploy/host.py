@@ -104,7 +104,8 @@ int main(int argc, char **argv) {
     runs = atoi(argv[2]);
     warmup = atoi(argv[3]);
     in = fopen(argv[1], "rb");
-    if (!in || runs < 1 || runs > 100000 || fread(input, sizeof input[0], UPPER_INPUT_SIZE, in) != UPPER_INPUT_SIZE) return 2;
+    if (!in || runs < 1 || runs > 100000) return 2;
+    if (fread(input, sizeof input[0], UPPER_INPUT_SIZE, in) != UPPER_INPUT_SIZE) return 2;
     for (i = 0; i < warmup; i++) NAME_run(input, logits, arena);
     for (i = 0; i < runs; i++) {
         struct timespec a, b;

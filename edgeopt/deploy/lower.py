@@ -19,7 +19,8 @@ from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntPr
 
 SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Add (residual)", "Relu", "Clip (ReLU6)", "Tanh",
              "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape",
-             "Squeeze", "Unsqueeze", "Identity", "Dropout", "QuantizeLinear / DequantizeLinear (int8 or int16 activations)")
+             "Squeeze", "Unsqueeze", "Identity", "Dropout",
+             "QuantizeLinear / DequantizeLinear (int8 or int16 activations)")
 ACTIVATION_BITS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16}
 
 

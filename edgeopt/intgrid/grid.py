@@ -1,5 +1,5 @@
 """Where real numbers land on an integer grid: ranges, symmetric weight scales, asymmetric activation scales, and the
-wide bias register. PyTorch's simulation (`compress.fakequant`), the QDQ ONNX export and the C export all take their
+wide bias register. PyTorch's simulation (`compression.fakequant`), the QDQ ONNX export and the C export all take their
 scales from here."""
 
 from __future__ import annotations

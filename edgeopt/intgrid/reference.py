@@ -14,8 +14,9 @@ def run_program(program: IntProgram, x: np.ndarray) -> np.ndarray:
     """int32 logits (N, classes) of integer inputs `x` (N, *input_shape) of the program's input type."""
     x = np.asarray(x)
     if x.dtype != program.input_dtype or tuple(x.shape[1:]) != tuple(program.input_shape):
-        raise ValueError(f"expected {np.dtype(program.input_dtype)} inputs of shape (N, {', '.join(map(str, program.input_shape))}), got "
-                         f"{x.dtype} {tuple(x.shape)}")
+        shape = ", ".join(map(str, program.input_shape))
+        raise ValueError(f"expected {np.dtype(program.input_dtype)} inputs of shape (N, {shape}), got {x.dtype} "
+                         f"{tuple(x.shape)}")
     buffers = [x.reshape(len(x), -1)]  # buffer k: the output of layer k - 1
     skips: dict[int, np.ndarray] = {}  # layer -> its int16 copy
     for index, layer in enumerate(program.layers):

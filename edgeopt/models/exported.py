@@ -119,3 +119,17 @@ def check_batch_free(model, sample_shape: tuple[int, ...], path: str) -> None:
         raise ModelError(f"{path}: the program does not run on a batch of 3 ({type(exc).__name__}: "
                          f"{str(exc).strip()[:160]}); export it with a dynamic batch dimension, e.g. "
                          "dynamic_shapes=({0: torch.export.Dim('batch')},)") from None
+
+
+def save_program(model, sample_shape: tuple[int, ...], path) -> None:
+    """`model` as a torch.export program with a dynamic batch (what `modules_from_program` reads back), at `path`."""
+    import contextlib
+    import io
+
+    import torch
+
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        program = torch.export.export(model.eval(), (torch.zeros((2, *sample_shape)),),
+                                      dynamic_shapes=({0: torch.export.Dim("batch")},))
+        torch.export.save(program, str(path))

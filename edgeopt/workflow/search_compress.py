@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgeopt.atomic import write_text_atomic
-from edgeopt.compress.pipeline import Pipeline
-from edgeopt.compress.run import compress
+from edgeopt.compression.pipeline import Pipeline
+from edgeopt.workflow.compress import compress
 from edgeopt.data.loading import load_dataset
 from edgeopt.models.source import load_source
 from edgeopt.profiles.loader import load_profile

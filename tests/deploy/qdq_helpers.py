@@ -13,8 +13,8 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 def quantized_onnx(module, dataset, normalizer, path: Path, profile: str = "stm32f746") -> Path:
     """`module` quantized to int8 post-training (no fallbacks) and exported as QDQ ONNX at `path`."""
-    from edgeopt.compress.context import CompressContext
-    from edgeopt.compress.quantize import Int8Config, quantize
+    from edgeopt.compression.context import CompressContext
+    from edgeopt.compression.quantize import Int8Config, quantize
     from edgeopt.deploy.onnx import export_onnx
     from edgeopt.profiles.loader import load_profile
     from edgeopt.train.loop import DeviceData

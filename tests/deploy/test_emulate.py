@@ -87,9 +87,9 @@ def test_cli_export_of_a_compression_output_on_the_emulated_board(trained, reads
     from click.testing import CliRunner
 
     from edgeopt.cli import main
-    from edgeopt.compress.pipeline import Pipeline
-    from edgeopt.compress.quantize import Int8Config
-    from edgeopt.compress.run import compress
+    from edgeopt.compression.pipeline import Pipeline
+    from edgeopt.compression.quantize import Int8Config
+    from edgeopt.workflow.compress import compress
     from edgeopt.profiles.loader import load_profile
 
     require_tools(missing_tools())

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgeopt.compress import CompressError, DistillConfig, distill  # noqa: E402
+from edgeopt.compression import CompressError, DistillConfig, distill  # noqa: E402
 from edgeopt.train.losses import distillation_loss  # noqa: E402
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from edgeopt.compress.context import CompressContext
-from edgeopt.compress.fakequant import LayerQuant, QuantPlan, attach, fold_batchnorm, weighted_layers
+from edgeopt.compression.context import CompressContext
+from edgeopt.compression.fakequant import LayerQuant, QuantPlan, attach, fold_batchnorm, weighted_layers
 from edgeopt.errors import EdgeoptError
 from edgeopt.intgrid.grid import activation_params
 from edgeopt.profiles.formats import get_format
@@ -239,7 +239,7 @@ def _finetune(model, plan: QuantPlan, noise: Analog | None, epochs: int, config:
 
     Quantization-aware training keeps its best validation epoch; noise training keeps its last (its point is
     robustness, which the clean score does not see)."""
-    from edgeopt.compress.fakequant import detach
+    from edgeopt.compression.fakequant import detach
     from edgeopt.train.fit import FitSettings, fit
 
     trained = attach(detach(copy.deepcopy(model)), plan, noise)
@@ -252,7 +252,7 @@ def _finetune(model, plan: QuantPlan, noise: Analog | None, epochs: int, config:
 def _noisy_score(model, plan: QuantPlan, noise: Analog, config: QuantizeConfig, ctx: CompressContext) -> float:
     import torch
 
-    from edgeopt.compress.fakequant import detach
+    from edgeopt.compression.fakequant import detach
 
     noisy = attach(detach(copy.deepcopy(model)), plan, noise)
     scores = []

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeopt.compress.distill import DistillConfig
-from edgeopt.compress.prune import ChannelPruneConfig, MagnitudePruneConfig
-from edgeopt.compress.quantize import CompressError, QuantizeConfig
-from edgeopt.compress.registry import STEPS, make_config, step_name
+from edgeopt.compression.distill import DistillConfig
+from edgeopt.compression.prune import ChannelPruneConfig, MagnitudePruneConfig
+from edgeopt.compression.quantize import CompressError, QuantizeConfig
+from edgeopt.compression.registry import STEPS, make_config, step_name
 from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.yamldoc import locate, read_yaml
 from edgeopt.train.metrics import QUALITY_METRICS
@@ -83,7 +83,7 @@ def auto_pipeline(model, profile, sample_shape: tuple[int, ...], *, max_drop: fl
                   metric: str = "f1") -> Pipeline:
     """What --auto does: a model over the profile's budgets is pruned toward them with distillation and distilled
     again; then every model is quantized to the profile's default formats."""
-    from edgeopt.compress.prune import budget_shortfalls
+    from edgeopt.compression.prune import budget_shortfalls
 
     steps: list = []
     if budget_shortfalls(model, profile, (1, *sample_shape)):

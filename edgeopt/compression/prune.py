@@ -13,8 +13,8 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from edgeopt.compress.context import CompressContext
-from edgeopt.compress.quantize import CompressError
+from edgeopt.compression.context import CompressContext
+from edgeopt.compression.quantize import CompressError
 from edgeopt.cost.estimate import Estimate, estimate, limit_checks
 from edgeopt.train.fit import FitSettings, fit
 
@@ -132,7 +132,7 @@ def magnitude_prune(model, config: MagnitudePruneConfig, ctx: CompressContext) -
     """Unstructured magnitude pruning with the zeros held through fine-tuning."""
     import torch
 
-    from edgeopt.compress.fakequant import weighted_layers
+    from edgeopt.compression.fakequant import weighted_layers
 
     model = copy.deepcopy(model).eval()
     modules = dict(model.named_modules())
@@ -178,7 +178,7 @@ def _importance(name: str):
 
 def _output_layer(model, num_classes: int):
     """The classifier layer: its outputs are the classes and must never be pruned."""
-    from edgeopt.compress.fakequant import weighted_layers
+    from edgeopt.compression.fakequant import weighted_layers
 
     modules = dict(model.named_modules())
     for name in reversed(weighted_layers(model)):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from edgeopt.compress.fakequant import LayerQuant, fake_weight  # noqa: E402
+from edgeopt.compression.fakequant import LayerQuant, fake_weight  # noqa: E402
 from edgeopt.intgrid.grid import activation_params, bias_scale, bits_range, weight_scale  # noqa: E402
 
 weights = st.lists(st.floats(-10, 10, allow_nan=False, width=32), min_size=6, max_size=48).map(

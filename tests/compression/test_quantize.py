@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgeopt.compress import CompressError, Int4Config, Int8Config, QuantizeConfig, quantize  # noqa: E402
+from edgeopt.compression import CompressError, Int4Config, Int8Config, QuantizeConfig, quantize  # noqa: E402
 from edgeopt.deploy.onnx import export_onnx  # noqa: E402
 from edgeopt.deploy.runtime import onnx_logits  # noqa: E402
 

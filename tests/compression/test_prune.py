@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgeopt.compress import (  # noqa: E402
+from edgeopt.compression import (  # noqa: E402
     ChannelPruneConfig,
     CompressError,
     MagnitudePruneConfig,

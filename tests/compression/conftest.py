@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture()
 def make_ctx(reads_small, trained):
     """CompressContext factory: make_ctx(profile, max_drop=..., teacher=...)."""
-    from edgeopt.compress.context import CompressContext
+    from edgeopt.compression.context import CompressContext
     from edgeopt.profiles.loader import load_profile
     from edgeopt.train.loop import DeviceData
 

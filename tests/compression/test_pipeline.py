@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeopt.compress import (
+from edgeopt.compression import (
     ChannelPruneConfig,
     CompressError,
     DistillConfig,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edgeopt.compress import Int4Config, Int8Config
-from edgeopt.compress.quantize import CompressError
-from edgeopt.compress.registry import STEPS, StepOutcome, apply_step, make_config, step_name
+from edgeopt.compression import Int4Config, Int8Config
+from edgeopt.compression.quantize import CompressError
+from edgeopt.compression.registry import STEPS, StepOutcome, apply_step, make_config, step_name
 
 
 def test_every_step_name_resolves_to_its_config_and_back():

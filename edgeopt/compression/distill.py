@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from edgeopt.compress.context import CompressContext
-from edgeopt.compress.quantize import CompressError
+from edgeopt.compression.context import CompressContext
+from edgeopt.compression.quantize import CompressError
 from edgeopt.train.fit import FitSettings, fit, logits_of
 
 

@@ -8,11 +8,11 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edgeopt.compress.context import CompressContext
-from edgeopt.compress.distill import DistillConfig, distill
-from edgeopt.compress.fakequant import QuantPlan
-from edgeopt.compress.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
-from edgeopt.compress.quantize import CompressError, QuantizeConfig, quantize
+from edgeopt.compression.context import CompressContext
+from edgeopt.compression.distill import DistillConfig, distill
+from edgeopt.compression.fakequant import QuantPlan
+from edgeopt.compression.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
+from edgeopt.compression.quantize import CompressError, QuantizeConfig, quantize
 from edgeopt.errors import UnitError
 from edgeopt.profiles.units import Dimension, parse_quantity
 

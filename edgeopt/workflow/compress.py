@@ -1,0 +1,126 @@
+"""`compress()`: a compression pipeline (`compression.run_pipeline`), its result deployed as ONNX and measured there
+(`deploy.measure`), the budgets checked on it, and the output folder written whole (model.onnx, model.pt2,
+report.json, steps.csv, steps.png, report.html)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeopt.atomic import atomic_folder
+from edgeopt.compression.fakequant import detach
+from edgeopt.compression.pipeline import Pipeline
+from edgeopt.compression.quantize import CompressError
+from edgeopt.compression.run import Compressed, StepRecord, estimate_stored, run_pipeline
+from edgeopt.cost.estimate import limit_checks
+from edgeopt.data.dataset import Dataset
+from edgeopt.data.normalize import Normalizer
+from edgeopt.deploy.measure import deploy_onnx
+from edgeopt.models.exported import save_program
+from edgeopt.profiles.schema import HardwareProfile
+from edgeopt.report.compress_files import write_compression_files
+
+GAP_FLAG = 0.005  # deployed vs simulated metric difference worth a warning (half a point)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """The exported ONNX file, measured in onnxruntime, with the PyTorch simulation beside it."""
+
+    path: str
+    size_bytes: int
+    host_latency_s: float
+    val: dict
+    test: dict | None
+    simulated_val: dict
+    simulated_test: dict | None
+    gap: float  # |deployed - simulated| validation metric
+    gap_flagged: bool
+
+
+@dataclass(frozen=True)
+class CompressionResult:
+    profile: str
+    model: str
+    metric: str
+    max_drop: float | None
+    reference_score: float
+    pipeline: list
+    steps: tuple[StepRecord, ...]
+    status: str  # completed | stopped
+    reason: str
+    deployed: Deployed
+    budgets: tuple[dict, ...]  # every limit of the profile against the final model
+    seed: int
+
+    @property
+    def fits(self) -> bool:
+        return self.steps[-1].fits if self.steps else False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"fits": self.fits}
+
+
+def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, out_dir: str | Path, *,
+             normalizer: Normalizer | None = None, teacher=None, teacher_normalizer: Normalizer | None = None,
+             positive_class: int = 1, seed: int = 0,
+             origin: str = "model", progress: Callable[[str], None] | None = None) -> CompressionResult:
+    """Compress `model` for `profile` with `pipeline` (see `auto_pipeline` for --auto), export and measure it,
+    and write model.onnx, model.pt2, report.json, steps.png and report.html to `out_dir` (replaced whole).
+
+    Inputs are normalised with `normalizer` (None: used raw); a `teacher` (default: `model` itself) gets its inputs
+    in its own `teacher_normalizer` statistics (None: raw)."""
+    say = progress or (lambda text: None)
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    normalizer = normalizer or Normalizer.identity(dataset.x_train)
+    done = run_pipeline(model, profile, pipeline, dataset, normalizer=normalizer, teacher=teacher,
+                        teacher_normalizer=teacher_normalizer, positive_class=positive_class, seed=seed,
+                        progress=say)
+    with atomic_folder(out_dir) as tmp:
+        result = _deploy(done, pipeline, dataset, normalizer, tmp, origin, seed, say)
+        write_compression_files(result, tmp, normalizer)
+    return dataclasses.replace(result, deployed=dataclasses.replace(result.deployed,
+                                                                     path=str(out_dir / "model.onnx")))
+
+
+def _deploy(done: Compressed, pipeline: Pipeline, dataset: Dataset, normalizer: Normalizer, folder: Path,
+            origin: str, seed: int, say) -> CompressionResult:
+    import torch
+
+    from edgeopt.train.loop import evaluate
+
+    ctx, model = done.ctx, done.model
+    say("export: ONNX" + (" (QDQ)" if done.plan is not None else ""))
+    x_val = normalizer.apply(dataset.x_val)
+    x_test = normalizer.apply(dataset.x_test) if dataset.x_test is not None else None
+    say("measure: onnxruntime metrics and host latency")
+    onnx = deploy_onnx(model, ctx.sample_shape, folder / "model.onnx", x_val, dataset.y_val, x_test, dataset.y_test,
+                       plan=done.plan, positive_class=ctx.positive_class)
+    save_program(detach(copy.deepcopy(model)), ctx.sample_shape, folder / "model.pt2")
+    simulated_val = ctx.metrics(model)
+    simulated_test = evaluate(model, torch.from_numpy(x_test), torch.from_numpy(dataset.y_test),
+                              ctx.positive_class).to_dict() if x_test is not None else None
+    gap = abs(onnx.val[ctx.metric] - simulated_val.get(ctx.metric))
+    deployed = Deployed("model.onnx", onnx.size_bytes, onnx.host_latency_s, onnx.val, onnx.test,
+                        simulated_val.to_dict(), simulated_test, gap, gap > GAP_FLAG)
+    budgets = tuple({"what": c.what, "label": c.label, "limit": c.limit, "actual": c.actual, "passed": c.passed,
+                     "over_by": (c.actual - c.limit) if c.limit is not None and not c.passed else 0.0}
+                    for c in limit_checks(estimate_stored(model, ctx, done.plan), ctx.profile)
+                    if c.limit is not None)
+    reason = done.reason
+    if done.status == "completed" and not done.steps[-1].fits:
+        failing = [f"{b['label']} {b['actual']:.6g} > {b['limit']:.6g}" for b in budgets if not b["passed"]]
+        reason = "the model still does not fit: " + "; ".join(failing or list(done.steps[-1].violations))
+    return CompressionResult(ctx.profile.name, origin, ctx.metric, ctx.max_drop, ctx.reference_score,
+                             pipeline.describe(), done.steps, done.status, reason, deployed, budgets, seed)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and
+                                                       not (out_dir / "report.json").is_file())):
+        raise CompressError(f"{out_dir}: exists and is not an edgeopt compression output; give a new or empty "
+                            "folder (an earlier output is replaced whole)")
