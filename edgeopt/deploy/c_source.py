@@ -24,22 +24,26 @@ class ArenaPlan:
 
 
 def plan_arena(program: IntProgram) -> ArenaPlan:
-    """Each buffer lives from the layer that writes it to the last layer that reads it; buffers are placed in the
-    order they are written, each at the lowest aligned offset clear of every buffer alive at the same time. A chain
-    alternates between two places; a residual's skip copy stays put until its add."""
+    """Each buffer lives from the first layer that writes it to the last layer that reads it; buffers are placed in
+    the order they are written, each at the lowest aligned offset clear of every buffer alive at the same time. A
+    chain alternates between two places; a residual's skip copy stays put until its add; a concatenation's parts
+    write one buffer."""
     reads: dict[tuple[str, int], int] = {}
     for index, layer in enumerate(program.layers):
         reads[("out", layer.source)] = index
         if layer.residual is not None:
             reads[("copy", layer.residual.layer)] = index
-    buffers = []  # (key, bytes, written by, last read by)
+    sizes = program.buffer_sizes()
+    spans: dict[tuple[str, int], list[int]] = {}  # key -> [bytes, first writer, last use]
     for index, layer in enumerate(program.layers[:-1]):
-        buffers.append((("out", index + 1), layer.output_bytes, index, reads.get(("out", index + 1), index)))
+        key = ("out", program.target_of(index))
+        span = spans.setdefault(key, [sizes[key[1]] * layer.output_bits // 8, index, index])
+        span[2] = max(span[2], index, reads.get(key, index))
         if layer.skip16:
-            buffers.append((("copy", index), 2 * layer.output_size, index, reads.get(("copy", index), index)))
+            spans[("copy", index)] = [2 * layer.output_size, index, reads.get(("copy", index), index)]
     placed: list[tuple[int, int, int, int]] = []  # (offset, bytes, written by, last read by)
     offsets = {}
-    for key, size, born, dies in buffers:
+    for key, (size, born, dies) in sorted(spans.items(), key=lambda item: item[1][1]):  # stable: as written
         offset = 0
         for other, other_bytes in sorted((o, b) for o, b, w, r in placed if w <= dies and born <= r):
             if offset + size <= other:
@@ -262,7 +266,11 @@ int {name}_run(const {name}_input_t *input, int32_t *logits, uint8_t *arena);
 
     steps = []
     for index, layer in enumerate(program.layers):
-        target = "logits" if index == len(program.layers) - 1 else f"arena + {arena.offsets[('out', index + 1)]}"
+        if index == len(program.layers) - 1:
+            target = "logits"
+        else:
+            k = program.target_of(index)
+            target = f"arena + {arena.offsets[('out', k)] + layer.target_offset * layer.output_bits // 8}"
         skip = copy(layer.residual.layer, True) if layer.residual is not None else "0"
         keep = copy(index, False) if layer.skip16 else "0"
         steps.append(f"    {name}_layer_run(&{name}_layers[{index}], {buffer(layer.source)}, {skip}, {target}, "

@@ -99,7 +99,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
                                | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
                                | {"global_average" for layer in program.layers if layer.global_average}
                                | {layer.nonlinear.kind for layer in program.layers if layer.nonlinear}
-                               | {"residual_add" for layer in program.layers if layer.residual}))
+                               | {"residual_add" for layer in program.layers if layer.residual}
+                               | {"concat" for layer in program.layers if layer.target is not None}))
             files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
             record = ExportRecord("c", *common, files, *facts, tuple(program.input_shape), program.input_scale,
                                   program.input_zero_point, program.input_bits, program.output_size,

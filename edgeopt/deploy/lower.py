@@ -5,6 +5,7 @@ export runs what was measured. Every op outside the supported set is one error n
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -17,11 +18,14 @@ from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, WIDE_ACC_LIMIT, qua
 from edgeopt.intgrid.grid import bits_range
 from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Pool, Residual
 
-SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Add (residual)", "Relu", "Clip (ReLU6)", "Tanh",
+SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Add (residual)", "Concat (layer outputs, channels)",
+             "Relu", "Clip (ReLU6)", "Tanh",
              "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape",
              "Squeeze", "Unsqueeze", "Identity", "Dropout",
              "QuantizeLinear / DequantizeLinear (int8 or int16 activations)")
 ACTIVATION_BITS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16}
+# ops on accumulators that act per channel: after a concatenation they apply to each part
+PER_PART = ("Relu", "Clip", "Tanh", "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean")
 
 
 @dataclass
@@ -58,6 +62,16 @@ class _Acc:
     parts: dict = field(default_factory=dict)
 
 
+@dataclass
+class _Joined:
+    """Layers' accumulators concatenated on the channel axis: one requantization finishes each part into consecutive
+    blocks of one buffer."""
+
+    shape: tuple[int, ...]
+    members: list  # _Acc, in order
+    quantized_as: _Quantized | None = None
+
+
 def lower_onnx(path: str | os.PathLike) -> IntProgram:
     """The integer program of the QDQ ONNX model at `path`; a ModelError for anything the C export cannot run."""
     import onnx
@@ -90,6 +104,7 @@ class _Lowering:
         self.values: dict = {}
         self.layers: list[IntLayer] = []
         self.input_grid: tuple[float, int] | None = None
+        self.quantized_input: _Quantized | None = None
         self.skip_sources: set[str] = set()  # tensors a residual add reads
         self.input_shape: tuple[int, ...] = ()
 
@@ -106,8 +121,12 @@ class _Lowering:
             handler = getattr(self, f"_{node.op_type}", None)
             if handler is None:
                 raise self.fail(node, "not supported by the C export; supported ops: " + ", ".join(SUPPORTED))
+            first = self.values.get(node.input[0]) if node.input else None
             try:
-                self.values[node.output[0]] = handler(node)
+                if isinstance(first, _Joined) and node.op_type in PER_PART:
+                    self.values[node.output[0]] = self._per_part(node, handler, first)
+                else:
+                    self.values[node.output[0]] = handler(node)
             except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:  # a malformed file
                 raise self.fail(node, f"malformed ({type(exc).__name__}: {exc}): inputs, attributes or constants "
                                       "are not what the op needs") from None
@@ -119,6 +138,16 @@ class _Lowering:
         output_scale = float(scales.min())
         self.layers.append(self._finish(out, output_scale, 0, INT32_MIN, INT32_MAX, 32))
         return IntProgram(self.input_shape, self.input_grid[0], self.input_grid[1], tuple(self.layers), output_scale)
+
+    def _per_part(self, node, handler, joined: _Joined) -> _Joined:
+        members = []
+        try:
+            for member in joined.members:
+                self.values[node.input[0]] = member
+                members.append(handler(node))
+        finally:
+            self.values[node.input[0]] = joined
+        return _Joined(_concatenated(node, self, [m.shape for m in members]), members)
 
     # -- helpers
 
@@ -155,11 +184,18 @@ class _Lowering:
         if bits is None:
             raise self.fail(node, f"activations on a {zero.dtype} grid; the C export runs int8 and int16 activations")
         zero_point = int(zero.reshape(-1)[0])
+        grid = (scale, zero_point, bits)
         if isinstance(value, _Input):
-            if self.input_grid is not None:
-                raise self.fail(node, "the model input is quantized twice")
-            self.input_grid = (scale, zero_point)
-            return _Quantized(value.shape, scale, zero_point, 0, bits)
+            if self.quantized_input is None:
+                self.input_grid = (scale, zero_point)
+                self.quantized_input = _Quantized(value.shape, scale, zero_point, 0, bits)
+            return self._again(node, self.quantized_input, grid)
+        if isinstance(value, _Acc) and "quantized_as" in value.parts:
+            return self._again(node, value.parts["quantized_as"], grid)
+        if isinstance(value, _Joined):
+            if value.quantized_as is None:
+                value.quantized_as = self._finish_joined(node, value, *grid)
+            return self._again(node, value.quantized_as, grid)
         if isinstance(value, _Acc):
             shape = value.shape
             skip16 = node.input[0] in self.skip_sources
@@ -172,6 +208,47 @@ class _Lowering:
                 value.parts["skip_copy"] = (len(self.layers) - 1, scale / 2 ** SKIP_BITS)
             return value.parts["quantized_as"]
         raise self.fail(node, "quantizes a tensor that is neither the model input nor a layer's output")
+
+    def _again(self, node, done: _Quantized | None, grid: tuple[float, int, int]) -> _Quantized:
+        """A tensor read by two quantized layers (a branch): one grid, calibrated on the same values, is one buffer."""
+        if done is None:
+            raise self.fail(node, "reads a layer's output that the C export keeps only inside a concatenation")
+        if (done.scale, done.zero_point, done.bits) != grid:
+            raise self.fail(node, f"a tensor quantized twice on different grids ({done.scale:g}, {done.zero_point}, "
+                                  f"int{done.bits}) and ({grid[0]:g}, {grid[1]}, int{grid[2]}); the C export keeps "
+                                  "one copy of each tensor")
+        return done
+
+    def _finish_joined(self, node, joined: _Joined, scale: float, zero_point: int, bits: int) -> _Quantized:
+        if node.input[0] in self.skip_sources:
+            raise self.fail(node, "a residual add on a concatenation is not supported by the C export")
+        target = len(self.layers) + len(joined.members)  # the buffer of its last part
+        offset = 0
+        for member in joined.members:
+            layer = self._finish(member, scale, zero_point, *bits_range(bits), bits)
+            self.layers.append(dataclasses.replace(layer, target=target, target_offset=offset))
+            offset += layer.output_size
+            member.parts["quantized_as"] = None  # its output is only in the concatenation
+        return _Quantized(joined.shape, scale, zero_point, target, bits)
+
+    def _Concat(self, node):
+        values = [self.arg(node, i) for i in range(len(node.input))]
+        members = []
+        for value in values:
+            if isinstance(value, _Joined) and value.quantized_as is None:
+                members += value.members
+            elif isinstance(value, _Acc) and "quantized_as" not in value.parts:
+                members.append(value)
+            else:
+                raise self.fail(node, "the C export concatenates layers' outputs before their requantization "
+                                      "(Conv/Gemm, activation, pooling, then Concat, then QuantizeLinear), not the "
+                                      "input or quantized tensors")
+        if len({id(m) for m in members}) != len(members):
+            raise self.fail(node, "concatenates a layer's output with itself")
+        rank = len(values[0].shape) + 1  # with the batch
+        if self.attrs(node)["axis"] % rank != 1:
+            raise self.fail(node, "the C export concatenates on the channel axis (axis 1) only")
+        return _Joined(_concatenated(node, self, [v.shape for v in values]), members)
 
     def _DequantizeLinear(self, node):
         value = self.arg(node, 0)
@@ -405,7 +482,7 @@ class _Lowering:
         size = int(np.prod(value.shape))
         if int(np.prod(shape)) != size:
             raise self.fail(node, f"reshapes {value.shape} to {shape}")
-        if isinstance(value, (_Input, _Acc)):
+        if isinstance(value, (_Input, _Acc, _Joined)):
             value.shape = shape
             return value
         raise self.fail(node, "reshapes a tensor the C export does not keep (only the input and layer outputs)")
@@ -466,7 +543,7 @@ class _Lowering:
         """The layer `value` has gathered, requantized to (out_scale, zero_point) within [low, high]; with `skip16`,
         through an int16 copy on a grid 2^SKIP_BITS finer that a residual add reads."""
         parts = value.parts
-        if "quantized_as" in parts:  # finished already: a second grid, or the logits taken from a quantized tensor
+        if "quantized_as" in parts:  # finished already: the logits taken from a quantized tensor
             raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches other than "
                              "residual adds (concatenations, two heads) are not supported by the C export yet")
         multipliers = parts["scales"] / out_scale
@@ -507,3 +584,10 @@ class _Lowering:
                         np.array([m for m, _ in fixed], np.int32), np.array([n for _, n in fixed], np.int32),
                         zero_point, low, high, bits, parts["source"], parts["residual"], skip16,
                         parts["input_bits"])
+
+
+def _concatenated(node, lowering: _Lowering, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """The shape of `shapes` concatenated on their first axis (the channels); the rest must agree."""
+    if any(len(s) != len(shapes[0]) or s[1:] != shapes[0][1:] for s in shapes):
+        raise lowering.fail(node, f"concatenates tensors of shapes {shapes}: all but the channels must agree")
+    return (sum(s[0] for s in shapes), *shapes[0][1:])

@@ -100,6 +100,10 @@ class IntLayer:
     # layer's outputs by a step), and the int8 output is that copy rounded (zero point added, clamped).
     skip16: bool = False
     input_bits: int = 8  # int8 inputs (int32 accumulators) or int16 (int64 accumulators, |acc| < WIDE_ACC_LIMIT)
+    # A concatenation's part: the output goes into buffer `target` (its last part's own) at element `target_offset`
+    # (channel-major, so a concatenation on channels is consecutive blocks). None: the layer's own buffer.
+    target: int | None = None
+    target_offset: int = 0
 
     @property
     def output_size(self) -> int:
@@ -133,6 +137,19 @@ class IntProgram:
     @property
     def output_size(self) -> int:
         return self.layers[-1].output_size
+
+    def target_of(self, index: int) -> int:
+        """The buffer layer `index` writes (k: read by layers whose source is k; 0 is the model's input)."""
+        target = self.layers[index].target
+        return index + 1 if target is None else target
+
+    def buffer_sizes(self) -> dict[int, int]:
+        """Elements of each buffer the layers write (the logits, the last layer's, are the caller's: left out)."""
+        sizes: dict[int, int] = {}
+        for index, layer in enumerate(self.layers[:-1]):
+            k = self.target_of(index)
+            sizes[k] = max(sizes.get(k, 0), layer.target_offset + layer.output_size)
+        return sizes
 
     @property
     def input_bits(self) -> int:

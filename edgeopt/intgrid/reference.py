@@ -17,13 +17,19 @@ def run_program(program: IntProgram, x: np.ndarray) -> np.ndarray:
         shape = ", ".join(map(str, program.input_shape))
         raise ValueError(f"expected {np.dtype(program.input_dtype)} inputs of shape (N, {shape}), got {x.dtype} "
                          f"{tuple(x.shape)}")
-    buffers = [x.reshape(len(x), -1)]  # buffer k: the output of layer k - 1
+    buffers = {0: x.reshape(len(x), -1)}  # buffer k: written by layer k - 1 (and a concatenation's other parts)
+    sizes = program.buffer_sizes()
     skips: dict[int, np.ndarray] = {}  # layer -> its int16 copy
     for index, layer in enumerate(program.layers):
         skip = skips[layer.residual.layer] if layer.residual is not None else None
         out, skips[index] = run_layer(layer, buffers[layer.source], skip)
-        buffers.append(out)
-    return buffers[-1].reshape(len(x), -1).astype(np.int32)
+        if index == len(program.layers) - 1:
+            return out.astype(np.int32)
+        k = program.target_of(index)
+        if k not in buffers:
+            buffers[k] = np.zeros((len(x), sizes[k]), out.dtype)
+        buffers[k][:, layer.target_offset:layer.target_offset + out.shape[1]] = out
+    raise ValueError("a program without layers")
 
 
 def accumulators(layer: IntLayer, x: np.ndarray) -> np.ndarray:

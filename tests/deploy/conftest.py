@@ -1,10 +1,10 @@
 """Quantized (QDQ) models to export: the bundled example's trained cnn1d (ReLU, max pooling), an MLP, and a separable
-cnn1d with ReLU6 and average pooling; the MLP also with int16 activations."""
+cnn1d with ReLU6 and average pooling; the MLP also with int16 activations; two branches concatenated."""
 
 from __future__ import annotations
 
 import pytest
-from qdq_helpers import CNN_RELU6_AVG, MLP, quantized_onnx, train
+from qdq_helpers import CNN_RELU6_AVG, MLP, branchy, fit_plain, quantized_onnx, train
 
 
 @pytest.fixture(scope="session")
@@ -21,5 +21,11 @@ def qdq_models(tmp_path_factory, trained, reads_small):
         if name == "mlp":  # the sequencer FPGA's default: int16 activations
             models["mlp_int16"] = (quantized_onnx(module, reads_small, normalizer, folder / "mlp_int16.onnx",
                                                   profile="sequencer-fpga"), models[name][1])
+    from edgeopt.data.normalize import Normalizer
+
+    normalizer = Normalizer.fit(reads_small.x_train)
+    module = fit_plain(branchy(reads_small.sample_shape[0], reads_small.num_classes), reads_small, normalizer)
+    models["branchy"] = (quantized_onnx(module, reads_small, normalizer, folder / "branchy.onnx"),
+                         normalizer.apply(reads_small.x_test))
     return models
 

@@ -67,3 +67,43 @@ def require_tools(missing: list[str]) -> None:
         if os.environ.get("EDGEOPT_CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+def branchy(channels: int, classes: int):
+    """Two branches on one input, concatenated on channels (activation and pooling after the concatenation, then a
+    second concatenation of pooled layers), as an Inception-style block: what the C export's Concat covers."""
+    import torch
+    from torch import nn
+
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Conv1d(channels, 6, 3, padding=1)
+            self.b = nn.Conv1d(channels, 4, 5, padding=2)
+            self.c = nn.Conv1d(10, 8, 3)
+            self.d = nn.Conv1d(10, 4, 1)
+            self.fc = nn.Linear(12, classes)
+
+        def forward(self, x):
+            x = nn.functional.relu6(torch.cat([torch.relu(self.a(x)), self.b(x)], dim=1))
+            x = nn.functional.max_pool1d(x, 2)
+            x = torch.cat([self.c(x).mean(-1), torch.relu(self.d(x)).mean(-1)], dim=1)
+            return self.fc(x)
+
+    return Branchy()
+
+
+def fit_plain(module, dataset, normalizer, epochs: int = 8):
+    """A few epochs of Adam on the training split (a model outside the shipped spaces)."""
+    import torch
+
+    torch.manual_seed(0)
+    x = torch.from_numpy(normalizer.apply(dataset.x_train))
+    y = torch.from_numpy(dataset.y_train).long()
+    optimizer = torch.optim.Adam(module.parameters(), lr=0.01)
+    for _ in range(epochs):
+        for i in range(0, len(x), 64):
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(module(x[i:i + 64]), y[i:i + 64]).backward()
+            optimizer.step()
+    return module.eval()

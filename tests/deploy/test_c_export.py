@@ -28,7 +28,7 @@ def _check_agreement(agreement, what):
     assert agreement.within_step_share >= 0.99, figures
 
 
-@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16"])
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16", "branchy"])
 def test_c_matches_the_integer_reference_and_onnxruntime(qdq_models, tmp_path, name):
     path, x_test = qdq_models[name]
     record = export(path, "stm32f746", tmp_path / "c")
@@ -253,3 +253,42 @@ def test_int16_accumulators_beyond_int32_stay_exact(tmp_path):
     assert np.abs(reference[:2, :2]).min() > 2 ** 31 // 32  # the accumulators left int32 (the outputs are / 32)
     assert reference[0, 1] < 0 and reference[1, 0] < 0  # no clamp at the int32 range
     np.testing.assert_array_equal(run_on_host(tmp_path, x), reference)
+
+
+def test_concatenation_of_branches(qdq_models, tmp_path):
+    """Two branches on one input (its grid shared), concatenated before and after pooling; the parts write one
+    buffer, and the C agrees with the reference and onnxruntime as for a chain."""
+    path, x_test = qdq_models["branchy"]
+    program = lower_onnx(path)
+    joined = [layer for layer in program.layers if layer.target is not None]
+    assert [layer.out_shape[0] for layer in joined] == [6, 4, 8, 4]
+    first, second = joined[:2], joined[2:]
+    assert [layer.target_offset for layer in first] == [0, first[0].output_size]  # a's block, then b's
+    assert [layer.target_offset for layer in second] == [0, 8] and second[0].global_average
+    assert first[0].target == first[1].target != second[0].target == second[1].target
+    record = export(path, "stm32f746", tmp_path / "c")
+    assert "concat" in record.ops
+    _check_agreement(verify_c(tmp_path / "c", path, x_test), "branchy")
+
+
+def test_concatenating_the_input_is_one_clear_error(tmp_path, reads_small):
+    import torch
+    from torch import nn
+
+    from edgeopt.data.normalize import Normalizer
+
+    class Dense(nn.Module):  # DenseNet-style: the block's input beside its output
+        def __init__(self, channels, classes):
+            super().__init__()
+            self.conv = nn.Conv1d(channels, 4, 3, padding=1)
+            self.fc = nn.Linear(channels + 4, classes)
+
+        def forward(self, x):
+            return self.fc(torch.cat([x, torch.relu(self.conv(x))], dim=1).mean(-1))
+
+    normalizer = Normalizer.fit(reads_small.x_train)
+    module = Dense(reads_small.sample_shape[0], reads_small.num_classes).eval()
+    path = quantized_onnx(module, reads_small, normalizer, tmp_path / "dense.onnx")
+    with pytest.raises(ModelError, match=r"\(Concat\): the C export concatenates layers' outputs"):
+        export(path, "stm32f746", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
