@@ -26,11 +26,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "datasets"
 ROUNDS = 3
-SEARCHES = [  # (label, data, space, profiles)
-    ("reads (bundled)", "reads", "searchspace/cnn1d.yaml", ("sequencer-fpga", "stm32f746")),
-    ("japanese_vowels", str(SHARED / "japanese_vowels.npz"), "searchspace/cnn1d.yaml", ("stm32f746",)),
-    ("basic_motions", str(SHARED / "basic_motions.npz"), "searchspace/cnn1d.yaml", ("stm32f746",)),
-    ("breast_cancer", str(SHARED / "breast_cancer.npz"), "searchspace/mlp.yaml", ("stm32f746",)),
+SEARCHES = [  # (label, run name, data, space, profiles); the sequencer FPGA's models have int16 activations
+    ("reads (bundled)", "reads", "reads", "searchspace/cnn1d.yaml", ("sequencer-fpga", "stm32f746")),
+    ("japanese_vowels", "japanese_vowels", str(SHARED / "japanese_vowels.npz"), "searchspace/cnn1d.yaml",
+     ("stm32f746",)),
+    ("basic_motions", "basic_motions", str(SHARED / "basic_motions.npz"), "searchspace/cnn1d.yaml", ("stm32f746",)),
+    ("basic_motions", "basic_motions_fpga", str(SHARED / "basic_motions.npz"), "searchspace/cnn1d.yaml",
+     ("sequencer-fpga",)),
+    ("breast_cancer", "breast_cancer", str(SHARED / "breast_cancer.npz"), "searchspace/mlp.yaml", ("stm32f746",)),
 ]
 
 
@@ -70,11 +73,10 @@ def main() -> None:
 
     runs = Path(args.runs or tempfile.mkdtemp(prefix="edgeopt-export-bench-"))
     rows, skipped, correlations = [], [], []
-    for label, data, space, profiles in SEARCHES:
+    for label, name, data, space, profiles in SEARCHES:
         if data != "reads" and not Path(data).is_file():
             skipped.append(f"{label}: {data} is not here")
             continue
-        name = label.split()[0]
         command = [str(ROOT / ".venv/bin/edgeopt"), "search", "--space", space, "--data", data, "--trials",
                    str(args.trials), "--name", name, "--runs-dir", str(runs), "--compress",
                    "examples/pipelines/int8.yaml", "--json", "--workers", "1"]
