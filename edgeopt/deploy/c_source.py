@@ -136,14 +136,17 @@ static ACC NAME(const PREFIX_layer *l, const T *in, int oc, int y, int x) { \
         int32_t hw = (int32_t)l->in_h * l->in_w; \
         const T *p = in + (int32_t)g * cin_g * hw + (int32_t)y * l->s_h * l->in_w + (int32_t)x * l->s_w; \
         for (ic = 0; ic < cin_g; ic++, p += hw) acc += (ACC)w[ic] * ((int32_t)*p - l->in_zp); \
-    } else for (ic = 0; ic < cin_g; ic++) { \
-        const T *plane = in + (int32_t)(g * cin_g + ic) * l->in_h * l->in_w; \
-        for (i = 0; i < l->k_h; i++) { \
-            int iy = y * l->s_h - l->pad_t + i; \
-            if (iy < 0 || iy >= l->in_h) { w += l->k_w; continue; } \
-            for (j = 0; j < l->k_w; j++, w++) { \
-                int ix = x * l->s_w - l->pad_l + j; \
-                if (ix >= 0 && ix < l->in_w) acc += (ACC)(*w) * ((int32_t)plane[iy * l->in_w + ix] - l->in_zp); \
+    } else { \
+        int x0 = x * l->s_w - l->pad_l;  /* taps j0 <= j < j1 fall inside the row: no test per tap */ \
+        int j0 = x0 < 0 ? -x0 : 0, j1 = x0 + l->k_w > l->in_w ? l->in_w - x0 : l->k_w; \
+        for (ic = 0; ic < cin_g; ic++) { \
+            const T *plane = in + (int32_t)(g * cin_g + ic) * l->in_h * l->in_w; \
+            for (i = 0; i < l->k_h; i++, w += l->k_w) { \
+                int iy = y * l->s_h - l->pad_t + i; \
+                const T *row; \
+                if (iy < 0 || iy >= l->in_h) continue; \
+                row = plane + (int32_t)iy * l->in_w + x0 + j0;  /* in bounds: x0 + j0 >= 0 */ \
+                for (j = j0; j < j1; j++, row++) acc += (ACC)w[j] * ((int32_t)*row - l->in_zp); \
             } \
         } \
     } \
