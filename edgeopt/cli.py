@@ -199,6 +199,38 @@ def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool
     render_estimate(est, _console(), layers=not summary)
 
 
+@main.command("calibrate")
+@_profile_option
+@click.option("--runtime", default="onnxruntime", show_default=True, type=click.Choice(["onnxruntime"]),
+              help="Runtime timed on this machine (microbenchmarks of the shipped spaces' ops, and --models).")
+@click.option("--models", "models", multiple=True, type=click.Path(dir_okay=False),
+              help="ONNX files timed and fitted beside the microbenchmarks (repeat the option).")
+@click.option("--measurements", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Fit to a board's measurements instead of timing here: a CSV with columns model (an ONNX file, "
+                   "relative to the CSV) and latency (850us, 1.2ms) or latency_s / latency_ms / latency_us.")
+@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="The calibrated profile (YAML) to write; it extends PROFILE.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def calibrate_cmd(profile, runtime, models, measurements, out, as_json) -> None:
+    """Fit a profile's latency figures (per-op efficiency and overhead, per-call overhead) to measured latencies and
+    write a profile that extends it with every fitted figure marked `source: measured`."""
+    from edgeopt.workflow.calibrate import calibrate
+
+    if measurements and models:
+        raise click.UsageError("--models are timed here; a measurements file lists its own models: give one")
+    require_writable(out)
+    console = _console()
+    result = _with_steps(console, lambda say: calibrate(profile, out, runtime=runtime, models=models,
+                                                        measurements=measurements, progress=say),
+                         quiet=as_json, label="calibrating")
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    from edgeopt.report.tables import render_calibration
+
+    render_calibration(result, console)
+
+
 @main.command("check")
 @_model_argument
 @_profile_option
@@ -570,7 +602,7 @@ def _example_for(sample_shape) -> str:
     return "shapes" if sample_shape is not None and len(sample_shape) == 3 else "reads"
 
 
-def _with_steps(console, work, quiet: bool):
+def _with_steps(console, work, quiet: bool, label: str = "compressing"):
     if quiet:
         return work(None)
     import time
@@ -578,7 +610,7 @@ def _with_steps(console, work, quiet: bool):
     from rich.text import Text
 
     start = time.perf_counter()
-    with console.status("compressing") as status:
+    with console.status(label) as status:
         def say(text: str) -> None:
             console.print(Text.assemble((f"{time.perf_counter() - start:6.1f} s", "dim"), f"  {text}"))
             status.update(text)

@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 
-from edgeopt.cost.layer_cost import layer_cost, weight_bytes
+from edgeopt.cost.layer_cost import LatencyTerms, layer_cost, weight_bytes
 from edgeopt.cost.liveness import liveness
 from edgeopt.cost.record import Cost, total
 from edgeopt.graph.ir import Graph
@@ -39,6 +39,7 @@ class LayerCost:
     weight_format: str | None  # None for layers without weights
     fused: bool  # folded into its producer or applied in place: no extra buffer, overhead or traffic
     cost: Cost
+    terms: LatencyTerms | None = None  # what its latency is made of (None: folded away, or a view)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "op": self.op.value, "source_op": self.source_op,
@@ -119,15 +120,17 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         stored = weight_bytes(layer, profile, fmt, extra_bias.get(i, 0))
         in_bytes = sum(graph.tensors[t].numel for t in layer.inputs if t in graph.tensors) * act_bytes
         out_bytes = graph.tensors[layer.output].numel * act_bytes if layer.output in graph.tensors else 0.0
+        terms = None
         if i in folded:  # folded into the producer's weights: nothing left to run or store
             cost = Cost(params=layer.params)
         else:
-            cost = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes, stored_bytes=stored,
-                              fused=i in live.in_place)
+            cost, terms = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes,
+                                     stored_bytes=stored, fused=i in live.in_place)
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
-                                i in live.in_place, cost))
-    summed = total(layer.cost for layer in layers) + Cost(params=graph.unused_params)
+                                i in live.in_place, cost, terms))
+    summed = total(layer.cost for layer in layers) + Cost(params=graph.unused_params,
+                                                          latency_s=profile.compute.call_overhead_s)
     summed = replace(summed, energy_j=summed.energy_j + profile.energy.static_power_w * summed.latency_s)
     peak_layer = graph.layers[live.peak_step].name if live.peak_step >= 0 and graph.layers else None
     notes = list(graph.notes)

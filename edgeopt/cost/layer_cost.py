@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from edgeopt.cost.crossbar import tile_share
 from edgeopt.cost.record import Cost
 from edgeopt.graph.ir import Layer
-from edgeopt.graph.ops import VIEW_OPS
+from edgeopt.graph.ops import VIEW_OPS, Op
 from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.schema import HardwareProfile
 
@@ -35,6 +37,26 @@ def multiplier_bytes(layer: Layer, profile: HardwareProfile, bytes_per_weight: f
     return min(dense, (layer.weight_params - layer.zero_weights) * bytes_per_weight + layer.weight_params / 8)
 
 
+@dataclass(frozen=True)
+class LatencyTerms:
+    """A layer's latency before the profile's efficiency and overhead figures apply: what calibration fits them to."""
+
+    op: Op
+    fmt: str  # the number format its MACs run in (the peak rate's key)
+    peak_compute_s: float  # its work (MACs, vector ops) at the device's peak rate for its format
+    weight_memory_s: float  # weight traffic at the weight memory's bandwidth
+    activation_memory_s: float  # activation traffic at the activation memory's bandwidth
+    pays_overhead: bool  # run as a layer of its own (not fused into its producer)
+
+    @property
+    def memory_s(self) -> float:
+        return self.weight_memory_s + self.activation_memory_s
+
+    def latency_s(self, efficiency: float, overhead_s: float) -> float:
+        """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead."""
+        return max(self.peak_compute_s / efficiency, self.memory_s) + (overhead_s if self.pays_overhead else 0.0)
+
+
 def layer_cost(
     layer: Layer,
     profile: HardwareProfile,
@@ -44,23 +66,24 @@ def layer_cost(
     out_bytes: float,
     stored_bytes: float,
     fused: bool,
-) -> Cost:
-    """Roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime pays for each layer it
-    runs; fused layers (folded batchnorm, activations applied in place) and views pay neither overhead nor traffic."""
+) -> tuple[Cost, LatencyTerms | None]:
+    """(Cost, LatencyTerms): roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime
+    pays for each layer it runs; fused layers (folded batchnorm, activations applied in place) and views pay neither
+    overhead nor traffic."""
     if layer.op in VIEW_OPS:
-        return Cost(params=layer.params, weight_bytes=stored_bytes)
+        return Cost(params=layer.params, weight_bytes=stored_bytes), None
     compute = profile.compute
     work = layer.macs * _density(layer, profile) + layer.vector_ops
     rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
-    compute_s = work / (rate * compute.efficiency(layer.op))
 
     weights_move = profile.weight_memory.kind != "crossbar"  # in-memory arrays compute where the weights sit
     moved_weight_bytes = stored_bytes if weights_move else 0.0
     moved_activation_bytes = 0.0 if fused else in_bytes + out_bytes
-    memory_s = _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s) + _transfer_s(
-        moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s
-    )
-    latency_s = max(compute_s, memory_s) + (0.0 if fused else compute.layer_overhead_s)
+    terms = LatencyTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, work / rate,
+                         _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
+                         _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
+                         not fused)
+    latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op))
 
     mac_energy = profile.energy.mac_j.get(fmt, 0.0)
     energy_j = (
@@ -78,7 +101,7 @@ def layer_cost(
         latency_s=latency_s,
         energy_j=energy_j,
         crossbar_tiles=tiles,
-    )
+    ), terms
 
 
 def _density(layer: Layer, profile: HardwareProfile) -> float:

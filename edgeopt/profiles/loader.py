@@ -15,6 +15,7 @@ from edgeopt.profiles.schema import (
     Analog,
     MEMORY_KINDS,
     Budgets,
+    Calibration,
     Compute,
     Crossbar,
     Energy,
@@ -26,6 +27,7 @@ from edgeopt.profiles.units import Dimension, parse_quantity
 from edgeopt.profiles.yamldoc import FieldPath, Location, locate, read_yaml
 
 ESTIMATE = "estimate"
+MEASURED = "measured"  # fitted to measurements by `edgeopt calibrate` (the profile's `calibration:` says how)
 _FIGURE_KEYS = ("value", "source", "note")
 
 
@@ -194,13 +196,14 @@ class _Builder:
         if source is None:
             return ""
         if not isinstance(source, str) or not source.strip():
-            raise self.fail((*field, "source"), f"expected a source key, a URL or {ESTIMATE!r}; got {source!r}")
-        if source == ESTIMATE or source.startswith(("http://", "https://")) or source in self.sources:
+            raise self.fail((*field, "source"), f"expected a source key, a URL, {ESTIMATE!r} or {MEASURED!r}; got "
+                                                f"{source!r}")
+        if source in (ESTIMATE, MEASURED) or source.startswith(("http://", "https://")) or source in self.sources:
             return source
         raise self.fail(
             (*field, "source"),
             f"unknown source {source!r}{did_you_mean(source, self.sources)}; use a key of 'sources' "
-            f"({', '.join(self.sources) or 'none defined'}), a URL, or {ESTIMATE!r}",
+            f"({', '.join(self.sources) or 'none defined'}), a URL, {ESTIMATE!r} or {MEASURED!r}",
         )
 
     def choice(self, field: FieldPath, value: object, allowed) -> str:
@@ -231,7 +234,7 @@ class _Builder:
             (),
             self.root,
             ("name", "description", "sources", "memory", "compute", "crossbar", "energy", "formats",
-             "quantization", "ops", "budgets", "sparse_weights", "analog"),
+             "quantization", "ops", "budgets", "sparse_weights", "analog", "calibration"),
         )
         name = self.text(("name",), self.required(top, ("name",), "the profile's name"))
         memory = self.mapping(("memory",), self.required(top, ("memory",), "weights and activations"),
@@ -269,6 +272,7 @@ class _Builder:
             path=self.path,
             sources=MappingProxyType(self.sources),
             figure_sources=MappingProxyType(self.figure_sources),
+            calibration=self._calibration(top["calibration"]) if "calibration" in top else None,
         )
 
     def _memory(self, field: FieldPath, value: object) -> MemoryLevel:
@@ -302,7 +306,8 @@ class _Builder:
 
     def _compute(self, value: object, formats: dict) -> Compute:
         field = ("compute",)
-        data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead"))
+        data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead",
+                                           "op_overhead", "call_overhead"))
         clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
             if "clock" in data else None
         rates: dict[str, float] = {}
@@ -335,7 +340,15 @@ class _Builder:
             else:
                 efficiency[Op(key)] = number
         overhead = self.figure((*field, "layer_overhead"), data.get("layer_overhead", 0), Dimension.TIME)
-        return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock)
+        op_overhead_raw = data.get("op_overhead", {})
+        if not isinstance(op_overhead_raw, dict):
+            raise self.fail((*field, "op_overhead"), f"expected a mapping of op -> time, got {op_overhead_raw!r}")
+        op_overhead = {Op(self.choice((*field, "op_overhead", str(key)), key, allowed_ops[1:])):
+                       self.figure((*field, "op_overhead", str(key)), raw, Dimension.TIME)
+                       for key, raw in op_overhead_raw.items()}
+        call = self.figure((*field, "call_overhead"), data.get("call_overhead", 0), Dimension.TIME)
+        return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock,
+                       MappingProxyType(op_overhead), call)
 
     def _per_format(self, field: FieldPath, value: object, dimension: Dimension) -> dict[str, float]:
         if not isinstance(value, dict) or not value:
@@ -358,6 +371,26 @@ class _Builder:
                 raise self.fail((*field, key), f"expected a whole number, got {number:g}")
             sizes.append(int(number))
         return Crossbar(*sizes)
+
+    def _calibration(self, value: object) -> Calibration:
+        field = ("calibration",)
+        data = self.mapping(field, value, ("runtime", "machine", "date", "samples", "fit_error", "within_10pct"))
+        for key in ("runtime", "machine", "date", "samples", "fit_error", "within_10pct"):
+            self.required(data, (*field, key), "written by edgeopt calibrate")
+        samples = data["samples"]
+        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
+            raise self.fail((*field, "samples"), f"expected a positive whole number, got {samples!r}")
+        shares = {}
+        for key in ("fit_error", "within_10pct"):
+            number = data[key]
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < 1e6:
+                raise self.fail((*field, key), f"expected a non-negative number, got {number!r}")
+            shares[key] = float(number)
+        if shares["within_10pct"] > 1:
+            raise self.fail((*field, "within_10pct"), f"a share is at most 1, got {shares['within_10pct']!r}")
+        return Calibration(self.text((*field, "runtime"), data["runtime"]), self.text((*field, "machine"),
+                           data["machine"]), self.text((*field, "date"), str(data["date"])), samples,
+                           shares["fit_error"], shares["within_10pct"])
 
     def _analog(self, value: object) -> Analog:
         field = ("analog",)

@@ -36,9 +36,14 @@ class Compute:
     default_efficiency: float
     layer_overhead_s: float  # fixed cost per executed layer (kernel launch, DMA set-up, tile programming)
     clock_hz: float | None = None
+    op_overhead_s: Mapping[Op, float] = field(default_factory=dict)  # per op kind, in place of layer_overhead_s
+    call_overhead_s: float = 0.0  # fixed cost per inference (a runtime's call, input and output copies)
 
     def efficiency(self, op: Op) -> float:
         return self.op_efficiency.get(op, self.default_efficiency)
+
+    def overhead_s(self, op: Op) -> float:
+        return self.op_overhead_s.get(op, self.layer_overhead_s)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,22 @@ class Analog:
     weight_noise: float
     adc_bits: int | None = None
     dac_bits: int | None = None
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where a profile's `source: measured` figures came from (written by `edgeopt calibrate`)."""
+
+    runtime: str  # e.g. "onnxruntime 1.23.0, 1 thread", or "board measurements (board.csv)"
+    machine: str
+    date: str
+    samples: int  # measurements the fit used
+    fit_error: float  # mean absolute relative error of the fitted latency over those measurements
+    within_10pct: float  # share of them the fit predicts within +-10%
+
+    def describe(self) -> str:
+        return (f"calibrated on {self.runtime}, {self.machine}, {self.date}: {self.samples} measurements, fit error "
+                f"{self.fit_error:.1%}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +133,7 @@ class HardwareProfile:
     path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # source key -> URL or citation
     figure_sources: Mapping[str, str] = field(default_factory=dict)  # field path -> source key, URL or "estimate"
+    calibration: Calibration | None = None  # set when latency figures were fitted to measurements
 
     @property
     def weight_number_format(self) -> NumberFormat:

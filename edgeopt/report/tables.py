@@ -297,3 +297,23 @@ def render_deployment(deployment, console: Console) -> None:
 
 def _bytes_or_dash(value) -> str:
     return "-" if value is None else format_bytes(value)
+
+
+def render_calibration(result, console: Console) -> None:
+    """Each measurement beside the profile's estimate before and after the fit, then the fitted figures."""
+    table = Table(title=f"latency: measured vs {result.profile} (estimated) vs calibrated", title_justify="left")
+    for column in ("model", "measured", "estimated", "error", "calibrated", "error", "rounds' spread"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for label, measured, before, after, spread in zip(result.fit.labels, result.fit.measured_s, result.before_s,
+                                                      result.fit.predicted_s, result.spread):
+        table.add_row(label, format_seconds(measured), format_seconds(before), f"{before / measured - 1:+.0%}",
+                      format_seconds(after), f"{after / measured - 1:+.0%}", f"{spread:.0%}")
+    console.print(table)
+    fit = result.fit
+    figures = ", ".join(f"{op} {fit.op_efficiency[op]:.3g} of peak + {format_seconds(fit.op_overhead_s[op])}"
+                        if op in fit.op_overhead_s else f"{op} {fit.op_efficiency[op]:.3g} of peak"
+                        for op in sorted(fit.op_efficiency, key=str))
+    console.print(f"fitted (source: measured): {figures}; other layers {format_seconds(fit.layer_overhead_s)}; "
+                  f"per call {format_seconds(fit.call_overhead_s)}")
+    console.print(f"{result.calibration.describe()}; within +-10%: {result.calibration.within_10pct:.0%}")
+    console.print(f"wrote {result.out}")

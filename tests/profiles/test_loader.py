@@ -144,6 +144,15 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
          [":5:", "compute", "expected a mapping"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_efficiency: {conv2d: 1.5}"),
          ["compute.op_efficiency.conv2d", "at most 1"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_overhead: {warp: 1us}"),
+         ["compute.op_overhead.warp", "'warp' is not allowed", "conv2d"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  call_overhead: {value: -1us, source: measured}"),
+         ["compute.call_overhead", "'-1us'", "at least 0"]),
+        (lambda t: t + CALIBRATION.replace("samples: 30", "samples: many"), ["calibration.samples", "'many'"]),
+        (lambda t: t + CALIBRATION.replace("within_10pct: 0.9", "within_10pct: 1.5"),
+         ["calibration.within_10pct", "at most 1"]),
+        (lambda t: t + CALIBRATION.replace("  date: 2026-11-30\n", ""), ["calibration.date", "missing"]),
+        (lambda t: t + CALIBRATION + "  by: hand\n", ["calibration.by", "unknown key"]),
         (lambda t: t.replace("name: tiny", "name: [tiny"), ["invalid YAML"]),
         (lambda t: "", ["the profile is empty"]),
         (lambda t: "- a\n- b\n", ["top level must be a mapping"]),
@@ -158,6 +167,28 @@ def test_bad_profiles_name_file_line_field_and_value(tmp_path, mutation, fragmen
     for fragment in fragments:
         assert fragment in message, message
     assert "\n" not in message
+
+
+CALIBRATION = """calibration:
+  runtime: onnxruntime 1.23, 1 thread
+  machine: ci
+  date: 2026-11-30
+  samples: 30
+  fit_error: 0.05
+  within_10pct: 0.9
+"""
+
+
+def test_a_calibrated_profile_reads_its_calibration_and_measured_figures(tmp_path):
+    path = write(tmp_path, "c.yaml", MINIMAL.replace("{int8: 1}", "{int8: 1}\n  call_overhead: {value: 12us, "
+                                                      "source: measured}\n  op_overhead: {conv2d: 3us}") + CALIBRATION)
+    profile = load_profile(path)
+    assert profile.calibration.samples == 30 and profile.calibration.date == "2026-11-30"
+    assert profile.compute.call_overhead_s == pytest.approx(12e-6)
+    assert profile.figure_sources["compute.call_overhead"] == "measured"
+    assert profile.compute.overhead_s(Op.CONV2D) == pytest.approx(3e-6)
+    assert profile.compute.overhead_s(Op.DENSE) == profile.compute.layer_overhead_s
+    assert "fit error 5.0%" in profile.calibration.describe()
 
 
 def test_extends_cycle_is_an_error_naming_the_chain(tmp_path):

@@ -1,0 +1,191 @@
+"""Latency figures fitted to measurements: each op kind's efficiency and per-layer overhead, a per-call overhead, the
+peak rate of each number format measured and the memories' bandwidths, chosen so the cost model's latency matches
+measured latencies in relative terms.
+
+The fit keeps the cost model's own form (roofline per layer plus overheads, `LatencyTerms`), so a calibrated profile
+is used exactly as a hand-written one. Least squares on log(predicted / measured) (scipy), figures bounded to
+physical ranges (efficiency in (0, 1], overheads in [1 ns, 1 s], rates within 1000x of the profile's), a weak pull
+of the efficiencies, rates and bandwidths towards the profile's own figures so that what the measurements cannot tell
+apart keeps its figure (efficiency times peak is what a layer runs at; the pull splits it). Overheads start from the
+smallest measurement (a profile's 0 says nothing). Deterministic: same measurements, same fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+from edgeopt.cost.estimate import Estimate
+from edgeopt.errors import EdgeoptError
+from edgeopt.graph.ops import Op
+from edgeopt.profiles.schema import HardwareProfile
+
+MIN_EFFICIENCY = 1e-5
+OVERHEAD_RANGE_S = (1e-9, 1.0)
+MULTIPLIER_RANGE = (1e-3, 1e3)  # a fitted peak rate or bandwidth against the profile's own
+PRIOR_WEIGHT = 0.03  # in log units, against residuals of log(predicted / measured)
+MAX_FIT_ERROR = 0.5  # a mean relative error beyond this: the measurements contradict each other or the model
+DUPLICATE_SPREAD = 1.5  # one model measured twice this far apart: contradictory measurements
+SIGNIFICANT = 4  # digits the fitted figures keep (written to YAML; the fit error is of the rounded figures)
+
+
+class CalibrationError(EdgeoptError):
+    """Measurements that cannot calibrate a profile: too few, contradictory, or not positive."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A model's measured latency, with its estimate on the profile being calibrated (for its layers' terms)."""
+
+    label: str  # the model file or name
+    estimate: Estimate
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class LatencyFit:
+    op_efficiency: dict[Op, float]
+    op_overhead_s: dict[Op, float]
+    layer_overhead_s: float  # ops the measurements did not cover: the median of the fitted overheads
+    call_overhead_s: float
+    macs_per_s: dict[str, float]  # peak rate per number format the measured models ran in
+    weight_bandwidth: float | None  # bytes/s; None: the profile gives none (never the bottleneck), left so
+    activation_bandwidth: float | None
+    labels: tuple[str, ...]
+    measured_s: tuple[float, ...]
+    predicted_s: tuple[float, ...]  # with the fitted (rounded) figures
+
+    @property
+    def errors(self) -> np.ndarray:
+        """Relative error of each fitted prediction, (predicted - measured) / measured."""
+        return np.array(self.predicted_s) / np.array(self.measured_s) - 1.0
+
+    @property
+    def fit_error(self) -> float:
+        """Mean absolute relative error over the measurements the fit used."""
+        return float(np.mean(np.abs(self.errors)))
+
+    @property
+    def within_10pct(self) -> float:
+        return float(np.mean(np.abs(self.errors) <= 0.1))
+
+    def apply(self, profile: HardwareProfile) -> HardwareProfile:
+        """`profile` with the fitted figures in place of its own."""
+        compute = profile.compute
+        compute = dataclasses.replace(
+            compute, op_efficiency=MappingProxyType(dict(compute.op_efficiency) | self.op_efficiency),
+            op_overhead_s=MappingProxyType(dict(compute.op_overhead_s) | self.op_overhead_s),
+            layer_overhead_s=self.layer_overhead_s, call_overhead_s=self.call_overhead_s,
+            macs_per_s=MappingProxyType(dict(compute.macs_per_s) | self.macs_per_s))
+        weights, activations = profile.weight_memory, profile.activation_memory
+        if self.weight_bandwidth is not None:
+            weights = dataclasses.replace(weights, bandwidth_bytes_per_s=self.weight_bandwidth)
+        if self.activation_bandwidth is not None:
+            activations = dataclasses.replace(activations, bandwidth_bytes_per_s=self.activation_bandwidth)
+        return dataclasses.replace(profile, compute=compute, weight_memory=weights, activation_memory=activations)
+
+
+def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -> LatencyFit:
+    """Fit `profile`'s latency figures to `measurements` (estimates made on `profile`)."""
+    _check(measurements)
+    layers = [(i, t) for i, m in enumerate(measurements) for t in (layer.terms for layer in m.estimate.layers)
+              if t is not None]
+    eff_ops = sorted({t.op for _, t in layers if t.peak_compute_s > 0}, key=str)
+    ovh_ops = sorted({t.op for _, t in layers if t.pays_overhead}, key=str)
+    formats = sorted({t.fmt for _, t in layers if t.peak_compute_s > 0})
+    fit_w = profile.weight_memory.bandwidth_bytes_per_s is not None and any(t.weight_memory_s for _, t in layers)
+    fit_a = profile.activation_memory.bandwidth_bytes_per_s is not None and any(
+        t.activation_memory_s for _, t in layers)
+    # x (logs): efficiencies, overheads, the call overhead, peak and bandwidth multipliers
+    sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a)]
+    cut = np.cumsum([0, *sizes])
+    k = len(eff_ops) + len(ovh_ops) + 1
+    if len(measurements) < k:
+        raise CalibrationError(
+            f"{len(measurements)} measurements cannot fit {k} figures (the efficiency of "
+            f"{', '.join(map(str, eff_ops)) or 'no op'}, the overhead of {', '.join(map(str, ovh_ops)) or 'no op'}, "
+            f"and the per-call overhead); give at least {k}")
+    sample = np.array([i for i, _ in layers], dtype=np.int64)
+    peak = np.array([t.peak_compute_s for _, t in layers])
+    w_s = np.array([t.weight_memory_s for _, t in layers])
+    a_s = np.array([t.activation_memory_s for _, t in layers])
+    eff_index = np.array([eff_ops.index(t.op) if t.op in eff_ops else -1 for _, t in layers])
+    ovh_index = np.array([ovh_ops.index(t.op) if t.pays_overhead else -1 for _, t in layers])
+    fmt_index = np.array([formats.index(t.fmt) if t.fmt in formats else -1 for _, t in layers])
+    measured = np.array([m.latency_s for m in measurements])
+    n = len(measurements)
+
+    def predict(e: np.ndarray) -> np.ndarray:
+        eff, ovh, call, speed = e[cut[0]:cut[1]], e[cut[1]:cut[2]], e[cut[2]], e[cut[3]:cut[4]]
+        bw_w = e[cut[4]] if fit_w else 1.0
+        bw_a = e[cut[5]] if fit_a else 1.0
+        rate = np.append(eff, 1.0)[eff_index] * np.append(speed, 1.0)[fmt_index]
+        per_layer = np.maximum(peak / rate, w_s / bw_w + a_s / bw_a) \
+            + np.where(ovh_index >= 0, np.append(ovh, 0.0)[ovh_index], 0.0)
+        return np.bincount(sample, weights=per_layer, minlength=n) + call
+
+    compute = profile.compute
+    low_o, high_o = OVERHEAD_RANGE_S
+    start_o = min(max(float(measured.min()) / 4, low_o), high_o)
+    x0 = np.log(np.concatenate([
+        [min(max(compute.efficiency(op), MIN_EFFICIENCY), 1.0) for op in eff_ops],
+        [start_o] * (len(ovh_ops) + 1), np.ones(sizes[3] + sizes[4] + sizes[5])]))
+    anchored = np.r_[cut[0]:cut[1], cut[3]:cut[6]]  # efficiencies and multipliers: pulled towards the profile
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.log(predict(np.exp(x)) / measured), PRIOR_WEIGHT * (x - x0)[anchored]])
+
+    from scipy.optimize import least_squares
+
+    lower = np.log(np.concatenate([[MIN_EFFICIENCY] * sizes[0], [low_o] * (sizes[1] + 1),
+                                   [MULTIPLIER_RANGE[0]] * (sizes[3] + sizes[4] + sizes[5])]))
+    upper = np.log(np.concatenate([[1.0] * sizes[0], [high_o] * (sizes[1] + 1),
+                                   [MULTIPLIER_RANGE[1]] * (sizes[3] + sizes[4] + sizes[5])]))
+    solution = least_squares(residuals, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
+                             max_nfev=2000)
+    e = np.exp(solution.x)
+    rates = {fmt: _round(compute.macs_per_s[fmt] * m) for fmt, m in zip(formats, e[cut[3]:cut[4]])}
+    bandwidth_w = _round(profile.weight_memory.bandwidth_bytes_per_s * e[cut[4]]) if fit_w else None
+    bandwidth_a = _round(profile.activation_memory.bandwidth_bytes_per_s * e[cut[5]]) if fit_a else None
+    rounded = np.concatenate([
+        [min(1.0, _round(v)) for v in e[cut[0]:cut[1]]], [_round(v) for v in e[cut[1]:cut[3]]],
+        [rates[fmt] / compute.macs_per_s[fmt] for fmt in formats],
+        [bandwidth_w / profile.weight_memory.bandwidth_bytes_per_s] if fit_w else [],
+        [bandwidth_a / profile.activation_memory.bandwidth_bytes_per_s] if fit_a else []])
+    predicted = predict(rounded)
+    eff = dict(zip(eff_ops, rounded[cut[0]:cut[1]].tolist()))
+    ovh = dict(zip(ovh_ops, rounded[cut[1]:cut[2]].tolist()))
+    layer_overhead = _round(float(np.median(list(ovh.values())))) if ovh else compute.layer_overhead_s
+    fit = LatencyFit(eff, ovh, layer_overhead, float(rounded[cut[2]]), rates, bandwidth_w, bandwidth_a,
+                     tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted))
+    if fit.fit_error > MAX_FIT_ERROR:
+        worst = int(np.argmax(np.abs(fit.errors)))
+        raise CalibrationError(
+            f"the measurements contradict each other or the latency model: the best fit is off by "
+            f"{fit.fit_error:.0%} on average (worst: {fit.labels[worst]}, measured {measured[worst] * 1e6:.4g} us, "
+            f"fitted {predicted[worst] * 1e6:.4g} us); check the units and that every model ran on the same device")
+    return fit
+
+
+def _check(measurements: Sequence[Measurement]) -> None:
+    if not measurements:
+        raise CalibrationError("no measurements to calibrate from")
+    seen: dict[str, float] = {}
+    for m in measurements:
+        if not (m.latency_s > 0 and math.isfinite(m.latency_s)):
+            raise CalibrationError(f"{m.label}: a measured latency must be positive and finite, got {m.latency_s!r}")
+        if m.label in seen:
+            a, b = sorted((seen[m.label], m.latency_s))
+            if b > DUPLICATE_SPREAD * a:
+                raise CalibrationError(f"{m.label} was measured twice, {a * 1e6:.4g} us and {b * 1e6:.4g} us: "
+                                       "contradictory measurements (more than 1.5x apart)")
+        seen[m.label] = m.latency_s
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.{SIGNIFICANT}g}")

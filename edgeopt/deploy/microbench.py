@@ -1,0 +1,124 @@
+"""Microbenchmarks for calibrating latency: one-op (and short-chain) fp32 ONNX models of the op kinds and sizes the
+shipped search spaces produce, written with onnx.helper (no torch), and their latency measured in onnxruntime."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.deploy.runtime import host_latency_s
+
+OPSET = 21
+
+
+@dataclass(frozen=True)
+class Micro:
+    """One microbenchmark: a name that says its shape, and how to build it."""
+
+    name: str
+    kind: str  # conv | dense | pool | global_pool
+    channels_in: int
+    channels_out: int
+    spatial: tuple[int, ...]  # () for dense; (L,) 1-D; (H, W) 2-D
+    kernel: int = 1
+    groups: int = 1
+    depth: int = 1  # a chain of `depth` such layers (channels_in == channels_out)
+    pool: str = "max"
+
+
+def micro_suite() -> tuple[Micro, ...]:
+    """The sizes the shipped spaces (mlp, cnn1d, cnn2d) produce, small to large, and chains that separate the
+    per-layer overhead from the per-call one."""
+    out = []
+    for cin, cout in ((3, 8), (16, 16), (16, 64)):
+        for length in (32, 256):
+            for k in (3, 7):
+                out.append(Micro(f"conv1d_{cin}x{cout}_L{length}_k{k}", "conv", cin, cout, (length,), k))
+    for c in (8, 64):
+        for length in (64, 256):
+            out.append(Micro(f"dwconv1d_{c}_L{length}_k5", "conv", c, c, (length,), 5, groups=c))
+    for cin, cout in ((3, 8), (16, 32)):
+        for hw in (8, 32):
+            out.append(Micro(f"conv2d_{cin}x{cout}_{hw}x{hw}_k3", "conv", cin, cout, (hw, hw), 3))
+    for c in (16, 64):
+        out.append(Micro(f"dwconv2d_{c}_16x16_k3", "conv", c, c, (16, 16), 3, groups=c))
+    for fin, fout in ((8, 8), (64, 16), (256, 128), (1024, 64)):
+        out.append(Micro(f"dense_{fin}x{fout}", "dense", fin, fout, ()))
+    for depth in (2, 4):
+        out.append(Micro(f"conv1d_chain{depth}_16_L64_k3", "conv", 16, 16, (64,), 3, depth=depth))
+        out.append(Micro(f"dense_chain{depth}_32", "dense", 32, 32, (), depth=depth))
+    for pool in ("max", "avg"):
+        out.append(Micro(f"{pool}pool1d_16_L128", "pool", 16, 16, (128,), 2, pool=pool))
+    out.append(Micro("global_avgpool_32_L128", "global_pool", 32, 32, (128,)))
+    return tuple(out)
+
+
+def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
+    """The microbenchmark as an ONNX file (batch 1, fixed seed weights)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes, inits = [], []
+    shape = [1, micro.channels_in, *micro.spatial]
+    current = "input"
+    for i in range(micro.depth):
+        out = "output" if i == micro.depth - 1 else f"h{i}"
+        if micro.kind == "conv":
+            rank = len(micro.spatial)
+            w = rng.standard_normal((micro.channels_out, micro.channels_in // micro.groups,
+                                     *[micro.kernel] * rank)).astype(np.float32) * 0.1
+            b = np.zeros(micro.channels_out, np.float32)
+            inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+            nodes.append(helper.make_node("Conv", [current, f"w{i}", f"b{i}"], [f"c{i}"], group=micro.groups,
+                                          pads=[micro.kernel // 2] * 2 * rank, kernel_shape=[micro.kernel] * rank))
+            nodes.append(helper.make_node("Relu", [f"c{i}"], [out]))
+        elif micro.kind == "dense":
+            w = rng.standard_normal((micro.channels_out, micro.channels_in)).astype(np.float32) * 0.1
+            b = np.zeros(micro.channels_out, np.float32)
+            inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+            nodes.append(helper.make_node("Gemm", [current, f"w{i}", f"b{i}"], [f"c{i}"], transB=1))
+            nodes.append(helper.make_node("Relu", [f"c{i}"], [out]))
+        elif micro.kind == "pool":
+            op = "MaxPool" if micro.pool == "max" else "AveragePool"
+            nodes.append(helper.make_node(op, [current], [out], kernel_shape=[micro.kernel] * len(micro.spatial),
+                                          strides=[micro.kernel] * len(micro.spatial)))
+        else:
+            nodes.append(helper.make_node("GlobalAveragePool", [current], [out]))
+        current = out
+    graph = helper.make_graph(nodes, micro.name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgeopt")
+    model = onnx.shape_inference.infer_shapes(model)
+    path = Path(path)
+    onnx.save(model, str(path))
+    return path
+
+
+def input_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The ONNX file's first input shape, unknown dimensions (a dynamic batch) taken as 1."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {init.name for init in graph.initializer}
+    first = next(i for i in graph.input if i.name not in initializers)
+    return tuple(d.dim_value or 1 for d in first.type.tensor_type.shape.dim)
+
+
+def measure_latencies_s(paths, rounds: int = 3, runs: int = 300,
+                        progress=None) -> list[tuple[float, float]]:
+    """Per ONNX file: (the best of `rounds` medians of `runs` single-sample calls, the rounds' spread: max / min - 1),
+    in onnxruntime on one thread on a fixed random input. Rounds are interleaved across the files, so a slow stretch
+    of a shared machine lands on every file once rather than on a few files entirely, and the best round is the one
+    least disturbed (on this 2-core VM rounds of one file differ by up to 2x)."""
+    samples = [np.random.default_rng(0).standard_normal(input_shape(p)[1:]).astype(np.float32) for p in paths]
+    medians: list[list[float]] = [[] for _ in paths]
+    for r in range(rounds):
+        for i, (path, sample) in enumerate(zip(paths, samples)):
+            if progress:
+                progress(f"round {r + 1}/{rounds}: {Path(path).name}")
+            medians[i].append(host_latency_s(path, sample, runs=runs))
+    return [(min(m), max(m) / min(m) - 1.0) for m in medians]

@@ -1,0 +1,171 @@
+"""`calibrate()`: measure (onnxruntime microbenchmarks and given models) or read (a board's measurements file)
+latencies, fit the profile's latency figures to them (`cost.calibrate`) and write a profile that extends the original
+with every fitted figure marked `source: measured`."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from edgeopt.cost.calibrate import CalibrationError, LatencyFit, Measurement, fit_latency
+from edgeopt.cost.estimate import estimate
+from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
+from edgeopt.errors import EdgeoptError
+from edgeopt.profiles.calibrated import calibrated_yaml
+from edgeopt.profiles.loader import available_profiles, load_profile
+from edgeopt.profiles.schema import Calibration, HardwareProfile
+from edgeopt.profiles.units import Dimension, UnitError, parse_quantity
+
+RUNTIMES = ("onnxruntime",)
+LATENCY_COLUMNS = {"latency": None, "latency_s": 1.0, "latency_ms": 1e-3, "latency_us": 1e-6}
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """What `calibrate` wrote and the fit behind it; per measurement the estimate before and after."""
+
+    profile: str  # the original
+    out: str
+    calibration: Calibration
+    fit: LatencyFit
+    before_s: tuple[float, ...]  # the original profile's estimates of the measured models
+    spread: tuple[float, ...]  # per measurement: run-to-run spread of its rounds (0 for a measurements file)
+
+    def to_dict(self) -> dict:
+        rows = [{"model": label, "measured_latency_s": m, "estimated_latency_s": b, "calibrated_latency_s": p,
+                 "spread": s}
+                for label, m, b, p, s in zip(self.fit.labels, self.fit.measured_s, self.before_s,
+                                             self.fit.predicted_s, self.spread)]
+        return {"profile": self.profile, "out": self.out, "calibration": dataclasses.asdict(self.calibration),
+                "figures": {"op_efficiency": {str(k): v for k, v in self.fit.op_efficiency.items()},
+                            "op_overhead_s": {str(k): v for k, v in self.fit.op_overhead_s.items()},
+                            "layer_overhead_s": self.fit.layer_overhead_s,
+                            "call_overhead_s": self.fit.call_overhead_s, "macs_per_s": self.fit.macs_per_s,
+                            "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
+                            "activation_bandwidth_bytes_per_s": self.fit.activation_bandwidth,
+                            "source": "measured"},
+                "measurements": rows}
+
+
+def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLike, *, runtime: str = "onnxruntime",
+              models: Sequence[str | os.PathLike] = (), measurements: str | os.PathLike | None = None,
+              progress: Callable[[str], None] | None = None) -> CalibrationResult:
+    """Fit `profile`'s latency figures to this machine's `runtime` (microbenchmarks plus `models`), or to a board's
+    `measurements` file (CSV: model, latency), and write the calibrated profile to `out`."""
+    say = progress or (lambda text: None)
+    if not isinstance(profile, HardwareProfile):
+        profile = load_profile(profile)
+    out = Path(out)
+    if measurements is not None:
+        rows, spreads = read_measurements(measurements, profile), None
+        where = f"measurements in {Path(measurements).name}"
+    else:
+        if runtime not in RUNTIMES:
+            raise EdgeoptError(f"--runtime {runtime!r}: edgeopt measures {', '.join(RUNTIMES)}; for a board, "
+                               "measure there and give --measurements FILE")
+        rows, spreads = _measure(profile, models, say)
+        import onnxruntime
+
+        where = f"onnxruntime {onnxruntime.__version__}, 1 thread"
+    say("fit")
+    fit = fit_latency(profile, rows)
+    calibration = Calibration(where, _machine(), date.today().isoformat(), len(rows), round(fit.fit_error, 4),
+                              round(fit.within_10pct, 4))
+    per_cycle = {fmt: rate / profile.compute.clock_hz for fmt, rate in fit.macs_per_s.items()
+                 if f"compute.macs_per_cycle.{fmt}" in profile.figure_sources}
+    bandwidths = {level: bw for level, bw in (("weights", fit.weight_bandwidth),
+                                              ("activations", fit.activation_bandwidth)) if bw is not None}
+    text = calibrated_yaml(_parent_ref(profile, out), f"{profile.name}-calibrated",
+                           op_efficiency={str(k): v for k, v in fit.op_efficiency.items()},
+                           op_overhead_s={str(k): v for k, v in fit.op_overhead_s.items()},
+                           layer_overhead_s=fit.layer_overhead_s, call_overhead_s=fit.call_overhead_s,
+                           calibration=calibration, macs_per_cycle=per_cycle,
+                           peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
+                           bandwidth_bytes_per_s=bandwidths)
+    _write_checked(out, text)
+    return CalibrationResult(profile.name, str(out), calibration, fit,
+                             tuple(m.estimate.total.latency_s for m in rows),
+                             tuple(spreads) if spreads else (0.0,) * len(rows))
+
+
+def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], list[float]]:
+    with tempfile.TemporaryDirectory(prefix="edgeopt-calibrate-") as tmp:
+        files = [(m.name, write_micro(m, Path(tmp) / f"{m.name}.onnx")) for m in micro_suite()]
+        for path in map(Path, models):
+            if not path.is_file() or path.suffix != ".onnx":
+                raise EdgeoptError(f"--models: {path} is not an ONNX file")
+            files.append((str(path), path))
+        estimates = [estimate(path, profile) for _, path in files]  # a model the cost model refuses: before timing
+        timed = measure_latencies_s([path for _, path in files], progress=say)
+    rows = [Measurement(label, est, latency) for (label, _), est, (latency, _) in zip(files, estimates, timed)]
+    return rows, [spread for _, spread in timed]
+
+
+def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> list[Measurement]:
+    """Rows of a board's measurements CSV: `model` (an ONNX file, relative to the CSV's folder) and the measured
+    time in `latency` (with a unit: 850us, 1.2ms) or `latency_s` / `latency_ms` / `latency_us` (numbers)."""
+    path = Path(path)
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EdgeoptError(f"{path}: cannot read as CSV: {exc}") from None
+    columns = [c for c in LATENCY_COLUMNS if c in fields]
+    if "model" not in fields or len(columns) != 1:
+        raise EdgeoptError(f"{path}: expected a header with 'model' and one of {', '.join(LATENCY_COLUMNS)}; got "
+                           f"{', '.join(fields) or 'none'}")
+    column, scale = columns[0], LATENCY_COLUMNS[columns[0]]
+    out = []
+    for line, row in enumerate(rows, start=2):
+        where = f"{path}:{line}"
+        model = (row.get("model") or "").strip()
+        if not model:
+            raise EdgeoptError(f"{where}: model: empty; give the ONNX file the latency was measured on")
+        model_path = Path(model) if Path(model).is_absolute() else path.parent / model
+        if not model_path.is_file() or model_path.suffix != ".onnx":
+            raise EdgeoptError(f"{where}: model: {model_path} is not an ONNX file")
+        raw = (row.get(column) or "").strip()
+        try:
+            latency = parse_quantity(raw, Dimension.TIME) if scale is None else float(raw) * scale
+        except (UnitError, ValueError):
+            raise EdgeoptError(f"{where}: {column}: {raw!r} is not a time"
+                               + (" (with a unit: 850us, 1.2ms)" if scale is None else " (a number)")) from None
+        if not latency > 0:
+            raise EdgeoptError(f"{where}: {column}: {raw!r}: a measured latency must be positive")
+        out.append(Measurement(model, estimate(model_path, profile), latency))
+    if not out:
+        raise CalibrationError(f"{path}: no measurements (a header and no rows)")
+    return out
+
+
+def _write_checked(out: Path, text: str) -> None:
+    """Write `text` to `out` only once it reads back as a profile beside it (where `extends:` resolves)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    probe = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        probe.write_text(text)
+        load_profile(probe)
+        os.replace(probe, out)
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _parent_ref(profile: HardwareProfile, out: Path) -> str:
+    """How the calibrated file names its parent: the shipped name, or its path relative to the file."""
+    shipped = available_profiles().get(profile.name)
+    if profile.path is None or (shipped is not None and Path(shipped).resolve() == Path(profile.path).resolve()):
+        return profile.name
+    return os.path.relpath(Path(profile.path).resolve(), out.resolve().parent)
+
+
+def _machine() -> str:
+    return f"{platform.node()} ({os.cpu_count()} cores, {platform.machine()})"

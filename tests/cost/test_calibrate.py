@@ -1,0 +1,95 @@
+"""Fitting latency figures: a known device is recovered from its own latencies, figures stay physical, the same
+measurements give the same fit, and too few or contradictory measurements are one clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+from types import MappingProxyType
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgeopt.cost.calibrate import CalibrationError, Measurement, fit_latency
+from edgeopt.cost.estimate import estimate
+from edgeopt.deploy.microbench import micro_suite, write_micro
+from edgeopt.graph.ops import Op
+from edgeopt.profiles.loader import load_profile
+
+# ops some microbenchmark runs compute-bound on host-cpu (its dense layers are bound by weight traffic: their
+# efficiency is not observable there)
+COMPUTE_BOUND_OPS = (Op.CONV1D, Op.CONV2D, Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D)
+
+
+@pytest.fixture(scope="module")
+def micro_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("micro")
+    return [(m.name, write_micro(m, folder / f"{m.name}.onnx")) for m in micro_suite()]
+
+
+def device(efficiency: dict, overhead: dict, call_s: float):
+    """host-cpu with these latency figures: the 'true' device the measurements come from."""
+    profile = load_profile("host-cpu")
+    compute = dataclasses.replace(profile.compute, op_efficiency=MappingProxyType(efficiency),
+                                  op_overhead_s=MappingProxyType(overhead), call_overhead_s=call_s)
+    return dataclasses.replace(profile, compute=compute)
+
+
+def measured_on(true, files, profile):
+    """Each file's latency on the `true` device, with its estimate on the profile being calibrated."""
+    return [Measurement(name, estimate(path, profile), estimate(path, true).total.latency_s) for name, path in files]
+
+
+def test_a_known_device_is_recovered_from_its_own_latencies(micro_files):
+    efficiency = {Op.CONV1D: 0.4, Op.CONV2D: 0.7, Op.DEPTHWISE_CONV1D: 0.05, Op.DEPTHWISE_CONV2D: 0.1,
+                  Op.DENSE: 0.2, Op.MAXPOOL: 0.01, Op.AVGPOOL: 0.02, Op.GLOBAL_AVGPOOL: 0.02, Op.RELU: 0.05}
+    overhead = {Op.CONV1D: 3e-6, Op.CONV2D: 4e-6, Op.DEPTHWISE_CONV1D: 2e-6, Op.DEPTHWISE_CONV2D: 2.5e-6,
+                Op.DENSE: 1e-6, Op.MAXPOOL: 1.5e-6, Op.AVGPOOL: 1.5e-6, Op.GLOBAL_AVGPOOL: 1e-6}
+    true = device(efficiency, overhead, 8e-6)
+    start = load_profile("host-cpu")
+    fit = fit_latency(start, measured_on(true, micro_files, start))
+    assert fit.fit_error < 0.01 and fit.within_10pct == 1.0
+    assert fit.call_overhead_s == pytest.approx(8e-6, rel=0.1)
+    peak = start.compute.macs_per_s["fp32"]
+    for op in COMPUTE_BOUND_OPS:  # what a layer runs at: efficiency times the format's peak (the fit splits them)
+        assert fit.op_efficiency[op] * fit.macs_per_s["fp32"] == pytest.approx(efficiency[op] * peak, rel=0.1), op
+    for op in (*COMPUTE_BOUND_OPS, Op.DENSE):
+        assert fit.op_overhead_s[op] == pytest.approx(overhead[op], rel=0.2), op
+    assert fit.weight_bandwidth == pytest.approx(start.weight_memory.bandwidth_bytes_per_s, rel=0.1)
+    calibrated = fit.apply(start)  # the fitted profile predicts what was measured
+    for name, path in micro_files[:5]:
+        assert estimate(path, calibrated).total.latency_s == pytest.approx(estimate(path, true).total.latency_s,
+                                                                           rel=0.02), name
+
+
+@settings(max_examples=8, deadline=None)
+@given(scale=st.floats(0.05, 20.0), noise_seed=st.integers(0, 2 ** 16))
+def test_figures_stay_physical_whatever_the_measurements(micro_files, scale, noise_seed):
+    """Any positive latencies (a device `scale` times slower or faster than the profile, with 30% noise): every
+    efficiency in (0, 1], every overhead within [1 ns, 1 s], and the fit is deterministic."""
+    start = load_profile("host-cpu")
+    rng = np.random.default_rng(noise_seed)
+    rows = [Measurement(m.label, m.estimate, m.estimate.total.latency_s * scale * rng.uniform(0.7, 1.3) + 2e-6)
+            for m in measured_on(start, micro_files, start)]
+    fit = fit_latency(start, rows)
+    assert all(0 < e <= 1 for e in fit.op_efficiency.values())
+    assert all(1e-9 <= o <= 1 for o in [*fit.op_overhead_s.values(), fit.call_overhead_s, fit.layer_overhead_s])
+    assert fit_latency(start, rows) == fit
+
+
+def test_too_few_or_contradictory_measurements_are_one_error(micro_files):
+    start = load_profile("host-cpu")
+    rows = measured_on(start, micro_files, start)
+    with pytest.raises(CalibrationError, match=r"3 measurements cannot fit \d+ figures"):
+        fit_latency(start, rows[:3])
+    with pytest.raises(CalibrationError, match="measured twice"):
+        fit_latency(start, [*rows, dataclasses.replace(rows[0], latency_s=rows[0].latency_s * 3)])
+    # the same model under two names, one 20x the other, throughout: no figures explain both
+    twins = [dataclasses.replace(r, label=r.label + "-again", latency_s=r.latency_s * 20) for r in rows]
+    with pytest.raises(CalibrationError, match="contradict each other"):
+        fit_latency(start, rows + twins)
+    with pytest.raises(CalibrationError, match="positive"):
+        fit_latency(start, [dataclasses.replace(rows[0], latency_s=0.0), *rows[1:]])
+    with pytest.raises(CalibrationError, match="no measurements"):
+        fit_latency(start, [])

@@ -1,0 +1,105 @@
+"""`edgeopt calibrate`: a board's measurements file or this machine's onnxruntime in, a profile that extends the
+original with every fitted figure `source: measured` out; the same measurements give the same bytes; a bad file is
+one error and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgeopt.cli import main
+from edgeopt.cost.estimate import estimate
+from edgeopt.deploy.microbench import micro_suite, write_micro
+from edgeopt.profiles.loader import load_profile
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """A board's measurements: the microbenchmarks' latencies on a device 3x slower than stm32f746 says, with 40 us
+    of call overhead, in a CSV beside the model files."""
+    folder = tmp_path_factory.mktemp("board")
+    rows = ["model,latency"]
+    for micro in micro_suite():
+        path = write_micro(micro, folder / f"{micro.name}.onnx")
+        latency_us = estimate(path, "stm32f746").total.latency_s * 3e6 + 40
+        rows.append(f"{path.name},{latency_us:.3f}us")
+    (folder / "board.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_a_board_measurements_file_calibrates_a_profile(board, tmp_path):
+    out = tmp_path / "stm32-calibrated.yaml"
+    result = CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board / "board.csv"),
+                                       "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["calibration"]["samples"] == len(micro_suite())
+    assert data["calibration"]["fit_error"] < 0.05 and data["figures"]["source"] == "measured"
+    assert data["figures"]["call_overhead_s"] == pytest.approx(40e-6, rel=0.15)
+    profile = load_profile(out)
+    assert profile.name == "stm32f746-calibrated" and profile.calibration.samples == len(micro_suite())
+    assert profile.figure_sources["compute.call_overhead"] == "measured"
+    fitted = [f for f in profile.figure_sources if f.startswith(("compute.op_efficiency.", "compute.op_overhead."))
+              and not f.endswith(".default")]
+    assert len(fitted) > 10 and all(profile.figure_sources[f] == "measured" for f in fitted)
+    # untouched figures are the original's, with their own sources
+    assert profile.weight_memory.size_bytes == load_profile("stm32f746").weight_memory.size_bytes
+    model = board / "conv1d_16x16_L256_k7.onnx"
+    measured = estimate(model, "stm32f746").total.latency_s * 3 + 40e-6
+    assert estimate(model, profile).total.latency_s == pytest.approx(measured, rel=0.1)
+    again = tmp_path / "again.yaml"
+    CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board / "board.csv"), "-o",
+                              str(again)])
+    assert again.read_bytes() == out.read_bytes()  # reproducible: same measurements, same profile bytes
+
+
+def test_a_profile_file_is_extended_by_its_path(board, tmp_path):
+    """A profile given as a file is the parent by its path relative to the calibrated file: both can move together."""
+    source = load_profile("stm32f746").path
+    mine = tmp_path / "profiles" / "my-board.yaml"
+    mine.parent.mkdir()
+    mine.write_text(Path(source).read_text().replace("name: stm32f746", "name: my-board"))
+    out = tmp_path / "out" / "calibrated.yaml"
+    result = CliRunner().invoke(main, ["calibrate", "-p", str(mine), "--measurements", str(board / "board.csv"),
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert 'extends: "../profiles/my-board.yaml"' in out.read_text()
+    assert load_profile(out).name == "my-board-calibrated" and "fit error" in result.output
+
+
+@pytest.mark.parametrize("content, message", [
+    ("model,latency\nnope.onnx,1ms\n", "board.csv:2: model: .*nope.onnx is not an ONNX file"),
+    ("model,latency\n{model},fast\n", r"board.csv:2: latency: 'fast' is not a time"),
+    ("model,latency\n{model},-1ms\n", "board.csv:2: latency"),
+    ("name,time\n{model},1ms\n", "expected a header with 'model' and one of latency"),
+    ("model,latency\n", "no measurements"),
+    ("model,latency\n{model},1ms\n{model},1ms\n", "2 measurements cannot fit"),
+])
+def test_a_bad_measurements_file_is_one_error_and_nothing_written(board, tmp_path, content, message):
+    (tmp_path / "board.csv").write_text(content.format(model=board / "dense_8x8.onnx"))
+    out = tmp_path / "out.yaml"
+    result = CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(tmp_path / "board.csv"),
+                                       "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+    assert __import__("re").search(message, result.output), result.output
+    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "board.csv"]
+
+
+def test_onnxruntime_on_this_machine(tmp_path):
+    """The microbenchmarks and a given model timed here; every figure physical, the run-to-run spread reported."""
+    out = tmp_path / "host.yaml"
+    model = Path(__file__).resolve().parents[2] / "examples" / "read_classifier.onnx"
+    result = CliRunner().invoke(main, ["calibrate", "-p", "host-cpu", "--models", str(model), "-o", str(out),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["calibration"]["runtime"].startswith("onnxruntime")
+    rows = {row["model"]: row for row in data["measurements"]}
+    assert str(model) in rows and len(rows) == len(micro_suite()) + 1
+    assert all(row["measured_latency_s"] > 0 and row["spread"] >= 0 for row in rows.values())
+    assert all(0 < e <= 1 for e in data["figures"]["op_efficiency"].values())
+    assert load_profile(out).calibration.runtime == data["calibration"]["runtime"]
