@@ -37,7 +37,8 @@ class CheckItem:
     actual: float | str
     message: str
     layer: str | None = None
-    source: str = "estimated"  # where `actual` comes from: estimated (cost model) or measured (toolchain)
+    source: str = "estimated"  # where `actual` comes from: estimated (cost model), calibrated (the cost model on
+    # figures fitted to measurements) or measured (toolchain)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "passed": self.passed, "limit": self.limit,
@@ -168,7 +169,7 @@ def check(
         measured = export_sizes(model)
         model = Path(model) / "source.onnx"
     est = estimate(model, profile, input_shape)
-    items = [_measured_item(c, measured) if measured is not None and c.what in MEASURED else _limit_item(c)
+    items = [_measured_item(c, measured) if measured is not None and c.what in MEASURED else _limit_item(c, est)
              for c in limit_checks(est, profile) if c.limit is not None]
     items.append(_legality_item(est, profile))
 
@@ -188,10 +189,17 @@ def check(
                        written, est.notes)
 
 
-def _limit_item(c) -> CheckItem:
+def _limit_item(c, est: Estimate) -> CheckItem:
     message = (f"{c.label}: {c.actual:.6g} within {c.what} {c.limit:.6g}" if c.passed
                else c.violation().message)
-    return CheckItem(c.what, "budget", c.passed, c.limit, c.actual, message, c.layer)
+    source = "estimated"
+    if c.what == "max_latency_s":
+        source = est.latency_source
+        message += (f" ({est.latency_provenance} latency)" if est.latency_source == "calibrated" else
+                    "; checked against an estimate: the profile is not calibrated (edgeopt calibrate)")
+    elif c.what in ("max_energy_j", "max_power_w"):
+        message += "; checked against an estimate (no measured energy)"
+    return CheckItem(c.what, "budget", c.passed, c.limit, c.actual, message, c.layer, source)
 
 
 MEASURED = {"max_weight_bytes": "flash", "weight_memory": "flash", "max_activation_bytes": "RAM",

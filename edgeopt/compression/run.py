@@ -38,6 +38,7 @@ class StepRecord:
     note: str = ""
     details: dict = field(default_factory=dict)
     test_metrics: dict | None = None  # the same on the test split, for the report only (decisions use validation)
+    latency_source: str = "estimated"  # estimated, or calibrated (Estimate.latency_provenance); energy: estimated
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def _record(step, model, plan, metrics, ctx, seconds, accepted, note="", details
                       est.peak_activation_bytes, est.total.latency_s, est.total.energy_j, est.fits,
                       tuple(v.message for v in est.violations),
                       _quality(metrics), round(seconds, 3), note, details or {},
-                      _quality(evaluate(model, *test, ctx.positive_class)) if test is not None else None)
+                      _quality(evaluate(model, *test, ctx.positive_class)) if test is not None else None,
+                      est.latency_provenance)
 
 
 def _quality(metrics) -> dict:

@@ -58,6 +58,17 @@ class Estimate:
     violations: tuple[Violation, ...]
     notes: tuple[str, ...] = field(default=())
     crossbar_tiles_available: int | None = None
+    # where latency and energy come from: the cost model on a profile's figures ("estimated"), or on figures fitted
+    # to measurements ("calibrated", with the fit's error); every other figure is counted from the model itself
+    latency_source: str = "estimated"
+    latency_fit_error: float | None = None
+
+    @property
+    def latency_provenance(self) -> str:
+        """'estimated', or 'calibrated (fit error 7.1%)': how far to trust the latency."""
+        if self.latency_source == "calibrated" and self.latency_fit_error is not None:
+            return f"calibrated (fit error {self.latency_fit_error:.1%})"
+        return self.latency_source
 
     @property
     def fits(self) -> bool:
@@ -90,6 +101,8 @@ class Estimate:
             "unknown_ops": list(self.unknown_ops),
             "violations": [v.to_dict() for v in self.violations],
             "notes": list(self.notes),
+            "provenance": {"latency_s": self.latency_source, "latency_fit_error": self.latency_fit_error,
+                           "energy_j": "estimated"},
             "layers": [layer.to_dict() for layer in self.layers],
         }
 
@@ -137,8 +150,10 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     unknown_shapes = [t for t in graph.tensors.values() if t.shape is None]
     if unknown_shapes:
         notes.append(f"{len(unknown_shapes)} tensors have unknown shapes; their activations and MACs are not counted")
+    calibration = profile.calibration
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
-                      tuple(notes), profile.crossbar.tiles if profile.crossbar else None)
+                      tuple(notes), profile.crossbar.tiles if profile.crossbar else None,
+                      "calibrated" if calibration else "estimated", calibration.fit_error if calibration else None)
     return replace(result, violations=tuple(find_violations(result, profile)))
 
 

@@ -75,7 +75,9 @@ def _fmt(value) -> str:
 
 def _html(result, folder: Path) -> str:
     d = result.deployed
-    head = ["step", "format", "params", "weight B", "peak act B", "latency us", "energy uJ", "fits", "accuracy",
+    source = result.steps[0].latency_source if result.steps else "estimated"
+    head = ["step", "format", "params", "weight B", "peak act B", f"latency us ({source})", "energy uJ (estimated)",
+            "fits", "accuracy",
             "precision", "recall", "F1", "test F1", "note"]
     rows = []
     for r in result.steps:
@@ -108,7 +110,8 @@ def _html(result, folder: Path) -> str:
             f"{'' if result.status != 'completed' or not result.reason else ' (' + html.escape(result.reason) + ')'}"
             "</p><h2>Before / after, step by step</h2><table><tr>"
             + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
-            f"<h2>Deployed artifact (model.onnx, {d.size_bytes:,} bytes, host latency {d.host_latency_s * 1e6:.1f} us)"
+            f"<h2>Deployed artifact (model.onnx, {d.size_bytes:,} bytes, host latency {d.host_latency_s * 1e6:.1f} us, "
+            "measured)"
             "</h2><table><tr><th>split</th><th>precision</th><th>recall</th><th>F1</th><th>accuracy</th>"
             "<th>sim. precision</th><th>sim. recall</th><th>sim. F1</th><th>sim. accuracy</th></tr>"
             + "".join(deployed_rows) + f"</table>{flag}<h2>Budgets</h2><table><tr><th>limit</th><th>value</th>"

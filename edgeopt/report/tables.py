@@ -43,7 +43,8 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> 
     console.print(
         f"params {t.params:,}  weights {format_bytes(t.weight_bytes)}  peak activations "
         f"{format_bytes(est.peak_activation_bytes)} (at {est.peak_layer or 'input'})  MACs {format_count(t.macs)}  "
-        f"latency {format_seconds(t.latency_s)}  energy {format_joules(t.energy_j)}  power {est.power_w:.3g} W"
+        f"latency {format_seconds(t.latency_s)} ({est.latency_provenance})  energy {format_joules(t.energy_j)} "
+        f"(estimated)  power {est.power_w:.3g} W"
         + (f"  tiles {est.crossbar_tiles_needed}/{est.crossbar_tiles_available}" if crossbar else "")
     )
     for note in est.notes:
@@ -227,8 +228,9 @@ def render_compression(result, console: Console) -> None:
     """The before/after table of a compression run, the deployed artifact's measured figures, and the budgets."""
     table = Table(title=f"{result.model} -> {result.profile} (metric {result.metric}, tolerance {result.max_drop})",
                   show_lines=False)
-    for head in ("step", "format", "params", "weight", "peak act", "latency", "energy", "fits", "precision",
-                 "recall", "F1", "accuracy", "test F1"):
+    latency = f"latency ({result.steps[0].latency_source})" if result.steps else "latency"
+    for head in ("step", "format", "params", "weight", "peak act", latency, "energy (estimated)", "fits",
+                 "precision", "recall", "F1", "accuracy", "test F1"):
         table.add_column(head, justify="left" if head in ("step", "format") else "right")
     for r in result.steps:
         m = r.metrics
@@ -247,7 +249,8 @@ def render_compression(result, console: Console) -> None:
         console.print(f"deployed {label}: precision {deployed['precision']:.3f} recall {deployed['recall']:.3f} "
                       f"F1 {deployed['f1']:.3f} accuracy {deployed['accuracy']:.3f}  (PyTorch simulation: "
                       f"F1 {simulated['f1']:.3f})")
-    console.print(f"model.onnx: {d.size_bytes:,} bytes, host latency {format_seconds(d.host_latency_s)} (1 thread)")
+    console.print(f"model.onnx: {d.size_bytes:,} bytes, host latency {format_seconds(d.host_latency_s)} (measured, "
+                  "onnxruntime, 1 thread)")
     if d.gap_flagged:
         console.print(Text(f"warning: deployed and simulated {result.metric} differ by {d.gap:.4f}", style="red"))
     failing = [b for b in result.budgets if not b["passed"]]

@@ -103,3 +103,20 @@ def test_onnxruntime_on_this_machine(tmp_path):
     assert all(row["measured_latency_s"] > 0 and row["spread"] >= 0 for row in rows.values())
     assert all(0 < e <= 1 for e in data["figures"]["op_efficiency"].values())
     assert load_profile(out).calibration.runtime == data["calibration"]["runtime"]
+
+
+def test_latency_says_whether_it_was_estimated_or_calibrated(board, tmp_path):
+    out = tmp_path / "cal.yaml"
+    CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board / "board.csv"), "-o",
+                              str(out)])
+    model = str(board / "conv1d_16x16_L256_k7.onnx")
+    runner = CliRunner()
+    for profile, source, words in (("stm32f746", "estimated", "checked against an estimate"),
+                                   (str(out), "calibrated", "calibrated (fit error")):
+        result = runner.invoke(main, ["check", model, "-p", profile, "--max-latency", "1s", "--json"])
+        assert result.exit_code == 0, result.output
+        item = next(i for i in json.loads(result.output)["items"] if i["name"] == "max_latency_s")
+        assert item["source"] == source and words in item["message"], item
+        shown = runner.invoke(main, ["profile", model, "-p", profile, "--json"])
+        assert json.loads(shown.output)["provenance"]["latency_s"] == source
+        assert f"({source}" in runner.invoke(main, ["profile", model, "-p", profile]).output
