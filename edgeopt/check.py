@@ -74,12 +74,22 @@ class Regression:
 
 @dataclass(frozen=True)
 class CheckResult:
-    estimate: Estimate
+    estimate: Estimate | None  # None for a linked image (ELF): only its measured flash and RAM are gated
     items: tuple[CheckItem, ...]
     regressions: tuple[Regression, ...] = ()
     baseline_path: str | None = None
     baseline_written: bool = False
     notes: tuple[str, ...] = field(default=())
+    image: str | None = None  # the ELF checked, when it was one
+    image_profile: str | None = None
+
+    @property
+    def model(self) -> str:
+        return self.estimate.model if self.estimate is not None else str(self.image)
+
+    @property
+    def profile(self) -> str:
+        return self.estimate.profile if self.estimate is not None else str(self.image_profile)
 
     @property
     def passed(self) -> bool:
@@ -92,25 +102,26 @@ class CheckResult:
     def to_dict(self) -> dict:
         return {
             "passed": self.passed,
-            "model": self.estimate.model,
-            "profile": self.estimate.profile,
+            "model": self.model,
+            "profile": self.profile,
             "items": [item.to_dict() for item in self.items],
             "regressions": [r.to_dict() for r in self.regressions],
             "baseline": self.baseline_path,
             "baseline_written": self.baseline_written,
             "notes": list(self.notes),
-            "estimate": {k: v for k, v in self.estimate.to_dict().items() if k != "layers"},
+            "estimate": ({k: v for k, v in self.estimate.to_dict().items() if k != "layers"}
+                         if self.estimate is not None else None),
         }
 
     def to_junit_xml(self) -> str:
         """JUnit XML with one testcase per budget, legality rule and baseline metric."""
-        name = f"edgeopt check {self.estimate.model} on {self.estimate.profile}"
+        name = f"edgeopt check {self.model} on {self.profile}"
         suites = ET.Element("testsuites", name="edgeopt", tests=str(len(self.items)),
                             failures=str(len(self.failures)))
         suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(self.items)),
                               failures=str(len(self.failures)), errors="0", skipped="0")
         for item in self.items:
-            case = ET.SubElement(suite, "testcase", classname=f"edgeopt.{item.kind}.{self.estimate.profile}",
+            case = ET.SubElement(suite, "testcase", classname=f"edgeopt.{item.kind}.{self.profile}",
                                  name=item.name)
             if not item.passed:
                 failure = ET.SubElement(case, "failure", message=item.message, type=item.kind)
@@ -162,6 +173,11 @@ def check(
     profile = profile.with_budgets(**{k: v for k, v in overrides.items() if v is not None})
     if tolerance < 0:
         raise BaselineError(f"tolerance must be 0 or more, got {tolerance:g}")
+    if isinstance(model, (str, os.PathLike)) and is_elf(model):
+        if baseline is not None:
+            raise BaselineError(f"{model}: a baseline records a model's estimates; a linked image has none (give the "
+                                "model or its export folder)")
+        return _check_image(Path(model), profile)
     measured = None
     if isinstance(model, (str, os.PathLike)) and (Path(model) / "manifest.json").is_file():
         from edgeopt.deploy.emulate import export_sizes
@@ -215,6 +231,40 @@ def _measured_item(c, measured) -> CheckItem:
     message = (f"measured {what} ({measured.cpu}, arm-none-eabi-size: {detail}): {actual} B "
                f"{'within' if passed else 'over'} {c.what} {c.limit:.6g} (estimated {c.actual:.6g})")
     return CheckItem(c.what, "budget", passed, c.limit, actual, message, None, "measured")
+
+
+def is_elf(path: str | os.PathLike) -> bool:
+    path = Path(path)
+    try:
+        return path.is_file() and path.open("rb").read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def _check_image(path: Path, profile: HardwareProfile) -> CheckResult:
+    """A linked firmware image: its flash (text + rodata + data) and RAM (data + bss) from `arm-none-eabi-size`
+    against the device's memories and the weight/activation budgets (which then bound the whole image)."""
+    from edgeopt.deploy.emulate import image_sizes
+
+    sizes = image_sizes(path)
+    b = profile.budgets
+    items = []
+    for what, limit, actual, detail in (
+            ("weight_memory", profile.weight_memory.usable_bytes, sizes.flash_bytes,
+             f"flash: text {sizes.text} + rodata {sizes.rodata} + data {sizes.data}"),
+            ("max_weight_bytes", b.max_weight_bytes, sizes.flash_bytes, "flash of the whole image"),
+            ("activation_memory", profile.activation_memory.usable_bytes, sizes.static_ram_bytes,
+             f"RAM: data {sizes.data} + bss {sizes.bss} (the stack and heap are the firmware's own)"),
+            ("max_activation_bytes", b.max_activation_bytes, sizes.static_ram_bytes, "RAM of the whole image")):
+        if limit is None:
+            continue
+        passed = actual <= limit
+        items.append(CheckItem(what, "budget", passed, limit, actual,
+                               f"measured {detail} (arm-none-eabi-size): {actual} B {'within' if passed else 'over'} "
+                               f"{what} {limit:.6g}", None, "measured"))
+    notes = ("a linked image: its flash and RAM are measured and gated; params, latency and energy need the model "
+             "(edgeopt check MODEL or EXPORT_FOLDER)",)
+    return CheckResult(None, tuple(items), notes=notes, image=str(path), image_profile=profile.name)
 
 
 def _legality_item(est: Estimate, profile: HardwareProfile) -> CheckItem:

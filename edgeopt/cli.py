@@ -249,15 +249,19 @@ def calibrate_cmd(profile, runtime, models, measurements, out, as_json) -> None:
 def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_activation_bytes, max_latency,
               max_energy, baseline, tolerance, update_baseline, as_json, junit) -> None:
     """Gate a build: exit 0 when every budget holds, 1 when a budget or a baseline regression fails, 2 for bad
-    input. Budgets come from the profile; each --max-* replaces the profile's."""
-    from edgeopt.check import check
+    input. Budgets come from the profile; each --max-* replaces the profile's.
+
+    MODEL is a model (as for `edgeopt profile`), a C export folder (its flash and RAM measured with the Cortex-M
+    toolchain) or a linked firmware image (ELF: its flash and RAM gated, nothing else)."""
+    from edgeopt.check import check, is_elf
 
     if update_baseline and not baseline:
         raise click.UsageError("--update-baseline needs --baseline FILE")
     for output in (junit, baseline if update_baseline else None):  # found now, not after the work
         if output:
             require_writable(output)
-    target = model if (Path(model) / "manifest.json").is_file() else _load(model, input_shape)  # an export: measured
+    # an export folder or a linked image (ELF): its flash and RAM are measured
+    target = model if (Path(model) / "manifest.json").is_file() or is_elf(model) else _load(model, input_shape)
     result = check(target, profile, max_params=max_params, max_weight_bytes=max_weight_bytes,
                    max_activation_bytes=max_activation_bytes, max_latency_s=max_latency, max_energy_j=max_energy,
                    baseline=baseline, tolerance=tolerance, update_baseline=update_baseline)

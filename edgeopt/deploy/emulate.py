@@ -130,6 +130,16 @@ def section_sizes(path: str | os.PathLike) -> Sizes:
     return Sizes(**sizes)
 
 
+def image_sizes(path: str | os.PathLike) -> Sizes:
+    """Flash and RAM sections of a linked ARM image (ELF), from `arm-none-eabi-size`."""
+    if shutil.which("arm-none-eabi-size") is None:
+        raise EdgeoptError("measuring an image's flash and RAM needs arm-none-eabi-size (Debian: gcc-arm-none-eabi)")
+    result = subprocess.run(["arm-none-eabi-size", "-A", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EdgeoptError(f"{path}: arm-none-eabi-size cannot read it: {result.stderr.strip()[:300]}")
+    return section_sizes(path)
+
+
 def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "cortex-m4",
                  timeout_s: float = 600.0) -> EmulatedRun:
     """The C export in `export_dir` cross-compiled for `cpu`, run on the emulated board over integer samples `x`

@@ -59,7 +59,7 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> 
 
 def render_check(result: CheckResult, console: Console) -> None:
     """One line per budget, legality rule and baseline metric, then the verdict."""
-    table = Table(title=f"edgeopt check: {result.estimate.model} on {result.estimate.profile}", title_justify="left")
+    table = Table(title=f"edgeopt check: {result.model} on {result.profile}", title_justify="left")
     for name in ("check", "result", "detail"):
         table.add_column(name)
     for item in result.items:

@@ -121,3 +121,37 @@ def test_a_corrupt_compression_report_is_one_clear_error(exported, reads_npz, tm
     result = CliRunner().invoke(main, ["export", str(folder), "-p", "stm32f746", "-o", str(tmp_path / "c"),
                                        "--data", str(reads_npz)])
     assert result.exit_code == 2 and "input_normalisation" in result.output and "Traceback" not in result.output
+
+
+def test_check_gates_a_linked_image_on_its_flash_and_ram(exported, tmp_path):
+    """A product's firmware image (here examples/firmware/main.c with the export, for a Cortex-M4): its measured flash
+    and RAM gated against the device and the budgets; nothing estimated, one error for a baseline."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+
+    record, _ = exported["cnn1d"]
+    out = Path(record.out_dir)
+    main_c = Path(__file__).resolve().parents[2] / "examples" / "firmware" / "main.c"
+    elf = tmp_path / "app.elf"
+    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-O2", "--specs=nosys.specs", "-I", str(out),
+                    str(out / "model.c"), str(main_c), "-o", str(elf)], check=True, capture_output=True)
+    runner = CliRunner()
+    result = runner.invoke(main, ["check", str(elf), "-p", "stm32f746", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    items = {item["name"]: item for item in data["items"]}
+    assert set(items) == {"weight_memory", "activation_memory"} and data["estimate"] is None
+    assert all(item["source"] == "measured" for item in items.values())
+    assert items["weight_memory"]["actual"] > record.counted_weight_bytes  # the model inside, the runtime, newlib
+    junit = tmp_path / "image.xml"
+    result = runner.invoke(main, ["check", str(elf), "-p", "stm32f746", "--max-weight-bytes", "1KiB", "--junit",
+                                  str(junit)])
+    assert result.exit_code == 1 and "flash of the whole image" in result.output
+    assert 'name="max_weight_bytes"' in junit.read_text() and "<failure" in junit.read_text()
+    result = runner.invoke(main, ["check", str(elf), "-p", "stm32f746", "--baseline", str(tmp_path / "b.json")])
+    assert result.exit_code == 2 and "a linked image has none" in result.output
