@@ -141,7 +141,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="edgeopt-latency-bench-"))
     result = calibrate(PROFILE, work / "calibrated.yaml")
     models = [(name, name, path) for name, path in built_models(work)]
-    models += [("bundled", p.name, p) for p in (ROOT / "examples/kws_dscnn.onnx", ROOT / "examples/read_classifier.onnx")]
+    bundled = (ROOT / "examples/kws_dscnn.onnx", ROOT / "examples/read_classifier.onnx")
+    models += [("bundled", p.name, p) for p in bundled]
     models += front_models(Path(args.runs), args.trials, work)
     paths = [path for _, _, path in models]
     first = measure_latencies_s(paths)

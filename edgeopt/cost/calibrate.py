@@ -22,7 +22,7 @@ import numpy as np
 
 from edgeopt.cost.estimate import Estimate
 from edgeopt.errors import EdgeoptError
-from edgeopt.graph.ops import Op
+from edgeopt.graph.ops import VIEW_OPS, Op
 from edgeopt.profiles.schema import HardwareProfile
 
 MIN_EFFICIENCY = 1e-5
@@ -97,6 +97,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
               if t is not None]
     eff_ops = sorted({t.op for _, t in layers if t.peak_compute_s > 0}, key=str)
     ovh_ops = sorted({t.op for _, t in layers if t.pays_overhead}, key=str)
+    views = [op for op in ovh_ops if op in VIEW_OPS]  # free unless measured (a runtime running them as nodes)
     formats = sorted({t.fmt for _, t in layers if t.peak_compute_s > 0})
     fit_w = profile.weight_memory.bandwidth_bytes_per_s is not None and any(t.weight_memory_s for _, t in layers)
     fit_a = profile.activation_memory.bandwidth_bytes_per_s is not None and any(
@@ -134,7 +135,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
     start_o = min(max(float(measured.min()) / 4, low_o), high_o)
     x0 = np.log(np.concatenate([
         [min(max(compute.efficiency(op), MIN_EFFICIENCY), 1.0) for op in eff_ops],
-        [start_o] * (len(ovh_ops) + 1), np.ones(sizes[3] + sizes[4] + sizes[5])]))
+        [start_o / 10 if op in views else start_o for op in ovh_ops], [start_o],
+        np.ones(sizes[3] + sizes[4] + sizes[5])]))
     anchored = np.r_[cut[0]:cut[1], cut[3]:cut[6]]  # efficiencies and multipliers: pulled towards the profile
 
     def residuals(x: np.ndarray) -> np.ndarray:
@@ -160,7 +162,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
     predicted = predict(rounded)
     eff = dict(zip(eff_ops, rounded[cut[0]:cut[1]].tolist()))
     ovh = dict(zip(ovh_ops, rounded[cut[1]:cut[2]].tolist()))
-    layer_overhead = _round(float(np.median(list(ovh.values())))) if ovh else compute.layer_overhead_s
+    computing = [v for op, v in ovh.items() if op not in views]
+    layer_overhead = _round(float(np.median(computing))) if computing else compute.layer_overhead_s
     fit = LatencyFit(eff, ovh, layer_overhead, float(rounded[cut[2]]), rates, bandwidth_w, bandwidth_a,
                      tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted))
     if fit.fit_error > MAX_FIT_ERROR:

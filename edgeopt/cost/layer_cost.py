@@ -70,9 +70,11 @@ def layer_cost(
     """(Cost, LatencyTerms): roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime
     pays for each layer it runs; fused layers (folded batchnorm, activations applied in place) and views pay neither
     overhead nor traffic."""
-    if layer.op in VIEW_OPS:
-        return Cost(params=layer.params, weight_bytes=stored_bytes), None
     compute = profile.compute
+    if layer.op in VIEW_OPS:  # no data moves; a runtime that runs views as nodes pays a calibrated overhead
+        terms = LatencyTerms(layer.op, fmt, 0.0, 0.0, 0.0, not fused)
+        view_s = compute.op_overhead_s.get(layer.op, 0.0) if not fused else 0.0
+        return Cost(params=layer.params, weight_bytes=stored_bytes, latency_s=view_s), terms
     work = layer.macs * _density(layer, profile) + layer.vector_ops
     rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
 

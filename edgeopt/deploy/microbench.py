@@ -3,6 +3,7 @@ shipped search spaces produce, written with onnx.helper (no torch), and their la
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,41 +20,46 @@ class Micro:
     """One microbenchmark: a name that says its shape, and how to build it."""
 
     name: str
-    kind: str  # conv | dense | pool | global_pool
+    kind: str  # conv | dense | pool | global_pool | residual (conv + add of its input + relu) | head (conv, relu,
+    # the mean over positions between views, dense: how torch exports a search model's end)
     channels_in: int
     channels_out: int
     spatial: tuple[int, ...]  # () for dense; (L,) 1-D; (H, W) 2-D
     kernel: int = 1
     groups: int = 1
-    depth: int = 1  # a chain of `depth` such layers (channels_in == channels_out)
+    depth: int = 1  # a chain of `depth` such layers (the first maps channels_in to channels_out, the rest keep them)
     pool: str = "max"
 
 
 def micro_suite() -> tuple[Micro, ...]:
-    """The sizes the shipped spaces (mlp, cnn1d, cnn2d) produce, small to large, and chains that separate the
-    per-layer overhead from the per-call one."""
-    out = []
+    """The sizes the shipped spaces (mlp, cnn1d, cnn2d) produce, small to large, each alone and as a chain of three
+    (what a layer costs inside a model, apart from what a call costs), and residual blocks (their adds)."""
+    base = []
     for cin, cout in ((3, 8), (16, 16), (16, 64)):
         for length in (32, 256):
             for k in (3, 7):
-                out.append(Micro(f"conv1d_{cin}x{cout}_L{length}_k{k}", "conv", cin, cout, (length,), k))
+                base.append(Micro(f"conv1d_{cin}x{cout}_L{length}_k{k}", "conv", cin, cout, (length,), k))
     for c in (8, 64):
         for length in (64, 256):
-            out.append(Micro(f"dwconv1d_{c}_L{length}_k5", "conv", c, c, (length,), 5, groups=c))
+            base.append(Micro(f"dwconv1d_{c}_L{length}_k5", "conv", c, c, (length,), 5, groups=c))
     for cin, cout in ((3, 8), (16, 32)):
         for hw in (8, 32):
-            out.append(Micro(f"conv2d_{cin}x{cout}_{hw}x{hw}_k3", "conv", cin, cout, (hw, hw), 3))
+            base.append(Micro(f"conv2d_{cin}x{cout}_{hw}x{hw}_k3", "conv", cin, cout, (hw, hw), 3))
     for c in (16, 64):
-        out.append(Micro(f"dwconv2d_{c}_16x16_k3", "conv", c, c, (16, 16), 3, groups=c))
+        base.append(Micro(f"dwconv2d_{c}_16x16_k3", "conv", c, c, (16, 16), 3, groups=c))
     for fin, fout in ((8, 8), (64, 16), (256, 128), (1024, 64)):
-        out.append(Micro(f"dense_{fin}x{fout}", "dense", fin, fout, ()))
-    for depth in (2, 4):
-        out.append(Micro(f"conv1d_chain{depth}_16_L64_k3", "conv", 16, 16, (64,), 3, depth=depth))
-        out.append(Micro(f"dense_chain{depth}_32", "dense", 32, 32, (), depth=depth))
+        base.append(Micro(f"dense_{fin}x{fout}", "dense", fin, fout, ()))
     for pool in ("max", "avg"):
-        out.append(Micro(f"{pool}pool1d_16_L128", "pool", 16, 16, (128,), 2, pool=pool))
-    out.append(Micro("global_avgpool_32_L128", "global_pool", 32, 32, (128,)))
-    return tuple(out)
+        base.append(Micro(f"{pool}pool1d_16_L128", "pool", 16, 16, (128,), 2, pool=pool))
+    base.append(Micro("global_avgpool_32_L128", "global_pool", 32, 32, (128,)))
+    for c, length in ((16, 32), (64, 128)):  # a search model's head as torch exports it: views around the mean
+        base.append(Micro(f"head1d_{c}_L{length}", "head", c, 8, (length,), 3))
+    base.append(Micro("head2d_16_8x8", "head", 16, 8, (8, 8), 3))
+    base.append(Micro("residual1d_16_L64_k3", "residual", 16, 16, (64,), 3))
+    base.append(Micro("residual2d_16_16x16_k3", "residual", 16, 16, (16, 16), 3))
+    chains = [dataclasses.replace(m, name=f"{m.name}_x3", depth=3) for m in base
+              if m.kind not in ("global_pool", "head")]
+    return tuple(base + chains)
 
 
 def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
@@ -67,17 +73,22 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
     current = "input"
     for i in range(micro.depth):
         out = "output" if i == micro.depth - 1 else f"h{i}"
-        if micro.kind == "conv":
+        cin = micro.channels_in if i == 0 else micro.channels_out
+        if micro.kind in ("conv", "residual"):
             rank = len(micro.spatial)
-            w = rng.standard_normal((micro.channels_out, micro.channels_in // micro.groups,
+            w = rng.standard_normal((micro.channels_out, cin // micro.groups,
                                      *[micro.kernel] * rank)).astype(np.float32) * 0.1
             b = np.zeros(micro.channels_out, np.float32)
             inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
             nodes.append(helper.make_node("Conv", [current, f"w{i}", f"b{i}"], [f"c{i}"], group=micro.groups,
                                           pads=[micro.kernel // 2] * 2 * rank, kernel_shape=[micro.kernel] * rank))
-            nodes.append(helper.make_node("Relu", [f"c{i}"], [out]))
+            if micro.kind == "residual":  # conv, add the block's input, relu
+                nodes.append(helper.make_node("Add", [f"c{i}", current], [f"a{i}"]))
+                nodes.append(helper.make_node("Relu", [f"a{i}"], [out]))
+            else:
+                nodes.append(helper.make_node("Relu", [f"c{i}"], [out]))
         elif micro.kind == "dense":
-            w = rng.standard_normal((micro.channels_out, micro.channels_in)).astype(np.float32) * 0.1
+            w = rng.standard_normal((micro.channels_out, cin)).astype(np.float32) * 0.1
             b = np.zeros(micro.channels_out, np.float32)
             inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
             nodes.append(helper.make_node("Gemm", [current, f"w{i}", f"b{i}"], [f"c{i}"], transB=1))
@@ -86,8 +97,30 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
             op = "MaxPool" if micro.pool == "max" else "AveragePool"
             nodes.append(helper.make_node(op, [current], [out], kernel_shape=[micro.kernel] * len(micro.spatial),
                                           strides=[micro.kernel] * len(micro.spatial)))
-        else:
+        elif micro.kind == "global_pool":
             nodes.append(helper.make_node("GlobalAveragePool", [current], [out]))
+        else:  # head: conv, relu, then the mean over positions and a dense layer, through views
+            rank = len(micro.spatial)
+            c = micro.channels_in
+            w = rng.standard_normal((c, c, *[micro.kernel] * rank)).astype(np.float32) * 0.1
+            fc = rng.standard_normal((micro.channels_out, c)).astype(np.float32) * 0.1
+            inits += [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.zeros(c, np.float32), "b"),
+                      numpy_helper.from_array(fc, "fc"),
+                      numpy_helper.from_array(np.zeros(micro.channels_out, np.float32), "fcb"),
+                      numpy_helper.from_array(np.array([2], np.int64), "ax2"),
+                      numpy_helper.from_array(np.array([2, 3], np.int64), "ax23"),
+                      numpy_helper.from_array(np.array([1, c], np.int64), "flat")]
+            nodes.append(helper.make_node("Conv", [current, "w", "b"], ["c"], pads=[micro.kernel // 2] * 2 * rank,
+                                          kernel_shape=[micro.kernel] * rank))
+            nodes.append(helper.make_node("Relu", ["c"], ["r"]))
+            pooled = "r"
+            if rank == 1:
+                nodes.append(helper.make_node("Unsqueeze", ["r", "ax2"], ["u"]))
+                pooled = "u"
+            nodes.append(helper.make_node("ReduceMean", [pooled, "ax23"], ["m"], keepdims=1))
+            nodes.append(helper.make_node("Squeeze", ["m", "ax23"], ["s"]))
+            nodes.append(helper.make_node("Reshape", ["s", "flat"], ["f"]))
+            nodes.append(helper.make_node("Gemm", ["f", "fc", "fcb"], [out], transB=1))
         current = out
     graph = helper.make_graph(nodes, micro.name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)], inits)

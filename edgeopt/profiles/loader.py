@@ -343,7 +343,8 @@ class _Builder:
         op_overhead_raw = data.get("op_overhead", {})
         if not isinstance(op_overhead_raw, dict):
             raise self.fail((*field, "op_overhead"), f"expected a mapping of op -> time, got {op_overhead_raw!r}")
-        op_overhead = {Op(self.choice((*field, "op_overhead", str(key)), key, allowed_ops[1:])):
+        overhead_ops = tuple(sorted(o.value for o in Op if o is not Op.UNKNOWN))  # views too: runtimes run them
+        op_overhead = {Op(self.choice((*field, "op_overhead", str(key)), key, overhead_ops)):
                        self.figure((*field, "op_overhead", str(key)), raw, Dimension.TIME)
                        for key, raw in op_overhead_raw.items()}
         call = self.figure((*field, "call_overhead"), data.get("call_overhead", 0), Dimension.TIME)

@@ -313,9 +313,12 @@ def render_calibration(result, console: Console) -> None:
                       format_seconds(after), f"{after / measured - 1:+.0%}", f"{spread:.0%}")
     console.print(table)
     fit = result.fit
-    figures = ", ".join(f"{op} {fit.op_efficiency[op]:.3g} of peak + {format_seconds(fit.op_overhead_s[op])}"
-                        if op in fit.op_overhead_s else f"{op} {fit.op_efficiency[op]:.3g} of peak"
-                        for op in sorted(fit.op_efficiency, key=str))
+    def figure(op) -> str:
+        parts = [f"{fit.op_efficiency[op]:.3g} of peak"] if op in fit.op_efficiency else []
+        parts += [format_seconds(fit.op_overhead_s[op])] if op in fit.op_overhead_s else []
+        return f"{op} " + " + ".join(parts)
+
+    figures = ", ".join(figure(op) for op in sorted(set(fit.op_efficiency) | set(fit.op_overhead_s), key=str))
     console.print(f"fitted (source: measured): {figures}; other layers {format_seconds(fit.layer_overhead_s)}; "
                   f"per call {format_seconds(fit.call_overhead_s)}")
     console.print(f"{result.calibration.describe()}; within +-10%: {result.calibration.within_10pct:.0%}")
