@@ -275,9 +275,9 @@ def render_export(record, console: Console) -> None:
     if record.format != "c":
         console.print(f"{record.layers} weighted layers; files in {record.out_dir}: {', '.join(record.files)}")
         return
-    console.print(f"{record.layers} layers ({', '.join(record.ops)}); input int8 x {record.input_shape} at scale "
-                  f"{record.input_scale:.6g}, zero point {record.input_zero_point}; {record.output_size} int32 logits "
-                  f"at scale {record.output_scale:.6g}")
+    console.print(f"{record.layers} layers ({', '.join(record.ops)}); input int{record.input_bits} x "
+                  f"{record.input_shape} at scale {record.input_scale:.6g}, zero point {record.input_zero_point}; "
+                  f"{record.output_size} int32 logits at scale {record.output_scale:.6g}")
     console.print(f"call: {record.name}_run(input, logits, arena) with a {record.counted_arena_bytes}-byte arena; "
                   f"files in {record.out_dir}: {', '.join(record.files)}")
 

@@ -155,3 +155,28 @@ def test_check_gates_a_linked_image_on_its_flash_and_ram(exported, tmp_path):
     assert 'name="max_weight_bytes"' in junit.read_text() and "<failure" in junit.read_text()
     result = runner.invoke(main, ["check", str(elf), "-p", "stm32f746", "--baseline", str(tmp_path / "b.json")])
     assert result.exit_code == 2 and "a linked image has none" in result.output
+
+
+def test_cli_export_of_a_search_trial_quantizes_it_first(trial_checkpoint, reads_npz, tmp_path):
+    """A float search trial: quantized in the profile's formats on --data (int16 activations on the sequencer FPGA),
+    exported, and run on the emulated board; without --data, one usage error."""
+    import json
+
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+
+    require_tools(missing_tools())
+    runner = CliRunner()
+    result = runner.invoke(main, ["export", str(trial_checkpoint), "-p", "sequencer-fpga", "-o", str(tmp_path / "c"),
+                                  "--data", str(reads_npz), "--emulate", "cortex-m4", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["model"] == str(trial_checkpoint) and data["input_bits"] == 16
+    assert data["quantization"]["weight_format"].startswith("int8") and data["quantization"]["onnx_val"]["f1"] > 0
+    deployed = data["deployment"]
+    assert deployed["device"] == "cortex-m4" and deployed["emulated_equals_host"] == 1.0
+    assert deployed["agreement"]["bit_exact_share"] == 1.0 and deployed["agreement"]["class_agreement"] >= 0.995
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == sorted(data["files"])
+    result = runner.invoke(main, ["export", str(trial_checkpoint), "-p", "stm32f746", "-o", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "give --data" in result.output and not (tmp_path / "d").exists()
