@@ -6,7 +6,7 @@ The calibration times only its microbenchmarks (one-op models of the shipped spa
 machine. The validation set: the fp32 models of the search fronts over the three shipped spaces (cnn1d and mlp from
 the export benchmark's searches, cnn2d on digits; searches are run when their run folder is missing), the bundled
 example models, and MobileNet- and ResNet-style networks built here. Each is measured twice (two independent passes
-of three interleaved rounds, best round of each) to give the run-to-run spread beside the errors.
+of five interleaved rounds, best round of each) to give the run-to-run spread beside the errors.
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def input_shape(path: str | os.PathLike) -> tuple[int, ...]:
     return tuple(d.dim_value or 1 for d in first.type.tensor_type.shape.dim)
 
 
-def measure_latencies_s(paths, rounds: int = 3, runs: int = 300,
+def measure_latencies_s(paths, rounds: int = 5, runs: int = 300,
                         progress=None) -> list[tuple[float, float]]:
     """Per ONNX file: (the best of `rounds` medians of `runs` single-sample calls, the rounds' spread: max / min - 1),
     in onnxruntime on one thread on a fixed random input. Rounds are interleaved across the files, so a slow stretch
