@@ -2,11 +2,13 @@
 
     .venv/bin/python benchmarks/latency.py --trials 16
 
-The calibration times only its microbenchmarks (one-op models of the shipped spaces' ops) in onnxruntime on this
-machine. The validation set: the fp32 models of the search fronts over the three shipped spaces (cnn1d and mlp from
-the export benchmark's searches, cnn2d on digits; searches are run when their run folder is missing), the bundled
-example models, and MobileNet- and ResNet-style networks built here. Each is measured twice (two independent passes
-of five interleaved rounds, best round of each) to give the run-to-run spread beside the errors.
+Two calibrations: one times only its microbenchmarks (one-op models of the shipped spaces' ops and their chains) in
+onnxruntime on this machine; the other adds every other front member (`--models`), as a user calibrating for their
+own search would, and is validated on the front members it did not see. The validation set: the fp32 models of the
+search fronts over the three shipped spaces (cnn1d and mlp from the export benchmark's searches, cnn2d on digits;
+searches are run when their run folder is missing), the bundled example models, and MobileNet- and ResNet-style
+networks built here. Each is measured twice (two independent passes of five interleaved rounds, best round of each)
+to give the run-to-run spread beside the errors.
 """
 
 from __future__ import annotations
@@ -143,7 +145,12 @@ def main() -> None:
     models = [(name, name, path) for name, path in built_models(work)]
     bundled = (ROOT / "examples/kws_dscnn.onnx", ROOT / "examples/read_classifier.onnx")
     models += [("bundled", p.name, p) for p in bundled]
-    models += front_models(Path(args.runs), args.trials, work)
+    fronts = front_models(Path(args.runs), args.trials, work)
+    # A user calibrating for a search passes models like its own (--models): every other front member, and the
+    # others validate; the microbenchmarks-only calibration is validated on all.
+    fitted = fronts[::2]
+    with_models = calibrate(PROFILE, work / "with-models.yaml", models=[path for _, _, path in fitted])
+    models += [item for item in fronts if item not in fitted]
     paths = [path for _, _, path in models]
     first = measure_latencies_s(paths)
     second = measure_latencies_s(paths)
@@ -152,7 +159,8 @@ def main() -> None:
         measured = min(a, b)
         rows.append({"group": group, "label": label, "measured": measured, "repeat": abs(a / b - 1),
                      "round_spread": spread_a, "before": estimate(path, PROFILE).total.latency_s,
-                     "after": estimate(path, work / "calibrated.yaml").total.latency_s})
+                     "after": estimate(path, work / "calibrated.yaml").total.latency_s,
+                     "with_models": estimate(path, work / "with-models.yaml").total.latency_s})
 
     def summary(key: str, subset) -> str:
         errors = np.array([r[key] / r["measured"] - 1 for r in subset])
@@ -162,27 +170,33 @@ def main() -> None:
     print(f"# {date.today()}, {platform.node()} ({os.cpu_count()} cores, {machine}), "
           f"`.venv/bin/python benchmarks/latency.py --trials {args.trials}`")
     cal = result.calibration
-    print(f"calibration: {cal.describe()}; within +-10% of its own {cal.samples} microbenchmarks: "
-          f"{cal.within_10pct:.0%}")
+    print(f"calibration on microbenchmarks: {cal.describe()}; within +-10% of them: {cal.within_10pct:.0%}")
+    cal = with_models.calibration
+    print(f"calibration with --models (every other front member, {len(fitted)}): {cal.describe()}; within +-10% of "
+          f"them: {cal.within_10pct:.0%}")
     print("| group | model | measured (us) | pass-to-pass | rounds' spread | estimated (us) | error | calibrated (us) "
-          "| error |")
-    print("|" + "---|" * 9)
+          "| error | with --models (us) | error |")
+    print("|" + "---|" * 11)
     for r in rows:
         print(f"| {r['group']} | {r['label']} | {r['measured'] * 1e6:.1f} | {r['repeat']:.0%} | "
               f"{r['round_spread']:.0%} | {r['before'] * 1e6:.1f} | {r['before'] / r['measured'] - 1:+.0%} | "
-              f"{r['after'] * 1e6:.1f} | {r['after'] / r['measured'] - 1:+.0%} |")
+              f"{r['after'] * 1e6:.1f} | {r['after'] / r['measured'] - 1:+.0%} | {r['with_models'] * 1e6:.1f} | "
+              f"{r['with_models'] / r['measured'] - 1:+.0%} |")
     print()
     repeat = np.array([r["repeat"] for r in rows])
     print(f"- run-to-run (two passes): median {np.median(repeat):.0%}, {np.mean(repeat <= 0.1):.0%} of models "
           "within 10% of themselves")
-    print(f"- all {len(rows)} validation models: before {summary('before', rows)}; after {summary('after', rows)}")
+    print(f"- all {len(rows)} validation models: estimated {summary('before', rows)}; calibrated "
+          f"{summary('after', rows)}; with --models {summary('with_models', rows)}")
     for group in dict.fromkeys(r["group"] for r in rows):
         subset = [r for r in rows if r["group"] == group]
-        line = f"- {group} ({len(subset)}): before {summary('before', subset)}; after {summary('after', subset)}"
+        line = (f"- {group} ({len(subset)}): estimated {summary('before', subset)}; calibrated "
+                f"{summary('after', subset)}; with --models {summary('with_models', subset)}")
         if len(subset) >= 3:
             measured = [r["measured"] for r in subset]
-            line += (f"; Spearman with measured: before {spearman([r['before'] for r in subset], measured):.3f}, "
-                     f"after {spearman([r['after'] for r in subset], measured):.3f}")
+            rho = {key: spearman([r[key] for r in subset], measured) for key in ("before", "after", "with_models")}
+            line += (f"; Spearman with measured: {rho['before']:.3f}, {rho['after']:.3f}, "
+                     f"{rho['with_models']:.3f}")
         print(line)
 
 
