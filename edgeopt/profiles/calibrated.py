@@ -35,18 +35,13 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
         f"  layer_overhead: {figure(_time(layer_overhead_s))}",
         f"  call_overhead: {figure(_time(call_overhead_s))}",
     ]
-    if macs_per_cycle:
-        lines.append("  macs_per_cycle:")
-        lines += [f"    {fmt}: {figure(f'{macs_per_cycle[fmt]:.4g}')}" for fmt in sorted(macs_per_cycle)]
-    if peak_macs_per_s:
-        lines.append("  peak:")
-        lines += [f"    {fmt}: {figure(f'{peak_macs_per_s[fmt]:.4g}MAC/s')}" for fmt in sorted(peak_macs_per_s)]
-    if op_overhead_s:
-        lines.append("  op_overhead:")
-        lines += [f"    {op}: {figure(_time(op_overhead_s[op]))}" for op in sorted(op_overhead_s)]
-    if op_efficiency:
-        lines.append("  op_efficiency:")
-        lines += [f"    {op}: {figure(f'{op_efficiency[op]:.4g}')}" for op in sorted(op_efficiency)]
+    for title, values, text in (("macs_per_cycle", macs_per_cycle, lambda v: f"{v:.4g}"),
+                                ("peak", peak_macs_per_s, lambda v: f"{v:.4g}MAC/s"),
+                                ("op_overhead", op_overhead_s, _time),
+                                ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}")):
+        if values:
+            lines.append(f"  {title}:")
+            lines += [f"    {key}: {figure(text(values[key]))}" for key in sorted(values)]
     lines += [
         "calibration:",
         f"  runtime: {json.dumps(calibration.runtime)}",
