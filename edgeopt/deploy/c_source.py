@@ -4,7 +4,7 @@ const arrays, one caller-owned arena planned here. Same program -> byte-identica
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,11 +16,24 @@ ALIGN = 4
 
 @dataclass(frozen=True)
 class ArenaPlan:
-    """Where each buffer lives in the arena: ("out", k) the int8 output of layer k - 1 (the model's input, k = 0, and
-    the logits are the caller's), ("copy", j) the int16 copy layer j keeps for a residual add."""
+    """Where each buffer lives in the arena: ("out", k) the output of layer k - 1 (the model's input, k = 0, and the
+    logits are the caller's), ("copy", j) the int16 copy layer j keeps for a residual add."""
 
     offsets: dict[tuple[str, int], int]
     arena_bytes: int
+    sizes: dict[tuple[str, int], int] = field(default_factory=dict)  # bytes of each buffer
+
+    def describe(self, program: IntProgram) -> tuple[dict, ...]:
+        """Each buffer's offset and size, named by the layer that writes it (what manifest.json lists)."""
+        def writer(key) -> str:
+            kind, k = key
+            if kind == "copy":
+                return f"int16 copy of {program.layers[k].name}'s output (for a residual add)"
+            names = [layer.name for i, layer in enumerate(program.layers[:-1]) if program.target_of(i) == k]
+            return "output of " + " + ".join(names) + (" (a concatenation)" if len(names) > 1 else "")
+
+        return tuple({"buffer": writer(key), "offset": offset, "bytes": self.sizes[key]}
+                     for key, offset in sorted(self.offsets.items(), key=lambda item: (item[1], item[0])))
 
 
 def plan_arena(program: IntProgram) -> ArenaPlan:
@@ -51,7 +64,8 @@ def plan_arena(program: IntProgram) -> ArenaPlan:
             offset = max(offset, _align(other + other_bytes))
         placed.append((offset, size, born, dies))
         offsets[key] = offset
-    return ArenaPlan(offsets, _align(max((o + b for o, b, _, _ in placed), default=0)))
+    return ArenaPlan(offsets, _align(max((o + b for o, b, _, _ in placed), default=0)),
+                     {key: size for key, (size, _, _) in spans.items()})
 
 
 def _align(n: int) -> int:

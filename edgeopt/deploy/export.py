@@ -58,6 +58,7 @@ class ExportRecord:
     counted_ram_bytes: int | None  # arena + the input + the int32 logits (what the cost model's peak counts)
     estimated_weight_bytes: float
     estimated_peak_activation_bytes: float
+    arena_buffers: tuple[dict, ...] | None = None  # C: each intermediate buffer's offset and bytes in the arena
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -108,7 +109,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
                                   len(program.layers), program.weight_bytes, arena.arena_bytes,
                                   arena.arena_bytes + program.input_size * program.input_bits // 8
                                   + 4 * program.output_size,
-                                  est.total.weight_bytes, est.peak_activation_bytes)
+                                  est.total.weight_bytes, est.peak_activation_bytes,
+                                  arena_buffers=arena.describe(program))
             (tmp / f"{name}.h").write_text(header)
             (tmp / f"{name}.c").write_text(body)
             (tmp / "CMakeLists.txt").write_text(_cmake(name))

@@ -268,6 +268,13 @@ def test_concatenation_of_branches(qdq_models, tmp_path):
     assert first[0].target == first[1].target != second[0].target == second[1].target
     record = export(path, "stm32f746", tmp_path / "c")
     assert "concat" in record.ops
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    buffers = manifest["arena_buffers"]  # each tensor's place in the arena, named by who writes it
+    assert all(b["offset"] % 4 == 0 and b["offset"] + b["bytes"] <= record.counted_arena_bytes for b in buffers)
+    joined_names = [b["buffer"] for b in buffers if "concatenation" in b["buffer"]]
+    assert len(joined_names) == 2 and all(" + " in n for n in joined_names)
+    assert sum(b["bytes"] for b in buffers if b["buffer"] == joined_names[0]) == sum(
+        layer.output_bytes for layer in first)
     _check_agreement(verify_c(tmp_path / "c", path, x_test), "branchy")
 
 
