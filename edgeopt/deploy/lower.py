@@ -551,8 +551,9 @@ class _Lowering:
         try:
             if parts["act_high"] < math.inf:
                 steps = parts["act_high"] / out_scale
-                if parts["global_average"] or (parts["pool"] is not None and parts["pool"].kind == "avg"):
-                    ceiling = quantize_multiplier(steps)  # averaging reads the clamped accumulators
+                if parts["global_average"] or (parts["pool"] is not None and parts["pool"].kind == "avg") or skip16:
+                    # averaging, and a residual's int16 copy, read the clamped accumulators
+                    ceiling = quantize_multiplier(steps)
                 else:  # as QuantizeLinear rounds (half to even), so the bound is the grid point of the real one
                     high = max(low, min(high, zero_point + int(min(np.round(steps), INT32_MAX))))
             if kind is not None:

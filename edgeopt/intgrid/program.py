@@ -81,8 +81,9 @@ class IntLayer:
     input_zero_point: int
     relu: bool  # the activation's lower clamp of the accumulators at 0 (ReLU, ReLU6)
     # An upper activation bound (ReLU6's 6) in output steps, (m, n) as a multiplier, clamping the accumulators of
-    # channel c at fixedpoint.ceiling_bound before averaging. Without averaging the bound is output_max instead
-    # (requantization is monotone, so clamping after it gives the same integers, as TFLM fuses ReLU6). None: no bound.
+    # channel c at fixedpoint.ceiling_bound before averaging (or a residual's int16 copy, which must not pass 6 either).
+    # Otherwise the bound is output_max instead (requantization is monotone, so clamping after it gives the same
+    # integers, as TFLM fuses ReLU6). None: no bound.
     act_ceiling: tuple[int, int] | None
     nonlinear: Nonlinear | None  # tanh or hardswish, then straight to the output grid (no pooling in between)
     pool: Pool | None

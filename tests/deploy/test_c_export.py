@@ -97,6 +97,9 @@ def test_inverted_residuals_of_the_cnn2d_space(tmp_path, activation):
                                        for index, layer in enumerate(program.layers) if layer.residual is not None)
     assert any(layer.groups > 1 and layer.kernel == (3, 3) for layer in program.layers)
     assert record.counted_arena_bytes >= 2 * max(layer.output_bytes for layer in program.layers[:-1])
+    if activation == "relu6":  # the stem's ReLU6 output is a skip: its int16 copy is clamped at 6 as well
+        stem = program.layers[0]
+        assert stem.skip16 and stem.act_ceiling is not None and stem.relu
     _check_agreement(verify_c(tmp_path / "c", path, normalizer.apply(data.x_test)), f"cnn2d {activation}")
 
 
