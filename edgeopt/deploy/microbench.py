@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.deploy.runtime import host_latency_s
+from edgeopt.errors import EdgeoptError
 
 OPSET = 21
 
@@ -153,5 +154,9 @@ def measure_latencies_s(paths, rounds: int = 5, runs: int = 300,
         for i, (path, sample) in enumerate(zip(paths, samples)):
             if progress:
                 progress(f"round {r + 1}/{rounds}: {Path(path).name}")
-            medians[i].append(host_latency_s(path, sample, runs=runs))
+            try:
+                medians[i].append(host_latency_s(path, sample, runs=runs))
+            except Exception as exc:  # onnxruntime's own errors: a model it cannot load or run on one input
+                raise EdgeoptError(f"{path}: onnxruntime cannot time it on one input of shape {sample.shape}: "
+                                   f"{type(exc).__name__}: {str(exc).strip()[:200]}") from None
     return [(min(m), max(m) / min(m) - 1.0) for m in medians]

@@ -164,9 +164,8 @@ class IntProgram:
     def weight_bytes(self) -> int:
         """Constant data as the C export stores it for this model: int8 weights; per output channel the requantization
         (multiplier and shift packed in an int32; one for the layer where every channel has the same), and an int32
-        bias where the layer has one. Not counted: the tanh
-        table (514 B, shared by every layer and model) and the layer descriptors, which are the runtime's, like its
-        code."""
+        bias where the layer has one. Not counted: the tanh table (514 B, shared by every layer and model) and the
+        layer descriptors, which are the runtime's, like its code."""
         return sum(layer.weights.size + layer.requant_words * 4 + (4 * len(layer.bias) if layer.bias is not None
                    else 0) + (4 * len(layer.multiplier) if layer.residual else 0) for layer in self.layers)
 

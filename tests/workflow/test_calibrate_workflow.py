@@ -120,3 +120,20 @@ def test_latency_says_whether_it_was_estimated_or_calibrated(board, tmp_path):
         shown = runner.invoke(main, ["profile", model, "-p", profile, "--json"])
         assert json.loads(shown.output)["provenance"]["latency_s"] == source
         assert f"({source}" in runner.invoke(main, ["profile", model, "-p", profile]).output
+
+
+def test_a_model_onnxruntime_cannot_run_is_one_error(tmp_path):
+    """Two inputs (the timing feeds one): one error naming the file, nothing written."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["c"])], "two",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 4]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, 4])])
+    model = tmp_path / "two.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]), str(model))
+    out = tmp_path / "out.yaml"
+    result = CliRunner().invoke(main, ["calibrate", "-p", "host-cpu", "--models", str(model), "-o", str(out)])
+    assert result.exit_code == 2 and "two.onnx: onnxruntime cannot time it" in result.output, result.output
+    assert "Traceback" not in result.output and not out.exists()
