@@ -183,20 +183,36 @@ def _load(model: str, input_shape: str | None):
 @_shape_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--summary", is_flag=True, help="Totals and verdict only, no per-layer table.")
-def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool, summary: bool) -> None:
+@click.option("--measure", is_flag=True,
+              help="Also time an .onnx MODEL on this machine (onnxruntime, one thread, each node by its profiler) and "
+                   "print measured latency beside the estimate, per layer and in total.")
+def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool, summary: bool,
+                measure: bool) -> None:
     """Estimate MODEL (an .onnx file or a torch factory `module:function`) on a device: per-layer costs, totals, and
     whether it fits, with reasons."""
     from edgeopt.cost.estimate import estimate_graph
     from edgeopt.profiles.loader import load_profile
 
+    if measure and Path(model).suffix.lower() != ".onnx":
+        raise click.UsageError("--measure times ONNX files; export the model to .onnx first")
     hardware = load_profile(profile)
     est = estimate_graph(_load(model, input_shape), hardware)
+    measured = None
+    if measure:
+        from edgeopt.deploy.node_profile import node_latencies_s
+
+        measured = node_latencies_s(model)
     if as_json:
-        _emit_json(est.to_dict())
+        data = est.to_dict()
+        if measured is not None:
+            data["measured"] = measured.to_dict() | {"source": "measured"}
+            for layer in data["layers"]:
+                layer["measured_latency_s"] = measured.node_s.get(layer["name"])
+        _emit_json(data)
         return
     from edgeopt.report.tables import render_estimate
 
-    render_estimate(est, _console(), layers=not summary)
+    render_estimate(est, _console(), layers=not summary, measured=measured)
 
 
 @main.command("calibrate")

@@ -12,8 +12,9 @@ from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.profiles.units import format_bytes, format_count, format_joules, format_seconds
 
 
-def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> None:
-    """Per-layer table, totals, and fits / does not fit with the reasons."""
+def render_estimate(est: Estimate, console: Console, *, layers: bool = True, measured=None) -> None:
+    """Per-layer table, totals, and fits / does not fit with the reasons; with `measured` (NodeTimes), each layer's
+    measured latency beside its estimate."""
     crossbar = est.crossbar_tiles_available is not None
     if layers:
         table = Table(title=f"{est.model} on {est.profile}", title_justify="left", show_footer=True)
@@ -23,6 +24,9 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> 
         t = est.total
         footers = ["total", "", "", format_count(t.params), format_bytes(t.weight_bytes), format_count(t.macs),
                    format_bytes(t.activation_bytes), format_seconds(t.latency_s), format_joules(t.energy_j)]
+        if measured is not None:
+            columns.insert(8, "measured")
+            footers.insert(8, f"{format_seconds(measured.call_s)} (call)")
         if crossbar:
             footers.append(f"{t.crossbar_tiles:.2f}")
         for name, footer in zip(columns, footers):
@@ -35,6 +39,9 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> 
                 op = Text(f"unknown: {layer.source_op}", style="yellow")
             row = [layer.name, op, shape, format_count(c.params), format_bytes(c.weight_bytes), format_count(c.macs),
                    format_bytes(c.activation_bytes), format_seconds(c.latency_s), format_joules(c.energy_j)]
+            if measured is not None:
+                node = measured.node_s.get(layer.name)
+                row.insert(8, "-" if node is None else format_seconds(node))
             if crossbar:
                 row.append(f"{c.crossbar_tiles:.2f}")
             table.add_row(*row)
@@ -47,6 +54,11 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True) -> 
         f"(estimated)  power {est.power_w:.3g} W"
         + (f"  tiles {est.crossbar_tiles_needed}/{est.crossbar_tiles_available}" if crossbar else "")
     )
+    if measured is not None:
+        nodes = sum(measured.node_s.values())
+        console.print(f"measured ({measured.runtime}, median of {measured.runs} calls): "
+                      f"{format_seconds(measured.call_s)} a call; the profiler's node times sum to "
+                      f"{format_seconds(nodes)} (microsecond resolution, its own cost included)")
     for note in est.notes:
         console.print(Text(f"note: {note}", style="dim"))
     if est.fits:

@@ -137,3 +137,4 @@ def test_a_model_onnxruntime_cannot_run_is_one_error(tmp_path):
     result = CliRunner().invoke(main, ["calibrate", "-p", "host-cpu", "--models", str(model), "-o", str(out)])
     assert result.exit_code == 2 and "two.onnx: onnxruntime cannot time it" in result.output, result.output
     assert "Traceback" not in result.output and not out.exists()
+
