@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 from edgeopt.atomic import write_text_atomic
 from edgeopt.cost.estimate import Estimate, estimate, legality_violations, limit_checks
+from edgeopt.deploy.host import MANIFEST
 from edgeopt.errors import BaselineError
 from edgeopt.profiles.loader import load_profile
 from edgeopt.profiles.schema import HardwareProfile
@@ -179,7 +180,7 @@ def check(
                                 "model or its export folder)")
         return _check_image(Path(model), profile)
     measured = None
-    if isinstance(model, (str, os.PathLike)) and (Path(model) / "manifest.json").is_file():
+    if isinstance(model, (str, os.PathLike)) and is_export_folder(model):
         from edgeopt.deploy.emulate import export_sizes
 
         measured = export_sizes(model)
@@ -233,11 +234,18 @@ def _measured_item(c, measured) -> CheckItem:
     return CheckItem(c.what, "budget", passed, c.limit, actual, message, None, "measured")
 
 
+def is_export_folder(path: str | os.PathLike) -> bool:
+    """A folder `edgeopt export` wrote (its flash and RAM can be measured)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
 def is_elf(path: str | os.PathLike) -> bool:
+    """A linked image (its flash and RAM can be measured, nothing else)."""
     path = Path(path)
     try:
-        return path.is_file() and path.open("rb").read(4) == b"\x7fELF"
-    except OSError:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"\x7fELF"
+    except OSError:  # not a file, or unreadable
         return False
 
 

@@ -269,7 +269,7 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
 
     MODEL is a model (as for `edgeopt profile`), a C export folder (its flash and RAM measured with the Cortex-M
     toolchain) or a linked firmware image (ELF: its flash and RAM gated, nothing else)."""
-    from edgeopt.check import check, is_elf
+    from edgeopt.check import check, is_elf, is_export_folder
 
     if update_baseline and not baseline:
         raise click.UsageError("--update-baseline needs --baseline FILE")
@@ -277,7 +277,7 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
         if output:
             require_writable(output)
     # an export folder or a linked image (ELF): its flash and RAM are measured
-    target = model if (Path(model) / "manifest.json").is_file() or is_elf(model) else _load(model, input_shape)
+    target = model if is_export_folder(model) or is_elf(model) else _load(model, input_shape)
     result = check(target, profile, max_params=max_params, max_weight_bytes=max_weight_bytes,
                    max_activation_bytes=max_activation_bytes, max_latency_s=max_latency, max_energy_j=max_energy,
                    baseline=baseline, tolerance=tolerance, update_baseline=update_baseline)

@@ -39,7 +39,7 @@ class LayerCost:
     weight_format: str | None  # None for layers without weights
     fused: bool  # folded into its producer or applied in place: no extra buffer, overhead or traffic
     cost: Cost
-    terms: LatencyTerms | None = None  # what its latency is made of (None: folded away, or a view)
+    terms: LatencyTerms | None = None  # what its latency is made of (None: folded into its producer)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "op": self.op.value, "source_op": self.source_op,

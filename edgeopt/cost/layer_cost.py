@@ -68,13 +68,13 @@ def layer_cost(
     fused: bool,
 ) -> tuple[Cost, LatencyTerms | None]:
     """(Cost, LatencyTerms): roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime
-    pays for each layer it runs; fused layers (folded batchnorm, activations applied in place) and views pay neither
-    overhead nor traffic."""
+    pays for each layer it runs; fused layers (folded batchnorm, activations applied in place) pay neither overhead
+    nor traffic, views no traffic and an overhead only where the profile gives one for their op."""
     compute = profile.compute
     if layer.op in VIEW_OPS:  # no data moves; a runtime that runs views as nodes pays a calibrated overhead
         terms = LatencyTerms(layer.op, fmt, 0.0, 0.0, 0.0, not fused)
-        view_s = compute.op_overhead_s.get(layer.op, 0.0) if not fused else 0.0
-        return Cost(params=layer.params, weight_bytes=stored_bytes, latency_s=view_s), terms
+        latency_s = terms.latency_s(1.0, compute.op_overhead_s.get(layer.op, 0.0))
+        return Cost(params=layer.params, weight_bytes=stored_bytes, latency_s=latency_s), terms
     work = layer.macs * _density(layer, profile) + layer.vector_ops
     rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
 

@@ -5,7 +5,6 @@ QEMU models no caches, wait states or pipeline: instruction counts estimate cycl
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeopt.deploy.host import input_dtype
+from edgeopt.deploy.host import input_dtype, read_manifest
 from edgeopt.errors import EdgeoptError
 
 # cpu -> (QEMU board, its CPU clock in Hz: SysTick counts at it, and -icount shift=0 runs one instruction a nanosecond)
@@ -151,7 +150,7 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
         raise EdgeoptError(f"the Cortex-M emulation needs {', '.join(missing)} (Debian: gcc-arm-none-eabi, "
                            "libnewlib-arm-none-eabi, qemu-system-arm)")
     export_dir = Path(export_dir)
-    manifest = json.loads((export_dir / "manifest.json").read_text())
+    manifest = read_manifest(export_dir)
     name = manifest["name"]
     board, clock_hz = BOARDS[cpu]
     dtype = input_dtype(manifest)
@@ -215,7 +214,7 @@ def export_sizes(export_dir: str | os.PathLike, cpu: str = "cortex-m4") -> Expor
         raise EdgeoptError("measuring an export's flash and RAM needs arm-none-eabi-gcc and arm-none-eabi-size "
                            "(Debian: gcc-arm-none-eabi)")
     export_dir = Path(export_dir)
-    manifest = json.loads((export_dir / "manifest.json").read_text())
+    manifest = read_manifest(export_dir)
     if manifest.get("format") != "c":
         raise EdgeoptError(f"{export_dir} is a {manifest.get('format')} export; flash and RAM are measured on C "
                            "exports (edgeopt export --format c)")

@@ -17,12 +17,12 @@ import numpy as np
 from edgeopt.atomic import atomic_folder
 from edgeopt.errors import EdgeoptError
 from edgeopt.deploy.c_source import c_identifier, c_sources
+from edgeopt.deploy.host import MANIFEST
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.tvm_export import require_tvm, write_tvm
 from edgeopt.profiles.schema import HardwareProfile
 
 FORMATS = ("c", "tvm")
-MANIFEST = "manifest.json"
 SOURCE = "source.onnx"
 
 

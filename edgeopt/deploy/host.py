@@ -41,6 +41,14 @@ int main(int argc, char **argv) {
 """
 
 
+MANIFEST = "manifest.json"  # what `deploy.export` writes into an export folder
+
+
+def read_manifest(export_dir: str | os.PathLike) -> dict:
+    """An export folder's manifest (name, sizes, scales, input bits, ...)."""
+    return json.loads((Path(export_dir) / MANIFEST).read_text())
+
+
 def input_dtype(manifest: dict) -> type:
     """The numpy type of a C export's input, from its manifest."""
     return np.int16 if manifest.get("input_bits") == 16 else np.int8
@@ -50,9 +58,8 @@ def compiler() -> str | None:
     return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
 
 
-def _build(export_dir: Path, program: str, tmp: Path, flags: tuple[str, ...]) -> Path:
-    """Compile the export with `program` (HARNESS or TIMING) in `tmp`; the binary."""
-    name = json.loads((export_dir / "manifest.json").read_text())["name"]
+def _build(export_dir: Path, name: str, program: str, tmp: Path, flags: tuple[str, ...]) -> Path:
+    """Compile the export (its symbols prefixed `name`) with `program` (HARNESS or TIMING) in `tmp`; the binary."""
     cc = compiler()
     if cc is None:
         raise EdgeoptError("no C compiler found (set CC, or install cc/gcc/clang)")
@@ -68,10 +75,10 @@ def run_on_host(export_dir: str | os.PathLike, x: np.ndarray, flags: tuple[str, 
     """int32 logits (N, outputs) of the exported C on integer samples `x` (N, ...) of its input type, built with
     `flags`."""
     export_dir = Path(export_dir)
-    manifest = json.loads((export_dir / "manifest.json").read_text())
+    manifest = read_manifest(export_dir)
     with tempfile.TemporaryDirectory(prefix="edgeopt-host-") as tmp:
         tmp = Path(tmp)
-        binary = _build(export_dir, HARNESS, tmp, flags)
+        binary = _build(export_dir, manifest["name"], HARNESS, tmp, flags)
         samples = np.ascontiguousarray(np.asarray(x, input_dtype(manifest)).reshape(len(x), -1))
         (tmp / "in.bin").write_bytes(samples.tobytes())
         result = subprocess.run([str(binary), str(tmp / "in.bin"), str(tmp / "out.bin")], capture_output=True)
@@ -125,11 +132,11 @@ def host_latency_s(export_dir: str | os.PathLike, sample: np.ndarray, runs: int 
                    flags: tuple[str, ...] = CFLAGS) -> float:
     """Median wall time of one inference of the C export on this machine (built with `flags`) on `sample`."""
     export_dir = Path(export_dir)
-    dtype = input_dtype(json.loads((export_dir / "manifest.json").read_text()))
+    manifest = read_manifest(export_dir)
     with tempfile.TemporaryDirectory(prefix="edgeopt-time-") as tmp:
         tmp = Path(tmp)
-        binary = _build(export_dir, TIMING, tmp, flags)
-        (tmp / "in.bin").write_bytes(np.asarray(sample, dtype).tobytes())
+        binary = _build(export_dir, manifest["name"], TIMING, tmp, flags)
+        (tmp / "in.bin").write_bytes(np.asarray(sample, input_dtype(manifest)).tobytes())
         out = subprocess.run([str(binary), str(tmp / "in.bin"), str(runs), str(warmup)], capture_output=True,
                              text=True, check=True).stdout
         return float(out.split()[0])

@@ -375,8 +375,9 @@ class _Builder:
 
     def _calibration(self, value: object) -> Calibration:
         field = ("calibration",)
-        data = self.mapping(field, value, ("runtime", "machine", "date", "samples", "fit_error", "within_10pct"))
-        for key in ("runtime", "machine", "date", "samples", "fit_error", "within_10pct"):
+        keys = ("runtime", "machine", "date", "samples", "fit_error", "within_10pct")
+        data = self.mapping(field, value, keys)
+        for key in keys:
             self.required(data, (*field, key), "written by edgeopt calibrate")
         samples = data["samples"]
         if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
