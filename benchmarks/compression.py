@@ -200,19 +200,21 @@ def part_fpga(samples: int) -> list[str]:
     rows += [(labels[s.step], s) for s in results["full"].steps[1:]]
     for label, s in rows:
         test_f1 = s.test_metrics["f1"]
-        lines.append(f"| {label} | {s.weight_format} | {s.params:,} | {s.weight_bytes:,.0f} | "
+        lines.append(f"| {label} | {s.weight_format} | {s.cost.params:,} | {s.cost.weight_bytes:,.0f} | "
                      f"{'yes' if s.fits else 'no'} | {s.metrics['f1']:.4f} | {test_f1:.4f} | "
                      f"{(test_f1 - base.test_metrics['f1']) * 100:+.2f} | {s.seconds:.0f} |")
     d = results["full"].deployed
     last = results["full"].steps[-1]
-    lines.append(f"| **deployed {last.weight_format} ONNX (onnxruntime)** | {last.weight_format} | {last.params:,} | "
-                 f"{last.weight_bytes:,.0f} | {'yes' if last.fits else 'no'} | {d.val['f1']:.4f} | "
+    lines.append(f"| **deployed {last.weight_format} ONNX (onnxruntime)** | {last.weight_format} | "
+                 f"{last.cost.params:,} | "
+                 f"{last.cost.weight_bytes:,.0f} | {'yes' if last.fits else 'no'} | {d.val['f1']:.4f} | "
                  f"{d.test['f1']:.4f} | {(d.test['f1'] - base.test_metrics['f1']) * 100:+.2f} | – |")
     lines.append("")
     lines.append(f"Pipeline {results['full'].status}{': ' + results['full'].reason if results['full'].reason else ''}.")
-    lines.append(f"Weight bytes, teacher (fp32) / deployed: {base.weight_bytes / last.weight_bytes:.0f}x; teacher "
-                 f"stored int8 ({base.params:,} bytes + scales) / deployed: "
-                 f"{base.params / last.weight_bytes:.1f}x. model.onnx {d.size_bytes:,} bytes, host latency "
+    ratio = base.cost.weight_bytes / last.cost.weight_bytes
+    lines.append(f"Weight bytes, teacher (fp32) / deployed: {ratio:.0f}x; teacher "
+                 f"stored int8 ({base.cost.params:,} bytes + scales) / deployed: "
+                 f"{base.cost.params / last.cost.weight_bytes:.1f}x. model.onnx {d.size_bytes:,} bytes, host latency "
                  f"{d.host_latency_s * 1e6:.1f} us.")
     return lines
 

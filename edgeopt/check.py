@@ -12,19 +12,13 @@ from edgeopt.atomic import write_text_atomic
 from edgeopt.cost.estimate import Estimate, estimate, legality_violations, limit_checks
 from edgeopt.deploy.host import MANIFEST
 from edgeopt.errors import BaselineError
+from edgeopt.figures import CALIBRATED, ESTIMATED, FIGURE_NAMES
 from edgeopt.profiles.loader import load_profile
 from edgeopt.profiles.schema import HardwareProfile
 
 BASELINE_FORMAT = 1
-# Metric -> the per-layer cost field that explains its growth.
-REGRESSION_METRICS = {
-    "params": "params",
-    "weight_bytes": "weight_bytes",
-    "peak_activation_bytes": "activation_bytes",
-    "macs": "macs",
-    "latency_s": "latency_s",
-    "energy_j": "energy_j",
-}
+# Cost figure -> the per-layer cost field that explains its growth (a layer has activations, the model a peak).
+REGRESSION_METRICS = {name: {"peak_activation_bytes": "activation_bytes"}.get(name, name) for name in FIGURE_NAMES}
 
 
 @dataclass(frozen=True)
@@ -38,7 +32,7 @@ class CheckItem:
     actual: float | str
     message: str
     layer: str | None = None
-    source: str = "estimated"  # where `actual` comes from: estimated (cost model), calibrated (the cost model on
+    source: str = ESTIMATED  # where `actual` comes from: estimated (cost model), calibrated (the cost model on
     # figures fitted to measurements) or measured (toolchain)
 
     def to_dict(self) -> dict:
@@ -209,13 +203,16 @@ def check(
 def _limit_item(c, est: Estimate) -> CheckItem:
     message = (f"{c.label}: {c.actual:.6g} within {c.what} {c.limit:.6g}" if c.passed
                else c.violation().message)
-    source = "estimated"
+    source = ESTIMATED
     if c.what == "max_latency_s":
-        source = est.latency_source
-        message += (f" ({est.latency_provenance} latency)" if est.latency_source == "calibrated" else
+        source = est.latency_from.source
+        message += (f" ({est.latency_from} latency)" if source == CALIBRATED else
                     "; checked against an estimate: the profile is not calibrated (edgeopt calibrate)")
     elif c.what in ("max_energy_j", "max_power_w"):
-        message += "; checked against an estimate (no measured energy)"
+        source = est.energy_from.source
+        message += (f" ({est.energy_from} energy)" if source == CALIBRATED else
+                    "; checked against an estimate: the profile's energy is not calibrated (edgeopt calibrate "
+                    "--measurements with an energy column)")
     return CheckItem(c.what, "budget", c.passed, c.limit, c.actual, message, c.layer, source)
 
 
@@ -299,9 +296,8 @@ def _regression_item(r: Regression) -> CheckItem:
 
 def baseline_record(est: Estimate) -> dict:
     """What a baseline file holds: totals and per-layer figures, so a regression can name the layer that grew."""
-    totals = {"params": est.total.params, "weight_bytes": est.total.weight_bytes,
-              "peak_activation_bytes": est.peak_activation_bytes, "macs": est.total.macs,
-              "latency_s": est.total.latency_s, "energy_j": est.total.energy_j}
+    figures = est.figures()
+    totals = {name: figures.value(name) for name in FIGURE_NAMES}
     layers = {layer.name: {field: getattr(layer.cost, field) for field in set(REGRESSION_METRICS.values())}
               for layer in est.layers}
     return {"edgeopt_baseline": BASELINE_FORMAT, "model": est.model, "profile": est.profile, "totals": totals,

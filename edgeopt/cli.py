@@ -11,6 +11,7 @@ import click
 
 from edgeopt.atomic import require_writable, write_text_atomic
 from edgeopt.errors import EdgeoptError, EdgeoptWarning
+from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
 from edgeopt.profiles.units import Dimension, parse_duration, parse_quantity
 
 
@@ -223,13 +224,15 @@ def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool
               help="ONNX files timed and fitted beside the microbenchmarks (repeat the option).")
 @click.option("--measurements", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Fit to a board's measurements instead of timing here: a CSV with columns model (an ONNX file, "
-                   "relative to the CSV) and latency (850us, 1.2ms) or latency_s / latency_ms / latency_us.")
+                   "relative to the CSV), latency (850us, 1.2ms) or latency_s / latency_ms / latency_us, optionally "
+                   "layer (a row timing one layer inside the model) and energy (12uJ; fits the energy figures).")
 @click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
               help="The calibrated profile (YAML) to write; it extends PROFILE.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def calibrate_cmd(profile, runtime, models, measurements, out, as_json) -> None:
-    """Fit a profile's latency figures (per-op efficiency and overhead, per-call overhead) to measured latencies and
-    write a profile that extends it with every fitted figure marked `source: measured`."""
+    """Fit a profile's latency figures (per-op efficiency and overhead, per-call overhead, peak rates, bandwidths)
+    to measured latencies, and its energy figures to measured energies where a measurements file gives them; write a
+    profile that extends it with every fitted figure marked `source: measured`."""
     from edgeopt.workflow.calibrate import calibrate
 
     if measurements and models:
@@ -309,10 +312,9 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
 @click.option("--early-stopping/--no-early-stopping", default=True, show_default=True, help="MO-ASHA over rungs.")
 @click.option("--min-epochs", type=click.IntRange(min=1), default=1, show_default=True, help="Epochs of rung 0.")
 @click.option("--eta", type=click.IntRange(min=2), default=3, show_default=True, help="ASHA reduction factor.")
-@click.option("--metric", type=click.Choice(["f1", "precision", "recall", "accuracy"]), default="f1",
+@click.option("--metric", type=click.Choice(QUALITY_METRICS), default="f1",
               show_default=True, help="Quality objective (binary: of the positive class).")
-@click.option("--objective", type=click.Choice(["weight_bytes", "params", "latency_s", "peak_activation_bytes",
-                                                "energy_j"]), default="weight_bytes", show_default=True,
+@click.option("--objective", type=click.Choice(OBJECTIVES), default="weight_bytes", show_default=True,
               help="Hardware objective (on the first profile).")
 @click.option("--positive-class", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -508,7 +510,7 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
               help="State dict for a module:factory teacher.")
 @click.option("--max-drop", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Largest allowed loss in the metric, e.g. 0.01 (default: the pipeline's, else 0.01).")
-@click.option("--metric", type=click.Choice(["f1", "precision", "recall", "accuracy"]), default=None,
+@click.option("--metric", type=click.Choice(QUALITY_METRICS), default=None,
               help="Metric the tolerance is measured in (default: the pipeline's, else f1).")
 @click.option("--positive-class", type=int, default=1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)

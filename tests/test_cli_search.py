@@ -463,3 +463,27 @@ def test_a_full_disk_is_said_as_such_with_how_to_continue(tmp_path):
         assert "Traceback" not in result.output
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)  # -l: the study file may still be open
+
+
+def test_the_report_says_where_latency_and_energy_come_from(tmp_path):
+    """On a calibrated profile every row's latency is `calibrated` with the profile's fit error, energy `estimated`:
+    in the JSON, the CSV and the HTML."""
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    profile = tmp_path / "board-calibrated.yaml"
+    profile.write_text('name: board-calibrated\nextends: stm32f746\ncompute:\n  call_overhead: {value: 40us, '
+                       'source: measured}\ncalibration:\n  runtime: "board measurements"\n  machine: "bench"\n'
+                       '  date: "2026-11-30"\n  samples: 61\n  fit_error: 0.0712\n  within_10pct: 0.8\n')
+    runs = tmp_path / "runs"
+    result = invoke("search", "--profile", profile, "--space", space, "--trials", 2, "--no-early-stopping",
+                    "--runs-dir", runs, "--name", "cal")
+    assert result.exit_code == 0, result.output
+    report = runs / "cal" / "report"
+    data = json.loads((report / "report.json").read_text())
+    rows = data["trials"]["board-calibrated"]
+    assert rows and all(r["provenance"]["latency_s"] == {"source": "calibrated", "fit_error": 0.0712} for r in rows)
+    assert all(r["provenance"]["energy_j"]["source"] == "estimated" for r in rows)
+    assert data["profiles"][0]["baseline"]["provenance"]["latency_s"]["source"] == "calibrated"
+    header = (report / "trials-board-calibrated.csv").read_text().splitlines()[0].split(",")
+    assert {"latency_s_source", "energy_j_source", "macs"} <= set(header)
+    assert "latency (calibrated (fit error 7.1%))" in (report / "report.html").read_text()

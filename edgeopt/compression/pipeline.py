@@ -12,7 +12,7 @@ from edgeopt.compression.quantize import CompressError, QuantizeConfig
 from edgeopt.compression.registry import STEPS, make_config, step_name
 from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.yamldoc import locate, read_yaml
-from edgeopt.train.metrics import QUALITY_METRICS
+from edgeopt.figures import QUALITY_METRICS
 
 PIPELINE_KEYS = ("steps", "metric", "max_drop")
 

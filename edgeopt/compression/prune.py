@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from edgeopt.compression.context import CompressContext
 from edgeopt.compression.quantize import CompressError
 from edgeopt.cost.estimate import Estimate, estimate, limit_checks
+from edgeopt.figures import FIGURE_NAMES
 from edgeopt.train.fit import FitSettings, fit
 
-TARGET_KEYS = ("params", "weight_bytes", "macs", "latency_s", "peak_activation_bytes", "energy_j")
 IMPORTANCES = ("l1", "l2", "fpgm", "lamp")
 
 
@@ -47,8 +47,8 @@ class ChannelPruneConfig:
         if self.ratio is not None and self.target is not None:
             raise CompressError("prune: give either ratio or target, not both")
         for key, value in (self.target or {}).items():
-            if key not in TARGET_KEYS:
-                raise CompressError(f"prune: unknown target {key!r}; valid targets: {', '.join(TARGET_KEYS)}")
+            if key not in FIGURE_NAMES:
+                raise CompressError(f"prune: unknown target {key!r}; valid targets: {', '.join(FIGURE_NAMES)}")
             if not isinstance(value, (int, float)) or value <= 0:
                 raise CompressError(f"prune: target {key} must be a positive number, got {value!r}")
         if self.importance not in IMPORTANCES:
@@ -205,10 +205,8 @@ def _meets(model, config: ChannelPruneConfig, ctx: CompressContext) -> bool:
 def _shortfalls(est: Estimate, config: ChannelPruneConfig, ctx: CompressContext) -> list[str]:
     """What still exceeds the target: the given figures, or the profile's size, latency and energy limits."""
     if config.target:
-        actual = {"params": est.total.params, "weight_bytes": est.total.weight_bytes, "macs": est.total.macs,
-                  "latency_s": est.total.latency_s, "peak_activation_bytes": est.peak_activation_bytes,
-                  "energy_j": est.total.energy_j}
-        return [f"{k} {actual[k]:.6g} > {v:.6g}" for k, v in config.target.items() if actual[k] > v]
+        actual = est.figures()
+        return [f"{k} {actual.value(k):.6g} > {v:.6g}" for k, v in config.target.items() if actual.value(k) > v]
     return _limit_shortfalls(est, ctx.profile)
 
 

@@ -14,6 +14,7 @@ from edgeopt.compression.fakequant import QuantPlan
 from edgeopt.compression.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
 from edgeopt.compression.quantize import CompressError, QuantizeConfig, quantize
 from edgeopt.errors import UnitError
+from edgeopt.figures import COST_FIGURES
 from edgeopt.profiles.units import Dimension, parse_quantity
 
 
@@ -73,10 +74,7 @@ STEPS: dict[str, Step] = {step.name: step for step in (
 )}
 
 # Prune targets as written in YAML (with units) -> the config's base-unit keys.
-TARGETS = {"params": ("params", Dimension.COUNT), "weight_bytes": ("weight_bytes", Dimension.BYTES),
-           "macs": ("macs", Dimension.COUNT), "latency": ("latency_s", Dimension.TIME),
-           "peak_activation_bytes": ("peak_activation_bytes", Dimension.BYTES),
-           "energy": ("energy_j", Dimension.ENERGY)}
+TARGETS = {f.target_key: (f.name, Dimension(f.dimension)) for f in COST_FIGURES}
 
 
 def step_of(config) -> Step:

@@ -17,6 +17,7 @@ from edgeopt.compression.registry import apply_step, step_name
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import ModelError
+from edgeopt.figures import CostFigures, quality
 from edgeopt.profiles.schema import HardwareProfile
 
 @dataclass(frozen=True)
@@ -26,19 +27,24 @@ class StepRecord:
     step: str
     accepted: bool
     weight_format: str  # fp32, int8, int8+int16 (mixed), ...
-    params: int
-    weight_bytes: float
-    peak_activation_bytes: float
-    latency_s: float
-    energy_j: float
-    fits: bool
+    cost: CostFigures  # on the profile, as stored after the step (latency and energy say where they come from)
     violations: tuple[str, ...]
     metrics: dict  # validation accuracy, precision, recall, f1
     seconds: float
     note: str = ""
     details: dict = field(default_factory=dict)
     test_metrics: dict | None = None  # the same on the test split, for the report only (decisions use validation)
-    latency_source: str = "estimated"  # estimated, or calibrated (Estimate.latency_provenance); energy: estimated
+
+    @property
+    def fits(self) -> bool:
+        return self.cost.fits
+
+    def to_dict(self) -> dict:
+        """Flat JSON: the step, its format, its cost figures (with provenance), then the rest."""
+        return {"step": self.step, "accepted": self.accepted, "weight_format": self.weight_format,
+                **self.cost.to_dict(), "violations": list(self.violations), "metrics": self.metrics,
+                "seconds": self.seconds, "note": self.note, "details": self.details,
+                "test_metrics": self.test_metrics}
 
 
 @dataclass(frozen=True)
@@ -137,16 +143,9 @@ def _record(step, model, plan, metrics, ctx, seconds, accepted, note="", details
 
     est = estimate_stored(model, ctx, plan)
     formats = sorted(set(plan.formats().values())) if plan is not None else ["fp32"]
-    return StepRecord(step, accepted, "+".join(formats), int(est.total.params), est.total.weight_bytes,
-                      est.peak_activation_bytes, est.total.latency_s, est.total.energy_j, est.fits,
-                      tuple(v.message for v in est.violations),
-                      _quality(metrics), round(seconds, 3), note, details or {},
-                      _quality(evaluate(model, *test, ctx.positive_class)) if test is not None else None,
-                      est.latency_provenance)
-
-
-def _quality(metrics) -> dict:
-    return {k: metrics.get(k) for k in ("accuracy", "precision", "recall", "f1")}
+    return StepRecord(step, accepted, "+".join(formats), est.figures(), tuple(v.message for v in est.violations),
+                      quality(metrics), round(seconds, 3), note, details or {},
+                      quality(evaluate(model, *test, ctx.positive_class)) if test is not None else None)
 
 
 def check_model(model, dataset: Dataset, normalizer: Normalizer | None = None, role: str = "model") -> None:

@@ -2,7 +2,7 @@
 peak rate of each number format measured and the memories' bandwidths, chosen so the cost model's latency matches
 measured latencies in relative terms.
 
-The fit keeps the cost model's own form (roofline per layer plus overheads, `LatencyTerms`), so a calibrated profile
+The fit keeps the cost model's own form (roofline per layer plus overheads, `CostTerms`), so a calibrated profile
 is used exactly as a hand-written one. Least squares on log(predicted / measured) (scipy), figures bounded to
 physical ranges (efficiency in (0, 1], overheads in [1 ns, 1 s], rates within 1000x of the profile's), a weak pull
 of the efficiencies, rates and bandwidths towards the profile's own figures so that what the measurements cannot tell
@@ -42,9 +42,10 @@ class CalibrationError(EdgeoptError):
 class Measurement:
     """A model's measured latency, with its estimate on the profile being calibrated (for its layers' terms)."""
 
-    label: str  # the model file or name
-    estimate: Estimate
+    label: str  # the model file or name (a layer: file:layer)
+    estimate: Estimate  # of the whole model, or of one layer of it (`whole` False)
     latency_s: float
+    whole: bool = True  # a whole call of the model (pays the per-call overhead), not one layer inside it
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
     ovh_index = np.array([ovh_ops.index(t.op) if t.pays_overhead else -1 for _, t in layers])
     fmt_index = np.array([formats.index(t.fmt) if t.fmt in formats else -1 for _, t in layers])
     measured = np.array([m.latency_s for m in measurements])
+    calls = np.array([m.whole for m in measurements], dtype=np.float64)
     n = len(measurements)
 
     def predict(e: np.ndarray) -> np.ndarray:
@@ -128,7 +130,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
         rate = np.append(eff, 1.0)[eff_index] * np.append(speed, 1.0)[fmt_index]
         per_layer = np.maximum(peak / rate, w_s / bw_w + a_s / bw_a) \
             + np.where(ovh_index >= 0, np.append(ovh, 0.0)[ovh_index], 0.0)
-        return np.bincount(sample, weights=per_layer, minlength=n) + call
+        return np.bincount(sample, weights=per_layer, minlength=n) + call * calls
 
     compute = profile.compute
     low_o, high_o = OVERHEAD_RANGE_S
@@ -151,11 +153,11 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
     solution = least_squares(residuals, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
                              max_nfev=2000)
     e = np.exp(solution.x)
-    rates = {fmt: _round(compute.macs_per_s[fmt] * m) for fmt, m in zip(formats, e[cut[3]:cut[4]])}
-    bandwidth_w = _round(profile.weight_memory.bandwidth_bytes_per_s * e[cut[4]]) if fit_w else None
-    bandwidth_a = _round(profile.activation_memory.bandwidth_bytes_per_s * e[cut[5]]) if fit_a else None
+    rates = {fmt: round_figure(compute.macs_per_s[fmt] * m) for fmt, m in zip(formats, e[cut[3]:cut[4]])}
+    bandwidth_w = round_figure(profile.weight_memory.bandwidth_bytes_per_s * e[cut[4]]) if fit_w else None
+    bandwidth_a = round_figure(profile.activation_memory.bandwidth_bytes_per_s * e[cut[5]]) if fit_a else None
     rounded = np.concatenate([
-        [min(1.0, _round(v)) for v in e[cut[0]:cut[1]]], [_round(v) for v in e[cut[1]:cut[3]]],
+        [min(1.0, round_figure(v)) for v in e[cut[0]:cut[1]]], [round_figure(v) for v in e[cut[1]:cut[3]]],
         [rates[fmt] / compute.macs_per_s[fmt] for fmt in formats],
         [bandwidth_w / profile.weight_memory.bandwidth_bytes_per_s] if fit_w else [],
         [bandwidth_a / profile.activation_memory.bandwidth_bytes_per_s] if fit_a else []])
@@ -163,7 +165,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
     eff = dict(zip(eff_ops, rounded[cut[0]:cut[1]].tolist()))
     ovh = dict(zip(ovh_ops, rounded[cut[1]:cut[2]].tolist()))
     computing = [v for op, v in ovh.items() if op not in views]
-    layer_overhead = _round(float(np.median(computing))) if computing else compute.layer_overhead_s
+    layer_overhead = round_figure(float(np.median(computing))) if computing else compute.layer_overhead_s
     fit = LatencyFit(eff, ovh, layer_overhead, float(rounded[cut[2]]), rates, bandwidth_w, bandwidth_a,
                      tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted))
     if fit.fit_error > MAX_FIT_ERROR:
@@ -190,5 +192,6 @@ def _check(measurements: Sequence[Measurement]) -> None:
         seen[m.label] = m.latency_s
 
 
-def _round(value: float) -> float:
+def round_figure(value: float) -> float:
+    """`value` to the digits a calibrated profile keeps."""
     return float(f"{value:.{SIGNIFICANT}g}")

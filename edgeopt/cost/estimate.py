@@ -6,9 +6,10 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 
-from edgeopt.cost.layer_cost import LatencyTerms, layer_cost, weight_bytes
+from edgeopt.cost.layer_cost import CostTerms, layer_cost, weight_bytes
 from edgeopt.cost.liveness import liveness
 from edgeopt.cost.record import Cost, total
+from edgeopt.figures import CALIBRATED, CostFigures, Provenance
 from edgeopt.graph.ir import Graph
 from edgeopt.graph.ops import MAC_OPS, SUPPORT_OPS, Op
 from edgeopt.profiles.schema import HardwareProfile
@@ -39,7 +40,7 @@ class LayerCost:
     weight_format: str | None  # None for layers without weights
     fused: bool  # folded into its producer or applied in place: no extra buffer, overhead or traffic
     cost: Cost
-    terms: LatencyTerms | None = None  # what its latency is made of (None: folded into its producer)
+    terms: CostTerms | None = None  # what its latency and energy are made of (None: folded into its producer)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "op": self.op.value, "source_op": self.source_op,
@@ -58,17 +59,16 @@ class Estimate:
     violations: tuple[Violation, ...]
     notes: tuple[str, ...] = field(default=())
     crossbar_tiles_available: int | None = None
-    # where latency and energy come from: the cost model on a profile's figures ("estimated"), or on figures fitted
-    # to measurements ("calibrated", with the fit's error); every other figure is counted from the model itself
-    latency_source: str = "estimated"
-    latency_fit_error: float | None = None
+    # where latency and energy come from: the cost model on a profile's figures (estimated), or on figures fitted
+    # to measurements (calibrated, with the fit's error); every other figure is counted from the model itself
+    latency_from: Provenance = Provenance()
+    energy_from: Provenance = Provenance()
 
-    @property
-    def latency_provenance(self) -> str:
-        """'estimated', or 'calibrated (fit error 7.1%)': how far to trust the latency."""
-        if self.latency_source == "calibrated" and self.latency_fit_error is not None:
-            return f"calibrated (fit error {self.latency_fit_error:.1%})"
-        return self.latency_source
+    def figures(self) -> CostFigures:
+        """The totals in the shared vocabulary, with their provenance."""
+        t = self.total
+        return CostFigures(t.params, t.weight_bytes, t.macs, self.peak_activation_bytes, t.latency_s, t.energy_j,
+                           self.fits, {"latency_s": self.latency_from, "energy_j": self.energy_from})
 
     @property
     def fits(self) -> bool:
@@ -101,8 +101,7 @@ class Estimate:
             "unknown_ops": list(self.unknown_ops),
             "violations": [v.to_dict() for v in self.violations],
             "notes": list(self.notes),
-            "provenance": {"latency_s": self.latency_source, "latency_fit_error": self.latency_fit_error,
-                           "energy_j": "estimated"},
+            "provenance": {"latency_s": self.latency_from.to_dict(), "energy_j": self.energy_from.to_dict()},
             "layers": [layer.to_dict() for layer in self.layers],
         }
 
@@ -151,9 +150,13 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     if unknown_shapes:
         notes.append(f"{len(unknown_shapes)} tensors have unknown shapes; their activations and MACs are not counted")
     calibration = profile.calibration
+    latency_from = energy_from = Provenance()
+    if calibration is not None:
+        latency_from = Provenance(CALIBRATED, calibration.fit_error)
+        if calibration.energy_fit_error is not None:
+            energy_from = Provenance(CALIBRATED, calibration.energy_fit_error)
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
-                      tuple(notes), profile.crossbar.tiles if profile.crossbar else None,
-                      "calibrated" if calibration else "estimated", calibration.fit_error if calibration else None)
+                      tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from)
     return replace(result, violations=tuple(find_violations(result, profile)))
 
 

@@ -38,8 +38,9 @@ def multiplier_bytes(layer: Layer, profile: HardwareProfile, bytes_per_weight: f
 
 
 @dataclass(frozen=True)
-class LatencyTerms:
-    """A layer's latency before the profile's efficiency and overhead figures apply: what calibration fits them to."""
+class CostTerms:
+    """A layer's latency and energy before the profile's efficiency, overhead and energy figures apply: what
+    calibration fits those figures to."""
 
     op: Op
     fmt: str  # the number format its MACs run in (the peak rate's key)
@@ -47,6 +48,10 @@ class LatencyTerms:
     weight_memory_s: float  # weight traffic at the weight memory's bandwidth
     activation_memory_s: float  # activation traffic at the activation memory's bandwidth
     pays_overhead: bool  # run as a layer of its own (not fused into its producer)
+    work: float = 0.0  # MACs (those a sparse device runs) plus vector ops
+    energy_fmt: str = ""  # the format its per-MAC energy is looked up in (the layer's own)
+    moved_weight_bytes: float = 0.0
+    moved_activation_bytes: float = 0.0
 
     @property
     def memory_s(self) -> float:
@@ -55,6 +60,12 @@ class LatencyTerms:
     def latency_s(self, efficiency: float, overhead_s: float) -> float:
         """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead."""
         return max(self.peak_compute_s / efficiency, self.memory_s) + (overhead_s if self.pays_overhead else 0.0)
+
+    def energy_j(self, mac_j: float, weight_j_per_byte: float, activation_j_per_byte: float) -> float:
+        """Dynamic energy: its work at `mac_j` a MAC, plus its weight and activation traffic (static power is the
+        model's, over its whole latency)."""
+        return (self.work * mac_j + self.moved_weight_bytes * weight_j_per_byte
+                + self.moved_activation_bytes * activation_j_per_byte)
 
 
 def layer_cost(
@@ -66,13 +77,13 @@ def layer_cost(
     out_bytes: float,
     stored_bytes: float,
     fused: bool,
-) -> tuple[Cost, LatencyTerms | None]:
-    """(Cost, LatencyTerms): roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime
+) -> tuple[Cost, CostTerms | None]:
+    """(Cost, CostTerms): roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime
     pays for each layer it runs; fused layers (folded batchnorm, activations applied in place) pay neither overhead
     nor traffic, views no traffic and an overhead only where the profile gives one for their op."""
     compute = profile.compute
     if layer.op in VIEW_OPS:  # no data moves; a runtime that runs views as nodes pays a calibrated overhead
-        terms = LatencyTerms(layer.op, fmt, 0.0, 0.0, 0.0, not fused)
+        terms = CostTerms(layer.op, fmt, 0.0, 0.0, 0.0, not fused)
         latency_s = terms.latency_s(1.0, compute.op_overhead_s.get(layer.op, 0.0))
         return Cost(params=layer.params, weight_bytes=stored_bytes, latency_s=latency_s), terms
     work = layer.macs * _density(layer, profile) + layer.vector_ops
@@ -81,18 +92,13 @@ def layer_cost(
     weights_move = profile.weight_memory.kind != "crossbar"  # in-memory arrays compute where the weights sit
     moved_weight_bytes = stored_bytes if weights_move else 0.0
     moved_activation_bytes = 0.0 if fused else in_bytes + out_bytes
-    terms = LatencyTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, work / rate,
-                         _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
-                         _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
-                         not fused)
+    terms = CostTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, work / rate,
+                      _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
+                      _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
+                      not fused, work, fmt, moved_weight_bytes, moved_activation_bytes)
     latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op))
-
-    mac_energy = profile.energy.mac_j.get(fmt, 0.0)
-    energy_j = (
-        work * mac_energy
-        + moved_weight_bytes * profile.weight_memory.energy_per_byte_j
-        + moved_activation_bytes * profile.activation_memory.energy_per_byte_j
-    )
+    energy_j = terms.energy_j(profile.energy.mac_j.get(fmt, 0.0), profile.weight_memory.energy_per_byte_j,
+                              profile.activation_memory.energy_per_byte_j)
     tiles = tile_share(layer.matrix, profile.crossbar) if profile.crossbar and layer.matrix else 0.0
     return Cost(
         params=layer.params,

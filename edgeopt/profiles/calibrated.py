@@ -13,23 +13,31 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                     layer_overhead_s: float, call_overhead_s: float, calibration: Calibration,
                     macs_per_cycle: Mapping[str, float] | None = None,
                     peak_macs_per_s: Mapping[str, float] | None = None,
-                    bandwidth_bytes_per_s: Mapping[str, float] | None = None) -> str:
+                    bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None) -> str:
     """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
     rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
-    level (weights, activations)."""
+    level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
     def figure(value: str) -> str:
         return f"{{value: {value}, source: measured}}"
 
     lines = [
-        "# Written by `edgeopt calibrate`: latency figures fitted to measurements (source: measured); the rest is",
+        "# Written by `edgeopt calibrate`: figures fitted to measurements (source: measured); the rest is",
         f"# {parent}'s. Re-run the calibration rather than editing the figures by hand.",
         f"name: {json.dumps(name)}",
         f"extends: {json.dumps(parent)}",
     ]
-    if bandwidth_bytes_per_s:
+    memory: dict[str, list[str]] = {}
+    for level, bandwidth in sorted((bandwidth_bytes_per_s or {}).items()):
+        memory.setdefault(level, []).append(f"    bandwidth: {figure(f'{bandwidth:.4g}B/s')}")
+    if energy is not None:
+        for level, per_byte in (("weights", energy.weight_energy_per_byte_j),
+                                ("activations", energy.activation_energy_per_byte_j)):
+            if per_byte is not None:
+                memory.setdefault(level, []).append(f"    energy_per_byte: {figure(_joules(per_byte))}")
+    if memory:
         lines.append("memory:")
-        lines += [f"  {level}:\n    bandwidth: {figure(f'{bandwidth_bytes_per_s[level]:.4g}B/s')}"
-                  for level in sorted(bandwidth_bytes_per_s)]
+        for level in sorted(memory):
+            lines += [f"  {level}:", *memory[level]]
     lines += [
         "compute:",
         f"  layer_overhead: {figure(_time(layer_overhead_s))}",
@@ -42,6 +50,10 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
         if values:
             lines.append(f"  {title}:")
             lines += [f"    {key}: {figure(text(values[key]))}" for key in sorted(values)]
+    if energy is not None:
+        lines += ["energy:", "  per_mac:"]
+        lines += [f"    {fmt}: {figure(_joules(energy.mac_j[fmt]))}" for fmt in sorted(energy.mac_j)]
+        lines.append(f"  static_power: {figure(f'{energy.static_power_w:.4g}W')}")
     lines += [
         "calibration:",
         f"  runtime: {json.dumps(calibration.runtime)}",
@@ -51,7 +63,14 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
         f"  fit_error: {calibration.fit_error:.4f}",
         f"  within_10pct: {calibration.within_10pct:.4f}",
     ]
+    if calibration.energy_fit_error is not None:
+        lines += [f"  energy_samples: {calibration.energy_samples}",
+                  f"  energy_fit_error: {calibration.energy_fit_error:.4f}"]
     return "\n".join(lines) + "\n"
+
+
+def _joules(joules: float) -> str:
+    return f"{joules * 1e12:.4g}pJ"
 
 
 def _time(seconds: float) -> str:

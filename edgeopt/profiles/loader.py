@@ -376,14 +376,19 @@ class _Builder:
     def _calibration(self, value: object) -> Calibration:
         field = ("calibration",)
         keys = ("runtime", "machine", "date", "samples", "fit_error", "within_10pct")
-        data = self.mapping(field, value, keys)
+        data = self.mapping(field, value, (*keys, "energy_samples", "energy_fit_error"))
         for key in keys:
             self.required(data, (*field, key), "written by edgeopt calibrate")
-        samples = data["samples"]
-        if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
-            raise self.fail((*field, "samples"), f"expected a positive whole number, got {samples!r}")
+        if ("energy_samples" in data) != ("energy_fit_error" in data):
+            raise self.fail((*field, "energy_samples"), "energy_samples and energy_fit_error come together")
+        for key in ("samples", "energy_samples"):
+            count = data.get(key, 1)
+            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+                raise self.fail((*field, key), f"expected a positive whole number, got {count!r}")
         shares = {}
-        for key in ("fit_error", "within_10pct"):
+        for key in ("fit_error", "within_10pct", "energy_fit_error"):
+            if key not in data:
+                continue
             number = data[key]
             if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number < 1e6:
                 raise self.fail((*field, key), f"expected a non-negative number, got {number!r}")
@@ -391,8 +396,9 @@ class _Builder:
         if shares["within_10pct"] > 1:
             raise self.fail((*field, "within_10pct"), f"a share is at most 1, got {shares['within_10pct']!r}")
         return Calibration(self.text((*field, "runtime"), data["runtime"]), self.text((*field, "machine"),
-                           data["machine"]), self.text((*field, "date"), str(data["date"])), samples,
-                           shares["fit_error"], shares["within_10pct"])
+                           data["machine"]), self.text((*field, "date"), str(data["date"])), data["samples"],
+                           shares["fit_error"], shares["within_10pct"], data.get("energy_samples"),
+                           shares.get("energy_fit_error"))
 
     def _analog(self, value: object) -> Analog:
         field = ("analog",)

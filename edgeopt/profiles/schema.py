@@ -78,10 +78,15 @@ class Calibration:
     samples: int  # measurements the fit used
     fit_error: float  # mean absolute relative error of the fitted latency over those measurements
     within_10pct: float  # share of them the fit predicts within +-10%
+    energy_samples: int | None = None  # measured energies the energy figures were fitted to (None: not calibrated)
+    energy_fit_error: float | None = None
 
     def describe(self) -> str:
-        return (f"calibrated on {self.runtime}, {self.machine}, {self.date}: {self.samples} measurements, fit error "
+        text = (f"calibrated on {self.runtime}, {self.machine}, {self.date}: {self.samples} measurements, fit error "
                 f"{self.fit_error:.1%}")
+        if self.energy_fit_error is not None:
+            text += f"; energy from {self.energy_samples} measurements, fit error {self.energy_fit_error:.1%}"
+        return text
 
 
 @dataclass(frozen=True)

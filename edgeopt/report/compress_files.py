@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 from edgeopt.data.normalize import Normalizer
-
-COLUMNS = ("step", "accepted", "weight_format", "params", "weight_bytes", "peak_activation_bytes", "latency_s",
-           "energy_j", "fits")
+from edgeopt.figures import QUALITY_METRICS
+from edgeopt.report.columns import REPORTED, cell, heading, metric_label
 
 
 def write_compression_files(result, folder: Path, normalizer: Normalizer) -> None:
@@ -25,13 +24,13 @@ def write_compression_files(result, folder: Path, normalizer: Normalizer) -> Non
         "note": f"apply (x - mean) / std {'per feature' if normalizer.per_feature else 'per channel'} before the "
                 "model, then set NaN padding (the steps after a shorter series' end) to 0, as the evaluation did"}
     (folder / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    rows = [{"step": r.step, "accepted": r.accepted, "weight_format": r.weight_format, **r.cost.flat(),
+             **r.metrics, "test_f1": r.test_metrics["f1"] if r.test_metrics else None, "note": r.note}
+            for r in result.steps]
     with (folder / "steps.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*COLUMNS, "accuracy", "precision", "recall", "f1", "test_f1", "note"])
-        for r in result.steps:
-            writer.writerow([getattr(r, c) for c in COLUMNS] + [r.metrics[k] for k in ("accuracy", "precision",
-                                                                                        "recall", "f1")]
-                            + [r.test_metrics["f1"] if r.test_metrics else None, r.note])
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["step"])
+        writer.writeheader()
+        writer.writerows(rows)
     steps_plot(result, folder / "steps.png")
     (folder / "report.html").write_text(_html(result, folder))
 
@@ -43,7 +42,7 @@ def steps_plot(result, path: Path) -> None:
     rows = result.steps
     with _axes(path, (7, 4.5), f"{result.profile}: {result.metric} vs size, step by step",
                "weight bytes on device (log)", f"validation {result.metric}") as ax:
-        xs = [r.weight_bytes for r in rows]
+        xs = [r.cost.weight_bytes for r in rows]
         ys = [r.metrics[result.metric] for r in rows]
         ax.plot(xs, ys, "-", color="#999", zorder=1)
         for r, x, y in zip(rows, xs, ys):
@@ -75,15 +74,13 @@ def _fmt(value) -> str:
 
 def _html(result, folder: Path) -> str:
     d = result.deployed
-    source = result.steps[0].latency_source if result.steps else "estimated"
-    head = ["step", "format", "params", "weight B", "peak act B", f"latency us ({source})", "energy uJ (estimated)",
-            "fits", "accuracy",
-            "precision", "recall", "F1", "test F1", "note"]
+    costs = [r.cost for r in result.steps]
+    head = ["step", "format", *(heading(f, costs) for f in REPORTED), "fits", *map(metric_label, QUALITY_METRICS),
+            "test F1", "note"]
     rows = []
     for r in result.steps:
-        cells = [r.step + ("" if r.accepted else " (rejected)"), r.weight_format, r.params, r.weight_bytes,
-                 r.peak_activation_bytes, r.latency_s * 1e6, r.energy_j * 1e6, r.fits, r.metrics["accuracy"],
-                 r.metrics["precision"], r.metrics["recall"], r.metrics["f1"],
+        cells = [r.step + ("" if r.accepted else " (rejected)"), r.weight_format,
+                 *(cell(f, r.cost) for f in REPORTED), r.fits, *(r.metrics.get(m) for m in QUALITY_METRICS),
                  r.test_metrics["f1"] if r.test_metrics else None, r.note]
         rows.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in cells) + "</tr>")
     deployed_rows = []

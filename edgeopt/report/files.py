@@ -10,11 +10,12 @@ import base64
 import csv
 import html
 import json
-from dataclasses import asdict, fields
 from pathlib import Path
 
 from edgeopt.atomic import atomic_folder
-from edgeopt.profiles.units import format_bytes, format_joules, format_seconds
+from edgeopt.figures import QUALITY_METRICS
+from edgeopt.profiles.units import format_bytes
+from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, heading, metric_label
 from edgeopt.report.plots import hypervolume_plot, pr_curves_plot, tradeoff_plot
 from edgeopt.report.search_report import SearchReport, TrialRow
 
@@ -39,11 +40,11 @@ def write_report(report: SearchReport, out_dir: str | Path) -> Path:
 
 
 def _csv(path: Path, rows) -> None:
+    flat = [row.flat() for row in rows]
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(TrialRow)])
+        writer = csv.DictWriter(handle, fieldnames=list(flat[0]) if flat else ["trial"])
         writer.writeheader()
-        for row in rows:
-            writer.writerow(asdict(row))
+        writer.writerows(flat)
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -68,16 +69,16 @@ class _Unit(str):
 
 
 def _table(rows: list[TrialRow], metric: str, recommended: int | None = None) -> str:
-    head = ["trial", "epochs", "precision", "recall", "F1", "accuracy", f"{metric} over folds", "test P", "test R",
-            "test F1", "params", "weights", "peak activations", "latency", "energy"]
+    costs = [r.cost for r in rows]
+    head = ["trial", "epochs", *map(metric_label, QUALITY_METRICS), f"{metric} over folds",
+            *(f"test {metric_label(m)}" for m in HEADLINE_METRICS), *(heading(f, costs) for f in REPORTED)]
     body = []
     for r in rows:
         label = "baseline (logistic)" if r.trial < 0 else f"{r.trial} ★ recommended" if r.trial == recommended \
             else r.trial
         spread = _Unit("–" if not r.fold_spread else "{:.3f} ± {:.3f}".format(*r.fold_spread[metric]))
-        cells = [label, r.epochs, r.precision, r.recall, r.f1, r.accuracy, spread, r.test_precision, r.test_recall,
-                 r.test_f1, r.params, _Unit(format_bytes(r.weight_bytes)), _Unit(format_bytes(r.peak_activation_bytes)),
-                 _Unit(format_seconds(r.latency_s)), _Unit(format_joules(r.energy_j))]
+        cells = [label, r.epochs, *(r.quality(m) for m in QUALITY_METRICS), spread,
+                 *(r.quality(m, test=True) for m in HEADLINE_METRICS), *(_Unit(cell(f, r.cost)) for f in REPORTED)]
         css = ' class="recommended"' if r.trial == recommended and r.trial >= 0 else ""
         body.append(f"<tr{css}>{_cells(cells)}</tr>")
     return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
@@ -121,13 +122,15 @@ def _html(report: SearchReport, folder: Path, pictures: list[str]) -> str:
                      f"Weight limit {html.escape(format_bytes(profile.limit_bytes))}.</p>")
         parts.append("<h3>Pareto front</h3>" + _table(list(profile.front) + ([profile.baseline] if profile.baseline
                                                                           else []), report.metric, chosen))
-        parts.append("<h3>Best under a size budget</h3><table><tr><th>budget</th><th>weights</th><th>trial</th>"
-                     "<th>precision</th><th>recall</th><th>F1</th><th>test precision</th><th>test recall</th>"
-                     "<th>beats the baseline</th></tr>")
+        head = ["budget", "weights", "trial", *map(metric_label, HEADLINE_METRICS),
+                *(f"test {metric_label(m)}" for m in HEADLINE_METRICS[:2]), "beats the baseline"]
+        parts.append("<h3>Best under a size budget</h3><table><tr>" + "".join(f"<th>{h}</th>" for h in head)
+                     + "</tr>")
         for b in profile.budgets:
             r = b.best
             cells = [b.label, _Unit(format_bytes(b.weight_bytes))] + (
-                [r.trial, r.precision, r.recall, r.f1, r.test_precision, r.test_recall, b.beats_baseline] if r
+                [r.trial, *(r.quality(m) for m in HEADLINE_METRICS),
+                 *(r.quality(m, test=True) for m in HEADLINE_METRICS[:2]), b.beats_baseline] if r
                 else [_Unit("no model beats a constant predictor")] + [None] * 6)
             parts.append(f"<tr>{_cells(cells)}</tr>")
         parts.append("</table>")

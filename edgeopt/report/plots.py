@@ -40,23 +40,23 @@ def tradeoff_plot(report: SearchReport, profile_index: int, path: Path) -> None:
 
 
 def _tradeoff(ax, profile, rows, metric: str) -> None:
-    trained = [r for r in rows if getattr(r, metric) is not None and r.fits]
-    unfit = [r for r in rows if getattr(r, metric) is not None and not r.fits]
+    trained = [r for r in rows if r.quality(metric) is not None and r.fits]
+    unfit = [r for r in rows if r.quality(metric) is not None and not r.fits]
     infeasible = [r for r in rows if r.state == "infeasible"]
-    ax.scatter([r.weight_bytes for r in trained], [getattr(r, metric) for r in trained], s=18, c="#4878d0",
+    ax.scatter([r.cost.weight_bytes for r in trained], [r.quality(metric) for r in trained], s=18, c="#4878d0",
                alpha=0.6, label=f"trained ({len(trained)})")
     if unfit:
-        ax.scatter([r.weight_bytes for r in unfit], [getattr(r, metric) for r in unfit], s=18, c="#aaaaaa",
+        ax.scatter([r.cost.weight_bytes for r in unfit], [r.quality(metric) for r in unfit], s=18, c="#aaaaaa",
                    label=f"trained, does not fit this profile ({len(unfit)})")
     if infeasible:
-        ax.scatter([r.weight_bytes for r in infeasible], [0.0] * len(infeasible), marker="x", c="#d65f5f", s=20,
-                   label=f"infeasible, not trained ({len(infeasible)})")
+        ax.scatter([r.cost.weight_bytes for r in infeasible], [0.0] * len(infeasible), marker="x", c="#d65f5f",
+                   s=20, label=f"infeasible, not trained ({len(infeasible)})")
     front = profile.front
     if front:
-        ax.plot([r.weight_bytes for r in front], [getattr(r, metric) for r in front], "-o", c="#ee854a", ms=6,
+        ax.plot([r.cost.weight_bytes for r in front], [r.quality(metric) for r in front], "-o", c="#ee854a", ms=6,
                 label="Pareto front")
     if profile.baseline is not None:
-        ax.scatter([profile.baseline.weight_bytes], [getattr(profile.baseline, metric)], marker="s", c="k", s=40,
+        ax.scatter([profile.baseline.cost.weight_bytes], [profile.baseline.quality(metric)], marker="s", c="k", s=40,
                    label="logistic regression")
     ax.axvline(profile.limit_bytes, ls="--", c="#6acc64", label="profile limit")
     ax.set_xscale("log")
@@ -65,7 +65,7 @@ def _tradeoff(ax, profile, rows, metric: str) -> None:
 
 def pr_curves_plot(report: SearchReport, path: Path) -> None:
     """Validation precision-recall curves of the first profile's front members."""
-    sizes = {f"trial {r.trial}": r.weight_bytes for r in report.profiles[0].front} if report.profiles else {}
+    sizes = {f"trial {r.trial}": r.cost.weight_bytes for r in report.profiles[0].front} if report.profiles else {}
     with _axes(path, (5.5, 4.5), "precision-recall of the front (validation)", "recall", "precision") as ax:
         for label, points in report.pr_curves.items():
             if points:

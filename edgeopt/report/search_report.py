@@ -3,13 +3,14 @@ recall under a ladder of size budgets, a linear baseline, and every trial. Test 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.figures import FIGURE_NAMES, QUALITY_METRICS, CostFigures, quality
 from edgeopt.search.pareto import hypervolume_2d, pareto_front
 from edgeopt.search.store import Store, TrialRecord, TrialState
 from edgeopt.train.cv import Selection, selection_labels
-from edgeopt.train.metrics import QUALITY_METRICS, beats_trivial, trivial_scores
+from edgeopt.train.metrics import beats_trivial, trivial_scores
 
 TRAINED = (TrialState.COMPLETED, TrialState.STOPPED, TrialState.PAUSED)
 BUDGET_FRACTIONS = (1.0, 0.5, 0.25, 0.125)
@@ -17,24 +18,34 @@ BUDGET_FRACTIONS = (1.0, 0.5, 0.25, 0.125)
 
 @dataclass(frozen=True)
 class TrialRow:
+    """One trial on one profile: its quality on validation (and test, where evaluated) and its cost figures."""
+
     trial: int
     state: str
     epochs: int
-    precision: float | None
-    recall: float | None
-    f1: float | None
-    accuracy: float | None
-    test_precision: float | None
-    test_recall: float | None
-    test_f1: float | None
-    test_accuracy: float | None
-    params: int
-    weight_bytes: float
-    peak_activation_bytes: float
-    latency_s: float
-    energy_j: float
-    fits: bool
+    metrics: dict  # validation: each quality metric (None: not trained)
+    test_metrics: dict | None  # the same on test (None: not evaluated)
+    cost: CostFigures
     fold_spread: dict | None = None  # cross-validation: {metric: [mean, std] over the folds}; None on a holdout
+
+    @property
+    def fits(self) -> bool:
+        return self.cost.fits
+
+    def quality(self, metric: str, *, test: bool = False) -> float | None:
+        """A validation metric (or, with `test`, the test one); None where it was not evaluated."""
+        return (self.test_metrics or {}).get(metric) if test else self.metrics.get(metric)
+
+    def to_dict(self) -> dict:
+        """Flat JSON: the metrics by name, test ones as test_<name>, then the cost figures with their provenance."""
+        return {"trial": self.trial, "state": self.state, "epochs": self.epochs, **self.metrics,
+                **{f"test_{m}": self.quality(m, test=True) for m in QUALITY_METRICS}, **self.cost.to_dict(),
+                "fold_spread": self.fold_spread}
+
+    def flat(self) -> dict:
+        """One level, for CSV rows."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("provenance", "fold_spread")} \
+            | self.cost.flat() | {"fold_spread": self.fold_spread}
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,10 @@ class BudgetRow:
     weight_bytes: float
     best: TrialRow | None
     beats_baseline: bool | None = None  # on validation; None without a baseline or a model
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "weight_bytes": self.weight_bytes,
+                "best": self.best.to_dict() if self.best else None, "beats_baseline": self.beats_baseline}
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,13 @@ class ProfileReport:
     recommended: TrialRow | None = None  # the best validation quality under the profile's limit
     inapplicable: int = 0  # sampled architectures that cannot take the data's samples (in `infeasible` too)
     verdict: str = ""  # one plain line: what to deploy, and whether it beats the baseline
+
+    def to_dict(self) -> dict:
+        return {"profile": self.profile, "limit_bytes": self.limit_bytes, "front": [r.to_dict() for r in self.front],
+                "budgets": [b.to_dict() for b in self.budgets], "feasible": self.feasible,
+                "infeasible": self.infeasible, "baseline": self.baseline.to_dict() if self.baseline else None,
+                "recommended": self.recommended.to_dict() if self.recommended else None,
+                "inapplicable": self.inapplicable, "verdict": self.verdict}
 
 
 @dataclass(frozen=True)
@@ -73,7 +95,11 @@ class SearchReport:
     trivial: dict[str, float] = field(default_factory=dict)  # what a constant predictor scores on validation
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"name": self.name, "metric": self.metric, "settings": self.settings, "dataset": self.dataset,
+                "profiles": [p.to_dict() for p in self.profiles],
+                "trials": {name: [r.to_dict() for r in rows] for name, rows in self.trials.items()},
+                "hypervolume": [list(p) for p in self.hypervolume], "pr_curves": self.pr_curves,
+                "compressed": self.compressed, "trivial": self.trivial}
 
 
 def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
@@ -116,11 +142,10 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
         budgets = []
         for fraction in BUDGET_FRACTIONS:
             cap = limit * fraction
-            eligible = [(t, r) for t, r in trained if r.weight_bytes <= cap]
-            best = max(eligible, key=lambda tr: (getattr(tr[1], metric), -tr[1].weight_bytes), default=None)
+            eligible = [(t, r) for t, r in trained if r.cost.weight_bytes <= cap]
+            best = max(eligible, key=lambda tr: (tr[1].quality(metric), -tr[1].cost.weight_bytes), default=None)
             label = "profile limit" if fraction == 1.0 else f"1/{round(1 / fraction)} of limit"
-            beats = None if best is None or base_row is None else \
-                getattr(best[1], metric) > getattr(base_row, metric)
+            beats = None if best is None or base_row is None else best[1].quality(metric) > base_row.quality(metric)
             budgets.append(BudgetRow(label, cap, _row(best[0], profile.name, tester) if best else None, beats))
         recommended = budgets[0].best
         rows_by_profile[profile.name] = rows
@@ -140,12 +165,12 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
 def pareto_members(trained: list, metric: str) -> list:
     """Non-dominated (quality, weight bytes) members, smallest first; of members with the same costs, one (the best,
     then the earliest) stays: a front of identical models tells a user nothing more than one."""
-    points = [(1 - getattr(r, metric), r.weight_bytes) for _, r in trained]
+    points = [(1 - r.quality(metric), r.cost.weight_bytes) for _, r in trained]
     members = sorted((trained[i] for i in pareto_front(points)),
-                     key=lambda tr: (tr[1].weight_bytes, -getattr(tr[1], metric), tr[0].number))
+                     key=lambda tr: (tr[1].cost.weight_bytes, -tr[1].quality(metric), tr[0].number))
     kept, seen = [], set()
     for trial, row in members:
-        costs = (row.params, row.weight_bytes, row.peak_activation_bytes, row.latency_s, row.energy_j)
+        costs = tuple(row.cost.value(name) for name in FIGURE_NAMES)
         if costs not in seen:
             seen.add(costs)
             kept.append((trial, row))
@@ -158,15 +183,16 @@ def _verdict(profile: str, metric: str, best: TrialRow | None, beats: bool | Non
     if best is None:
         return (f"{profile}: no trained model beats a constant predictor ({fitting} trained models fit); "
                 "nothing to deploy from this search" + ("; the logistic-regression baseline scores "
-                                                         f"{metric} {getattr(baseline, metric):.3f} on validation"
+                                                         f"{metric} {baseline.quality(metric):.3f} on validation"
                                                          if baseline else ""))
-    text = (f"{profile}: recommended trial {best.trial} ({metric} {getattr(best, metric):.3f} on validation"
-            + (f", {getattr(best, 'test_' + metric):.3f} on test" if getattr(best, "test_" + metric) is not None
-               else "") + f"; {best.params:,} params, {best.weight_bytes:,.0f} weight bytes)")
+    test = best.quality(metric, test=True)
+    text = (f"{profile}: recommended trial {best.trial} ({metric} {best.quality(metric):.3f} on validation"
+            + (f", {test:.3f} on test" if test is not None else "")
+            + f"; {best.cost.params:,} params, {best.cost.weight_bytes:,.0f} weight bytes)")
     if baseline is None:
         return text
-    base = f"the logistic-regression baseline ({metric} {getattr(baseline, metric):.3f} on validation"
-    base += f", {baseline.params:,} params{'' if baseline.fits else ', does not fit'})"
+    base = f"the logistic-regression baseline ({metric} {baseline.quality(metric):.3f} on validation"
+    base += f", {baseline.cost.params:,} params{'' if baseline.fits else ', does not fit'})"
     return text + (f" beats {base}" if beats else f"; NO trained model beats {base} under the profile limit")
 
 
@@ -203,15 +229,10 @@ class _Tester:
 
 
 def _row(trial: TrialRecord, profile: str, tester) -> TrialRow:
-    cost = trial.costs[profile]
     val = trial.last.metrics if trial.last else {}
     test = tester(trial) if tester is not None and trial.last else None
-    test = test or {}
-    return TrialRow(trial.number, trial.state.value, trial.last.epochs if trial.last else 0,
-                    val.get("precision"), val.get("recall"), val.get("f1"), val.get("accuracy"),
-                    test.get("precision"), test.get("recall"), test.get("f1"), test.get("accuracy"),
-                    int(cost["params"]), float(cost["weight_bytes"]), float(cost["peak_activation_bytes"]),
-                    float(cost["latency_s"]), float(cost["energy_j"]), bool(cost["fits"]), _spread(val.get("cv")))
+    return TrialRow(trial.number, trial.state.value, trial.last.epochs if trial.last else 0, quality(val),
+                    quality(test), trial.cost(profile), _spread(val.get("cv")))
 
 
 def _spread(cv: dict | None) -> dict | None:
@@ -224,10 +245,8 @@ def _baseline_row(model, val, test, dataset, profile) -> TrialRow:
     from edgeopt.cost.estimate import estimate
 
     est = estimate(model, profile, (1, *dataset.sample_shape))
-    test_values = (test.precision, test.recall, test.f1, test.accuracy) if test else (None,) * 4
-    return TrialRow(-1, "baseline", 0, val.precision, val.recall, val.f1, val.accuracy, *test_values,
-                    est.total.params, est.total.weight_bytes, est.peak_activation_bytes, est.total.latency_s,
-                    est.total.energy_j, est.fits)
+    return TrialRow(-1, "baseline", 0, quality(val.to_dict()), quality(test.to_dict() if test else None),
+                    est.figures())
 
 
 def weight_limit_bytes(profile) -> float:

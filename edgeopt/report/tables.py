@@ -8,8 +8,10 @@ from rich.text import Text
 
 from edgeopt.check import CheckResult
 from edgeopt.cost.estimate import Estimate
+from edgeopt.figures import QUALITY_METRICS
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.profiles.units import format_bytes, format_count, format_joules, format_seconds
+from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, heading, metric_label
 
 
 def render_estimate(est: Estimate, console: Console, *, layers: bool = True, measured=None) -> None:
@@ -18,7 +20,8 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True, mea
     crossbar = est.crossbar_tiles_available is not None
     if layers:
         table = Table(title=f"{est.model} on {est.profile}", title_justify="left", show_footer=True)
-        columns = ["layer", "op", "output", "params", "weights", "MACs", "act out", "latency", "energy"]
+        columns = ["layer", "op", "output", "params", "weights", "MACs", "act out",
+                   f"latency ({est.latency_from.source})", f"energy ({est.energy_from.source})"]
         if crossbar:
             columns.append("tiles")
         t = est.total
@@ -50,8 +53,8 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True, mea
     console.print(
         f"params {t.params:,}  weights {format_bytes(t.weight_bytes)}  peak activations "
         f"{format_bytes(est.peak_activation_bytes)} (at {est.peak_layer or 'input'})  MACs {format_count(t.macs)}  "
-        f"latency {format_seconds(t.latency_s)} ({est.latency_provenance})  energy {format_joules(t.energy_j)} "
-        f"(estimated)  power {est.power_w:.3g} W"
+        f"latency {format_seconds(t.latency_s)} ({est.latency_from})  energy {format_joules(t.energy_j)} "
+        f"({est.energy_from})  power {est.power_w:.3g} W"
         + (f"  tiles {est.crossbar_tiles_needed}/{est.crossbar_tiles_available}" if crossbar else "")
     )
     if measured is not None:
@@ -166,26 +169,27 @@ def render_search_report(report, console: Console) -> None:
     for profile in report.profiles:
         table = Table(title=f"{report.name}: Pareto front on {profile.profile} ({profile.feasible} trained fit, "
                             f"{profile.infeasible} infeasible never trained)", title_justify="left")
-        for name in ("trial", "epochs", "precision", "recall", "F1", "accuracy", "folds ±", "test P", "test R",
-                     "test F1", "params", "weights", "peak act", "latency", "energy"):
-            table.add_column(name, justify="right")
         rows = list(profile.front) + ([profile.baseline] if profile.baseline else [])
+        costs = [r.cost for r in rows]
+        for name in ("trial", "epochs", *map(metric_label, QUALITY_METRICS), "folds ±",
+                     *(f"test {metric_label(m)}" for m in HEADLINE_METRICS), *(heading(f, costs) for f in REPORTED)):
+            table.add_column(name, justify="right")
         chosen = profile.recommended.trial if profile.recommended else None
         for r in rows:
             label = "logistic" if r.trial < 0 else f"{r.trial} *" if r.trial == chosen else str(r.trial)
             spread = "–" if not r.fold_spread else "{:.3f}±{:.3f}".format(*r.fold_spread[metric])
-            table.add_row(label, str(r.epochs), *(_q(v) for v in (r.precision, r.recall, r.f1, r.accuracy)), spread,
-                          *(_q(v) for v in (r.test_precision, r.test_recall, r.test_f1)),
-                          f"{r.params:,}", format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes),
-                          format_seconds(r.latency_s), format_joules(r.energy_j))
+            table.add_row(label, str(r.epochs), *(_q(r.quality(m)) for m in QUALITY_METRICS), spread,
+                          *(_q(r.quality(m, test=True)) for m in HEADLINE_METRICS),
+                          *(cell(f, r.cost) for f in REPORTED))
         console.print(table)
         budgets = Table(title=f"best {metric} under a weight budget on {profile.profile}", title_justify="left")
-        for name in ("budget", "weights", "trial", "precision", "recall", "F1", "test precision", "test recall",
-                     "beats logistic"):
+        for name in ("budget", "weights", "trial", *map(metric_label, HEADLINE_METRICS),
+                     *(f"test {metric_label(m)}" for m in HEADLINE_METRICS[:2]), "beats logistic"):
             budgets.add_column(name, justify="right")
         for b in profile.budgets:
             r = b.best
-            cells = [str(r.trial), *(_q(v) for v in (r.precision, r.recall, r.f1, r.test_precision, r.test_recall)),
+            cells = [str(r.trial), *(_q(r.quality(m)) for m in HEADLINE_METRICS),
+                     *(_q(r.quality(m, test=True)) for m in HEADLINE_METRICS[:2]),
                      "–" if b.beats_baseline is None else "yes" if b.beats_baseline else "NO"] if r \
                 else ["none beats a constant"] + [""] * 6
             budgets.add_row(b.label, format_bytes(b.weight_bytes), *cells)
@@ -240,16 +244,14 @@ def render_compression(result, console: Console) -> None:
     """The before/after table of a compression run, the deployed artifact's measured figures, and the budgets."""
     table = Table(title=f"{result.model} -> {result.profile} (metric {result.metric}, tolerance {result.max_drop})",
                   show_lines=False)
-    latency = f"latency ({result.steps[0].latency_source})" if result.steps else "latency"
-    for head in ("step", "format", "params", "weight", "peak act", latency, "energy (estimated)", "fits",
-                 "precision", "recall", "F1", "accuracy", "test F1"):
+    costs = [r.cost for r in result.steps]
+    for head in ("step", "format", *(heading(f, costs) for f in REPORTED), "fits", *map(metric_label, QUALITY_METRICS),
+                 "test F1"):
         table.add_column(head, justify="left" if head in ("step", "format") else "right")
     for r in result.steps:
-        m = r.metrics
-        table.add_row(r.step + ("" if r.accepted else " (rejected)"), r.weight_format, format_count(r.params),
-                      format_bytes(r.weight_bytes), format_bytes(r.peak_activation_bytes), format_seconds(r.latency_s),
-                      format_joules(r.energy_j), "yes" if r.fits else Text("no", style="red"), f"{m['precision']:.3f}",
-                      f"{m['recall']:.3f}", f"{m['f1']:.3f}", f"{m['accuracy']:.3f}",
+        table.add_row(r.step + ("" if r.accepted else " (rejected)"), r.weight_format,
+                      *(cell(f, r.cost) for f in REPORTED), "yes" if r.fits else Text("no", style="red"),
+                      *(_q(r.metrics.get(m)) for m in QUALITY_METRICS),
                       _q(r.test_metrics["f1"] if r.test_metrics else None))
     console.print(table)
     for r in result.steps:
@@ -333,5 +335,19 @@ def render_calibration(result, console: Console) -> None:
     figures = ", ".join(figure(op) for op in sorted(set(fit.op_efficiency) | set(fit.op_overhead_s), key=str))
     console.print(f"fitted (source: measured): {figures}; other layers {format_seconds(fit.layer_overhead_s)}; "
                   f"per call {format_seconds(fit.call_overhead_s)}")
+    if result.energy is not None:
+        energy = result.energy
+        table = Table(title=f"energy: measured vs {result.profile} (estimated) vs calibrated", title_justify="left")
+        for column in ("model", "measured", "estimated", "error", "calibrated", "error"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for label, measured, before, after in zip(energy.labels, energy.measured_j, result.energy_before_j,
+                                                  energy.predicted_j):
+            table.add_row(label, format_joules(measured), format_joules(before), f"{before / measured - 1:+.0%}",
+                          format_joules(after), f"{after / measured - 1:+.0%}")
+        console.print(table)
+        per_mac = ", ".join(f"{fmt} {format_joules(j)}" for fmt, j in sorted(energy.mac_j.items()))
+        console.print(f"fitted energy (source: measured): per MAC {per_mac}; static {energy.static_power_w:.3g} W")
+    else:
+        console.print("energy: no measured energies, so the profile's energy figures stay estimates")
     console.print(f"{result.calibration.describe()}; within +-10%: {result.calibration.within_10pct:.0%}")
     console.print(f"wrote {result.out}")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from edgeopt.atomic import OutputError, cannot_write
 from edgeopt.errors import EdgeoptError
+from edgeopt.figures import QUALITY_METRICS
 from edgeopt.runner.local import InlineBackend, ProcessBackend
 from edgeopt.runner.pack import choose_members, pack_key
 from edgeopt.runner.slots import plan_slots
@@ -99,8 +100,8 @@ class _Coordinator:
     def __init__(self, settings: SearchSettings, progress):
         from edgeopt.space.families import FAMILIES
 
-        if settings.metric not in ("f1", "precision", "recall", "accuracy"):
-            raise EdgeoptError(f"unknown metric {settings.metric!r}; choose from f1, precision, recall, accuracy")
+        if settings.metric not in QUALITY_METRICS:
+            raise EdgeoptError(f"unknown metric {settings.metric!r}; choose from {', '.join(QUALITY_METRICS)}")
         if settings.hardware_objective not in HARDWARE_OBJECTIVES:
             raise EdgeoptError(f"unknown hardware objective {settings.hardware_objective!r}; "
                                f"choose from {', '.join(HARDWARE_OBJECTIVES)}")
@@ -445,11 +446,8 @@ class _Coordinator:
         out = {}
         for profile in self.profiles:
             est = estimate_graph(graph, profile)
-            out[profile.name] = {"params": est.total.params, "weight_bytes": est.total.weight_bytes,
-                                 "peak_activation_bytes": est.peak_activation_bytes, "macs": est.total.macs,
-                                 "latency_s": est.total.latency_s, "energy_j": est.total.energy_j, "fits": est.fits,
-                                 "violations": [v.message for v in est.violations],
-                                 "violation_score": _score(est)}
+            out[profile.name] = est.figures().to_dict() | {"violations": [v.message for v in est.violations],
+                                                            "violation_score": _score(est)}
         return out
 
     def _finish_paused(self) -> None:

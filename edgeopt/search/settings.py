@@ -9,9 +9,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.figures import OBJECTIVES
 
 SAMPLERS = ("random", "tpe", "nsga2")
-HARDWARE_OBJECTIVES = ("weight_bytes", "params", "latency_s", "peak_activation_bytes", "energy_j")
+HARDWARE_OBJECTIVES = OBJECTIVES  # the cost figures a search can minimise (edgeopt.figures)
 DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
 BACKENDS = ("local", "ray")
 # What makes a run the run it is: stored with the study; a resume takes them from there and may not change them.

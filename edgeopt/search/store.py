@@ -10,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.figures import CostFigures
 from edgeopt.search.asha import RungHistory, RungRecord
 
 ATTR = "edgeopt."
@@ -43,14 +44,17 @@ class TrialRecord:
     number: int
     state: TrialState
     config: dict
-    costs: dict  # profile -> {"params", "weight_bytes", "peak_activation_bytes", "latency_s", "energy_j", "fits",
-    #                          "violations": [...]}
+    costs: dict  # profile -> CostFigures.to_dict() | {"violations": [...], "violation_score": ...}
     rungs: tuple[RungResultRecord, ...] = ()
     promoted: tuple[int, ...] = ()
     error: str | None = None
     started_at: float = 0.0
     checkpoint: str | None = None
     normalizer: dict | None = None
+
+    def cost(self, profile: str) -> CostFigures:
+        """Its cost figures on `profile` (a profile's name)."""
+        return CostFigures.from_dict(self.costs[profile])
 
     @property
     def feasible_on(self) -> tuple[str, ...]:

@@ -48,9 +48,7 @@ def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, 
         for profile in profiles:
             est = estimate_graph(graph, profile)
             fits[profile.name] += est.fits
-            costs[profile.name] = {"weight_bytes": est.total.weight_bytes,
-                                   "peak_activation_bytes": est.peak_activation_bytes,
-                                   "latency_s": est.total.latency_s, "fits": est.fits}
+            costs[profile.name] = est.figures().to_dict()
         if index < shown:
             examples.append({"config": config, "params": graph.params, "macs": graph.macs, "costs": costs})
     share = applicability(space, sample_shape)

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-QUALITY_METRICS = ("f1", "precision", "recall", "accuracy")
+from edgeopt.figures import QUALITY_METRICS
+
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from datetime import date
 from pathlib import Path
 
 from edgeopt.cost.calibrate import CalibrationError, LatencyFit, Measurement, fit_latency
-from edgeopt.cost.estimate import estimate
+from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
+from edgeopt.cost.estimate import Estimate, estimate
 from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
 from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.calibrated import calibrated_yaml
@@ -25,6 +26,15 @@ from edgeopt.profiles.units import Dimension, UnitError, parse_quantity
 
 RUNTIMES = ("onnxruntime",)
 LATENCY_COLUMNS = {"latency": None, "latency_s": 1.0, "latency_ms": 1e-3, "latency_us": 1e-6}
+ENERGY_COLUMNS = {"energy": None, "energy_j": 1.0, "energy_mj": 1e-3, "energy_uj": 1e-6}
+
+
+@dataclass(frozen=True)
+class BoardRows:
+    """A measurements file as read: each row's latency measurement and, where given, its measured energy."""
+
+    latency: tuple[Measurement, ...]
+    energy_j: tuple[float | None, ...]
 
 
 @dataclass(frozen=True)
@@ -37,12 +47,25 @@ class CalibrationResult:
     fit: LatencyFit
     before_s: tuple[float, ...]  # the original profile's estimates of the measured models
     spread: tuple[float, ...]  # per measurement: run-to-run spread of its rounds (0 for a measurements file)
+    energy: EnergyFit | None = None  # None: no measured energies; energy stays estimated
+    energy_before_j: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         rows = [{"model": label, "measured_latency_s": m, "estimated_latency_s": b, "calibrated_latency_s": p,
                  "spread": s}
                 for label, m, b, p, s in zip(self.fit.labels, self.fit.measured_s, self.before_s,
                                              self.fit.predicted_s, self.spread)]
+        energy = None
+        if self.energy is not None:
+            e = self.energy
+            energy = {"figures": {"mac_j": e.mac_j, "weight_energy_per_byte_j": e.weight_energy_per_byte_j,
+                                  "activation_energy_per_byte_j": e.activation_energy_per_byte_j,
+                                  "static_power_w": e.static_power_w, "source": "measured"},
+                      "fit_error": e.fit_error,
+                      "measurements": [{"model": label, "measured_energy_j": m, "estimated_energy_j": b,
+                                        "calibrated_energy_j": p}
+                                       for label, m, b, p in zip(e.labels, e.measured_j, self.energy_before_j,
+                                                                 e.predicted_j)]}
         return {"profile": self.profile, "out": self.out, "calibration": dataclasses.asdict(self.calibration),
                 "figures": {"op_efficiency": {str(k): v for k, v in self.fit.op_efficiency.items()},
                             "op_overhead_s": {str(k): v for k, v in self.fit.op_overhead_s.items()},
@@ -51,7 +74,7 @@ class CalibrationResult:
                             "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
                             "activation_bandwidth_bytes_per_s": self.fit.activation_bandwidth,
                             "source": "measured"},
-                "measurements": rows}
+                "measurements": rows, "energy": energy}
 
 
 def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLike, *, runtime: str = "onnxruntime",
@@ -63,8 +86,10 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
     out = Path(out)
+    energies: tuple[float | None, ...] = ()
     if measurements is not None:
-        rows, spreads = read_measurements(measurements, profile), None
+        board = read_measurements(measurements, profile)
+        rows, spreads, energies = list(board.latency), None, board.energy_j
         where = f"measurements in {Path(measurements).name}"
     else:
         if runtime not in RUNTIMES:
@@ -76,8 +101,12 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
         where = f"onnxruntime {onnxruntime.__version__}, 1 thread"
     say("fit")
     fit = fit_latency(profile, rows)
+    metered = [EnergyMeasurement(m.label, m.estimate, latency, energy)
+               for m, latency, energy in zip(rows, fit.predicted_s, energies) if energy is not None]
+    energy = fit_energy(profile, metered) if metered else None
     calibration = Calibration(where, _machine(), date.today().isoformat(), len(rows), round(fit.fit_error, 4),
-                              round(fit.within_10pct, 4))
+                              round(fit.within_10pct, 4), len(metered) if energy else None,
+                              round(energy.fit_error, 4) if energy else None)
     per_cycle = {fmt: rate / profile.compute.clock_hz for fmt, rate in fit.macs_per_s.items()
                  if f"compute.macs_per_cycle.{fmt}" in profile.figure_sources}
     bandwidths = {level: bw for level, bw in (("weights", fit.weight_bandwidth),
@@ -88,11 +117,12 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                            layer_overhead_s=fit.layer_overhead_s, call_overhead_s=fit.call_overhead_s,
                            calibration=calibration, macs_per_cycle=per_cycle,
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
-                           bandwidth_bytes_per_s=bandwidths)
+                           bandwidth_bytes_per_s=bandwidths, energy=energy)
     _write_checked(out, text)
     return CalibrationResult(profile.name, str(out), calibration, fit,
                              tuple(m.estimate.total.latency_s for m in rows),
-                             tuple(spreads) if spreads else (0.0,) * len(rows))
+                             tuple(spreads) if spreads else (0.0,) * len(rows), energy,
+                             tuple(m.estimate.total.energy_j for m in metered))
 
 
 def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], list[float]]:
@@ -108,9 +138,11 @@ def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], 
     return rows, [spread for _, spread in timed]
 
 
-def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> list[Measurement]:
-    """Rows of a board's measurements CSV: `model` (an ONNX file, relative to the CSV's folder) and the measured
-    time in `latency` (with a unit: 850us, 1.2ms) or `latency_s` / `latency_ms` / `latency_us` (numbers)."""
+def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> BoardRows:
+    """Rows of a board's measurements CSV: `model` (an ONNX file, relative to the CSV's folder), optionally `layer`
+    (one layer inside it, by its node name; empty: the whole call), the measured time in `latency` (with a unit:
+    850us, 1.2ms) or `latency_s` / `latency_ms` / `latency_us` (numbers), and optionally the energy per inference in
+    `energy` (12uJ) or `energy_j` / `energy_mj` / `energy_uj` (a row may leave it empty)."""
     path = Path(path)
     try:
         with path.open(newline="") as handle:
@@ -123,8 +155,11 @@ def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> list
     if "model" not in fields or len(columns) != 1:
         raise EdgeoptError(f"{path}: expected a header with 'model' and one of {', '.join(LATENCY_COLUMNS)}; got "
                            f"{', '.join(fields) or 'none'}")
-    column, scale = columns[0], LATENCY_COLUMNS[columns[0]]
-    out = []
+    energy_columns = [c for c in ENERGY_COLUMNS if c in fields]
+    if len(energy_columns) > 1:
+        raise EdgeoptError(f"{path}: two energy columns ({', '.join(energy_columns)}); give one")
+    estimates: dict[Path, Estimate] = {}
+    latencies, energies = [], []
     for line, row in enumerate(rows, start=2):
         where = f"{path}:{line}"
         model = (row.get("model") or "").strip()
@@ -133,18 +168,49 @@ def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> list
         model_path = Path(model) if Path(model).is_absolute() else path.parent / model
         if not model_path.is_file() or model_path.suffix != ".onnx":
             raise EdgeoptError(f"{where}: model: {model_path} is not an ONNX file")
-        raw = (row.get(column) or "").strip()
-        try:
-            latency = parse_quantity(raw, Dimension.TIME) if scale is None else float(raw) * scale
-        except (UnitError, ValueError):
-            raise EdgeoptError(f"{where}: {column}: {raw!r} is not a time"
-                               + (" (with a unit: 850us, 1.2ms)" if scale is None else " (a number)")) from None
-        if not latency > 0:
-            raise EdgeoptError(f"{where}: {column}: {raw!r}: a measured latency must be positive")
-        out.append(Measurement(model, estimate(model_path, profile), latency))
-    if not out:
+        if model_path not in estimates:
+            estimates[model_path] = estimate(model_path, profile)
+        est, label = estimates[model_path], model
+        layer = (row.get("layer") or "").strip()
+        if layer:
+            est, label = _one_layer(est, layer, f"{where}: layer"), f"{model}:{layer}"
+        latency = _quantity(row, columns[0], LATENCY_COLUMNS, Dimension.TIME, where, required=True)
+        latencies.append(Measurement(label, est, latency, whole=not layer))
+        energies.append(_quantity(row, energy_columns[0], ENERGY_COLUMNS, Dimension.ENERGY, where, required=False)
+                        if energy_columns else None)
+    if not latencies:
         raise CalibrationError(f"{path}: no measurements (a header and no rows)")
-    return out
+    return BoardRows(tuple(latencies), tuple(energies))
+
+
+def _quantity(row: dict, column: str, columns: dict, dimension: Dimension, where: str, *, required: bool):
+    """A cell with its unit (column without one) or a number in the column's unit; an empty optional cell: None."""
+    raw, scale = (row.get(column) or "").strip(), columns[column]
+    what = "time" if dimension is Dimension.TIME else "energy"
+    if not raw and not required:
+        return None
+    try:
+        value = parse_quantity(raw, dimension) if scale is None else float(raw) * scale
+    except (UnitError, ValueError):
+        example = " (with a unit: 850us, 1.2ms)" if dimension is Dimension.TIME else " (with a unit: 12uJ, 0.3mJ)"
+        raise EdgeoptError(f"{where}: {column}: {raw!r} is not {'a' if what == 'time' else 'an'} {what}"
+                           + (example if scale is None else " (a number)")) from None
+    if not (value > 0 and value < float("inf")):
+        measured = "latency" if what == "time" else what
+        raise EdgeoptError(f"{where}: {column}: {raw!r}: a measured {measured} must be positive")
+    return value
+
+
+def _one_layer(est: Estimate, name: str, where: str) -> Estimate:
+    """The estimate of one layer of `est` (no per-call overhead), for a layer's own measured latency."""
+    layer = next((layer for layer in est.layers if layer.name == name), None)
+    if layer is None:
+        names = [layer.name for layer in est.layers if layer.terms is not None]
+        raise EdgeoptError(f"{where}: {name!r} is no layer of {est.model}; its layers: {', '.join(names[:12])}"
+                           + (f" and {len(names) - 12} more" if len(names) > 12 else ""))
+    if layer.terms is None:
+        raise EdgeoptError(f"{where}: {name!r} is folded into the layer before it (it does not run on its own)")
+    return dataclasses.replace(est, layers=(layer,), total=layer.cost)
 
 
 def _write_checked(out: Path, text: str) -> None:

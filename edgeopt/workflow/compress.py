@@ -61,7 +61,7 @@ class CompressionResult:
         return self.steps[-1].fits if self.steps else False
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self) | {"fits": self.fits}
+        return dataclasses.asdict(self) | {"steps": [s.to_dict() for s in self.steps], "fits": self.fits}
 
 
 def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, out_dir: str | Path, *,

@@ -14,6 +14,7 @@ from edgeopt.atomic import write_text_atomic
 from edgeopt.compression.pipeline import Pipeline
 from edgeopt.workflow.compress import compress
 from edgeopt.data.loading import load_dataset
+from edgeopt.figures import quality
 from edgeopt.models.source import load_source
 from edgeopt.profiles.loader import load_profile
 from edgeopt.report.search_report import build_report
@@ -56,11 +57,9 @@ def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
             last = result.steps[-1]
             rows.append({
                 "trial": member.trial,
-                "before": {"weight_bytes": member.weight_bytes, "params": member.params, "fits": member.fits,
-                           "val": result.steps[0].metrics, "test": _summary(before_test)},
-                "after": {"weight_bytes": last.weight_bytes, "params": last.params,
-                          "weight_format": last.weight_format, "fits": last.fits,
-                          "val": _summary(result.deployed.val), "test": _summary(result.deployed.test),
+                "before": member.cost.to_dict() | {"val": result.steps[0].metrics, "test": quality(before_test)},
+                "after": last.cost.to_dict() | {"weight_format": last.weight_format,
+                          "val": quality(result.deployed.val), "test": quality(result.deployed.test),
                           "onnx_bytes": result.deployed.size_bytes, "host_latency_s": result.deployed.host_latency_s,
                           "status": result.status, "reason": result.reason},
                 "output": str(Path(result.deployed.path).parent),
@@ -78,8 +77,3 @@ def load_front_summary(run_dir: str | Path) -> dict[str, list[dict]]:
         return {}
     return json.loads(path.read_text())["profiles"]
 
-
-def _summary(metrics: dict | None) -> dict | None:
-    if metrics is None:
-        return None
-    return {k: metrics[k] for k in ("accuracy", "precision", "recall", "f1")}

@@ -55,7 +55,7 @@ def test_yaml_resolves_to_typed_configs_with_units(tmp_path):
     ("steps: []\n", "non-empty list"),
     ("steps:\n  - quantize: {qat_epochs: two}\n", "qat_epochs: expected a whole number"),
     ("steps:\n  - quantize: {}\nmax_drop: lots\n", "max_drop: expected a number"),
-    ("steps:\n  - quantize: {}\nmetric: auc\n", "metric 'auc' is not one of f1, precision, recall, accuracy"),
+    ("steps:\n  - quantize: {}\nmetric: auc\n", "metric 'auc' is not one of precision, recall, f1, accuracy"),
     ("steps:\n  - quantize: {}\nteacher: x\n", "unknown key 'teacher'"),
     ("steps:\n  - distill: {alpha: 3}\n", "pipeline.yaml:2: distill: alpha must be in"),
 ])

@@ -118,7 +118,10 @@ def test_latency_says_whether_it_was_estimated_or_calibrated(board, tmp_path):
         item = next(i for i in json.loads(result.output)["items"] if i["name"] == "max_latency_s")
         assert item["source"] == source and words in item["message"], item
         shown = runner.invoke(main, ["profile", model, "-p", profile, "--json"])
-        assert json.loads(shown.output)["provenance"]["latency_s"] == source
+        provenance = json.loads(shown.output)["provenance"]
+        assert provenance["latency_s"]["source"] == source
+        assert (provenance["latency_s"]["fit_error"] is not None) == (source == "calibrated")
+        assert provenance["energy_j"] == {"source": "estimated", "fit_error": None}  # no energy was measured
         assert f"({source}" in runner.invoke(main, ["profile", model, "-p", profile]).output
 
 
