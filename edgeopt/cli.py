@@ -586,9 +586,13 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 @click.option("--label", "label_column", default=None, help="Label column of a CSV dataset.")
 @click.option("--emulate", type=click.Choice(["cortex-m4", "cortex-m7"]), default=None,
               help="With --data: run on QEMU's Cortex-M board; the metrics come from its outputs.")
+@click.option("--measurements-out", "measurements_out", default=None, type=click.Path(dir_okay=False),
+              help="With --emulate: append the emulated latency (the whole call and each layer, instructions at the "
+                   "profile's clock) to this CSV, for `edgeopt calibrate --measurements`.")
 @click.option("--positive-class", type=int, default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, positive_class, as_json) -> None:
+def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, measurements_out, positive_class,
+               as_json) -> None:
     """Write MODEL as source for a device build, with manifest.json and CMake/Make fragments.
 
     MODEL is a quantized QDQ model.onnx, or the output folder of `edgeopt compress` holding one (its input
@@ -604,6 +608,13 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
     float_model = is_float_model(model)
     if emulate and not data:
         raise click.UsageError("--emulate runs the test split of --data; give --data")
+    if measurements_out and not emulate:
+        raise click.UsageError("--measurements-out records the emulated run; give --emulate")
+    if measurements_out:
+        from edgeopt.deploy.board_rows import check_appendable
+
+        require_writable(measurements_out)
+        check_appendable(measurements_out)
     if float_model and not data:
         raise click.UsageError(f"{model} is a float model: it is quantized before export, calibrated on a "
                                "dataset; give --data")
@@ -630,6 +641,12 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
             deployment = deploy_on(source, out_dir, dataset, cpu=emulate, positive_class=positive_class)
             if float_model:  # the quantization's report is gone with its temporary folder
                 deployment = dataclasses.replace(deployment, normalisation=f"{model} (its training statistics)")
+    if measurements_out:
+        from edgeopt.deploy.board_rows import append_rows, emulated_rows
+        from edgeopt.profiles.loader import load_profile
+
+        append_rows(measurements_out, emulated_rows(out_dir, deployment.emulated,
+                                                    load_profile(profile).compute.clock_hz))
     if as_json:
         summary = None if quantized is None else {
             "status": quantized.status, "reason": quantized.reason, "weight_format": quantized.steps[-1].weight_format,

@@ -6,8 +6,10 @@ The fit keeps the cost model's own form (roofline per layer plus overheads, `Cos
 is used exactly as a hand-written one. Least squares on log(predicted / measured) (scipy), figures bounded to
 physical ranges (efficiency in (0, 1], overheads in [1 ns, 1 s], rates within 1000x of the profile's), a weak pull
 of the efficiencies, rates and bandwidths towards the profile's own figures so that what the measurements cannot tell
-apart keeps its figure (efficiency times peak is what a layer runs at; the pull splits it). Overheads start from the
-smallest measurement (a profile's 0 says nothing). Deterministic: same measurements, same fit.
+apart keeps its figure (efficiency times peak is what a layer runs at; the pull splits it), and of the per-op
+overheads towards their common value, so that a handful of measurements (a board's) fits a rate and one overhead and
+many fit each op's own. Overheads start from the smallest measurement (a profile's 0 says nothing). Measurements of
+one layer inside a model (`whole` False) pay no per-call overhead. Deterministic: same measurements, same fit.
 """
 
 from __future__ import annotations
@@ -91,8 +93,11 @@ class LatencyFit:
         return dataclasses.replace(profile, compute=compute, weight_memory=weights, activation_memory=activations)
 
 
-def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -> LatencyFit:
-    """Fit `profile`'s latency figures to `measurements` (estimates made on `profile`)."""
+def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *,
+                pool_overheads: bool | None = None) -> LatencyFit:
+    """Fit `profile`'s latency figures to `measurements` (estimates made on `profile`). Per-op overheads are pulled
+    towards their common value when the measurements are fewer than the per-op figures (`pool_overheads` None), or
+    as `pool_overheads` says."""
     _check(measurements)
     layers = [(i, t) for i, m in enumerate(measurements) for t in (layer.terms for layer in m.estimate.layers)
               if t is not None]
@@ -106,12 +111,16 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
     # x (logs): efficiencies, overheads, the call overhead, peak and bandwidth multipliers
     sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a)]
     cut = np.cumsum([0, *sizes])
-    k = len(eff_ops) + len(ovh_ops) + 1
-    if len(measurements) < k:
+    # With the pulls below, what few measurements must fix is a rate, a per-layer overhead and the per-call one;
+    # each op's own figures come from the data as far as it tells them apart.
+    pooled = 1 + int(bool(ovh_ops)) + int(any(m.whole for m in measurements))
+    if pool_overheads is None:
+        pool_overheads = len(measurements) < len(eff_ops) + len(ovh_ops) + 1
+    if len(measurements) < pooled:
         raise CalibrationError(
-            f"{len(measurements)} measurements cannot fit {k} figures (the efficiency of "
-            f"{', '.join(map(str, eff_ops)) or 'no op'}, the overhead of {', '.join(map(str, ovh_ops)) or 'no op'}, "
-            f"and the per-call overhead); give at least {k}")
+            f"{len(measurements)} measurements cannot fit even {pooled} pooled figures (a compute rate"
+            + (", a per-layer overhead" if ovh_ops else "") + (" and the per-call overhead" if pooled == 3 else "")
+            + f"); give at least {pooled}, and one per op kind ({', '.join(map(str, ovh_ops))}) for per-op figures")
     sample = np.array([i for i, _ in layers], dtype=np.int64)
     peak = np.array([t.peak_compute_s for _, t in layers])
     w_s = np.array([t.weight_memory_s for _, t in layers])
@@ -140,9 +149,21 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement]) -
         [start_o / 10 if op in views else start_o for op in ovh_ops], [start_o],
         np.ones(sizes[3] + sizes[4] + sizes[5])]))
     anchored = np.r_[cut[0]:cut[1], cut[3]:cut[6]]  # efficiencies and multipliers: pulled towards the profile
+    # per-op overheads: pulled towards their common value (views a tenth of it), so an op seen in one model or none
+    # on its own takes the shared overhead rather than whatever is left over
+    overheads = np.arange(cut[1], cut[2])
+    computing = np.array([op not in views for op in ovh_ops], dtype=bool)
+    view_offset = np.where(computing, 0.0, -np.log(10.0))
+
+    def pulls(x: np.ndarray) -> np.ndarray:
+        anchor = PRIOR_WEIGHT * (x - x0)[anchored]
+        if not (pool_overheads and computing.any()):
+            return anchor
+        shared = x[overheads][computing].mean()
+        return np.concatenate([anchor, PRIOR_WEIGHT * (x[overheads] - shared - view_offset)])
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.log(predict(np.exp(x)) / measured), PRIOR_WEIGHT * (x - x0)[anchored]])
+        return np.concatenate([np.log(predict(np.exp(x)) / measured), pulls(x)])
 
     from scipy.optimize import least_squares
 

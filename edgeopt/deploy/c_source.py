@@ -291,7 +291,9 @@ int {name}_run(const {name}_input_t *input, int32_t *logits, uint8_t *arena);
         skip = copy(layer.residual.layer, True) if layer.residual is not None else "0"
         keep = copy(index, False) if layer.skip16 else "0"
         steps.append(f"    {name}_layer_run(&{name}_layers[{index}], {buffer(layer.source)}, {skip}, {target}, "
-                     f"{keep});")
+                     f"{keep});\n    {upper}_LAYER_DONE({index});")
+    parts.append(f"#ifndef {upper}_LAYER_DONE  /* define it to time each layer, e.g. reading DWT->CYCCNT */\n"
+                 f"#define {upper}_LAYER_DONE(index) ((void)0)\n#endif\n")
     parts.append(f"int {name}_run(const {name}_input_t *input, int32_t *logits, uint8_t *arena) {{\n"
                  + ("    (void)arena;\n" if len(program.layers) == 1 else "")
                  + "\n".join(steps) + "\n    return 0;\n}\n")

@@ -62,12 +62,15 @@ HARNESS = r"""
 #include <stdint.h>
 #include "NAME.h"
 #include "samples.h"
+#include "hook.h"
 extern void initialise_monitor_handles(void);
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018)
 static uint8_t arena[UPPER_ARENA_BYTES] __attribute__((aligned(4)));
 static int32_t logits[UPPER_OUTPUT_SIZE];
+static uint32_t marks[LAYERS];
+void edgeopt_layer_done(int index) { marks[index] = SYST_CVR; }
 int main(void) {
     int s, k;
     initialise_monitor_handles();
@@ -79,6 +82,7 @@ int main(void) {
         ticks = 0xFFFFFF - SYST_CVR;
         SYST_CSR = 0;
         printf("%lu", (unsigned long)ticks);
+        for (k = 0; k < LAYERS; k++) printf(" %lu", (unsigned long)(0xFFFFFF - marks[k]));
         for (k = 0; k < UPPER_OUTPUT_SIZE; k++) printf(" %ld", (long)logits[k]);
         printf("\n");
     }
@@ -113,6 +117,7 @@ class EmulatedRun:
     instructions: np.ndarray  # per inference, estimated (SysTick under -icount shift=0, +-1 tick of the CPU clock)
     model: Sizes  # the model's own object file: kernels (text) and constants (rodata)
     image: Sizes  # the linked harness image: the model, its arena, the test samples, newlib, startup
+    layer_instructions: np.ndarray | None = None  # (N, layers): each layer's share, timed by the run's layer hook
 
 
 def missing_tools() -> list[str]:
@@ -160,11 +165,15 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
         tmp = Path(tmp)
         (tmp / "link.ld").write_text(LINKER_SCRIPT)
         (tmp / "startup.c").write_text(STARTUP)
-        (tmp / "main.c").write_text(HARNESS.replace("UPPER", name.upper()).replace("NAME", name))
+        layers = int(manifest["layers"])
+        (tmp / "main.c").write_text(HARNESS.replace("UPPER", name.upper()).replace("NAME", name)
+                                    .replace("LAYERS", str(layers)))
+        (tmp / "hook.h").write_text("void edgeopt_layer_done(int index);\n")
         rows = ",\n".join("{" + ",".join(map(str, row)) + "}" for row in samples)
         (tmp / "samples.h").write_text(f"#define SAMPLES {len(samples)}\nstatic const {name}_input_t samples[SAMPLES]"
                                        f"[{samples.shape[1]}] = {{\n{rows}\n}};\n")
-        _call(["arm-none-eabi-gcc", *flags, "-c", str(export_dir / f"{name}.c"), "-o", str(tmp / "model.o")])
+        hook = ["-include", str(tmp / "hook.h"), f"-D{name.upper()}_LAYER_DONE(index)=edgeopt_layer_done(index)"]
+        _call(["arm-none-eabi-gcc", *flags, *hook, "-c", str(export_dir / f"{name}.c"), "-o", str(tmp / "model.o")])
         _call(["arm-none-eabi-gcc", *flags, "-I", str(tmp), "--specs=rdimon.specs", "-nostartfiles",
                "-Wl,--gc-sections", "-T", str(tmp / "link.ld"), str(tmp / "startup.c"), str(tmp / "main.c"),
                str(tmp / "model.o"), "-o", str(tmp / "app.elf")])
@@ -177,9 +186,11 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
         if len(lines) != len(samples):
             raise EdgeoptError(f"the emulated {cpu} printed {len(lines)} results for {len(samples)} samples")
         values = np.array(lines, np.int64)
-        return EmulatedRun(cpu, board, values[:, 1:].astype(np.int32),
-                           values[:, 0] * (1_000_000_000 // clock_hz), section_sizes(tmp / "model.o"),
-                           section_sizes(tmp / "app.elf"))
+        per_tick = 1_000_000_000 // clock_hz
+        done = values[:, 1:1 + layers]  # ticks when each layer finished
+        return EmulatedRun(cpu, board, values[:, 1 + layers:].astype(np.int32), values[:, 0] * per_tick,
+                           section_sizes(tmp / "model.o"), section_sizes(tmp / "app.elf"),
+                           np.diff(done, axis=1, prepend=0) * per_tick if "layer_names" in manifest else None)
 
 
 def _call(argv: list[str]) -> None:

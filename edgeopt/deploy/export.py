@@ -59,6 +59,8 @@ class ExportRecord:
     estimated_weight_bytes: float
     estimated_peak_activation_bytes: float
     arena_buffers: tuple[dict, ...] | None = None  # C: each intermediate buffer's offset and bytes in the arena
+    layer_names: tuple[str, ...] | None = None  # C: the ONNX node each layer came from, in the order the run hook
+    # (<NAME>_LAYER_DONE(index)) counts them
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -110,7 +112,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
                                   arena.arena_bytes + program.input_size * program.input_bits // 8
                                   + 4 * program.output_size,
                                   est.total.weight_bytes, est.peak_activation_bytes,
-                                  arena_buffers=arena.describe(program))
+                                  arena_buffers=arena.describe(program),
+                                  layer_names=tuple(layer.name for layer in program.layers))
             (tmp / f"{name}.h").write_text(header)
             (tmp / f"{name}.c").write_text(body)
             (tmp / "CMakeLists.txt").write_text(_cmake(name))

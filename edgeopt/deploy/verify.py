@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edgeopt.deploy.emulate import run_emulated
+from edgeopt.deploy.emulate import EmulatedRun, run_emulated
 from edgeopt.deploy.host import run_on_host
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.runtime import onnx_logits
 from edgeopt.errors import EdgeoptError
+from edgeopt.figures import quality
 from edgeopt.intgrid.reference import run_program
 from edgeopt.train.metrics import classification_metrics
 
@@ -68,11 +69,16 @@ class Deployment:
     metrics: dict  # accuracy, precision, recall, f1 from the C's own logits
     instructions_mean: float | None  # per inference on the emulated cpu (an estimate, QEMU -icount)
     emulated_equals_host: float | None  # share of samples with identical logits
+    emulated: EmulatedRun | None = field(default=None, compare=False, repr=False)  # the run itself (per layer)
 
     def to_dict(self) -> dict:
+        layers = None
+        if self.emulated is not None and self.emulated.layer_instructions is not None:
+            layers = np.median(self.emulated.layer_instructions, axis=0).tolist()
         return {"split": self.split, "normalisation": self.normalisation, "agreement": self.agreement.to_dict(),
                 "device": self.device,
                 "metrics": self.metrics, "instructions_mean": self.instructions_mean,
+                "layer_instructions_median": layers,
                 "instructions_source": "estimated (QEMU -icount)" if self.instructions_mean is not None else None,
                 "emulated_equals_host": self.emulated_equals_host}
 
@@ -110,7 +116,7 @@ def check_deployment(export_dir: str | os.PathLike, onnx_path: str | os.PathLike
     """The C in `export_dir` on float samples `x` (normalised as the model expects) with labels `y`; with `cpu`, the
     metrics are those of the emulated device's outputs."""
     q, logits, agreement = _host_run(export_dir, onnx_path, x)  # lowered, quantized and built once
-    instructions = equal = None
+    instructions = equal = run = None
     device = "host"
     if cpu is not None:
         run = run_emulated(export_dir, q, cpu)
@@ -118,5 +124,4 @@ def check_deployment(export_dir: str | os.PathLike, onnx_path: str | os.PathLike
         logits, instructions, device = run.logits, float(run.instructions.mean()), cpu
     onehot = np.eye(logits.shape[1])[logits.argmax(axis=1)]  # metrics of the argmax: the scale does not matter
     metrics = classification_metrics(np.asarray(y), onehot, positive_class=positive_class).to_dict()
-    keep = ("accuracy", "precision", "recall", "f1")
-    return Deployment(split, normalisation, agreement, device, {k: metrics[k] for k in keep}, instructions, equal)
+    return Deployment(split, normalisation, agreement, device, quality(metrics), instructions, equal, run)

@@ -17,6 +17,7 @@ from pathlib import Path
 from edgeopt.cost.calibrate import CalibrationError, LatencyFit, Measurement, fit_latency
 from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import Estimate, estimate
+from edgeopt.cost.record import total
 from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
 from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.calibrated import calibrated_yaml
@@ -173,7 +174,7 @@ def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> Boar
         est, label = estimates[model_path], model
         layer = (row.get("layer") or "").strip()
         if layer:
-            est, label = _one_layer(est, layer, f"{where}: layer"), f"{model}:{layer}"
+            est, label = _some_layers(est, layer, f"{where}: layer"), f"{model}:{layer}"
         latency = _quantity(row, columns[0], LATENCY_COLUMNS, Dimension.TIME, where, required=True)
         latencies.append(Measurement(label, est, latency, whole=not layer))
         energies.append(_quantity(row, energy_columns[0], ENERGY_COLUMNS, Dimension.ENERGY, where, required=False)
@@ -201,16 +202,20 @@ def _quantity(row: dict, column: str, columns: dict, dimension: Dimension, where
     return value
 
 
-def _one_layer(est: Estimate, name: str, where: str) -> Estimate:
-    """The estimate of one layer of `est` (no per-call overhead), for a layer's own measured latency."""
-    layer = next((layer for layer in est.layers if layer.name == name), None)
-    if layer is None:
-        names = [layer.name for layer in est.layers if layer.terms is not None]
-        raise EdgeoptError(f"{where}: {name!r} is no layer of {est.model}; its layers: {', '.join(names[:12])}"
-                           + (f" and {len(names) - 12} more" if len(names) > 12 else ""))
-    if layer.terms is None:
-        raise EdgeoptError(f"{where}: {name!r} is folded into the layer before it (it does not run on its own)")
-    return dataclasses.replace(est, layers=(layer,), total=layer.cost)
+def _some_layers(est: Estimate, cell: str, where: str) -> Estimate:
+    """The estimate of the layers of `est` that `cell` names ('a' or 'a+b+c': several run as one kernel), without the
+    per-call overhead, for their own measured latency."""
+    by_name = {layer.name: layer for layer in est.layers}
+    names = [name.strip() for name in cell.split("+")]
+    for name in names:
+        if name not in by_name:
+            running = [layer.name for layer in est.layers if layer.terms is not None]
+            raise EdgeoptError(f"{where}: {name!r} is no layer of {est.model}; its layers: {', '.join(running[:12])}"
+                               + (f" and {len(running) - 12} more" if len(running) > 12 else ""))
+    layers = tuple(by_name[name] for name in names)
+    if all(layer.terms is None for layer in layers):
+        raise EdgeoptError(f"{where}: {cell!r} is folded into the layer before it (it does not run on its own)")
+    return dataclasses.replace(est, layers=layers, total=total(layer.cost for layer in layers))
 
 
 def _write_checked(out: Path, text: str) -> None:

@@ -63,6 +63,24 @@ def test_a_known_device_is_recovered_from_its_own_latencies(micro_files):
                                                                            rel=0.02), name
 
 
+def test_a_handful_of_measurements_fits_pooled_figures(micro_files):
+    """Fewer measurements than per-op figures (a board with a few models): per-op overheads share one value and the
+    efficiencies keep the profile's proportions, so the fit still comes out, physical and close on what it saw."""
+    efficiency = {op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}
+    true = device(efficiency, {}, 5e-6)
+    true = dataclasses.replace(true, compute=dataclasses.replace(true.compute, layer_overhead_s=4e-6))
+    start = load_profile("host-cpu")
+    rows = measured_on(true, micro_files[::8], start)
+    ops = {t.op for m in rows for t in (layer.terms for layer in m.estimate.layers) if t is not None}
+    assert len(rows) < 2 * len(ops)  # fewer than an efficiency and an overhead per op
+    fit = fit_latency(start, rows)
+    assert fit.fit_error < 0.1
+    assert all(0 < e <= 1 for e in fit.op_efficiency.values())
+    computing = [o for op, o in fit.op_overhead_s.items() if op not in (Op.RESHAPE, Op.FLATTEN)]
+    assert max(computing) / min(computing) < 3  # pulled together: none takes what is left over
+    assert fit_latency(start, rows, pool_overheads=True) == fit
+
+
 @settings(max_examples=8, deadline=None)
 @given(scale=st.floats(0.05, 20.0), noise_seed=st.integers(0, 2 ** 16))
 def test_figures_stay_physical_whatever_the_measurements(micro_files, scale, noise_seed):
@@ -81,8 +99,8 @@ def test_figures_stay_physical_whatever_the_measurements(micro_files, scale, noi
 def test_too_few_or_contradictory_measurements_are_one_error(micro_files):
     start = load_profile("host-cpu")
     rows = measured_on(start, micro_files, start)
-    with pytest.raises(CalibrationError, match=r"3 measurements cannot fit \d+ figures"):
-        fit_latency(start, rows[:3])
+    with pytest.raises(CalibrationError, match=r"2 measurements cannot fit even 3 pooled figures"):
+        fit_latency(start, rows[:2])
     with pytest.raises(CalibrationError, match="measured twice"):
         fit_latency(start, [*rows, dataclasses.replace(rows[0], latency_s=rows[0].latency_s * 3)])
     # the same model under two names, one 20x the other, throughout: no figures explain both

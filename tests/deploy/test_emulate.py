@@ -49,6 +49,24 @@ def test_instruction_counts_are_deterministic_and_follow_the_work(exported):
     assert (macs["cnn1d"] > macs["mlp"]) == (first.instructions.mean() > mlp.instructions.mean())
 
 
+@pytest.mark.parametrize("name", ["cnn1d", "branchy", "mlp_int16"])
+def test_the_layer_hook_times_every_layer(exported, name):
+    """The run hook splits an inference between the C layers: each one's share is positive and they add up to the
+    whole call (within the SysTick's resolution and the return); each C layer runs its own node and the model
+    layers after it, every model layer once."""
+    from edgeopt.deploy.board_rows import layer_groups
+    from edgeopt.graph.build import build_graph
+
+    record, q = exported[name]
+    run = run_emulated(record.out_dir, q[:3])
+    assert run.layer_instructions.shape == (3, record.layers) and np.all(run.layer_instructions > 0)
+    assert np.all(np.abs(run.layer_instructions.sum(axis=1) - run.instructions) <= 200)
+    model_layers = [layer.name for layer in build_graph(record.model).layers]
+    groups = layer_groups(model_layers, record.layer_names)
+    assert [g[g.index(c)] for g, c in zip(groups, record.layer_names)] == list(record.layer_names)
+    assert sorted(sum(groups, [])) == sorted(model_layers)
+
+
 def test_sizes_of_the_model_and_the_image(exported):
     record, q = exported["cnn1d"]
     run = run_emulated(record.out_dir, q[:2])
@@ -96,9 +114,20 @@ def test_cli_export_of_a_compression_output_on_the_emulated_board(trained, reads
     require_tools(missing_tools())
     result = compress(trained.module, load_profile("stm32f746"), Pipeline((Int8Config(qat_epochs=0),)), reads_small,
                       tmp_path / "int8", normalizer=trained.normalizer)
+    board = tmp_path / "board" / "emulated.csv"
     cli = CliRunner().invoke(main, ["export", str(tmp_path / "int8"), "-p", "stm32f746", "-o", str(tmp_path / "c"),
-                                    "--data", str(reads_npz), "--emulate", "cortex-m4", "--json"])
+                                    "--data", str(reads_npz), "--emulate", "cortex-m4", "--json",
+                                    "--measurements-out", str(board)])
     assert cli.exit_code == 0, cli.output
+    # the emulated run as a board's measurements file: the whole call, then each layer; it calibrates the profile
+    rows = board.read_text().splitlines()
+    assert rows[0] == "model,layer,latency_s,source" and rows[1].startswith("../c/source.onnx,,")
+    assert len(rows) == 2 + json.loads(cli.output)["layers"] and "qemu" in rows[1]
+    calibrated = CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board), "-o",
+                                           str(tmp_path / "m4.yaml"), "--json"])
+    assert calibrated.exit_code == 0, calibrated.output
+    whole = json.loads(calibrated.output)["measurements"][0]
+    assert whole["calibrated_latency_s"] == pytest.approx(whole["measured_latency_s"], rel=0.25)
     deployment = json.loads(cli.output)["deployment"]
     assert deployment["device"] == "cortex-m4" and deployment["emulated_equals_host"] == 1.0
     assert deployment["agreement"]["bit_exact_share"] == 1.0 and deployment["agreement"]["class_agreement"] >= 0.995

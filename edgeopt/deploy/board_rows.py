@@ -1,0 +1,88 @@
+"""A C export's emulated run as rows of a measurements file for `edgeopt calibrate --measurements`: the whole call
+and each layer, each layer named by the layers of the exported model (source.onnx) that it runs.
+
+Instruction counts become seconds at the profile's clock, one instruction a cycle: QEMU models no pipeline, caches
+or wait states, so the rows are an emulator's estimate standing in for a board's stopwatch, and say so."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.deploy.emulate import EmulatedRun
+from edgeopt.deploy.export import SOURCE
+from edgeopt.deploy.host import read_manifest
+from edgeopt.errors import EdgeoptError
+from edgeopt.graph.build import build_graph
+
+COLUMNS = ("model", "layer", "latency_s", "source")
+
+
+def layer_groups(model_layers: Sequence[str], c_layers: Sequence[str]) -> list[list[str]]:
+    """Per C layer, the model's layers it runs: from its own node up to the next C layer's (the input's
+    quantization before the first goes with the first; activations, pooling and requantization with their
+    layer)."""
+    starts = {name: i for i, name in enumerate(c_layers)}
+    missing = [name for name in c_layers if name not in set(model_layers)]
+    if missing:
+        raise EdgeoptError(f"the C layers {', '.join(missing)} are not layers of the exported model")
+    groups: list[list[str]] = [[] for _ in c_layers]
+    current = 0
+    for name in model_layers:
+        current = starts.get(name, current)
+        groups[current].append(name)
+    return groups
+
+
+def emulated_rows(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: float) -> list[dict]:
+    """Rows (model, layer, latency_s, source) of `run` of the export in `export_dir`: the median over its samples,
+    the whole call first (layer empty), then each layer (its model layers joined with '+')."""
+    export_dir = Path(export_dir)
+    manifest = read_manifest(export_dir)
+    if run.layer_instructions is None or not manifest.get("layer_names"):
+        raise EdgeoptError(f"{export_dir}: this export has no per-layer hook; export it again to time its layers")
+    if not clock_hz:
+        raise EdgeoptError(f"the profile {manifest['profile']} gives no clock: instructions cannot become seconds")
+    model = export_dir / SOURCE
+    groups = layer_groups([layer.name for layer in build_graph(model).layers], manifest["layer_names"])
+    source = f"qemu {run.board} ({run.cpu}) -icount: instructions at {clock_hz / 1e6:g} MHz, one a cycle"
+    rows = [{"model": str(model), "layer": "", "latency_s": float(np.median(run.instructions)) / clock_hz,
+             "source": source}]
+    rows += [{"model": str(model), "layer": "+".join(group),
+              "latency_s": float(np.median(run.layer_instructions[:, i])) / clock_hz, "source": source}
+             for i, group in enumerate(groups)]
+    return rows
+
+
+def check_appendable(path: str | os.PathLike) -> None:
+    """An error unless rows can be appended to `path`: a new file, or one this module wrote (same header)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    try:
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EdgeoptError(f"{path}: cannot read as CSV: {exc}") from None
+    if header != list(COLUMNS):
+        raise EdgeoptError(f"{path}: its header is {', '.join(header) or 'empty'}, not {', '.join(COLUMNS)}: "
+                           "rows would not line up; give a new file")
+
+
+def append_rows(path: str | os.PathLike, rows: list[dict]) -> None:
+    """Append `rows` to the measurements CSV at `path` (created with a header), each model path relative to it."""
+    path = Path(path)
+    check_appendable(path)
+    relative = [row | {"model": os.path.relpath(Path(row["model"]).resolve(), path.resolve().parent)}
+                for row in rows]
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows({**row, "latency_s": repr(row["latency_s"])} for row in relative)
