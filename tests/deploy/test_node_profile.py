@@ -18,7 +18,7 @@ def test_profile_measure_puts_measured_latency_beside_the_estimate():
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["measured"]["source"] == "measured" and data["measured"]["call_s"] > 0
-    assert data["provenance"]["latency_s"] == "estimated"
+    assert data["provenance"]["latency_s"] == {"source": "estimated", "fit_error": None}
     weighted = [layer for layer in data["layers"] if layer["op"] in ("conv1d", "depthwise_conv1d", "dense")]
     assert weighted and all(layer["measured_latency_s"] > 0 for layer in weighted)  # every node, by its name
     shown = runner.invoke(main, ["profile", model, "-p", "host-cpu", "--measure"]).output
