@@ -48,23 +48,24 @@ def exports(runs: Path, folder: Path) -> list[tuple[str, int, Path, Path]]:
     return out
 
 
-def measure(models, samples: int, clock_hz: float) -> tuple[list[list[dict]], list[float]]:
-    """Per model: the emulated M4's measurement rows (whole call, then each layer), and the C's host latency (best
-    of ROUNDS medians)."""
+def measure(models, samples: int, clock_hz: float) -> tuple[list[list[dict]], list[float], list[float]]:
+    """Per model: the emulated M4's measurement rows (whole call, then each layer), the C's host latency (best of
+    ROUNDS medians), and that again in a second pass (how far this machine's timings move)."""
     from edgeopt.deploy.board_rows import emulated_rows
     from edgeopt.deploy.emulate import run_emulated
     from edgeopt.deploy.host import host_latency_s
     from edgeopt.deploy.lower import lower_onnx
 
-    rows, host_s = [], []
+    rows, host_s, again_s = [], [], []
     rng = np.random.default_rng(0)
     for search, trial, onnx, c in models:
         x = lower_onnx(onnx).quantize_input(rng.standard_normal(_input_shape(onnx, samples)))
         rows.append(emulated_rows(c, run_emulated(c, x, "cortex-m4"), clock_hz))
         host_s.append(min(host_latency_s(c, x[0]) for _ in range(ROUNDS)))
+        again_s.append(min(host_latency_s(c, x[0]) for _ in range(ROUNDS)))
         print(f"  {search} trial {trial}: {rows[-1][0]['latency_s'] * 1e6:.1f} us emulated, "
               f"{host_s[-1] * 1e6:.1f} us on host", file=sys.stderr)
-    return rows, host_s
+    return rows, host_s, again_s
 
 
 def _input_shape(onnx: Path, samples: int) -> tuple[int, ...]:
@@ -117,7 +118,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="edgeopt-board-") as tmp:
         tmp = Path(tmp)
         models = exports(runs, tmp / "c")
-        rows, host_s = measure(models, args.samples, clock_hz)
+        rows, host_s, again_s = measure(models, args.samples, clock_hz)
+        apart = np.abs(np.array(host_s) / np.array(again_s) - 1)
+        print(f"\nthe C on this host, measured twice: median {np.median(apart):.0%} apart, "
+              f"{np.mean(apart <= 0.1):.0%} of models within 10% of themselves")
         boards = (("emulated Cortex-M4, whole calls (instructions at 216 MHz)", "stm32f746", [r[:1] for r in rows]),
                   ("emulated Cortex-M4, whole calls and every layer", "stm32f746", rows),
                   ("C export on this host (-O2), whole calls", "host-cpu",

@@ -1,6 +1,7 @@
-"""Latency figures fitted to measurements: each op kind's efficiency and per-layer overhead, a per-call overhead, the
-peak rate of each number format measured and the memories' bandwidths, chosen so the cost model's latency matches
-measured latencies in relative terms.
+"""Latency figures fitted to measurements: each op kind's efficiency, the innermost-loop length at which it halves
+(`op_half_length`: short kernels and narrow layers run slower per MAC) and per-layer overhead, a per-call overhead,
+the peak rate of each number format measured and the memories' bandwidths, chosen so the cost model's latency
+matches measured latencies in relative terms.
 
 The fit keeps the cost model's own form (roofline per layer plus overheads, `CostTerms`), so a calibrated profile
 is used exactly as a hand-written one. Least squares on log(predicted / measured) (scipy), figures bounded to
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -28,6 +29,8 @@ from edgeopt.graph.ops import VIEW_OPS, Op
 from edgeopt.profiles.schema import HardwareProfile
 
 MIN_EFFICIENCY = 1e-5
+HALF_LENGTH_RANGE = (1e-3, 1e5)  # MACs of an innermost loop at which an op runs at half its efficiency
+START_HALF_LENGTH = 1.0  # where a profile gives none: a little (a start the fit can move from; 0 it cannot)
 OVERHEAD_RANGE_S = (1e-9, 1.0)
 MULTIPLIER_RANGE = (1e-3, 1e3)  # a fitted peak rate or bandwidth against the profile's own
 PRIOR_WEIGHT = 0.03  # in log units, against residuals of log(predicted / measured)
@@ -62,6 +65,7 @@ class LatencyFit:
     labels: tuple[str, ...]
     measured_s: tuple[float, ...]
     predicted_s: tuple[float, ...]  # with the fitted (rounded) figures
+    op_half_length: dict[Op, float] = field(default_factory=dict)  # MACs: efficiency falls with short loops
 
     @property
     def errors(self) -> np.ndarray:
@@ -83,6 +87,7 @@ class LatencyFit:
         compute = dataclasses.replace(
             compute, op_efficiency=MappingProxyType(dict(compute.op_efficiency) | self.op_efficiency),
             op_overhead_s=MappingProxyType(dict(compute.op_overhead_s) | self.op_overhead_s),
+            op_half_length=MappingProxyType(dict(compute.op_half_length) | self.op_half_length),
             layer_overhead_s=self.layer_overhead_s, call_overhead_s=self.call_overhead_s,
             macs_per_s=MappingProxyType(dict(compute.macs_per_s) | self.macs_per_s))
         weights, activations = profile.weight_memory, profile.activation_memory
@@ -105,17 +110,18 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     ovh_ops = sorted({t.op for _, t in layers if t.pays_overhead}, key=str)
     views = [op for op in ovh_ops if op in VIEW_OPS]  # free unless measured (a runtime running them as nodes)
     formats = sorted({t.fmt for _, t in layers if t.peak_compute_s > 0})
+    half_ops = sorted({t.op for _, t in layers if t.loop_s > 0 and t.op in eff_ops}, key=str)
     fit_w = profile.weight_memory.bandwidth_bytes_per_s is not None and any(t.weight_memory_s for _, t in layers)
     fit_a = profile.activation_memory.bandwidth_bytes_per_s is not None and any(
         t.activation_memory_s for _, t in layers)
-    # x (logs): efficiencies, overheads, the call overhead, peak and bandwidth multipliers
-    sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a)]
+    # x (logs): efficiencies, overheads, the call overhead, peak and bandwidth multipliers, half lengths
+    sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a), len(half_ops)]
     cut = np.cumsum([0, *sizes])
     # With the pulls below, what few measurements must fix is a rate, a per-layer overhead and the per-call one;
     # each op's own figures come from the data as far as it tells them apart.
     pooled = 1 + int(bool(ovh_ops)) + int(any(m.whole for m in measurements))
     if pool_overheads is None:
-        pool_overheads = len(measurements) < len(eff_ops) + len(ovh_ops) + 1
+        pool_overheads = len(measurements) < len(eff_ops) + len(ovh_ops) + len(half_ops) + 1
     if len(measurements) < pooled:
         raise CalibrationError(
             f"{len(measurements)} measurements cannot fit even {pooled} pooled figures (a compute rate"
@@ -128,6 +134,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     eff_index = np.array([eff_ops.index(t.op) if t.op in eff_ops else -1 for _, t in layers])
     ovh_index = np.array([ovh_ops.index(t.op) if t.pays_overhead else -1 for _, t in layers])
     fmt_index = np.array([formats.index(t.fmt) if t.fmt in formats else -1 for _, t in layers])
+    half_index = np.array([half_ops.index(t.op) if t.op in half_ops else -1 for _, t in layers])
+    loop_s = np.array([t.loop_s for _, t in layers])
     measured = np.array([m.latency_s for m in measurements])
     calls = np.array([m.whole for m in measurements], dtype=np.float64)
     n = len(measurements)
@@ -136,8 +144,9 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         eff, ovh, call, speed = e[cut[0]:cut[1]], e[cut[1]:cut[2]], e[cut[2]], e[cut[3]:cut[4]]
         bw_w = e[cut[4]] if fit_w else 1.0
         bw_a = e[cut[5]] if fit_a else 1.0
+        half = np.append(e[cut[6]:cut[7]], 0.0)[half_index]
         rate = np.append(eff, 1.0)[eff_index] * np.append(speed, 1.0)[fmt_index]
-        per_layer = np.maximum(peak / rate, w_s / bw_w + a_s / bw_a) \
+        per_layer = np.maximum((peak + loop_s * half) / rate, w_s / bw_w + a_s / bw_a) \
             + np.where(ovh_index >= 0, np.append(ovh, 0.0)[ovh_index], 0.0)
         return np.bincount(sample, weights=per_layer, minlength=n) + call * calls
 
@@ -147,8 +156,10 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     x0 = np.log(np.concatenate([
         [min(max(compute.efficiency(op), MIN_EFFICIENCY), 1.0) for op in eff_ops],
         [start_o / 10 if op in views else start_o for op in ovh_ops], [start_o],
-        np.ones(sizes[3] + sizes[4] + sizes[5])]))
-    anchored = np.r_[cut[0]:cut[1], cut[3]:cut[6]]  # efficiencies and multipliers: pulled towards the profile
+        np.ones(sizes[3] + sizes[4] + sizes[5]),
+        [compute.half_length(op) or START_HALF_LENGTH for op in half_ops]]))
+    # efficiencies, multipliers and half lengths: pulled towards the profile's (or the start's)
+    anchored = np.r_[cut[0]:cut[1], cut[3]:cut[7]]
     # per-op overheads: pulled towards their common value (views a tenth of it), so an op seen in one model or none
     # on its own takes the shared overhead rather than whatever is left over
     overheads = np.arange(cut[1], cut[2])
@@ -168,9 +179,11 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     from scipy.optimize import least_squares
 
     lower = np.log(np.concatenate([[MIN_EFFICIENCY] * sizes[0], [low_o] * (sizes[1] + 1),
-                                   [MULTIPLIER_RANGE[0]] * (sizes[3] + sizes[4] + sizes[5])]))
+                                   [MULTIPLIER_RANGE[0]] * (sizes[3] + sizes[4] + sizes[5]),
+                                   [HALF_LENGTH_RANGE[0]] * sizes[6]]))
     upper = np.log(np.concatenate([[1.0] * sizes[0], [high_o] * (sizes[1] + 1),
-                                   [MULTIPLIER_RANGE[1]] * (sizes[3] + sizes[4] + sizes[5])]))
+                                   [MULTIPLIER_RANGE[1]] * (sizes[3] + sizes[4] + sizes[5]),
+                                   [HALF_LENGTH_RANGE[1]] * sizes[6]]))
     solution = least_squares(residuals, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
                              max_nfev=2000)
     e = np.exp(solution.x)
@@ -181,14 +194,16 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         [min(1.0, round_figure(v)) for v in e[cut[0]:cut[1]]], [round_figure(v) for v in e[cut[1]:cut[3]]],
         [rates[fmt] / compute.macs_per_s[fmt] for fmt in formats],
         [bandwidth_w / profile.weight_memory.bandwidth_bytes_per_s] if fit_w else [],
-        [bandwidth_a / profile.activation_memory.bandwidth_bytes_per_s] if fit_a else []])
+        [bandwidth_a / profile.activation_memory.bandwidth_bytes_per_s] if fit_a else [],
+        [round_figure(v) for v in e[cut[6]:cut[7]]]])
     predicted = predict(rounded)
     eff = dict(zip(eff_ops, rounded[cut[0]:cut[1]].tolist()))
     ovh = dict(zip(ovh_ops, rounded[cut[1]:cut[2]].tolist()))
     computing = [v for op, v in ovh.items() if op not in views]
     layer_overhead = round_figure(float(np.median(computing))) if computing else compute.layer_overhead_s
     fit = LatencyFit(eff, ovh, layer_overhead, float(rounded[cut[2]]), rates, bandwidth_w, bandwidth_a,
-                     tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted))
+                     tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted),
+                     dict(zip(half_ops, rounded[cut[6]:cut[7]].tolist())))
     if fit.fit_error > MAX_FIT_ERROR:
         worst = int(np.argmax(np.abs(fit.errors)))
         raise CalibrationError(

@@ -52,14 +52,17 @@ class CostTerms:
     energy_fmt: str = ""  # the format its per-MAC energy is looked up in (the layer's own)
     moved_weight_bytes: float = 0.0
     moved_activation_bytes: float = 0.0
+    loop_s: float = 0.0  # one MAC per innermost loop started, at peak: what a half length costs per MAC of it
 
     @property
     def memory_s(self) -> float:
         return self.weight_memory_s + self.activation_memory_s
 
-    def latency_s(self, efficiency: float, overhead_s: float) -> float:
-        """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead."""
-        return max(self.peak_compute_s / efficiency, self.memory_s) + (overhead_s if self.pays_overhead else 0.0)
+    def latency_s(self, efficiency: float, overhead_s: float, half_length: float = 0.0) -> float:
+        """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead. With a
+        `half_length`, the efficiency falls with the innermost loop's length L as L / (L + half_length)."""
+        compute_s = (self.peak_compute_s + self.loop_s * half_length) / efficiency
+        return max(compute_s, self.memory_s) + (overhead_s if self.pays_overhead else 0.0)
 
     def energy_j(self, mac_j: float, weight_j_per_byte: float, activation_j_per_byte: float) -> float:
         """Dynamic energy: its work at `mac_j` a MAC, plus its weight and activation traffic (static power is the
@@ -92,11 +95,13 @@ def layer_cost(
     weights_move = profile.weight_memory.kind != "crossbar"  # in-memory arrays compute where the weights sit
     moved_weight_bytes = stored_bytes if weights_move else 0.0
     moved_activation_bytes = 0.0 if fused else in_bytes + out_bytes
+    loops = layer.macs * _density(layer, profile) / layer.loop_length if layer.loop_length else 0.0
     terms = CostTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, work / rate,
                       _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
                       _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
-                      not fused, work, fmt, moved_weight_bytes, moved_activation_bytes)
-    latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op))
+                      not fused, work, fmt, moved_weight_bytes, moved_activation_bytes, loops / rate)
+    latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op),
+                                compute.half_length(layer.op))
     energy_j = terms.energy_j(profile.energy.mac_j.get(fmt, 0.0), profile.weight_memory.energy_per_byte_j,
                               profile.activation_memory.energy_per_byte_j)
     tiles = tile_share(layer.matrix, profile.crossbar) if profile.crossbar and layer.matrix else 0.0

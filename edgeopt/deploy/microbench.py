@@ -42,10 +42,12 @@ def micro_suite() -> tuple[Micro, ...]:
                 base.append(Micro(f"conv1d_{cin}x{cout}_L{length}_k{k}", "conv", cin, cout, (length,), k))
     for c in (8, 64):
         for length in (64, 256):
-            base.append(Micro(f"dwconv1d_{c}_L{length}_k5", "conv", c, c, (length,), 5, groups=c))
+            for k in (3, 5):  # two kernel lengths: how a short innermost loop costs (the half length) shows
+                base.append(Micro(f"dwconv1d_{c}_L{length}_k{k}", "conv", c, c, (length,), k, groups=c))
     for cin, cout in ((3, 8), (16, 32)):
         for hw in (8, 32):
             base.append(Micro(f"conv2d_{cin}x{cout}_{hw}x{hw}_k3", "conv", cin, cout, (hw, hw), 3))
+    base.append(Micro("conv2d_16x32_16x16_k1", "conv", 16, 32, (16, 16), 1))  # pointwise (MobileNet-style)
     for c in (16, 64):
         base.append(Micro(f"dwconv2d_{c}_16x16_k3", "conv", c, c, (16, 16), 3, groups=c))
     for fin, fout in ((8, 8), (64, 16), (256, 128), (1024, 64)):

@@ -49,6 +49,7 @@ class Layer:
     matrix: WeightMatrix | None = None
     weight_format: str | None = None  # set when the model already stores its weights quantized (ONNX QDQ)
     zero_weights: int = 0  # multiplicative weights that are exactly zero (unstructured pruning)
+    loop_length: int = 0  # MACs of one innermost loop: a convolution's kernel taps, a dense layer's fan-in
 
     @property
     def params(self) -> int:

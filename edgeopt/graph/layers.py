@@ -28,6 +28,7 @@ def dense(name: str, inputs: tuple[str, ...], output: str, source_op: str, *, in
         out_channels=out_features,
         matrix=WeightMatrix(in_features, out_features),
         weight_format=weight_format,
+        loop_length=in_features,
     )
 
 
@@ -53,12 +54,13 @@ def conv(name: str, inputs: tuple[str, ...], output: str, source_op: str, *, in_
         out_channels=out_channels,
         matrix=WeightMatrix(fan_in, out_channels // groups, groups),
         weight_format=weight_format,
+        loop_length=math.prod(kernel),
     )
 
 
 def matmul(name: str, inputs: tuple[str, ...], output: str, source_op: str, *, inner: int, out_shape: ShapeT) -> Layer:
     """Product of two activations (attention-style): no weights, inner-dimension MACs per output element."""
-    return Layer(name, Op.MATMUL, inputs, output, source_op, macs=_numel(out_shape) * inner)
+    return Layer(name, Op.MATMUL, inputs, output, source_op, macs=_numel(out_shape) * inner, loop_length=inner)
 
 
 def simple(name: str, op: Op, inputs: tuple[str, ...], output: str, source_op: str, *, in_shape: ShapeT,

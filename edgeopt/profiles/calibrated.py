@@ -13,7 +13,8 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                     layer_overhead_s: float, call_overhead_s: float, calibration: Calibration,
                     macs_per_cycle: Mapping[str, float] | None = None,
                     peak_macs_per_s: Mapping[str, float] | None = None,
-                    bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None) -> str:
+                    bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None,
+                    op_half_length: Mapping[str, float] | None = None) -> str:
     """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
     rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
     level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
@@ -46,6 +47,7 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
     for title, values, text in (("macs_per_cycle", macs_per_cycle, lambda v: f"{v:.4g}"),
                                 ("peak", peak_macs_per_s, lambda v: f"{v:.4g}MAC/s"),
                                 ("op_overhead", op_overhead_s, _time),
+                                ("op_half_length", op_half_length, lambda v: f"{v:.4g}"),
                                 ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}")):
         if values:
             lines.append(f"  {title}:")

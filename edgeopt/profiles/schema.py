@@ -38,9 +38,15 @@ class Compute:
     clock_hz: float | None = None
     op_overhead_s: Mapping[Op, float] = field(default_factory=dict)  # per op kind, in place of layer_overhead_s
     call_overhead_s: float = 0.0  # fixed cost per inference (a runtime's call, input and output copies)
+    # per op: the innermost loop's length (MACs) at which it runs at half its efficiency; short loops (3-tap kernels,
+    # narrow dense layers) pay their loop overhead more often. None given: efficiency does not depend on size.
+    op_half_length: Mapping[Op, float] = field(default_factory=dict)
 
     def efficiency(self, op: Op) -> float:
         return self.op_efficiency.get(op, self.default_efficiency)
+
+    def half_length(self, op: Op) -> float:
+        return self.op_half_length.get(op, 0.0)
 
     def overhead_s(self, op: Op) -> float:
         return self.op_overhead_s.get(op, self.layer_overhead_s)

@@ -329,6 +329,7 @@ def render_calibration(result, console: Console) -> None:
     fit = result.fit
     def figure(op) -> str:
         parts = [f"{fit.op_efficiency[op]:.3g} of peak"] if op in fit.op_efficiency else []
+        parts += [f"half at {fit.op_half_length[op]:.3g}-MAC loops"] if op in fit.op_half_length else []
         parts += [format_seconds(fit.op_overhead_s[op])] if op in fit.op_overhead_s else []
         return f"{op} " + " + ".join(parts)
 

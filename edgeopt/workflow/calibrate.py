@@ -70,6 +70,7 @@ class CalibrationResult:
         return {"profile": self.profile, "out": self.out, "calibration": dataclasses.asdict(self.calibration),
                 "figures": {"op_efficiency": {str(k): v for k, v in self.fit.op_efficiency.items()},
                             "op_overhead_s": {str(k): v for k, v in self.fit.op_overhead_s.items()},
+                            "op_half_length": {str(k): v for k, v in self.fit.op_half_length.items()},
                             "layer_overhead_s": self.fit.layer_overhead_s,
                             "call_overhead_s": self.fit.call_overhead_s, "macs_per_s": self.fit.macs_per_s,
                             "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
@@ -118,7 +119,8 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                            layer_overhead_s=fit.layer_overhead_s, call_overhead_s=fit.call_overhead_s,
                            calibration=calibration, macs_per_cycle=per_cycle,
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
-                           bandwidth_bytes_per_s=bandwidths, energy=energy)
+                           bandwidth_bytes_per_s=bandwidths, energy=energy,
+                           op_half_length={str(k): v for k, v in fit.op_half_length.items()})
     _write_checked(out, text)
     return CalibrationResult(profile.name, str(out), calibration, fit,
                              tuple(m.estimate.total.latency_s for m in rows),

@@ -52,8 +52,12 @@ def test_a_known_device_is_recovered_from_its_own_latencies(micro_files):
     assert fit.fit_error < 0.01 and fit.within_10pct == 1.0
     assert fit.call_overhead_s == pytest.approx(8e-6, rel=0.1)
     peak = start.compute.macs_per_s["fp32"]
-    for op in COMPUTE_BOUND_OPS:  # what a layer runs at: efficiency times the format's peak (the fit splits them)
-        assert fit.op_efficiency[op] * fit.macs_per_s["fp32"] == pytest.approx(efficiency[op] * peak, rel=0.1), op
+    loops = {t.op: t.peak_compute_s / t.loop_s for m in measured_on(true, micro_files, start)
+             for t in (layer.terms for layer in m.estimate.layers) if t is not None and t.loop_s}
+    for op in COMPUTE_BOUND_OPS:  # what a layer runs at: efficiency times the format's peak, at the loop lengths
+        # measured (the fit splits rate, efficiency and half length where the data cannot tell them apart)
+        rate = fit.op_efficiency[op] * fit.macs_per_s["fp32"] / (1 + fit.op_half_length.get(op, 0) / loops[op])
+        assert rate == pytest.approx(efficiency[op] * peak, rel=0.1), op
     for op in (*COMPUTE_BOUND_OPS, Op.DENSE):
         assert fit.op_overhead_s[op] == pytest.approx(overhead[op], rel=0.2), op
     assert fit.weight_bandwidth == pytest.approx(start.weight_memory.bandwidth_bytes_per_s, rel=0.1)
@@ -61,6 +65,20 @@ def test_a_known_device_is_recovered_from_its_own_latencies(micro_files):
     for name, path in micro_files[:5]:
         assert estimate(path, calibrated).total.latency_s == pytest.approx(estimate(path, true).total.latency_s,
                                                                            rel=0.02), name
+
+
+def test_short_loops_are_recovered_as_a_half_length(micro_files):
+    """A device whose convolutions lose efficiency on short innermost loops (a plain C loop per kernel row): the
+    microbenchmarks' kernel lengths give the half length back (dense layers are bound by weight traffic on
+    host-cpu, so their compute terms are not observable there)."""
+    true = device({op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}, {}, 5e-6)
+    true = dataclasses.replace(true, compute=dataclasses.replace(
+        true.compute, op_half_length=MappingProxyType({Op.CONV1D: 6.0, Op.DEPTHWISE_CONV1D: 2.0})))
+    start = load_profile("host-cpu")
+    fit = fit_latency(start, measured_on(true, micro_files, start))
+    assert fit.fit_error < 0.02
+    assert fit.op_half_length[Op.CONV1D] == pytest.approx(6.0, rel=0.2)
+    assert fit.op_half_length[Op.DEPTHWISE_CONV1D] == pytest.approx(2.0, rel=0.3)
 
 
 def test_a_handful_of_measurements_fits_pooled_figures(micro_files):

@@ -146,6 +146,11 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
          ["compute.op_efficiency.conv2d", "at most 1"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_overhead: {warp: 1us}"),
          ["compute.op_overhead.warp", "'warp' is not allowed", "conv2d"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_half_length: {relu: 4}"),
+         ["compute.op_half_length.relu", "'relu' is not allowed", "conv1d"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_half_length: {dense: -4}"),
+         ["compute.op_half_length.dense", "at least 0"]),
+        (lambda t: t + CALIBRATION + "  energy_samples: 3\n", ["calibration.energy_samples", "come together"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  call_overhead: {value: -1us, source: measured}"),
          ["compute.call_overhead", "'-1us'", "at least 0"]),
         (lambda t: t + CALIBRATION.replace("samples: 30", "samples: many"), ["calibration.samples", "'many'"]),
@@ -189,6 +194,35 @@ def test_a_calibrated_profile_reads_its_calibration_and_measured_figures(tmp_pat
     assert profile.compute.overhead_s(Op.CONV2D) == pytest.approx(3e-6)
     assert profile.compute.overhead_s(Op.DENSE) == profile.compute.layer_overhead_s
     assert "fit error 5.0%" in profile.calibration.describe()
+
+
+def test_a_half_length_makes_short_loops_slower(tmp_path):
+    """compute.op_half_length: an op at half its efficiency on innermost loops that long; a 3-tap convolution then
+    costs more per MAC than a 9-tap one, and an op without one keeps a size-independent efficiency."""
+    from edgeopt.cost.estimate import estimate
+    from edgeopt.graph.layers import conv
+
+    path = write(tmp_path, "h.yaml", MINIMAL.replace("{int8: 1}", "{int8: 1}\n  op_half_length: "
+                                                      "{conv1d: {value: 9, source: measured}}"))
+    profile = load_profile(path)
+    assert profile.compute.half_length(Op.CONV1D) == 9 and profile.compute.half_length(Op.DENSE) == 0
+    assert profile.figure_sources["compute.op_half_length.conv1d"] == "measured"
+    base = load_profile(write(tmp_path, "m.yaml", MINIMAL))
+
+    def per_mac_s(k, prof):
+        layer = conv("c", ("x",), "y", "Conv", in_channels=8, out_channels=8, kernel=(k,), groups=1, bias=False,
+                     out_shape=(1, 8, 64))
+        est = estimate(_one_layer_graph(layer), prof)
+        return next(x.cost.latency_s - prof.compute.overhead_s(Op.CONV1D) for x in est.layers) / layer.macs
+
+    assert per_mac_s(3, profile) == pytest.approx(per_mac_s(3, base) * (1 + 9 / 3), rel=1e-6)
+    assert per_mac_s(9, profile) == pytest.approx(per_mac_s(9, base) * 2, rel=1e-6)
+
+
+def _one_layer_graph(layer):
+    from edgeopt.graph.ir import Graph, Tensor
+
+    return Graph("one", ("x",), ("y",), (layer,), {"x": Tensor("x", (1, 8, 64)), "y": Tensor("y", (1, 8, 64))})
 
 
 def test_extends_cycle_is_an_error_naming_the_chain(tmp_path):
