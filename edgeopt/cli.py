@@ -231,8 +231,8 @@ def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def calibrate_cmd(profile, runtime, models, measurements, out, as_json) -> None:
     """Fit a profile's latency figures (per-op efficiency, its fall on short loops and overhead, per-call overhead,
-    peak rates, bandwidths) to measured latencies, and its energy figures to measured energies where a measurements file gives them; write a
-    profile that extends it with every fitted figure marked `source: measured`."""
+    peak rates, bandwidths) to measured latencies, and its energy figures to measured energies where a measurements
+    file gives them; write a profile that extends it with every fitted figure marked `source: measured`."""
     from edgeopt.workflow.calibrate import calibrate
 
     if measurements and models:

@@ -143,9 +143,10 @@ def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], 
 
 def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> BoardRows:
     """Rows of a board's measurements CSV: `model` (an ONNX file, relative to the CSV's folder), optionally `layer`
-    (one layer inside it, by its node name; empty: the whole call), the measured time in `latency` (with a unit:
-    850us, 1.2ms) or `latency_s` / `latency_ms` / `latency_us` (numbers), and optionally the energy per inference in
-    `energy` (12uJ) or `energy_j` / `energy_mj` / `energy_uj` (a row may leave it empty)."""
+    (one layer inside it by its node name, or several run as one kernel joined with '+'; empty: the whole call), the
+    measured time in `latency` (with a unit: 850us, 1.2ms) or `latency_s` / `latency_ms` / `latency_us` (numbers),
+    and optionally the energy per inference in `energy` (12uJ) or `energy_j` / `energy_mj` / `energy_uj` (a row may
+    leave it empty)."""
     path = Path(path)
     try:
         with path.open(newline="") as handle:
