@@ -53,8 +53,43 @@ class Measurement:
     whole: bool = True  # a whole call of the model (pays the per-call overhead), not one layer inside it
 
 
+class FitErrors:
+    """How far a fit's predictions are from the measurements it used (a fit names the two with `_pairs`)."""
+
+    def _pairs(self) -> tuple[Sequence[float], Sequence[float]]:  # (predicted, measured)
+        raise NotImplementedError
+
+    @property
+    def errors(self) -> np.ndarray:
+        """Relative error of each fitted prediction, (predicted - measured) / measured."""
+        predicted, measured = self._pairs()
+        return np.array(predicted) / np.array(measured) - 1.0
+
+    @property
+    def fit_error(self) -> float:
+        """Mean absolute relative error over the measurements the fit used."""
+        return float(np.mean(np.abs(self.errors)))
+
+    @property
+    def within_10pct(self) -> float:
+        return float(np.mean(np.abs(self.errors) <= 0.1))
+
+    def require_agreement(self, measured_what: str, model: str, unit: str) -> None:
+        """A CalibrationError naming the worst measurement when the fit is off by more than MAX_FIT_ERROR on
+        average (`unit`: 'us' or 'uJ', the measurements being in seconds or joules)."""
+        if self.fit_error <= MAX_FIT_ERROR:
+            return
+        predicted, measured = self._pairs()
+        worst = int(np.argmax(np.abs(self.errors)))
+        raise CalibrationError(
+            f"the {measured_what} contradict each other or the {model} model: the best fit is off by "
+            f"{self.fit_error:.0%} on average (worst: {self.labels[worst]}, measured {measured[worst] * 1e6:.4g} "
+            f"{unit}, fitted {predicted[worst] * 1e6:.4g} {unit}); check the units and that every model ran on the "
+            "same device")
+
+
 @dataclass(frozen=True)
-class LatencyFit:
+class LatencyFit(FitErrors):
     op_efficiency: dict[Op, float]
     op_overhead_s: dict[Op, float]
     layer_overhead_s: float  # ops the measurements did not cover: the median of the fitted overheads
@@ -67,19 +102,8 @@ class LatencyFit:
     predicted_s: tuple[float, ...]  # with the fitted (rounded) figures
     op_half_length: dict[Op, float] = field(default_factory=dict)  # MACs: efficiency falls with short loops
 
-    @property
-    def errors(self) -> np.ndarray:
-        """Relative error of each fitted prediction, (predicted - measured) / measured."""
-        return np.array(self.predicted_s) / np.array(self.measured_s) - 1.0
-
-    @property
-    def fit_error(self) -> float:
-        """Mean absolute relative error over the measurements the fit used."""
-        return float(np.mean(np.abs(self.errors)))
-
-    @property
-    def within_10pct(self) -> float:
-        return float(np.mean(np.abs(self.errors) <= 0.1))
+    def _pairs(self) -> tuple[Sequence[float], Sequence[float]]:
+        return self.predicted_s, self.measured_s
 
     def apply(self, profile: HardwareProfile) -> HardwareProfile:
         """`profile` with the fitted figures in place of its own."""
@@ -204,12 +228,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     fit = LatencyFit(eff, ovh, layer_overhead, float(rounded[cut[2]]), rates, bandwidth_w, bandwidth_a,
                      tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted),
                      dict(zip(half_ops, rounded[cut[6]:cut[7]].tolist())))
-    if fit.fit_error > MAX_FIT_ERROR:
-        worst = int(np.argmax(np.abs(fit.errors)))
-        raise CalibrationError(
-            f"the measurements contradict each other or the latency model: the best fit is off by "
-            f"{fit.fit_error:.0%} on average (worst: {fit.labels[worst]}, measured {measured[worst] * 1e6:.4g} us, "
-            f"fitted {predicted[worst] * 1e6:.4g} us); check the units and that every model ran on the same device")
+    fit.require_agreement("measurements", "latency", "us")
     return fit
 
 

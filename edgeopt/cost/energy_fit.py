@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from edgeopt.cost.calibrate import MAX_FIT_ERROR, PRIOR_WEIGHT, CalibrationError, round_figure
+from edgeopt.cost.calibrate import PRIOR_WEIGHT, CalibrationError, FitErrors, round_figure
 from edgeopt.cost.estimate import Estimate
 from edgeopt.profiles.schema import HardwareProfile
 
@@ -33,7 +33,7 @@ class EnergyMeasurement:
 
 
 @dataclass(frozen=True)
-class EnergyFit:
+class EnergyFit(FitErrors):
     mac_j: dict[str, float]  # per number format the measured models computed in
     weight_energy_per_byte_j: float | None  # None: no measured model moved weights (left as the profile's)
     activation_energy_per_byte_j: float | None
@@ -42,14 +42,8 @@ class EnergyFit:
     measured_j: tuple[float, ...]
     predicted_j: tuple[float, ...]  # with the fitted (rounded) figures
 
-    @property
-    def errors(self) -> np.ndarray:
-        return np.array(self.predicted_j) / np.array(self.measured_j) - 1.0
-
-    @property
-    def fit_error(self) -> float:
-        """Mean absolute relative error over the measurements the fit used."""
-        return float(np.mean(np.abs(self.errors)))
+    def _pairs(self) -> tuple[Sequence[float], Sequence[float]]:
+        return self.predicted_j, self.measured_j
 
     def apply(self, profile: HardwareProfile) -> HardwareProfile:
         """`profile` with the fitted energy figures in place of its own."""
@@ -103,10 +97,5 @@ def fit_energy(profile: HardwareProfile, measurements: Sequence[EnergyMeasuremen
                     float(figures[k]) if k in fitted else None, float(figures[k + 1]) if k + 1 in fitted else None,
                     float(figures[k + 2]), tuple(m.label for m in measurements), tuple(measured.tolist()),
                     tuple(float(p) for p in predicted))
-    if fit.fit_error > MAX_FIT_ERROR:
-        worst = int(np.argmax(np.abs(fit.errors)))
-        raise CalibrationError(
-            f"the measured energies contradict each other or the energy model: the best fit is off by "
-            f"{fit.fit_error:.0%} on average (worst: {fit.labels[worst]}, measured {measured[worst] * 1e6:.4g} uJ, "
-            f"fitted {predicted[worst] * 1e6:.4g} uJ); check the units and that every model ran on the same device")
+    fit.require_agreement("measured energies", "energy", "uJ")
     return fit
