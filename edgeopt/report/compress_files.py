@@ -88,8 +88,7 @@ def _html(result, folder: Path) -> str:
         if metrics is None:
             continue
         deployed_rows.append("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in (
-            label, metrics["precision"], metrics["recall"], metrics["f1"], metrics["accuracy"], sim["precision"],
-            sim["recall"], sim["f1"], sim["accuracy"])) + "</tr>")
+            label, *(metrics[m] for m in QUALITY_METRICS), *(sim[m] for m in QUALITY_METRICS))) + "</tr>")
     flag = (f"<p style='color:#c33'><b>Deployed and simulated {result.metric} differ by {d.gap:.4f}</b> (over "
             "0.005): the exported arithmetic is not what was evaluated in PyTorch.</p>" if d.gap_flagged else "")
     budgets = "".join(f"<tr><td>{html.escape(b['label'])}</td><td>{_fmt(b['limit'])}</td><td>{_fmt(b['actual'])}"
@@ -109,8 +108,8 @@ def _html(result, folder: Path) -> str:
             + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
             f"<h2>Deployed artifact (model.onnx, {d.size_bytes:,} bytes, host latency {d.host_latency_s * 1e6:.1f} us, "
             "measured)"
-            "</h2><table><tr><th>split</th><th>precision</th><th>recall</th><th>F1</th><th>accuracy</th>"
-            "<th>sim. precision</th><th>sim. recall</th><th>sim. F1</th><th>sim. accuracy</th></tr>"
+            "</h2><table><tr><th>split</th>" + "".join(f"<th>{metric_label(m)}</th>" for m in QUALITY_METRICS)
+            + "".join(f"<th>sim. {metric_label(m)}</th>" for m in QUALITY_METRICS) + "</tr>"
             + "".join(deployed_rows) + f"</table>{flag}<h2>Budgets</h2><table><tr><th>limit</th><th>value</th>"
             f"<th>model</th><th></th></tr>{budgets}</table>"
             f'<figure><img alt="steps" src="data:image/png;base64,{image}"><figcaption>steps.png</figcaption>'
