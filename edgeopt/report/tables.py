@@ -123,6 +123,8 @@ def render_profile(p: HardwareProfile, console: Console) -> None:
         table.add_row(field, value, source)
     console.print(table)
     console.print(f"ops: {', '.join(sorted(o.value for o in p.ops))}")
+    if p.calibration is not None:
+        console.print(p.calibration.describe())
 
 
 def profile_figures(p: HardwareProfile) -> dict[str, str]:
@@ -144,6 +146,12 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
     for op, eff in p.compute.op_efficiency.items():
         rows[f"compute.op_efficiency.{op.value}"] = f"{eff:.2f}"
     rows["compute.layer_overhead"] = format_seconds(p.compute.layer_overhead_s)
+    for op, seconds in p.compute.op_overhead_s.items():
+        rows[f"compute.op_overhead.{op.value}"] = format_seconds(seconds)
+    if p.compute.call_overhead_s:
+        rows["compute.call_overhead"] = format_seconds(p.compute.call_overhead_s)
+    for op, length in p.compute.op_half_length.items():
+        rows[f"compute.op_half_length.{op.value}"] = f"half efficiency at {length:.3g}-MAC loops"
     if p.crossbar:
         rows["crossbar.rows"] = str(p.crossbar.rows)
         rows["crossbar.cols"] = str(p.crossbar.cols)

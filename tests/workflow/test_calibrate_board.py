@@ -69,6 +69,10 @@ def test_measured_energies_calibrate_the_energy_figures(metered, tmp_path):
     checked = CliRunner().invoke(main, ["check", str(model), "-p", str(out), "--max-energy", "1J", "--json"])
     item = next(i for i in json.loads(checked.output)["items"] if i["name"] == "max_energy_j")
     assert item["source"] == "calibrated" and "fit error" in item["message"], item
+    shown = CliRunner().invoke(main, ["profiles", "show", str(out)])
+    assert shown.exit_code == 0 and "calibrated on" in shown.output and "energy from" in shown.output, shown.output
+    compute = json.loads(CliRunner().invoke(main, ["profiles", "show", str(out), "--json"]).output)["compute"]
+    assert compute["op_half_length"] and compute["call_overhead_s"] > 0
 
 
 def test_without_energies_the_energy_stays_an_estimate(metered, tmp_path):
