@@ -75,9 +75,26 @@ def _input_shape(onnx: Path, samples: int) -> tuple[int, ...]:
     return (samples, *(d.dim_value for d in dims[1:]))
 
 
-def leave_one_out(profile: str, models, rows: list[list[dict]], tmp: Path) -> tuple[list[float], list[float]]:
+def suite_rows(tmp: Path, clock_hz: float) -> list[dict]:
+    """The board microbenchmarks (`edgeopt calibrate --runtime cortex-m4`'s) on the emulated M4: a whole-call row
+    each."""
+    from edgeopt.deploy.board_micro import board_suite, write_board_micro
+    from edgeopt.deploy.board_rows import emulated_rows
+    from edgeopt.deploy.emulate import run_emulated
+    from edgeopt.profiles.loader import load_profile
+
+    profile = load_profile("stm32f746")
+    out = []
+    for micro in board_suite():
+        folder, x = write_board_micro(micro, profile, tmp / "suite")
+        out.append(emulated_rows(folder, run_emulated(folder, x, "cortex-m4"), clock_hz)[0])
+    return out
+
+
+def leave_one_out(profile: str, models, rows: list[list[dict]], tmp: Path, extra: list[dict] = (),
+                  alone: bool = False) -> tuple[list[float], list[float]]:
     """Per model: the uncalibrated estimate, and the estimate on `profile` calibrated on every other model's rows
-    (each model's rows: its whole call first, then any layers)."""
+    (each model's rows: its whole call first, then any layers) and the `extra` rows; `alone`: on `extra` only."""
     from edgeopt.cost.estimate import estimate
     from edgeopt.workflow.calibrate import calibrate
 
@@ -85,9 +102,9 @@ def leave_one_out(profile: str, models, rows: list[list[dict]], tmp: Path) -> tu
     after = []
     for held in range(len(models)):
         csv = tmp / f"{profile}-{held}.csv"
+        train = [r for i, mine in enumerate(rows) if i != held and not alone for r in mine] + list(extra)
         csv.write_text("model,layer,latency_s\n" + "".join(f"{r['model']},{r['layer']},{r['latency_s']!r}\n"
-                                                             for i, mine in enumerate(rows) if i != held
-                                                             for r in mine))
+                                                             for r in train))
         out = tmp / f"{profile}-{held}.yaml"
         calibrate(profile, out, measurements=csv)
         after.append(estimate(models[held][3] / "source.onnx", out).total.latency_s)
@@ -122,13 +139,19 @@ def main() -> None:
         apart = np.abs(np.array(host_s) / np.array(again_s) - 1)
         print(f"\nthe C on this host, measured twice: median {np.median(apart):.0%} apart, "
               f"{np.mean(apart <= 0.1):.0%} of models within 10% of themselves")
-        boards = (("emulated Cortex-M4, whole calls (instructions at 216 MHz)", "stm32f746", [r[:1] for r in rows]),
-                  ("emulated Cortex-M4, whole calls and every layer", "stm32f746", rows),
+        suite = suite_rows(tmp, clock_hz)
+        whole = [r[:1] for r in rows]
+        boards = (("emulated Cortex-M4, whole calls (instructions at 216 MHz)", "stm32f746", whole, (), False),
+                  ("emulated Cortex-M4, whole calls and every layer", "stm32f746", rows, (), False),
+                  (f"emulated Cortex-M4, the {len(suite)} board microbenchmarks alone", "stm32f746", whole, suite,
+                   True),
+                  (f"emulated Cortex-M4, the {len(suite)} board microbenchmarks and the other whole calls",
+                   "stm32f746", whole, suite, False),
                   ("C export on this host (-O2), whole calls", "host-cpu",
-                   [[r[0] | {"latency_s": s}] for r, s in zip(rows, host_s)]))
-        for board, profile, board_rows in boards:
+                   [[r[0] | {"latency_s": s}] for r, s in zip(rows, host_s)], (), False))
+        for board, profile, board_rows, extra, alone in boards:
             measured = [r[0]["latency_s"] for r in board_rows]
-            before, after = leave_one_out(profile, models, board_rows, tmp)
+            before, after = leave_one_out(profile, models, board_rows, tmp, extra, alone)
             print(f"\n### {board}, calibrating {profile}\n")
             print("| search | trial | measured (us) | estimated (us) | error | calibrated on the others (us) | error |")
             print("|---|---|---|---|---|---|---|")

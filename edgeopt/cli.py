@@ -218,10 +218,14 @@ def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool
 
 @main.command("calibrate")
 @_profile_option
-@click.option("--runtime", default="onnxruntime", show_default=True, type=click.Choice(["onnxruntime"]),
-              help="Runtime timed on this machine (microbenchmarks of the shipped spaces' ops, and --models).")
+@click.option("--runtime", default="onnxruntime", show_default=True,
+              type=click.Choice(["onnxruntime", "cortex-m4", "cortex-m7"]),
+              help="What is timed: onnxruntime on this machine (fp32 microbenchmarks of the shipped spaces' ops), "
+                   "or the C export on QEMU's Cortex-M (int8 microbenchmarks; instructions at the profile's clock, "
+                   "an estimate), each with --models.")
 @click.option("--models", "models", multiple=True, type=click.Path(dir_okay=False),
-              help="ONNX files timed and fitted beside the microbenchmarks (repeat the option).")
+              help="ONNX files timed and fitted beside the microbenchmarks (repeat the option; int8 QDQ files for "
+                   "a Cortex-M runtime).")
 @click.option("--measurements", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Fit to a board's measurements instead of timing here: a CSV with columns model (an ONNX file, "
                    "relative to the CSV), latency (850us, 1.2ms) or latency_s / latency_ms / latency_us, optionally "
@@ -237,6 +241,8 @@ def calibrate_cmd(profile, runtime, models, measurements, out, as_json) -> None:
 
     if measurements and models:
         raise click.UsageError("--models are timed here; a measurements file lists its own models: give one")
+    if measurements and runtime != "onnxruntime":
+        raise click.UsageError(f"--runtime {runtime} times here; --measurements reads a board's: give one")
     require_writable(out)
     console = _console()
     result = _with_steps(console, lambda say: calibrate(profile, out, runtime=runtime, models=models,

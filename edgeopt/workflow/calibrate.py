@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from edgeopt.cost.calibrate import CalibrationError, LatencyFit, Measurement, fit_latency
 from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import Estimate, estimate
 from edgeopt.cost.record import total
+from edgeopt.deploy.board_micro import board_suite, write_board_micro
+from edgeopt.deploy.board_rows import emulated_rows
+from edgeopt.deploy.emulate import run_emulated
+from edgeopt.deploy.export import export
+from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
 from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.calibrated import calibrated_yaml
@@ -25,7 +32,7 @@ from edgeopt.profiles.loader import available_profiles, load_profile
 from edgeopt.profiles.schema import Calibration, HardwareProfile
 from edgeopt.profiles.units import Dimension, UnitError, parse_quantity
 
-RUNTIMES = ("onnxruntime",)
+RUNTIMES = ("onnxruntime", "cortex-m4", "cortex-m7")  # onnxruntime here; the C export on QEMU's Cortex-M boards
 LATENCY_COLUMNS = {"latency": None, "latency_s": 1.0, "latency_ms": 1e-3, "latency_us": 1e-6}
 ENERGY_COLUMNS = {"energy": None, "energy_j": 1.0, "energy_mj": 1e-3, "energy_uj": 1e-6}
 
@@ -82,8 +89,9 @@ class CalibrationResult:
 def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLike, *, runtime: str = "onnxruntime",
               models: Sequence[str | os.PathLike] = (), measurements: str | os.PathLike | None = None,
               progress: Callable[[str], None] | None = None) -> CalibrationResult:
-    """Fit `profile`'s latency figures to this machine's `runtime` (microbenchmarks plus `models`), or to a board's
-    `measurements` file (CSV: model, latency), and write the calibrated profile to `out`."""
+    """Fit `profile`'s latency figures to `runtime` (onnxruntime on this machine, or the C export on an emulated
+    Cortex-M: microbenchmarks plus `models`), or to a board's `measurements` file (CSV: model, latency), and write the
+    calibrated profile to `out`."""
     say = progress or (lambda text: None)
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
@@ -97,10 +105,14 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
         if runtime not in RUNTIMES:
             raise EdgeoptError(f"--runtime {runtime!r}: edgeopt measures {', '.join(RUNTIMES)}; for a board, "
                                "measure there and give --measurements FILE")
-        rows, spreads = _measure(profile, models, say)
-        import onnxruntime
+        if runtime == "onnxruntime":
+            rows, spreads = _measure(profile, models, say)
+            import onnxruntime
 
-        where = f"onnxruntime {onnxruntime.__version__}, 1 thread"
+            where = f"onnxruntime {onnxruntime.__version__}, 1 thread"
+        else:
+            rows, where = _emulate(profile, runtime, models, say)
+            spreads = None
     say("fit")
     fit = fit_latency(profile, rows)
     metered = [EnergyMeasurement(m.label, m.estimate, latency, energy)
@@ -139,6 +151,38 @@ def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], 
         timed = measure_latencies_s([path for _, path in files], progress=say)
     rows = [Measurement(label, est, latency) for (label, _), est, (latency, _) in zip(files, estimates, timed)]
     return rows, [spread for _, spread in timed]
+
+
+def _emulate(profile: HardwareProfile, cpu: str, models, say) -> tuple[list[Measurement], str]:
+    """The board microbenchmarks and `models` (int8 QDQ ONNX) exported to C and run on QEMU's `cpu`: instructions
+    per inference at the profile's clock, one a cycle."""
+    if not profile.compute.clock_hz:
+        raise EdgeoptError(f"{profile.name} gives no compute.clock: emulated instructions cannot become seconds")
+    for path in map(Path, models):
+        if not path.is_file() or path.suffix != ".onnx":
+            raise EdgeoptError(f"--models: {path} is not an ONNX file")
+    with tempfile.TemporaryDirectory(prefix="edgeopt-calibrate-") as tmp:
+        built = [(micro.name, *write_board_micro(micro, profile, Path(tmp) / "suite")) for micro in board_suite()]
+        for i, path in enumerate(map(Path, models)):
+            folder = Path(tmp) / "models" / f"{i}"
+            export(path, profile, folder)
+            built.append((str(path), folder, lower_onnx(path).quantize_input(_random_inputs(path))))
+        rows, source = [], ""
+        for label, folder, x in built:
+            say(f"emulating {label}")
+            whole = emulated_rows(folder, run_emulated(folder, x, cpu), profile.compute.clock_hz)[0]
+            rows.append(Measurement(label, estimate(Path(whole["model"]), profile), whole["latency_s"]))
+            source = whole["source"]
+    return rows, source
+
+
+def _random_inputs(path: Path, samples: int = 4) -> np.ndarray:
+    """Random float samples in the model's input shape (the arithmetic timed does not depend on the values)."""
+    import onnx
+
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    shape = (samples, *(d.dim_value or 1 for d in dims[1:]))
+    return np.random.default_rng(0).standard_normal(shape).astype(np.float32)
 
 
 def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> BoardRows:
