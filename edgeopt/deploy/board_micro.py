@@ -1,14 +1,13 @@
 """Microbenchmarks for a board: small int8 classifiers of the shapes the shipped spaces produce (a grid of
 convolutions by size and kernel length, separable blocks, pooling, MLPs, and architectures sampled from the shipped
-cnn1d and mlp spaces), quantized post-training on random inputs and exported to C, then run where the C runs: QEMU's
-Cortex-M (instruction counts) here, a user's board with the same folders.
+cnn1d and mlp spaces), quantized post-training on random inputs and exported to C, for `edgeopt calibrate --runtime
+cortex-m4` to run on QEMU's Cortex-M (instruction counts).
 
 The weights and inputs are random: what is timed is the arithmetic, which does not depend on them."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ SPACE_SAMPLES = {"cnn1d": ((12, 64), 10), "mlp": ((32,), 6)}  # space -> (sample
 class BoardMicro:
     name: str
     sample_shape: tuple[int, ...]
-    kind: str  # conv, separable, pool, mlp
+    kind: str  # conv, separable, pool, mlp, space
     channels: int = 0  # conv: in channels; separable: channels; mlp: in features
     width: int = 0  # conv: out channels; pool: channels; mlp: hidden units
     kernel: int = 0
@@ -45,9 +44,9 @@ class BoardMicro:
 
 def board_suite() -> tuple[BoardMicro, ...]:
     """Convolutions of 3 and 12 input channels, 8 and 32 outputs, kernels of 3 and 7; separable blocks; max and
-    average pooling between two convolutions; MLPs narrow to wide (each ending in a global average and a two-class
-    dense layer, as a search's models do); and architectures drawn from the shipped cnn1d and mlp spaces (the same
-    ones every time)."""
+    average pooling between two convolutions (each convolutional one ending in a global average and a two-class dense
+    layer, as a search's models do); MLPs narrow to wide; and architectures drawn from the shipped cnn1d and mlp
+    spaces (the same ones every time)."""
     suite = [BoardMicro(f"conv_{cin}x{cout}_L64_k{k}", (cin, 64), "conv", cin, cout, k)
              for cin in (3, 12) for cout in (8, 32) for k in (3, 7)]
     suite += [BoardMicro(f"separable_{c}_k{k}", (c, 64), "separable", c, 16, k) for c in (8, 32) for k in (3, 5)]
@@ -111,14 +110,3 @@ def write_board_micro(micro: BoardMicro, profile: HardwareProfile, folder: str |
     out = folder / micro.name
     export(onnx, profile, out)
     return out, lower_onnx(onnx).quantize_input(x[SAMPLES:])
-
-
-def build_suite(profile: HardwareProfile, folder: str | os.PathLike,
-                progress: Callable[[str], None] | None = None) -> list[tuple[Path, np.ndarray]]:
-    """Every microbenchmark of `board_suite()` exported for `profile` under `folder`."""
-    say = progress or (lambda text: None)
-    out = []
-    for micro in board_suite():
-        say(f"building {micro.name}")
-        out.append(write_board_micro(micro, profile, folder))
-    return out

@@ -22,7 +22,7 @@ from edgeopt.cost.estimate import Estimate, estimate
 from edgeopt.cost.record import total
 from edgeopt.deploy.board_micro import board_suite, write_board_micro
 from edgeopt.deploy.board_rows import emulated_rows
-from edgeopt.deploy.emulate import run_emulated
+from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.deploy.export import export
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
@@ -161,8 +161,15 @@ def _emulate(profile: HardwareProfile, cpu: str, models, say) -> tuple[list[Meas
     for path in map(Path, models):
         if not path.is_file() or path.suffix != ".onnx":
             raise EdgeoptError(f"--models: {path} is not an ONNX file")
+    missing = missing_tools()
+    if missing:
+        raise EdgeoptError(f"--runtime {cpu} needs {', '.join(missing)} (Debian: gcc-arm-none-eabi, "
+                           "libnewlib-arm-none-eabi, qemu-system-arm)")
     with tempfile.TemporaryDirectory(prefix="edgeopt-calibrate-") as tmp:
-        built = [(micro.name, *write_board_micro(micro, profile, Path(tmp) / "suite")) for micro in board_suite()]
+        built = []
+        for micro in board_suite():
+            say(f"building {micro.name} (int8, C)")
+            built.append((micro.name, *write_board_micro(micro, profile, Path(tmp) / "suite")))
         for i, path in enumerate(map(Path, models)):
             folder = Path(tmp) / "models" / f"{i}"
             export(path, profile, folder)
