@@ -114,12 +114,17 @@ class LatencyFit(FitErrors):
             op_half_length=MappingProxyType(dict(compute.op_half_length) | self.op_half_length),
             layer_overhead_s=self.layer_overhead_s, call_overhead_s=self.call_overhead_s,
             macs_per_s=MappingProxyType(dict(compute.macs_per_s) | self.macs_per_s))
-        weights, activations = profile.weight_memory, profile.activation_memory
-        if self.weight_bandwidth is not None:
-            weights = dataclasses.replace(weights, bandwidth_bytes_per_s=self.weight_bandwidth)
-        if self.activation_bandwidth is not None:
-            activations = dataclasses.replace(activations, bandwidth_bytes_per_s=self.activation_bandwidth)
-        return dataclasses.replace(profile, compute=compute, weight_memory=weights, activation_memory=activations)
+        return with_memory_figure(dataclasses.replace(profile, compute=compute), "bandwidth_bytes_per_s",
+                                  self.weight_bandwidth, self.activation_bandwidth)
+
+
+def with_memory_figure(profile: HardwareProfile, name: str, weights: float | None,
+                       activations: float | None) -> HardwareProfile:
+    """`profile` with field `name` of its weight and activation memories set where a fit gave one (not None)."""
+    levels = {"weight_memory": (profile.weight_memory, weights),
+              "activation_memory": (profile.activation_memory, activations)}
+    return dataclasses.replace(profile, **{level: dataclasses.replace(memory, **{name: value})
+                                           for level, (memory, value) in levels.items() if value is not None})
 
 
 def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *,

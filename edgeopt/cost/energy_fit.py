@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from edgeopt.cost.calibrate import PRIOR_WEIGHT, CalibrationError, FitErrors, round_figure
+from edgeopt.cost.calibrate import PRIOR_WEIGHT, CalibrationError, FitErrors, round_figure, with_memory_figure
 from edgeopt.cost.estimate import Estimate
 from edgeopt.profiles.schema import HardwareProfile
 
@@ -49,12 +49,8 @@ class EnergyFit(FitErrors):
         """`profile` with the fitted energy figures in place of its own."""
         energy = dataclasses.replace(profile.energy, mac_j=MappingProxyType(dict(profile.energy.mac_j) | self.mac_j),
                                      static_power_w=self.static_power_w)
-        weights, activations = profile.weight_memory, profile.activation_memory
-        if self.weight_energy_per_byte_j is not None:
-            weights = dataclasses.replace(weights, energy_per_byte_j=self.weight_energy_per_byte_j)
-        if self.activation_energy_per_byte_j is not None:
-            activations = dataclasses.replace(activations, energy_per_byte_j=self.activation_energy_per_byte_j)
-        return dataclasses.replace(profile, energy=energy, weight_memory=weights, activation_memory=activations)
+        return with_memory_figure(dataclasses.replace(profile, energy=energy), "energy_per_byte_j",
+                                  self.weight_energy_per_byte_j, self.activation_energy_per_byte_j)
 
 
 def fit_energy(profile: HardwareProfile, measurements: Sequence[EnergyMeasurement]) -> EnergyFit:

@@ -89,13 +89,14 @@ def layer_cost(
         terms = CostTerms(layer.op, fmt, 0.0, 0.0, 0.0, not fused)
         latency_s = terms.latency_s(1.0, compute.op_overhead_s.get(layer.op, 0.0))
         return Cost(params=layer.params, weight_bytes=stored_bytes, latency_s=latency_s), terms
-    work = layer.macs * _density(layer, profile) + layer.vector_ops
+    run_macs = layer.macs * _density(layer, profile)  # the MACs a sparse device does not skip
+    work = run_macs + layer.vector_ops
     rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
 
     weights_move = profile.weight_memory.kind != "crossbar"  # in-memory arrays compute where the weights sit
     moved_weight_bytes = stored_bytes if weights_move else 0.0
     moved_activation_bytes = 0.0 if fused else in_bytes + out_bytes
-    loops = layer.macs * _density(layer, profile) / layer.loop_length if layer.loop_length else 0.0
+    loops = run_macs / layer.loop_length if layer.loop_length else 0.0
     terms = CostTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, work / rate,
                       _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
                       _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),

@@ -38,24 +38,30 @@ def layer_groups(model_layers: Sequence[str], c_layers: Sequence[str]) -> list[l
     return groups
 
 
+def whole_call_row(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: float) -> dict:
+    """The row (model, layer empty, latency_s, source) of `run`'s whole call: the median over its samples, at
+    `clock_hz` (positive)."""
+    return {"model": str(Path(export_dir) / SOURCE), "layer": "", "latency_s": _seconds(run.instructions, clock_hz),
+            "source": f"qemu {run.board} ({run.cpu}) -icount: instructions at {clock_hz / 1e6:g} MHz, one a cycle"}
+
+
 def emulated_rows(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: float) -> list[dict]:
-    """Rows (model, layer, latency_s, source) of `run` of the export in `export_dir`: the median over its samples,
-    the whole call first (layer empty), then each layer (its model layers joined with '+')."""
+    """Rows (model, layer, latency_s, source) of `run` of the export in `export_dir`: the whole call first (layer
+    empty), then each layer (its model layers joined with '+'), each the median over the run's samples."""
     export_dir = Path(export_dir)
     manifest = read_manifest(export_dir)
     if run.layer_instructions is None or not manifest.get("layer_names"):
         raise EdgeoptError(f"{export_dir}: this export has no per-layer hook; export it again to time its layers")
     if not clock_hz:
         raise EdgeoptError(f"the profile {manifest['profile']} gives no clock: instructions cannot become seconds")
-    model = export_dir / SOURCE
-    groups = layer_groups([layer.name for layer in build_graph(model).layers], manifest["layer_names"])
-    source = f"qemu {run.board} ({run.cpu}) -icount: instructions at {clock_hz / 1e6:g} MHz, one a cycle"
-    rows = [{"model": str(model), "layer": "", "latency_s": float(np.median(run.instructions)) / clock_hz,
-             "source": source}]
-    rows += [{"model": str(model), "layer": "+".join(group),
-              "latency_s": float(np.median(run.layer_instructions[:, i])) / clock_hz, "source": source}
-             for i, group in enumerate(groups)]
-    return rows
+    whole = whole_call_row(export_dir, run, clock_hz)
+    groups = layer_groups([layer.name for layer in build_graph(whole["model"]).layers], manifest["layer_names"])
+    return [whole] + [whole | {"layer": "+".join(group), "latency_s": _seconds(run.layer_instructions[:, i], clock_hz)}
+                      for i, group in enumerate(groups)]
+
+
+def _seconds(instructions: np.ndarray, clock_hz: float) -> float:
+    return float(np.median(instructions)) / clock_hz
 
 
 def check_appendable(path: str | os.PathLike) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from edgeopt.atomic import OutputError, cannot_write
 from edgeopt.errors import EdgeoptError
-from edgeopt.figures import QUALITY_METRICS
+from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
 from edgeopt.runner.local import InlineBackend, ProcessBackend
 from edgeopt.runner.pack import choose_members, pack_key
 from edgeopt.runner.slots import plan_slots
@@ -30,7 +30,7 @@ from edgeopt.runner.work import Failure, Work, WorkerSetup, training_bytes
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.lock import RunLock
 from edgeopt.search.run_record import SearchRun
-from edgeopt.search.settings import (BACKENDS, HARDWARE_OBJECTIVES, SearchProgress, SearchSettings,
+from edgeopt.search.settings import (BACKENDS, SearchProgress, SearchSettings,
                                      SlotStatus, check_run_name, make_sampler, resolve_device)
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
 from edgeopt.space.fit import applies, require_applicable, require_fitting
@@ -102,9 +102,9 @@ class _Coordinator:
 
         if settings.metric not in QUALITY_METRICS:
             raise EdgeoptError(f"unknown metric {settings.metric!r}; choose from {', '.join(QUALITY_METRICS)}")
-        if settings.hardware_objective not in HARDWARE_OBJECTIVES:
+        if settings.hardware_objective not in OBJECTIVES:
             raise EdgeoptError(f"unknown hardware objective {settings.hardware_objective!r}; "
-                               f"choose from {', '.join(HARDWARE_OBJECTIVES)}")
+                               f"choose from {', '.join(OBJECTIVES)}")
         if not settings.profiles:
             raise EdgeoptError("give at least one --profile")
         check_run_name(settings.name)

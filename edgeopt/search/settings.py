@@ -9,10 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.figures import OBJECTIVES
 
 SAMPLERS = ("random", "tpe", "nsga2")
-HARDWARE_OBJECTIVES = OBJECTIVES  # the cost figures a search can minimise (edgeopt.figures)
 DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
 BACKENDS = ("local", "ray")
 # What makes a run the run it is: stored with the study; a resume takes them from there and may not change them.
@@ -150,5 +148,5 @@ def check_run_name(name: str) -> None:
                            "'-', '_', '.'; no '/', not '.' or '..', not starting with '.')")
 
 
-__all__ = ["BACKENDS", "DEFAULT_EXAMPLE", "HARDWARE_OBJECTIVES", "IDENTITY", "SAMPLERS", "SearchProgress",
+__all__ = ["BACKENDS", "DEFAULT_EXAMPLE", "IDENTITY", "SAMPLERS", "SearchProgress",
            "SearchSettings", "SlotStatus", "check_run_name", "make_sampler", "resolve_device"]

@@ -21,7 +21,7 @@ from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import Estimate, estimate
 from edgeopt.cost.record import total
 from edgeopt.deploy.board_micro import board_suite, write_board_micro
-from edgeopt.deploy.board_rows import emulated_rows
+from edgeopt.deploy.board_rows import whole_call_row
 from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.deploy.export import export
 from edgeopt.deploy.lower import lower_onnx
@@ -105,6 +105,9 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
         if runtime not in RUNTIMES:
             raise EdgeoptError(f"--runtime {runtime!r}: edgeopt measures {', '.join(RUNTIMES)}; for a board, "
                                "measure there and give --measurements FILE")
+        for path in map(Path, models):
+            if not path.is_file() or path.suffix != ".onnx":
+                raise EdgeoptError(f"--models: {path} is not an ONNX file")
         if runtime == "onnxruntime":
             rows, spreads = _measure(profile, models, say)
             import onnxruntime
@@ -143,10 +146,7 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
 def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], list[float]]:
     with tempfile.TemporaryDirectory(prefix="edgeopt-calibrate-") as tmp:
         files = [(m.name, write_micro(m, Path(tmp) / f"{m.name}.onnx")) for m in micro_suite()]
-        for path in map(Path, models):
-            if not path.is_file() or path.suffix != ".onnx":
-                raise EdgeoptError(f"--models: {path} is not an ONNX file")
-            files.append((str(path), path))
+        files += [(str(path), Path(path)) for path in models]
         estimates = [estimate(path, profile) for _, path in files]  # a model the cost model refuses: before timing
         timed = measure_latencies_s([path for _, path in files], progress=say)
     rows = [Measurement(label, est, latency) for (label, _), est, (latency, _) in zip(files, estimates, timed)]
@@ -158,9 +158,6 @@ def _emulate(profile: HardwareProfile, cpu: str, models, say) -> tuple[list[Meas
     per inference at the profile's clock, one a cycle."""
     if not profile.compute.clock_hz:
         raise EdgeoptError(f"{profile.name} gives no compute.clock: emulated instructions cannot become seconds")
-    for path in map(Path, models):
-        if not path.is_file() or path.suffix != ".onnx":
-            raise EdgeoptError(f"--models: {path} is not an ONNX file")
     missing = missing_tools()
     if missing:
         raise EdgeoptError(f"--runtime {cpu} needs {', '.join(missing)} (Debian: gcc-arm-none-eabi, "
@@ -177,7 +174,7 @@ def _emulate(profile: HardwareProfile, cpu: str, models, say) -> tuple[list[Meas
         rows, source = [], ""
         for label, folder, x in built:
             say(f"emulating {label}")
-            whole = emulated_rows(folder, run_emulated(folder, x, cpu), profile.compute.clock_hz)[0]
+            whole = whole_call_row(folder, run_emulated(folder, x, cpu), profile.compute.clock_hz)
             rows.append(Measurement(label, estimate(Path(whole["model"]), profile), whole["latency_s"]))
             source = whole["source"]
     return rows, source
