@@ -245,8 +245,7 @@ def _baseline_row(model, val, test, dataset, profile) -> TrialRow:
     from edgeopt.cost.estimate import estimate
 
     est = estimate(model, profile, (1, *dataset.sample_shape))
-    return TrialRow(-1, "baseline", 0, quality(val.to_dict()), quality(test.to_dict() if test else None),
-                    est.figures())
+    return TrialRow(-1, "baseline", 0, quality(val), quality(test), est.figures())
 
 
 def weight_limit_bytes(profile) -> float:
