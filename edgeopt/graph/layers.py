@@ -54,7 +54,8 @@ def conv(name: str, inputs: tuple[str, ...], output: str, source_op: str, *, in_
         out_channels=out_channels,
         matrix=WeightMatrix(fan_in, out_channels // groups, groups),
         weight_format=weight_format,
-        loop_length=math.prod(kernel),
+        # a pointwise convolution is a dense layer at each position: its innermost loop runs over the channels
+        loop_length=fan_in if math.prod(kernel) == 1 else math.prod(kernel),
     )
 
 

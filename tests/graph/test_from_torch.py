@@ -45,6 +45,9 @@ def test_mac_formulas_by_hand():
     assert convs[2].macs == 32 * 16 * 16 * (16 // 4)
     assert convs[3].macs == 32 * 16 * 16 * 10
     assert graph.params == n_params(model)
+    # the innermost loop: a kernel's taps; a pointwise convolution's and a dense layer's fan-in (a dense layer per
+    # position), which the latency model's short-loop term reads
+    assert [layer.loop_length for layer in convs] == [9, 9, 16 // 4, 32 * 16 * 16]
 
 
 def test_conv1d_and_batch_dimension():
