@@ -136,8 +136,9 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         if i in folded:  # folded into the producer's weights: nothing left to run or store
             cost = Cost(params=layer.params)
         else:
+            outputs = graph.tensors[layer.output].numel if layer.output in graph.tensors else 0
             cost, terms = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes,
-                                     stored_bytes=stored, fused=i in live.in_place)
+                                     outputs=outputs, stored_bytes=stored, fused=i in live.in_place)
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
                                 i in live.in_place, cost, terms))

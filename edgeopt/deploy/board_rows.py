@@ -38,7 +38,7 @@ def layer_groups(model_layers: Sequence[str], c_layers: Sequence[str]) -> list[l
     return groups
 
 
-def whole_call_row(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: float) -> dict:
+def _whole_call_row(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: float) -> dict:
     """The row (model, layer empty, latency_s, source) of `run`'s whole call: the median over its samples, at
     `clock_hz` (positive)."""
     return {"model": str(Path(export_dir) / SOURCE), "layer": "", "latency_s": _seconds(run.instructions, clock_hz),
@@ -54,7 +54,7 @@ def emulated_rows(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: flo
         raise EdgeoptError(f"{export_dir}: this export has no per-layer hook; export it again to time its layers")
     if not clock_hz:
         raise EdgeoptError(f"the profile {manifest['profile']} gives no clock: instructions cannot become seconds")
-    whole = whole_call_row(export_dir, run, clock_hz)
+    whole = _whole_call_row(export_dir, run, clock_hz)
     groups = layer_groups([layer.name for layer in build_graph(whole["model"]).layers], manifest["layer_names"])
     return [whole] + [whole | {"layer": "+".join(group), "latency_s": _seconds(run.layer_instructions[:, i], clock_hz)}
                       for i, group in enumerate(groups)]

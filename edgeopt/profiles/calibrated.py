@@ -14,7 +14,8 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                     macs_per_cycle: Mapping[str, float] | None = None,
                     peak_macs_per_s: Mapping[str, float] | None = None,
                     bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None,
-                    op_half_length: Mapping[str, float] | None = None) -> str:
+                    op_half_length: Mapping[str, float] | None = None,
+                    op_output_cost: Mapping[str, float] | None = None) -> str:
     """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
     rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
     level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
@@ -48,6 +49,7 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                                 ("peak", peak_macs_per_s, lambda v: f"{v:.4g}MAC/s"),
                                 ("op_overhead", op_overhead_s, _time),
                                 ("op_half_length", op_half_length, lambda v: f"{v:.4g}"),
+                                ("op_output_cost", op_output_cost, lambda v: f"{v:.4g}"),
                                 ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}")):
         if values:
             lines.append(f"  {title}:")

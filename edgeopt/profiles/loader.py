@@ -307,7 +307,7 @@ class _Builder:
     def _compute(self, value: object, formats: dict) -> Compute:
         field = ("compute",)
         data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead",
-                                           "op_overhead", "call_overhead", "op_half_length"))
+                                           "op_overhead", "call_overhead", "op_half_length", "op_output_cost"))
         clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
             if "clock" in data else None
         rates: dict[str, float] = {}
@@ -348,15 +348,18 @@ class _Builder:
                        self.figure((*field, "op_overhead", str(key)), raw, Dimension.TIME)
                        for key, raw in op_overhead_raw.items()}
         call = self.figure((*field, "call_overhead"), data.get("call_overhead", 0), Dimension.TIME)
-        half_raw = data.get("op_half_length", {})
-        if not isinstance(half_raw, dict):
-            raise self.fail((*field, "op_half_length"), f"expected a mapping of op -> MACs, got {half_raw!r}")
-        mac_ops = tuple(sorted(o.value for o in MAC_OPS))
-        half = {Op(self.choice((*field, "op_half_length", str(key)), key, mac_ops)):
-                self.figure((*field, "op_half_length", str(key)), raw, Dimension.COUNT)
-                for key, raw in half_raw.items()}
+        half, output_cost = (self._per_mac_op((*field, key), data.get(key, {}))
+                             for key in ("op_half_length", "op_output_cost"))
         return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock,
-                       MappingProxyType(op_overhead), call, MappingProxyType(half))
+                       MappingProxyType(op_overhead), call, MappingProxyType(half), MappingProxyType(output_cost))
+
+    def _per_mac_op(self, field: FieldPath, value: object) -> dict[Op, float]:
+        """A mapping of MAC op -> a count of MACs (a half length, an output cost)."""
+        if not isinstance(value, dict):
+            raise self.fail(field, f"expected a mapping of op -> MACs, got {value!r}")
+        mac_ops = tuple(sorted(o.value for o in MAC_OPS))
+        return {Op(self.choice((*field, str(key)), key, mac_ops)): self.figure((*field, str(key)), raw, Dimension.COUNT)
+                for key, raw in value.items()}
 
     def _per_format(self, field: FieldPath, value: object, dimension: Dimension) -> dict[str, float]:
         if not isinstance(value, dict) or not value:

@@ -41,12 +41,18 @@ class Compute:
     # per op: the innermost loop's length (MACs) at which it runs at half its efficiency; short loops (3-tap kernels,
     # narrow dense layers) pay their loop overhead more often. None given: efficiency does not depend on size.
     op_half_length: Mapping[Op, float] = field(default_factory=dict)
+    # per op: what finishing one output element costs (bias, requantization, activation, the store), in MACs at the
+    # op's rate; a layer of few MACs per output (a pointwise convolution of few channels) pays it more often
+    op_output_cost: Mapping[Op, float] = field(default_factory=dict)
 
     def efficiency(self, op: Op) -> float:
         return self.op_efficiency.get(op, self.default_efficiency)
 
     def half_length(self, op: Op) -> float:
         return self.op_half_length.get(op, 0.0)
+
+    def output_cost(self, op: Op) -> float:
+        return self.op_output_cost.get(op, 0.0)
 
     def overhead_s(self, op: Op) -> float:
         return self.op_overhead_s.get(op, self.layer_overhead_s)

@@ -152,6 +152,8 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
         rows["compute.call_overhead"] = format_seconds(p.compute.call_overhead_s)
     for op, length in p.compute.op_half_length.items():
         rows[f"compute.op_half_length.{op.value}"] = f"half efficiency at {length:.3g}-MAC loops"
+    for op, macs in p.compute.op_output_cost.items():
+        rows[f"compute.op_output_cost.{op.value}"] = f"{macs:.3g} MACs' time per output element"
     if p.crossbar:
         rows["crossbar.rows"] = str(p.crossbar.rows)
         rows["crossbar.cols"] = str(p.crossbar.cols)
@@ -338,6 +340,7 @@ def render_calibration(result, console: Console) -> None:
     def figure(op) -> str:
         parts = [f"{fit.op_efficiency[op]:.3g} of peak"] if op in fit.op_efficiency else []
         parts += [f"half at {fit.op_half_length[op]:.3g}-MAC loops"] if op in fit.op_half_length else []
+        parts += [f"{fit.op_output_cost[op]:.3g} MACs an output"] if op in fit.op_output_cost else []
         parts += [format_seconds(fit.op_overhead_s[op])] if op in fit.op_overhead_s else []
         return f"{op} " + " + ".join(parts)
 

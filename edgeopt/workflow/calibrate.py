@@ -21,7 +21,7 @@ from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import Estimate, estimate
 from edgeopt.cost.record import total
 from edgeopt.deploy.board_micro import board_suite, write_board_micro
-from edgeopt.deploy.board_rows import whole_call_row
+from edgeopt.deploy.board_rows import emulated_rows
 from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.deploy.export import export
 from edgeopt.deploy.lower import lower_onnx
@@ -78,6 +78,7 @@ class CalibrationResult:
                 "figures": {"op_efficiency": {str(k): v for k, v in self.fit.op_efficiency.items()},
                             "op_overhead_s": {str(k): v for k, v in self.fit.op_overhead_s.items()},
                             "op_half_length": {str(k): v for k, v in self.fit.op_half_length.items()},
+                            "op_output_cost": {str(k): v for k, v in self.fit.op_output_cost.items()},
                             "layer_overhead_s": self.fit.layer_overhead_s,
                             "call_overhead_s": self.fit.call_overhead_s, "macs_per_s": self.fit.macs_per_s,
                             "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
@@ -135,7 +136,8 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                            calibration=calibration, macs_per_cycle=per_cycle,
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
                            bandwidth_bytes_per_s=bandwidths, energy=energy,
-                           op_half_length={str(k): v for k, v in fit.op_half_length.items()})
+                           op_half_length={str(k): v for k, v in fit.op_half_length.items()},
+                           op_output_cost={str(k): v for k, v in fit.op_output_cost.items()})
     _write_checked(out, text)
     return CalibrationResult(profile.name, str(out), calibration, fit,
                              tuple(m.estimate.total.latency_s for m in rows),
@@ -155,7 +157,8 @@ def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], 
 
 def _emulate(profile: HardwareProfile, cpu: str, models, say) -> tuple[list[Measurement], str]:
     """The board microbenchmarks and `models` (int8 QDQ ONNX) exported to C and run on QEMU's `cpu`: instructions
-    per inference at the profile's clock, one a cycle."""
+    per inference at the profile's clock, one a cycle, of each whole call and of each layer in it (the export's
+    layer hook: a layer's own count tells its op's figures apart from its neighbours')."""
     if not profile.compute.clock_hz:
         raise EdgeoptError(f"{profile.name} gives no compute.clock: emulated instructions cannot become seconds")
     missing = missing_tools()
@@ -174,8 +177,11 @@ def _emulate(profile: HardwareProfile, cpu: str, models, say) -> tuple[list[Meas
         rows, source = [], ""
         for label, folder, x in built:
             say(f"emulating {label}")
-            whole = whole_call_row(folder, run_emulated(folder, x, cpu), profile.compute.clock_hz)
-            rows.append(Measurement(label, estimate(Path(whole["model"]), profile), whole["latency_s"]))
+            whole, *layers = emulated_rows(folder, run_emulated(folder, x, cpu), profile.compute.clock_hz)
+            est = estimate(Path(whole["model"]), profile)
+            rows.append(Measurement(label, est, whole["latency_s"]))
+            rows += [Measurement(f"{label}:{row['layer']}", _some_layers(est, row["layer"], label),
+                                 row["latency_s"], whole=False) for row in layers]
             source = whole["source"]
     return rows, source
 

@@ -150,6 +150,10 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
          ["compute.op_half_length.relu", "'relu' is not allowed", "conv1d"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_half_length: {dense: -4}"),
          ["compute.op_half_length.dense", "at least 0"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_output_cost: {maxpool: 4}"),
+         ["compute.op_output_cost.maxpool", "'maxpool' is not allowed", "conv1d"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_output_cost: {conv1d: many}"),
+         ["compute.op_output_cost.conv1d", "'many'"]),
         (lambda t: t + CALIBRATION + "  energy_samples: 3\n", ["calibration.energy_samples", "come together"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  call_overhead: {value: -1us, source: measured}"),
          ["compute.call_overhead", "'-1us'", "at least 0"]),
@@ -217,6 +221,29 @@ def test_a_half_length_makes_short_loops_slower(tmp_path):
 
     assert per_mac_s(3, profile) == pytest.approx(per_mac_s(3, base) * (1 + 9 / 3), rel=1e-6)
     assert per_mac_s(9, profile) == pytest.approx(per_mac_s(9, base) * 2, rel=1e-6)
+
+
+def test_an_output_cost_makes_few_macs_per_output_slower(tmp_path):
+    """compute.op_output_cost: each output element of the op costs that many MACs' time more (its requantization,
+    activation and store), so a convolution of few input channels costs more per MAC than a wide one."""
+    from edgeopt.cost.estimate import estimate
+    from edgeopt.graph.layers import conv
+
+    path = write(tmp_path, "o.yaml", MINIMAL.replace("{int8: 1}", "{int8: 1}\n  op_output_cost: "
+                                                      "{conv1d: {value: 24, source: measured}}"))
+    profile = load_profile(path)
+    assert profile.compute.output_cost(Op.CONV1D) == 24 and profile.compute.output_cost(Op.DENSE) == 0
+    assert profile.figure_sources["compute.op_output_cost.conv1d"] == "measured"
+    base = load_profile(write(tmp_path, "m.yaml", MINIMAL))
+
+    def per_mac_s(in_channels, prof):
+        layer = conv("c", ("x",), "y", "Conv", in_channels=in_channels, out_channels=8, kernel=(3,), groups=1,
+                     bias=False, out_shape=(1, 8, 64))
+        est = estimate(_one_layer_graph(layer), prof)
+        return next(x.cost.latency_s - prof.compute.overhead_s(Op.CONV1D) for x in est.layers) / layer.macs
+
+    assert per_mac_s(8, profile) == pytest.approx(per_mac_s(8, base) * (1 + 24 / 24), rel=1e-6)  # 24 MACs an output
+    assert per_mac_s(32, profile) == pytest.approx(per_mac_s(32, base) * (1 + 24 / 96), rel=1e-6)
 
 
 def _one_layer_graph(layer):

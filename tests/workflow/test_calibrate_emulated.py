@@ -38,7 +38,12 @@ def test_the_emulated_board_calibrates_a_profile(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["calibration"]["runtime"].startswith("qemu mps2-an386 (cortex-m4) -icount")
-    assert data["calibration"]["samples"] == len(board_suite()) + 1
+    labels = [row["model"] for row in data["measurements"]]
+    assert data["calibration"]["samples"] == len(labels)
+    whole = [label for label in labels if ":" not in label]  # a layer's row: model:layer
+    assert len(whole) == len(board_suite()) + 1
+    mine_layers = [label for label in labels if label.startswith(f"{tmp_path / 'mine' / 'mine.onnx'}:")]
+    assert len(mine_layers) == 2 and any("node_conv1d" in label for label in mine_layers)  # conv block, dense
     assert data["calibration"]["fit_error"] < 0.3
     before = estimate(folder / "source.onnx", profile).total.latency_s
     after = estimate(folder / "source.onnx", out).total.latency_s
