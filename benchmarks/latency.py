@@ -9,6 +9,11 @@ search fronts over the three shipped spaces (cnn1d and mlp from the export bench
 searches are run when their run folder is missing), the bundled example models, and MobileNet- and ResNet-style
 networks built here. Each is measured twice (two independent passes of five interleaved rounds, best round of each)
 to give the run-to-run spread beside the errors.
+
+The calibrations above time their microbenchmarks minutes before the validation models are timed: on a shared
+machine the two sessions can differ by more than the latency model errs. The *same pass* columns take that drift
+out: the microbenchmarks are timed again in the same interleaved passes as the validation models and fitted from
+those timings (`calibrate --measurements`), so what is left is the latency model's own error.
 """
 
 from __future__ import annotations
@@ -136,7 +141,7 @@ def main() -> None:
     import torch
 
     from edgeopt.cost.estimate import estimate
-    from edgeopt.deploy.microbench import measure_latencies_s
+    from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
     from edgeopt.workflow.calibrate import calibrate
 
     torch.set_num_threads(1)
@@ -152,15 +157,27 @@ def main() -> None:
     with_models = calibrate(PROFILE, work / "with-models.yaml", models=[path for _, _, path in fitted])
     models += [item for item in fronts if item not in fitted]
     paths = [path for _, _, path in models]
-    first = measure_latencies_s(paths)
-    second = measure_latencies_s(paths)
+    (work / "micro").mkdir()
+    micro = [write_micro(m, work / "micro" / f"{m.name}.onnx") for m in micro_suite()]
+    fitted_paths = [path for _, _, path in fitted]
+    timed = paths + micro + fitted_paths
+    first = measure_latencies_s(timed)
+    second = measure_latencies_s(timed)
+    best = {path: min(a, b) for path, (a, _), (b, _) in zip(timed, first, second)}
+    same_pass = {}
+    for key, subset in (("same_pass", micro), ("same_pass_models", micro + fitted_paths)):
+        csv = work / f"{key}.csv"
+        csv.write_text("model,latency_s\n" + "".join(f"{p},{best[p]!r}\n" for p in subset))
+        calibrate(PROFILE, work / f"{key}.yaml", measurements=csv)
+        same_pass[key] = work / f"{key}.yaml"
     rows = []
     for (group, label, path), (a, spread_a), (b, _) in zip(models, first, second):
         measured = min(a, b)
         rows.append({"group": group, "label": label, "measured": measured, "repeat": abs(a / b - 1),
                      "round_spread": spread_a, "before": estimate(path, PROFILE).total.latency_s,
                      "after": estimate(path, work / "calibrated.yaml").total.latency_s,
-                     "with_models": estimate(path, work / "with-models.yaml").total.latency_s})
+                     "with_models": estimate(path, work / "with-models.yaml").total.latency_s}
+                    | {key: estimate(path, yaml).total.latency_s for key, yaml in same_pass.items()})
 
     def summary(key: str, subset) -> str:
         errors = np.array([r[key] / r["measured"] - 1 for r in subset])
@@ -174,29 +191,27 @@ def main() -> None:
     cal = with_models.calibration
     print(f"calibration with --models (every other front member, {len(fitted)}): {cal.describe()}; within +-10% of "
           f"them: {cal.within_10pct:.0%}")
-    print("| group | model | measured (us) | pass-to-pass | rounds' spread | estimated (us) | error | calibrated (us) "
-          "| error | with --models (us) | error |")
-    print("|" + "---|" * 11)
+    columns = {"before": "estimated", "after": "calibrated", "with_models": "with --models",
+               "same_pass": "same pass", "same_pass_models": "same pass, with models"}
+    print("| group | model | measured (us) | pass-to-pass | rounds' spread | "
+          + " | ".join(f"{title} (us) | error" for title in columns.values()) + " |")
+    print("|" + "---|" * (5 + 2 * len(columns)))
     for r in rows:
         print(f"| {r['group']} | {r['label']} | {r['measured'] * 1e6:.1f} | {r['repeat']:.0%} | "
-              f"{r['round_spread']:.0%} | {r['before'] * 1e6:.1f} | {r['before'] / r['measured'] - 1:+.0%} | "
-              f"{r['after'] * 1e6:.1f} | {r['after'] / r['measured'] - 1:+.0%} | {r['with_models'] * 1e6:.1f} | "
-              f"{r['with_models'] / r['measured'] - 1:+.0%} |")
+              f"{r['round_spread']:.0%} | "
+              + " | ".join(f"{r[key] * 1e6:.1f} | {r[key] / r['measured'] - 1:+.0%}" for key in columns) + " |")
     print()
     repeat = np.array([r["repeat"] for r in rows])
     print(f"- run-to-run (two passes): median {np.median(repeat):.0%}, {np.mean(repeat <= 0.1):.0%} of models "
           "within 10% of themselves")
-    print(f"- all {len(rows)} validation models: estimated {summary('before', rows)}; calibrated "
-          f"{summary('after', rows)}; with --models {summary('with_models', rows)}")
-    for group in dict.fromkeys(r["group"] for r in rows):
-        subset = [r for r in rows if r["group"] == group]
-        line = (f"- {group} ({len(subset)}): estimated {summary('before', subset)}; calibrated "
-                f"{summary('after', subset)}; with --models {summary('with_models', subset)}")
-        if len(subset) >= 3:
+    for group in [None, *dict.fromkeys(r["group"] for r in rows)]:
+        subset = [r for r in rows if group is None or r["group"] == group]
+        line = (f"- {group or f'all {len(rows)} validation models'} ({len(subset)}): "
+                + "; ".join(f"{title} {summary(key, subset)}" for key, title in columns.items()))
+        if group and len(subset) >= 3:
             measured = [r["measured"] for r in subset]
-            rho = {key: spearman([r[key] for r in subset], measured) for key in ("before", "after", "with_models")}
-            line += (f"; Spearman with measured: {rho['before']:.3f}, {rho['after']:.3f}, "
-                     f"{rho['with_models']:.3f}")
+            line += "; Spearman with measured: " + ", ".join(
+                f"{spearman([r[key] for r in subset], measured):.3f}" for key in columns)
         print(line)
 
 

@@ -76,8 +76,8 @@ def _input_shape(onnx: Path, samples: int) -> tuple[int, ...]:
 
 
 def suite_rows(tmp: Path, clock_hz: float) -> list[dict]:
-    """The board microbenchmarks (`edgeopt calibrate --runtime cortex-m4`'s) on the emulated M4: a whole-call row
-    each."""
+    """The board microbenchmarks (`edgeopt calibrate --runtime cortex-m4`'s) on the emulated M4: each one's whole
+    call and layers, as that command fits them."""
     from edgeopt.deploy.board_micro import board_suite, write_board_micro
     from edgeopt.deploy.board_rows import emulated_rows
     from edgeopt.deploy.emulate import run_emulated
@@ -87,7 +87,7 @@ def suite_rows(tmp: Path, clock_hz: float) -> list[dict]:
     out = []
     for micro in board_suite():
         folder, x = write_board_micro(micro, profile, tmp / "suite")
-        out.append(emulated_rows(folder, run_emulated(folder, x, "cortex-m4"), clock_hz)[0])
+        out += emulated_rows(folder, run_emulated(folder, x, "cortex-m4"), clock_hz)
     return out
 
 
@@ -140,13 +140,14 @@ def main() -> None:
         print(f"\nthe C on this host, measured twice: median {np.median(apart):.0%} apart, "
               f"{np.mean(apart <= 0.1):.0%} of models within 10% of themselves")
         suite = suite_rows(tmp, clock_hz)
+        suite_models = sum(1 for row in suite if not row["layer"])
         whole = [r[:1] for r in rows]
         boards = (("emulated Cortex-M4, whole calls (instructions at 216 MHz)", "stm32f746", whole, (), False),
                   ("emulated Cortex-M4, whole calls and every layer", "stm32f746", rows, (), False),
-                  (f"emulated Cortex-M4, the {len(suite)} board microbenchmarks alone", "stm32f746", whole, suite,
-                   True),
-                  (f"emulated Cortex-M4, the {len(suite)} board microbenchmarks and the other whole calls",
-                   "stm32f746", whole, suite, False),
+                  (f"emulated Cortex-M4, the {suite_models} board microbenchmarks alone (calls and layers: "
+                   "`calibrate --runtime cortex-m4`)", "stm32f746", whole, suite, True),
+                  (f"emulated Cortex-M4, the {suite_models} board microbenchmarks and the other models (calls and "
+                   "layers)", "stm32f746", rows, suite, False),
                   ("C export on this host (-O2), whole calls", "host-cpu",
                    [[r[0] | {"latency_s": s}] for r, s in zip(rows, host_s)], (), False))
         for board, profile, board_rows, extra, alone in boards:
