@@ -230,15 +230,28 @@ def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool
               help="Fit to a board's measurements instead of timing here: a CSV with columns model (an ONNX file, "
                    "relative to the CSV), latency (850us, 1.2ms) or latency_s / latency_ms / latency_us, optionally "
                    "layer (a row timing one layer inside the model) and energy (12uJ; fits the energy figures).")
-@click.option("-o", "--out", "out", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--out", "out", default=None, type=click.Path(dir_okay=False),
               help="The calibrated profile (YAML) to write; it extends PROFILE.")
+@click.option("--write-suite", "suite_dir", default=None, type=click.Path(file_okay=False),
+              help="Instead of calibrating, write the int8 board microbenchmarks as C for a board edgeopt cannot "
+                   "reach: DIR/edgeopt_suite.c times them all with the board's cycle counter and prints a "
+                   "measurements CSV for --measurements.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def calibrate_cmd(profile, runtime, models, measurements, out, as_json) -> None:
-    """Fit a profile's latency figures (per-op efficiency, its fall on short loops and overhead, per-call overhead,
-    peak rates, bandwidths) to measured latencies, and its energy figures to measured energies where a measurements
-    file gives them; write a profile that extends it with every fitted figure marked `source: measured`."""
+def calibrate_cmd(profile, runtime, models, measurements, out, suite_dir, as_json) -> None:
+    """Fit a profile's latency figures (per-op efficiency, its fall on short loops, a cost per output and overhead,
+    per-call overhead, peak rates, bandwidths) to measured latencies, and its energy figures to measured energies
+    where a measurements file gives them; write a profile that extends it with every fitted figure marked
+    `source: measured`."""
     from edgeopt.workflow.calibrate import calibrate
 
+    if suite_dir is not None:
+        if measurements or models or out or runtime != "onnxruntime":
+            raise click.UsageError("--write-suite writes the microbenchmarks for a board and calibrates nothing: "
+                                   "give it with --profile only, then --measurements with what the board printed")
+        _write_suite(profile, suite_dir, as_json)
+        return
+    if out is None:
+        raise click.UsageError("Missing option '-o' / '--out' (the calibrated profile to write).")
     if measurements and models:
         raise click.UsageError("--models are timed here; a measurements file lists its own models: give one")
     if measurements and runtime != "onnxruntime":
@@ -254,6 +267,24 @@ def calibrate_cmd(profile, runtime, models, measurements, out, as_json) -> None:
     from edgeopt.report.tables import render_calibration
 
     render_calibration(result, console)
+
+
+def _write_suite(profile, suite_dir, as_json) -> None:
+    from edgeopt.deploy.board_suite import MEASUREMENTS, write_suite
+    from edgeopt.profiles.loader import load_profile
+
+    require_writable(suite_dir, folder=True)
+    loaded = load_profile(profile)
+    console = _console()
+    path = _with_steps(console, lambda say: write_suite(loaded, suite_dir, progress=say), quiet=as_json,
+                       label="writing the board suite")
+    measurements = Path(suite_dir) / MEASUREMENTS
+    if as_json:
+        _emit_json({"profile": loaded.name, "suite": str(path), "measurements": str(measurements)})
+        return
+    console.print(f"wrote {path} and the microbenchmarks' exports beside it: compile it into a firmware image, call "
+                  f"edgeopt_suite_run() and save what it prints as {measurements}; then\n  edgeopt calibrate -p "
+                  f"{profile} --measurements {measurements} -o board.yaml")
 
 
 @main.command("check")

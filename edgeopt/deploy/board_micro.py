@@ -92,9 +92,9 @@ def _module(micro: BoardMicro):
 
 
 def write_board_micro(micro: BoardMicro, profile: HardwareProfile, folder: str | os.PathLike,
-                      seed: int = 0) -> tuple[Path, np.ndarray]:
-    """`micro` quantized to int8 and exported to C for `profile` in folder/<name>/ (its source.onnx beside the C);
-    returns the folder and a few int8 inputs for it."""
+                      seed: int = 0, c_name: str = "model") -> tuple[Path, np.ndarray]:
+    """`micro` quantized to int8 and exported to C (functions named `c_name`_...) for `profile` in folder/<name>/
+    (its source.onnx beside the C); returns the folder and a few int8 inputs for it."""
     import torch
 
     torch.manual_seed(seed)
@@ -108,5 +108,5 @@ def write_board_micro(micro: BoardMicro, profile: HardwareProfile, folder: str |
     folder.mkdir(parents=True, exist_ok=True)
     onnx = export_onnx(quantized.model, data.sample_shape, folder / f"{micro.name}.onnx", quantized.plan)
     out = folder / micro.name
-    export(onnx, profile, out)
+    export(onnx, profile, out, name=c_name)
     return out, lower_onnx(onnx).quantize_input(x[SAMPLES:])
