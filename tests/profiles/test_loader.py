@@ -200,50 +200,34 @@ def test_a_calibrated_profile_reads_its_calibration_and_measured_figures(tmp_pat
     assert "fit error 5.0%" in profile.calibration.describe()
 
 
-def test_a_half_length_makes_short_loops_slower(tmp_path):
-    """compute.op_half_length: an op at half its efficiency on innermost loops that long; a 3-tap convolution then
-    costs more per MAC than a 9-tap one, and an op without one keeps a size-independent efficiency."""
+@pytest.mark.parametrize("figure, value, cases", [
+    ("op_half_length", 9, [((8, 3), 1 + 9 / 3), ((8, 9), 2)]),  # 3- and 9-tap innermost loops
+    ("op_output_cost", 24, [((8, 3), 1 + 24 / 24), ((32, 3), 1 + 24 / 96)]),  # 24 and 96 MACs an output
+])
+def test_short_loops_and_few_macs_an_output_cost_more(tmp_path, figure, value, cases):
+    """compute.op_half_length: an op at half its efficiency on innermost loops that long (a 3-tap convolution costs
+    more per MAC than a 9-tap one); compute.op_output_cost: each output element costs that many MACs' time more (a
+    convolution of few input channels costs more per MAC than a wide one). An op without one is unchanged."""
+    path = write(tmp_path, "f.yaml", MINIMAL.replace("{int8: 1}", f"{{int8: 1}}\n  {figure}: "
+                                                      f"{{conv1d: {{value: {value}, source: measured}}}}"))
+    profile = load_profile(path)
+    assert getattr(profile.compute, figure) == {Op.CONV1D: value}
+    assert profile.figure_sources[f"compute.{figure}.conv1d"] == "measured"
+    base = load_profile(write(tmp_path, "m.yaml", MINIMAL))
+    for (in_channels, kernel), ratio in cases:
+        assert _conv_per_mac_s(profile, in_channels, kernel) == pytest.approx(
+            _conv_per_mac_s(base, in_channels, kernel) * ratio, rel=1e-6), (in_channels, kernel)
+
+
+def _conv_per_mac_s(profile, in_channels: int, kernel: int) -> float:
+    """A 1-D convolution's (8 outputs over 64 positions) latency per MAC on `profile`, its overhead aside."""
     from edgeopt.cost.estimate import estimate
     from edgeopt.graph.layers import conv
 
-    path = write(tmp_path, "h.yaml", MINIMAL.replace("{int8: 1}", "{int8: 1}\n  op_half_length: "
-                                                      "{conv1d: {value: 9, source: measured}}"))
-    profile = load_profile(path)
-    assert profile.compute.half_length(Op.CONV1D) == 9 and profile.compute.half_length(Op.DENSE) == 0
-    assert profile.figure_sources["compute.op_half_length.conv1d"] == "measured"
-    base = load_profile(write(tmp_path, "m.yaml", MINIMAL))
-
-    def per_mac_s(k, prof):
-        layer = conv("c", ("x",), "y", "Conv", in_channels=8, out_channels=8, kernel=(k,), groups=1, bias=False,
-                     out_shape=(1, 8, 64))
-        est = estimate(_one_layer_graph(layer), prof)
-        return next(x.cost.latency_s - prof.compute.overhead_s(Op.CONV1D) for x in est.layers) / layer.macs
-
-    assert per_mac_s(3, profile) == pytest.approx(per_mac_s(3, base) * (1 + 9 / 3), rel=1e-6)
-    assert per_mac_s(9, profile) == pytest.approx(per_mac_s(9, base) * 2, rel=1e-6)
-
-
-def test_an_output_cost_makes_few_macs_per_output_slower(tmp_path):
-    """compute.op_output_cost: each output element of the op costs that many MACs' time more (its requantization,
-    activation and store), so a convolution of few input channels costs more per MAC than a wide one."""
-    from edgeopt.cost.estimate import estimate
-    from edgeopt.graph.layers import conv
-
-    path = write(tmp_path, "o.yaml", MINIMAL.replace("{int8: 1}", "{int8: 1}\n  op_output_cost: "
-                                                      "{conv1d: {value: 24, source: measured}}"))
-    profile = load_profile(path)
-    assert profile.compute.output_cost(Op.CONV1D) == 24 and profile.compute.output_cost(Op.DENSE) == 0
-    assert profile.figure_sources["compute.op_output_cost.conv1d"] == "measured"
-    base = load_profile(write(tmp_path, "m.yaml", MINIMAL))
-
-    def per_mac_s(in_channels, prof):
-        layer = conv("c", ("x",), "y", "Conv", in_channels=in_channels, out_channels=8, kernel=(3,), groups=1,
-                     bias=False, out_shape=(1, 8, 64))
-        est = estimate(_one_layer_graph(layer), prof)
-        return next(x.cost.latency_s - prof.compute.overhead_s(Op.CONV1D) for x in est.layers) / layer.macs
-
-    assert per_mac_s(8, profile) == pytest.approx(per_mac_s(8, base) * (1 + 24 / 24), rel=1e-6)  # 24 MACs an output
-    assert per_mac_s(32, profile) == pytest.approx(per_mac_s(32, base) * (1 + 24 / 96), rel=1e-6)
+    layer = conv("c", ("x",), "y", "Conv", in_channels=in_channels, out_channels=8, kernel=(kernel,), groups=1,
+                 bias=False, out_shape=(1, 8, 64))
+    est = estimate(_one_layer_graph(layer), profile)
+    return next(x.cost.latency_s - profile.compute.overhead_s(Op.CONV1D) for x in est.layers) / layer.macs
 
 
 def _one_layer_graph(layer):
