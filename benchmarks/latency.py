@@ -141,7 +141,7 @@ def main() -> None:
     import torch
 
     from edgeopt.cost.estimate import estimate
-    from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
+    from edgeopt.deploy.microbench import measure_latencies_s, write_micros
     from edgeopt.workflow.calibrate import calibrate
 
     torch.set_num_threads(1)
@@ -157,8 +157,7 @@ def main() -> None:
     with_models = calibrate(PROFILE, work / "with-models.yaml", models=[path for _, _, path in fitted])
     models += [item for item in fronts if item not in fitted]
     paths = [path for _, _, path in models]
-    (work / "micro").mkdir()
-    micro = [write_micro(m, work / "micro" / f"{m.name}.onnx") for m in micro_suite()]
+    micro = [path for _, path in write_micros(work / "micro")]
     fitted_paths = [path for _, _, path in fitted]
     timed = paths + micro + fitted_paths
     first = measure_latencies_s(timed)

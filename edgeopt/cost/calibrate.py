@@ -1,6 +1,7 @@
 """Latency figures fitted to measurements: each op kind's efficiency, the innermost-loop length at which it halves
 (`op_half_length`: short kernels and narrow layers run slower per MAC), what finishing one output element costs
-(`op_output_cost`: bias, requantization, activation and store) and per-layer overhead, a per-call overhead,
+(`op_output_cost`: bias, requantization, activation and store), what each element of a layer's unrolled input
+costs (`op_window_cost`: im2col and packing, K x N of the GEMM it runs as) and per-layer overhead, a per-call overhead,
 the peak rate of each number format measured and the memories' bandwidths, chosen so the cost model's latency
 matches measured latencies in relative terms.
 
@@ -32,7 +33,7 @@ from edgeopt.profiles.schema import HardwareProfile
 MIN_EFFICIENCY = 1e-5
 HALF_LENGTH_RANGE = (1e-3, 1e5)  # MACs of an innermost loop at which an op runs at half its efficiency
 START_HALF_LENGTH = 1.0  # where a profile gives none: a little (a start the fit can move from; 0 it cannot)
-OUTPUT_COST_RANGE = (1e-3, 1e5)  # MACs' time one output element of a MAC layer costs
+OUTPUT_COST_RANGE = (1e-3, 1e5)  # MACs' time one output (or unrolled input) element of a MAC layer costs
 START_OUTPUT_COST = 1.0
 OVERHEAD_RANGE_S = (1e-9, 1.0)
 MULTIPLIER_RANGE = (1e-3, 1e3)  # a fitted peak rate or bandwidth against the profile's own
@@ -105,6 +106,7 @@ class LatencyFit(FitErrors):
     predicted_s: tuple[float, ...]  # with the fitted (rounded) figures
     op_half_length: dict[Op, float] = field(default_factory=dict)  # MACs: efficiency falls with short loops
     op_output_cost: dict[Op, float] = field(default_factory=dict)  # MACs' time per output element
+    op_window_cost: dict[Op, float] = field(default_factory=dict)  # MACs' time per unrolled input element
 
     def _pairs(self) -> tuple[Sequence[float], Sequence[float]]:
         return self.predicted_s, self.measured_s
@@ -117,6 +119,7 @@ class LatencyFit(FitErrors):
             op_overhead_s=MappingProxyType(dict(compute.op_overhead_s) | self.op_overhead_s),
             op_half_length=MappingProxyType(dict(compute.op_half_length) | self.op_half_length),
             op_output_cost=MappingProxyType(dict(compute.op_output_cost) | self.op_output_cost),
+            op_window_cost=MappingProxyType(dict(compute.op_window_cost) | self.op_window_cost),
             layer_overhead_s=self.layer_overhead_s, call_overhead_s=self.call_overhead_s,
             macs_per_s=MappingProxyType(dict(compute.macs_per_s) | self.macs_per_s))
         return with_memory_figure(dataclasses.replace(profile, compute=compute), "bandwidth_bytes_per_s",
@@ -149,18 +152,20 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     # one, so its output cost and its half length are one figure (the half length's)
     out_ops = sorted({t.op for _, t in layers if 0 < t.output_s < t.loop_s * (1 - 1e-9) and t.op in half_ops},
                      key=str)
+    window_ops = sorted({t.op for _, t in layers if t.window_s > 0 and t.op in eff_ops}, key=str)
     fit_w = profile.weight_memory.bandwidth_bytes_per_s is not None and any(t.weight_memory_s for _, t in layers)
     fit_a = profile.activation_memory.bandwidth_bytes_per_s is not None and any(
         t.activation_memory_s for _, t in layers)
     # x (logs): efficiencies, overheads, the call overhead, peak and bandwidth multipliers, half lengths, output
-    # costs
-    sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a), len(half_ops), len(out_ops)]
+    # costs, window costs
+    sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a), len(half_ops), len(out_ops),
+             len(window_ops)]
     cut = np.cumsum([0, *sizes])
     # With the pulls below, what few measurements must fix is a rate, a per-layer overhead and the per-call one;
     # each op's own figures come from the data as far as it tells them apart.
     pooled = 1 + int(bool(ovh_ops)) + int(any(m.whole for m in measurements))
     if pool_overheads is None:
-        pool_overheads = len(measurements) < len(eff_ops) + len(ovh_ops) + len(half_ops) + len(out_ops) + 1
+        pool_overheads = len(measurements) < sum(map(len, (eff_ops, ovh_ops, half_ops, out_ops, window_ops))) + 1
     if len(measurements) < pooled:
         raise CalibrationError(
             f"{len(measurements)} measurements cannot fit even {pooled} pooled figures (a compute rate"
@@ -177,6 +182,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     loop_s = np.array([t.loop_s for _, t in layers])
     out_index = np.array([out_ops.index(t.op) if t.op in out_ops else -1 for _, t in layers])
     output_s = np.array([t.output_s for _, t in layers])
+    window_index = np.array([window_ops.index(t.op) if t.op in window_ops else -1 for _, t in layers])
+    window_s = np.array([t.window_s for _, t in layers])
     measured = np.array([m.latency_s for m in measurements])
     calls = np.array([m.whole for m in measurements], dtype=np.float64)
     n = len(measurements)
@@ -187,8 +194,10 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         bw_a = e[cut[5]] if fit_a else 1.0
         half = np.append(e[cut[6]:cut[7]], 0.0)[half_index]
         finish = np.append(e[cut[7]:cut[8]], 0.0)[out_index]
+        unroll = np.append(e[cut[8]:cut[9]], 0.0)[window_index]
         rate = np.append(eff, 1.0)[eff_index] * np.append(speed, 1.0)[fmt_index]
-        per_layer = np.maximum((peak + loop_s * half + output_s * finish) / rate, w_s / bw_w + a_s / bw_a) \
+        per_layer = np.maximum((peak + loop_s * half + output_s * finish + window_s * unroll) / rate,
+                               w_s / bw_w + a_s / bw_a) \
             + np.where(ovh_index >= 0, np.append(ovh, 0.0)[ovh_index], 0.0)
         return np.bincount(sample, weights=per_layer, minlength=n) + call * calls
 
@@ -200,9 +209,10 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         [start_o / 10 if op in views else start_o for op in ovh_ops], [start_o],
         np.ones(sizes[3] + sizes[4] + sizes[5]),
         [compute.half_length(op) or START_HALF_LENGTH for op in half_ops],
-        [compute.output_cost(op) or START_OUTPUT_COST for op in out_ops]]))
-    # efficiencies, multipliers, half lengths and output costs: pulled towards the profile's (or the start's)
-    anchored = np.r_[cut[0]:cut[1], cut[3]:cut[8]]
+        [compute.output_cost(op) or START_OUTPUT_COST for op in out_ops],
+        [compute.window_cost(op) or START_OUTPUT_COST for op in window_ops]]))
+    # efficiencies, multipliers, half lengths, output and window costs: pulled towards the profile's (or the start's)
+    anchored = np.r_[cut[0]:cut[1], cut[3]:cut[9]]
     # per-op overheads: pulled towards their common value (views a tenth of it), so an op seen in one model or none
     # on its own takes the shared overhead rather than whatever is left over
     overheads = np.arange(cut[1], cut[2])
@@ -223,10 +233,10 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
 
     lower = np.log(np.concatenate([[MIN_EFFICIENCY] * sizes[0], [low_o] * (sizes[1] + 1),
                                    [MULTIPLIER_RANGE[0]] * (sizes[3] + sizes[4] + sizes[5]),
-                                   [HALF_LENGTH_RANGE[0]] * sizes[6], [OUTPUT_COST_RANGE[0]] * sizes[7]]))
+                                   [HALF_LENGTH_RANGE[0]] * sizes[6], [OUTPUT_COST_RANGE[0]] * (sizes[7] + sizes[8])]))
     upper = np.log(np.concatenate([[1.0] * sizes[0], [high_o] * (sizes[1] + 1),
                                    [MULTIPLIER_RANGE[1]] * (sizes[3] + sizes[4] + sizes[5]),
-                                   [HALF_LENGTH_RANGE[1]] * sizes[6], [OUTPUT_COST_RANGE[1]] * sizes[7]]))
+                                   [HALF_LENGTH_RANGE[1]] * sizes[6], [OUTPUT_COST_RANGE[1]] * (sizes[7] + sizes[8])]))
     solution = least_squares(residuals, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
                              max_nfev=2000)
     e = np.exp(solution.x)
@@ -238,7 +248,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         [rates[fmt] / compute.macs_per_s[fmt] for fmt in formats],
         [bandwidth_w / profile.weight_memory.bandwidth_bytes_per_s] if fit_w else [],
         [bandwidth_a / profile.activation_memory.bandwidth_bytes_per_s] if fit_a else [],
-        [round_figure(v) for v in e[cut[6]:cut[8]]]])
+        [round_figure(v) for v in e[cut[6]:cut[9]]]])
     predicted = predict(rounded)
     eff = dict(zip(eff_ops, rounded[cut[0]:cut[1]].tolist()))
     ovh = dict(zip(ovh_ops, rounded[cut[1]:cut[2]].tolist()))
@@ -247,7 +257,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     fit = LatencyFit(eff, ovh, layer_overhead, float(rounded[cut[2]]), rates, bandwidth_w, bandwidth_a,
                      tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted),
                      dict(zip(half_ops, rounded[cut[6]:cut[7]].tolist())),
-                     dict(zip(out_ops, rounded[cut[7]:cut[8]].tolist())))
+                     dict(zip(out_ops, rounded[cut[7]:cut[8]].tolist())),
+                     dict(zip(window_ops, rounded[cut[8]:cut[9]].tolist())))
     fit.require_agreement("measurements", "latency", "us")
     return fit
 

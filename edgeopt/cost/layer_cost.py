@@ -54,17 +54,20 @@ class CostTerms:
     moved_activation_bytes: float = 0.0
     loop_s: float = 0.0  # one MAC per innermost loop started, at peak: what a half length costs per MAC of it
     output_s: float = 0.0  # one MAC per output element of a MAC layer, at peak: what an output cost costs per MAC
+    window_s: float = 0.0  # one MAC per unrolled input element (MACs / output columns), at peak: a window cost's
 
     @property
     def memory_s(self) -> float:
         return self.weight_memory_s + self.activation_memory_s
 
     def latency_s(self, efficiency: float, overhead_s: float, half_length: float = 0.0,
-                  output_cost: float = 0.0) -> float:
+                  output_cost: float = 0.0, window_cost: float = 0.0) -> float:
         """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead. With a
         `half_length`, the efficiency falls with the innermost loop's length L as L / (L + half_length); with an
-        `output_cost`, each output element adds that many MACs' time."""
-        compute_s = (self.peak_compute_s + self.loop_s * half_length + self.output_s * output_cost) / efficiency
+        `output_cost` and a `window_cost`, each output element and each unrolled input element add that many MACs'
+        time."""
+        compute_s = (self.peak_compute_s + self.loop_s * half_length + self.output_s * output_cost
+                     + self.window_s * window_cost) / efficiency
         return max(compute_s, self.memory_s) + (overhead_s if self.pays_overhead else 0.0)
 
     def energy_j(self, mac_j: float, weight_j_per_byte: float, activation_j_per_byte: float) -> float:
@@ -102,12 +105,16 @@ def layer_cost(
     moved_activation_bytes = 0.0 if fused else in_bytes + out_bytes
     loops = run_macs / layer.loop_length if layer.loop_length else 0.0
     finished = outputs if layer.macs else 0  # a MAC layer's outputs; other layers' work is per element already
+    # its unrolled input, K x N of the GEMM: a depthwise layer (one output column a group) has none apart from its MACs
+    unrolled = run_macs / layer.matrix.cols if layer.matrix and layer.matrix.cols > 1 else 0.0
     terms = CostTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, work / rate,
                       _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
                       _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
-                      not fused, work, fmt, moved_weight_bytes, moved_activation_bytes, loops / rate, finished / rate)
+                      not fused, work, fmt, moved_weight_bytes, moved_activation_bytes, loops / rate, finished / rate,
+                      unrolled / rate)
     latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op),
-                                compute.half_length(layer.op), compute.output_cost(layer.op))
+                                compute.half_length(layer.op), compute.output_cost(layer.op),
+                                compute.window_cost(layer.op))
     energy_j = terms.energy_j(profile.energy.mac_j.get(fmt, 0.0), profile.weight_memory.energy_per_byte_j,
                               profile.activation_memory.energy_per_byte_j)
     tiles = tile_share(layer.matrix, profile.crossbar) if profile.crossbar and layer.matrix else 0.0

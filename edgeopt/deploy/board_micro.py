@@ -53,13 +53,15 @@ def board_suite() -> tuple[BoardMicro, ...]:
     suite += [BoardMicro(f"{pool}pool_12x{c}", (12, 32), "pool", 12, c, 3, pool) for pool in ("max", "avg")
               for c in (8, 16)]
     suite += [BoardMicro(f"mlp_{f}x{h}", (f,), "mlp", f, h) for f, h in ((8, 4), (32, 16), (128, 64))]
-    return tuple(suite) + _space_samples()
+    return tuple(suite) + space_samples(SPACE_SAMPLES)
 
 
-def _space_samples() -> tuple[BoardMicro, ...]:
+def space_samples(spaces: dict[str, tuple[tuple[int, ...], int]]) -> tuple[BoardMicro, ...]:
+    """Architectures drawn from shipped spaces (name -> (sample shape, how many)) that apply to the shape; the same
+    ones every time."""
     rng = np.random.default_rng(0)
     out = []
-    for name, (shape, count) in SPACE_SAMPLES.items():
+    for name, (shape, count) in spaces.items():
         space = load_space(name)
         drawn = 0
         while drawn < count:
@@ -71,7 +73,8 @@ def _space_samples() -> tuple[BoardMicro, ...]:
     return tuple(out)
 
 
-def _module(micro: BoardMicro):
+def build_module(micro: BoardMicro):
+    """`micro` as a float torch module (two classes)."""
     from torch import nn
 
     if micro.kind == "space":
@@ -103,7 +106,7 @@ def write_board_micro(micro: BoardMicro, profile: HardwareProfile, folder: str |
     y = rng.integers(0, 2, len(x))
     data = Dataset(micro.name, x[:SAMPLES], y[:SAMPLES], x[SAMPLES:], y[SAMPLES:], None, None, 2)
     ctx = CompressContext(profile, DeviceData(data, Normalizer.identity(data.x_train)), data.sample_shape, 2)
-    quantized = quantize(_module(micro).eval(), Int8Config(qat_epochs=0, mixed_precision=False), ctx)
+    quantized = quantize(build_module(micro).eval(), Int8Config(qat_epochs=0, mixed_precision=False), ctx)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     onnx = export_onnx(quantized.model, data.sample_shape, folder / f"{micro.name}.onnx", quantized.plan)

@@ -1,5 +1,6 @@
 """Microbenchmarks for calibrating latency: one-op (and short-chain) fp32 ONNX models of the op kinds and sizes the
-shipped search spaces produce, written with onnx.helper (no torch), and their latency measured in onnxruntime."""
+shipped search spaces produce, written with onnx.helper, architectures drawn from those spaces (exported from torch),
+and their latency measured in onnxruntime."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeopt.deploy.board_micro import build_module, space_samples
+from edgeopt.deploy.onnx import export_onnx
 from edgeopt.deploy.runtime import host_latency_s
 from edgeopt.errors import EdgeoptError
 
 OPSET = 21
+# architectures drawn from the shipped spaces beside the one-op models: how a search's small models run (their
+# layers' sizes, chains and heads together), which single ops do not show
+SPACE_SAMPLES = {"cnn1d": ((12, 64), 8), "mlp": ((32,), 6), "cnn2d": ((1, 8, 8), 6)}
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,21 @@ def micro_suite() -> tuple[Micro, ...]:
     chains = [dataclasses.replace(m, name=f"{m.name}_x3", depth=3) for m in base
               if m.kind not in ("global_pool", "head")]
     return tuple(base + chains)
+
+
+def write_micros(folder: str | os.PathLike) -> list[tuple[str, Path]]:
+    """(name, ONNX file) of every microbenchmark written into `folder`: the one-op models and chains, then the
+    architectures drawn from the shipped spaces (fp32, random weights)."""
+    import torch
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [(m.name, write_micro(m, folder / f"{m.name}.onnx")) for m in micro_suite()]
+    torch.manual_seed(0)
+    for micro in space_samples(SPACE_SAMPLES):
+        path = export_onnx(build_module(micro).eval(), micro.sample_shape, folder / f"{micro.name}.onnx")
+        files.append((micro.name, Path(path)))
+    return files
 
 
 def write_micro(micro: Micro, path: str | os.PathLike) -> Path:

@@ -15,7 +15,8 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                     peak_macs_per_s: Mapping[str, float] | None = None,
                     bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None,
                     op_half_length: Mapping[str, float] | None = None,
-                    op_output_cost: Mapping[str, float] | None = None) -> str:
+                    op_output_cost: Mapping[str, float] | None = None,
+                    op_window_cost: Mapping[str, float] | None = None) -> str:
     """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
     rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
     level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
@@ -50,6 +51,7 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                                 ("op_overhead", op_overhead_s, _time),
                                 ("op_half_length", op_half_length, lambda v: f"{v:.4g}"),
                                 ("op_output_cost", op_output_cost, lambda v: f"{v:.4g}"),
+                                ("op_window_cost", op_window_cost, lambda v: f"{v:.4g}"),
                                 ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}")):
         if values:
             lines.append(f"  {title}:")

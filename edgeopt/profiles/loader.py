@@ -307,7 +307,8 @@ class _Builder:
     def _compute(self, value: object, formats: dict) -> Compute:
         field = ("compute",)
         data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead",
-                                           "op_overhead", "call_overhead", "op_half_length", "op_output_cost"))
+                                           "op_overhead", "call_overhead", "op_half_length", "op_output_cost",
+                                           "op_window_cost"))
         clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
             if "clock" in data else None
         rates: dict[str, float] = {}
@@ -348,10 +349,11 @@ class _Builder:
                        self.figure((*field, "op_overhead", str(key)), raw, Dimension.TIME)
                        for key, raw in op_overhead_raw.items()}
         call = self.figure((*field, "call_overhead"), data.get("call_overhead", 0), Dimension.TIME)
-        half, output_cost = (self._per_mac_op((*field, key), data.get(key, {}))
-                             for key in ("op_half_length", "op_output_cost"))
+        half, output_cost, window_cost = (self._per_mac_op((*field, key), data.get(key, {}))
+                                          for key in ("op_half_length", "op_output_cost", "op_window_cost"))
         return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock,
-                       MappingProxyType(op_overhead), call, MappingProxyType(half), MappingProxyType(output_cost))
+                       MappingProxyType(op_overhead), call, MappingProxyType(half), MappingProxyType(output_cost),
+                       MappingProxyType(window_cost))
 
     def _per_mac_op(self, field: FieldPath, value: object) -> dict[Op, float]:
         """A mapping of MAC op -> a count of MACs (a half length, an output cost)."""

@@ -44,6 +44,9 @@ class Compute:
     # per op: what finishing one output element costs (bias, requantization, activation, the store), in MACs at the
     # op's rate; a layer of few MACs per output (a pointwise convolution of few channels) pays it more often
     op_output_cost: Mapping[Op, float] = field(default_factory=dict)
+    # per op: what each element of its unrolled input costs (K x N of the GEMM it runs as: im2col and packing), in
+    # MACs at the op's rate; a GEMM runtime pays it, a layer of few output channels the most per MAC
+    op_window_cost: Mapping[Op, float] = field(default_factory=dict)
 
     def efficiency(self, op: Op) -> float:
         return self.op_efficiency.get(op, self.default_efficiency)
@@ -53,6 +56,9 @@ class Compute:
 
     def output_cost(self, op: Op) -> float:
         return self.op_output_cost.get(op, 0.0)
+
+    def window_cost(self, op: Op) -> float:
+        return self.op_window_cost.get(op, 0.0)
 
     def overhead_s(self, op: Op) -> float:
         return self.op_overhead_s.get(op, self.layer_overhead_s)

@@ -154,6 +154,8 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
         rows[f"compute.op_half_length.{op.value}"] = f"half efficiency at {length:.3g}-MAC loops"
     for op, macs in p.compute.op_output_cost.items():
         rows[f"compute.op_output_cost.{op.value}"] = f"{macs:.3g} MACs' time per output element"
+    for op, macs in p.compute.op_window_cost.items():
+        rows[f"compute.op_window_cost.{op.value}"] = f"{macs:.3g} MACs' time per unrolled input element"
     if p.crossbar:
         rows["crossbar.rows"] = str(p.crossbar.rows)
         rows["crossbar.cols"] = str(p.crossbar.cols)
@@ -341,6 +343,7 @@ def render_calibration(result, console: Console) -> None:
         parts = [f"{fit.op_efficiency[op]:.3g} of peak"] if op in fit.op_efficiency else []
         parts += [f"half at {fit.op_half_length[op]:.3g}-MAC loops"] if op in fit.op_half_length else []
         parts += [f"{fit.op_output_cost[op]:.3g} MACs an output"] if op in fit.op_output_cost else []
+        parts += [f"{fit.op_window_cost[op]:.3g} MACs an unrolled input"] if op in fit.op_window_cost else []
         parts += [format_seconds(fit.op_overhead_s[op])] if op in fit.op_overhead_s else []
         return f"{op} " + " + ".join(parts)
 

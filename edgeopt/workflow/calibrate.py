@@ -25,7 +25,7 @@ from edgeopt.deploy.board_rows import emulated_rows
 from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.deploy.export import export
 from edgeopt.deploy.lower import lower_onnx
-from edgeopt.deploy.microbench import measure_latencies_s, micro_suite, write_micro
+from edgeopt.deploy.microbench import measure_latencies_s, write_micros
 from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.calibrated import calibrated_yaml
 from edgeopt.profiles.loader import available_profiles, load_profile
@@ -79,6 +79,7 @@ class CalibrationResult:
                             "op_overhead_s": {str(k): v for k, v in self.fit.op_overhead_s.items()},
                             "op_half_length": {str(k): v for k, v in self.fit.op_half_length.items()},
                             "op_output_cost": {str(k): v for k, v in self.fit.op_output_cost.items()},
+                            "op_window_cost": {str(k): v for k, v in self.fit.op_window_cost.items()},
                             "layer_overhead_s": self.fit.layer_overhead_s,
                             "call_overhead_s": self.fit.call_overhead_s, "macs_per_s": self.fit.macs_per_s,
                             "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
@@ -137,7 +138,8 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
                            bandwidth_bytes_per_s=bandwidths, energy=energy,
                            op_half_length={str(k): v for k, v in fit.op_half_length.items()},
-                           op_output_cost={str(k): v for k, v in fit.op_output_cost.items()})
+                           op_output_cost={str(k): v for k, v in fit.op_output_cost.items()},
+                           op_window_cost={str(k): v for k, v in fit.op_window_cost.items()})
     _write_checked(out, text)
     return CalibrationResult(profile.name, str(out), calibration, fit,
                              tuple(m.estimate.total.latency_s for m in rows),
@@ -147,7 +149,7 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
 
 def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], list[float]]:
     with tempfile.TemporaryDirectory(prefix="edgeopt-calibrate-") as tmp:
-        files = [(m.name, write_micro(m, Path(tmp) / f"{m.name}.onnx")) for m in micro_suite()]
+        files = write_micros(tmp)
         files += [(str(path), Path(path)) for path in models]
         estimates = [estimate(path, profile) for _, path in files]  # a model the cost model refuses: before timing
         timed = measure_latencies_s([path for _, path in files], progress=say)

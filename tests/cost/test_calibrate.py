@@ -81,20 +81,25 @@ def test_short_loops_are_recovered_as_a_half_length(micro_files):
     assert fit.op_half_length[Op.DEPTHWISE_CONV1D] == pytest.approx(2.0, rel=0.3)
 
 
-def test_a_per_output_cost_is_recovered(micro_files):
-    """A device whose convolutions pay a fixed cost per output element (requantization and store in a C kernel) on
-    top of short-loop losses: the microbenchmarks' channel counts tell the two apart and give both back; dense and
-    depthwise layers, one innermost loop an output, get no output cost of their own (their half length is it)."""
+def test_per_element_costs_are_recovered(micro_files):
+    """A device whose convolutions pay a fixed cost per output element (requantization and store in a C kernel) and
+    per element of their unrolled input (im2col and packing in a GEMM runtime) on top of short-loop losses: the
+    microbenchmarks' channel counts tell the three apart and give them back; dense and depthwise layers, one
+    innermost loop an output, get no output cost of their own (their half length is it), and depthwise layers no
+    window cost (their unrolled input is their MACs)."""
     true = device({op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}, {}, 5e-6)
     true = dataclasses.replace(true, compute=dataclasses.replace(
         true.compute, op_half_length=MappingProxyType({Op.CONV1D: 4.0}),
-        op_output_cost=MappingProxyType({Op.CONV1D: 40.0})))
+        op_output_cost=MappingProxyType({Op.CONV1D: 40.0}),
+        op_window_cost=MappingProxyType({Op.CONV1D: 8.0, Op.CONV2D: 20.0})))
     start = load_profile("host-cpu")
     fit = fit_latency(start, measured_on(true, micro_files, start))
     assert fit.fit_error < 0.02
-    assert fit.op_output_cost[Op.CONV1D] == pytest.approx(40.0, rel=0.2)
-    assert fit.op_half_length[Op.CONV1D] == pytest.approx(4.0, rel=0.3)
+    assert fit.op_output_cost[Op.CONV1D] == pytest.approx(40.0, rel=0.25)
+    assert fit.op_window_cost[Op.CONV1D] == pytest.approx(8.0, rel=0.25)
+    assert fit.op_window_cost[Op.CONV2D] == pytest.approx(20.0, rel=0.25)
     assert Op.DENSE not in fit.op_output_cost and Op.DEPTHWISE_CONV1D not in fit.op_output_cost
+    assert Op.DEPTHWISE_CONV1D not in fit.op_window_cost and Op.DEPTHWISE_CONV2D not in fit.op_window_cost
     for name, path in micro_files[:8]:
         assert estimate(path, fit.apply(start)).total.latency_s == pytest.approx(
             estimate(path, true).total.latency_s, rel=0.03), name

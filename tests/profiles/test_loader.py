@@ -154,6 +154,8 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
          ["compute.op_output_cost.maxpool", "'maxpool' is not allowed", "conv1d"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_output_cost: {conv1d: many}"),
          ["compute.op_output_cost.conv1d", "'many'"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_window_cost: {conv1d: -2}"),
+         ["compute.op_window_cost.conv1d", "at least 0"]),
         (lambda t: t + CALIBRATION + "  energy_samples: 3\n", ["calibration.energy_samples", "come together"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  call_overhead: {value: -1us, source: measured}"),
          ["compute.call_overhead", "'-1us'", "at least 0"]),
@@ -203,11 +205,14 @@ def test_a_calibrated_profile_reads_its_calibration_and_measured_figures(tmp_pat
 @pytest.mark.parametrize("figure, value, cases", [
     ("op_half_length", 9, [((8, 3), 1 + 9 / 3), ((8, 9), 2)]),  # 3- and 9-tap innermost loops
     ("op_output_cost", 24, [((8, 3), 1 + 24 / 24), ((32, 3), 1 + 24 / 96)]),  # 24 and 96 MACs an output
+    ("op_window_cost", 6, [((8, 3), 1 + 6 / 8), ((32, 3), 1 + 6 / 8)]),  # 8 output channels: a MAC an 8th of one
 ])
 def test_short_loops_and_few_macs_an_output_cost_more(tmp_path, figure, value, cases):
     """compute.op_half_length: an op at half its efficiency on innermost loops that long (a 3-tap convolution costs
     more per MAC than a 9-tap one); compute.op_output_cost: each output element costs that many MACs' time more (a
-    convolution of few input channels costs more per MAC than a wide one). An op without one is unchanged."""
+    convolution of few input channels costs more per MAC than a wide one); compute.op_window_cost: each element of
+    the unrolled input costs that many MACs' time (a MAC of 8 output channels an 8th of it). An op without one is
+    unchanged."""
     path = write(tmp_path, "f.yaml", MINIMAL.replace("{int8: 1}", f"{{int8: 1}}\n  {figure}: "
                                                       f"{{conv1d: {{value: {value}, source: measured}}}}"))
     profile = load_profile(path)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from edgeopt.cli import main
 from edgeopt.cost.estimate import estimate
-from edgeopt.deploy.microbench import micro_suite, write_micro
+from edgeopt.deploy.microbench import SPACE_SAMPLES, micro_suite, write_micro
 from edgeopt.profiles.loader import load_profile
 
 
@@ -99,7 +99,9 @@ def test_onnxruntime_on_this_machine(tmp_path):
     data = json.loads(result.output)
     assert data["calibration"]["runtime"].startswith("onnxruntime")
     rows = {row["model"]: row for row in data["measurements"]}
-    assert str(model) in rows and len(rows) == len(micro_suite()) + 1
+    drawn = sum(count for _, count in SPACE_SAMPLES.values())  # architectures drawn from the shipped spaces
+    assert str(model) in rows and len(rows) == len(micro_suite()) + drawn + 1
+    assert {"cnn1d_0", "mlp_0", "cnn2d_0"} <= set(rows)
     assert all(row["measured_latency_s"] > 0 and row["spread"] >= 0 for row in rows.values())
     assert all(0 < e <= 1 for e in data["figures"]["op_efficiency"].values())
     assert load_profile(out).calibration.runtime == data["calibration"]["runtime"]
