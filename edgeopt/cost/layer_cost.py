@@ -54,7 +54,8 @@ class CostTerms:
     moved_activation_bytes: float = 0.0
     loop_s: float = 0.0  # one MAC per innermost loop started, at peak: what a half length costs per MAC of it
     output_s: float = 0.0  # one MAC per output element of a MAC layer, at peak: what an output cost costs per MAC
-    window_s: float = 0.0  # one MAC per unrolled input element (MACs / output columns), at peak: a window cost's
+    window_s: float = 0.0  # one MAC per unrolled input element (MACs / output columns), at peak: what a window
+    # cost costs per MAC of it
 
     @property
     def memory_s(self) -> float:
