@@ -111,6 +111,11 @@ class LatencyFit(FitErrors):
     def _pairs(self) -> tuple[Sequence[float], Sequence[float]]:
         return self.predicted_s, self.measured_s
 
+    def per_op_figures(self) -> dict[str, dict[str, float]]:
+        """Each per-op figure by its field name, keyed by op name (as a calibrated profile and --json write them)."""
+        return {name: {str(op): value for op, value in getattr(self, name).items()}
+                for name in ("op_efficiency", "op_overhead_s", "op_half_length", "op_output_cost", "op_window_cost")}
+
     def apply(self, profile: HardwareProfile) -> HardwareProfile:
         """`profile` with the fitted figures in place of its own."""
         compute = profile.compute

@@ -75,16 +75,10 @@ class CalibrationResult:
                                        for label, m, b, p in zip(e.labels, e.measured_j, self.energy_before_j,
                                                                  e.predicted_j)]}
         return {"profile": self.profile, "out": self.out, "calibration": dataclasses.asdict(self.calibration),
-                "figures": {"op_efficiency": {str(k): v for k, v in self.fit.op_efficiency.items()},
-                            "op_overhead_s": {str(k): v for k, v in self.fit.op_overhead_s.items()},
-                            "op_half_length": {str(k): v for k, v in self.fit.op_half_length.items()},
-                            "op_output_cost": {str(k): v for k, v in self.fit.op_output_cost.items()},
-                            "op_window_cost": {str(k): v for k, v in self.fit.op_window_cost.items()},
-                            "layer_overhead_s": self.fit.layer_overhead_s,
-                            "call_overhead_s": self.fit.call_overhead_s, "macs_per_s": self.fit.macs_per_s,
-                            "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
-                            "activation_bandwidth_bytes_per_s": self.fit.activation_bandwidth,
-                            "source": "measured"},
+                "figures": self.fit.per_op_figures() | {
+                    "layer_overhead_s": self.fit.layer_overhead_s, "call_overhead_s": self.fit.call_overhead_s,
+                    "macs_per_s": self.fit.macs_per_s, "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
+                    "activation_bandwidth_bytes_per_s": self.fit.activation_bandwidth, "source": "measured"},
                 "measurements": rows, "energy": energy}
 
 
@@ -131,15 +125,11 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
     bandwidths = {level: bw for level, bw in (("weights", fit.weight_bandwidth),
                                               ("activations", fit.activation_bandwidth)) if bw is not None}
     text = calibrated_yaml(_parent_ref(profile, out), f"{profile.name}-calibrated",
-                           op_efficiency={str(k): v for k, v in fit.op_efficiency.items()},
-                           op_overhead_s={str(k): v for k, v in fit.op_overhead_s.items()},
                            layer_overhead_s=fit.layer_overhead_s, call_overhead_s=fit.call_overhead_s,
                            calibration=calibration, macs_per_cycle=per_cycle,
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
                            bandwidth_bytes_per_s=bandwidths, energy=energy,
-                           op_half_length={str(k): v for k, v in fit.op_half_length.items()},
-                           op_output_cost={str(k): v for k, v in fit.op_output_cost.items()},
-                           op_window_cost={str(k): v for k, v in fit.op_window_cost.items()})
+                           **fit.per_op_figures())
     _write_checked(out, text)
     return CalibrationResult(profile.name, str(out), calibration, fit,
                              tuple(m.estimate.total.latency_s for m in rows),
