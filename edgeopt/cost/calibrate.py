@@ -189,6 +189,9 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     output_s = np.array([t.output_s for _, t in layers])
     window_index = np.array([window_ops.index(t.op) if t.op in window_ops else -1 for _, t in layers])
     window_s = np.array([t.window_s for _, t in layers])
+    # the profile's channel blocks and tiles are the runtime's layout, not fitted: they scale the terms
+    blocking = [t.blocking(profile.compute.channel_block(t.op), profile.compute.channel_tile(t.op)) for _, t in layers]
+    pad_out, pad_in, passes = np.array(blocking, dtype=np.float64).reshape(-1, 3).T
     measured = np.array([m.latency_s for m in measurements])
     calls = np.array([m.whole for m in measurements], dtype=np.float64)
     n = len(measurements)
@@ -201,7 +204,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         finish = np.append(e[cut[7]:cut[8]], 0.0)[out_index]
         unroll = np.append(e[cut[8]:cut[9]], 0.0)[window_index]
         rate = np.append(eff, 1.0)[eff_index] * np.append(speed, 1.0)[fmt_index]
-        per_layer = np.maximum((peak + loop_s * half + output_s * finish + window_s * unroll) / rate,
+        per_layer = np.maximum((pad_out * pad_in * (peak + loop_s * half) + pad_out * output_s * finish
+                                + pad_in * passes * window_s * unroll) / rate,
                                w_s / bw_w + a_s / bw_a) \
             + np.where(ovh_index >= 0, np.append(ovh, 0.0)[ovh_index], 0.0)
         return np.bincount(sample, weights=per_layer, minlength=n) + call * calls

@@ -125,6 +125,7 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     live = liveness(graph, act_bytes)
     producer = {layer.output: i for i, layer in enumerate(graph.layers)}
     folded, extra_bias = _folded_batchnorms(graph, live.in_place, producer)
+    epilogues = _epilogues(graph, producer, folded, profile.compute.fused_ops)
 
     layers = []
     for i, layer in enumerate(graph.layers):
@@ -139,9 +140,11 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
             outputs = graph.tensors[layer.output].numel if layer.output in graph.tensors else 0
             cost, terms = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes,
                                      outputs=outputs, stored_bytes=stored, fused=i in live.in_place)
+            if i in epilogues:  # run inside the MAC layer before it: its time is that layer's
+                cost, terms = replace(cost, latency_s=0.0), None
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
-                                i in live.in_place, cost, terms))
+                                i in live.in_place or i in epilogues, cost, terms))
     summed = total(layer.cost for layer in layers) + Cost(params=graph.unused_params,
                                                           latency_s=profile.compute.call_overhead_s)
     summed = replace(summed, energy_j=summed.energy_j + profile.energy.static_power_w * summed.latency_s)
@@ -159,6 +162,22 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
                       tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from)
     return replace(result, violations=tuple(find_violations(result, profile)))
+
+
+def _epilogues(graph: Graph, producer: dict[str, int], folded: set[int], ops: frozenset[Op]) -> set[int]:
+    """Layers of `ops` that read the output of a MAC layer (through folded batchnorms and other such layers) that
+    nothing else reads, the caller included: what a runtime that fuses them runs in that layer's epilogue."""
+    fused: set[int] = set()
+    for i, layer in enumerate(graph.layers):
+        if layer.op not in ops:
+            continue
+        for name in layer.inputs:
+            source = producer.get(name)
+            if source is not None and graph.consumers.get(name) == (i,) and name not in graph.outputs and (
+                    graph.layers[source].op in MAC_OPS or source in folded or source in fused):
+                fused.add(i)
+                break
+    return fused
 
 
 def _folded_batchnorms(graph: Graph, in_place: frozenset[int], producer: dict[str, int]):

@@ -56,20 +56,38 @@ class CostTerms:
     output_s: float = 0.0  # one MAC per output element of a MAC layer, at peak: what an output cost costs per MAC
     window_s: float = 0.0  # one MAC per unrolled input element (MACs / output columns), at peak: what a window
     # cost costs per MAC of it
+    out_lanes: int = 0  # the channels a MAC layer computes (a group's outputs; a depthwise layer's channels)
+    in_lanes: int = 0  # the channels each output reads (a group's inputs; 0 for a depthwise layer)
 
     @property
     def memory_s(self) -> float:
         return self.weight_memory_s + self.activation_memory_s
 
     def latency_s(self, efficiency: float, overhead_s: float, half_length: float = 0.0,
-                  output_cost: float = 0.0, window_cost: float = 0.0) -> float:
+                  output_cost: float = 0.0, window_cost: float = 0.0, channel_block: int = 1,
+                  channel_tile: int = 0) -> float:
         """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead. With a
         `half_length`, the efficiency falls with the innermost loop's length L as L / (L + half_length); with an
         `output_cost` and a `window_cost`, each output element and each unrolled input element add that many MACs'
-        time."""
-        compute_s = (self.peak_compute_s + self.loop_s * half_length + self.output_s * output_cost
-                     + self.window_s * window_cost) / efficiency
+        time; with a `channel_block`, channels are computed in whole blocks; with a `channel_tile`, the unrolled
+        input is read once per tile of that many output channels."""
+        pad_out, pad_in, passes = self.blocking(channel_block, channel_tile)
+        compute_s = (pad_out * pad_in * (self.peak_compute_s + self.loop_s * half_length)
+                     + pad_out * self.output_s * output_cost + pad_in * passes * self.window_s * window_cost) \
+            / efficiency
         return max(compute_s, self.memory_s) + (overhead_s if self.pays_overhead else 0.0)
+
+    def blocking(self, channel_block: int, channel_tile: int) -> tuple[float, float, int]:
+        """(output padding, input padding, passes over the unrolled input): the work a device that computes
+        channels in blocks of `channel_block` does beyond the layer's own (input channels fewer than a block are
+        read as they are: a first layer's one to three), and how many tiles of `channel_tile` output channels it
+        computes (0: all in one pass)."""
+        if not self.out_lanes:
+            return 1.0, 1.0, 1
+        out_padded = -(-self.out_lanes // channel_block) * channel_block
+        pad_in = -(-self.in_lanes // channel_block) * channel_block / self.in_lanes \
+            if self.in_lanes >= channel_block else 1.0
+        return out_padded / self.out_lanes, pad_in, -(-out_padded // channel_tile) if channel_tile else 1
 
     def energy_j(self, mac_j: float, weight_j_per_byte: float, activation_j_per_byte: float) -> float:
         """Dynamic energy: its work at `mac_j` a MAC, plus its weight and activation traffic (static power is the
@@ -112,10 +130,11 @@ def layer_cost(
                       _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
                       _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
                       not fused, work, fmt, moved_weight_bytes, moved_activation_bytes, loops / rate, finished / rate,
-                      unrolled / rate)
+                      unrolled / rate, *_lanes(layer))
     latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op),
                                 compute.half_length(layer.op), compute.output_cost(layer.op),
-                                compute.window_cost(layer.op))
+                                compute.window_cost(layer.op), compute.channel_block(layer.op),
+                                compute.channel_tile(layer.op))
     energy_j = terms.energy_j(profile.energy.mac_j.get(fmt, 0.0), profile.weight_memory.energy_per_byte_j,
                               profile.activation_memory.energy_per_byte_j)
     tiles = tile_share(layer.matrix, profile.crossbar) if profile.crossbar and layer.matrix else 0.0
@@ -129,6 +148,16 @@ def layer_cost(
         energy_j=energy_j,
         crossbar_tiles=tiles,
     ), terms
+
+
+def _lanes(layer: Layer) -> tuple[int, int]:
+    """(out_lanes, in_lanes) of a MAC layer with a weight matrix; (0, 0) for any other."""
+    matrix = layer.matrix
+    if not (layer.macs and matrix):
+        return 0, 0
+    if layer.op in (Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D):  # each input channel its own group
+        return matrix.groups * matrix.cols, 0
+    return matrix.cols, (layer.in_channels // matrix.groups if layer.in_channels else matrix.rows)
 
 
 def _density(layer: Layer, profile: HardwareProfile) -> float:

@@ -46,6 +46,7 @@ class Layer:
     macs: int = 0
     vector_ops: int = 0  # non-MAC arithmetic: activations, pooling, elementwise
     out_channels: int = 0  # channels that carry their own quantization scale
+    in_channels: int = 0  # a convolution's input channels, all groups together
     matrix: WeightMatrix | None = None
     weight_format: str | None = None  # set when the model already stores its weights quantized (ONNX QDQ)
     zero_weights: int = 0  # multiplicative weights that are exactly zero (unstructured pruning)

@@ -52,6 +52,7 @@ def conv(name: str, inputs: tuple[str, ...], output: str, source_op: str, *, in_
         other_params=extra_params,
         macs=_numel(out_shape) * fan_in,
         out_channels=out_channels,
+        in_channels=in_channels,
         matrix=WeightMatrix(fan_in, out_channels // groups, groups),
         weight_format=weight_format,
         # a pointwise convolution is a dense layer at each position: its innermost loop runs over the channels

@@ -52,6 +52,8 @@ ACTIVATIONS = frozenset(
 # Ops a runtime can apply to a buffer in place when nothing else reads that buffer.
 UNARY_ELEMENTWISE = ACTIVATIONS | {Op.BATCHNORM}
 BINARY_ELEMENTWISE = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV})
+# Ops a runtime may run in the epilogue of the MAC layer whose output they read (a profile's compute.fused_ops).
+EPILOGUE_OPS = ACTIVATIONS | BINARY_ELEMENTWISE
 # Ops that reinterpret a buffer without moving data: their output aliases their input.
 VIEW_OPS = frozenset({Op.FLATTEN, Op.RESHAPE, Op.IDENTITY, Op.QUANTIZE, Op.DEQUANTIZE})
 # Ops a device must support; views and Q/DQ markers are compile-time constructs every runtime handles.

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from edgeopt.errors import ProfileError, UnitError
-from edgeopt.graph.ops import MAC_OPS, SUPPORT_OPS, Op, parse_op
+from edgeopt.graph.ops import EPILOGUE_OPS, MAC_OPS, SUPPORT_OPS, Op, parse_op
 from edgeopt.profiles.formats import FORMATS
 from edgeopt.profiles.schema import (
     Analog,
@@ -308,7 +308,7 @@ class _Builder:
         field = ("compute",)
         data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead",
                                            "op_overhead", "call_overhead", "op_half_length", "op_output_cost",
-                                           "op_window_cost"))
+                                           "op_window_cost", "op_channel_block", "op_channel_tile", "fused_ops"))
         clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
             if "clock" in data else None
         rates: dict[str, float] = {}
@@ -351,17 +351,36 @@ class _Builder:
         call = self.figure((*field, "call_overhead"), data.get("call_overhead", 0), Dimension.TIME)
         half, output_cost, window_cost = (self._per_mac_op((*field, key), data.get(key, {}))
                                           for key in ("op_half_length", "op_output_cost", "op_window_cost"))
+        block = self._per_mac_op((*field, "op_channel_block"), data.get("op_channel_block", {}), whole_from=1)
+        tile = self._per_mac_op((*field, "op_channel_tile"), data.get("op_channel_tile", {}), whole_from=0)
         return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock,
                        MappingProxyType(op_overhead), call, MappingProxyType(half), MappingProxyType(output_cost),
-                       MappingProxyType(window_cost))
+                       MappingProxyType(window_cost), MappingProxyType(block), MappingProxyType(tile),
+                       self._fused_ops((*field, "fused_ops"), data.get("fused_ops", [])))
 
-    def _per_mac_op(self, field: FieldPath, value: object) -> dict[Op, float]:
-        """A mapping of MAC op -> a count of MACs (a half length, an output cost)."""
+    def _fused_ops(self, field: FieldPath, value: object) -> frozenset[Op]:
+        allowed = tuple(sorted(o.value for o in EPILOGUE_OPS))
+        if not isinstance(value, list):
+            raise self.fail(field, f"expected a list of ops from {', '.join(allowed)}, got {value!r}")
+        return frozenset(Op(self.choice((*field, str(i)), name, allowed)) for i, name in enumerate(value))
+
+    def _per_mac_op(self, field: FieldPath, value: object, whole_from: int | None = None) -> dict[Op, float]:
+        """A mapping of MAC op -> a count of MACs (a half length, an output cost), or, `whole_from` given, of
+        channels (whole numbers from it: a channel block, a tile)."""
+        what = "MACs" if whole_from is None else "channels"
         if not isinstance(value, dict):
-            raise self.fail(field, f"expected a mapping of op -> MACs, got {value!r}")
+            raise self.fail(field, f"expected a mapping of op -> {what}, got {value!r}")
         mac_ops = tuple(sorted(o.value for o in MAC_OPS))
-        return {Op(self.choice((*field, str(key)), key, mac_ops)): self.figure((*field, str(key)), raw, Dimension.COUNT)
-                for key, raw in value.items()}
+        out = {}
+        for key, raw in value.items():
+            op = Op(self.choice((*field, str(key)), key, mac_ops))
+            number = self.figure((*field, str(key)), raw, Dimension.COUNT, low=whole_from or 0)
+            if whole_from is not None:
+                if number != int(number):
+                    raise self.fail((*field, str(key)), f"expected a whole number of channels, got {number:g}")
+                number = int(number)
+            out[op] = number
+        return out
 
     def _per_format(self, field: FieldPath, value: object, dimension: Dimension) -> dict[str, float]:
         if not isinstance(value, dict) or not value:

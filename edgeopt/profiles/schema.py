@@ -47,6 +47,15 @@ class Compute:
     # per op: what each element of its unrolled input costs (K x N of the GEMM it runs as: im2col and packing), in
     # MACs at the op's rate; a GEMM runtime pays it, a layer of few output channels the most per MAC
     op_window_cost: Mapping[Op, float] = field(default_factory=dict)
+    # per op: the channels a runtime computes together (SIMD lanes, an NPU's block depth); a layer's channels are
+    # rounded up to whole blocks. None given: no rounding
+    op_channel_block: Mapping[Op, int] = field(default_factory=dict)
+    # per op: the output channels computed in one pass over the unrolled input (a kernel's register tile); a layer
+    # of more reads its input once per tile. None given: one pass
+    op_channel_tile: Mapping[Op, int] = field(default_factory=dict)
+    # ops the runtime applies inside the MAC layer whose output they read (an activation clamped in registers, a
+    # residual add summed into the accumulators): no time, overhead or traffic of their own
+    fused_ops: frozenset[Op] = frozenset()
 
     def efficiency(self, op: Op) -> float:
         return self.op_efficiency.get(op, self.default_efficiency)
@@ -59,6 +68,12 @@ class Compute:
 
     def window_cost(self, op: Op) -> float:
         return self.op_window_cost.get(op, 0.0)
+
+    def channel_block(self, op: Op) -> int:
+        return self.op_channel_block.get(op, 1)
+
+    def channel_tile(self, op: Op) -> int:
+        return self.op_channel_tile.get(op, 0)
 
     def overhead_s(self, op: Op) -> float:
         return self.op_overhead_s.get(op, self.layer_overhead_s)

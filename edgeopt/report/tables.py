@@ -123,6 +123,9 @@ def render_profile(p: HardwareProfile, console: Console) -> None:
         table.add_row(field, value, source)
     console.print(table)
     console.print(f"ops: {', '.join(sorted(o.value for o in p.ops))}")
+    if p.compute.fused_ops:
+        console.print(f"fused into the MAC layer before them (compute.fused_ops): "
+                      f"{', '.join(sorted(o.value for o in p.compute.fused_ops))}")
     if p.calibration is not None:
         console.print(p.calibration.describe())
 
@@ -156,6 +159,10 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
         rows[f"compute.op_output_cost.{op.value}"] = f"{macs:.3g} MACs' time per output element"
     for op, macs in p.compute.op_window_cost.items():
         rows[f"compute.op_window_cost.{op.value}"] = f"{macs:.3g} MACs' time per unrolled input element"
+    for op, channels in p.compute.op_channel_block.items():
+        rows[f"compute.op_channel_block.{op.value}"] = f"channels in blocks of {channels}"
+    for op, channels in p.compute.op_channel_tile.items():
+        rows[f"compute.op_channel_tile.{op.value}"] = f"{channels} output channels a pass over the input"
     if p.crossbar:
         rows["crossbar.rows"] = str(p.crossbar.rows)
         rows["crossbar.cols"] = str(p.crossbar.cols)

@@ -112,6 +112,32 @@ def test_in_place_activation_is_not_applied_to_a_buffer_read_later(unit_profile)
     assert est.peak_activation_bytes == 3 * 16
 
 
+def test_fused_ops_run_inside_the_mac_layer_before_them(unit_profile):
+    """compute.fused_ops: a residual add and an activation after a convolution cost nothing of their own (the
+    runtime applies them to the accumulators); the same ops elsewhere (a relu of a buffer something else reads)
+    keep their cost."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            h = torch.relu(self.conv1(x))  # fused
+            y = torch.relu(self.conv2(h) + x)  # the add and its relu fused
+            return y, torch.relu(y) * 2  # a relu of the output, which the caller reads too: not fused
+
+    fusing = dataclasses.replace(unit_profile, compute=dataclasses.replace(
+        unit_profile.compute, fused_ops=frozenset({Op.RELU, Op.ADD})))
+    plain, fused = estimate(Net(), unit_profile, (1, 4, 8, 8)), estimate(Net(), fusing, (1, 4, 8, 8))
+    free = [layer.name for layer in fused.layers if layer.cost.latency_s == 0 and layer.op in (Op.RELU, Op.ADD)]
+    assert len(free) == 3 and all(layer.fused for layer in fused.layers if layer.name in free)
+    assert [layer.name for layer in fused.layers if layer.op is Op.RELU and layer.cost.latency_s > 0] == [
+        layer.name for layer in plain.layers if layer.op is Op.RELU][-1:]
+    saved = sum(layer.cost.latency_s for layer in plain.layers if layer.name in free)
+    assert saved > 0 and fused.total.latency_s == pytest.approx(plain.total.latency_s - saved)
+    assert all(layer.terms is None for layer in fused.layers if layer.name in free)  # nothing for a fit to see
+
+
 def test_violations_name_what_limit_actual_and_layer(unit_profile):
     big = nn.Sequential(nn.Linear(2000, 1000), nn.GELU(), nn.Linear(1000, 10))
     tight = unit_profile.with_budgets(max_params=10_000, max_latency_s=1e-3)

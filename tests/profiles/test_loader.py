@@ -1,4 +1,6 @@
+import dataclasses
 import textwrap
+from types import MappingProxyType
 
 import pytest
 
@@ -156,6 +158,16 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
          ["compute.op_output_cost.conv1d", "'many'"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_window_cost: {conv1d: -2}"),
          ["compute.op_window_cost.conv1d", "at least 0"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_channel_block: {conv2d: 0}"),
+         ["compute.op_channel_block.conv2d", "at least 1"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_channel_block: {conv2d: 2.5}"),
+         ["compute.op_channel_block.conv2d", "whole number of channels", "2.5"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_channel_tile: {relu: 8}"),
+         ["compute.op_channel_tile.relu", "'relu' is not allowed", "conv2d"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: [conv2d]"),
+         ["compute.fused_ops.0", "'conv2d' is not allowed", "relu6"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: relu"),
+         ["compute.fused_ops", "expected a list of ops"]),
         (lambda t: t + CALIBRATION + "  energy_samples: 3\n", ["calibration.energy_samples", "come together"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  call_overhead: {value: -1us, source: measured}"),
          ["compute.call_overhead", "'-1us'", "at least 0"]),
@@ -224,21 +236,41 @@ def test_short_loops_and_few_macs_an_output_cost_more(tmp_path, figure, value, c
             _conv_per_mac_s(base, in_channels, kernel) * ratio, rel=1e-6), (in_channels, kernel)
 
 
-def _conv_per_mac_s(profile, in_channels: int, kernel: int) -> float:
-    """A 1-D convolution's (8 outputs over 64 positions) latency per MAC on `profile`, its overhead aside."""
+@pytest.mark.parametrize("figures, cases", [
+    # ((input, output) channels, latency per MAC against no blocking): outputs round up to whole blocks, inputs too
+    # where a layer has a block of them (a first layer's few are read as they are)
+    ("op_channel_block: {conv1d: 8}", [((4, 8), 1.0), ((4, 4), 2.0), ((12, 8), 16 / 12), ((12, 12), (16 / 12) ** 2)]),
+    # a tile of 8 output channels: a layer of 16 reads its unrolled input twice (window cost 6: 6 / 16 a MAC a pass)
+    ("op_window_cost: {conv1d: 6}\n  op_channel_tile: {conv1d: 8}",
+     [((4, 8), 1.0), ((4, 16), (1 + 2 * 6 / 16) / (1 + 6 / 16))]),
+])
+def test_channels_computed_in_blocks_and_tiles_cost_what_a_runtime_does(tmp_path, figures, cases):
+    """compute.op_channel_block: channels computed in whole blocks (SIMD lanes, an NPU's block depth);
+    compute.op_channel_tile: the output channels one pass over the unrolled input serves."""
+    profile = load_profile(write(tmp_path, "b.yaml", MINIMAL.replace("{int8: 1}", "{int8: 1}\n  " + figures)))
+    unblocked = dataclasses.replace(profile, compute=dataclasses.replace(
+        profile.compute, op_channel_block=MappingProxyType({}), op_channel_tile=MappingProxyType({})))
+    for (in_channels, out_channels), ratio in cases:
+        assert _conv_per_mac_s(profile, in_channels, 3, out_channels) == pytest.approx(
+            _conv_per_mac_s(unblocked, in_channels, 3, out_channels) * ratio, rel=1e-6), (in_channels, out_channels)
+
+
+def _conv_per_mac_s(profile, in_channels: int, kernel: int, out_channels: int = 8) -> float:
+    """A 1-D convolution's (over 64 positions) latency per MAC on `profile`, its overhead aside."""
     from edgeopt.cost.estimate import estimate
     from edgeopt.graph.layers import conv
 
-    layer = conv("c", ("x",), "y", "Conv", in_channels=in_channels, out_channels=8, kernel=(kernel,), groups=1,
-                 bias=False, out_shape=(1, 8, 64))
-    est = estimate(_one_layer_graph(layer), profile)
+    layer = conv("c", ("x",), "y", "Conv", in_channels=in_channels, out_channels=out_channels, kernel=(kernel,),
+                 groups=1, bias=False, out_shape=(1, out_channels, 64))
+    est = estimate(_one_layer_graph(layer, in_channels), profile)
     return next(x.cost.latency_s - profile.compute.overhead_s(Op.CONV1D) for x in est.layers) / layer.macs
 
 
-def _one_layer_graph(layer):
+def _one_layer_graph(layer, in_channels: int = 8):
     from edgeopt.graph.ir import Graph, Tensor
 
-    return Graph("one", ("x",), ("y",), (layer,), {"x": Tensor("x", (1, 8, 64)), "y": Tensor("y", (1, 8, 64))})
+    return Graph("one", ("x",), ("y",), (layer,), {"x": Tensor("x", (1, in_channels, 64)),
+                                                   "y": Tensor("y", (1, layer.out_channels, 64))})
 
 
 def test_extends_cycle_is_an_error_naming_the_chain(tmp_path):
