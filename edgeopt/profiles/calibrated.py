@@ -16,7 +16,9 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                     bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None,
                     op_half_length: Mapping[str, float] | None = None,
                     op_output_cost: Mapping[str, float] | None = None,
-                    op_window_cost: Mapping[str, float] | None = None) -> str:
+                    op_window_cost: Mapping[str, float] | None = None,
+                    op_channel_block: Mapping[str, int] | None = None,
+                    op_channel_tile: Mapping[str, int] | None = None) -> str:
     """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
     rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
     level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
@@ -52,6 +54,8 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                                 ("op_half_length", op_half_length, lambda v: f"{v:.4g}"),
                                 ("op_output_cost", op_output_cost, lambda v: f"{v:.4g}"),
                                 ("op_window_cost", op_window_cost, lambda v: f"{v:.4g}"),
+                                ("op_channel_block", op_channel_block, str),
+                                ("op_channel_tile", op_channel_tile, str),
                                 ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}")):
         if values:
             lines.append(f"  {title}:")

@@ -357,6 +357,10 @@ def render_calibration(result, console: Console) -> None:
     figures = ", ".join(figure(op) for op in sorted(set(fit.op_efficiency) | set(fit.op_overhead_s), key=str))
     console.print(f"fitted (source: measured): {figures}; other layers {format_seconds(fit.layer_overhead_s)}; "
                   f"per call {format_seconds(fit.call_overhead_s)}")
+    if result.layout:
+        console.print("channel layout (read from the runtime's optimized graph): " + ", ".join(
+            f"{op} in blocks of {block}" + (f", {tile} filters a pass" if tile else "")
+            for op, (block, tile) in sorted(result.layout.items(), key=lambda item: str(item[0]))))
     if result.energy is not None:
         energy = result.energy
         table = Table(title=f"energy: measured vs {result.profile} (estimated) vs calibrated", title_justify="left")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -26,7 +27,9 @@ from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.deploy.export import export
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.microbench import measure_latencies_s, write_micros
+from edgeopt.deploy.ort_layout import nchwc_layout
 from edgeopt.errors import EdgeoptError
+from edgeopt.graph.ops import Op
 from edgeopt.profiles.calibrated import calibrated_yaml
 from edgeopt.profiles.loader import available_profiles, load_profile
 from edgeopt.profiles.schema import Calibration, HardwareProfile
@@ -57,6 +60,13 @@ class CalibrationResult:
     spread: tuple[float, ...]  # per measurement: run-to-run spread of its rounds (0 for a measurements file)
     energy: EnergyFit | None = None  # None: no measured energies; energy stays estimated
     energy_before_j: tuple[float, ...] = ()
+    # the runtime's channel layout, read from it rather than fitted: op -> (channel block, tile; 0: one pass)
+    layout: dict[Op, tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+    def layout_figures(self) -> dict[str, dict[str, int]]:
+        """The layout as a profile's compute figures (op_channel_block, op_channel_tile), keyed by op name."""
+        return {"op_channel_block": {str(op): block for op, (block, _) in self.layout.items()},
+                "op_channel_tile": {str(op): tile for op, (_, tile) in self.layout.items() if tile}}
 
     def to_dict(self) -> dict:
         rows = [{"model": label, "measured_latency_s": m, "estimated_latency_s": b, "calibrated_latency_s": p,
@@ -75,7 +85,7 @@ class CalibrationResult:
                                        for label, m, b, p in zip(e.labels, e.measured_j, self.energy_before_j,
                                                                  e.predicted_j)]}
         return {"profile": self.profile, "out": self.out, "calibration": dataclasses.asdict(self.calibration),
-                "figures": self.fit.per_op_figures() | {
+                "figures": self.fit.per_op_figures() | self.layout_figures() | {
                     "layer_overhead_s": self.fit.layer_overhead_s, "call_overhead_s": self.fit.call_overhead_s,
                     "macs_per_s": self.fit.macs_per_s, "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
                     "activation_bandwidth_bytes_per_s": self.fit.activation_bandwidth, "source": "measured"},
@@ -92,6 +102,7 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
     out = Path(out)
+    layout: dict[Op, tuple[int, int]] = {}
     energies: tuple[float | None, ...] = ()
     if measurements is not None:
         board = read_measurements(measurements, profile)
@@ -105,6 +116,8 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
             if not path.is_file() or path.suffix != ".onnx":
                 raise EdgeoptError(f"--models: {path} is not an ONNX file")
         if runtime == "onnxruntime":
+            layout = nchwc_layout()
+            profile = _with_layout(profile, layout)
             rows, spreads = _measure(profile, models, say)
             import onnxruntime
 
@@ -124,17 +137,28 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                  if f"compute.macs_per_cycle.{fmt}" in profile.figure_sources}
     bandwidths = {level: bw for level, bw in (("weights", fit.weight_bandwidth),
                                               ("activations", fit.activation_bandwidth)) if bw is not None}
+    result = CalibrationResult(profile.name, str(out), calibration, fit,
+                               tuple(m.estimate.total.latency_s for m in rows),
+                               tuple(spreads) if spreads else (0.0,) * len(rows), energy,
+                               tuple(m.estimate.total.energy_j for m in metered), layout)
     text = calibrated_yaml(_parent_ref(profile, out), f"{profile.name}-calibrated",
                            layer_overhead_s=fit.layer_overhead_s, call_overhead_s=fit.call_overhead_s,
                            calibration=calibration, macs_per_cycle=per_cycle,
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
                            bandwidth_bytes_per_s=bandwidths, energy=energy,
-                           **fit.per_op_figures())
+                           **fit.per_op_figures(), **result.layout_figures())
     _write_checked(out, text)
-    return CalibrationResult(profile.name, str(out), calibration, fit,
-                             tuple(m.estimate.total.latency_s for m in rows),
-                             tuple(spreads) if spreads else (0.0,) * len(rows), energy,
-                             tuple(m.estimate.total.energy_j for m in metered))
+    return result
+
+
+def _with_layout(profile: HardwareProfile, layout: dict[Op, tuple[int, int]]) -> HardwareProfile:
+    """`profile` with the runtime's channel blocks and tiles in place of its own for the ops `layout` names."""
+    compute = profile.compute
+    blocks = dict(compute.op_channel_block) | {op: block for op, (block, _) in layout.items()}
+    tiles = {op: t for op, t in compute.op_channel_tile.items() if op not in layout}
+    tiles |= {op: tile for op, (_, tile) in layout.items() if tile}
+    return dataclasses.replace(profile, compute=dataclasses.replace(
+        compute, op_channel_block=MappingProxyType(blocks), op_channel_tile=MappingProxyType(tiles)))
 
 
 def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], list[float]]:

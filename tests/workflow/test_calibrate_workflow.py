@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from edgeopt.cli import main
 from edgeopt.cost.estimate import estimate
 from edgeopt.deploy.microbench import SPACE_SAMPLES, micro_suite, write_micro
+from edgeopt.deploy.ort_layout import nchwc_layout
 from edgeopt.profiles.loader import load_profile
 
 
@@ -90,10 +91,14 @@ def test_a_bad_measurements_file_is_one_error_and_nothing_written(board, tmp_pat
 
 
 def test_onnxruntime_on_this_machine(tmp_path):
-    """The microbenchmarks and a given model timed here; every figure physical, the run-to-run spread reported."""
+    """The microbenchmarks and a given model timed here; every figure physical, the run-to-run spread reported; the
+    channel layout onnxruntime uses here replaces the profile's (a profile claiming blocks of 4 gets the runtime's)."""
     out = tmp_path / "host.yaml"
+    claimed = tmp_path / "claimed.yaml"
+    claimed.write_text("name: claimed\nextends: host-cpu\n"
+                       "compute:\n  op_channel_block: {conv2d: 4, depthwise_conv2d: 4}\n")
     model = Path(__file__).resolve().parents[2] / "examples" / "read_classifier.onnx"
-    result = CliRunner().invoke(main, ["calibrate", "-p", "host-cpu", "--models", str(model), "-o", str(out),
+    result = CliRunner().invoke(main, ["calibrate", "-p", str(claimed), "--models", str(model), "-o", str(out),
                                        "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -105,6 +110,12 @@ def test_onnxruntime_on_this_machine(tmp_path):
     assert all(row["measured_latency_s"] > 0 and row["spread"] >= 0 for row in rows.values())
     assert all(0 < e <= 1 for e in data["figures"]["op_efficiency"].values())
     assert load_profile(out).calibration.runtime == data["calibration"]["runtime"]
+    layout = nchwc_layout()
+    calibrated = load_profile(out)
+    for op, (block, tile) in layout.items():
+        assert calibrated.compute.channel_block(op) == block == data["figures"]["op_channel_block"][str(op)]
+        assert calibrated.compute.channel_tile(op) == tile
+        assert calibrated.figure_sources[f"compute.op_channel_block.{op}"] == "measured"
 
 
 def test_latency_says_whether_it_was_estimated_or_calibrated(board, tmp_path):
