@@ -162,7 +162,8 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
     for op, channels in p.compute.op_channel_block.items():
         rows[f"compute.op_channel_block.{op.value}"] = f"channels in blocks of {channels}"
     for op, channels in p.compute.op_channel_tile.items():
-        rows[f"compute.op_channel_tile.{op.value}"] = f"{channels} output channels a pass over the input"
+        rows[f"compute.op_channel_tile.{op.value}"] = f"{channels} output channels a pass over the input" \
+            if channels else "all output channels in one pass over the input"
     if p.crossbar:
         rows["crossbar.rows"] = str(p.crossbar.rows)
         rows["crossbar.cols"] = str(p.crossbar.cols)

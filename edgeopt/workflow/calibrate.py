@@ -66,7 +66,7 @@ class CalibrationResult:
     def layout_figures(self) -> dict[str, dict[str, int]]:
         """The layout as a profile's compute figures (op_channel_block, op_channel_tile), keyed by op name."""
         return {"op_channel_block": {str(op): block for op, (block, _) in self.layout.items()},
-                "op_channel_tile": {str(op): tile for op, (_, tile) in self.layout.items() if tile}}
+                "op_channel_tile": {str(op): tile for op, (_, tile) in self.layout.items()}}  # 0 overrides a parent's
 
     def to_dict(self) -> dict:
         rows = [{"model": label, "measured_latency_s": m, "estimated_latency_s": b, "calibrated_latency_s": p,
@@ -155,8 +155,7 @@ def _with_layout(profile: HardwareProfile, layout: dict[Op, tuple[int, int]]) ->
     """`profile` with the runtime's channel blocks and tiles in place of its own for the ops `layout` names."""
     compute = profile.compute
     blocks = dict(compute.op_channel_block) | {op: block for op, (block, _) in layout.items()}
-    tiles = {op: t for op, t in compute.op_channel_tile.items() if op not in layout}
-    tiles |= {op: tile for op, (_, tile) in layout.items() if tile}
+    tiles = dict(compute.op_channel_tile) | {op: tile for op, (_, tile) in layout.items()}
     return dataclasses.replace(profile, compute=dataclasses.replace(
         compute, op_channel_block=MappingProxyType(blocks), op_channel_tile=MappingProxyType(tiles)))
 

@@ -255,6 +255,16 @@ def test_channels_computed_in_blocks_and_tiles_cost_what_a_runtime_does(tmp_path
             _conv_per_mac_s(unblocked, in_channels, 3, out_channels) * ratio, rel=1e-6), (in_channels, out_channels)
 
 
+def test_a_child_profile_turns_a_parents_blocks_off(tmp_path):
+    """Block 1 and tile 0 (what `calibrate` writes for a CPU onnxruntime does not block on) override host-cpu's."""
+    path = write(tmp_path, "c.yaml", "name: c\nextends: host-cpu\ncompute:\n  op_channel_block: {conv2d: 1}\n"
+                                     "  op_channel_tile: {conv2d: {value: 0, source: measured}}\n")
+    child, parent = load_profile(path), load_profile("host-cpu")
+    assert (parent.compute.channel_block(Op.CONV2D), parent.compute.channel_tile(Op.CONV2D)) == (8, 32)
+    assert (child.compute.channel_block(Op.CONV2D), child.compute.channel_tile(Op.CONV2D)) == (1, 0)
+    assert child.compute.channel_block(Op.DEPTHWISE_CONV2D) == 8  # what the child does not name stays the parent's
+
+
 def _conv_per_mac_s(profile, in_channels: int, kernel: int, out_channels: int = 8) -> float:
     """A 1-D convolution's (over 64 positions) latency per MAC on `profile`, its overhead aside."""
     from edgeopt.cost.estimate import estimate
