@@ -12,14 +12,18 @@ import numpy as np
 from edgeopt.train.metrics import Metrics, classification_metrics
 
 
-def session(path: str | os.PathLike, threads: int = 1, *, exact: bool = True):
+def session(path: str | os.PathLike, threads: int = 1, *, exact: bool = True,
+            optimized_to: str | os.PathLike | None = None):
     """An onnxruntime session on the CPU. `exact`: the graph is run as written, each QDQ pair rounding on the integer
     grid the device uses. Without it onnxruntime fuses QDQ into its own int8 kernels, which on x86 CPUs without VNNI
     multiply through VPMADDUBSW and saturate at int16 (the logits of a per-channel int8 cnn1d moved by 2.2 on an AVX2
-    EPYC): an artefact of the host, not of the model, so metrics never use it; host latency does, as deployed."""
+    EPYC): an artefact of the host, not of the model, so metrics never use it; host latency does, as deployed.
+    `optimized_to`: where onnxruntime saves the graph it runs (its fusions and layouts)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if optimized_to is not None:
+        options.optimized_model_filepath = str(optimized_to)
     if exact:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC  # folds, never fuses QDQ
     options.intra_op_num_threads = threads

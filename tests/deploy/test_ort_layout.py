@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import math
 
-import onnx
-import onnxruntime as ort
-
 from edgeopt.deploy.microbench import Micro, write_micro
-from edgeopt.deploy.ort_layout import FILTER_BLOCKS_A_PASS, NCHWC_DOMAIN, nchwc_layout
+from edgeopt.deploy.ort_layout import FILTER_BLOCKS_A_PASS, NCHWC_DOMAIN, nchwc_layout, optimized_convs
 from edgeopt.graph.ops import Op
 
 
@@ -21,15 +18,7 @@ def test_the_block_read_back_is_how_onnxruntime_pads_any_convolution(tmp_path):
     assert tile == (FILTER_BLOCKS_A_PASS * block if block > 1 else 0)
     for micro in (Micro("c12", "conv", 8, 12, (8, 8), 3), Micro("c24", "conv", 16, 24, (8, 8), 1),
                   Micro("d12", "conv", 12, 12, (8, 8), 3, groups=12)):
-        options = ort.SessionOptions()
-        options.optimized_model_filepath = str(tmp_path / f"{micro.name}-optimized.onnx")
-        options.log_severity_level = 3
-        ort.InferenceSession(str(write_micro(micro, tmp_path / f"{micro.name}.onnx")), options,
-                             providers=["CPUExecutionProvider"])
-        graph = onnx.load(options.optimized_model_filepath).graph
-        weights = {init.name: tuple(init.dims) for init in graph.initializer}
-        convs = [weights[node.input[1]][0] for node in graph.node
-                 if node.op_type == "Conv" and node.input[1] in weights]
-        blocked = any(node.domain == NCHWC_DOMAIN for node in graph.node)
-        assert blocked == (block > 1), micro.name
-        assert convs == [math.ceil(micro.channels_out / block) * block], micro.name
+        convs = optimized_convs(write_micro(micro, tmp_path / f"{micro.name}.onnx"),
+                                tmp_path / f"{micro.name}-optimized.onnx")
+        assert [filters for _, filters in convs] == [math.ceil(micro.channels_out / block) * block], micro.name
+        assert all((domain == NCHWC_DOMAIN) == (block > 1) for domain, _ in convs), micro.name
