@@ -33,8 +33,9 @@ from edgeopt.profiles.schema import HardwareProfile
 MIN_EFFICIENCY = 1e-5
 HALF_LENGTH_RANGE = (1e-3, 1e5)  # MACs of an innermost loop at which an op runs at half its efficiency
 START_HALF_LENGTH = 1.0  # where a profile gives none: a little (a start the fit can move from; 0 it cannot)
-OUTPUT_COST_RANGE = (1e-3, 1e5)  # MACs' time one output (or unrolled input) element of a MAC layer costs
+OUTPUT_COST_RANGE = (1e-3, 1e5)  # MACs' time an output, unrolled input, channel group or converted element costs
 START_OUTPUT_COST = 1.0
+START_GROUP_COST = 100.0  # a GEMM set up per group: a start whose pull the data can move (1 it barely can)
 OVERHEAD_RANGE_S = (1e-9, 1.0)
 MULTIPLIER_RANGE = (1e-3, 1e3)  # a fitted peak rate or bandwidth against the profile's own
 PRIOR_WEIGHT = 0.03  # in log units, against residuals of log(predicted / measured)
@@ -107,6 +108,8 @@ class LatencyFit(FitErrors):
     op_half_length: dict[Op, float] = field(default_factory=dict)  # MACs: efficiency falls with short loops
     op_output_cost: dict[Op, float] = field(default_factory=dict)  # MACs' time per output element
     op_window_cost: dict[Op, float] = field(default_factory=dict)  # MACs' time per unrolled input element
+    op_group_cost: dict[Op, float] = field(default_factory=dict)  # MACs' time per depthwise channel group
+    layout_conversion_cost: float | None = None  # MACs' time per element converted; None: no conversions measured
 
     def _pairs(self) -> tuple[Sequence[float], Sequence[float]]:
         return self.predicted_s, self.measured_s
@@ -114,7 +117,8 @@ class LatencyFit(FitErrors):
     def per_op_figures(self) -> dict[str, dict[str, float]]:
         """Each per-op figure by its field name, keyed by op name (as a calibrated profile and --json write them)."""
         return {name: {str(op): value for op, value in getattr(self, name).items()}
-                for name in ("op_efficiency", "op_overhead_s", "op_half_length", "op_output_cost", "op_window_cost")}
+                for name in ("op_efficiency", "op_overhead_s", "op_half_length", "op_output_cost", "op_window_cost",
+                             "op_group_cost")}
 
     def apply(self, profile: HardwareProfile) -> HardwareProfile:
         """`profile` with the fitted figures in place of its own."""
@@ -125,6 +129,9 @@ class LatencyFit(FitErrors):
             op_half_length=MappingProxyType(dict(compute.op_half_length) | self.op_half_length),
             op_output_cost=MappingProxyType(dict(compute.op_output_cost) | self.op_output_cost),
             op_window_cost=MappingProxyType(dict(compute.op_window_cost) | self.op_window_cost),
+            op_group_cost=MappingProxyType(dict(compute.op_group_cost) | self.op_group_cost),
+            layout_conversion_cost=compute.layout_conversion_cost if self.layout_conversion_cost is None
+            else self.layout_conversion_cost,
             layer_overhead_s=self.layer_overhead_s, call_overhead_s=self.call_overhead_s,
             macs_per_s=MappingProxyType(dict(compute.macs_per_s) | self.macs_per_s))
         return with_memory_figure(dataclasses.replace(profile, compute=compute), "bandwidth_bytes_per_s",
@@ -158,19 +165,22 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     out_ops = sorted({t.op for _, t in layers if 0 < t.output_s < t.loop_s * (1 - 1e-9) and t.op in half_ops},
                      key=str)
     window_ops = sorted({t.op for _, t in layers if t.window_s > 0 and t.op in eff_ops}, key=str)
+    group_ops = sorted({t.op for _, t in layers if t.group_s > 0 and t.op in eff_ops}, key=str)
+    fit_c = any(t.convert_s > 0 for _, t in layers)
     fit_w = profile.weight_memory.bandwidth_bytes_per_s is not None and any(t.weight_memory_s for _, t in layers)
     fit_a = profile.activation_memory.bandwidth_bytes_per_s is not None and any(
         t.activation_memory_s for _, t in layers)
     # x (logs): efficiencies, overheads, the call overhead, peak and bandwidth multipliers, half lengths, output
-    # costs, window costs
+    # costs, window costs, group costs, the layout conversion cost
     sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a), len(half_ops), len(out_ops),
-             len(window_ops)]
+             len(window_ops), len(group_ops), int(fit_c)]
     cut = np.cumsum([0, *sizes])
     # With the pulls below, what few measurements must fix is a rate, a per-layer overhead and the per-call one;
     # each op's own figures come from the data as far as it tells them apart.
     pooled = 1 + int(bool(ovh_ops)) + int(any(m.whole for m in measurements))
     if pool_overheads is None:
-        pool_overheads = len(measurements) < sum(map(len, (eff_ops, ovh_ops, half_ops, out_ops, window_ops))) + 1
+        pool_overheads = len(measurements) < sum(map(len, (eff_ops, ovh_ops, half_ops, out_ops, window_ops,
+                                                                   group_ops))) + 1
     if len(measurements) < pooled:
         raise CalibrationError(
             f"{len(measurements)} measurements cannot fit even {pooled} pooled figures (a compute rate"
@@ -189,6 +199,9 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     output_s = np.array([t.output_s for _, t in layers])
     window_index = np.array([window_ops.index(t.op) if t.op in window_ops else -1 for _, t in layers])
     window_s = np.array([t.window_s for _, t in layers])
+    group_index = np.array([group_ops.index(t.op) if t.op in group_ops else -1 for _, t in layers])
+    group_s = np.array([t.group_s * t.group_runs(profile.compute.channel_block(t.op)) for _, t in layers])
+    convert_s = np.array([t.convert_s for _, t in layers])
     # the profile's channel blocks and tiles are the runtime's layout, not fitted: they scale the terms
     blocking = [t.blocking(profile.compute.channel_block(t.op), profile.compute.channel_tile(t.op)) for _, t in layers]
     pad_out, pad_in, passes = np.array(blocking, dtype=np.float64).reshape(-1, 3).T
@@ -203,11 +216,14 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         half = np.append(e[cut[6]:cut[7]], 0.0)[half_index]
         finish = np.append(e[cut[7]:cut[8]], 0.0)[out_index]
         unroll = np.append(e[cut[8]:cut[9]], 0.0)[window_index]
-        rate = np.append(eff, 1.0)[eff_index] * np.append(speed, 1.0)[fmt_index]
+        per_group = np.append(e[cut[9]:cut[10]], 0.0)[group_index]
+        faster = np.append(speed, 1.0)[fmt_index]
+        rate = np.append(eff, 1.0)[eff_index] * faster
+        convert = convert_s * e[cut[10]] / faster if fit_c else 0.0
         per_layer = np.maximum((pad_out * pad_in * (peak + loop_s * half) + pad_out * output_s * finish
-                                + pad_in * passes * window_s * unroll) / rate,
+                                + pad_in * passes * window_s * unroll + group_s * per_group) / rate,
                                w_s / bw_w + a_s / bw_a) \
-            + np.where(ovh_index >= 0, np.append(ovh, 0.0)[ovh_index], 0.0)
+            + np.where(ovh_index >= 0, np.append(ovh, 0.0)[ovh_index], 0.0) + convert
         return np.bincount(sample, weights=per_layer, minlength=n) + call * calls
 
     compute = profile.compute
@@ -219,9 +235,12 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         np.ones(sizes[3] + sizes[4] + sizes[5]),
         [compute.half_length(op) or START_HALF_LENGTH for op in half_ops],
         [compute.output_cost(op) or START_OUTPUT_COST for op in out_ops],
-        [compute.window_cost(op) or START_OUTPUT_COST for op in window_ops]]))
-    # efficiencies, multipliers, half lengths, output and window costs: pulled towards the profile's (or the start's)
-    anchored = np.r_[cut[0]:cut[1], cut[3]:cut[9]]
+        [compute.window_cost(op) or START_OUTPUT_COST for op in window_ops],
+        [compute.group_cost(op) or START_GROUP_COST for op in group_ops],
+        [compute.layout_conversion_cost or START_OUTPUT_COST] * sizes[10]]))
+    # efficiencies, multipliers, half lengths, output, window, group and conversion costs: pulled towards the
+    # profile's (or the start's)
+    anchored = np.r_[cut[0]:cut[1], cut[3]:cut[11]]
     # per-op overheads: pulled towards their common value (views a tenth of it), so an op seen in one model or none
     # on its own takes the shared overhead rather than whatever is left over
     overheads = np.arange(cut[1], cut[2])
@@ -242,10 +261,10 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
 
     lower = np.log(np.concatenate([[MIN_EFFICIENCY] * sizes[0], [low_o] * (sizes[1] + 1),
                                    [MULTIPLIER_RANGE[0]] * (sizes[3] + sizes[4] + sizes[5]),
-                                   [HALF_LENGTH_RANGE[0]] * sizes[6], [OUTPUT_COST_RANGE[0]] * (sizes[7] + sizes[8])]))
+                                   [HALF_LENGTH_RANGE[0]] * sizes[6], [OUTPUT_COST_RANGE[0]] * sum(sizes[7:11])]))
     upper = np.log(np.concatenate([[1.0] * sizes[0], [high_o] * (sizes[1] + 1),
                                    [MULTIPLIER_RANGE[1]] * (sizes[3] + sizes[4] + sizes[5]),
-                                   [HALF_LENGTH_RANGE[1]] * sizes[6], [OUTPUT_COST_RANGE[1]] * (sizes[7] + sizes[8])]))
+                                   [HALF_LENGTH_RANGE[1]] * sizes[6], [OUTPUT_COST_RANGE[1]] * sum(sizes[7:11])]))
     solution = least_squares(residuals, np.clip(x0, lower, upper), bounds=(lower, upper), method="trf",
                              max_nfev=2000)
     e = np.exp(solution.x)
@@ -257,7 +276,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         [rates[fmt] / compute.macs_per_s[fmt] for fmt in formats],
         [bandwidth_w / profile.weight_memory.bandwidth_bytes_per_s] if fit_w else [],
         [bandwidth_a / profile.activation_memory.bandwidth_bytes_per_s] if fit_a else [],
-        [round_figure(v) for v in e[cut[6]:cut[9]]]])
+        [round_figure(v) for v in e[cut[6]:cut[11]]]])
     predicted = predict(rounded)
     eff = dict(zip(eff_ops, rounded[cut[0]:cut[1]].tolist()))
     ovh = dict(zip(ovh_ops, rounded[cut[1]:cut[2]].tolist()))
@@ -267,7 +286,9 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
                      tuple(m.label for m in measurements), tuple(measured), tuple(float(p) for p in predicted),
                      dict(zip(half_ops, rounded[cut[6]:cut[7]].tolist())),
                      dict(zip(out_ops, rounded[cut[7]:cut[8]].tolist())),
-                     dict(zip(window_ops, rounded[cut[8]:cut[9]].tolist())))
+                     dict(zip(window_ops, rounded[cut[8]:cut[9]].tolist())),
+                     dict(zip(group_ops, rounded[cut[9]:cut[10]].tolist())),
+                     float(rounded[cut[10]]) if fit_c else None)
     fit.require_agreement("measurements", "latency", "us")
     return fit
 

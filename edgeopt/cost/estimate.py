@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from edgeopt.cost.layer_cost import CostTerms, layer_cost, weight_bytes
+from edgeopt.cost.layout import schedule
 from edgeopt.cost.liveness import liveness
 from edgeopt.cost.record import Cost, total
 from edgeopt.figures import CALIBRATED, CostFigures, Provenance
@@ -125,7 +126,8 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     live = liveness(graph, act_bytes)
     producer = {layer.output: i for i, layer in enumerate(graph.layers)}
     folded, extra_bias = _folded_batchnorms(graph, live.in_place, producer)
-    epilogues = _epilogues(graph, producer, folded, profile.compute.fused_ops)
+    plan = schedule(graph, profile.compute, {i: producer[graph.layers[i].inputs[0]] for i in folded})
+    epilogues = plan.fused
 
     layers = []
     for i, layer in enumerate(graph.layers):
@@ -139,7 +141,8 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         else:
             outputs = graph.tensors[layer.output].numel if layer.output in graph.tensors else 0
             cost, terms = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes,
-                                     outputs=outputs, stored_bytes=stored, fused=i in live.in_place)
+                                     outputs=outputs, stored_bytes=stored, fused=i in live.in_place,
+                                     converted=plan.converted.get(i, 0))
             if i in epilogues:  # run inside the MAC layer before it: its time is that layer's
                 cost, terms = replace(cost, latency_s=0.0), None
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
@@ -162,22 +165,6 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
                       tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from)
     return replace(result, violations=tuple(find_violations(result, profile)))
-
-
-def _epilogues(graph: Graph, producer: dict[str, int], folded: set[int], ops: frozenset[Op]) -> set[int]:
-    """Layers of `ops` that read the output of a MAC layer (through folded batchnorms and other such layers) that
-    nothing else reads, the caller included: what a runtime that fuses them runs in that layer's epilogue."""
-    fused: set[int] = set()
-    for i, layer in enumerate(graph.layers):
-        if layer.op not in ops:
-            continue
-        for name in layer.inputs:
-            source = producer.get(name)
-            if source is not None and graph.consumers.get(name) == (i,) and name not in graph.outputs and (
-                    graph.layers[source].op in MAC_OPS or source in folded or source in fused):
-                fused.add(i)
-                break
-    return fused
 
 
 def _folded_batchnorms(graph: Graph, in_place: frozenset[int], producer: dict[str, int]):

@@ -58,6 +58,8 @@ class CostTerms:
     # cost costs per MAC of it
     out_lanes: int = 0  # the channels a MAC layer computes (a group's outputs; a depthwise layer's channels)
     in_lanes: int = 0  # the channels each output reads (a group's inputs; 0 for a depthwise layer)
+    group_s: float = 0.0  # one MAC per channel group of a depthwise layer, at peak: what a group cost costs per MAC
+    convert_s: float = 0.0  # one MAC per element it converts between channel layouts, at peak
 
     @property
     def memory_s(self) -> float:
@@ -65,17 +67,21 @@ class CostTerms:
 
     def latency_s(self, efficiency: float, overhead_s: float, half_length: float = 0.0,
                   output_cost: float = 0.0, window_cost: float = 0.0, channel_block: int = 1,
-                  channel_tile: int = 0) -> float:
+                  channel_tile: int = 0, group_cost: float = 0.0, conversion_cost: float = 0.0) -> float:
         """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead. With a
         `half_length`, the efficiency falls with the innermost loop's length L as L / (L + half_length); with an
         `output_cost` and a `window_cost`, each output element and each unrolled input element add that many MACs'
         time; with a `channel_block`, channels are computed in whole blocks; with a `channel_tile`, the unrolled
-        input is read once per tile of that many output channels."""
+        input is read once per tile of that many output channels; with a `group_cost`, each channel group a
+        depthwise layer runs on its own (a channel, or a block of them) adds that many MACs' time; with a
+        `conversion_cost`, each element it converts between channel layouts too (not a MAC's work: outside the
+        efficiency and the roofline)."""
         pad_out, pad_in, passes = self.blocking(channel_block, channel_tile)
         compute_s = (pad_out * pad_in * (self.peak_compute_s + self.loop_s * half_length)
-                     + pad_out * self.output_s * output_cost + pad_in * passes * self.window_s * window_cost) \
-            / efficiency
-        return max(compute_s, self.memory_s) + (overhead_s if self.pays_overhead else 0.0)
+                     + pad_out * self.output_s * output_cost + pad_in * passes * self.window_s * window_cost
+                     + self.group_runs(channel_block) * self.group_s * group_cost) / efficiency
+        return max(compute_s, self.memory_s) + (overhead_s if self.pays_overhead else 0.0) \
+            + self.convert_s * conversion_cost
 
     def blocking(self, channel_block: int, channel_tile: int) -> tuple[float, float, int]:
         """(output padding, input padding, passes over the unrolled input): the work a device that computes
@@ -88,6 +94,12 @@ class CostTerms:
         pad_in = -(-self.in_lanes // channel_block) * channel_block / self.in_lanes \
             if self.in_lanes >= channel_block else 1.0
         return out_padded / self.out_lanes, pad_in, -(-out_padded // channel_tile) if channel_tile else 1
+
+    def group_runs(self, channel_block: int) -> float:
+        """Share of a depthwise layer's channel groups run on their own: one a block of channels."""
+        if not (self.group_s and self.out_lanes):
+            return 1.0
+        return -(-self.out_lanes // channel_block) / self.out_lanes
 
     def energy_j(self, mac_j: float, weight_j_per_byte: float, activation_j_per_byte: float) -> float:
         """Dynamic energy: its work at `mac_j` a MAC, plus its weight and activation traffic (static power is the
@@ -106,18 +118,22 @@ def layer_cost(
     outputs: int,
     stored_bytes: float,
     fused: bool,
+    converted: int = 0,
 ) -> tuple[Cost, CostTerms | None]:
     """(Cost, CostTerms): roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime
     pays for each layer it runs; fused layers (folded batchnorm, activations applied in place) pay neither overhead
-    nor traffic, views no traffic and an overhead only where the profile gives one for their op."""
+    nor traffic, views no traffic and an overhead only where the profile gives one for their op; `converted`
+    elements of tensors changing channel layout are the layer's to pay."""
     compute = profile.compute
+    rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
     if layer.op in VIEW_OPS:  # no data moves; a runtime that runs views as nodes pays a calibrated overhead
-        terms = CostTerms(layer.op, fmt, 0.0, 0.0, 0.0, not fused)
-        latency_s = terms.latency_s(1.0, compute.op_overhead_s.get(layer.op, 0.0))
+        terms = CostTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, 0.0, 0.0, 0.0,
+                          not fused, convert_s=converted / rate)
+        latency_s = terms.latency_s(1.0, compute.op_overhead_s.get(layer.op, 0.0),
+                                    conversion_cost=compute.layout_conversion_cost)
         return Cost(params=layer.params, weight_bytes=stored_bytes, latency_s=latency_s), terms
     run_macs = layer.macs * _density(layer, profile)  # the MACs a sparse device does not skip
     work = run_macs + layer.vector_ops
-    rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
 
     weights_move = profile.weight_memory.kind != "crossbar"  # in-memory arrays compute where the weights sit
     moved_weight_bytes = stored_bytes if weights_move else 0.0
@@ -130,11 +146,12 @@ def layer_cost(
                       _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
                       _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
                       not fused, work, fmt, moved_weight_bytes, moved_activation_bytes, loops / rate, finished / rate,
-                      unrolled / rate, *_lanes(layer))
+                      unrolled / rate, *_lanes(layer), _groups(layer) / rate, converted / rate)
     latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op),
                                 compute.half_length(layer.op), compute.output_cost(layer.op),
                                 compute.window_cost(layer.op), compute.channel_block(layer.op),
-                                compute.channel_tile(layer.op))
+                                compute.channel_tile(layer.op), compute.group_cost(layer.op),
+                                compute.layout_conversion_cost)
     energy_j = terms.energy_j(profile.energy.mac_j.get(fmt, 0.0), profile.weight_memory.energy_per_byte_j,
                               profile.activation_memory.energy_per_byte_j)
     tiles = tile_share(layer.matrix, profile.crossbar) if profile.crossbar and layer.matrix else 0.0
@@ -158,6 +175,13 @@ def _lanes(layer: Layer) -> tuple[int, int]:
     if layer.op in (Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D):  # each input channel its own group
         return matrix.groups * matrix.cols, 0
     return matrix.cols, (layer.in_channels // matrix.groups if layer.in_channels else matrix.rows)
+
+
+def _groups(layer: Layer) -> int:
+    """Channel groups a depthwise layer runs (its channels); 0 for any other layer."""
+    if layer.op in (Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D) and layer.macs and layer.matrix:
+        return layer.matrix.groups
+    return 0
 
 
 def _density(layer: Layer, profile: HardwareProfile) -> float:

@@ -36,11 +36,15 @@ class Micro:
     groups: int = 1
     depth: int = 1  # a chain of `depth` such layers (the first maps channels_in to channels_out, the rest keep them)
     pool: str = "max"
+    stride: int = 1  # a convolution's
+    activation: str = "Relu"  # the ONNX op after each conv or dense layer: Relu, or Clip to [0, 6] (relu6)
 
 
 def micro_suite() -> tuple[Micro, ...]:
     """The sizes the shipped spaces (mlp, cnn1d, cnn2d) produce, small to large, each alone and as a chain of three
-    (what a layer costs inside a model, apart from what a call costs), and residual blocks (their adds)."""
+    (what a layer costs inside a model, apart from what a call costs), residual blocks (their adds), a stride-2
+    depthwise layer, and some ending in relu6 as well as relu (a runtime may clamp one in the kernel, not the
+    other)."""
     base = []
     for cin, cout in ((3, 8), (16, 16), (16, 64)):
         for length in (32, 256):
@@ -53,19 +57,26 @@ def micro_suite() -> tuple[Micro, ...]:
     for cin, cout in ((3, 8), (16, 32)):
         for hw in (8, 32):
             base.append(Micro(f"conv2d_{cin}x{cout}_{hw}x{hw}_k3", "conv", cin, cout, (hw, hw), 3))
+    base.append(Micro("conv2d_16x16_32x32_k3", "conv", 16, 16, (32, 32), 3))  # same width (ResNet-style)
     base.append(Micro("conv2d_16x32_16x16_k1", "conv", 16, 32, (16, 16), 1))  # pointwise (MobileNet-style)
     for c in (16, 64):
         base.append(Micro(f"dwconv2d_{c}_16x16_k3", "conv", c, c, (16, 16), 3, groups=c))
+    base.append(Micro("dwconv2d_64_32x32_k3_s2", "conv", 64, 64, (32, 32), 3, groups=64, stride=2))
     for fin, fout in ((8, 8), (64, 16), (256, 128), (1024, 64)):
         base.append(Micro(f"dense_{fin}x{fout}", "dense", fin, fout, ()))
-    for pool in ("max", "avg"):
-        base.append(Micro(f"{pool}pool1d_16_L128", "pool", 16, 16, (128,), 2, pool=pool))
+    for pool in ("max", "avg"):  # three sizes: what a pooled element costs apart from the layer's overhead
+        for c, length in ((8, 16), (16, 128), (64, 512)):
+            base.append(Micro(f"{pool}pool1d_{c}_L{length}", "pool", c, c, (length,), 2, pool=pool))
     base.append(Micro("global_avgpool_32_L128", "global_pool", 32, 32, (128,)))
     for c, length in ((16, 32), (64, 128)):  # a search model's head as torch exports it: views around the mean
         base.append(Micro(f"head1d_{c}_L{length}", "head", c, 8, (length,), 3))
     base.append(Micro("head2d_16_8x8", "head", 16, 8, (8, 8), 3))
     base.append(Micro("residual1d_16_L64_k3", "residual", 16, 16, (64,), 3))
     base.append(Micro("residual2d_16_16x16_k3", "residual", 16, 16, (16, 16), 3))
+    # relu6, as the spaces' and MobileNets' layers end: a runtime may clamp in the kernel for relu but not for it
+    base += [dataclasses.replace(m, name=f"{m.name}_relu6", activation="Clip") for m in base if m.name in (
+        "conv1d_16x64_L256_k3", "conv2d_16x32_32x32_k3", "conv2d_16x32_16x16_k1", "dwconv2d_64_16x16_k3",
+        "dense_256x128")]
     chains = [dataclasses.replace(m, name=f"{m.name}_x3", depth=3) for m in base
               if m.kind not in ("global_pool", "head")]
     return tuple(base + chains)
@@ -105,18 +116,19 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
             b = np.zeros(micro.channels_out, np.float32)
             inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
             nodes.append(helper.make_node("Conv", [current, f"w{i}", f"b{i}"], [f"c{i}"], group=micro.groups,
-                                          pads=[micro.kernel // 2] * 2 * rank, kernel_shape=[micro.kernel] * rank))
+                                          pads=[micro.kernel // 2] * 2 * rank, kernel_shape=[micro.kernel] * rank,
+                                          strides=[micro.stride] * rank))
             if micro.kind == "residual":  # conv, add the block's input, relu
                 nodes.append(helper.make_node("Add", [f"c{i}", current], [f"a{i}"]))
-                nodes.append(helper.make_node("Relu", [f"a{i}"], [out]))
+                nodes.append(_activation(micro, f"a{i}", out))
             else:
-                nodes.append(helper.make_node("Relu", [f"c{i}"], [out]))
+                nodes.append(_activation(micro, f"c{i}", out))
         elif micro.kind == "dense":
             w = rng.standard_normal((micro.channels_out, cin)).astype(np.float32) * 0.1
             b = np.zeros(micro.channels_out, np.float32)
             inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
             nodes.append(helper.make_node("Gemm", [current, f"w{i}", f"b{i}"], [f"c{i}"], transB=1))
-            nodes.append(helper.make_node("Relu", [f"c{i}"], [out]))
+            nodes.append(_activation(micro, f"c{i}", out))
         elif micro.kind == "pool":
             op = "MaxPool" if micro.pool == "max" else "AveragePool"
             nodes.append(helper.make_node(op, [current], [out], kernel_shape=[micro.kernel] * len(micro.spatial),
@@ -146,6 +158,8 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
             nodes.append(helper.make_node("Reshape", ["s", "flat"], ["f"]))
             nodes.append(helper.make_node("Gemm", ["f", "fc", "fcb"], [out], transB=1))
         current = out
+    if micro.activation == "Clip":
+        inits += [numpy_helper.from_array(np.array(v, np.float32), name) for name, v in (("lo", 0.0), ("hi", 6.0))]
     graph = helper.make_graph(nodes, micro.name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, None)], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgeopt")
@@ -153,6 +167,14 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
     path = Path(path)
     onnx.save(model, str(path))
     return path
+
+
+def _activation(micro: Micro, source: str, out: str):
+    from onnx import helper
+
+    if micro.activation == "Clip":
+        return helper.make_node("Clip", [source, "lo", "hi"], [out])
+    return helper.make_node(micro.activation, [source], [out])
 
 
 def input_shape(path: str | os.PathLike) -> tuple[int, ...]:

@@ -17,8 +17,10 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                     op_half_length: Mapping[str, float] | None = None,
                     op_output_cost: Mapping[str, float] | None = None,
                     op_window_cost: Mapping[str, float] | None = None,
+                    op_group_cost: Mapping[str, float] | None = None,
                     op_channel_block: Mapping[str, int] | None = None,
-                    op_channel_tile: Mapping[str, int] | None = None) -> str:
+                    op_channel_tile: Mapping[str, int] | None = None,
+                    layout_conversion_cost: float | None = None) -> str:
     """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
     rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
     level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
@@ -48,12 +50,15 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
         f"  layer_overhead: {figure(_time(layer_overhead_s))}",
         f"  call_overhead: {figure(_time(call_overhead_s))}",
     ]
+    if layout_conversion_cost is not None:
+        lines.append(f"  layout_conversion_cost: {figure(f'{layout_conversion_cost:.4g}')}")
     for title, values, text in (("macs_per_cycle", macs_per_cycle, lambda v: f"{v:.4g}"),
                                 ("peak", peak_macs_per_s, lambda v: f"{v:.4g}MAC/s"),
                                 ("op_overhead", op_overhead_s, _time),
                                 ("op_half_length", op_half_length, lambda v: f"{v:.4g}"),
                                 ("op_output_cost", op_output_cost, lambda v: f"{v:.4g}"),
                                 ("op_window_cost", op_window_cost, lambda v: f"{v:.4g}"),
+                                ("op_group_cost", op_group_cost, lambda v: f"{v:.4g}"),
                                 ("op_channel_block", op_channel_block, str),
                                 ("op_channel_tile", op_channel_tile, str),
                                 ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}")):

@@ -308,7 +308,8 @@ class _Builder:
         field = ("compute",)
         data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead",
                                            "op_overhead", "call_overhead", "op_half_length", "op_output_cost",
-                                           "op_window_cost", "op_channel_block", "op_channel_tile", "fused_ops"))
+                                           "op_window_cost", "op_group_cost", "op_channel_block", "op_channel_tile",
+                                           "fused_ops", "layout_conversion_cost", "layout_ops"))
         clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
             if "clock" in data else None
         rates: dict[str, float] = {}
@@ -349,17 +350,32 @@ class _Builder:
                        self.figure((*field, "op_overhead", str(key)), raw, Dimension.TIME)
                        for key, raw in op_overhead_raw.items()}
         call = self.figure((*field, "call_overhead"), data.get("call_overhead", 0), Dimension.TIME)
-        half, output_cost, window_cost = (self._per_mac_op((*field, key), data.get(key, {}))
-                                          for key in ("op_half_length", "op_output_cost", "op_window_cost"))
+        half, output_cost, window_cost, group_cost = (
+            self._per_mac_op((*field, key), data.get(key, {}))
+            for key in ("op_half_length", "op_output_cost", "op_window_cost", "op_group_cost"))
         block = self._per_mac_op((*field, "op_channel_block"), data.get("op_channel_block", {}), whole_from=1)
         tile = self._per_mac_op((*field, "op_channel_tile"), data.get("op_channel_tile", {}), whole_from=0)
         return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock,
                        MappingProxyType(op_overhead), call, MappingProxyType(half), MappingProxyType(output_cost),
-                       MappingProxyType(window_cost), MappingProxyType(block), MappingProxyType(tile),
-                       self._fused_ops((*field, "fused_ops"), data.get("fused_ops", [])))
+                       MappingProxyType(window_cost), MappingProxyType(group_cost), MappingProxyType(block),
+                       MappingProxyType(tile),
+                       MappingProxyType(self._fused_ops((*field, "fused_ops"), data.get("fused_ops", {}))),
+                       self.figure((*field, "layout_conversion_cost"), data.get("layout_conversion_cost", 0),
+                                   Dimension.COUNT),
+                       self._op_list((*field, "layout_ops"), data.get("layout_ops", []),
+                                     tuple(sorted(o.value for o in SUPPORT_OPS - MAC_OPS))))
 
-    def _fused_ops(self, field: FieldPath, value: object) -> frozenset[Op]:
+    def _fused_ops(self, field: FieldPath, value: object) -> dict[Op, frozenset[Op]]:
+        """A mapping of MAC op -> the ops a runtime runs inside such a layer."""
+        mac_ops = tuple(sorted(o.value for o in MAC_OPS))
+        if not isinstance(value, dict):
+            raise self.fail(field, f"expected a mapping of MAC op ({', '.join(mac_ops)}) -> a list of ops, "
+                                   f"got {value!r}")
         allowed = tuple(sorted(o.value for o in EPILOGUE_OPS))
+        return {Op(self.choice((*field, str(key)), key, mac_ops)): self._op_list((*field, str(key)), names, allowed)
+                for key, names in value.items()}
+
+    def _op_list(self, field: FieldPath, value: object, allowed: tuple[str, ...]) -> frozenset[Op]:
         if not isinstance(value, list):
             raise self.fail(field, f"expected a list of ops from {', '.join(allowed)}, got {value!r}")
         return frozenset(Op(self.choice((*field, str(i)), name, allowed)) for i, name in enumerate(value))

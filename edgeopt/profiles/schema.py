@@ -47,15 +47,23 @@ class Compute:
     # per op: what each element of its unrolled input costs (K x N of the GEMM it runs as: im2col and packing), in
     # MACs at the op's rate; a GEMM runtime pays it, a layer of few output channels the most per MAC
     op_window_cost: Mapping[Op, float] = field(default_factory=dict)
+    # per op: what each channel group a layer runs on its own costs (a depthwise layer's channels, or its blocks of
+    # channels where the op has a channel block: a kernel call, a GEMM set up per group), in MACs at the op's rate
+    op_group_cost: Mapping[Op, float] = field(default_factory=dict)
     # per op: the channels a runtime computes together (SIMD lanes, an NPU's block depth); a layer's channels are
     # rounded up to whole blocks. None given: no rounding
     op_channel_block: Mapping[Op, int] = field(default_factory=dict)
     # per op: the output channels computed in one pass over the unrolled input (a kernel's register tile); a layer
     # of more reads its input once per tile. None given: one pass
     op_channel_tile: Mapping[Op, int] = field(default_factory=dict)
-    # ops the runtime applies inside the MAC layer whose output they read (an activation clamped in registers, a
-    # residual add summed into the accumulators): no time, overhead or traffic of their own
-    fused_ops: frozenset[Op] = frozenset()
+    # per MAC op: the ops the runtime applies inside such a layer when they read its output (an activation clamped
+    # in registers, a residual add summed into the accumulators): no time, overhead or traffic of their own
+    fused_ops: Mapping[Op, frozenset[Op]] = field(default_factory=dict)
+    # where ops run in a blocked channel layout (op_channel_block > 1), each tensor converted between it and the
+    # plain one (into a blocked layer, out to an op that does not run blocked or to the caller) costs this many
+    # MACs' time an element; `layout_ops` keep whichever layout they read (pools, elementwise ops)
+    layout_conversion_cost: float = 0.0
+    layout_ops: frozenset[Op] = frozenset()
 
     def efficiency(self, op: Op) -> float:
         return self.op_efficiency.get(op, self.default_efficiency)
@@ -69,11 +77,22 @@ class Compute:
     def window_cost(self, op: Op) -> float:
         return self.op_window_cost.get(op, 0.0)
 
+    def group_cost(self, op: Op) -> float:
+        return self.op_group_cost.get(op, 0.0)
+
     def channel_block(self, op: Op) -> int:
         return self.op_channel_block.get(op, 1)
 
     def channel_tile(self, op: Op) -> int:
         return self.op_channel_tile.get(op, 0)
+
+    def blocked(self, op: Op) -> bool:
+        """Whether layers of `op` run in a blocked channel layout."""
+        return self.channel_block(op) > 1
+
+    def fuses(self, mac_op: Op, op: Op) -> bool:
+        """Whether a layer of `op` reading a `mac_op` layer's output runs inside it."""
+        return op in self.fused_ops.get(mac_op, ())
 
     def overhead_s(self, op: Op) -> float:
         return self.op_overhead_s.get(op, self.layer_overhead_s)

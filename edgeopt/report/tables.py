@@ -124,8 +124,12 @@ def render_profile(p: HardwareProfile, console: Console) -> None:
     console.print(table)
     console.print(f"ops: {', '.join(sorted(o.value for o in p.ops))}")
     if p.compute.fused_ops:
-        console.print(f"fused into the MAC layer before them (compute.fused_ops): "
-                      f"{', '.join(sorted(o.value for o in p.compute.fused_ops))}")
+        fusions = "; ".join(f"{mac.value}: {', '.join(sorted(o.value for o in ops))}"
+                            for mac, ops in sorted(p.compute.fused_ops.items()) if ops)
+        console.print(f"fused into the MAC layer before them (compute.fused_ops): {fusions}")
+    if p.compute.layout_ops:
+        console.print(f"keep a blocked channel layout (compute.layout_ops): "
+                      f"{', '.join(sorted(o.value for o in p.compute.layout_ops))}")
     if p.calibration is not None:
         console.print(p.calibration.describe())
 
@@ -159,11 +163,16 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
         rows[f"compute.op_output_cost.{op.value}"] = f"{macs:.3g} MACs' time per output element"
     for op, macs in p.compute.op_window_cost.items():
         rows[f"compute.op_window_cost.{op.value}"] = f"{macs:.3g} MACs' time per unrolled input element"
+    for op, macs in p.compute.op_group_cost.items():
+        rows[f"compute.op_group_cost.{op.value}"] = f"{macs:.3g} MACs' time per channel group run on its own"
     for op, channels in p.compute.op_channel_block.items():
         rows[f"compute.op_channel_block.{op.value}"] = f"channels in blocks of {channels}"
     for op, channels in p.compute.op_channel_tile.items():
         rows[f"compute.op_channel_tile.{op.value}"] = f"{channels} output channels a pass over the input" \
             if channels else "all output channels in one pass over the input"
+    if p.compute.layout_conversion_cost:
+        rows["compute.layout_conversion_cost"] = \
+            f"{p.compute.layout_conversion_cost:.3g} MACs' time per element converted between channel layouts"
     if p.crossbar:
         rows["crossbar.rows"] = str(p.crossbar.rows)
         rows["crossbar.cols"] = str(p.crossbar.cols)
@@ -352,12 +361,15 @@ def render_calibration(result, console: Console) -> None:
         parts += [f"half at {fit.op_half_length[op]:.3g}-MAC loops"] if op in fit.op_half_length else []
         parts += [f"{fit.op_output_cost[op]:.3g} MACs an output"] if op in fit.op_output_cost else []
         parts += [f"{fit.op_window_cost[op]:.3g} MACs an unrolled input"] if op in fit.op_window_cost else []
+        parts += [f"{fit.op_group_cost[op]:.3g} MACs a channel group"] if op in fit.op_group_cost else []
         parts += [format_seconds(fit.op_overhead_s[op])] if op in fit.op_overhead_s else []
         return f"{op} " + " + ".join(parts)
 
     figures = ", ".join(figure(op) for op in sorted(set(fit.op_efficiency) | set(fit.op_overhead_s), key=str))
+    conversion = "" if fit.layout_conversion_cost is None else \
+        f"; {fit.layout_conversion_cost:.3g} MACs an element converted between channel layouts"
     console.print(f"fitted (source: measured): {figures}; other layers {format_seconds(fit.layer_overhead_s)}; "
-                  f"per call {format_seconds(fit.call_overhead_s)}")
+                  f"per call {format_seconds(fit.call_overhead_s)}{conversion}")
     if result.layout:
         console.print("channel layout (read from the runtime's optimized graph): " + ", ".join(
             f"{op} in blocks of {block}" + (f", {tile} filters a pass" if tile else "")

@@ -87,6 +87,7 @@ class CalibrationResult:
         return {"profile": self.profile, "out": self.out, "calibration": dataclasses.asdict(self.calibration),
                 "figures": self.fit.per_op_figures() | self.layout_figures() | {
                     "layer_overhead_s": self.fit.layer_overhead_s, "call_overhead_s": self.fit.call_overhead_s,
+                    "layout_conversion_cost": self.fit.layout_conversion_cost,
                     "macs_per_s": self.fit.macs_per_s, "weight_bandwidth_bytes_per_s": self.fit.weight_bandwidth,
                     "activation_bandwidth_bytes_per_s": self.fit.activation_bandwidth, "source": "measured"},
                 "measurements": rows, "energy": energy}
@@ -117,7 +118,7 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                 raise EdgeoptError(f"--models: {path} is not an ONNX file")
         if runtime == "onnxruntime":
             layout = nchwc_layout()
-            profile = _with_layout(profile, layout)
+            profile = with_layout(profile, layout)
             rows, spreads = _measure(profile, models, say)
             import onnxruntime
 
@@ -146,12 +147,13 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                            calibration=calibration, macs_per_cycle=per_cycle,
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
                            bandwidth_bytes_per_s=bandwidths, energy=energy,
+                           layout_conversion_cost=fit.layout_conversion_cost,
                            **fit.per_op_figures(), **result.layout_figures())
     _write_checked(out, text)
     return result
 
 
-def _with_layout(profile: HardwareProfile, layout: dict[Op, tuple[int, int]]) -> HardwareProfile:
+def with_layout(profile: HardwareProfile, layout: dict[Op, tuple[int, int]]) -> HardwareProfile:
     """`profile` with the runtime's channel blocks and tiles in place of its own for the ops `layout` names."""
     compute = profile.compute
     blocks = dict(compute.op_channel_block) | {op: block for op, (block, _) in layout.items()}

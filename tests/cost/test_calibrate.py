@@ -83,18 +83,21 @@ def test_short_loops_are_recovered_as_a_half_length(micro_files):
 
 def test_per_element_costs_are_recovered(micro_files):
     """A device whose convolutions pay a fixed cost per output element (requantization and store in a C kernel) and
-    per element of their unrolled input (im2col and packing in a GEMM runtime) on top of short-loop losses: the
-    microbenchmarks' channel counts tell the three apart and give them back; dense and depthwise layers, one
+    per element of their unrolled input (im2col and packing in a GEMM runtime) on top of short-loop losses, and
+    depthwise layers per channel (a GEMM set up per group): the microbenchmarks' channel counts and lengths tell
+    the four apart and give them back; dense and depthwise layers, one
     innermost loop an output, get no output cost of their own (their half length is it), and depthwise layers no
     window cost (their unrolled input is their MACs)."""
     true = device({op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}, {}, 5e-6)
     true = dataclasses.replace(true, compute=dataclasses.replace(
         true.compute, op_half_length=MappingProxyType({Op.CONV1D: 4.0}),
         op_output_cost=MappingProxyType({Op.CONV1D: 40.0}),
-        op_window_cost=MappingProxyType({Op.CONV1D: 8.0, Op.CONV2D: 20.0})))
+        op_window_cost=MappingProxyType({Op.CONV1D: 8.0, Op.CONV2D: 20.0}),
+        op_group_cost=MappingProxyType({Op.DEPTHWISE_CONV1D: 1000.0})))
     start = load_profile("host-cpu")
     fit = fit_latency(start, measured_on(true, micro_files, start))
     assert fit.fit_error < 0.02
+    assert fit.op_group_cost[Op.DEPTHWISE_CONV1D] == pytest.approx(1000.0, rel=0.25)
     assert fit.op_output_cost[Op.CONV1D] == pytest.approx(40.0, rel=0.25)
     assert fit.op_window_cost[Op.CONV1D] == pytest.approx(8.0, rel=0.25)
     assert fit.op_window_cost[Op.CONV2D] == pytest.approx(20.0, rel=0.25)
@@ -125,6 +128,21 @@ def test_the_profiles_channel_blocks_and_tiles_shape_the_fit(micro_files):
         assert estimate(path, fit.apply(told)).total.latency_s == pytest.approx(
             estimate(path, true).total.latency_s, rel=0.05), name
     assert fit_latency(untold, measured_on(true, micro_files, untold)).fit_error > 3 * fit.fit_error
+
+
+def test_layout_conversions_are_recovered(micro_files):
+    """A runtime converting tensors into and out of its blocked layout (host-cpu's onnxruntime): one microbenchmark
+    pays for its input and output, its chain of three once, which gives the cost per element back; a profile that
+    blocks nothing has no conversions to fit."""
+    true = device({op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}, {}, 5e-6)
+    true = dataclasses.replace(true, compute=dataclasses.replace(true.compute, layout_conversion_cost=40.0))
+    start = load_profile("host-cpu")
+    fit = fit_latency(start, measured_on(true, micro_files, start))
+    assert fit.fit_error < 0.02
+    assert fit.layout_conversion_cost == pytest.approx(40.0, rel=0.25)
+    unblocked = dataclasses.replace(start, compute=dataclasses.replace(
+        start.compute, op_channel_block=MappingProxyType({})))
+    assert fit_latency(unblocked, measured_on(true, micro_files[::8], unblocked)).layout_conversion_cost is None
 
 
 def test_a_handful_of_measurements_fits_pooled_figures(micro_files):

@@ -1,4 +1,5 @@
 import dataclasses
+from types import MappingProxyType
 import math
 
 import pytest
@@ -127,7 +128,7 @@ def test_fused_ops_run_inside_the_mac_layer_before_them(unit_profile):
             return y, torch.relu(y) * 2  # a relu of the output, which the caller reads too: not fused
 
     fusing = dataclasses.replace(unit_profile, compute=dataclasses.replace(
-        unit_profile.compute, fused_ops=frozenset({Op.RELU, Op.ADD})))
+        unit_profile.compute, fused_ops=MappingProxyType({Op.CONV2D: frozenset({Op.RELU, Op.ADD})})))
     plain, fused = estimate(Net(), unit_profile, (1, 4, 8, 8)), estimate(Net(), fusing, (1, 4, 8, 8))
     free = [layer.name for layer in fused.layers if layer.cost.latency_s == 0 and layer.op in (Op.RELU, Op.ADD)]
     assert len(free) == 3 and all(layer.fused for layer in fused.layers if layer.name in free)
@@ -136,6 +137,27 @@ def test_fused_ops_run_inside_the_mac_layer_before_them(unit_profile):
     saved = sum(layer.cost.latency_s for layer in plain.layers if layer.name in free)
     assert saved > 0 and fused.total.latency_s == pytest.approx(plain.total.latency_s - saved)
     assert all(layer.terms is None for layer in fused.layers if layer.name in free)  # nothing for a fit to see
+
+
+def test_fused_ops_are_per_mac_op(unit_profile):
+    """A runtime that sums a residual add into its 2-D convolutions but not into its 1-D ones (onnxruntime's NCHWc
+    kernels): the 1-D block's add runs as a layer of its own, and so does the relu after it; its relu after the
+    first convolution is fused."""
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv1d(4, 4, 3, padding=1), nn.Conv1d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            return torch.relu(self.conv2(torch.relu(self.conv1(x))) + x)
+
+    fused_ops = MappingProxyType({Op.CONV1D: frozenset({Op.RELU}), Op.CONV2D: frozenset({Op.RELU, Op.ADD})})
+    fusing = dataclasses.replace(unit_profile, compute=dataclasses.replace(unit_profile.compute, fused_ops=fused_ops))
+    est = estimate(Block(), fusing, (1, 4, 16))
+    free = [layer.op for layer in est.layers if layer.cost.latency_s == 0]
+    assert free == [Op.RELU]
+    assert [layer.op for layer in est.layers if layer.terms is not None and layer.terms.pays_overhead] == [
+        Op.CONV1D, Op.CONV1D, Op.ADD]  # the in-place relu after the add: no overhead of its own, as without fusion
 
 
 def test_violations_name_what_limit_actual_and_layer(unit_profile):

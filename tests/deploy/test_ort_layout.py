@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import math
 
+import onnx
+import pytest
+import torch
+from torch import nn
+
+from edgeopt.cost.estimate import estimate
 from edgeopt.deploy.microbench import Micro, write_micro
 from edgeopt.deploy.ort_layout import FILTER_BLOCKS_A_PASS, NCHWC_DOMAIN, nchwc_layout, optimized_convs
+from edgeopt.deploy.onnx import export_onnx
+from edgeopt.graph.build import build_graph
 from edgeopt.graph.ops import Op
+from edgeopt.profiles.loader import load_profile
+from edgeopt.workflow.calibrate import with_layout
 
 
 def test_the_block_read_back_is_how_onnxruntime_pads_any_convolution(tmp_path):
@@ -22,3 +32,49 @@ def test_the_block_read_back_is_how_onnxruntime_pads_any_convolution(tmp_path):
                                 tmp_path / f"{micro.name}-optimized.onnx")
         assert [filters for _, filters in convs] == [math.ceil(micro.channels_out / block) * block], micro.name
         assert all((domain == NCHWC_DOMAIN) == (block > 1) for domain, _ in convs), micro.name
+
+
+class Inverted(nn.Module):
+    def __init__(self, c: int, stride: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, 4 * c, 1), nn.ReLU6(), nn.Conv2d(4 * c, 4 * c, 3, stride, 1,
+                                  groups=4 * c), nn.ReLU6(), nn.Conv2d(4 * c, c, 1))
+        self.skip = stride == 1
+
+    def forward(self, x):
+        return x + self.body(x) if self.skip else self.body(x)
+
+
+class Head(nn.Module):
+    def forward(self, x):
+        return x.mean((2, 3))
+
+
+def test_the_cost_model_converts_what_onnxruntime_reorders(tmp_path):
+    """On host-cpu with the layout read here, the elements the cost model converts between layouts are those of
+    onnxruntime's ReorderInput and ReorderOutput nodes: residual chains (an add with a plain skip runs plain), a stem
+    of 3 channels and a narrow layer (read plain), a stride-2 inverted residual, the mean at the end."""
+    layout = nchwc_layout()
+    if layout[Op.CONV2D][0] == 1:
+        pytest.skip("onnxruntime has no NCHWc kernels on this CPU: it reorders nothing")
+
+    profile = with_layout(load_profile("host-cpu"), layout)
+    torch.manual_seed(0)
+    models = {
+        "residual": (nn.Sequential(Inverted(16, 1), Inverted(16, 1)), (16, 12, 12)),
+        "mobile": (nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.ReLU6(), Inverted(16, 1), Inverted(16, 2), Head()),
+                   (3, 16, 16)),
+        "narrow": (nn.Sequential(nn.Conv2d(3, 4, 3, 1, 1), nn.ReLU(), nn.Conv2d(4, 24, 1), nn.ReLU(),
+                                 nn.Conv2d(24, 24, 3, 1, 1, groups=24), nn.MaxPool2d(2), Head()), (3, 8, 8)),
+    }
+    for name, (module, shape) in models.items():
+        path = export_onnx(module.eval(), shape, tmp_path / f"{name}.onnx")
+        optimized_convs(path, tmp_path / f"{name}-optimized.onnx")
+        tensors = build_graph(path).tensors  # the plain tensors a reorder reads or writes are the model's own
+        reordered = sum(tensors[node.input[0] if node.op_type == "ReorderInput" else node.output[0]].numel
+                        for node in onnx.load(str(tmp_path / f"{name}-optimized.onnx")).graph.node
+                        if node.op_type in ("ReorderInput", "ReorderOutput"))
+        rate = profile.compute.macs_per_s["fp32"]
+        counted = sum(layer.terms.convert_s * rate for layer in estimate(path, profile).layers
+                      if layer.terms is not None)
+        assert reordered > 0 and round(counted) == reordered, name

@@ -164,10 +164,24 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
          ["compute.op_channel_block.conv2d", "whole number of channels", "2.5"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_channel_tile: {relu: 8}"),
          ["compute.op_channel_tile.relu", "'relu' is not allowed", "conv2d"]),
-        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: [conv2d]"),
-         ["compute.fused_ops.0", "'conv2d' is not allowed", "relu6"]),
-        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: relu"),
-         ["compute.fused_ops", "expected a list of ops"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_group_cost: {relu: 3}"),
+         ["compute.op_group_cost.relu", "'relu' is not allowed", "depthwise_conv1d"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  op_group_cost: {depthwise_conv1d: -3}"),
+         ["compute.op_group_cost.depthwise_conv1d", "at least 0"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: {conv2d: [conv2d]}"),
+         ["compute.fused_ops.conv2d.0", "'conv2d' is not allowed", "relu6"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: {relu: [add]}"),
+         ["compute.fused_ops.relu", "'relu' is not allowed", "depthwise_conv2d"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: {conv1d: relu}"),
+         ["compute.fused_ops.conv1d", "expected a list of ops"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  fused_ops: [relu]"),
+         ["compute.fused_ops", "expected a mapping of MAC op"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  layout_ops: [conv2d]"),
+         ["compute.layout_ops.0", "'conv2d' is not allowed", "maxpool"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  layout_ops: relu"),
+         ["compute.layout_ops", "expected a list of ops"]),
+        (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  layout_conversion_cost: -1"),
+         ["compute.layout_conversion_cost", "at least 0"]),
         (lambda t: t + CALIBRATION + "  energy_samples: 3\n", ["calibration.energy_samples", "come together"]),
         (lambda t: t.replace("{int8: 1}", "{int8: 1}\n  call_overhead: {value: -1us, source: measured}"),
          ["compute.call_overhead", "'-1us'", "at least 0"]),
@@ -263,6 +277,28 @@ def test_a_child_profile_turns_a_parents_blocks_off(tmp_path):
     assert (parent.compute.channel_block(Op.CONV2D), parent.compute.channel_tile(Op.CONV2D)) == (8, 32)
     assert (child.compute.channel_block(Op.CONV2D), child.compute.channel_tile(Op.CONV2D)) == (1, 0)
     assert child.compute.channel_block(Op.DEPTHWISE_CONV2D) == 8  # what the child does not name stays the parent's
+
+
+@pytest.mark.parametrize("block, runs", [(1, 16), (8, 2), (32, 1)])
+def test_each_depthwise_channel_group_costs_what_the_profile_says(tmp_path, block, runs):
+    """compute.op_group_cost: each channel a depthwise layer runs on its own (a GEMM set up per group) costs that
+    many MACs' time; with a channel block, each block of channels."""
+    from edgeopt.cost.estimate import estimate
+    from edgeopt.graph.layers import conv
+
+    figures = f"op_group_cost: {{depthwise_conv1d: {{value: 40, source: measured}}}}\n  " \
+              f"op_channel_block: {{depthwise_conv1d: {block}}}"
+    grouped = load_profile(write(tmp_path, "g.yaml", MINIMAL.replace("{int8: 1}", "{int8: 1}\n  " + figures)))
+    assert grouped.figure_sources["compute.op_group_cost.depthwise_conv1d"] == "measured"
+    plain = dataclasses.replace(grouped, compute=dataclasses.replace(grouped.compute,
+                                                                     op_group_cost=MappingProxyType({})))
+    layer = conv("d", ("x",), "y", "Conv", in_channels=16, out_channels=16, kernel=(3,), groups=16, bias=False,
+                 out_shape=(1, 16, 64))
+    assert layer.op is Op.DEPTHWISE_CONV1D
+    per_mac_s = 1 / (grouped.compute.macs_per_s["int8"] * grouped.compute.efficiency(layer.op))
+    extra_s = estimate(_one_layer_graph(layer, 16), grouped).total.latency_s - \
+        estimate(_one_layer_graph(layer, 16), plain).total.latency_s
+    assert extra_s == pytest.approx(runs * 40 * per_mac_s, rel=1e-6)
 
 
 def _conv_per_mac_s(profile, in_channels: int, kernel: int, out_channels: int = 8) -> float:

@@ -14,6 +14,7 @@ from edgeopt.cli import main
 from edgeopt.cost.estimate import estimate
 from edgeopt.deploy.microbench import SPACE_SAMPLES, micro_suite, write_micro
 from edgeopt.deploy.ort_layout import nchwc_layout
+from edgeopt.graph.ops import Op
 from edgeopt.profiles.loader import load_profile
 
 
@@ -116,6 +117,11 @@ def test_onnxruntime_on_this_machine(tmp_path):
         assert calibrated.compute.channel_block(op) == block == data["figures"]["op_channel_block"][str(op)]
         assert calibrated.compute.channel_tile(op) == tile
         assert calibrated.figure_sources[f"compute.op_channel_block.{op}"] == "measured"
+    conversion = data["figures"]["layout_conversion_cost"]  # fitted where onnxruntime blocks (None: nothing to fit)
+    assert (conversion is None) == (layout[Op.CONV2D][0] == 1)
+    if conversion is not None:
+        assert calibrated.compute.layout_conversion_cost == conversion > 0
+        assert calibrated.figure_sources["compute.layout_conversion_cost"] == "measured"
 
 
 def test_latency_says_whether_it_was_estimated_or_calibrated(board, tmp_path):
