@@ -17,6 +17,7 @@ from edgeopt.graph.build import build_graph
 from edgeopt.graph.ops import Op
 from edgeopt.profiles.loader import load_profile
 from edgeopt.workflow.calibrate import with_layout
+from reference_models import BasicBlock, InvertedResidual
 
 
 def test_the_block_read_back_is_how_onnxruntime_pads_any_convolution(tmp_path):
@@ -34,17 +35,6 @@ def test_the_block_read_back_is_how_onnxruntime_pads_any_convolution(tmp_path):
         assert all((domain == NCHWC_DOMAIN) == (block > 1) for domain, _ in convs), micro.name
 
 
-class Inverted(nn.Module):
-    def __init__(self, c: int, stride: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(c, 4 * c, 1), nn.ReLU6(), nn.Conv2d(4 * c, 4 * c, 3, stride, 1,
-                                  groups=4 * c), nn.ReLU6(), nn.Conv2d(4 * c, c, 1))
-        self.skip = stride == 1
-
-    def forward(self, x):
-        return x + self.body(x) if self.skip else self.body(x)
-
-
 class Head(nn.Module):
     def forward(self, x):
         return x.mean((2, 3))
@@ -52,8 +42,9 @@ class Head(nn.Module):
 
 def test_the_cost_model_converts_what_onnxruntime_reorders(tmp_path):
     """On host-cpu with the layout read here, the elements the cost model converts between layouts are those of
-    onnxruntime's ReorderInput and ReorderOutput nodes: residual chains (an add with a plain skip runs plain), a stem
-    of 3 channels and a narrow layer (read plain), a stride-2 inverted residual, the mean at the end."""
+    onnxruntime's ReorderInput and ReorderOutput nodes: inverted residual chains (an add with a plain skip runs
+    plain), a stem of 3 channels and a narrow layer (read plain), stride-2 blocks, ResNet basic blocks (a strided
+    1x1 shortcut), the mean at the end."""
     layout = nchwc_layout()
     if layout[Op.CONV2D][0] == 1:
         pytest.skip("onnxruntime has no NCHWc kernels on this CPU: it reorders nothing")
@@ -61,9 +52,11 @@ def test_the_cost_model_converts_what_onnxruntime_reorders(tmp_path):
     profile = with_layout(load_profile("host-cpu"), layout)
     torch.manual_seed(0)
     models = {
-        "residual": (nn.Sequential(Inverted(16, 1), Inverted(16, 1)), (16, 12, 12)),
-        "mobile": (nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.ReLU6(), Inverted(16, 1), Inverted(16, 2), Head()),
-                   (3, 16, 16)),
+        "residual": (nn.Sequential(InvertedResidual(16, 16, 1, 4), InvertedResidual(16, 16, 1, 4)), (16, 12, 12)),
+        "mobile": (nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.ReLU6(), InvertedResidual(16, 16, 1, 4),
+                                 InvertedResidual(16, 24, 2, 4), Head()), (3, 16, 16)),
+        "resnet": (nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1), nn.ReLU(), BasicBlock(16, 16, 1), BasicBlock(16, 32, 2),
+                                 Head()), (3, 16, 16)),
         "narrow": (nn.Sequential(nn.Conv2d(3, 4, 3, 1, 1), nn.ReLU(), nn.Conv2d(4, 24, 1), nn.ReLU(),
                                  nn.Conv2d(24, 24, 3, 1, 1, groups=24), nn.MaxPool2d(2), Head()), (3, 8, 8)),
     }

@@ -56,6 +56,26 @@ def test_a_board_measurements_file_calibrates_a_profile(board, tmp_path):
     CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board / "board.csv"), "-o",
                               str(again)])
     assert again.read_bytes() == out.read_bytes()  # reproducible: same measurements, same profile bytes
+    assert data["caution"] is None
+
+
+def test_measurements_that_disagree_are_flagged(board, tmp_path):
+    """Latencies taken on a busy machine (every other one 40% slow, the rest 25% fast): the profile is still
+    written, and the output and --json say the fit is off and to measure again."""
+    lines = (board / "board.csv").read_text().splitlines()
+    noisy = [lines[0]] + [f"{name},{float(value[:-2]) * (1.4 if i % 2 else 0.75):.3f}us"
+                          for i, (name, value) in enumerate(line.split(",") for line in lines[1:])]
+    (board / "noisy.csv").write_text("\n".join(noisy) + "\n")
+    out = tmp_path / "noisy.yaml"
+    runner = CliRunner()
+    result = runner.invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board / "noisy.csv"), "-o",
+                                  str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["calibration"]["fit_error"] > 0.1 and "measure again" in data["caution"]
+    shown = runner.invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board / "noisy.csv"), "-o",
+                                 str(out)])
+    assert "caution: the fit is off by" in " ".join(shown.output.split()) and out.exists()
 
 
 def test_a_profile_file_is_extended_by_its_path(board, tmp_path):
