@@ -16,6 +16,8 @@ DEPTHWISE_OPS = (Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D)
 
 @dataclass(frozen=True)
 class Schedule:
+    """What a runtime does with a graph beyond running its layers one by one."""
+
     fused: Mapping[int, int]  # a layer run inside a MAC layer's epilogue -> that MAC layer
     converted: Mapping[int, int]  # a layer -> the elements it converts between channel layouts
 

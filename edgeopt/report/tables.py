@@ -390,5 +390,5 @@ def render_calibration(result, console: Console) -> None:
         console.print("energy: no measured energies, so the profile's energy figures stay estimates")
     console.print(f"{result.calibration.describe()}; within +-10%: {result.calibration.within_10pct:.0%}")
     if result.caution:
-        console.print(f"[yellow]caution: {result.caution}[/yellow]")
+        console.print(Text(f"caution: {result.caution}", style="yellow"))
     console.print(f"wrote {result.out}")

@@ -75,7 +75,8 @@ def test_measurements_that_disagree_are_flagged(board, tmp_path):
     assert data["calibration"]["fit_error"] > 0.1 and "measure again" in data["caution"]
     shown = runner.invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board / "noisy.csv"), "-o",
                                  str(out)])
-    assert "caution: the fit is off by" in " ".join(shown.output.split()) and out.exists()
+    assert "caution: the fit is off by" in " ".join(shown.output.split()) and "[yellow]" not in shown.output
+    assert out.exists()
 
 
 def test_a_profile_file_is_extended_by_its_path(board, tmp_path):
