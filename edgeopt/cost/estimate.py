@@ -127,7 +127,6 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     producer = {layer.output: i for i, layer in enumerate(graph.layers)}
     folded, extra_bias = _folded_batchnorms(graph, live.in_place, producer)
     plan = schedule(graph, profile.compute, {i: producer[graph.layers[i].inputs[0]] for i in folded})
-    epilogues = plan.fused
 
     layers = []
     for i, layer in enumerate(graph.layers):
@@ -143,11 +142,11 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
             cost, terms = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes,
                                      outputs=outputs, stored_bytes=stored, fused=i in live.in_place,
                                      converted=plan.converted.get(i, 0))
-            if i in epilogues:  # run inside the MAC layer before it: its time is that layer's
+            if i in plan.fused:  # run inside the MAC layer before it: its time is that layer's
                 cost, terms = replace(cost, latency_s=0.0), None
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
-                                i in live.in_place or i in epilogues, cost, terms))
+                                i in live.in_place or i in plan.fused, cost, terms))
     summed = total(layer.cost for layer in layers) + Cost(params=graph.unused_params,
                                                           latency_s=profile.compute.call_overhead_s)
     summed = replace(summed, energy_j=summed.energy_j + profile.energy.static_power_w * summed.latency_s)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from edgeopt.cost.crossbar import tile_share
 from edgeopt.cost.record import Cost
 from edgeopt.graph.ir import Layer
-from edgeopt.graph.ops import VIEW_OPS, Op
+from edgeopt.graph.ops import DEPTHWISE_OPS, VIEW_OPS, Op
 from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.schema import HardwareProfile
 
@@ -172,14 +172,14 @@ def _lanes(layer: Layer) -> tuple[int, int]:
     matrix = layer.matrix
     if not (layer.macs and matrix):
         return 0, 0
-    if layer.op in (Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D):  # each input channel its own group
+    if layer.op in DEPTHWISE_OPS:
         return matrix.groups * matrix.cols, 0
     return matrix.cols, (layer.in_channels // matrix.groups if layer.in_channels else matrix.rows)
 
 
 def _groups(layer: Layer) -> int:
     """Channel groups a depthwise layer runs (its channels); 0 for any other layer."""
-    if layer.op in (Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D) and layer.macs and layer.matrix:
+    if layer.op in DEPTHWISE_OPS and layer.macs and layer.matrix:
         return layer.matrix.groups
     return 0
 

@@ -8,10 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edgeopt.graph.ir import Graph
-from edgeopt.graph.ops import MAC_OPS, Op
+from edgeopt.graph.ops import DEPTHWISE_OPS, MAC_OPS
 from edgeopt.profiles.schema import Compute
-
-DEPTHWISE_OPS = (Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class Op(str, Enum):
 
 
 MAC_OPS = frozenset({Op.DENSE, Op.MATMUL, Op.CONV1D, Op.CONV2D, Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D})
+DEPTHWISE_OPS = frozenset({Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D})  # each input channel its own group
 ACTIVATIONS = frozenset(
     {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.HARDSWISH, Op.HARDSIGMOID}
 )
