@@ -1,9 +1,10 @@
 """Latency figures fitted to measurements: each op kind's efficiency, the innermost-loop length at which it halves
 (`op_half_length`: short kernels and narrow layers run slower per MAC), what finishing one output element costs
 (`op_output_cost`: bias, requantization, activation and store), what each element of a layer's unrolled input
-costs (`op_window_cost`: im2col and packing, K x N of the GEMM it runs as) and per-layer overhead, a per-call overhead,
-the peak rate of each number format measured and the memories' bandwidths, chosen so the cost model's latency
-matches measured latencies in relative terms.
+costs (`op_window_cost`: im2col and packing, K x N of the GEMM it runs as), what a depthwise channel group and a
+converted element cost, the efficiency of a layout op run in the blocked layout (`blocked_op_efficiency`: another
+kernel), per-layer overhead, a per-call overhead, the peak rate of each number format measured and the memories'
+bandwidths, chosen so the cost model's latency matches measured latencies in relative terms.
 
 The fit keeps the cost model's own form (roofline per layer plus overheads, `CostTerms`), so a calibrated profile
 is used exactly as a hand-written one. Least squares on log(predicted / measured) (scipy), figures bounded to
@@ -110,6 +111,7 @@ class LatencyFit(FitErrors):
     op_window_cost: dict[Op, float] = field(default_factory=dict)  # MACs' time per unrolled input element
     op_group_cost: dict[Op, float] = field(default_factory=dict)  # MACs' time per depthwise channel group
     layout_conversion_cost: float | None = None  # MACs' time per element converted; None: no conversions measured
+    blocked_op_efficiency: dict[Op, float] = field(default_factory=dict)  # layout ops measured run blocked
 
     def _pairs(self) -> tuple[Sequence[float], Sequence[float]]:
         return self.predicted_s, self.measured_s
@@ -118,7 +120,7 @@ class LatencyFit(FitErrors):
         """Each per-op figure by its field name, keyed by op name (as a calibrated profile and --json write them)."""
         return {name: {str(op): value for op, value in getattr(self, name).items()}
                 for name in ("op_efficiency", "op_overhead_s", "op_half_length", "op_output_cost", "op_window_cost",
-                             "op_group_cost")}
+                             "op_group_cost", "blocked_op_efficiency")}
 
     def apply(self, profile: HardwareProfile) -> HardwareProfile:
         """`profile` with the fitted figures in place of its own."""
@@ -132,6 +134,7 @@ class LatencyFit(FitErrors):
             op_group_cost=MappingProxyType(dict(compute.op_group_cost) | self.op_group_cost),
             layout_conversion_cost=compute.layout_conversion_cost if self.layout_conversion_cost is None
             else self.layout_conversion_cost,
+            blocked_op_efficiency=MappingProxyType(dict(compute.blocked_op_efficiency) | self.blocked_op_efficiency),
             layer_overhead_s=self.layer_overhead_s, call_overhead_s=self.call_overhead_s,
             macs_per_s=MappingProxyType(dict(compute.macs_per_s) | self.macs_per_s))
         return with_memory_figure(dataclasses.replace(profile, compute=compute), "bandwidth_bytes_per_s",
@@ -155,7 +158,9 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     _check(measurements)
     layers = [(i, t) for i, m in enumerate(measurements) for t in (layer.terms for layer in m.estimate.layers)
               if t is not None]
-    eff_ops = sorted({t.op for _, t in layers if t.peak_compute_s > 0}, key=str)
+    # efficiencies by (op, run blocked): a layout op run in the blocked layout is another kernel
+    eff_keys = sorted({(t.op, t.blocked) for _, t in layers if t.peak_compute_s > 0}, key=lambda k: (str(k[0]), k[1]))
+    eff_ops = sorted({op for op, _ in eff_keys}, key=str)
     ovh_ops = sorted({t.op for _, t in layers if t.pays_overhead}, key=str)
     views = [op for op in ovh_ops if op in VIEW_OPS]  # free unless measured (a runtime running them as nodes)
     formats = sorted({t.fmt for _, t in layers if t.peak_compute_s > 0})
@@ -172,14 +177,14 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         t.activation_memory_s for _, t in layers)
     # x (logs): efficiencies, overheads, the call overhead, peak and bandwidth multipliers, half lengths, output
     # costs, window costs, group costs, the layout conversion cost
-    sizes = [len(eff_ops), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a), len(half_ops), len(out_ops),
+    sizes = [len(eff_keys), len(ovh_ops), 1, len(formats), int(fit_w), int(fit_a), len(half_ops), len(out_ops),
              len(window_ops), len(group_ops), int(fit_c)]
     cut = np.cumsum([0, *sizes])
     # With the pulls below, what few measurements must fix is a rate, a per-layer overhead and the per-call one;
     # each op's own figures come from the data as far as it tells them apart.
     pooled = 1 + int(bool(ovh_ops)) + int(any(m.whole for m in measurements))
     if pool_overheads is None:
-        pool_overheads = len(measurements) < sum(map(len, (eff_ops, ovh_ops, half_ops, out_ops, window_ops,
+        pool_overheads = len(measurements) < sum(map(len, (eff_keys, ovh_ops, half_ops, out_ops, window_ops,
                                                                    group_ops))) + 1
     if len(measurements) < pooled:
         raise CalibrationError(
@@ -190,7 +195,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     peak = np.array([t.peak_compute_s for _, t in layers])
     w_s = np.array([t.weight_memory_s for _, t in layers])
     a_s = np.array([t.activation_memory_s for _, t in layers])
-    eff_index = np.array([eff_ops.index(t.op) if t.op in eff_ops else -1 for _, t in layers])
+    eff_index = np.array([eff_keys.index((t.op, t.blocked)) if (t.op, t.blocked) in eff_keys else -1
+                          for _, t in layers])
     ovh_index = np.array([ovh_ops.index(t.op) if t.pays_overhead else -1 for _, t in layers])
     fmt_index = np.array([formats.index(t.fmt) if t.fmt in formats else -1 for _, t in layers])
     half_index = np.array([half_ops.index(t.op) if t.op in half_ops else -1 for _, t in layers])
@@ -230,7 +236,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     low_o, high_o = OVERHEAD_RANGE_S
     start_o = min(max(float(measured.min()) / 4, low_o), high_o)
     x0 = np.log(np.concatenate([
-        [min(max(compute.efficiency(op), MIN_EFFICIENCY), 1.0) for op in eff_ops],
+        [min(max(compute.efficiency(op, blocked), MIN_EFFICIENCY), 1.0) for op, blocked in eff_keys],
         [start_o / 10 if op in views else start_o for op in ovh_ops], [start_o],
         np.ones(sizes[3] + sizes[4] + sizes[5]),
         [compute.half_length(op) or START_HALF_LENGTH for op in half_ops],
@@ -278,7 +284,9 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
         [bandwidth_a / profile.activation_memory.bandwidth_bytes_per_s] if fit_a else [],
         [round_figure(v) for v in e[cut[6]:cut[11]]]])
     predicted = predict(rounded)
-    eff = dict(zip(eff_ops, rounded[cut[0]:cut[1]].tolist()))
+    fitted_eff = dict(zip(eff_keys, rounded[cut[0]:cut[1]].tolist()))
+    eff = {op: v for (op, blocked), v in fitted_eff.items() if not blocked}
+    blocked_eff = {op: v for (op, blocked), v in fitted_eff.items() if blocked}
     ovh = dict(zip(ovh_ops, rounded[cut[1]:cut[2]].tolist()))
     computing = [v for op, v in ovh.items() if op not in views]
     layer_overhead = round_figure(float(np.median(computing))) if computing else compute.layer_overhead_s
@@ -288,7 +296,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
                      dict(zip(out_ops, rounded[cut[7]:cut[8]].tolist())),
                      dict(zip(window_ops, rounded[cut[8]:cut[9]].tolist())),
                      dict(zip(group_ops, rounded[cut[9]:cut[10]].tolist())),
-                     float(rounded[cut[10]]) if fit_c else None)
+                     float(rounded[cut[10]]) if fit_c else None, blocked_eff)
     fit.require_agreement("measurements", "latency", "us")
     return fit
 

@@ -141,7 +141,7 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
             outputs = graph.tensors[layer.output].numel if layer.output in graph.tensors else 0
             cost, terms = layer_cost(layer, profile, fmt=fmt, in_bytes=in_bytes, out_bytes=out_bytes,
                                      outputs=outputs, stored_bytes=stored, fused=i in live.in_place,
-                                     converted=plan.converted.get(i, 0))
+                                     converted=plan.converted.get(i, 0), blocked=i in plan.blocked_runs)
             if i in plan.fused:  # run inside the MAC layer before it: its time is that layer's
                 cost, terms = replace(cost, latency_s=0.0), None
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None

@@ -60,6 +60,7 @@ class CostTerms:
     in_lanes: int = 0  # the channels each output reads (a group's inputs; 0 for a depthwise layer)
     group_s: float = 0.0  # one MAC per channel group of a depthwise layer, at peak: what a group cost costs per MAC
     convert_s: float = 0.0  # one MAC per element it converts between channel layouts, at peak
+    blocked: bool = False  # a layout op run in the blocked layout (its efficiency is the blocked kernel's)
 
     @property
     def memory_s(self) -> float:
@@ -119,11 +120,13 @@ def layer_cost(
     stored_bytes: float,
     fused: bool,
     converted: int = 0,
+    blocked: bool = False,
 ) -> tuple[Cost, CostTerms | None]:
     """(Cost, CostTerms): roofline latency, max(compute, memory traffic), plus the per-layer overhead a runtime
     pays for each layer it runs; fused layers (folded batchnorm, activations applied in place) pay neither overhead
     nor traffic, views no traffic and an overhead only where the profile gives one for their op; `converted`
-    elements of tensors changing channel layout are the layer's to pay."""
+    elements of tensors changing channel layout are the layer's to pay; a `blocked` layer (a layout op run in the
+    blocked layout) runs at the profile's blocked efficiency for its op."""
     compute = profile.compute
     rate = compute.macs_per_s.get(fmt) or compute.macs_per_s[profile.weight_format]
     if layer.op in VIEW_OPS:  # no data moves; a runtime that runs views as nodes pays a calibrated overhead
@@ -146,8 +149,8 @@ def layer_cost(
                       _transfer_s(moved_weight_bytes, profile.weight_memory.bandwidth_bytes_per_s),
                       _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
                       not fused, work, fmt, moved_weight_bytes, moved_activation_bytes, loops / rate, finished / rate,
-                      unrolled / rate, *_lanes(layer), _groups(layer) / rate, converted / rate)
-    latency_s = terms.latency_s(compute.efficiency(layer.op), compute.overhead_s(layer.op),
+                      unrolled / rate, *_lanes(layer), _groups(layer) / rate, converted / rate, blocked)
+    latency_s = terms.latency_s(compute.efficiency(layer.op, blocked), compute.overhead_s(layer.op),
                                 compute.half_length(layer.op), compute.output_cost(layer.op),
                                 compute.window_cost(layer.op), compute.channel_block(layer.op),
                                 compute.channel_tile(layer.op), compute.group_cost(layer.op),

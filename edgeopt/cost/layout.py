@@ -18,6 +18,7 @@ class Schedule:
 
     fused: Mapping[int, int]  # a layer run inside a MAC layer's epilogue -> that MAC layer
     converted: Mapping[int, int]  # a layer -> the elements it converts between channel layouts
+    blocked_runs: frozenset[int] = frozenset()  # layers of `compute.layout_ops` run in the blocked layout
 
 
 def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Schedule:
@@ -38,6 +39,7 @@ def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Sched
     blocked: set[str] = set()
     converted: set[str] = set()
     paid: dict[int, int] = {}
+    blocked_runs: set[int] = set()
 
     def convert(name: str, payer: int) -> None:
         if name not in converted:
@@ -65,6 +67,7 @@ def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Sched
             blocked.add(layer.output)
         elif layer.op in compute.layout_ops and inputs and all(name in blocked for name in inputs):
             blocked.add(layer.output)
+            blocked_runs.add(i)
         else:
             for name in inputs:
                 if name in blocked:
@@ -72,7 +75,7 @@ def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Sched
     for name in graph.outputs:
         if name in blocked and name in producer and name in graph.tensors:
             convert(name, producer[name])
-    return Schedule(fused, paid)
+    return Schedule(fused, paid, frozenset(blocked_runs))
 
 
 def _fusing_mac(graph: Graph, compute: Compute, producer: Mapping[str, int], runs_in: Mapping[int, int],

@@ -8,6 +8,7 @@ The weights and inputs are random: what is timed is the arithmetic, which does n
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from edgeopt.space.spec import load_space
 from edgeopt.train.loop import DeviceData
 
 SAMPLES = 64  # random inputs the post-training quantization calibrates on
-SPACE_SAMPLES = {"cnn1d": ((12, 64), 10), "mlp": ((32,), 6)}  # space -> (sample shape, architectures drawn)
+SPACE_SAMPLES = (("cnn1d", (12, 64), 10), ("mlp", (32,), 6))  # (space, sample shape, architectures drawn)
 
 
 @dataclass(frozen=True)
@@ -56,20 +57,22 @@ def board_suite() -> tuple[BoardMicro, ...]:
     return tuple(suite) + space_samples(SPACE_SAMPLES)
 
 
-def space_samples(spaces: dict[str, tuple[tuple[int, ...], int]]) -> tuple[BoardMicro, ...]:
-    """Architectures drawn from shipped spaces (name -> (sample shape, how many)) that apply to the shape; the same
-    ones every time."""
+def space_samples(spaces: Sequence[tuple[str, tuple[int, ...], int]]) -> tuple[BoardMicro, ...]:
+    """Architectures drawn from shipped spaces ((name, sample shape, how many), a space may come more than once, at
+    other shapes) that apply to the shape; the same ones every time, named <space>_<i>, i counting over the
+    space's entries."""
     rng = np.random.default_rng(0)
     out = []
-    for name, (shape, count) in spaces.items():
+    drawn: dict[str, int] = {}
+    for name, shape, count in spaces:
         space = load_space(name)
-        drawn = 0
-        while drawn < count:
+        stop = drawn.get(name, 0) + count
+        while drawn.get(name, 0) < stop:
             config = space.sample(rng)
             if applies(space, config, shape) is None:
-                out.append(BoardMicro(f"{name}_{drawn}", shape, "space", space=name,
+                out.append(BoardMicro(f"{name}_{drawn.get(name, 0)}", shape, "space", space=name,
                                       config=tuple(sorted(config.items()))))
-                drawn += 1
+                drawn[name] = drawn.get(name, 0) + 1
     return tuple(out)
 
 

@@ -18,8 +18,9 @@ from edgeopt.errors import EdgeoptError
 
 OPSET = 21
 # architectures drawn from the shipped spaces beside the one-op models: how a search's small models run (their
-# layers' sizes, chains and heads together), which single ops do not show
-SPACE_SAMPLES = {"cnn1d": ((12, 64), 8), "mlp": ((32,), 6), "cnn2d": ((1, 8, 8), 6)}
+# layers' sizes, chains and heads together), which single ops do not show; cnn2d on an 8x8 digit and on a 32x32
+# three-channel tiny image (CIFAR's size)
+SPACE_SAMPLES = (("cnn1d", (12, 64), 8), ("mlp", (32,), 6), ("cnn2d", (1, 8, 8), 6), ("cnn2d", (3, 32, 32), 4))
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Micro:
 
     name: str
     kind: str  # conv | dense | pool | global_pool | residual (conv + add of its input + relu) | head (conv, relu,
-    # the mean over positions between views, dense: how torch exports a search model's end)
+    # the mean over positions between views, dense: how torch exports a search model's end) | conv_pool (conv,
+    # its activation, then a `pool` of `kernel` 2: a pool where networks have one, after a convolution)
     channels_in: int
     channels_out: int
     spatial: tuple[int, ...]  # () for dense; (L,) 1-D; (H, W) 2-D
@@ -37,14 +39,15 @@ class Micro:
     depth: int = 1  # a chain of `depth` such layers (the first maps channels_in to channels_out, the rest keep them)
     pool: str = "max"
     stride: int = 1  # a convolution's
-    activation: str = "Relu"  # the ONNX op after each conv or dense layer: Relu, or Clip to [0, 6] (relu6)
+    activation: str = "Relu"  # the ONNX op after each conv or dense layer: Relu, Clip to [0, 6] (relu6), or ""
+    # for none (an inverted residual block's projection)
 
 
 def micro_suite() -> tuple[Micro, ...]:
     """The sizes the shipped spaces (mlp, cnn1d, cnn2d) produce, small to large, each alone and as a chain of three
     (what a layer costs inside a model, apart from what a call costs), residual blocks (their adds), a stride-2
-    depthwise layer, and some ending in relu6 as well as relu (a runtime may clamp one in the kernel, not the
-    other)."""
+    depthwise layer, some ending in relu6 as well as relu (a runtime may clamp one in the kernel, not the other),
+    the cnn2d space's inverted residual pieces on a 32x32 image, and 2-D pools after a convolution."""
     base = []
     for cin, cout in ((3, 8), (16, 16), (16, 64)):
         for length in (32, 256):
@@ -62,8 +65,19 @@ def micro_suite() -> tuple[Micro, ...]:
     for c in (16, 64):
         base.append(Micro(f"dwconv2d_{c}_16x16_k3", "conv", c, c, (16, 16), 3, groups=c))
     base.append(Micro("dwconv2d_64_32x32_k3_s2", "conv", 64, 64, (32, 32), 3, groups=64, stride=2))
+    # the cnn2d space's widest inverted residual pieces (16 channels expanded 4x and 6x) on a tiny image (32x32):
+    # its largest layers, of which the sizes above have no pointwise or depthwise one
+    for c in (64, 96):
+        base.append(Micro(f"conv2d_16x{c}_32x32_k1_relu6", "conv", 16, c, (32, 32), 1, activation="Clip"))
+        base.append(Micro(f"dwconv2d_{c}_32x32_k3_relu6", "conv", c, c, (32, 32), 3, groups=c, activation="Clip"))
+        base.append(Micro(f"conv2d_{c}x16_32x32_k1_linear", "conv", c, 16, (32, 32), 1, activation=""))
     for fin, fout in ((8, 8), (64, 16), (256, 128), (1024, 64)):
         base.append(Micro(f"dense_{fin}x{fout}", "dense", fin, fout, ()))
+    for pool in ("max", "avg"):  # 2-D pools run after a (pointwise, cheap) convolution, as in networks: a runtime
+        # that computes convolutions in a blocked layout pools there, with another kernel than a 1-D pool's
+        for c, hw in ((16, 32), (8, 16)):
+            base.append(Micro(f"conv2d_{c}x{c}_{hw}x{hw}_k1_{pool}pool2d", "conv_pool", c, c, (hw, hw), 1,
+                              pool=pool))
     for pool in ("max", "avg"):  # three sizes: what a pooled element costs apart from the layer's overhead
         for c, length in ((8, 16), (16, 128), (64, 512)):
             base.append(Micro(f"{pool}pool1d_{c}_L{length}", "pool", c, c, (length,), 2, pool=pool))
@@ -109,19 +123,23 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
     for i in range(micro.depth):
         out = "output" if i == micro.depth - 1 else f"h{i}"
         cin = micro.channels_in if i == 0 else micro.channels_out
-        if micro.kind in ("conv", "residual"):
+        if micro.kind in ("conv", "residual", "conv_pool"):
             rank = len(micro.spatial)
             w = rng.standard_normal((micro.channels_out, cin // micro.groups,
                                      *[micro.kernel] * rank)).astype(np.float32) * 0.1
             b = np.zeros(micro.channels_out, np.float32)
             inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
-            nodes.append(helper.make_node("Conv", [current, f"w{i}", f"b{i}"], [f"c{i}"], group=micro.groups,
+            conv_out = f"c{i}" if micro.activation or micro.kind != "conv" else out
+            nodes.append(helper.make_node("Conv", [current, f"w{i}", f"b{i}"], [conv_out], group=micro.groups,
                                           pads=[micro.kernel // 2] * 2 * rank, kernel_shape=[micro.kernel] * rank,
                                           strides=[micro.stride] * rank))
             if micro.kind == "residual":  # conv, add the block's input, relu
                 nodes.append(helper.make_node("Add", [f"c{i}", current], [f"a{i}"]))
                 nodes.append(_activation(micro, f"a{i}", out))
-            else:
+            elif micro.kind == "conv_pool":
+                nodes.append(_activation(micro, f"c{i}", f"r{i}"))
+                nodes.append(_pool(micro, f"r{i}", out, 2))
+            elif micro.activation:
                 nodes.append(_activation(micro, f"c{i}", out))
         elif micro.kind == "dense":
             w = rng.standard_normal((micro.channels_out, cin)).astype(np.float32) * 0.1
@@ -130,9 +148,7 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
             nodes.append(helper.make_node("Gemm", [current, f"w{i}", f"b{i}"], [f"c{i}"], transB=1))
             nodes.append(_activation(micro, f"c{i}", out))
         elif micro.kind == "pool":
-            op = "MaxPool" if micro.pool == "max" else "AveragePool"
-            nodes.append(helper.make_node(op, [current], [out], kernel_shape=[micro.kernel] * len(micro.spatial),
-                                          strides=[micro.kernel] * len(micro.spatial)))
+            nodes.append(_pool(micro, current, out, micro.kernel))
         elif micro.kind == "global_pool":
             nodes.append(helper.make_node("GlobalAveragePool", [current], [out]))
         else:  # head: conv, relu, then the mean over positions and a dense layer, through views
@@ -167,6 +183,14 @@ def write_micro(micro: Micro, path: str | os.PathLike) -> Path:
     path = Path(path)
     onnx.save(model, str(path))
     return path
+
+
+def _pool(micro: Micro, source: str, out: str, kernel: int):
+    from onnx import helper
+
+    op = "MaxPool" if micro.pool == "max" else "AveragePool"
+    rank = len(micro.spatial)
+    return helper.make_node(op, [source], [out], kernel_shape=[kernel] * rank, strides=[kernel] * rank)
 
 
 def _activation(micro: Micro, source: str, out: str):

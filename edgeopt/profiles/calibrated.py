@@ -20,7 +20,8 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                     op_group_cost: Mapping[str, float] | None = None,
                     op_channel_block: Mapping[str, int] | None = None,
                     op_channel_tile: Mapping[str, int] | None = None,
-                    layout_conversion_cost: float | None = None) -> str:
+                    layout_conversion_cost: float | None = None,
+                    blocked_op_efficiency: Mapping[str, float] | None = None) -> str:
     """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
     rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
     level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
@@ -61,7 +62,8 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
                                 ("op_group_cost", op_group_cost, lambda v: f"{v:.4g}"),
                                 ("op_channel_block", op_channel_block, str),
                                 ("op_channel_tile", op_channel_tile, str),
-                                ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}")):
+                                ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}"),
+                                ("blocked_op_efficiency", blocked_op_efficiency, lambda v: f"{v:.4g}")):
         if values:
             lines.append(f"  {title}:")
             lines += [f"    {key}: {figure(text(values[key]))}" for key in sorted(values)]

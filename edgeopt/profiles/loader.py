@@ -309,7 +309,8 @@ class _Builder:
         data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead",
                                            "op_overhead", "call_overhead", "op_half_length", "op_output_cost",
                                            "op_window_cost", "op_group_cost", "op_channel_block", "op_channel_tile",
-                                           "fused_ops", "layout_conversion_cost", "layout_ops"))
+                                           "fused_ops", "layout_conversion_cost", "layout_ops",
+                                           "blocked_op_efficiency"))
         clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
             if "clock" in data else None
         rates: dict[str, float] = {}
@@ -355,6 +356,10 @@ class _Builder:
             for key in ("op_half_length", "op_output_cost", "op_window_cost", "op_group_cost"))
         block = self._per_mac_op((*field, "op_channel_block"), data.get("op_channel_block", {}), whole_from=1)
         tile = self._per_mac_op((*field, "op_channel_tile"), data.get("op_channel_tile", {}), whole_from=0)
+        layout_ops = self._op_list((*field, "layout_ops"), data.get("layout_ops", []),
+                                   tuple(sorted(o.value for o in SUPPORT_OPS - MAC_OPS)))
+        blocked_efficiency = self._blocked_efficiency((*field, "blocked_op_efficiency"),
+                                                      data.get("blocked_op_efficiency", {}), layout_ops)
         return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock,
                        MappingProxyType(op_overhead), call, MappingProxyType(half), MappingProxyType(output_cost),
                        MappingProxyType(window_cost), MappingProxyType(group_cost), MappingProxyType(block),
@@ -362,8 +367,18 @@ class _Builder:
                        MappingProxyType(self._fused_ops((*field, "fused_ops"), data.get("fused_ops", {}))),
                        self.figure((*field, "layout_conversion_cost"), data.get("layout_conversion_cost", 0),
                                    Dimension.COUNT),
-                       self._op_list((*field, "layout_ops"), data.get("layout_ops", []),
-                                     tuple(sorted(o.value for o in SUPPORT_OPS - MAC_OPS))))
+                       layout_ops, MappingProxyType(blocked_efficiency))
+
+    def _blocked_efficiency(self, field: FieldPath, value: object, layout_ops: frozenset[Op]) -> dict[Op, float]:
+        """A mapping of layout op -> its efficiency where it runs blocked (only `layout_ops` ever do)."""
+        if not isinstance(value, dict):
+            raise self.fail(field, f"expected a mapping of op -> fraction, got {value!r}")
+        allowed = tuple(sorted(op.value for op in layout_ops))
+        if value and not allowed:
+            raise self.fail(field, "only compute.layout_ops run in the blocked layout, and there are none")
+        return {Op(self.choice((*field, str(key)), key, allowed)):
+                self.figure((*field, str(key)), raw, Dimension.FRACTION, low=0.0, low_inclusive=False, high=1.0)
+                for key, raw in value.items()}
 
     def _fused_ops(self, field: FieldPath, value: object) -> dict[Op, frozenset[Op]]:
         """A mapping of MAC op -> the ops a runtime runs inside such a layer."""

@@ -64,8 +64,14 @@ class Compute:
     # MACs' time an element; `layout_ops` keep whichever layout they read (pools, elementwise ops)
     layout_conversion_cost: float = 0.0
     layout_ops: frozenset[Op] = frozenset()
+    # per layout op: the share of peak it reaches where it runs in the blocked layout (another kernel: onnxruntime's
+    # NCHWc pool works on a block of channels at once); None given: its op_efficiency
+    blocked_op_efficiency: Mapping[Op, float] = field(default_factory=dict)
 
-    def efficiency(self, op: Op) -> float:
+    def efficiency(self, op: Op, blocked: bool = False) -> float:
+        """Share of peak `op` reaches; `blocked`: run in the blocked layout (a layout op after a blocked layer)."""
+        if blocked and op in self.blocked_op_efficiency:
+            return self.blocked_op_efficiency[op]
         return self.op_efficiency.get(op, self.default_efficiency)
 
     def half_length(self, op: Op) -> float:

@@ -152,6 +152,8 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
     rows["compute.op_efficiency.default"] = f"{p.compute.default_efficiency:.2f}"
     for op, eff in p.compute.op_efficiency.items():
         rows[f"compute.op_efficiency.{op.value}"] = f"{eff:.2f}"
+    for op, eff in p.compute.blocked_op_efficiency.items():
+        rows[f"compute.blocked_op_efficiency.{op.value}"] = f"{eff:.2f} where it runs in the blocked layout"
     rows["compute.layer_overhead"] = format_seconds(p.compute.layer_overhead_s)
     for op, seconds in p.compute.op_overhead_s.items():
         rows[f"compute.op_overhead.{op.value}"] = format_seconds(seconds)
@@ -358,6 +360,7 @@ def render_calibration(result, console: Console) -> None:
     fit = result.fit
     def figure(op) -> str:
         parts = [f"{fit.op_efficiency[op]:.3g} of peak"] if op in fit.op_efficiency else []
+        parts += [f"{fit.blocked_op_efficiency[op]:.3g} of peak blocked"] if op in fit.blocked_op_efficiency else []
         parts += [f"half at {fit.op_half_length[op]:.3g}-MAC loops"] if op in fit.op_half_length else []
         parts += [f"{fit.op_output_cost[op]:.3g} MACs an output"] if op in fit.op_output_cost else []
         parts += [f"{fit.op_window_cost[op]:.3g} MACs an unrolled input"] if op in fit.op_window_cost else []
@@ -365,7 +368,8 @@ def render_calibration(result, console: Console) -> None:
         parts += [format_seconds(fit.op_overhead_s[op])] if op in fit.op_overhead_s else []
         return f"{op} " + " + ".join(parts)
 
-    figures = ", ".join(figure(op) for op in sorted(set(fit.op_efficiency) | set(fit.op_overhead_s), key=str))
+    figures = ", ".join(figure(op) for op in sorted(set(fit.op_efficiency) | set(fit.blocked_op_efficiency)
+                                                    | set(fit.op_overhead_s), key=str))
     conversion = "" if fit.layout_conversion_cost is None else \
         f"; {fit.layout_conversion_cost:.3g} MACs an element converted between channel layouts"
     console.print(f"fitted (source: measured): {figures}; other layers {format_seconds(fit.layer_overhead_s)}; "

@@ -145,6 +145,24 @@ def test_layout_conversions_are_recovered(micro_files):
     assert fit_latency(unblocked, measured_on(true, micro_files[::8], unblocked)).layout_conversion_cost is None
 
 
+def test_a_pools_blocked_efficiency_is_recovered_apart_from_its_plain_one(micro_files):
+    """Pools run after a blocked convolution (the conv_pool microbenchmarks) and on their own (1-D, plain): the fit
+    tells the two kernels' efficiencies apart, and writes the blocked one only for ops it saw blocked."""
+    efficiency = {op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5, Op.MAXPOOL: 0.002, Op.AVGPOOL: 0.002}
+    true = device(efficiency, {}, 5e-6)
+    true = dataclasses.replace(true, compute=dataclasses.replace(
+        true.compute, blocked_op_efficiency=MappingProxyType({Op.MAXPOOL: 0.02, Op.AVGPOOL: 0.02})))
+    start = load_profile("host-cpu")
+    fit = fit_latency(start, measured_on(true, micro_files, start))
+    assert fit.fit_error < 0.02
+    for op in (Op.MAXPOOL, Op.AVGPOOL):  # efficiency times peak is what is observable: their ratio is
+        assert fit.blocked_op_efficiency[op] / fit.op_efficiency[op] == pytest.approx(10, rel=0.25)
+    assert set(fit.blocked_op_efficiency) == {Op.MAXPOOL, Op.AVGPOOL}
+    assert fit.apply(start).compute.efficiency(Op.MAXPOOL, blocked=True) == fit.blocked_op_efficiency[Op.MAXPOOL]
+    plain_only = [(name, path) for name, path in micro_files if "pool2d" not in name]
+    assert fit_latency(start, measured_on(true, plain_only, start)).blocked_op_efficiency == {}
+
+
 def test_a_handful_of_measurements_fits_pooled_figures(micro_files):
     """Fewer measurements than per-op figures (a board with a few models): per-op overheads share one value and the
     efficiencies keep the profile's proportions, so the fit still comes out, physical and close on what it saw."""

@@ -102,3 +102,30 @@ def test_conversions_cost_what_the_profile_says(blocked):
     unblocked = dataclasses.replace(blocked, compute=dataclasses.replace(
         blocked.compute, op_channel_block=MappingProxyType({})))
     assert converted(estimate(model, unblocked, (1, 16, 6, 6))) == {}
+
+
+def test_pools_after_a_blocked_layer_run_blocked_at_their_own_efficiency(blocked):
+    """A maxpool reading a blocked convolution runs in the blocked layout (onnxruntime's NCHWc pool), at the
+    profile's blocked efficiency for it; one reading a 1-D convolution (never blocked here) runs plain, at its
+    op_efficiency; without a blocked figure a blocked pool runs at its op_efficiency too."""
+    def pool_of(model, shape, profile):
+        return next(layer for layer in estimate(model, profile, shape).layers if layer.op is Op.MAXPOOL)
+
+    fast = dataclasses.replace(blocked, compute=dataclasses.replace(
+        blocked.compute, op_efficiency=MappingProxyType({Op.MAXPOOL: 0.01}),
+        blocked_op_efficiency=MappingProxyType({Op.MAXPOOL: 0.5})))
+    slow = dataclasses.replace(fast, compute=dataclasses.replace(fast.compute,
+                                                                 blocked_op_efficiency=MappingProxyType({})))
+    net2d = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.MaxPool2d(2))
+    on_blocked, on_plain = pool_of(net2d, (1, 8, 8, 8), fast), pool_of(net2d, (1, 8, 8, 8), slow)
+    assert on_blocked.terms.blocked and on_plain.terms.blocked
+    assert on_plain.cost.latency_s > on_blocked.cost.latency_s
+    overhead_s = fast.compute.overhead_s(Op.MAXPOOL)
+    converting_s = on_blocked.terms.convert_s * 4  # the model's output, back to the plain layout
+    assert on_blocked.cost.latency_s - overhead_s - converting_s == pytest.approx(
+        on_blocked.terms.peak_compute_s / 0.5)
+    assert on_plain.cost.latency_s - overhead_s - converting_s == pytest.approx(on_plain.terms.peak_compute_s / 0.01)
+    net1d = nn.Sequential(nn.Conv1d(8, 8, 3, padding=1), nn.MaxPool1d(2))
+    plain = pool_of(net1d, (1, 8, 16), fast)
+    assert not plain.terms.blocked
+    assert plain.cost.latency_s - overhead_s == pytest.approx(plain.terms.peak_compute_s / 0.01)

@@ -71,3 +71,22 @@ def test_the_cost_model_converts_what_onnxruntime_reorders(tmp_path):
         counted = sum(layer.terms.convert_s * rate for layer in estimate(path, profile).layers
                       if layer.terms is not None)
         assert reordered > 0 and round(counted) == reordered, name
+
+
+def test_the_pools_the_cost_model_runs_blocked_are_onnxruntimes_nchwc_pools(tmp_path):
+    """A 2-D pool after a blocked convolution runs in onnxruntime's NCHWc domain, as the schedule says (its
+    blocked efficiency applies); a 1-D pool after a 1-D convolution runs plain."""
+    layout = nchwc_layout()
+    if layout[Op.CONV2D][0] == 1:
+        pytest.skip("onnxruntime has no NCHWc kernels on this CPU")
+    profile = with_layout(load_profile("host-cpu"), layout)
+    for micro, nchwc in ((Micro("p2", "conv_pool", 16, 16, (16, 16), 1, pool="max"), True),
+                         (Micro("a2", "conv_pool", 8, 8, (16, 16), 1, pool="avg"), True),
+                         (Micro("p1", "conv_pool", 16, 16, (64,), 3, pool="max"), False)):
+        path = write_micro(micro, tmp_path / f"{micro.name}.onnx")
+        optimized_convs(path, tmp_path / f"{micro.name}-optimized.onnx")
+        pools = [node.domain == NCHWC_DOMAIN for node in onnx.load(str(tmp_path / f"{micro.name}-optimized.onnx"))
+                 .graph.node if node.op_type in ("MaxPool", "AveragePool")]
+        blocked = [layer.terms.blocked for layer in estimate(path, profile).layers
+                   if layer.op in (Op.MAXPOOL, Op.AVGPOOL)]
+        assert pools == blocked == [nchwc], micro.name

@@ -126,9 +126,9 @@ def test_onnxruntime_on_this_machine(tmp_path):
     data = json.loads(result.output)
     assert data["calibration"]["runtime"].startswith("onnxruntime")
     rows = {row["model"]: row for row in data["measurements"]}
-    drawn = sum(count for _, count in SPACE_SAMPLES.values())  # architectures drawn from the shipped spaces
+    drawn = sum(count for _, _, count in SPACE_SAMPLES)  # architectures drawn from the shipped spaces
     assert str(model) in rows and len(rows) == len(micro_suite()) + drawn + 1
-    assert {"cnn1d_0", "mlp_0", "cnn2d_0"} <= set(rows)
+    assert {"cnn1d_0", "mlp_0", "cnn2d_0", "cnn2d_9"} <= set(rows)
     assert all(row["measured_latency_s"] > 0 and row["spread"] >= 0 for row in rows.values())
     assert all(0 < e <= 1 for e in data["figures"]["op_efficiency"].values())
     assert load_profile(out).calibration.runtime == data["calibration"]["runtime"]
@@ -143,6 +143,12 @@ def test_onnxruntime_on_this_machine(tmp_path):
     if conversion is not None:
         assert calibrated.compute.layout_conversion_cost == conversion > 0
         assert calibrated.figure_sources["compute.layout_conversion_cost"] == "measured"
+    # pools after a blocked convolution run blocked: their own efficiency, fitted where onnxruntime blocks
+    blocked = data["figures"]["blocked_op_efficiency"]
+    assert set(blocked) == (set() if conversion is None else {"maxpool", "avgpool"})
+    for op, efficiency in blocked.items():
+        assert calibrated.compute.efficiency(Op(op), blocked=True) == efficiency
+        assert calibrated.figure_sources[f"compute.blocked_op_efficiency.{op}"] == "measured"
 
 
 def test_latency_says_whether_it_was_estimated_or_calibrated(board, tmp_path):
