@@ -66,13 +66,14 @@ def space_samples(spaces: Sequence[tuple[str, tuple[int, ...], int]]) -> tuple[B
     drawn: dict[str, int] = {}
     for name, shape, count in spaces:
         space = load_space(name)
-        stop = drawn.get(name, 0) + count
-        while drawn.get(name, 0) < stop:
+        first = drawn.get(name, 0)
+        drawn[name] = first + count
+        i = first
+        while i < first + count:
             config = space.sample(rng)
             if applies(space, config, shape) is None:
-                out.append(BoardMicro(f"{name}_{drawn.get(name, 0)}", shape, "space", space=name,
-                                      config=tuple(sorted(config.items()))))
-                drawn[name] = drawn.get(name, 0) + 1
+                out.append(BoardMicro(f"{name}_{i}", shape, "space", space=name, config=tuple(sorted(config.items()))))
+                i += 1
     return tuple(out)
 
 

@@ -328,20 +328,10 @@ class _Builder:
         if default_weights not in rates:
             raise self.fail((*field, "peak"), f"missing throughput for the default weight format "
                                               f"{default_weights!r} (give compute.peak or compute.macs_per_cycle)")
-        efficiency_raw = data.get("op_efficiency", {})
-        if not isinstance(efficiency_raw, dict):
-            raise self.fail((*field, "op_efficiency"), f"expected a mapping of op -> fraction, got {efficiency_raw!r}")
-        allowed_ops = ("default", *sorted(o.value for o in SUPPORT_OPS))
-        efficiency: dict[Op, float] = {}
-        default_efficiency = 1.0
-        for key, raw in efficiency_raw.items():
-            key_field = (*field, "op_efficiency", str(key))
-            self.choice(key_field, key, allowed_ops)
-            number = self.figure(key_field, raw, Dimension.FRACTION, low=0.0, low_inclusive=False, high=1.0)
-            if key == "default":
-                default_efficiency = number
-            else:
-                efficiency[Op(key)] = number
+        efficiency = self._fractions((*field, "op_efficiency"), data.get("op_efficiency", {}),
+                                     ("default", *sorted(o.value for o in SUPPORT_OPS)))
+        default_efficiency = efficiency.pop("default", 1.0)
+        efficiency = {Op(key): number for key, number in efficiency.items()}
         overhead = self.figure((*field, "layer_overhead"), data.get("layer_overhead", 0), Dimension.TIME)
         op_overhead_raw = data.get("op_overhead", {})
         if not isinstance(op_overhead_raw, dict):
@@ -371,12 +361,16 @@ class _Builder:
 
     def _blocked_efficiency(self, field: FieldPath, value: object, layout_ops: frozenset[Op]) -> dict[Op, float]:
         """A mapping of layout op -> its efficiency where it runs blocked (only `layout_ops` ever do)."""
+        if value and isinstance(value, dict) and not layout_ops:
+            raise self.fail(field, "only compute.layout_ops run in the blocked layout, and there are none")
+        return {Op(key): number for key, number in
+                self._fractions(field, value, tuple(sorted(op.value for op in layout_ops))).items()}
+
+    def _fractions(self, field: FieldPath, value: object, allowed: tuple[str, ...]) -> dict[str, float]:
+        """A mapping of name (from `allowed`) -> a share of peak, in (0, 1]."""
         if not isinstance(value, dict):
             raise self.fail(field, f"expected a mapping of op -> fraction, got {value!r}")
-        allowed = tuple(sorted(op.value for op in layout_ops))
-        if value and not allowed:
-            raise self.fail(field, "only compute.layout_ops run in the blocked layout, and there are none")
-        return {Op(self.choice((*field, str(key)), key, allowed)):
+        return {self.choice((*field, str(key)), key, allowed):
                 self.figure((*field, str(key)), raw, Dimension.FRACTION, low=0.0, low_inclusive=False, high=1.0)
                 for key, raw in value.items()}
 
