@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edgeopt.graph.ir import Graph
-from edgeopt.graph.ops import DEPTHWISE_OPS, MAC_OPS
+from edgeopt.graph.ops import DEPTHWISE_OPS, MAC_OPS, Op
 from edgeopt.profiles.schema import Compute
 
 
@@ -31,8 +31,10 @@ def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Sched
     A blocked layer converts the plain tensors it reads, except a convolution's input of fewer channels than a
     block (a first layer's), which it reads plain (converting a blocked one); ops of `compute.layout_ops` run
     blocked where all they read is blocked; any other layer converts the blocked tensors it reads, and the model's
-    blocked outputs are converted for the caller. Each tensor is converted once, however many layers read it; a
-    fused or folded layer's conversions are its MAC layer's."""
+    blocked outputs are converted for the caller. Channel counts decide as onnxruntime's NCHWc transformer does: a
+    convolution whose input has a block or more channels but not whole blocks, a depthwise one of channels that
+    are not whole blocks, and a pool over channels that are not whole blocks run plain. Each tensor is converted
+    once, however many layers read it; a fused or folded layer's conversions are its MAC layer's."""
     producer = {layer.output: i for i, layer in enumerate(graph.layers)}
     runs_in: dict[int, int] = {i: i for i, layer in enumerate(graph.layers) if layer.op in MAC_OPS} | dict(folded)
     fused: dict[int, int] = {}
@@ -54,9 +56,9 @@ def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Sched
             if mac is not None:
                 fused[i] = runs_in[i] = mac
         if runs_in.get(i, i) != i:  # folded or fused: computed where its MAC layer computes, in its layout
-            if compute.blocked(graph.layers[runs_in[i]].op):
+            if graph.layers[runs_in[i]].output in blocked:
                 blocked.add(layer.output)
-        elif layer.op in MAC_OPS and compute.blocked(layer.op):
+        elif layer.op in MAC_OPS and compute.blocked(layer.op) and _whole_blocks(graph, layer, compute):
             block = compute.channel_block(layer.op)
             for name in inputs:
                 shape = graph.tensors[name].shape
@@ -65,7 +67,8 @@ def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Sched
                 if (name in blocked) == plain_read:
                     convert(name, i)
             blocked.add(layer.output)
-        elif layer.op in compute.layout_ops and inputs and all(name in blocked for name in inputs):
+        elif layer.op in compute.layout_ops and inputs and all(name in blocked for name in inputs) and \
+                (layer.op not in POOL_OPS or _whole_blocks(graph, layer, compute)):
             blocked.add(layer.output)
             blocked_runs.add(i)
         else:
@@ -78,6 +81,25 @@ def schedule(graph: Graph, compute: Compute, folded: Mapping[int, int]) -> Sched
     return Schedule(fused, paid, frozenset(blocked_runs))
 
 
+POOL_OPS = frozenset({Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL, Op.GLOBAL_MAXPOOL})
+
+
+def _whole_blocks(graph: Graph, layer, compute: Compute) -> bool:
+    """Whether the runtime can run `layer` blocked by its channel counts: MLAS's NCHWc kernels take a convolution's
+    input as a few plain channels or whole blocks, a depthwise convolution's and a pool's channels as whole blocks."""
+    shape = graph.tensors[layer.inputs[0]].shape if layer.inputs and layer.inputs[0] in graph.tensors else None
+    if shape is None or len(shape) < 2:
+        return True
+    channels = shape[1]
+    if layer.op in MAC_OPS:
+        block = compute.channel_block(layer.op)
+        if layer.op in DEPTHWISE_OPS:
+            return channels % block == 0
+        return channels < block or channels % block == 0
+    block = max((compute.channel_block(op) for op in MAC_OPS), default=1)
+    return channels % block == 0
+
+
 def _fusing_mac(graph: Graph, compute: Compute, producer: Mapping[str, int], runs_in: Mapping[int, int],
                 blocked: set[str], i: int) -> int | None:
     """The MAC layer layer `i` runs inside, or None."""
@@ -88,7 +110,7 @@ def _fusing_mac(graph: Graph, compute: Compute, producer: Mapping[str, int], run
                 not compute.fuses(graph.layers[mac].op, layer.op):
             continue
         others = [other for other in layer.inputs if other != name and other in graph.tensors]
-        if compute.blocked(graph.layers[mac].op) and any(other not in blocked for other in others):
+        if graph.layers[mac].output in blocked and any(other not in blocked for other in others):
             continue
         return mac
     return None

@@ -48,7 +48,7 @@ def conv(cin: int, cout: int) -> nn.Module:
 
 
 @settings(max_examples=6, deadline=None)
-@given(depth=st.integers(1, 5), channels=st.sampled_from([8, 12, 16]))
+@given(depth=st.integers(1, 5), channels=st.sampled_from([8, 16, 24]))
 def test_a_chain_of_blocked_convolutions_converts_its_input_and_output_once(tmp_path_factory, depth, channels):
     path = tmp_path_factory.mktemp("p") / "blocked.yaml"
     path.write_text(PROFILE)
@@ -59,6 +59,28 @@ def test_a_chain_of_blocked_convolutions_converts_its_input_and_output_once(tmp_
     convs = [layer.name for layer in est.layers if layer.op is Op.CONV2D]
     assert converted(est) == ({convs[0]: 2 * channels * 36} if depth == 1 else
                               {convs[0]: channels * 36, convs[-1]: channels * 36})
+
+
+@settings(max_examples=6, deadline=None)
+@given(depth=st.integers(1, 4), channels=st.sampled_from([12, 20]))
+def test_convolutions_over_channels_that_are_not_whole_blocks_run_plain(tmp_path_factory, depth, channels):
+    """As onnxruntime's NCHWc transformer: a convolution reading a block or more channels, but not whole blocks,
+    has no blocked kernel; a chain of them converts nothing."""
+    path = tmp_path_factory.mktemp("p") / "blocked.yaml"
+    path.write_text(PROFILE)
+    est = estimate(nn.Sequential(*[conv(channels, channels) for _ in range(depth)]), load_profile(path),
+                   (1, channels, 6, 6))
+    assert converted(est) == {}
+
+
+def test_a_pool_over_channels_that_are_not_whole_blocks_runs_plain(blocked):
+    """A 4-channel stem is blocked (its output padded to a block); a max pool of those 4 channels runs plain, so
+    the stem's output is converted for it, while a pool over 8 channels keeps the blocked layout."""
+    for channels, pool_blocked in ((4, False), (8, True)):
+        est = estimate(nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.MaxPool2d(2)), blocked, (1, 3, 8, 8))
+        pool = next(layer for layer in est.layers if layer.op is Op.MAXPOOL)
+        assert pool.terms.blocked is pool_blocked
+        assert sum(converted(est).values()) == channels * (64 if not pool_blocked else 16)
 
 
 def test_what_each_layer_converts(blocked):
