@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from edgeopt.version import __version__
 
 _EXPORTS = {
     "load_profile": "edgeopt.profiles.loader",

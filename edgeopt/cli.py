@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from edgeopt.atomic import require_writable, write_text_atomic
+from edgeopt.atomic import claim_file, claim_folder, require_writable, write_text_atomic
 from edgeopt.errors import EdgeoptError, EdgeoptWarning
 from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
 from edgeopt.profiles.units import Dimension, parse_duration, parse_quantity
@@ -256,7 +256,9 @@ def calibrate_cmd(profile, runtime, models, measurements, out, suite_dir, as_jso
         raise click.UsageError("--models are timed here; a measurements file lists its own models: give one")
     if measurements and runtime != "onnxruntime":
         raise click.UsageError(f"--runtime {runtime} times here; --measurements reads a board's: give one")
-    require_writable(out)
+    from edgeopt.workflow.calibrate import claim_calibrated
+
+    claim_calibrated(out, (Path(profile), measurements, *models))  # before minutes of measuring
     console = _console()
     result = _with_steps(console, lambda say: calibrate(profile, out, runtime=runtime, models=models,
                                                         measurements=measurements, progress=say),
@@ -273,8 +275,8 @@ def _write_suite(profile, suite_dir, as_json) -> None:
     from edgeopt.deploy.board_suite import MEASUREMENTS, write_suite
     from edgeopt.profiles.loader import load_profile
 
-    require_writable(suite_dir, folder=True)
     loaded = load_profile(profile)
+    claim_folder(suite_dir, "board-suite", (loaded.path,))
     console = _console()
     path = _with_steps(console, lambda say: write_suite(loaded, suite_dir, progress=say), quiet=as_json,
                        label="writing the board suite")
@@ -315,7 +317,7 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
         raise click.UsageError("--update-baseline needs --baseline FILE")
     for output in (junit, baseline if update_baseline else None):  # found now, not after the work
         if output:
-            require_writable(output)
+            claim_file(output, (model, Path(profile)))
     # an export folder or a linked image (ELF): its flash and RAM are measured
     target = model if is_export_folder(model) or is_elf(model) else _load(model, input_shape)
     result = check(target, profile, max_params=max_params, max_weight_bytes=max_weight_bytes,
@@ -487,7 +489,7 @@ def _finish_report(store, out_dir, as_json: bool, console, run_dir=None) -> None
     if out_dir is not None:
         from edgeopt.report.files import write_report
 
-        html_path = write_report(result, out_dir)
+        html_path = write_report(result, out_dir, (run_dir / "study.db",) if run_dir is not None else ())
     if as_json:
         _emit_json(result.to_dict())
         return
@@ -525,9 +527,9 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
 
     from edgeopt.search.store import open_store
 
-    store = open_store(Path(run_dir), storage)
     out_dir = Path(out) if out else Path(run_dir) / "report"
-    require_writable(out_dir, folder=True)
+    claim_folder(out_dir, "report", (Path(run_dir) / "study.db",))
+    store = open_store(Path(run_dir), storage)
     _finish_report(store, out_dir, as_json, _console(), Path(run_dir))
 
 
@@ -575,7 +577,8 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 
     if auto == (pipeline_file is not None):
         raise click.UsageError("give exactly one of --pipeline FILE and --auto")
-    require_writable(out_dir, folder=True)  # before minutes of pruning, not after
+    inputs = tuple(item for item in (model, pipeline_file, data, weights, teacher, teacher_weights) if item)
+    claim_folder(out_dir, "compression", inputs)  # before minutes of pruning, not after
     torch.set_num_threads(1)  # tiny models: one thread is fastest and keeps results reproducible
     target = load_profile(profile)
     pipeline = load_pipeline(pipeline_file) if pipeline_file else None
@@ -597,7 +600,7 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
         source.module, target, pipeline, dataset, out_dir, normalizer=source.normalizer,
         teacher=teacher_source.module if teacher_source else None,
         teacher_normalizer=teacher_source.normalizer if teacher_source else None, positive_class=positive_class,
-        seed=seed, origin=str(model), progress=say), quiet=as_json)
+        seed=seed, origin=str(model), progress=say, inputs=inputs), quiet=as_json)
     if as_json:
         _emit_json(result.to_dict())
         return
@@ -636,72 +639,29 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
     normalisation is then applied to --data), or a float model (a search trial's checkpoint.pt, a .pt2 program):
     that is quantized first in the profile's formats, calibrated on --data, as `edgeopt compress` would.
     """
-    import dataclasses
-    import tempfile
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.workflow.export import export_model
 
-    from edgeopt.deploy.export import export
-    from edgeopt.workflow.export import is_float_model
-
-    float_model = is_float_model(model)
-    if emulate and not data:
-        raise click.UsageError("--emulate runs the test split of --data; give --data")
-    if measurements_out and not emulate:
-        raise click.UsageError("--measurements-out records the emulated run; give --emulate")
-    if measurements_out:
-        from edgeopt.deploy.board_rows import check_appendable
-
-        require_writable(measurements_out)
-        check_appendable(measurements_out)
-    if float_model and not data:
-        raise click.UsageError(f"{model} is a float model: it is quantized before export, calibrated on a "
-                               "dataset; give --data")
-    if data and fmt != "c" and not float_model:
-        raise click.UsageError("--data runs the C export; give --format c")
-    require_writable(out_dir, folder=True)
-    deployment = quantized = None
+    target = load_profile(profile)
     dataset = _dataset(data, label_column) if data else None
-    with tempfile.TemporaryDirectory(prefix="edgeopt-export-") as work:
-        if float_model:
-            from edgeopt.profiles.loader import load_profile
-            from edgeopt.workflow.export import export_float
-
-            source = Path(work) / "quantized"
-            record, quantized = _with_steps(_console(), lambda say: export_float(
-                model, load_profile(profile), out_dir, dataset, source, format=fmt, name=name,
-                positive_class=positive_class, progress=say), quiet=as_json, label="quantizing")
-        else:
-            source = model
-            record = export(model, profile, out_dir, format=fmt, name=name)
-        if data and fmt == "c":
-            from edgeopt.deploy.verify import deploy_on
-
-            deployment = deploy_on(source, out_dir, dataset, cpu=emulate, positive_class=positive_class)
-            if float_model:  # the quantization's report is gone with its temporary folder
-                deployment = dataclasses.replace(deployment, normalisation=f"{model} (its training statistics)")
-    if measurements_out:
-        from edgeopt.deploy.board_rows import append_rows, emulated_rows
-        from edgeopt.profiles.loader import load_profile
-
-        append_rows(measurements_out, emulated_rows(out_dir, deployment.emulated,
-                                                    load_profile(profile).compute.clock_hz))
+    run = _with_steps(_console(), lambda say: export_model(
+        model, target, out_dir, format=fmt, name=name, dataset=dataset, data_path=data, emulate=emulate,
+        measurements_out=measurements_out, positive_class=positive_class, progress=say), quiet=as_json,
+        label="exporting")
     if as_json:
-        summary = None if quantized is None else {
-            "status": quantized.status, "reason": quantized.reason, "weight_format": quantized.steps[-1].weight_format,
-            "onnx_val": quantized.deployed.val, "onnx_test": quantized.deployed.test}
-        _emit_json(record.to_dict() | {"deployment": deployment.to_dict() if deployment else None,
-                                       "quantization": summary})
+        _emit_json(run.to_dict())
         return
     from edgeopt.report.tables import render_deployment, render_export
 
     console = _console()
-    if quantized is not None:
-        val = quantized.deployed.val
+    if run.quantized is not None:
+        val, quantized = run.quantized.deployed.val, run.quantized
         console.print(f"quantized post-training ({quantized.steps[-1].weight_format}, {quantized.status}): the QDQ "
                       f"model measured in onnxruntime on validation: precision {val['precision']:.3f} recall "
                       f"{val['recall']:.3f} F1 {val['f1']:.3f}")
-    render_export(record, console)
-    if deployment is not None:
-        render_deployment(deployment, console)
+    render_export(run.record, console)
+    if run.deployment is not None:
+        render_deployment(run.deployment, console)
 
 
 def _dataset(data: str, label_column: str | None):

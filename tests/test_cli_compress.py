@@ -144,7 +144,7 @@ class _Payload:
     ("format", "weights 'int4' are not a format stm32f746 runs"),
     ("unloadable", "not a weights-only torch file"),
     ("pickle", "not a weights-only torch file"),
-    ("occupied", "is not an edgeopt compression output"),
+    ("occupied", "edgeopt did not write"),
     ("neither", "exactly one of --pipeline FILE and --auto"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(setup, tmp_path, case, message):

@@ -48,7 +48,7 @@ def board_suite() -> tuple[BoardMicro, ...]:
     average pooling between two convolutions (each convolutional one ending in a global average and a two-class dense
     layer, as a search's models do); MLPs narrow to wide; and architectures drawn from the shipped cnn1d and mlp
     spaces (the same ones every time)."""
-    suite = [BoardMicro(f"conv_{cin}x{cout}_L64_k{k}", (cin, 64), "conv", cin, cout, k)
+    suite = [BoardMicro(f"conv_{cin}x{cout}_l64_k{k}", (cin, 64), "conv", cin, cout, k)
              for cin in (3, 12) for cout in (8, 32) for k in (3, 7)]
     suite += [BoardMicro(f"separable_{c}_k{k}", (c, 64), "separable", c, 16, k) for c in (8, 32) for k in (3, 5)]
     suite += [BoardMicro(f"{pool}pool_12x{c}", (12, 32), "pool", 12, c, 3, pool) for pool in ("max", "avg")

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeopt.atomic import atomic_folder
+from edgeopt.atomic import atomic_folder, claim_folder
 from edgeopt.deploy.board_micro import BoardMicro, board_suite, write_board_micro
 from edgeopt.deploy.board_rows import layer_groups
 from edgeopt.deploy.export import SOURCE
 from edgeopt.deploy.host import read_manifest
 from edgeopt.errors import EdgeoptError
+from edgeopt.escape import c_comment, c_string
 from edgeopt.graph.build import build_graph
 from edgeopt.profiles.schema import HardwareProfile
 
@@ -121,11 +122,8 @@ def write_suite(profile: HardwareProfile, folder: str | os.PathLike,
     export as `edgeopt calibrate --runtime cortex-m4` does, so a board's printout fits the same figures."""
     if not profile.compute.clock_hz:
         raise EdgeoptError(f"{profile.name} gives no compute.clock: the suite cannot turn cycles into seconds")
-    folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not (folder / SUITE_C).is_file())):
-        raise EdgeoptError(f"{folder}: exists and is not an edgeopt board suite; give a new or empty folder (an "
-                           "earlier suite is replaced whole)")
-    with atomic_folder(folder) as tmp:
+    folder = claim_folder(folder, "board-suite", (profile.path,))
+    with atomic_folder(folder, "board-suite", (profile.path,)) as tmp:
         models = []
         for micro in micros or board_suite():
             if progress:
@@ -151,7 +149,7 @@ def _suite_model(export_dir: Path) -> SuiteModel:
 
 def suite_source(profile: HardwareProfile, models: Sequence[SuiteModel]) -> str:
     """The C of edgeopt_suite.c over `models` (their exports in folders of their names beside it)."""
-    head = (HEAD.replace("@PROFILE@", profile.name).replace("@MEASUREMENTS@", MEASUREMENTS)
+    head = (HEAD.replace("@PROFILE@", c_comment(profile.name)).replace("@MEASUREMENTS@", MEASUREMENTS)
             .replace("@CLOCK@", str(int(profile.compute.clock_hz)))
             .replace("@LAYERS@", str(max(len(m.layers) for m in models))))
     parts = [head]
@@ -159,7 +157,7 @@ def suite_source(profile: HardwareProfile, models: Sequence[SuiteModel]) -> str:
         parts.append(f"\n#define {m.name.upper()}_LAYER_DONE(index) edgeopt_layer_done(index)\n"
                      f'#include "{m.name}/{m.name}.c"\n'
                      f"static const char *const {m.name}_layer_rows[{len(m.layers)}] = {{\n"
-                     + ",\n".join(f'    "{layers}"' for layers in m.layers) + "\n};\n")
+                     + ",\n".join(f'    "{c_string(layers)}"' for layers in m.layers) + "\n};\n")
     parts.append(TAIL.replace("@INPUT@", str(max(m.input_size for m in models)))
                  .replace("@ARENA@", str(max(m.arena_bytes for m in models)))
                  .replace("@OUTPUT@", str(max(m.output_size for m in models))))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.deploy.host import input_dtype, read_manifest
+from edgeopt.escape import fill_template
 from edgeopt.errors import EdgeoptError
 
 # cpu -> (QEMU board, its CPU clock in Hz: SysTick counts at it, and -icount shift=0 runs one instruction a nanosecond)
@@ -166,7 +167,7 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
         (tmp / "link.ld").write_text(LINKER_SCRIPT)
         (tmp / "startup.c").write_text(STARTUP)
         layers = int(manifest["layers"])
-        (tmp / "main.c").write_text(HARNESS.replace("UPPER", name.upper()).replace("NAME", name)
+        (tmp / "main.c").write_text(fill_template(HARNESS, name)
                                     .replace("LAYERS", str(layers)))
         (tmp / "hook.h").write_text("void edgeopt_layer_done(int index);\n")
         rows = ",\n".join("{" + ",".join(map(str, row)) + "}" for row in samples)

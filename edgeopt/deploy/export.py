@@ -9,18 +9,21 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgeopt.atomic import atomic_folder
+from edgeopt.atomic import atomic_folder, claim_folder
 from edgeopt.errors import EdgeoptError
-from edgeopt.deploy.c_source import c_identifier, c_sources
+from edgeopt.escape import c_name
+from edgeopt.deploy.c_source import c_sources
 from edgeopt.deploy.host import MANIFEST
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.tvm_export import require_tvm, write_tvm
 from edgeopt.profiles.schema import HardwareProfile
+from edgeopt.version import __version__
 
 FORMATS = ("c", "tvm")
 SOURCE = "source.onnx"
@@ -67,10 +70,12 @@ class ExportRecord:
 
 
 def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLike, out_dir: str | os.PathLike, *,
-           format: str = "c", name: str = "model") -> ExportRecord:
-    """Write `model` (a QDQ ONNX file, or a compression output folder holding one) for `profile` into `out_dir`
-    (replaced whole; nothing half-written on an error)."""
-    from edgeopt import __version__
+           format: str = "c", name: str = "model", inputs=(),
+           verify: Callable[[Path, ExportRecord], None] | None = None) -> ExportRecord:
+    """Write `model` (a QDQ ONNX file, or a compression output folder holding one) for `profile` into `out_dir`:
+    an earlier export there is replaced whole, anything else refused (`atomic.claim_folder`; `inputs`: more files
+    the folder must not be or hold); nothing half-written on an error. `verify(folder, record)` runs on the
+    finished export before it replaces `out_dir`: what it raises leaves `out_dir` as it was."""
     from edgeopt.cost.estimate import estimate
     from edgeopt.profiles.loader import load_profile
 
@@ -79,14 +84,14 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
     if format == "tvm":
         require_tvm()  # before any work
     try:
-        name = c_identifier(name)
-    except ValueError as exc:
+        name = c_name(name)
+    except EdgeoptError as exc:
         raise ExportError(f"--name: {exc}") from None
     source = _model_file(Path(model))
+    inputs = (model, source, *inputs)
+    out_dir = claim_folder(out_dir, "export", inputs)
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
-    out_dir = Path(out_dir)
-    _check_out_dir(out_dir)
     program = lower_onnx(source) if format == "c" else None
     est = estimate(source, profile)
     model_sha = hashlib.sha256(source.read_bytes()).hexdigest()
@@ -94,7 +99,7 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
     profile_sha = hashlib.sha256(json.dumps(figures, sort_keys=True, default=str).encode()).hexdigest()
     common = (str(out_dir), name)
     facts = (str(source), model_sha, profile.name, profile_sha, __version__)
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, "export", inputs) as tmp:
         shutil.copyfile(source, tmp / SOURCE)  # what it was made from: `edgeopt check` estimates it
         if program is not None:
             header, body, arena = c_sources(program, name, f"model sha256 {model_sha[:16]}, edgeopt {__version__}")
@@ -127,6 +132,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
                                   None, est.total.weight_bytes, est.peak_activation_bytes)
         manifest = record.to_dict() | {"out_dir": None, "model": source.name}  # portable: no absolute paths
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        if verify is not None:
+            verify(tmp, record)
     return record
 
 
@@ -147,13 +154,6 @@ def _model_file(path: Path) -> Path:
     if path.suffix != ".onnx":
         raise ExportError(f"{path}: the C export reads a quantized ONNX file (model.onnx of `edgeopt compress`)")
     return path
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir())
-                                                      and not (out_dir / MANIFEST).is_file())):
-        raise ExportError(f"{out_dir}: exists and is not an edgeopt export; give a new or empty folder (an earlier "
-                          "export is replaced whole)")
 
 
 def _cmake(name: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeopt.escape import fill_template
 from edgeopt.errors import EdgeoptError
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
@@ -63,7 +64,7 @@ def _build(export_dir: Path, name: str, program: str, tmp: Path, flags: tuple[st
     cc = compiler()
     if cc is None:
         raise EdgeoptError("no C compiler found (set CC, or install cc/gcc/clang)")
-    (tmp / "main.c").write_text(program.replace("UPPER", name.upper()).replace("NAME", name))
+    (tmp / "main.c").write_text(fill_template(program, name))
     build = subprocess.run([cc, *flags, "-I", str(export_dir), str(export_dir / f"{name}.c"), str(tmp / "main.c"),
                             "-o", str(tmp / "main")], capture_output=True, text=True)
     if build.returncode != 0:

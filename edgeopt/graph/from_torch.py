@@ -37,7 +37,9 @@ def graph_from_module(module, input_shape: InputShape, name: str | None = None) 
         ) from None
     with _eval_mode(module), torch.no_grad():
         try:
-            example = [torch.zeros(shape) for shape in shapes]
+            # on the module's device: a module built on `meta` (costed before it is allocated) is traced there
+            device = next(module.parameters(), torch.zeros(0)).device
+            example = [torch.zeros(shape, device=device) for shape in shapes]
             with contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints a traceback before it raises
                 ShapeProp(traced).propagate(*example)
         except Exception as exc:
@@ -308,5 +310,7 @@ _METHOD_OPS: dict[str, Op] = {
 
 def _with_zeros(layer: Layer, weight) -> Layer:
     """Record exact zeros (unstructured pruning): only profiles that declare sparse support turn them into savings."""
+    if weight.is_meta:  # a module costed before it is allocated has no values, so no zeros
+        return layer
     zeros = int(weight.numel() - weight.count_nonzero())
     return dataclasses.replace(layer, zero_weights=zeros) if zeros else layer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
@@ -48,6 +49,9 @@ def available_profiles() -> dict[str, Path]:
         for path in sorted(directory.glob("*.yaml")):
             found.setdefault(path.stem, path)
     return found
+
+
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def resolve_profile(name_or_path: str | os.PathLike) -> Path:
@@ -237,6 +241,9 @@ class _Builder:
              "quantization", "ops", "budgets", "sparse_weights", "analog", "calibration"),
         )
         name = self.text(("name",), self.required(top, ("name",), "the profile's name"))
+        if not PROFILE_NAME.fullmatch(name):  # it names report files and run folders, and reaches generated C
+            raise self.fail(("name",), f"{name[:80]!r} is not a profile name: letters, digits, '.', '_' and '-', "
+                                       "starting with a letter or digit, at most 64 characters")
         memory = self.mapping(("memory",), self.required(top, ("memory",), "weights and activations"),
                               ("weights", "activations"))
         weight_memory = self._memory(("memory", "weights"), self.required(memory, ("memory", "weights"), "a size"))
@@ -487,7 +494,9 @@ class _Builder:
                                   ("per-channel", "per-tensor"))
         scale = self.figure((*field, "scale_bytes"), data.get("scale_bytes", 4), Dimension.BYTES)
         zero_point = self.figure((*field, "zero_point_bytes"), data.get("zero_point_bytes", 0), Dimension.BYTES)
-        bias_bits = self.figure((*field, "bias_bits"), data.get("bias_bits", 32), Dimension.COUNT, low=1)
+        bias_bits = self.figure((*field, "bias_bits"), data.get("bias_bits", 32), Dimension.COUNT, low=2, high=64)
+        if bias_bits != int(bias_bits):
+            raise self.fail((*field, "bias_bits"), f"expected a whole number of bits from 2 to 64, got {bias_bits:g}")
         return Quantization(granularity, scale, zero_point, int(bias_bits))
 
     def _ops(self, value: object) -> frozenset[Op]:

@@ -11,6 +11,7 @@ import math
 import re
 from enum import Enum
 
+from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.errors import UnitError
 
 
@@ -61,15 +62,18 @@ def parse_quantity(value: object, dimension: Dimension) -> float:
     """Return `value` in the dimension's base unit. Plain numbers are taken as already in base units."""
     if isinstance(value, bool):
         raise UnitError(f"expected a {dimension.value} quantity, got a boolean {value!r}")
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        result = _parse_text(value, dimension)
-    else:
-        raise UnitError(f"expected a {dimension.value} quantity such as {_example(dimension)}, got {value!r}")
-    if not math.isfinite(result):
-        raise UnitError(f"{value!r} is not a finite {dimension.value} quantity")
-    return result
+    try:
+        if isinstance(value, (int, float)):
+            result = float(read_number(value))
+        elif isinstance(value, str):
+            result = _parse_text(value, dimension)
+        else:
+            raise UnitError(f"expected a {dimension.value} quantity such as {_example(dimension)}, got {value!r}")
+        if not math.isfinite(result):
+            raise UnitError(f"{value!r} is not a finite {dimension.value} quantity")
+        return float(read_number(result))  # in range once converted: "1e-310s" is subnormal in seconds
+    except NumberError as exc:
+        raise UnitError(f"{short_repr(value)} as a {dimension.value} quantity: {exc}") from None
 
 
 def _parse_text(text: str, dimension: Dimension) -> float:

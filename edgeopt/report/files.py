@@ -20,10 +20,11 @@ from edgeopt.report.plots import hypervolume_plot, pr_curves_plot, tradeoff_plot
 from edgeopt.report.search_report import SearchReport, TrialRow
 
 
-def write_report(report: SearchReport, out_dir: str | Path) -> Path:
-    """Write every report file to `out_dir` (replaced whole); returns the HTML file's path."""
+def write_report(report: SearchReport, out_dir: str | Path, inputs=()) -> Path:
+    """Write every report file to `out_dir` (an earlier report there is replaced whole, anything else refused;
+    `inputs`: what it must not be or hold, the run folder's study); returns the HTML file's path."""
     out_dir = Path(out_dir)
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, "report", inputs) as tmp:
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
         for profile, rows in report.trials.items():
             _csv(tmp / f"trials-{profile}.csv", rows)

@@ -29,6 +29,7 @@ import numpy as np
 from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.loader import did_you_mean
 from edgeopt.profiles.yamldoc import locate, read_yaml
+from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.space.distributions import Choice, Distribution, FloatRange, Fixed, IntRange, from_json
 from edgeopt.space.families import ACTIVATIONS, CLASS_WEIGHTS, FAMILIES, LR_SCHEDULES, OPTIMIZERS, TRAINING_DEFAULTS
 
@@ -37,17 +38,19 @@ class SpaceError(EdgeoptError):
     """A search space that cannot be loaded or does not validate."""
 
 
-# key -> (type, allowed values or None, minimum or None)
-_RULES: dict[str, tuple[type, tuple | None, float | None]] = {
-    "depth": (int, None, 1), "width": (int, None, 1), "blocks": (int, None, 1), "channels": (int, None, 1),
-    "channel_growth": (float, None, 0.1), "kernel_size": (int, None, 1), "stride": (int, None, 1),
-    "expansion": (int, None, 1), "pooling": (str, ("max", "avg", "none"), None), "separable": (bool, None, None),
-    "activation": (str, ACTIVATIONS, None), "dropout": (float, None, 0.0),
-    "lr": (float, None, 1e-12), "weight_decay": (float, None, 0.0), "batch_size": (int, None, 1),
-    "optimizer": (str, OPTIMIZERS, None), "epochs": (int, None, 1),
-    "lr_schedule": (str, LR_SCHEDULES, None),
-    "min_steps": (int, None, 1), "max_batch_share": (float, None, 0.01),
-    "class_weight": (str, CLASS_WEIGHTS, None),
+# key -> (type, allowed values or None, minimum or None, maximum or None): maxima far above any model that fits a
+# device, so that nothing out of them is built or allocated (a typo of 10^9 channels is an error, not 28 GB)
+_RULES: dict[str, tuple[type, tuple | None, float | None, float | None]] = {
+    "depth": (int, None, 1, 64), "width": (int, None, 1, 65536), "blocks": (int, None, 1, 64),
+    "channels": (int, None, 1, 65536), "channel_growth": (float, None, 0.1, 16.0), "kernel_size": (int, None, 1, 4096),
+    "stride": (int, None, 1, 1024), "expansion": (int, None, 1, 64), "pooling": (str, ("max", "avg", "none"), None,
+                                                                                  None),
+    "separable": (bool, None, None, None), "activation": (str, ACTIVATIONS, None, None),
+    "dropout": (float, None, 0.0, 0.99), "lr": (float, None, 1e-12, 100.0), "weight_decay": (float, None, 0.0, 10.0),
+    "batch_size": (int, None, 1, 1 << 20), "optimizer": (str, OPTIMIZERS, None, None),
+    "epochs": (int, None, 1, 100_000), "lr_schedule": (str, LR_SCHEDULES, None, None),
+    "min_steps": (int, None, 1, 10_000_000), "max_batch_share": (float, None, 0.01, 1.0),
+    "class_weight": (str, CLASS_WEIGHTS, None, None),
 }
 BUDGET_RULES = ("min_steps", "max_batch_share")  # training keys that are one value per search, not a choice
 
@@ -91,10 +94,16 @@ class SearchSpace:
             return FAMILIES[self.family].build(config, tuple(sample_shape), num_classes)
 
     def graph(self, config: Mapping, sample_shape: tuple[int, ...], num_classes: int):
-        """The IR of `config` for one sample (batch 1): what every profile is costed on before any training."""
+        """The IR of `config` for one sample (batch 1): what every profile is costed on before any training. Built on
+        torch's meta device: shapes only, so a configuration too large to allocate is costed (and refused) without
+        allocating it."""
+        import torch
+
         from edgeopt.graph.from_torch import graph_from_module
 
-        return graph_from_module(self.build(config, sample_shape, num_classes), (1, *sample_shape))
+        with torch.device("meta"):
+            module = self.build(config, sample_shape, num_classes)
+        return graph_from_module(module, (1, *sample_shape))
 
     @property
     def batch_sizes(self) -> tuple[int, ...]:
@@ -177,24 +186,21 @@ def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
 
 def _distribution(field, value, fail) -> Distribution:
     key = field[-1]
-    kind, allowed, minimum = _RULES[key]
+    kind, allowed, minimum, maximum = _RULES[key]
 
     def check(v, where=field):
-        if kind in (int, float) and isinstance(v, str):
-            try:  # YAML 1.1 reads 1e-3 (no dot, or no exponent sign) as text; take it as the number it means
-                v = float(v)
-            except ValueError:
-                pass
-        ok_type = isinstance(v, bool) if kind is bool else (
-            isinstance(v, (int, float)) and not isinstance(v, bool) and (kind is float or float(v).is_integer())
-            if kind in (int, float) else isinstance(v, str))
-        if not ok_type:
-            raise fail(where, f"{v!r} is not a valid {kind.__name__} for {key}")
+        if kind in (int, float):
+            # YAML 1.1 reads 1e-3 (no dot, or no exponent sign) as text: read_number takes it as the number it means
+            try:
+                return read_number(v, low=minimum, high=maximum, integer=kind is int)
+            except NumberError as exc:
+                raise fail(where, f"{key}: {exc} (a {'whole number' if kind is int else 'number'} from {minimum:g} "
+                                  f"to {maximum:g})") from None
+        if not (isinstance(v, bool) if kind is bool else isinstance(v, str)):
+            raise fail(where, f"{short_repr(v)} is not a valid {kind.__name__} for {key}")
         if allowed is not None and v not in allowed:
             raise fail(where, f"{v!r} is not allowed{did_you_mean(str(v), allowed)}; allowed: {', '.join(allowed)}")
-        if minimum is not None and v < minimum:
-            raise fail(where, f"{v!r} is below the minimum {minimum:g} for {key}")
-        return int(v) if kind is int else v
+        return v
 
     if isinstance(value, list):
         if not value:
@@ -216,10 +222,18 @@ def _distribution(field, value, fail) -> Distribution:
         low, high = (check(b, (*field, range_kind)) for b in bounds)
         if low > high:
             raise fail((*field, range_kind), f"min {low!r} > max {high!r}")
-        log = bool(value.get("log", False))
+        log = value.get("log", False)
+        if not isinstance(log, bool):  # `log: "false"` is text, and text is true
+            raise fail((*field, "log"), f"expected true or false, got {short_repr(log)}")
         if log and low <= 0:
             raise fail((*field, "log"), f"a log range needs low > 0, got {low!r}")
         if range_kind == "int":
-            return IntRange(int(low), int(high), log, int(value.get("step", 1)))
+            if "step" in value and log:
+                raise fail((*field, "step"), "a log range takes no step")
+            try:
+                step = read_number(value.get("step", 1), low=1, high=max(1, high - low), integer=True)
+            except NumberError as exc:
+                raise fail((*field, "step"), f"step: {exc} (a whole number from 1 to high - low)") from None
+            return IntRange(int(low), int(high), log, step)
         return FloatRange(float(low), float(high), log)
     return Fixed(check(value))

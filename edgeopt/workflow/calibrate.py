@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from edgeopt.atomic import claim_file
 from edgeopt.cost.calibrate import CalibrationError, LatencyFit, Measurement, fit_latency
 from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import Estimate, estimate
@@ -115,7 +116,7 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
     say = progress or (lambda text: None)
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
-    out = Path(out)
+    out = claim_calibrated(out, (profile.path, measurements, *models))
     layout: dict[Op, tuple[int, int]] = {}
     energies: tuple[float | None, ...] = ()
     if measurements is not None:
@@ -303,6 +304,25 @@ def _some_layers(est: Estimate, cell: str, where: str) -> Estimate:
     if all(layer.terms is None for layer in layers):
         raise EdgeoptError(f"{where}: {cell!r} is folded into the layer before it (it does not run on its own)")
     return dataclasses.replace(est, layers=layers, total=total(layer.cost for layer in layers))
+
+
+CALIBRATED_HEADER = "# Written by `edgeopt calibrate`"
+
+
+def claim_calibrated(out: str | os.PathLike, inputs=()) -> Path:
+    """Check, before any measuring, that `out` may take a calibrated profile: not an input (the profile, the
+    measurements, a model), and new or an earlier calibrated profile (its first line says edgeopt wrote it)."""
+    out = claim_file(out, inputs)
+    if out.exists():
+        try:
+            with out.open("rb") as handle:
+                first = handle.read(len(CALIBRATED_HEADER))
+        except OSError as exc:
+            raise EdgeoptError(f"{out}: cannot be read: {exc.strerror or exc}") from None
+        if first != CALIBRATED_HEADER.encode():
+            raise EdgeoptError(f"{out}: exists and is not a profile `edgeopt calibrate` wrote; give a new file (an "
+                               "earlier calibrated profile is replaced)")
+    return out
 
 
 def _write_checked(out: Path, text: str) -> None:

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeopt.atomic import atomic_folder
+from edgeopt.atomic import atomic_folder, claim_folder
 from edgeopt.compression.fakequant import detach
 from edgeopt.compression.pipeline import Pipeline
-from edgeopt.compression.quantize import CompressError
 from edgeopt.compression.run import Compressed, StepRecord, estimate_stored, run_pipeline
 from edgeopt.cost.estimate import limit_checks
 from edgeopt.data.dataset import Dataset
@@ -67,20 +66,22 @@ class CompressionResult:
 def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, out_dir: str | Path, *,
              normalizer: Normalizer | None = None, teacher=None, teacher_normalizer: Normalizer | None = None,
              positive_class: int = 1, seed: int = 0,
-             origin: str = "model", progress: Callable[[str], None] | None = None) -> CompressionResult:
+             origin: str = "model", progress: Callable[[str], None] | None = None,
+             inputs=()) -> CompressionResult:
     """Compress `model` for `profile` with `pipeline` (see `auto_pipeline` for --auto), export and measure it,
-    and write model.onnx, model.pt2, report.json, steps.png and report.html to `out_dir` (replaced whole).
+    and write model.onnx, model.pt2, report.json, steps.png and report.html to `out_dir` (an earlier compression
+    output there is replaced whole, anything else refused; `inputs`: files it must not be or hold).
 
     Inputs are normalised with `normalizer` (None: used raw); a `teacher` (default: `model` itself) gets its inputs
     in its own `teacher_normalizer` statistics (None: raw)."""
     say = progress or (lambda text: None)
     out_dir = Path(out_dir)
-    _check_out_dir(out_dir)
+    claim_folder(out_dir, "compression", inputs)
     normalizer = normalizer or Normalizer.identity(dataset.x_train)
     done = run_pipeline(model, profile, pipeline, dataset, normalizer=normalizer, teacher=teacher,
                         teacher_normalizer=teacher_normalizer, positive_class=positive_class, seed=seed,
                         progress=say)
-    with atomic_folder(out_dir) as tmp:
+    with atomic_folder(out_dir, "compression", inputs) as tmp:
         result = _deploy(done, pipeline, dataset, normalizer, tmp, origin, seed, say)
         write_compression_files(result, tmp, normalizer)
     return dataclasses.replace(result, deployed=dataclasses.replace(result.deployed,
@@ -117,10 +118,3 @@ def _deploy(done: Compressed, pipeline: Pipeline, dataset: Dataset, normalizer: 
         reason = "the model still does not fit: " + "; ".join(failing or list(done.steps[-1].violations))
     return CompressionResult(ctx.profile.name, origin, ctx.metric, ctx.max_drop, ctx.reference_score,
                              pipeline.describe(), done.steps, done.status, reason, deployed, budgets, seed)
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and
-                                                       not (out_dir / "report.json").is_file())):
-        raise CompressError(f"{out_dir}: exists and is not an edgeopt compression output; give a new or empty "
-                            "folder (an earlier output is replaced whole)")

@@ -1,20 +1,27 @@
-"""A float model (a search trial's checkpoint, a .pt2 program) exported for a device: quantized post-training in the
-profile's formats on a dataset (`compress` with one quantize step: its fallbacks, its measured ONNX), then lowered
-to integer C (`deploy.export`)."""
+"""`export_model` (`edgeopt export`): a quantized model, or a float one (a search trial's checkpoint, a .pt2 program)
+quantized post-training in the profile's formats on a dataset first (`compress` with one quantize step: its
+fallbacks, its measured ONNX), lowered to integer C (`deploy.export`) and, with a dataset, run on it (host build,
+optionally the emulated board) before the export replaces anything."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from edgeopt.compression.pipeline import Pipeline
 from edgeopt.compression.quantize import QuantizeConfig
 from edgeopt.data.normalize import Normalizer
-from edgeopt.deploy.export import ExportRecord, export
-from edgeopt.errors import ModelError
+from edgeopt.atomic import claim_file, claim_folder
+from edgeopt.deploy.board_rows import append_rows, check_appendable, emulated_rows
+from edgeopt.deploy.export import ExportError, ExportRecord, export
+from edgeopt.deploy.tvm_export import require_tvm
+from edgeopt.deploy.verify import Deployment, deploy_on
+from edgeopt.errors import EdgeoptError, ModelError
 from edgeopt.models.source import load_source
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.workflow.compress import CompressionResult, compress
@@ -27,12 +34,89 @@ def is_float_model(model: str | os.PathLike) -> bool:
     return Path(model).suffix.lower() in FLOAT_SUFFIXES
 
 
+@dataclass(frozen=True)
+class ExportRun:
+    """What `export_model` wrote and measured: the export, its run on the data (None without data), and the
+    post-training quantization a float model went through (None for a quantized one)."""
+
+    record: ExportRecord
+    deployment: Deployment | None = None
+    quantized: CompressionResult | None = None
+
+    def to_dict(self) -> dict:
+        summary = None if self.quantized is None else {
+            "status": self.quantized.status, "reason": self.quantized.reason,
+            "weight_format": self.quantized.steps[-1].weight_format, "onnx_val": self.quantized.deployed.val,
+            "onnx_test": self.quantized.deployed.test}
+        return self.record.to_dict() | {"deployment": self.deployment.to_dict() if self.deployment else None,
+                                        "quantization": summary}
+
+
+def export_model(model: str | os.PathLike, profile: HardwareProfile, out_dir: str | os.PathLike, *,
+                 format: str = "c", name: str = "model", dataset=None, data_path: str | os.PathLike | None = None,
+                 emulate: str | None = None, measurements_out: str | os.PathLike | None = None,
+                 positive_class: int = 1, progress: Callable[[str], None] | None = None) -> ExportRun:
+    """Export `model` for `profile` into `out_dir` (claimed first: an earlier export is replaced, anything else
+    refused). A float model is quantized on `dataset` first. With `dataset`, the C runs its test split on the host
+    (with `emulate`, on QEMU's board) inside the new export before it replaces `out_dir`: a failure leaves
+    `out_dir` as it was. `measurements_out` gets the emulated latency rows (see `calibrate --measurements`)."""
+    float_model = is_float_model(model)
+    if emulate and dataset is None:
+        raise ExportError("--emulate runs the test split of --data; give --data")
+    if measurements_out and not emulate:
+        raise ExportError("--measurements-out records the emulated run; give --emulate")
+    if float_model and dataset is None:
+        raise ExportError(f"{model} is a float model: it is quantized before export, calibrated on a dataset; give "
+                          "--data")
+    if dataset is not None and format != "c" and not float_model:
+        raise ExportError("--data runs the C export; give --format c")
+    if format == "tvm":
+        require_tvm()  # before minutes of quantizing
+    inputs = tuple(item for item in (model, data_path, profile.path) if item)
+    claim_folder(out_dir, "export", inputs)
+    if measurements_out:
+        if not profile.compute.clock_hz:
+            raise EdgeoptError(f"{profile.name} gives no compute.clock: emulated instructions cannot be turned into "
+                               "seconds for --measurements-out")
+        claim_file(measurements_out, (*inputs, out_dir))
+        check_appendable(measurements_out)
+    found: dict[str, Deployment] = {}
+
+    def run_on_data(folder: Path, record: ExportRecord) -> None:
+        if dataset is None or format != "c":
+            return
+        if tuple(dataset.sample_shape) != tuple(record.input_shape):
+            raise ExportError(f"{model} takes samples of shape {tuple(record.input_shape)}, but the data's are "
+                              f"{tuple(dataset.sample_shape)}")
+        if progress:
+            progress(f"running the C on the data ({emulate or 'host'})")
+        found["deployment"] = deploy_on(quantized_dir, folder, dataset, cpu=emulate, positive_class=positive_class)
+
+    quantized = None
+    with tempfile.TemporaryDirectory(prefix="edgeopt-export-") as work:
+        if float_model:
+            quantized_dir = Path(work) / "quantized"
+            record, quantized = export_float(model, profile, out_dir, dataset, quantized_dir, format=format,
+                                             name=name, positive_class=positive_class, progress=progress,
+                                             inputs=inputs, verify=run_on_data)
+        else:
+            quantized_dir = Path(model)
+            record = export(model, profile, out_dir, format=format, name=name, inputs=inputs, verify=run_on_data)
+    deployment = found.get("deployment")
+    if deployment is not None and float_model:  # the quantization's report is gone with its temporary folder
+        deployment = dataclasses.replace(deployment, normalisation=f"{model} (its training statistics)")
+    if measurements_out:
+        append_rows(measurements_out, emulated_rows(out_dir, deployment.emulated, profile.compute.clock_hz))
+    return ExportRun(record, deployment, quantized)
+
+
 def export_float(model: str | os.PathLike, profile: HardwareProfile, out_dir: str | os.PathLike, dataset,
                  work_dir: str | os.PathLike, *, format: str = "c", name: str = "model",
-                 positive_class: int = 1,
-                 progress: Callable[[str], None] | None = None) -> tuple[ExportRecord, CompressionResult]:
+                 positive_class: int = 1, progress: Callable[[str], None] | None = None, inputs=(),
+                 verify=None) -> tuple[ExportRecord, CompressionResult]:
     """Quantize `model` for `profile` on `dataset` into `work_dir` (a compression output: model.onnx, report.json),
-    then export that to `out_dir`. The record names `model` as its source."""
+    then export that to `out_dir` (`inputs`, `verify`: as `export` takes them). The record names `model` as its
+    source."""
     source = load_source(model)
     normalizer = source.normalizer or _report_normalizer(Path(model))
     if source.sample_shape is not None and tuple(source.sample_shape) != dataset.sample_shape:
@@ -41,7 +125,9 @@ def export_float(model: str | os.PathLike, profile: HardwareProfile, out_dir: st
     pipeline = Pipeline((QuantizeConfig(),), source="export: post-training quantization in the profile's formats")
     result = compress(source.module, profile, pipeline, dataset, work_dir, normalizer=normalizer,
                       positive_class=positive_class, origin=str(model), progress=progress)
-    record = export(work_dir, profile, out_dir, format=format, name=name)
+    record = export(work_dir, profile, out_dir, format=format, name=name, inputs=inputs,
+                    verify=None if verify is None else lambda folder, made: verify(folder, dataclasses.replace(
+                        made, model=str(model))))
     return dataclasses.replace(record, model=str(model)), result
 
 

@@ -89,7 +89,7 @@ def test_the_suite_runs_on_a_board_and_what_it_prints_calibrates(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["-p", "stm32f746", "--write-suite", "{dir}", "-o", "{dir}/x.yaml"], "calibrates nothing"),
     (["-p", "mythic-m1076", "--write-suite", "{dir}"], "gives no compute.clock"),
-    (["-p", "stm32f746", "--write-suite", "{mine}"], "is not an edgeopt board suite"),
+    (["-p", "stm32f746", "--write-suite", "{mine}"], "edgeopt did not write"),
     (["-p", "stm32f746"], "Missing option '-o'"),
 ])
 def test_a_suite_it_cannot_write_is_one_error(tmp_path, args, message):

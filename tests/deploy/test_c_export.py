@@ -145,7 +145,7 @@ def test_cli_refuses_a_folder_that_is_not_an_export(qdq_models, tmp_path):
     path, _ = qdq_models["mlp"]
     (tmp_path / "keep.txt").write_text("mine")
     result = CliRunner().invoke(main, ["export", str(path), "-p", "stm32f746", "-o", str(tmp_path)])
-    assert result.exit_code == 2 and "not an edgeopt export" in result.output
+    assert result.exit_code == 2 and "edgeopt did not write" in result.output
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 

@@ -201,6 +201,15 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
         (lambda t: t.replace("name: tiny", "name: [tiny"), ["invalid YAML"]),
         (lambda t: "", ["the profile is empty"]),
         (lambda t: "- a\n- b\n", ["top level must be a mapping"]),
+        (lambda t: t.replace("name: tiny", "name: 'x */ int evil; /*'"), ["name", "not a profile name"]),
+        (lambda t: t.replace("name: tiny", "name: ../../etc"), ["name", "not a profile name"]),
+        (lambda t: t + "quantization: {bias_bits: 100}\n", ["quantization.bias_bits", "at most 64"]),
+        (lambda t: t + "quantization: {bias_bits: 1e12}\n", ["quantization.bias_bits", "at most 64"]),
+        (lambda t: t + "quantization: {bias_bits: 16.5}\n", ["quantization.bias_bits", "whole number"]),
+        (lambda t: t.replace("size: 64KiB", "size: " + "9" * 300), ["memory.weights.size", "too large"]),
+        (lambda t: t.replace("size: 64KiB", "size: 1e400"), ["memory.weights.size", "not a finite"]),
+        (lambda t: t.replace("size: 64KiB", "size: .nan"), ["memory.weights.size", "not a finite"]),
+        (lambda t: t.replace("clock: 48MHz", "clock: 5e-324"), ["compute.clock", "subnormal"]),
     ],
 )
 def test_bad_profiles_name_file_line_field_and_value(tmp_path, mutation, fragments):

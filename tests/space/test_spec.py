@@ -79,7 +79,17 @@ def test_parsing_choices_ranges_and_fixed(tmp_path):
     ("family: mlp\ntraining:\n  weight_decay: {float: [0.0, 1.0], log: true}\n", ["training.weight_decay.log",
                                                                              "low > 0"]),
     ("family: mlp\narchitecture:\n  depth: {float: [1, 3]}\n", ["architecture.depth", "whole numbers"]),
-    ("family: mlp\narchitecture:\n  depth: 2.5\n", ["architecture.depth", "not a valid int"]),
+    ("family: mlp\narchitecture:\n  depth: 2.5\n", ["architecture.depth", "not a whole number"]),
+    ("family: mlp\narchitecture:\n  depth: {int: [1, 4], step: 0}\n", ["architecture.depth.step", "below 1"]),
+    ("family: mlp\narchitecture:\n  depth: {int: [1, 4], step: -1}\n", ["architecture.depth.step", "below 1"]),
+    ("family: mlp\narchitecture:\n  depth: {int: [1, 4], step: two}\n", ["architecture.depth.step",
+                                                                         "not a number"]),
+    ("family: mlp\ntraining:\n  lr: {float: [1.0e-4, 1e400]}\n", ["training.lr.float", "not a finite number"]),
+    ("family: mlp\ntraining:\n  lr: {float: [.nan, 0.1]}\n", ["training.lr.float", "not a finite number"]),
+    ("family: mlp\ntraining:\n  lr: {float: [1.0e-4, 0.1], log: \"false\"}\n", ["training.lr.log",
+                                                                                 "true or false"]),
+    ("family: cnn1d\narchitecture:\n  channels: 1000000000\n", ["architecture.channels", "above 65536"]),
+    ("family: mlp\narchitecture:\n  width: " + "9" * 300 + "\n", ["architecture.width", "too large"]),
     ("family: mlp\nsearch: {}\n", [":2:", "search", "unknown key"]),
     ("family: [mlp\n", ["invalid YAML"]),
 ])
@@ -107,7 +117,7 @@ def test_survey_counts_fitting_share():
 
 def test_exponents_yaml_reads_as_text_are_numbers(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("family: mlp\ntraining:\n  lr: {float: [1e-4, 1.0e11]}\n  weight_decay: 1e-5\n")
+    path.write_text("family: mlp\ntraining:\n  lr: {float: [1e-4, 1.0e1]}\n  weight_decay: 1e-5\n")
     space = load_space(path)
-    assert space.training["lr"] == FloatRange(1e-4, 1e11)
+    assert space.training["lr"] == FloatRange(1e-4, 10.0)
     assert space.training["weight_decay"].value == 1e-5

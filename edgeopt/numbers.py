@@ -1,0 +1,54 @@
+"""The one reader of numbers from YAML, CSV, JSON and flags: finite, within the range stated for the figure, whole
+where a count is meant. Python's integers are compared exactly, so a 300-digit integer is out of range, never an
+OverflowError; NaN, infinities and subnormal floats (5e-324) are refused before they reach any arithmetic."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from edgeopt.errors import EdgeoptError
+
+# Magnitudes past these are typing accidents, not devices: their products overflow or lose every digit.
+LARGEST = 1e30
+SMALLEST = sys.float_info.min  # below it a float is subnormal: its reciprocal overflows
+
+
+class NumberError(EdgeoptError):
+    """A number that is not one, or lies outside what the figure allows."""
+
+
+def read_number(value: object, *, low: float | None = None, high: float | None = None, integer: bool = False,
+                low_open: bool = False) -> int | float:
+    """`value` (an int, a float, or text holding one) checked: finite, not subnormal, at most `LARGEST` in size,
+    within [`low`, `high`] (`low_open`: above `low`), and whole when `integer` (then returned as an int)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if text.lstrip("+-").isdigit() and len(text) < 40 else float(text)
+        except ValueError:
+            raise NumberError(f"{value!r} is not a number") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise NumberError(f"{value!r} is not a number")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NumberError(f"{value!r} is not a finite number")
+        if value != 0 and abs(value) < SMALLEST:
+            raise NumberError(f"{value!r} is too small to compute with (a subnormal float); give 0 or a normal number")
+    if abs(value) > LARGEST:
+        raise NumberError(f"{short_repr(value)} is too large (at most {LARGEST:g})")
+    if integer:
+        if isinstance(value, float) and not value.is_integer():
+            raise NumberError(f"{value!r} is not a whole number")
+        value = int(value)
+    if low is not None and (value <= low if low_open else value < low):
+        raise NumberError(f"{short_repr(value)} is {'not above' if low_open else 'below'} {low:g}")
+    if high is not None and value > high:
+        raise NumberError(f"{short_repr(value)} is above {high:g}")
+    return value
+
+
+def short_repr(value: object) -> str:
+    """`value`'s repr, a long one (a 300-digit integer) cut to what an error line can hold."""
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
