@@ -399,7 +399,8 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
               "backend": backend, "address": address}
     if resume:
         # resolved: `--resume .` from inside the run folder names it by its real name
-        settings = _resumed_settings(Path(resume).resolve(), trials, time_budget, storage, spread)
+        settings = _resumed_settings(Path(resume).resolve(), trials, time_budget, storage, spread,
+                                     _absolute_model(teacher), _absolute_model(teacher_weights))
     else:
         if not profiles:
             raise click.UsageError("give at least one --profile (or --resume RUN_DIR)")
@@ -432,17 +433,19 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     if pipeline is not None:
         from edgeopt.workflow.search_compress import compress_front
 
-        _with_steps(console, lambda say: compress_front(store, settings.run_dir, pipeline, progress=say),
-                    quiet=as_json)
+        _with_steps(console, lambda say: compress_front(store, settings.run_dir, pipeline, progress=say,
+                                                        teacher=settings.teacher,
+                                                        teacher_weights=settings.teacher_weights), quiet=as_json)
     _finish_report(store, settings.run_dir / "report" if report else None, as_json, console, settings.run_dir)
 
 
-def _resumed_settings(run_dir, trials, time_budget, storage, spread: dict):
+def _resumed_settings(run_dir, trials, time_budget, storage, spread: dict, teacher, teacher_weights):
     from edgeopt.search.store import open_store
     from edgeopt.search.settings import SearchSettings
 
     store = open_store(run_dir, storage)
-    return SearchSettings.from_stored(store.settings, run_dir, store.study.study_name,
+    return SearchSettings.from_stored(store.settings, run_dir, store.study.study_name, resume=True, teacher=teacher,
+                                      teacher_weights=teacher_weights,
                                       trials=trials if trials or time_budget else 20, time_s=time_budget,
                                       storage=storage, **spread)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import ModelError
+from edgeopt.train.loop import TrialSpec, build_model, checkpoint_mismatch
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,10 @@ class SourceModel:
     sample_shape: tuple[int, ...] | None = None
 
 
-def load_source(spec: str | os.PathLike, weights: str | os.PathLike | None = None) -> SourceModel:
-    """Load MODEL as `edgeopt compress` understands it (see the module docstring)."""
+def load_source(spec: str | os.PathLike, weights: str | os.PathLike | None = None, *,
+                trial: TrialSpec | None = None) -> SourceModel:
+    """Load MODEL as `edgeopt compress` understands it (see the module docstring). A trial checkpoint must be
+    `trial`'s where given (its study, number and configuration), and the trial its folder names (trials/NNNNN/)."""
     text = os.fspath(spec)
     path = Path(text)
     suffix = path.suffix.lower()
@@ -38,7 +41,7 @@ def load_source(spec: str | os.PathLike, weights: str | os.PathLike | None = Non
     if suffix in (".pt", ".pth", ".ckpt"):
         if weights is not None:
             raise ModelError(f"{text}: a checkpoint carries its weights; drop --weights")
-        return _checkpoint(path)
+        return _checkpoint(path, trial)
     from edgeopt.graph.model_spec import load_model_spec
 
     model = load_model_spec(text)
@@ -78,16 +81,25 @@ def _load_weights_only(path: Path):
         raise ModelError(f"{path}: cannot load: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
 
 
-def _checkpoint(path: Path) -> SourceModel:
-    from edgeopt.train.loop import TrialSpec, build_model
-
+def _checkpoint(path: Path, expected: TrialSpec | None) -> SourceModel:
     state = _load_weights_only(path)
-    if not isinstance(state, dict) or "trial" not in state or "model" not in state:
+    if not isinstance(state, dict) or not isinstance(state.get("trial"), dict) or "model" not in state:
         raise ModelError(f"{path}: not an edgeopt trial checkpoint (no 'trial' and 'model' entries); for your own "
                          "model give module:factory --weights FILE")
     trial = state["trial"]
-    spec = TrialSpec(-1, trial["space"], trial["config"], tuple(trial["sample_shape"]), int(trial["num_classes"]),
-                     int(trial["seed"]), str(path), normalizer=trial.get("normalizer"))
+    if expected is not None:
+        mismatch = checkpoint_mismatch(state, expected)
+        if mismatch:
+            raise ModelError(f"{path}: {mismatch}")
+    folder = path.parent.name
+    if path.parent.parent.name == "trials" and folder.isdigit() and trial.get("number", int(folder)) != int(folder):
+        raise ModelError(f"{path}: holds trial {trial['number']}'s model, not trial {int(folder)}'s as its folder "
+                         "says (a file moved or swapped); give the trial's own checkpoint")
+    try:
+        spec = TrialSpec(-1, trial["space"], trial["config"], tuple(trial["sample_shape"]),
+                         int(trial["num_classes"]), int(trial["seed"]), str(path), normalizer=trial.get("normalizer"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: not an edgeopt trial checkpoint ({type(exc).__name__}: {exc})") from None
     try:
         model = build_model(spec)
         model.load_state_dict(state["model"])

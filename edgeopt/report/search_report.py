@@ -212,16 +212,13 @@ class _Tester:
         import torch
 
         from edgeopt.data.normalize import Normalizer
-        from edgeopt.train.loop import TrainingError, TrialSpec, evaluate, load_trained
+        from edgeopt.train.loop import TrialSpec, evaluate, load_trained
 
         spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
                          self.dataset.num_classes, 0, str(path), self.settings["positive_class"],
                          study=self.store.uid)
         normalizer = Normalizer.from_dict(trial.normalizer)
-        try:
-            model = load_trained(spec)
-        except TrainingError:  # another study's weights: no test figures rather than wrong ones
-            return None
+        model = load_trained(spec)  # another study's or trial's weights, or a broken file: one error, no figures
         metrics = evaluate(model, torch.from_numpy(normalizer.apply(self.dataset.x_test)),
                            torch.from_numpy(self.dataset.y_test), self.settings["positive_class"])
         self.cache[trial.number] = metrics.to_dict()

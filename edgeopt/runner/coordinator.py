@@ -22,16 +22,16 @@ from pathlib import Path
 
 from edgeopt.atomic import OutputError, cannot_write
 from edgeopt.errors import EdgeoptError
-from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
 from edgeopt.runner.local import InlineBackend, ProcessBackend
 from edgeopt.runner.pack import choose_members, pack_key
+from edgeopt.runner.ray_backend import require_ray
 from edgeopt.runner.slots import plan_slots
 from edgeopt.runner.work import Failure, Work, WorkerSetup, training_bytes
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.lock import RunLock
 from edgeopt.search.run_record import SearchRun
-from edgeopt.search.settings import (BACKENDS, SearchProgress, SearchSettings,
-                                     SlotStatus, check_run_name, make_sampler, resolve_device)
+from edgeopt.search.settings import (SearchProgress, SearchSettings,
+                                     SlotStatus, make_sampler, resolve_device)
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
 from edgeopt.space.fit import applies, require_applicable, require_fitting
 from edgeopt.train.budget import LEGACY_BUDGET
@@ -100,16 +100,8 @@ class _Coordinator:
     def __init__(self, settings: SearchSettings, progress):
         from edgeopt.space.families import FAMILIES
 
-        if settings.metric not in QUALITY_METRICS:
-            raise EdgeoptError(f"unknown metric {settings.metric!r}; choose from {', '.join(QUALITY_METRICS)}")
-        if settings.hardware_objective not in OBJECTIVES:
-            raise EdgeoptError(f"unknown hardware objective {settings.hardware_objective!r}; "
-                               f"choose from {', '.join(OBJECTIVES)}")
-        if not settings.profiles:
-            raise EdgeoptError("give at least one --profile")
-        check_run_name(settings.name)
-        if settings.backend not in BACKENDS:
-            raise EdgeoptError(f"unknown backend {settings.backend!r}; choose from {', '.join(BACKENDS)}")
+        if settings.backend == "ray":
+            require_ray()  # before a study is made in the run folder
         device = resolve_device(settings.device)  # a bad device fails before the data is loaded
         self.settings = settings
         self.progress = progress

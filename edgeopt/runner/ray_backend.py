@@ -14,7 +14,8 @@ from edgeopt.runner.slots import CPU_PACK, GPU_MAX_PACK, Slot, slots_per_gpu
 from edgeopt.runner.work import Failure, Work, WorkerSetup, WorkerState
 
 
-def _ray():
+def require_ray():
+    """Ray, or one error saying how to install it."""
     try:
         import ray
     except ImportError:
@@ -47,7 +48,7 @@ def ray_slots(ray, workers: int | None, pack: int | None, use_gpus: bool, family
 class RayBackend:
     def __init__(self, slots: list[Slot], setup: WorkerSetup, address: str | None, workers: int | None = None,
                  pack: int | None = None, family: str = "mlp"):
-        ray = self.ray = _ray()
+        ray = self.ray = require_ray()
         self.started = not ray.is_initialized()
         if self.started:
             try:

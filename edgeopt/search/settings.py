@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
+from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
+from edgeopt.numbers import NumberError, read_number, short_repr
 
 SAMPLERS = ("random", "tpe", "nsga2")
 DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
@@ -54,6 +56,50 @@ class SearchSettings:
     address: str | None = None  # the Ray cluster: None starts a local instance, "auto" or "ray://host:10001"
     retries: int = 2  # a trial whose worker died or ran out of memory is retried this many times, then failed
 
+    def __post_init__(self) -> None:
+        """Every field checked as strictly from a study's stored settings as from the command line: one error
+        naming the field."""
+        check_run_name(self.name)
+        for name, (kind, low, high, optional) in _NUMBERS.items():
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if kind is bool:
+                if not isinstance(value, bool):
+                    raise SettingsError(f"{name}: expected true or false, got {short_repr(value)}")
+                continue
+            try:
+                number = read_number(value, low=low, high=high, integer=kind is int, low_open=name in _ABOVE_LOW)
+            except NumberError as exc:
+                raise SettingsError(f"{name}: {exc}") from None
+            if kind is int and (isinstance(value, float) or number != value):
+                raise SettingsError(f"{name}: expected a whole number, got {short_repr(value)}")
+        for name, allowed in (("sampler", SAMPLERS), ("metric", QUALITY_METRICS),
+                              ("hardware_objective", OBJECTIVES), ("backend", BACKENDS)):
+            if getattr(self, name) not in allowed:
+                raise SettingsError(f"{name}: {short_repr(getattr(self, name))} is not one of {', '.join(allowed)}")
+        for name in ("space", "runs_dir"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise SettingsError(f"{name}: expected non-empty text, got {short_repr(getattr(self, name))}")
+        for name in ("data", "label_column", "storage", "study_name", "device", "teacher", "teacher_weights",
+                     "address"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise SettingsError(f"{name}: expected text, got {short_repr(getattr(self, name))}")
+        if not isinstance(self.profiles, tuple) or not self.profiles or \
+                not all(isinstance(p, str) and p for p in self.profiles):
+            raise SettingsError(f"profiles: expected at least one profile name or file, got "
+                                f"{short_repr(self.profiles)}")
+        if self.space_json is not None and not isinstance(self.space_json, dict):
+            raise SettingsError(f"space: expected a stored space, got {short_repr(self.space_json)}")
+        if self.gpus is not None and (not isinstance(self.gpus, tuple) or not all(
+                isinstance(g, int) and not isinstance(g, bool) and 0 <= g < 1024 for g in self.gpus)):
+            raise SettingsError(f"gpus: expected GPU indices, got {short_repr(self.gpus)}")
+        if self.address is not None and self.backend != "ray":
+            raise SettingsError("address: a Ray cluster's address goes with --backend ray; with --backend local "
+                                "it would be ignored")
+        if self.teacher_weights is not None and self.teacher is None:
+            raise SettingsError("teacher_weights: weights for a teacher, but no teacher is given")
+
     @property
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.name
@@ -67,14 +113,56 @@ class SearchSettings:
         return {"space": space_json} | {name: _stored(getattr(self, name)) for name in IDENTITY}
 
     @classmethod
-    def from_stored(cls, stored: dict, run_dir: Path, study_name: str, **changes) -> SearchSettings:
-        """The settings of the run in `run_dir` as its store recorded them, with `changes` (budgets, workers...)."""
+    def from_stored(cls, stored: dict, run_dir: Path, study_name: str, *, resume: bool = False,
+                    teacher: str | None = None, teacher_weights: str | None = None, **changes) -> SearchSettings:
+        """The settings of the run in `run_dir` as its store recorded them, with `changes` (budgets, workers...),
+        checked as the command line's are. A run folder is data: to `resume` training, a recorded teacher (code:
+        `module:factory`) is never taken from it but must be given again as `teacher` (and `teacher_weights`),
+        equal to what the run recorded; otherwise (a report) the teacher stays a recorded name nothing loads."""
+        where = f"{run_dir}: the study's stored settings"
+        if not isinstance(stored, dict) or not isinstance(stored.get("space"), dict) or \
+                not isinstance(stored["space"].get("name"), str):
+            raise SettingsError(f"{where}: no search space recorded; not a study `edgeopt search` wrote")
         known = {f.name for f in fields(cls)}
-        values = {name: tuple(stored[name]) if name == "profiles" else stored[name]
-                  for name in IDENTITY if name in stored and name in known}
-        base = cls(name=run_dir.name, runs_dir=str(run_dir.parent), study_name=study_name,
-                   space=stored["space"]["name"], space_json=stored["space"], **values)
+        values = {name: stored[name] for name in IDENTITY if name in stored and name in known}
+        if isinstance(values.get("profiles"), list):
+            values["profiles"] = tuple(values["profiles"])
+        recorded = values.pop("teacher", None), values.pop("teacher_weights", None)
+        if not resume:
+            teacher, teacher_weights = recorded
+        elif recorded[0] is not None and teacher is None:
+            raise SettingsError(f"{where}: every trial trains against the teacher {short_repr(recorded[0])}, which is "
+                                "code edgeopt does not run from a run folder; to resume, give it again: --teacher "
+                                f"{recorded[0]}" + (f" --teacher-weights {recorded[1]}" if recorded[1] else ""))
+        if teacher is not None and (teacher, teacher_weights) != recorded:
+            raise SettingsError(f"{where}: the run trained against teacher {short_repr(recorded[0])} (weights "
+                                f"{short_repr(recorded[1])}), not {short_repr(teacher)} (weights "
+                                f"{short_repr(teacher_weights)}); a resumed search keeps its teacher")
+        try:
+            base = cls(name=run_dir.name, runs_dir=str(run_dir.parent), study_name=study_name,
+                       space=stored["space"]["name"], space_json=stored["space"], teacher=teacher,
+                       teacher_weights=teacher_weights, **values)
+        except SettingsError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
+        except TypeError as exc:
+            raise SettingsError(f"{where}: {exc}") from None
         return replace(base, **changes)
+
+
+class SettingsError(EdgeoptError):
+    """A search setting out of its range or of the wrong kind (given, or read from a study)."""
+
+
+# field -> (kind, lowest, highest, may be None)
+_NUMBERS: dict[str, tuple[type, float | None, float | None, bool]] = {
+    "early_stopping": (bool, None, None, False), "trials": (int, 1, 10_000_000, True),
+    "time_s": (float, 0, 3.2e7, True), "min_epochs": (int, 1, 100_000, False), "eta": (int, 2, 100, False),
+    "positive_class": (int, 0, 1_000_000, False), "seed": (int, -(2 ** 63), 2 ** 63 - 1, False),
+    "threads": (int, 1, 4096, False), "distill_temperature": (float, 0, 1000.0, False),
+    "distill_alpha": (float, 0.0, 1.0, False), "workers": (int, 1, 4096, True), "pack": (int, 1, 4096, True),
+    "retries": (int, 0, 100, False),
+}
+_ABOVE_LOW = ("time_s", "distill_temperature")  # these must be more than their lowest, not equal to it
 
 
 def _stored(value):
@@ -149,4 +237,4 @@ def check_run_name(name: str) -> None:
 
 
 __all__ = ["BACKENDS", "DEFAULT_EXAMPLE", "IDENTITY", "SAMPLERS", "SearchProgress",
-           "SearchSettings", "SlotStatus", "check_run_name", "make_sampler", "resolve_device"]
+           "SearchSettings", "SettingsError", "SlotStatus", "check_run_name", "make_sampler", "resolve_device"]

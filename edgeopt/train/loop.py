@@ -200,7 +200,7 @@ def save_checkpoint(spec: TrialSpec, model, optimizer, epochs: int) -> None:
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
         "trial": {"space": spec.space, "config": spec.config, "sample_shape": list(spec.sample_shape),
                   "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer,
-                  "study": spec.study}})
+                  "study": spec.study, "number": spec.number}})
 
 
 def class_weights(y, num_classes: int):
@@ -233,15 +233,39 @@ def evaluate(model, x, y, positive_class: int = 1, batch: int = 1024) -> Metrics
 
 
 def load_trained(spec: TrialSpec, device: str = "cpu"):
-    """The trial's model with its checkpointed weights (loaded weights-only)."""
+    """The trial's model with its checkpointed weights (loaded weights-only), checked to be this trial's: its study,
+    number and configuration; a truncated or foreign file, or another trial's, is one TrainingError naming it."""
     import torch
 
     model = build_model(spec).to(device)
-    state = torch.load(spec.checkpoint, map_location=device, weights_only=True)
-    if not _same_study(state, spec):
-        raise TrainingError(f"{spec.checkpoint}: trained by another study (its files outlived its study.db)")
-    model.load_state_dict(state["model"])
+    try:
+        state = torch.load(spec.checkpoint, map_location=device, weights_only=True)
+    except Exception as exc:  # truncated, foreign or pickled: one line, nothing run
+        raise TrainingError(f"{spec.checkpoint}: cannot load trial {spec.number}'s checkpoint: "
+                            f"{type(exc).__name__}: {str(exc).strip()[:160]}") from None
+    mismatch = checkpoint_mismatch(state, spec)
+    if mismatch:
+        raise TrainingError(f"{spec.checkpoint}: {mismatch}")
+    try:
+        model.load_state_dict(state["model"])
+    except Exception as exc:
+        raise TrainingError(f"{spec.checkpoint}: the weights do not fit trial {spec.number}'s model: "
+                            f"{type(exc).__name__}: {str(exc).strip()[:160]}") from None
     return model.eval()
+
+
+def checkpoint_mismatch(state, spec: TrialSpec) -> str | None:
+    """Why `state` (a loaded checkpoint) is not trial `spec`'s, or None: another study's (its files outlived its
+    study.db), another trial's (the number it was saved under, or another configuration: a file swapped)."""
+    trial = state.get("trial") if isinstance(state, dict) else None
+    if not isinstance(trial, dict) or "model" not in state:
+        return "not an edgeopt trial checkpoint"
+    if trial.get("study") != spec.study:
+        return "trained by another study (its files outlived its study.db)"
+    if trial.get("number", spec.number) != spec.number or trial.get("config") != spec.config:
+        return (f"holds trial {trial.get('number', '?')}'s model, not trial {spec.number}'s (a file moved or "
+                "swapped); train it again or restore the file")
+    return None
 
 
 def _same_study(state: dict, spec: TrialSpec) -> bool:

@@ -20,12 +20,14 @@ from edgeopt.profiles.loader import load_profile
 from edgeopt.report.search_report import build_report
 from edgeopt.search.settings import DEFAULT_EXAMPLE
 from edgeopt.space.spec import SearchSpace
-from edgeopt.train.loop import evaluate
+from edgeopt.train.loop import TrialSpec, evaluate
 
 
 def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
-                   progress: Callable[[str], None] | None = None) -> dict[str, list[dict]]:
-    """Compress each profile's front members with `pipeline`; returns and saves {profile: [row per member]}."""
+                   progress: Callable[[str], None] | None = None, *, teacher: str | None = None,
+                   teacher_weights: str | None = None) -> dict[str, list[dict]]:
+    """Compress each profile's front members with `pipeline` (distilling from `teacher`, given by the caller: a
+    teacher the study records is never loaded from it); returns and saves {profile: [row per member]}."""
     import torch
 
     say = progress or (lambda text: None)
@@ -35,14 +37,17 @@ def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
     dataset = load_dataset(settings["data"], label_column=settings["label_column"], seed=settings["seed"],
                            example=DEFAULT_EXAMPLE[space.family])
     report = build_report(store, evaluate_test=False)
-    teacher = load_source(settings["teacher"], settings.get("teacher_weights")) if settings.get("teacher") else None
+    teacher = load_source(teacher, teacher_weights) if teacher else None
     summary: dict[str, list[dict]] = {}
     for name, profile_report in zip(settings["profiles"], report.profiles):  # the report keeps the settings' order
         profile = load_profile(name)
         rows = []
         for member in profile_report.front:
             trial = store.trial(member.trial)
-            source = load_source(str(store.checkpoint_path(trial)))
+            path = store.checkpoint_path(trial)
+            source = load_source(str(path), trial=TrialSpec(trial.number, settings["space"], trial.config,
+                                                             dataset.sample_shape, dataset.num_classes, 0, str(path),
+                                                             study=store.uid))
             say(f"{profile.name}: compressing trial {member.trial}")
             result = compress(source.module, profile, pipeline, dataset,
                               run_dir / "compressed" / profile.name / f"trial-{member.trial:05d}",
