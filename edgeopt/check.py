@@ -247,25 +247,28 @@ def is_elf(path: str | os.PathLike) -> bool:
 
 
 def _check_image(path: Path, profile: HardwareProfile) -> CheckResult:
-    """A linked firmware image: its flash (text + rodata + data) and RAM (data + bss) from `arm-none-eabi-size`
-    against the device's memories and the weight/activation budgets (which then bound the whole image)."""
+    """A linked firmware image: its flash (every allocated section with contents) and RAM (every allocated writable
+    section), by section flags, against the device's memories and the weight/activation budgets (which then bound
+    the whole image)."""
     from edgeopt.deploy.emulate import image_sizes
 
     sizes = image_sizes(path)
     b = profile.budgets
     items = []
+    flash = "flash: " + " + ".join(f"{name} {size}" for name, size in sizes.flash)
+    ram = "RAM: " + " + ".join(f"{name} {size}" for name, size in sizes.ram)
     for what, limit, actual, detail in (
-            ("weight_memory", profile.weight_memory.usable_bytes, sizes.flash_bytes,
-             f"flash: text {sizes.text} + rodata {sizes.rodata} + data {sizes.data}"),
-            ("max_weight_bytes", b.max_weight_bytes, sizes.flash_bytes, "flash of the whole image"),
+            ("weight_memory", profile.weight_memory.usable_bytes, sizes.flash_bytes, flash),
+            ("max_weight_bytes", b.max_weight_bytes, sizes.flash_bytes, f"flash of the whole image ({flash})"),
             ("activation_memory", profile.activation_memory.usable_bytes, sizes.static_ram_bytes,
-             f"RAM: data {sizes.data} + bss {sizes.bss} (the stack and heap are the firmware's own)"),
-            ("max_activation_bytes", b.max_activation_bytes, sizes.static_ram_bytes, "RAM of the whole image")):
+             f"{ram} (the stack and heap are the firmware's own)"),
+            ("max_activation_bytes", b.max_activation_bytes, sizes.static_ram_bytes,
+             f"RAM of the whole image ({ram})")):
         if limit is None:
             continue
         passed = actual <= limit
         items.append(CheckItem(what, "budget", passed, limit, actual,
-                               f"measured {detail} (arm-none-eabi-size): {actual} B {'within' if passed else 'over'} "
+                               f"measured {detail} (section flags, arm-none-eabi-objdump): {actual} B {'within' if passed else 'over'} "
                                f"{what} {limit:.6g}", None, "measured"))
     notes = ("a linked image: its flash and RAM are measured and gated; params, latency and energy need the model "
              "(edgeopt check MODEL or EXPORT_FOLDER)",)

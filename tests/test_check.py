@@ -115,3 +115,59 @@ def test_to_dict_is_json_ready():
     data = json.loads(json.dumps(result.to_dict()))
     assert data["passed"] is True and data["profile"] == "sequencer-fpga"
     assert data["estimate"]["total"]["params"] == result.estimate.total.params
+
+
+# -- the gate measures what the user asked -------------------------------------------------------------------------
+
+def _invoke(*args):
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_input_shape_overrides_the_shapes_an_onnx_file_states():
+    """torch exports write value_info for their own input shape; --input-shape must be what is costed."""
+    asked = _invoke("check", "examples/kws_dscnn.onnx", "-p", "stm32f746", "--input-shape", "1,1,490,100",
+                    "--max-latency", "20ms", "--json")
+    own = _invoke("check", "examples/kws_dscnn.onnx", "-p", "stm32f746", "--max-latency", "20ms", "--json")
+    assert own.exit_code == 0 and asked.exit_code == 1
+    macs = [json.loads(r.output)["estimate"]["total"]["macs"] for r in (own, asked)]
+    assert macs[1] > 50 * macs[0]
+
+
+def test_a_graph_onnxruntime_refuses_is_exit_2(tmp_path):
+    import onnx
+
+    model = onnx.load("examples/kws_dscnn.onnx")
+    model.opset_import[0].version = 99
+    onnx.save(model, tmp_path / "opset99.onnx")
+    model = onnx.load("examples/kws_dscnn.onnx")
+    weight = next(t for t in model.graph.initializer if len(t.dims) == 4 and t.raw_data)
+    weight.raw_data = weight.raw_data[: len(weight.raw_data) // 2]
+    onnx.save(model, tmp_path / "corrupt.onnx")
+    for name, message in (("opset99.onnx", "opset 99"), ("corrupt.onnx", "is corrupt")):
+        result = _invoke("check", tmp_path / name, "-p", "stm32f746")
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, name
+
+
+def test_an_images_flash_counts_every_allocated_section_with_contents(tmp_path):
+    """600 KB of weights in a section of the firmware's own name is flash, and the output lists the sections."""
+    import os
+    import shutil
+    import subprocess
+
+    missing = [tool for tool in ("arm-none-eabi-gcc", "arm-none-eabi-objdump") if shutil.which(tool) is None]
+    if missing:  # .ci/run installs them: there their absence is a failure
+        (pytest.fail if os.environ.get("EDGEOPT_CI") else pytest.skip)(f"needs {', '.join(missing)}")
+    (tmp_path / "fw.c").write_text('__attribute__((section(".model_weights"), used)) const unsigned char '
+                                   "w[600000] = {1};\nint counter;\nint main(void) { return w[0] + counter; }\n")
+    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-Wl,--entry=main", "-o",
+                    str(tmp_path / "fw.elf"), str(tmp_path / "fw.c")], check=True)
+    result = _invoke("check", tmp_path / "fw.elf", "-p", "stm32f746", "--max-weight-bytes", "100KiB", "--json")
+    assert result.exit_code == 1, result.output
+    items = {item["name"]: item for item in json.loads(result.output)["items"]}
+    assert items["max_weight_bytes"]["actual"] >= 600_000 and ".model_weights 600000" in \
+        items["max_weight_bytes"]["message"]
+    assert ".bss" in items["activation_memory"]["message"]

@@ -135,14 +135,52 @@ def section_sizes(path: str | os.PathLike) -> Sizes:
     return Sizes(**sizes)
 
 
-def image_sizes(path: str | os.PathLike) -> Sizes:
-    """Flash and RAM sections of a linked ARM image (ELF), from `arm-none-eabi-size`."""
-    if shutil.which("arm-none-eabi-size") is None:
-        raise EdgeoptError("measuring an image's flash and RAM needs arm-none-eabi-size (Debian: gcc-arm-none-eabi)")
-    result = subprocess.run(["arm-none-eabi-size", "-A", str(path)], capture_output=True, text=True)
+@dataclass(frozen=True)
+class ImageSizes:
+    """A linked image's sections by where they land: flash holds every allocated section with contents (code,
+    constants in any section the linker script names, and the initial values of writable data); RAM every allocated
+    writable section (data, bss, any `.noinit` or heap reserve)."""
+
+    flash: tuple[tuple[str, int], ...]  # (section, bytes)
+    ram: tuple[tuple[str, int], ...]
+
+    @property
+    def flash_bytes(self) -> int:
+        return sum(size for _, size in self.flash)
+
+    @property
+    def static_ram_bytes(self) -> int:
+        return sum(size for _, size in self.ram)
+
+
+_OBJDUMP_SECTION = re.compile(r"^\s*\d+\s+(\S+)\s+([0-9a-fA-F]+)\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+\s+[0-9a-fA-F]+")
+
+
+def image_sizes(path: str | os.PathLike) -> ImageSizes:
+    """Flash and RAM of a linked ARM image (ELF), every section counted by its flags (`arm-none-eabi-objdump -h`),
+    whatever it is called: 600 KB of weights in a `.model_weights` section is flash."""
+    if shutil.which("arm-none-eabi-objdump") is None:
+        raise EdgeoptError("measuring an image's flash and RAM needs arm-none-eabi-objdump (Debian: gcc-arm-none-eabi)")
+    result = subprocess.run(["arm-none-eabi-objdump", "-h", str(path)], capture_output=True, text=True)
     if result.returncode != 0:
-        raise EdgeoptError(f"{path}: arm-none-eabi-size cannot read it: {result.stderr.strip()[:300]}")
-    return section_sizes(path)
+        raise EdgeoptError(f"{path}: arm-none-eabi-objdump cannot read it: {result.stderr.strip()[:300]}")
+    flash, ram = [], []
+    lines = result.stdout.splitlines()
+    for line, flags_line in zip(lines, lines[1:]):
+        match = _OBJDUMP_SECTION.match(line)
+        if not match:
+            continue
+        flags = {flag.strip() for flag in flags_line.split(",")}
+        if "ALLOC" not in flags:
+            continue  # debug information, comments, attributes: not on the device
+        name, size = match.group(1), int(match.group(2), 16)
+        if not size:
+            continue
+        if "LOAD" in flags and "CONTENTS" in flags:
+            flash.append((name, size))
+        if "READONLY" not in flags:
+            ram.append((name, size))
+    return ImageSizes(tuple(flash), tuple(ram))
 
 
 def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "cortex-m4",
@@ -167,8 +205,7 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
         (tmp / "link.ld").write_text(LINKER_SCRIPT)
         (tmp / "startup.c").write_text(STARTUP)
         layers = int(manifest["layers"])
-        (tmp / "main.c").write_text(fill_template(HARNESS, name)
-                                    .replace("LAYERS", str(layers)))
+        (tmp / "main.c").write_text(fill_template(HARNESS.replace("LAYERS", str(layers)), name))
         (tmp / "hook.h").write_text("void edgeopt_layer_done(int index);\n")
         rows = ",\n".join("{" + ",".join(map(str, row)) + "}" for row in samples)
         (tmp / "samples.h").write_text(f"#define SAMPLES {len(samples)}\nstatic const {name}_input_t samples[SAMPLES]"

@@ -62,6 +62,15 @@ def _check(model, path: Path) -> None:
     before it (graph inputs, initializers, outputs of earlier nodes; onnx requires this order, and a cycle can never
     meet it), and every graph output is produced. onnx's checker would also refuse value infos without shapes, which
     exporters write and onnxruntime runs, so the order is checked here."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and not 1 <= opset.version <= newest:
+            raise ModelError(f"{path}: not a valid ONNX model: opset {opset.version} (onnxruntime and onnx here run "
+                             f"opsets 1 to {newest})")
+    for tensor in model.graph.initializer:
+        _check_initializer(tensor, path)
     available = {i.name for i in model.graph.input} | {i.name for i in model.graph.initializer} | {""}
     produced_later = {out for node in model.graph.node for out in node.output}
     for index, node in enumerate(model.graph.node):
@@ -77,6 +86,35 @@ def _check(model, path: Path) -> None:
     for output in model.graph.output:
         if output.name not in available:
             raise ModelError(f"{path}: not a valid ONNX model: graph output {output.name!r} is made by no node")
+
+
+MAX_ELEMENTS = 1 << 31  # a tensor past this is no model for a small device; its declared size is an error
+
+
+def _check_initializer(tensor, path: Path) -> None:
+    """A weight whose dims are negative or absurd, or whose stored bytes do not match its dims, is a corrupt file."""
+    from onnx import TensorProto, helper
+
+    dims = list(tensor.dims)
+    elements = 1
+    for d in dims:
+        if d < 0:
+            raise ModelError(f"{path}: initializer {tensor.name[:80]!r}: negative dimension in {dims}")
+        elements *= d
+    if elements > MAX_ELEMENTS:
+        raise ModelError(f"{path}: initializer {tensor.name[:80]!r}: {elements:,} elements (dims {dims}); at most "
+                         f"{MAX_ELEMENTS:,}")
+    if tensor.data_location == 1 or not tensor.HasField("raw_data"):  # external or typed fields: onnx checks those
+        return
+    try:
+        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except Exception:
+        raise ModelError(f"{path}: initializer {tensor.name[:80]!r}: unknown data type {tensor.data_type}") from None
+    packed = tensor.data_type in (TensorProto.INT4, TensorProto.UINT4)  # two values a byte
+    expected = (elements + 1) // 2 if packed else elements * itemsize
+    if len(tensor.raw_data) != expected:
+        raise ModelError(f"{path}: initializer {tensor.name[:80]!r} is corrupt: {len(tensor.raw_data):,} bytes for "
+                         f"dims {dims} ({expected:,} expected)")
 
 
 def graph_from_onnx(path: str | os.PathLike, input_shape: Sequence | None = None) -> Graph:
@@ -99,6 +137,12 @@ class _OnnxMapper:
     def _set_input_shapes(self, input_shape) -> None:
         graph_inputs = [i for i in self.model.graph.input if i.name in self.input_names]
         shapes = normalise_input_shapes(input_shape) if input_shape is not None else None
+        if shapes is not None:
+            # every shape the file states was inferred from its own input shape (torch exports write them): dropped,
+            # so that inference works from the shape asked for, not the file's
+            del self.model.graph.value_info[:]
+            for output in self.model.graph.output:
+                output.type.tensor_type.ClearField("shape")
         if shapes is not None and len(shapes) != len(graph_inputs):
             raise ModelError(f"{self.path}: the model has {len(graph_inputs)} inputs but {len(shapes)} input shape(s) "
                              "were given")
