@@ -268,8 +268,8 @@ def _check_image(path: Path, profile: HardwareProfile) -> CheckResult:
             continue
         passed = actual <= limit
         items.append(CheckItem(what, "budget", passed, limit, actual,
-                               f"measured {detail} (section flags, arm-none-eabi-objdump): {actual} B {'within' if passed else 'over'} "
-                               f"{what} {limit:.6g}", None, "measured"))
+                               f"measured {detail} (section flags, arm-none-eabi-objdump): {actual} B "
+                               f"{'within' if passed else 'over'} {what} {limit:.6g}", None, "measured"))
     notes = ("a linked image: its flash and RAM are measured and gated; params, latency and energy need the model "
              "(edgeopt check MODEL or EXPORT_FOLDER)",)
     return CheckResult(None, tuple(items), notes=notes, image=str(path), image_profile=profile.name)
