@@ -202,12 +202,14 @@ def test_the_gate_refuses_graphs_onnx_and_onnxruntime_refuse(tmp_path, case, fra
 
 def test_names_with_rich_markup_print_as_text_and_yaml_alias_tricks_are_one_error(tmp_path):
     profile = tmp_path / "markup.yaml"
-    profile.write_text('name: "[/x]"\nextends: stm32f746\ndescription: "[bold red]not a style[/]"\n')
-    model = ROOT / "examples" / "kws_dscnn.onnx"
-    for args in (["check", model, "-p", profile], ["profile", model, "-p", profile], ["profiles", "show", profile]):
+    profile.write_text('name: markup\nextends: stm32f746\ndescription: "[/x] [bold red]not a style[/]"\n')
+    model = tmp_path / "[bold]kws.onnx"  # the model's name is printed
+    model.write_bytes((ROOT / "examples" / "kws_dscnn.onnx").read_bytes())
+    for args, shown in ((["check", model, "-p", profile], "[bold]kws"), (["profile", model, "-p", profile], "[bold]kws"),
+                        (["profiles", "show", profile], "[/x]")):
         result = CliRunner().invoke(main, [str(a) for a in args])
         assert result.exit_code == 0, result.output
-        assert "[/x]" in result.output and "Traceback" not in result.output
+        assert shown in result.output and "Traceback" not in result.output
     search = CliRunner().invoke(main, ["search", "-p", str(profile), "--trials", "1", "--no-early-stopping",
                                        "--runs-dir", str(tmp_path / "runs"), "--no-report"])
     assert search.exit_code == 0, search.output

@@ -19,7 +19,6 @@ one layer inside a model (`whole` False) pay no per-call overhead. Deterministic
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -43,6 +42,9 @@ PRIOR_WEIGHT = 0.03  # in log units, against residuals of log(predicted / measur
 MAX_FIT_ERROR = 0.5  # a mean relative error beyond this: the measurements contradict each other or the model
 DUPLICATE_SPREAD = 1.5  # one model measured twice this far apart: contradictory measurements
 SIGNIFICANT = 4  # digits the fitted figures keep (written to YAML; the fit error is of the rounded figures)
+
+
+MIN_LATENCY_S, MAX_LATENCY_S = 1e-12, 1e6  # a picosecond to eleven days: beyond either, a unit was lost
 
 
 class CalibrationError(EdgeoptError):
@@ -183,12 +185,13 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     # With the pulls below, what few measurements must fix is a rate, a per-layer overhead and the per-call one;
     # each op's own figures come from the data as far as it tells them apart.
     pooled = 1 + int(bool(ovh_ops)) + int(any(m.whole for m in measurements))
+    distinct = len({m.label for m in measurements})  # a model listed three times is one measurement, repeated
     if pool_overheads is None:
-        pool_overheads = len(measurements) < sum(map(len, (eff_keys, ovh_ops, half_ops, out_ops, window_ops,
+        pool_overheads = distinct < sum(map(len, (eff_keys, ovh_ops, half_ops, out_ops, window_ops,
                                                                    group_ops))) + 1
-    if len(measurements) < pooled:
+    if distinct < pooled:
         raise CalibrationError(
-            f"{len(measurements)} measurements cannot fit even {pooled} pooled figures (a compute rate"
+            f"{distinct} distinct measurements cannot fit even {pooled} pooled figures (a compute rate"
             + (", a per-layer overhead" if ovh_ops else "") + (" and the per-call overhead" if pooled == 3 else "")
             + f"); give at least {pooled}, and one per op kind ({', '.join(map(str, ovh_ops))}) for per-op figures")
     sample = np.array([i for i, _ in layers], dtype=np.int64)
@@ -306,8 +309,9 @@ def _check(measurements: Sequence[Measurement]) -> None:
         raise CalibrationError("no measurements to calibrate from")
     seen: dict[str, float] = {}
     for m in measurements:
-        if not (m.latency_s > 0 and math.isfinite(m.latency_s)):
-            raise CalibrationError(f"{m.label}: a measured latency must be positive and finite, got {m.latency_s!r}")
+        if not (MIN_LATENCY_S <= m.latency_s <= MAX_LATENCY_S):
+            raise CalibrationError(f"{m.label}: a measured latency must lie from {MIN_LATENCY_S:g} s to "
+                                   f"{MAX_LATENCY_S:g} s, got {m.latency_s!r}")
         if m.label in seen:
             a, b = sorted((seen[m.label], m.latency_s))
             if b > DUPLICATE_SPREAD * a:

@@ -7,6 +7,7 @@ or wait states, so the rows are an emulator's estimate standing in for a board's
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,9 +18,12 @@ from edgeopt.deploy.emulate import EmulatedRun
 from edgeopt.deploy.export import SOURCE
 from edgeopt.deploy.host import read_manifest
 from edgeopt.errors import EdgeoptError
+from edgeopt.escape import csv_cell
 from edgeopt.graph.build import build_graph
 
-COLUMNS = ("model", "layer", "latency_s", "source")
+# model_sha256: the file a row timed, so a row whose export folder was replaced since (-o reused) is not read as
+# timing the new model
+COLUMNS = ("model", "layer", "latency_s", "source", "model_sha256")
 
 
 def layer_groups(model_layers: Sequence[str], c_layers: Sequence[str]) -> list[list[str]]:
@@ -41,8 +45,10 @@ def layer_groups(model_layers: Sequence[str], c_layers: Sequence[str]) -> list[l
 def _whole_call_row(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: float) -> dict:
     """The row (model, layer empty, latency_s, source) of `run`'s whole call: the median over its samples, at
     `clock_hz` (positive)."""
-    return {"model": str(Path(export_dir) / SOURCE), "layer": "", "latency_s": _seconds(run.instructions, clock_hz),
-            "source": f"qemu {run.board} ({run.cpu}) -icount: instructions at {clock_hz / 1e6:g} MHz, one a cycle"}
+    model = Path(export_dir) / SOURCE
+    return {"model": str(model), "layer": "", "latency_s": _seconds(run.instructions, clock_hz),
+            "source": f"qemu {run.board} ({run.cpu}) -icount: instructions at {clock_hz / 1e6:g} MHz, one a cycle",
+            "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest()}
 
 
 def emulated_rows(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: float) -> list[dict]:
@@ -70,7 +76,7 @@ def check_appendable(path: str | os.PathLike) -> None:
     if not path.exists():
         return
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise EdgeoptError(f"{path}: cannot read as CSV: {exc}") from None
@@ -91,4 +97,5 @@ def append_rows(path: str | os.PathLike, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         if new:
             writer.writeheader()
-        writer.writerows({**row, "latency_s": repr(row["latency_s"])} for row in relative)
+        writer.writerows({**{key: csv_cell(value) for key, value in row.items()}, "latency_s": repr(row["latency_s"])}
+                         for row in relative)

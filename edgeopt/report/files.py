@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from edgeopt.atomic import atomic_folder
+from edgeopt.escape import csv_cell
 from edgeopt.figures import QUALITY_METRICS
 from edgeopt.profiles.units import format_bytes
 from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, heading, metric_label
@@ -45,7 +46,7 @@ def _csv(path: Path, rows) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(flat[0]) if flat else ["trial"])
         writer.writeheader()
-        writer.writerows(flat)
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in flat)
 
 
 def _fmt(value, digits: int = 3) -> str:

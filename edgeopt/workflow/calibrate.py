@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import os
 import platform
 import tempfile
@@ -18,7 +19,7 @@ from types import MappingProxyType
 import numpy as np
 
 from edgeopt.atomic import claim_file
-from edgeopt.cost.calibrate import CalibrationError, LatencyFit, Measurement, fit_latency
+from edgeopt.cost.calibrate import MAX_LATENCY_S, MIN_LATENCY_S, CalibrationError, LatencyFit, Measurement, fit_latency
 from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import Estimate, estimate
 from edgeopt.cost.record import total
@@ -30,6 +31,8 @@ from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.microbench import measure_latencies_s, write_micros
 from edgeopt.deploy.ort_layout import nchwc_layout
 from edgeopt.errors import EdgeoptError
+from edgeopt.escape import csv_text
+from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.graph.ops import Op
 from edgeopt.profiles.calibrated import calibrated_yaml
 from edgeopt.profiles.loader import available_profiles, load_profile
@@ -234,7 +237,7 @@ def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> Boar
     leave it empty)."""
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's BOM is not part of 'model'
             reader = csv.DictReader(handle)
             fields = reader.fieldnames or []
             rows = list(reader)
@@ -251,16 +254,20 @@ def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> Boar
     latencies, energies = [], []
     for line, row in enumerate(rows, start=2):
         where = f"{path}:{line}"
-        model = (row.get("model") or "").strip()
+        model = csv_text((row.get("model") or "").strip())
         if not model:
             raise EdgeoptError(f"{where}: model: empty; give the ONNX file the latency was measured on")
         model_path = Path(model) if Path(model).is_absolute() else path.parent / model
         if not model_path.is_file() or model_path.suffix != ".onnx":
             raise EdgeoptError(f"{where}: model: {model_path} is not an ONNX file")
+        digest = (row.get("model_sha256") or "").strip()
+        if digest and digest != hashlib.sha256(model_path.read_bytes()).hexdigest():
+            raise EdgeoptError(f"{where}: model: {model_path} is not the file this row timed (its sha256 differs: the "
+                               "export was replaced since); time it again")
         if model_path not in estimates:
             estimates[model_path] = estimate(model_path, profile)
         est, label = estimates[model_path], model
-        layer = (row.get("layer") or "").strip()
+        layer = csv_text((row.get("layer") or "").strip())
         if layer:
             est, label = _some_layers(est, layer, f"{where}: layer"), f"{model}:{layer}"
         latency = _quantity(row, columns[0], LATENCY_COLUMNS, Dimension.TIME, where, required=True)
@@ -273,20 +280,23 @@ def read_measurements(path: str | os.PathLike, profile: HardwareProfile) -> Boar
 
 
 def _quantity(row: dict, column: str, columns: dict, dimension: Dimension, where: str, *, required: bool):
-    """A cell with its unit (column without one) or a number in the column's unit; an empty optional cell: None."""
+    """A cell with its unit (column without one) or a number in the column's unit; an empty optional cell: None.
+    Bounded: a latency from a picosecond to eleven days, an energy from an attojoule to a megajoule."""
     raw, scale = (row.get(column) or "").strip(), columns[column]
     what = "time" if dimension is Dimension.TIME else "energy"
     if not raw and not required:
         return None
     try:
-        value = parse_quantity(raw, dimension) if scale is None else float(raw) * scale
-    except (UnitError, ValueError):
+        value = parse_quantity(raw, dimension) if scale is None else float(read_number(raw)) * scale
+    except (UnitError, NumberError):
         example = " (with a unit: 850us, 1.2ms)" if dimension is Dimension.TIME else " (with a unit: 12uJ, 0.3mJ)"
-        raise EdgeoptError(f"{where}: {column}: {raw!r} is not {'a' if what == 'time' else 'an'} {what}"
+        raise EdgeoptError(f"{where}: {column}: {short_repr(raw)} is not {'a' if what == 'time' else 'an'} {what}"
                            + (example if scale is None else " (a number)")) from None
-    if not (value > 0 and value < float("inf")):
+    low, high = (MIN_LATENCY_S, MAX_LATENCY_S) if what == "time" else (1e-18, 1e6)
+    if not low <= value <= high:
         measured = "latency" if what == "time" else what
-        raise EdgeoptError(f"{where}: {column}: {raw!r}: a measured {measured} must be positive")
+        raise EdgeoptError(f"{where}: {column}: {short_repr(raw)}: a measured {measured} lies from {low:g} to "
+                           f"{high:g} {'s' if what == 'time' else 'J'}")
     return value
 
 

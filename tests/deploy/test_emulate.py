@@ -121,13 +121,17 @@ def test_cli_export_of_a_compression_output_on_the_emulated_board(trained, reads
     assert cli.exit_code == 0, cli.output
     # the emulated run as a board's measurements file: the whole call, then each layer; it calibrates the profile
     rows = board.read_text().splitlines()
-    assert rows[0] == "model,layer,latency_s,source" and rows[1].startswith("../c/source.onnx,,")
+    assert rows[0] == "model,layer,latency_s,source,model_sha256" and rows[1].startswith("../c/source.onnx,,")
     assert len(rows) == 2 + json.loads(cli.output)["layers"] and "qemu" in rows[1]
     calibrated = CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board), "-o",
                                            str(tmp_path / "m4.yaml"), "--json"])
     assert calibrated.exit_code == 0, calibrated.output
     whole = json.loads(calibrated.output)["measurements"][0]
     assert whole["calibrated_latency_s"] == pytest.approx(whole["measured_latency_s"], rel=0.25)
+    (tmp_path / "c" / "source.onnx").write_bytes((tmp_path / "c" / "source.onnx").read_bytes() + b"\0")
+    replaced = CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--measurements", str(board), "-o",
+                                         str(tmp_path / "m4.yaml")])
+    assert replaced.exit_code == 2 and "not the file this row timed" in replaced.output  # -o reused since
     deployment = json.loads(cli.output)["deployment"]
     assert deployment["device"] == "cortex-m4" and deployment["emulated_equals_host"] == 1.0
     assert deployment["agreement"]["bit_exact_share"] == 1.0 and deployment["agreement"]["class_agreement"] >= 0.995
@@ -206,6 +210,6 @@ def test_cli_export_of_a_search_trial_quantizes_it_first(trial_checkpoint, reads
     deployed = data["deployment"]
     assert deployed["device"] == "cortex-m4" and deployed["emulated_equals_host"] == 1.0
     assert deployed["agreement"]["bit_exact_share"] == 1.0 and deployed["agreement"]["class_agreement"] >= 0.995
-    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == sorted(data["files"])
+    assert sorted(p.name for p in (tmp_path / "c").iterdir()) == sorted([*data["files"], ".edgeopt-output.json"])
     result = runner.invoke(main, ["export", str(trial_checkpoint), "-p", "stm32f746", "-o", str(tmp_path / "d")])
     assert result.exit_code == 2 and "give --data" in result.output and not (tmp_path / "d").exists()
