@@ -52,3 +52,18 @@ def short_repr(value: object) -> str:
     """`value`'s repr, a long one (a 300-digit integer) cut to what an error line can hold."""
     text = repr(value)
     return text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
+
+
+def check_fields(owner: str, record, bounds: dict[str, tuple[float | None, float | None, bool]]) -> None:
+    """Each field of `record` named in `bounds` (lowest, highest, whole number?) read by `read_number`; None passes.
+    Raises NumberError naming `owner` and the field."""
+    for name, (low, high, integer) in bounds.items():
+        value = getattr(record, name)
+        if value is None:
+            continue
+        try:
+            read_number(value, low=low, high=high, integer=integer)
+        except NumberError as exc:
+            raise NumberError(f"{owner}: {name}: {exc}") from None
+        if integer and isinstance(value, float):
+            raise NumberError(f"{owner}: {name}: expected a whole number, got {short_repr(value)}")

@@ -205,8 +205,8 @@ def test_names_with_rich_markup_print_as_text_and_yaml_alias_tricks_are_one_erro
     profile.write_text('name: markup\nextends: stm32f746\ndescription: "[/x] [bold red]not a style[/]"\n')
     model = tmp_path / "[bold]kws.onnx"  # the model's name is printed
     model.write_bytes((ROOT / "examples" / "kws_dscnn.onnx").read_bytes())
-    for args, shown in ((["check", model, "-p", profile], "[bold]kws"), (["profile", model, "-p", profile], "[bold]kws"),
-                        (["profiles", "show", profile], "[/x]")):
+    for args, shown in ((["check", model, "-p", profile], "[bold]kws"),
+                        (["profile", model, "-p", profile], "[bold]kws"), (["profiles", "show", profile], "[/x]")):
         result = CliRunner().invoke(main, [str(a) for a in args])
         assert result.exit_code == 0, result.output
         assert shown in result.output and "Traceback" not in result.output

@@ -6,7 +6,7 @@ import copy
 from dataclasses import dataclass
 
 from edgeopt.compression.context import CompressContext
-from edgeopt.compression.quantize import CompressError
+from edgeopt.compression.quantize import CompressError, check_options as _check
 from edgeopt.train.fit import FitSettings, fit, logits_of
 
 
@@ -22,6 +22,9 @@ class DistillConfig:
     batch_size: int = 64
 
     def __post_init__(self):
+        _check("distill", self, {"temperature": (1e-3, 1000.0, False), "alpha": (0.0, 1.0, False),
+                                 "epochs": (1, 100_000, True), "lr": (1e-9, 10.0, False),
+                                 "weight_decay": (0.0, 10.0, False), "batch_size": (1, 1 << 20, True)})
         if self.temperature <= 0:
             raise CompressError(f"distill: temperature must be positive, got {self.temperature}")
         if not 0.0 <= self.alpha <= 1.0:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeopt.numbers import NumberError, read_number
 from edgeopt.compression.distill import DistillConfig
 from edgeopt.compression.prune import ChannelPruneConfig, MagnitudePruneConfig
 from edgeopt.compression.quantize import CompressError, QuantizeConfig
@@ -27,7 +28,7 @@ class Pipeline:
     def __post_init__(self):
         if self.metric not in QUALITY_METRICS:
             raise CompressError(f"{self.source}: metric {self.metric!r} is not one of {', '.join(QUALITY_METRICS)}")
-        if self.max_drop is not None and not 0.0 <= self.max_drop < 1.0:
+        if self.max_drop is not None and not 0.0 <= self.max_drop < 1.0:  # NaN fails here too
             raise CompressError(f"{self.source}: max_drop must be in [0, 1), got {self.max_drop}")
         names = [step_name(step) for step in self.steps]
         if not names:
@@ -72,10 +73,10 @@ def load_pipeline(path: str | os.PathLike) -> Pipeline:
         steps.append(make_config(name, options, where))
     max_drop = data.get("max_drop", 0.01)
     try:
-        max_drop = None if max_drop is None else float(max_drop)
-    except (TypeError, ValueError):
-        raise CompressError(f"{locate(locations, ('max_drop',), str(path))}: max_drop: expected a number such as "
-                            f"0.01, got {max_drop!r}") from None
+        max_drop = None if max_drop is None else float(read_number(max_drop, low=0.0, high=1.0))
+    except NumberError as exc:
+        raise CompressError(f"{locate(locations, ('max_drop',), str(path))}: max_drop: {exc}; expected a share "
+                            "such as 0.01") from None
     return Pipeline(tuple(steps), str(data.get("metric", "f1")), max_drop, str(path))
 
 

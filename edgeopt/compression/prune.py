@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from edgeopt.compression.context import CompressContext
-from edgeopt.compression.quantize import CompressError
+from edgeopt.compression.quantize import CompressError, check_options as _check
 from edgeopt.cost.estimate import Estimate, estimate, limit_checks
 from edgeopt.figures import FIGURE_NAMES
 from edgeopt.train.fit import FitSettings, fit
@@ -42,6 +42,9 @@ class ChannelPruneConfig:
     max_ratio: float = 0.9  # torch-pruning leaves a layer whole when a ratio would empty it
 
     def __post_init__(self):
+        _check("prune", self, {"ratio": (0.0, 1.0, False), "steps": (1, 100, True),
+                               "finetune_epochs": (0, 100_000, True), "lr": (1e-9, 10.0, False),
+                               "batch_size": (1, 1 << 20, True), "max_ratio": (0.0, 1.0, False)})
         if self.ratio is not None and not 0.0 < self.ratio < 1.0:
             raise CompressError(f"prune: ratio must be between 0 and 1 (exclusive), got {self.ratio}")
         if self.ratio is not None and self.target is not None:
@@ -72,6 +75,8 @@ class MagnitudePruneConfig:
     distill: bool = True
 
     def __post_init__(self):
+        _check("magnitude_prune", self, {"sparsity": (0.0, 1.0, False), "finetune_epochs": (0, 100_000, True),
+                                         "lr": (1e-9, 10.0, False), "batch_size": (1, 1 << 20, True)})
         if not 0.0 < self.sparsity < 1.0:
             raise CompressError(f"magnitude_prune: sparsity must be between 0 and 1 (exclusive), got {self.sparsity}")
         if self.scope not in ("global", "layer"):

@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 from edgeopt.compression.context import CompressContext
 from edgeopt.compression.fakequant import LayerQuant, QuantPlan, attach, fold_batchnorm, weighted_layers
 from edgeopt.errors import EdgeoptError
+from edgeopt.numbers import NumberError, check_fields
 from edgeopt.intgrid.grid import activation_params
 from edgeopt.profiles.formats import get_format
 from edgeopt.profiles.schema import Analog
 
 CALIBRATION_METHODS = ("minmax", "percentile", "mse")
+
+
+def check_options(step: str, config, bounds: dict) -> None:
+    """A step's numeric options in their ranges (`numbers.check_fields`), as one CompressError."""
+    try:
+        check_fields(step, config, bounds)
+    except NumberError as exc:
+        raise CompressError(str(exc)) from None
 
 
 class CompressError(EdgeoptError):
@@ -41,6 +50,11 @@ class QuantizeConfig:
     batch_size: int = 64
 
     def __post_init__(self):
+        check_options("quantize", self, {
+            "percentile": (50.0, 100.0, False), "calibration_samples": (1, 10_000_000, True),
+            "qat_epochs": (0, 100_000, True), "qat_lr": (1e-9, 10.0, False),
+            "noise_finetune_epochs": (0, 100_000, True), "noise_draws": (1, 1000, True),
+            "batch_size": (1, 1 << 20, True)})
         if self.calibration not in CALIBRATION_METHODS:
             raise CompressError(f"quantize: calibration {self.calibration!r} is not one of "
                                 f"{', '.join(CALIBRATION_METHODS)}")

@@ -13,6 +13,7 @@ from edgeopt.compression.distill import DistillConfig, distill
 from edgeopt.compression.fakequant import QuantPlan
 from edgeopt.compression.prune import ChannelPruneConfig, MagnitudePruneConfig, magnitude_prune, prune
 from edgeopt.compression.quantize import CompressError, QuantizeConfig, quantize
+from edgeopt.numbers import NumberError, read_number
 from edgeopt.errors import UnitError
 from edgeopt.figures import COST_FIGURES
 from edgeopt.profiles.units import Dimension, parse_quantity
@@ -126,15 +127,12 @@ def _coerce(step: str, key: str, value, hint, where: str):
         if isinstance(value, bool):
             return value
         raise CompressError(f"{where}: {step}.{key}: expected true or false, got {value!r}")
-    if int in args and float not in args:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise CompressError(f"{where}: {step}.{key}: expected a whole number, got {value!r}")
-    if float in args:
+    if int in args or float in args:  # text too: YAML reads 1e-3 as text; ranges are the config's to check
         try:
-            return float(value)  # YAML reads 1e-3 as text
-        except (TypeError, ValueError):
-            raise CompressError(f"{where}: {step}.{key}: expected a number, got {value!r}") from None
+            number = read_number(value, integer=float not in args)
+        except NumberError as exc:
+            raise CompressError(f"{where}: {step}.{key}: {exc}") from None
+        return number if float not in args else float(number)
     if str in args:
         if isinstance(value, str):
             return value

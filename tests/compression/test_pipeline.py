@@ -53,11 +53,19 @@ def test_yaml_resolves_to_typed_configs_with_units(tmp_path):
     ("steps:\n  - prune: {target: {params: 4 apples}}\n", r"prune.target.params"),
     ("steps:\n  - quantize: {}\n  - prune: {ratio: 0.5}\n", "quantize must be the last step"),
     ("steps: []\n", "non-empty list"),
-    ("steps:\n  - quantize: {qat_epochs: two}\n", "qat_epochs: expected a whole number"),
-    ("steps:\n  - quantize: {}\nmax_drop: lots\n", "max_drop: expected a number"),
+    ("steps:\n  - quantize: {qat_epochs: two}\n", "qat_epochs: 'two' is not a number"),
+    ("steps:\n  - distill: {batch_size: 0}\n", "distill: batch_size: 0 is below 1"),
+    ("steps:\n  - distill: {lr: -0.001}\n", "distill: lr: -0.001 is below"),
+    ("steps:\n  - distill: {lr: .nan}\n", "distill.lr: nan is not a finite number"),
+    ("steps:\n  - prune: {finetune_epochs: " + "9" * 300 + "}\n", "prune.finetune_epochs: .* is too large"),
+    ("steps:\n  - quantize: {batch_size: 2.5}\n", "quantize.batch_size: 2.5 is not a whole number"),
+    ("steps:\n  - magnitude_prune: {lr: 1e400}\n", "magnitude_prune.lr: inf is not a finite number"),
+    ("steps:\n  - quantize: {}\nmax_drop: lots\n", "max_drop: 'lots' is not a number"),
+    ("steps:\n  - quantize: {}\nmax_drop: .nan\n", "max_drop: nan is not a finite number"),
+    ("steps:\n  - quantize: {}\nmax_drop: " + "9" * 300 + "\n", "max_drop: .* is too large"),
     ("steps:\n  - quantize: {}\nmetric: auc\n", "metric 'auc' is not one of precision, recall, f1, accuracy"),
     ("steps:\n  - quantize: {}\nteacher: x\n", "unknown key 'teacher'"),
-    ("steps:\n  - distill: {alpha: 3}\n", "pipeline.yaml:2: distill: alpha must be in"),
+    ("steps:\n  - distill: {alpha: 3}\n", "pipeline.yaml:2: distill: alpha: 3.0 is above 1"),
 ])
 def test_bad_pipelines_name_the_file_line_and_what_is_allowed(tmp_path, body, message):
     with pytest.raises(CompressError, match=message):
