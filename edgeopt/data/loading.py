@@ -60,7 +60,39 @@ def _assemble(path: Path, arrays: dict[str, np.ndarray], val_fraction: float, se
     return Dataset(path.stem, x_train, y_train, x_val, y_val, x_test, y_test, num_classes)
 
 
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: no bound but the file's own size
+        return 1 << 62
+
+
+def _check_header(handle, stored_bytes: int, where: str) -> None:
+    """An array's header read before its data: the bytes its shape and dtype declare must be what the file stores
+    (a 602-byte file declaring 10^12 samples is refused, not allocated) and fit in this machine's memory."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)(handle)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{where}: cannot read as a .npy array: {exc or type(exc).__name__}") from None
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if declared > stored_bytes:
+        raise DataError(f"{where}: its header declares shape {shape} ({declared:,} bytes of {dtype}) but the file "
+                        f"holds {stored_bytes:,}; a truncated or forged file")
+    if declared > _memory_bytes() // 2:
+        raise DataError(f"{where}: shape {shape} is {declared:,} bytes, more than half of this machine's memory")
+
+
 def _npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename.removesuffix(".npy") in NPZ_KEYS:
+                    with archive.open(info) as member:
+                        _check_header(member, info.file_size, f"{path}: {info.filename}")
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: cannot read as .npz: {exc or type(exc).__name__}") from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             # Unknown arrays are not even read: an object array among them would need pickle.
@@ -105,6 +137,12 @@ def _npy_pair(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: name .npy inputs x.npy / NAME_x.npy, with labels in y.npy / NAME_y.npy beside them")
     if not partner.is_file():
         raise DataError(f"{path}: labels file {partner.name} not found beside it")
+    for item in (path, partner):
+        try:
+            with item.open("rb") as handle:
+                _check_header(handle, item.stat().st_size, str(item))
+        except OSError as exc:
+            raise DataError(f"{item}: cannot read .npy: {exc.strerror or exc}") from None
     try:
         return {"x_train": np.load(path, allow_pickle=False), "y_train": np.load(partner, allow_pickle=False)}
     except (OSError, ValueError, EOFError) as exc:
