@@ -515,8 +515,8 @@ def dashboard_cmd(run_dir, storage, host, port) -> None:
     """
     from edgeopt.report.dashboard import serve_dashboard
 
-    click.echo(f"serving {run_dir} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
-    serve_dashboard(run_dir, storage, host, port)
+    serve_dashboard(run_dir, storage, host, port, announce=lambda: click.echo(
+        f"serving {run_dir} at http://{host}:{port}/ (Ctrl-C stops)", err=True))
 
 
 @main.command("report")

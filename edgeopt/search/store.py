@@ -3,6 +3,7 @@ storage (a SQLite file under runs/<name>/ by default, or any storage URL). Reade
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -82,12 +83,13 @@ class Store:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.folder = Path(folder) if folder is not None else None
+        shown = masked_url(storage_url)
         try:
             self.storage = _open_storage(storage_url, owned=create)
             if name is None:
                 names = [s.study_name for s in self.storage.get_all_studies()]
                 if len(names) != 1:
-                    raise StoreError(f"{storage_url} holds {len(names)} studies ({', '.join(names) or 'none'}); "
+                    raise StoreError(f"{shown} holds {len(names)} studies ({', '.join(names) or 'none'}); "
                                      "name the one to open")
                 name = names[0]
             if create:
@@ -97,8 +99,10 @@ class Store:
                 self.study = optuna.load_study(storage=self.storage, study_name=name, sampler=sampler)
         except StoreError:
             raise
-        except Exception as exc:  # bad URL, unwritable folder, foreign database, no such study
-            raise StoreError(f"cannot open study {name!r} at {storage_url}: {exc}") from None
+        except Exception as exc:  # bad URL, unwritable folder, foreign database (a corrupt study.db), no such study
+            which = f"study {name!r}" if name is not None else "the study"
+            reason = (_masked(str(exc), storage_url).splitlines() or [type(exc).__name__])[0][:300]
+            raise StoreError(f"cannot open {which} at {shown}: {reason}") from None
         self.study_id = self.storage.get_study_id_from_name(name)
         self._records: dict[int, TrialRecord] = {
             r.number: r for r in (_record(f) for f in self.storage.get_all_trials(self.study_id, deepcopy=False))
@@ -263,10 +267,33 @@ def open_store(run_dir: str | Path, storage: str | None = None) -> Store:
         raise EdgeoptError(f"{run_dir}: no search here (no study.db); run `edgeopt search --name {run_dir.name}`")
     if storage is None and database.stat().st_size == 0:
         raise EdgeoptError(f"{database}: empty (0 bytes): not a search's study; the run's records are lost")
+    if storage is not None and storage.startswith("sqlite:///") and not Path(storage[len("sqlite:///"):]).is_file():
+        raise EdgeoptError(f"{storage}: no such database; opening a run creates nothing")
     store = Store(url, None if storage is None else run_dir.name, folder=run_dir, create=False)
     if not store.settings:
         raise EdgeoptError(f"{database}: this study holds no edgeopt settings; was it made by `edgeopt search`?")
     return store
+
+
+def masked_url(url: str) -> str:
+    """A storage URL fit to print: its password replaced by ***."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: hide whatever stands between ':' and '@'
+        return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _masked(text: str, url: str) -> str:
+    """`text` (a driver's error) with the URL's password, wherever it appears, replaced by ***."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:
+        password = None
+    return text.replace(url, masked_url(url)).replace(password, "***") if password else text
 
 
 def _open_storage(url: str, owned: bool):

@@ -103,3 +103,29 @@ def test_a_truncated_checkpoint_is_one_error_under_report(run):
         checkpoint.write_bytes(checkpoint.read_bytes()[:200])
     report = _invoke("report", run, "--json")
     assert report.exit_code == 2 and str(checkpoint.name) in report.output and "Traceback" not in report.output
+
+
+def test_storage_urls_never_print_a_password_and_opening_creates_nothing(tmp_path):
+    (tmp_path / "r").mkdir()
+    secret = _invoke("report", tmp_path / "r", "--storage", "postgresql://u:hunter2@127.0.0.1:1/db")
+    assert secret.exit_code == 2 and "hunter2" not in secret.output and "u:***@" in secret.output
+    new = _invoke("report", tmp_path / "r", "--storage", f"sqlite:///{tmp_path / 'new.db'}")
+    assert new.exit_code == 2 and not (tmp_path / "new.db").exists()
+    (tmp_path / "r" / "study.db").write_text("garbage")
+    corrupt = _invoke("report", tmp_path / "r")
+    assert corrupt.exit_code == 2 and "None" not in corrupt.output and len(corrupt.output.strip().splitlines()) == 1
+
+
+def test_a_dashboard_without_its_extra_says_so_before_serving(run, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_dashboard(name, *args, **kwargs):
+        if name == "optuna_dashboard":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dashboard)
+    result = _invoke("dashboard", run)
+    assert result.exit_code == 2 and "edgeopt[dashboard]" in result.output and "serving" not in result.output
