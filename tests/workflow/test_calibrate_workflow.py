@@ -187,3 +187,14 @@ def test_a_model_onnxruntime_cannot_run_is_one_error(tmp_path):
     assert result.exit_code == 2 and "two.onnx: onnxruntime cannot time it" in result.output, result.output
     assert "Traceback" not in result.output and not out.exists()
 
+
+
+def test_a_float_model_for_a_cortex_m_runtime_is_refused_before_anything_is_built(tmp_path):
+    from click.testing import CliRunner
+
+    from edgeopt.cli import main
+
+    result = CliRunner().invoke(main, ["calibrate", "-p", "stm32f746", "--runtime", "cortex-m4", "--models",
+                                       "examples/kws_dscnn.onnx", "-o", str(tmp_path / "m4.yaml")])
+    assert result.exit_code == 2 and "int8 QDQ" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m4.yaml").exists()
