@@ -66,6 +66,7 @@ class Provenance:
 
     source: str = ESTIMATED
     fit_error: float | None = None  # calibrated: the fit's mean absolute relative error over its measurements
+    beyond: str | None = None  # calibrated: how the model lies outside what the calibration measured, if it does
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -73,16 +74,18 @@ class Provenance:
 
     def __str__(self) -> str:
         if self.source == CALIBRATED and self.fit_error is not None:
-            return f"{CALIBRATED} (fit error {self.fit_error:.1%})"
+            return f"{CALIBRATED} (fit error {self.fit_error:.1%}{', extrapolated' if self.beyond else ''})"
         return self.source
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "fit_error": self.fit_error}
+        data = {"source": self.source, "fit_error": self.fit_error}
+        return data | {"beyond_calibration": self.beyond} if self.beyond else data
 
     @classmethod
     def from_dict(cls, data: object) -> Provenance:
         if isinstance(data, Mapping) and data.get("source") in SOURCES:
-            return cls(str(data["source"]), data.get("fit_error"))
+            beyond = data.get("beyond_calibration")
+            return cls(str(data["source"]), data.get("fit_error"), beyond if isinstance(beyond, str) else None)
         return cls()
 
 

@@ -158,12 +158,25 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
     calibration = profile.calibration
     latency_from = energy_from = Provenance()
     if calibration is not None:
-        latency_from = Provenance(CALIBRATED, calibration.fit_error)
+        latency_from = Provenance(CALIBRATED, calibration.fit_error, _beyond(layers, calibration))
+        if latency_from.beyond:
+            notes.append(f"latency extrapolated beyond the calibration: {latency_from.beyond}")
         if calibration.energy_fit_error is not None:
             energy_from = Provenance(CALIBRATED, calibration.energy_fit_error)
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
                       tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from)
     return replace(result, violations=tuple(find_violations(result, profile)))
+
+
+def _beyond(layers, calibration) -> str | None:
+    """How a model lies outside what `calibration` measured (a layer writing more elements than any measured one
+    did), or None."""
+    limit = calibration.max_activation_elements
+    sizes = [(math.prod(layer.output_shape), layer.name) for layer in layers if layer.output_shape]
+    if limit is None or not sizes or max(sizes)[0] <= limit:
+        return None
+    elements, name = max(sizes)
+    return f"layer {name} writes {elements:,} elements; the largest measured layer wrote {limit:,}"
 
 
 def _folded_batchnorms(graph: Graph, in_place: frozenset[int], producer: dict[str, int]):

@@ -83,6 +83,8 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
     if calibration.energy_fit_error is not None:
         lines += [f"  energy_samples: {calibration.energy_samples}",
                   f"  energy_fit_error: {calibration.energy_fit_error:.4f}"]
+    if calibration.max_activation_elements is not None:
+        lines.append(f"  max_activation_elements: {calibration.max_activation_elements}")
     return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,7 @@ from edgeopt.profiles.schema import (
     MemoryLevel,
     Quantization,
 )
+from edgeopt.numbers import short_repr
 from edgeopt.profiles.units import Dimension, parse_quantity
 from edgeopt.profiles.yamldoc import FieldPath, Location, locate, read_yaml
 
@@ -439,15 +440,15 @@ class _Builder:
     def _calibration(self, value: object) -> Calibration:
         field = ("calibration",)
         keys = ("runtime", "machine", "date", "samples", "fit_error", "within_10pct")
-        data = self.mapping(field, value, (*keys, "energy_samples", "energy_fit_error"))
+        data = self.mapping(field, value, (*keys, "energy_samples", "energy_fit_error", "max_activation_elements"))
         for key in keys:
             self.required(data, (*field, key), "written by edgeopt calibrate")
         if ("energy_samples" in data) != ("energy_fit_error" in data):
             raise self.fail((*field, "energy_samples"), "energy_samples and energy_fit_error come together")
-        for key in ("samples", "energy_samples"):
+        for key in ("samples", "energy_samples", "max_activation_elements"):
             count = data.get(key, 1)
-            if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-                raise self.fail((*field, key), f"expected a positive whole number, got {count!r}")
+            if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1 << 48:
+                raise self.fail((*field, key), f"expected a positive whole number, got {short_repr(count)}")
         shares = {}
         for key in ("fit_error", "within_10pct", "energy_fit_error"):
             if key not in data:
@@ -461,7 +462,7 @@ class _Builder:
         return Calibration(self.text((*field, "runtime"), data["runtime"]), self.text((*field, "machine"),
                            data["machine"]), self.text((*field, "date"), str(data["date"])), data["samples"],
                            shares["fit_error"], shares["within_10pct"], data.get("energy_samples"),
-                           shares.get("energy_fit_error"))
+                           shares.get("energy_fit_error"), data.get("max_activation_elements"))
 
     def _analog(self, value: object) -> Analog:
         field = ("analog",)

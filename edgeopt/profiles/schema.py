@@ -138,12 +138,17 @@ class Calibration:
     within_10pct: float  # share of them the fit predicts within +-10%
     energy_samples: int | None = None  # measured energies the energy figures were fitted to (None: not calibrated)
     energy_fit_error: float | None = None
+    # the most elements any one measured layer wrote: past it a latency is extrapolated (caches, memory traffic the
+    # measurements never saw), and estimates say so
+    max_activation_elements: int | None = None
 
     def describe(self) -> str:
         text = (f"calibrated on {self.runtime}, {self.machine}, {self.date}: {self.samples} measurements, fit error "
                 f"{self.fit_error:.1%}")
         if self.energy_fit_error is not None:
             text += f"; energy from {self.energy_samples} measurements, fit error {self.energy_fit_error:.1%}"
+        if self.max_activation_elements is not None:
+            text += f"; largest measured layer {self.max_activation_elements:,} elements"
         return text
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
+import math
 import os
 import platform
 import tempfile
@@ -157,7 +158,7 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
     energy = fit_energy(profile, metered) if metered else None
     calibration = Calibration(where, _machine(), date.today().isoformat(), len(rows), round(fit.fit_error, 4),
                               round(fit.within_10pct, 4), len(metered) if energy else None,
-                              round(energy.fit_error, 4) if energy else None)
+                              round(energy.fit_error, 4) if energy else None, _largest_layer(rows))
     per_cycle = {fmt: rate / profile.compute.clock_hz for fmt, rate in fit.macs_per_s.items()
                  if f"compute.macs_per_cycle.{fmt}" in profile.figure_sources}
     bandwidths = {level: bw for level, bw in (("weights", fit.weight_bandwidth),
@@ -175,6 +176,12 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                            **fit.per_op_figures(), **result.layout_figures())
     _write_checked(out, text)
     return result
+
+
+def _largest_layer(rows) -> int | None:
+    """The most elements any layer of the measured models wrote (None when no shape is known)."""
+    sizes = [math.prod(layer.output_shape) for m in rows for layer in m.estimate.layers if layer.output_shape]
+    return max(sizes) if sizes else None
 
 
 def with_layout(profile: HardwareProfile, layout: dict[Op, tuple[int, int]]) -> HardwareProfile:

@@ -331,3 +331,20 @@ def test_zero_weights_save_only_on_sparse_devices(zeros, name):
     expected = dense.total.weight_bytes - max(0.0, zeros * bytes_per_weight - (layer.weight_params / 8 if zeros else 0))
     assert on_sparse.total.weight_bytes == pytest.approx(expected)
     assert on_sparse.total.latency_s <= estimate_graph(graph, sparse_profile).total.latency_s + 1e-15
+
+
+def test_a_model_larger_than_what_the_calibration_measured_says_so(tmp_path):
+    """A calibrated profile records the largest layer it measured; a model past it is estimated and flagged as
+    extrapolated, in its notes and in its latency's provenance."""
+    from edgeopt import estimate, load_profile
+
+    (tmp_path / "c.yaml").write_text(
+        "name: c\nextends: stm32f746\ncalibration:\n  runtime: qemu\n  machine: ci\n  date: 2026-12-07\n  samples: 9\n"
+        "  fit_error: 0.05\n  within_10pct: 0.9\n  max_activation_elements: 1000\n")
+    profile = load_profile(tmp_path / "c.yaml")
+    small = estimate(nn.Sequential(nn.Conv1d(1, 4, 3, padding=1)), profile, (1, 1, 100))
+    large = estimate(nn.Sequential(nn.Conv1d(1, 4, 3, padding=1)), profile, (1, 1, 1000))
+    assert small.latency_from.beyond is None and "extrapolated" not in str(small.latency_from)
+    assert "4,000 elements" in large.latency_from.beyond and "extrapolated" in str(large.latency_from)
+    assert any("beyond the calibration" in note for note in large.notes)
+    assert large.figures().to_dict()["provenance"]["latency_s"]["beyond_calibration"] == large.latency_from.beyond
