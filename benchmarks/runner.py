@@ -174,7 +174,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the results here")
     parser.add_argument("--pack-memory", action="store_true", help="on a GPU: peak memory of one pack by its size")
+    parser.add_argument("--search", type=int, default=None, metavar="TRIALS",
+                        help="instead: `edgeopt search` end to end (bundled example, random sampler, TRIALS trials) "
+                             "with one worker and with the default workers, alternated --rounds times")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    if args.search:
+        end_to_end(args.search, args.rounds, args.seed, args.family[0])
+        return
 
     import torch
 
@@ -226,6 +233,34 @@ def main() -> None:
         results.append({"pack_memory": pack_memory(args.family[0], args.seed)})
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+def end_to_end(trials: int, rounds: int, seed: int, family: str) -> None:
+    """Wall time of a whole search (costing, sampling, training, the store; no report) with `--workers 1` and with
+    the default (one per core), in alternating rounds so both see the same machine; the goal is a speedup of at
+    least 0.8 x cores."""
+    from edgeopt.runner.coordinator import run_search
+    from edgeopt.search.settings import SearchSettings
+
+    cores = os.cpu_count() or 1
+    print(f"# {date.today()}, {platform.node()} ({platform.machine()}, {cores} cores): edgeopt search --space "
+          f"{family} --sampler random --trials {trials} --profile sequencer-fpga --profile stm32f746, {rounds} rounds")
+    print("| round | --workers 1 (s) | default, one per core (s) | speedup | speedup / cores |")
+    print("|---|---|---|---|---|")
+    speedups = []
+    for index in range(rounds):
+        times = {}
+        for workers in (1, None):
+            with tempfile.TemporaryDirectory() as runs:
+                settings = SearchSettings(name="bench", space=family, profiles=("sequencer-fpga", "stm32f746"),
+                                          sampler="random", trials=trials, seed=seed + index, runs_dir=runs,
+                                          workers=workers, device="cpu")
+                start = time.perf_counter()
+                run_search(settings)
+                times[workers] = time.perf_counter() - start
+        speedups.append(times[1] / times[None])
+        print(f"| {index} | {times[1]:.1f} | {times[None]:.1f} | {speedups[-1]:.2f}x | {speedups[-1] / cores:.2f} |")
+    print(f"median speedup {np.median(speedups):.2f}x = {np.median(speedups) / cores:.2f} x cores (goal: 0.8)")
 
 
 def pack_memory(family: str, seed: int) -> dict:

@@ -620,7 +620,8 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
               help="c: C99 source (model.h / model.c), integer-only, for a firmware build; tvm: Apache TVM builds "
                    "for the host and a Cortex-M4 (extra edgeopt[tvm]).")
 @click.option("--name", default="model", show_default=True,
-              help="C prefix of every symbol and of the file names (two models in one image need two names).")
+              help="C prefix of every symbol and of the file names (two models in one image need two names): "
+                   "lower-case letters, digits and underscores, not a C keyword or standard header's name.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (written whole; an earlier export there is replaced).")
 @click.option("--data", "-d", default=None,

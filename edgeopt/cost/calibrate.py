@@ -191,7 +191,8 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
                                                                    group_ops))) + 1
     if distinct < pooled:
         raise CalibrationError(
-            f"{distinct} distinct measurements cannot fit even {pooled} pooled figures (a compute rate"
+            f"{distinct} distinct measurement{'s' if distinct != 1 else ''} cannot fit even {pooled} pooled figures "
+            "(a compute rate"
             + (", a per-layer overhead" if ovh_ops else "") + (" and the per-call overhead" if pooled == 3 else "")
             + f"); give at least {pooled}, and one per op kind ({', '.join(map(str, ovh_ops))}) for per-op figures")
     sample = np.array([i for i, _ in layers], dtype=np.int64)
@@ -310,8 +311,8 @@ def _check(measurements: Sequence[Measurement]) -> None:
     seen: dict[str, float] = {}
     for m in measurements:
         if not (MIN_LATENCY_S <= m.latency_s <= MAX_LATENCY_S):
-            raise CalibrationError(f"{m.label}: a measured latency must lie from {MIN_LATENCY_S:g} s to "
-                                   f"{MAX_LATENCY_S:g} s, got {m.latency_s!r}")
+            raise CalibrationError(f"{m.label}: a measured latency must be positive, from {MIN_LATENCY_S:g} s to "
+                                   f"{MAX_LATENCY_S:g} s; got {m.latency_s!r}")
         if m.label in seen:
             a, b = sorted((seen[m.label], m.latency_s))
             if b > DUPLICATE_SPREAD * a:

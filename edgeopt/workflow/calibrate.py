@@ -309,8 +309,8 @@ def _quantity(row: dict, column: str, columns: dict, dimension: Dimension, where
     low, high = (MIN_LATENCY_S, MAX_LATENCY_S) if what == "time" else (1e-18, 1e6)
     if not low <= value <= high:
         measured = "latency" if what == "time" else what
-        raise EdgeoptError(f"{where}: {column}: {short_repr(raw)}: a measured {measured} lies from {low:g} to "
-                           f"{high:g} {'s' if what == 'time' else 'J'}")
+        raise EdgeoptError(f"{where}: {column}: {short_repr(raw)}: a measured {measured} must be positive, from "
+                           f"{low:g} to {high:g} {'s' if what == 'time' else 'J'}")
     return value
 
 

@@ -199,7 +199,7 @@ def test_figures_stay_physical_whatever_the_measurements(micro_files, scale, noi
 def test_too_few_or_contradictory_measurements_are_one_error(micro_files):
     start = load_profile("host-cpu")
     rows = measured_on(start, micro_files, start)
-    with pytest.raises(CalibrationError, match=r"2 measurements cannot fit even 3 pooled figures"):
+    with pytest.raises(CalibrationError, match=r"2 distinct measurements cannot fit even 3 pooled figures"):
         fit_latency(start, rows[:2])
     with pytest.raises(CalibrationError, match="measured twice"):
         fit_latency(start, [*rows, dataclasses.replace(rows[0], latency_s=rows[0].latency_s * 3)])

@@ -99,7 +99,7 @@ def test_a_profile_file_is_extended_by_its_path(board, tmp_path):
     ("model,latency\n{model},-1ms\n", "board.csv:2: latency"),
     ("name,time\n{model},1ms\n", "expected a header with 'model' and one of latency"),
     ("model,latency\n", "no measurements"),
-    ("model,latency\n{model},1ms\n{model},1ms\n", "2 measurements cannot fit even 3 pooled figures"),
+    ("model,latency\n{model},1ms\n{model},1ms\n", "1 distinct measurement cannot fit even 3 pooled figures"),
 ])
 def test_a_bad_measurements_file_is_one_error_and_nothing_written(board, tmp_path, content, message):
     (tmp_path / "board.csv").write_text(content.format(model=board / "dense_8x8.onnx"))
