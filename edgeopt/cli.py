@@ -355,8 +355,8 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
               show_default=True, help="Quality objective (binary: of the positive class).")
 @click.option("--objective", type=click.Choice(OBJECTIVES), default="weight_bytes", show_default=True,
               help="Hardware objective (on the first profile).")
-@click.option("--positive-class", type=int, default=1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--positive-class", type=click.IntRange(0, 1_000_000), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2 ** 32 - 1), default=0, show_default=True)
 @click.option("--runs-dir", default="runs", show_default=True)
 @click.option("--storage", default=None, help="Optuna storage URL (default: sqlite file in the run folder).")
 @click.option("--resume", "resume", default=None, type=click.Path(file_okay=False),
@@ -554,8 +554,8 @@ def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool
               help="Largest allowed loss in the metric, e.g. 0.01 (default: the pipeline's, else 0.01).")
 @click.option("--metric", type=click.Choice(QUALITY_METRICS), default=None,
               help="Metric the tolerance is measured in (default: the pipeline's, else f1).")
-@click.option("--positive-class", type=int, default=1, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--positive-class", type=click.IntRange(0, 1_000_000), default=1, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2 ** 32 - 1), default=0, show_default=True)
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (written whole at the end; an earlier output there is replaced).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -633,7 +633,7 @@ def compress_cmd(model, profile, pipeline_file, auto, data, label_column, weight
 @click.option("--measurements-out", "measurements_out", default=None, type=click.Path(dir_okay=False),
               help="With --emulate: append the emulated latency (the whole call and each layer, instructions at the "
                    "profile's clock) to this CSV, for `edgeopt calibrate --measurements`.")
-@click.option("--positive-class", type=int, default=1, show_default=True)
+@click.option("--positive-class", type=click.IntRange(0, 1_000_000), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, measurements_out, positive_class,
                as_json) -> None:
@@ -705,7 +705,7 @@ def space() -> None:
 @click.option("--data", "-d", default=None, help="Dataset fixing the input shape (default: the bundled example).")
 @click.option("--label", "label_column", default=None, help="Label column of a CSV dataset (default: label).")
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2 ** 32 - 1), default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def space_show(space_file: str, profiles, data, label_column, samples: int, seed: int, as_json: bool) -> None:
     """Size of SPACE_FILE, the share of its configurations that apply to the data's samples, a few sampled

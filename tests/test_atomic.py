@@ -190,3 +190,19 @@ def test_no_marker_is_ever_written_outside_the_output(tmp_path):
     out = tmp_path / "deep" / "out"
     _write("report", out, {"a.txt": "1"})
     assert sorted(os.listdir(tmp_path / "deep")) == ["out"]
+
+
+def test_export_data_of_the_wrong_shape_is_one_error_and_nothing_is_written(run_dir, tmp_path):
+    checkpoint = next(run_dir.glob("trials/*/checkpoint.pt"))
+    result = _invoke("export", checkpoint, "-p", "sequencer-fpga", "--data", "shapes", "-o", tmp_path / "c")
+    assert result.exit_code == 2 and "shape" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("manifest", ['{"name": "model"', '{"name": "x\\"); system(\\"y", "format": "c", '
+                                      '"layers": 1, "output_size": 2, "profile": "p"}', "[]"])
+def test_check_on_a_truncated_or_foreign_manifest_is_exit_2(tmp_path, manifest):
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "manifest.json").write_text(manifest)
+    result = _invoke("check", tmp_path / "e", "-p", "stm32f746")
+    assert result.exit_code == 2 and "manifest" in result.output and "Traceback" not in result.output

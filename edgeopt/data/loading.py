@@ -116,7 +116,7 @@ def _csv(path: Path, label_column: str | None) -> dict[str, np.ndarray]:
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file; expected a CSV with a header row and a label column")
     try:
-        table = np.genfromtxt(path, delimiter=",", names=True, dtype=np.float64, encoding="utf-8")
+        table = np.genfromtxt(path, delimiter=",", names=True, dtype=np.float64, encoding="utf-8-sig")
     except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read as CSV with a header row: {exc}") from None
     names = table.dtype.names or ()

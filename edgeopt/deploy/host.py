@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeopt.escape import fill_template
+from edgeopt.escape import c_name, fill_template
 from edgeopt.errors import EdgeoptError
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
@@ -45,9 +45,40 @@ int main(int argc, char **argv) {
 MANIFEST = "manifest.json"  # what `deploy.export` writes into an export folder
 
 
+# what readers of a manifest use, with the kinds they must be: a manifest is input (a truncated or foreign
+# manifest.json is one error), and its name reaches compiler flags and generated C, so it is checked as --name is
+_MANIFEST_FIELDS = {"name": str, "format": str, "layers": int, "output_size": int, "profile": str}
+_OPTIONAL_COUNTS = ("counted_arena_bytes", "counted_ram_bytes", "input_bits")
+
+
 def read_manifest(export_dir: str | os.PathLike) -> dict:
-    """An export folder's manifest (name, sizes, scales, input bits, ...)."""
-    return json.loads((Path(export_dir) / MANIFEST).read_text())
+    """An export folder's manifest (name, sizes, scales, input bits, ...), checked: one EdgeoptError naming the file
+    and the field when it is not one `edgeopt export` wrote."""
+    path = Path(export_dir) / MANIFEST
+    try:
+        if path.stat().st_size > 64 << 20:
+            raise EdgeoptError(f"{path}: {path.stat().st_size:,} bytes: not a manifest edgeopt wrote")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise EdgeoptError(f"{path}: not an edgeopt export manifest ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(data, dict):
+        raise EdgeoptError(f"{path}: not an edgeopt export manifest (not a JSON object)")
+    for key, kind in _MANIFEST_FIELDS.items():
+        value = data.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and not 0 <= value <= 1 << 31):
+            raise EdgeoptError(f"{path}: {key}: {str(value)[:60]!r} is not what edgeopt export writes; export again")
+    for key in _OPTIONAL_COUNTS:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1 << 40):
+            raise EdgeoptError(f"{path}: {key}: {str(value)[:60]!r} is not what edgeopt export writes; export again")
+    names = data.get("layer_names")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise EdgeoptError(f"{path}: layer_names: not a list of names; export again")
+    try:
+        c_name(data["name"])
+    except EdgeoptError as exc:
+        raise EdgeoptError(f"{path}: name: {exc}") from None
+    return data
 
 
 def input_dtype(manifest: dict) -> type:

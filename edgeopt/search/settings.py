@@ -157,7 +157,7 @@ class SettingsError(EdgeoptError):
 _NUMBERS: dict[str, tuple[type, float | None, float | None, bool]] = {
     "early_stopping": (bool, None, None, False), "trials": (int, 1, 10_000_000, True),
     "time_s": (float, 0, 3.2e7, True), "min_epochs": (int, 1, 100_000, False), "eta": (int, 2, 100, False),
-    "positive_class": (int, 0, 1_000_000, False), "seed": (int, -(2 ** 63), 2 ** 63 - 1, False),
+    "positive_class": (int, 0, 1_000_000, False), "seed": (int, 0, 2 ** 32 - 1, False),
     "threads": (int, 1, 4096, False), "distill_temperature": (float, 0, 1000.0, False),
     "distill_alpha": (float, 0.0, 1.0, False), "workers": (int, 1, 4096, True), "pack": (int, 1, 4096, True),
     "retries": (int, 0, 100, False),

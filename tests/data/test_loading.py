@@ -203,3 +203,11 @@ def test_an_array_header_declaring_more_than_the_file_holds_is_refused_before_al
     assert path.stat().st_size < 1000
     with pytest.raises(DataError, match="declares shape"):
         load_dataset(str(path))
+
+
+def test_a_csv_with_a_byte_order_mark_reads_its_first_column_by_name(tmp_path):
+    """Spreadsheets save UTF-8 CSVs with a BOM; it is not part of the first column's name."""
+    rows = "".join(f"{i % 2},{i},{i * 2}\n" for i in range(40))
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + f"label,a,b\n{rows}".encode())
+    dataset = load_dataset(tmp_path / "bom.csv", label_column="label")
+    assert dataset.sample_shape == (2,) and dataset.num_classes == 2
