@@ -59,6 +59,9 @@ class SearchSettings:
     def __post_init__(self) -> None:
         """Every field checked as strictly from a study's stored settings as from the command line: one error
         naming the field."""
+        for name in ("profiles", "gpus"):  # a list from a library caller or JSON is the tuple it means
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         check_run_name(self.name)
         for name, (kind, low, high, optional) in _NUMBERS.items():
             value = getattr(self, name)
