@@ -110,6 +110,16 @@ class _Coordinator:
         family = FAMILIES[self.space.family]
         self.slots = plan_slots(device if device == "cpu" else settings.device, settings.workers, settings.gpus,
                                 settings.pack, family=self.space.family)
+        # worker processes start now and load torch while this process checks, costs and opens the study
+        self.prestarted = ProcessBackend(self.slots) if _in_processes(settings, self.slots) else None
+        try:
+            self._prepare(settings, family)
+        except BaseException:
+            if self.prestarted is not None:
+                self.prestarted.close()
+            raise
+
+    def _prepare(self, settings: SearchSettings, family) -> None:
         rank = len(self.dataset.sample_shape)
         if rank not in family.sample_ranks:
             from edgeopt.data.dataset import DataError
@@ -207,9 +217,14 @@ class _Coordinator:
     # -- main loop
 
     def run(self) -> Store:
-        self._recover()
-        self.budget = _Budget(self.settings)
-        self.backend = _backend(self.settings, self.slots, self.setup, self.space.family)
+        try:
+            self._recover()
+            self.budget = _Budget(self.settings)
+            self.backend = _backend(self.settings, self.slots, self.setup, self.space.family, self.prestarted)
+        except BaseException:
+            if self.prestarted is not None:
+                self.prestarted.close()
+            raise
         if self.selection.method != "holdout":  # fold models and a refit per trial: trained alone
             self.slots = [replace(slot, max_pack=1) for slot in self.backend.slots]
         else:
@@ -472,8 +487,17 @@ class _Coordinator:
         self.progress(SearchProgress(counts, trained, elapsed, self.budget.text(trained), best, event, slots, rate))
 
 
-def _backend(settings: SearchSettings, slots, setup: WorkerSetup, family: str):
-    """Where the work runs: Ray actors, worker processes, or (one CPU slot) this process."""
+def _in_processes(settings: SearchSettings, slots) -> bool:
+    """Whether the work runs in local worker processes (not Ray actors, not this process's one CPU slot)."""
+    return settings.backend == "local" and not (len(slots) == 1 and slots[0].device == "cpu")
+
+
+def _backend(settings: SearchSettings, slots, setup: WorkerSetup, family: str, prestarted=None):
+    """Where the work runs: Ray actors, worker processes (`prestarted` ones, given their setup now), or (one CPU
+    slot) this process."""
+    if prestarted is not None:
+        prestarted.begin(setup)
+        return prestarted
     if settings.backend == "ray":
         from edgeopt.runner.ray_backend import RayBackend
 

@@ -38,10 +38,20 @@ class InlineBackend:
         self.pending = None
 
 
-def _worker_main(conn, setup: WorkerSetup, device: str) -> None:
-    """A worker process: data on its device once, then packs until told to stop (None) or the coordinator is gone."""
+def _worker_main(conn, device: str) -> None:
+    """A worker process: torch loaded at once (while the coordinator still prepares the data and costs its first
+    draws), then its setup from the pipe, data on its device once, then packs until told to stop (None) or the
+    coordinator is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     _die_with_parent()
+    import torch  # noqa: F401  (the ~2 s import overlaps the coordinator's start rather than following it)
+
+    try:
+        setup = conn.recv()
+    except (EOFError, OSError):
+        return
+    if setup is None:
+        return
     try:
         state = WorkerState(setup, device)
     except Exception as exc:
@@ -74,25 +84,42 @@ def _die_with_parent() -> None:
 
 
 class _Worker:
-    def __init__(self, context, slot: Slot, setup: WorkerSetup):
+    def __init__(self, context, slot: Slot, setup: WorkerSetup | None):
         self.slot = slot
         parent, child = context.Pipe()
         self.conn = parent
-        self.process = context.Process(target=_worker_main, args=(child, setup, slot.device), daemon=True,
+        self.process = context.Process(target=_worker_main, args=(child, slot.device), daemon=True,
                                        name=f"edgeopt-worker-{slot.index}")
         self.process.start()
         child.close()
         self.ready = False
         self.work: Work | None = None
+        if setup is not None:
+            self.begin(setup)
+
+    def begin(self, setup: WorkerSetup) -> None:
+        try:
+            self.conn.send(setup)
+        except (BrokenPipeError, OSError):
+            pass  # its death shows in poll
 
 
 class ProcessBackend:
-    def __init__(self, slots: list[Slot], setup: WorkerSetup):
+    """Worker processes, one per slot. Made without a `setup`, the processes start (and load torch) at once and wait
+    for `begin(setup)`: the coordinator starts them before it loads and costs anything."""
+
+    def __init__(self, slots: list[Slot], setup: WorkerSetup | None = None):
         self.slots = slots
         self.setup = setup
         self.context = multiprocessing.get_context("spawn")
         self.workers = {slot.index: _Worker(self.context, slot, setup) for slot in slots}
         self.lost: list[tuple[int, str]] = []
+
+    def begin(self, setup: WorkerSetup) -> None:
+        """Hand every started worker its setup (the data, the normalizer, ...)."""
+        self.setup = setup
+        for worker in self.workers.values():
+            worker.begin(setup)
 
     def submit(self, slot: int, work: Work) -> None:
         worker = self.workers[slot]
@@ -146,6 +173,9 @@ class ProcessBackend:
 
     def close(self) -> None:
         for worker in self.workers.values():
+            if self.setup is None:  # never began (the coordinator stopped while starting): nothing to finish
+                worker.process.kill()
+                continue
             try:
                 worker.conn.send(None)
             except (BrokenPipeError, OSError):
