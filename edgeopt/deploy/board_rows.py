@@ -55,7 +55,7 @@ def emulated_rows(export_dir: str | os.PathLike, run: EmulatedRun, clock_hz: flo
     """Rows (model, layer, latency_s, source) of `run` of the export in `export_dir`: the whole call first (layer
     empty), then each layer (its model layers joined with '+'), each the median over the run's samples."""
     export_dir = Path(export_dir)
-    manifest = read_manifest(export_dir)
+    manifest = read_manifest(export_dir, ("name", "profile", "layer_names"))
     if run.layer_instructions is None or not manifest.get("layer_names"):
         raise EdgeoptError(f"{export_dir}: this export has no per-layer hook; export it again to time its layers")
     if not clock_hz:

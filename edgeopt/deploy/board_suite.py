@@ -135,7 +135,7 @@ def write_suite(profile: HardwareProfile, folder: str | os.PathLike,
 
 
 def _suite_model(export_dir: Path) -> SuiteModel:
-    manifest = read_manifest(export_dir)
+    manifest = read_manifest(export_dir, ("name", "layer_names"))
     name = manifest["name"]
     header = (export_dir / f"{name}.h").read_text()
 

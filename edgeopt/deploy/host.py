@@ -45,15 +45,16 @@ int main(int argc, char **argv) {
 MANIFEST = "manifest.json"  # what `deploy.export` writes into an export folder
 
 
-# what readers of a manifest use, with the kinds they must be: a manifest is input (a truncated or foreign
-# manifest.json is one error), and its name reaches compiler flags and generated C, so it is checked as --name is
-_MANIFEST_FIELDS = {"name": str, "format": str, "layers": int, "output_size": int, "profile": str}
-_OPTIONAL_COUNTS = ("counted_arena_bytes", "counted_ram_bytes", "input_bits")
+# the fields readers of a manifest use, with their kinds: a manifest is input (a truncated or foreign manifest.json
+# is one error), and its name reaches compiler flags and generated C, so it is checked as --name is
+_MANIFEST_FIELDS = {"name": str, "format": str, "profile": str, "layers": int, "output_size": int,
+                    "counted_arena_bytes": int, "counted_ram_bytes": int, "input_bits": int, "layer_names": list}
 
 
-def read_manifest(export_dir: str | os.PathLike) -> dict:
-    """An export folder's manifest (name, sizes, scales, input bits, ...), checked: one EdgeoptError naming the file
-    and the field when it is not one `edgeopt export` wrote."""
+def read_manifest(export_dir: str | os.PathLike, required: tuple[str, ...] = ("name", "output_size")) -> dict:
+    """An export folder's manifest (name, sizes, scales, input bits, ...), checked: the `required` fields present,
+    every field a reader uses of its kind and bounded, the name a C name; else one EdgeoptError naming the file and
+    the field."""
     path = Path(export_dir) / MANIFEST
     try:
         if path.stat().st_size > 64 << 20:
@@ -65,15 +66,14 @@ def read_manifest(export_dir: str | os.PathLike) -> dict:
         raise EdgeoptError(f"{path}: not an edgeopt export manifest (not a JSON object)")
     for key, kind in _MANIFEST_FIELDS.items():
         value = data.get(key)
-        if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and not 0 <= value <= 1 << 31):
+        if value is None:
+            if key in required:
+                raise EdgeoptError(f"{path}: {key}: missing; not a manifest edgeopt export wrote")
+            continue
+        wrong = not isinstance(value, kind) or isinstance(value, bool) or (kind is int and not 0 <= value <= 1 << 40) \
+            or (kind is list and not all(isinstance(item, str) for item in value))
+        if wrong:
             raise EdgeoptError(f"{path}: {key}: {str(value)[:60]!r} is not what edgeopt export writes; export again")
-    for key in _OPTIONAL_COUNTS:
-        value = data.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1 << 40):
-            raise EdgeoptError(f"{path}: {key}: {str(value)[:60]!r} is not what edgeopt export writes; export again")
-    names = data.get("layer_names")
-    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
-        raise EdgeoptError(f"{path}: layer_names: not a list of names; export again")
     try:
         c_name(data["name"])
     except EdgeoptError as exc:
