@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -298,3 +299,53 @@ def test_more_bad_input_is_exit_2_or_a_result_never_a_traceback(tmp_path, case):
     assert result.exit_code in codes, result.output
     assert "Traceback" not in result.output and not isinstance(result.exception, (KeyError, TypeError, OSError))
     assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()
+
+
+def _hostile_inputs(tmp_path):
+    """(args, fragment) per hostile number or name, each through the command a user would give it to."""
+    import io
+    import zipfile
+
+    profile = tmp_path / "p.yaml"
+    profile.write_text("name: p\nextends: stm32f746\nquantization: {bias_bits: 100}\n")
+    clock = tmp_path / "clock.yaml"
+    clock.write_text("name: clock\nextends: stm32f746\ncompute: {clock: 5e-324}\n")
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("name: huge\nextends: stm32f746\nbudgets: {max_params: " + "9" * 300 + "}\n")
+    step = tmp_path / "step.yaml"
+    step.write_text("family: mlp\narchitecture:\n  depth: {int: [1, 4], step: 0}\n")
+    wide = tmp_path / "wide.yaml"
+    wide.write_text("family: cnn1d\narchitecture:\n  channels: 1000000000\n")
+    pipeline = tmp_path / "pipe.yaml"
+    pipeline.write_text("steps:\n  - distill: {batch_size: 0}\n  - quantize: {}\n")
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 3), np.float32)) | {"shape": (10 ** 12, 3)}
+    forged = io.BytesIO()
+    np.lib.format.write_array_header_1_0(forged, header)
+    labels = io.BytesIO()
+    np.save(labels, np.zeros(2, np.int64))
+    with zipfile.ZipFile(tmp_path / "forged.npz", "w") as archive:
+        archive.writestr("x_train.npy", forged.getvalue() + bytes(24))
+        archive.writestr("y_train.npy", labels.getvalue())
+    model = ROOT / "examples" / "kws_dscnn.onnx"
+    return [
+        (["profiles", "validate", profile], "bias_bits"),
+        (["profile", model, "-p", clock], "subnormal"),
+        (["check", model, "-p", huge], "too large"),
+        (["check", model, "-p", "stm32f746", "--max-params", "9" * 300], "too large"),
+        (["space", "show", step], "step"),
+        (["space", "show", wide], "channels"),
+        (["search", "-p", "stm32f746", "--data", tmp_path / "forged.npz", "--runs-dir", tmp_path / "runs"],
+         "declares shape"),
+        (["compress", "examples/models.py:reads_teacher", "-p", "sequencer-fpga", "--pipeline", pipeline, "-o",
+          tmp_path / "c"], "batch_size"),
+        (["export", model, "-p", "stm32f746", "--name", "stdint", "-o", tmp_path / "e"], "standard header"),
+        (["search", "-p", "stm32f746", "--seed", "-1", "--runs-dir", tmp_path / "runs"], "--seed"),
+    ]
+
+
+def test_hostile_numbers_and_names_are_one_line_and_exit_2_at_the_command_line(tmp_path):
+    for args, fragment in _hostile_inputs(tmp_path):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 2, (args, result.output)
+        assert fragment in result.output and "Traceback" not in result.output, (args, result.output)
+    assert not (tmp_path / "c").exists() and not (tmp_path / "e").exists() and not (tmp_path / "runs").exists()
