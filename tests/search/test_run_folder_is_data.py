@@ -129,3 +129,21 @@ def test_a_dashboard_without_its_extra_says_so_before_serving(run, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_dashboard)
     result = _invoke("dashboard", run)
     assert result.exit_code == 2 and "edgeopt[dashboard]" in result.output and "serving" not in result.output
+
+
+def test_ray_missing_is_one_error_before_a_study_is_made(tmp_path, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    result = _invoke("search", "-p", "stm32f746", "--backend", "ray", "--runs-dir", tmp_path, "--name", "r")
+    assert result.exit_code == 2 and "edgeopt[ray]" in result.output
+    assert not (tmp_path / "r").exists()
+    local = _invoke("search", "-p", "stm32f746", "--address", "auto", "--runs-dir", tmp_path, "--name", "r")
+    assert local.exit_code == 2 and "--backend ray" in local.output and not (tmp_path / "r").exists()
