@@ -5,6 +5,7 @@ input or a folder holding one. Every command's `-o`/`--out` goes through `claim_
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -75,19 +76,51 @@ def _check_not_inputs(path: Path, inputs) -> None:
             raise OutputError(f"{path}: is {what}; give an output path apart from the inputs")
 
 
-def read_marker(folder: str | os.PathLike) -> dict | None:
-    """The marker of an edgeopt output folder, or None where there is none (or it is not one edgeopt wrote)."""
-    marker = Path(folder) / MARKER
+def _listing(path: Path) -> dict | None:
+    """A small JSON object with a `files` list of names (a marker, or an old export's manifest), or None."""
     try:
-        if not marker.is_file() or marker.is_symlink() or marker.stat().st_size > _MARKER_BYTES:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > _MARKER_BYTES:
             return None
-        data = json.loads(marker.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("kind"), str) or \
-            not isinstance(data.get("files"), list) or not all(isinstance(f, str) for f in data["files"]):
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list) or \
+            not all(isinstance(f, str) for f in data["files"]):
         return None
     return data
+
+
+def read_marker(folder: str | os.PathLike) -> dict | None:
+    """The marker of an edgeopt output folder, or None where there is none (or it is not one edgeopt wrote)."""
+    data = _listing(Path(folder) / MARKER)
+    return data if data is not None and isinstance(data.get("kind"), str) else None
+
+
+# Outputs written before folders carried a marker: taken as edgeopt's own when their key file is there and every entry
+# is a name that kind of output wrote (an export: the files its manifest lists), so re-running a command over its
+# earlier output keeps working; anything else in the folder still stops the replacement.
+_LEGACY_NAMES = {
+    "report": ("report.json", ("report.html", "report.json", "pr-curves.png", "progress.png", "trials-*.csv",
+                               "tradeoff-*.png")),
+    "compression": ("report.json", ("model.onnx", "model.pt2", "report.json", "steps.csv", "steps.png",
+                                    "report.html")),
+}
+
+
+def _legacy_marker(folder: Path, kind: str) -> dict | None:
+    """A marker for an output edgeopt wrote before markers, or None."""
+    if kind == "export":
+        manifest = _listing(folder / "manifest.json")
+        if manifest is None or not isinstance(manifest.get("edgeopt_version"), str):
+            return None
+        return {"kind": kind, "files": manifest["files"]}
+    if kind not in _LEGACY_NAMES:
+        return None
+    key, patterns = _LEGACY_NAMES[kind]
+    names = [entry.name for entry in folder.iterdir()]
+    if key not in names or not all(any(fnmatch.fnmatchcase(name, p) for p in patterns) for name in names):
+        return None
+    return {"kind": kind, "files": names}
 
 
 def _entries(folder: Path) -> set[str]:
@@ -110,7 +143,7 @@ def claim_folder(out_dir: str | os.PathLike, kind: str, inputs=()) -> Path:
     require_writable(out_dir, folder=True)
     if not out_dir.exists() or not any(out_dir.iterdir()):
         return out_dir
-    marker = read_marker(out_dir)
+    marker = read_marker(out_dir) or _legacy_marker(out_dir, kind)
     if marker is None:
         raise OutputError(f"{out_dir}: holds files edgeopt did not write (no {MARKER}); give a new or empty folder "
                           f"(an earlier edgeopt {kind} output there is replaced whole)")

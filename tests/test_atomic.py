@@ -206,3 +206,35 @@ def test_check_on_a_truncated_or_foreign_manifest_is_exit_2(tmp_path, manifest):
     (tmp_path / "e" / "manifest.json").write_text(manifest)
     result = _invoke("check", tmp_path / "e", "-p", "stm32f746")
     assert result.exit_code == 2 and "manifest" in result.output and "Traceback" not in result.output
+
+
+def test_outputs_written_before_markers_are_replaced_only_when_they_hold_nothing_else(tmp_path):
+    """A report or export folder of an edgeopt without markers: re-running over it works; with a user's file in it,
+    or a manifest edgeopt did not write, it is refused."""
+    old_report = tmp_path / "report"
+    old_report.mkdir()
+    for name in ("report.json", "report.html", "trials-stm32f746.csv", "tradeoff-stm32f746.png", "progress.png"):
+        (old_report / name).write_text("old")
+    _write("report", old_report, {"report.json": "new"})
+    assert read_marker(old_report)["kind"] == "report"
+    old_export = tmp_path / "export"
+    old_export.mkdir()
+    files = ["model.h", "model.c", "manifest.json", "CMakeLists.txt", "model.mk", "source.onnx"]
+    for name in files:
+        (old_export / name).write_text("old")
+    (old_export / "manifest.json").write_text(json.dumps({"edgeopt_version": "0.1.0", "files": files}))
+    _write("export", old_export, {"model.c": "new"})
+    assert (old_export / "model.c").read_text() == "new"
+    for kind, folder, extra in (("report", tmp_path / "r2", "notes.txt"), ("export", tmp_path / "e2", "main.c")):
+        folder.mkdir()
+        (folder / ("report.json" if kind == "report" else "manifest.json")).write_text(
+            json.dumps({"edgeopt_version": "0.1.0", "files": ["manifest.json"]}))
+        (folder / extra).write_text("mine")
+        with pytest.raises(OutputError):
+            _write(kind, folder, {"x": "y"})
+        assert (folder / extra).read_text() == "mine"
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "manifest.json").write_text(json.dumps({"name": "my web app", "files": ["index.html"]}))
+    (tmp_path / "app" / "index.html").write_text("<html>")
+    with pytest.raises(OutputError):
+        _write("export", tmp_path / "app", {"x": "y"})
