@@ -34,7 +34,7 @@ from edgeopt.search.settings import (SearchProgress, SearchSettings,
                                      SlotStatus, make_sampler, resolve_device)
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
 from edgeopt.space.fit import applies, require_applicable, require_fitting
-from edgeopt.train.budget import LEGACY_BUDGET
+from edgeopt.train.budget import LEGACY_BUDGET, space_budget
 from edgeopt.train.cv import HOLDOUT, choose_selection, pooled, selection_labels
 from edgeopt.train.loop import TrialSpec
 from edgeopt.train.metrics import beats_trivial, best_threshold_f1, trivial_scores
@@ -155,7 +155,7 @@ class _Coordinator:
             self.selection = choose_selection(self.dataset)
             n_train = len(self.dataset.y_train) if self.selection.method == "holdout" else \
                 len(selection_labels(self.dataset, self.selection)) * (self.selection.folds - 1) // self.selection.folds
-            self.budget_plan = self.space.training_budget(n_train)
+            self.budget_plan = space_budget(self.space, n_train)
             identity |= {"training_budget": self.budget_plan.to_dict(), "selection": self.selection.to_dict(),
                          "data_sha256": _file_sha256(settings.data)}
         self.store.check_settings(identity)

@@ -109,12 +109,6 @@ class SearchSpace:
     def batch_sizes(self) -> tuple[int, ...]:
         return tuple(int(b) for b in self.training["batch_size"].values)
 
-    def training_budget(self, n_train: int):
-        """The budget rules (edgeopt.train.budget) for a training split of `n_train` samples."""
-        from edgeopt.train.budget import plan_budget
-
-        return plan_budget(n_train, self.batch_sizes, self.max_epochs, **self.budget_rules)
-
     def to_json(self) -> dict:
         out = {"name": self.name, "family": self.family,
                "architecture": {k: d.to_json() for k, d in self.architecture.items()},

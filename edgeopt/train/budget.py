@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from edgeopt.space.spec import SearchSpace
+
 MIN_STEPS = 250
 MAX_BATCH_SHARE = 0.25
 MIN_BATCH = 4
@@ -52,4 +54,9 @@ def plan_budget(n_train: int, batch_sizes: tuple[int, ...], max_epochs: int, *, 
     return TrainingBudget(cap if cap < max(batch_sizes) else None, scale, min_steps, max_batch_share)
 
 
-__all__ = ["LEGACY_BUDGET", "TrainingBudget", "plan_budget"]
+def space_budget(space: SearchSpace, n_train: int) -> TrainingBudget:
+    """The budget rules of `space` (its batch sizes, epochs and `training:` rules) for `n_train` training samples."""
+    return plan_budget(n_train, space.batch_sizes, space.max_epochs, **space.budget_rules)
+
+
+__all__ = ["LEGACY_BUDGET", "TrainingBudget", "plan_budget", "space_budget"]

@@ -17,6 +17,7 @@ import numpy as np
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import EdgeoptError
+from edgeopt.space.spec import SearchSpace
 from edgeopt.train.budget import LEGACY_BUDGET, TrainingBudget
 from edgeopt.train.losses import distillation_loss
 from edgeopt.train.metrics import Metrics, classification_metrics
@@ -74,8 +75,6 @@ class DeviceData:
 
 
 def build_model(spec: TrialSpec):
-    from edgeopt.space.spec import SearchSpace
-
     return SearchSpace.from_json(spec.space).build(spec.config, spec.sample_shape, spec.num_classes, spec.seed)
 
 
@@ -115,8 +114,6 @@ class EpochPlan:
 def epoch_plan(spec: TrialSpec, n: int, target_epochs: int) -> EpochPlan:
     """The plan of training `spec` on `n` samples to `target_epochs` of the space's budget (times the budget's epoch
     scale), shared by a trial trained alone and one trained in a pack."""
-    from edgeopt.space.spec import SearchSpace
-
     budget = spec.training_budget
     batch = budget.batch_size(int(spec.config["batch_size"]))
     steps_per_epoch = -(-n // batch)

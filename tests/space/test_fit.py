@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from edgeopt.profiles import load_profile
 from edgeopt.space import SpaceError, load_space
+from edgeopt.train.budget import space_budget
 from edgeopt.space.fit import (
     SpaceWarning,
     applicability,
@@ -107,7 +108,7 @@ def test_budget_rules_are_one_value_each(tmp_path):
         """))
     space = load_space(path)
     assert dict(space.budget_rules) == {"min_steps": 400, "max_batch_share": 0.5}
-    assert space.training_budget(40).min_steps == 400
+    assert space_budget(space, 40).min_steps == 400
     assert type(space).from_json(space.to_json()).budget_rules == space.budget_rules
     path.write_text("family: mlp\ntraining:\n  min_steps: [100, 200]\n")
     with pytest.raises(SpaceError, match=r"s.yaml:3: training.min_steps: min_steps is one value for the whole search"):
