@@ -256,9 +256,6 @@ def calibrate_cmd(profile, runtime, models, measurements, out, suite_dir, as_jso
         raise click.UsageError("--models are timed here; a measurements file lists its own models: give one")
     if measurements and runtime != "onnxruntime":
         raise click.UsageError(f"--runtime {runtime} times here; --measurements reads a board's: give one")
-    from edgeopt.workflow.calibrate import claim_calibrated
-
-    claim_calibrated(out, (Path(profile), measurements, *models))  # before minutes of measuring
     console = _console()
     result = _with_steps(console, lambda say: calibrate(profile, out, runtime=runtime, models=models,
                                                         measurements=measurements, progress=say),
@@ -276,7 +273,6 @@ def _write_suite(profile, suite_dir, as_json) -> None:
     from edgeopt.profiles.loader import load_profile
 
     loaded = load_profile(profile)
-    claim_folder(suite_dir, "board-suite", (loaded.path,))
     console = _console()
     path = _with_steps(console, lambda say: write_suite(loaded, suite_dir, progress=say), quiet=as_json,
                        label="writing the board suite")

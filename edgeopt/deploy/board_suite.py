@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeopt.atomic import atomic_folder, claim_folder
+from edgeopt.atomic import atomic_folder
 from edgeopt.deploy.board_micro import BoardMicro, board_suite, write_board_micro
 from edgeopt.deploy.board_rows import layer_groups
 from edgeopt.deploy.export import SOURCE
@@ -122,7 +122,6 @@ def write_suite(profile: HardwareProfile, folder: str | os.PathLike,
     export as `edgeopt calibrate --runtime cortex-m4` does, so a board's printout fits the same figures."""
     if not profile.compute.clock_hz:
         raise EdgeoptError(f"{profile.name} gives no compute.clock: the suite cannot turn cycles into seconds")
-    folder = claim_folder(folder, "board-suite", (profile.path,))
     with atomic_folder(folder, "board-suite", (profile.path,)) as tmp:
         models = []
         for micro in micros or board_suite():
@@ -131,7 +130,7 @@ def write_suite(profile: HardwareProfile, folder: str | os.PathLike,
             export_dir, _ = write_board_micro(micro, profile, tmp, c_name=micro.name)
             models.append(_suite_model(export_dir))
         (tmp / SUITE_C).write_text(suite_source(profile, models))
-    return folder / SUITE_C
+    return Path(folder) / SUITE_C
 
 
 def _suite_model(export_dir: Path) -> SuiteModel:

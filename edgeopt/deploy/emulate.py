@@ -263,11 +263,7 @@ def export_sizes(export_dir: str | os.PathLike, cpu: str = "cortex-m4") -> Expor
         raise EdgeoptError("measuring an export's flash and RAM needs arm-none-eabi-gcc and arm-none-eabi-size "
                            "(Debian: gcc-arm-none-eabi)")
     export_dir = Path(export_dir)
-    manifest = read_manifest(export_dir, ("name", "format"))
-    if manifest.get("format") != "c":
-        raise EdgeoptError(f"{export_dir} is a {manifest.get('format')} export; flash and RAM are measured on C "
-                           "exports (edgeopt export --format c)")
-    manifest = read_manifest(export_dir, ("name", "format", "counted_arena_bytes", "counted_ram_bytes"))
+    manifest = read_manifest(export_dir, ("name", "counted_arena_bytes", "counted_ram_bytes"), format="c")
     with tempfile.TemporaryDirectory(prefix="edgeopt-size-") as tmp:
         obj = Path(tmp) / "model.o"
         _call(["arm-none-eabi-gcc", *CFLAGS, f"-mcpu={cpu}", "-I", str(export_dir), "-c",

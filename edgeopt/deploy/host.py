@@ -51,10 +51,11 @@ _MANIFEST_FIELDS = {"name": str, "format": str, "profile": str, "layers": int, "
                     "counted_arena_bytes": int, "counted_ram_bytes": int, "input_bits": int, "layer_names": list}
 
 
-def read_manifest(export_dir: str | os.PathLike, required: tuple[str, ...] = ("name", "output_size")) -> dict:
-    """An export folder's manifest (name, sizes, scales, input bits, ...), checked: the `required` fields present,
-    every field a reader uses of its kind and bounded, the name a C name; else one EdgeoptError naming the file and
-    the field."""
+def read_manifest(export_dir: str | os.PathLike, required: tuple[str, ...] = ("name", "output_size"),
+                  format: str | None = None) -> dict:
+    """An export folder's manifest (name, sizes, scales, input bits, ...), checked: an export of `format` (when
+    given), the `required` fields present, every field a reader uses of its kind and bounded, the name a C name;
+    else one EdgeoptError naming the file and the field."""
     path = Path(export_dir) / MANIFEST
     try:
         if path.stat().st_size > 64 << 20:
@@ -64,6 +65,9 @@ def read_manifest(export_dir: str | os.PathLike, required: tuple[str, ...] = ("n
         raise EdgeoptError(f"{path}: not an edgeopt export manifest ({type(exc).__name__}: {str(exc)[:120]})") from None
     if not isinstance(data, dict):
         raise EdgeoptError(f"{path}: not an edgeopt export manifest (not a JSON object)")
+    if format is not None and data.get("format") != format:
+        raise EdgeoptError(f"{export_dir} is a {str(data.get('format'))[:20]} export; this needs a {format} export "
+                           f"(edgeopt export --format {format})")
     for key, kind in _MANIFEST_FIELDS.items():
         value = data.get(key)
         if value is None:
