@@ -54,16 +54,21 @@ def short_repr(value: object) -> str:
     return text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
 
 
-def check_fields(owner: str, record, bounds: dict[str, tuple[float | None, float | None, bool]]) -> None:
-    """Each field of `record` named in `bounds` (lowest, highest, whole number?) read by `read_number`; None passes.
-    Raises NumberError naming `owner` and the field."""
+def check_fields(owner: str, record, bounds: dict[str, tuple[float | None, float | None, bool]],
+                 above: tuple[str, ...] = ()) -> None:
+    """Each field of `record` named in `bounds` (lowest, highest, whole number?) read by `read_number` (the fields
+    named in `above` must be more than their lowest); None passes. Raises NumberError naming `owner` (if any) and
+    the field."""
+    prefix = f"{owner}: " if owner else ""
     for name, (low, high, integer) in bounds.items():
         value = getattr(record, name)
         if value is None:
             continue
+        if isinstance(value, str):  # a record holds numbers; text is read with read_number where it comes in
+            raise NumberError(f"{prefix}{name}: {short_repr(value)} is text, not a number")
         try:
-            read_number(value, low=low, high=high, integer=integer)
+            read_number(value, low=low, high=high, integer=integer, low_open=name in above)
         except NumberError as exc:
-            raise NumberError(f"{owner}: {name}: {exc}") from None
+            raise NumberError(f"{prefix}{name}: {exc}") from None
         if integer and isinstance(value, float):
-            raise NumberError(f"{owner}: {name}: expected a whole number, got {short_repr(value)}")
+            raise NumberError(f"{prefix}{name}: expected a whole number, got {short_repr(value)}")

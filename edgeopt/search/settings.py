@@ -10,7 +10,7 @@ from pathlib import Path
 
 from edgeopt.errors import EdgeoptError
 from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
-from edgeopt.numbers import NumberError, read_number, short_repr
+from edgeopt.numbers import NumberError, check_fields, short_repr
 
 SAMPLERS = ("random", "tpe", "nsga2")
 DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
@@ -63,20 +63,15 @@ class SearchSettings:
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         check_run_name(self.name)
-        for name, (kind, low, high, optional) in _NUMBERS.items():
-            value = getattr(self, name)
-            if value is None and optional:
-                continue
-            if kind is bool:
-                if not isinstance(value, bool):
-                    raise SettingsError(f"{name}: expected true or false, got {short_repr(value)}")
-                continue
-            try:
-                number = read_number(value, low=low, high=high, integer=kind is int, low_open=name in _ABOVE_LOW)
-            except NumberError as exc:
-                raise SettingsError(f"{name}: {exc}") from None
-            if kind is int and (isinstance(value, float) or number != value):
-                raise SettingsError(f"{name}: expected a whole number, got {short_repr(value)}")
+        if not isinstance(self.early_stopping, bool):
+            raise SettingsError(f"early_stopping: expected true or false, got {short_repr(self.early_stopping)}")
+        for name in _NUMBERS.keys() - _OPTIONAL:
+            if getattr(self, name) is None:
+                raise SettingsError(f"{name}: missing; expected a number")
+        try:
+            check_fields("", self, _NUMBERS, above=_ABOVE_LOW)
+        except NumberError as exc:
+            raise SettingsError(str(exc)) from None
         for name, allowed in (("sampler", SAMPLERS), ("metric", QUALITY_METRICS),
                               ("hardware_objective", OBJECTIVES), ("backend", BACKENDS)):
             if getattr(self, name) not in allowed:
@@ -156,15 +151,14 @@ class SettingsError(EdgeoptError):
     """A search setting out of its range or of the wrong kind (given, or read from a study)."""
 
 
-# field -> (kind, lowest, highest, may be None)
-_NUMBERS: dict[str, tuple[type, float | None, float | None, bool]] = {
-    "early_stopping": (bool, None, None, False), "trials": (int, 1, 10_000_000, True),
-    "time_s": (float, 0, 3.2e7, True), "min_epochs": (int, 1, 100_000, False), "eta": (int, 2, 100, False),
-    "positive_class": (int, 0, 1_000_000, False), "seed": (int, 0, 2 ** 32 - 1, False),
-    "threads": (int, 1, 4096, False), "distill_temperature": (float, 0, 1000.0, False),
-    "distill_alpha": (float, 0.0, 1.0, False), "workers": (int, 1, 4096, True), "pack": (int, 1, 4096, True),
-    "retries": (int, 0, 100, False),
+# field -> (lowest, highest, whole number?)
+_NUMBERS: dict[str, tuple[float, float, bool]] = {
+    "trials": (1, 10_000_000, True), "time_s": (0, 3.2e7, False), "min_epochs": (1, 100_000, True),
+    "eta": (2, 100, True), "positive_class": (0, 1_000_000, True), "seed": (0, 2 ** 32 - 1, True),
+    "threads": (1, 4096, True), "distill_temperature": (0, 1000.0, False), "distill_alpha": (0.0, 1.0, False),
+    "workers": (1, 4096, True), "pack": (1, 4096, True), "retries": (0, 100, True),
 }
+_OPTIONAL = {"trials", "time_s", "workers", "pack"}  # None: no trial budget, no time budget, auto
 _ABOVE_LOW = ("time_s", "distill_temperature")  # these must be more than their lowest, not equal to it
 
 
