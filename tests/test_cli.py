@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -303,8 +302,7 @@ def test_more_bad_input_is_exit_2_or_a_result_never_a_traceback(tmp_path, case):
 
 def _hostile_inputs(tmp_path):
     """(args, fragment) per hostile number or name, each through the command a user would give it to."""
-    import io
-    import zipfile
+    from hostile_files import forged_npz
 
     profile = tmp_path / "p.yaml"
     profile.write_text("name: p\nextends: stm32f746\nquantization: {bias_bits: 100}\n")
@@ -318,14 +316,7 @@ def _hostile_inputs(tmp_path):
     wide.write_text("family: cnn1d\narchitecture:\n  channels: 1000000000\n")
     pipeline = tmp_path / "pipe.yaml"
     pipeline.write_text("steps:\n  - distill: {batch_size: 0}\n  - quantize: {}\n")
-    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 3), np.float32)) | {"shape": (10 ** 12, 3)}
-    forged = io.BytesIO()
-    np.lib.format.write_array_header_1_0(forged, header)
-    labels = io.BytesIO()
-    np.save(labels, np.zeros(2, np.int64))
-    with zipfile.ZipFile(tmp_path / "forged.npz", "w") as archive:
-        archive.writestr("x_train.npy", forged.getvalue() + bytes(24))
-        archive.writestr("y_train.npy", labels.getvalue())
+    forged_npz(tmp_path / "forged.npz")
     model = ROOT / "examples" / "kws_dscnn.onnx"
     return [
         (["profiles", "validate", profile], "bias_bits"),

@@ -180,26 +180,15 @@ def test_complex_values_are_refused_not_cast(tmp_path):
 @pytest.mark.parametrize("kind", ["npz", "npy"])
 def test_an_array_header_declaring_more_than_the_file_holds_is_refused_before_allocating(tmp_path, kind):
     """A 600-byte file whose header declares 10^12 samples: one error, not a MemoryError."""
-    import io
-    import zipfile
+    from hostile_files import forged_arrays, forged_npz
 
-    small = io.BytesIO()
-    np.save(small, np.zeros((2, 3), np.float32))
-    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 3), np.float32)) | {"shape": (10 ** 12, 3)}
-    forged = io.BytesIO()
-    np.lib.format.write_array_header_1_0(forged, header)
-    forged = forged.getvalue() + bytes(24)
-    labels = io.BytesIO()
-    np.save(labels, np.zeros(2, np.int64))
     if kind == "npz":
-        path = tmp_path / "forged.npz"
-        with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("x_train.npy", forged)
-            archive.writestr("y_train.npy", labels.getvalue())
+        path = forged_npz(tmp_path / "forged.npz")
     else:
+        x, y = forged_arrays()
         path = tmp_path / "forged_x.npy"
-        path.write_bytes(forged)
-        (tmp_path / "forged_y.npy").write_bytes(labels.getvalue())
+        path.write_bytes(x)
+        (tmp_path / "forged_y.npy").write_bytes(y)
     assert path.stat().st_size < 1000
     with pytest.raises(DataError, match="declares shape"):
         load_dataset(str(path))

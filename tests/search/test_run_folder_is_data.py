@@ -116,32 +116,28 @@ def test_storage_urls_never_print_a_password_and_opening_creates_nothing(tmp_pat
     assert corrupt.exit_code == 2 and "None" not in corrupt.output and len(corrupt.output.strip().splitlines()) == 1
 
 
-def test_a_dashboard_without_its_extra_says_so_before_serving(run, monkeypatch):
+def _without(monkeypatch, module: str) -> None:
+    """`import module` raises ImportError for the rest of the test, as where its extra is not installed."""
     import builtins
 
     real = builtins.__import__
 
-    def no_dashboard(name, *args, **kwargs):
-        if name == "optuna_dashboard":
+    def refusing(name, *args, **kwargs):
+        if name == module:
             raise ImportError(name)
         return real(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_dashboard)
+    monkeypatch.setattr(builtins, "__import__", refusing)
+
+
+def test_a_dashboard_without_its_extra_says_so_before_serving(run, monkeypatch):
+    _without(monkeypatch, "optuna_dashboard")
     result = _invoke("dashboard", run)
     assert result.exit_code == 2 and "edgeopt[dashboard]" in result.output and "serving" not in result.output
 
 
 def test_ray_missing_is_one_error_before_a_study_is_made(tmp_path, monkeypatch):
-    import builtins
-
-    real = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray":
-            raise ImportError(name)
-        return real(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+    _without(monkeypatch, "ray")
     result = _invoke("search", "-p", "stm32f746", "--backend", "ray", "--runs-dir", tmp_path, "--name", "r")
     assert result.exit_code == 2 and "edgeopt[ray]" in result.output
     assert not (tmp_path / "r").exists()
