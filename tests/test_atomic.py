@@ -194,6 +194,9 @@ def test_no_marker_is_ever_written_outside_the_output(tmp_path):
 
 def test_export_data_of_the_wrong_shape_is_one_error_and_nothing_is_written(run_dir, tmp_path):
     checkpoint = next(run_dir.glob("trials/*/checkpoint.pt"))
+    named = _invoke("export", checkpoint, "-p", "sequencer-fpga", "--data", "reads", "-o", tmp_path / "c", "--name",
+                    "a*/b")
+    assert named.exit_code == 2 and "--name" in named.output and "quantize" not in named.output  # before quantizing
     result = _invoke("export", checkpoint, "-p", "sequencer-fpga", "--data", "shapes", "-o", tmp_path / "c")
     assert result.exit_code == 2 and "shape" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "c").exists()

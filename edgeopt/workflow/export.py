@@ -22,6 +22,7 @@ from edgeopt.deploy.export import ExportError, ExportRecord, export
 from edgeopt.deploy.tvm_export import require_tvm
 from edgeopt.deploy.verify import Deployment, deploy_on
 from edgeopt.errors import EdgeoptError, ModelError
+from edgeopt.escape import c_name
 from edgeopt.models.source import load_source
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.workflow.compress import CompressionResult, compress
@@ -72,6 +73,10 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile, out_dir: st
         raise ExportError("--data runs the C export; give --format c")
     if format == "tvm":
         require_tvm()  # before minutes of quantizing
+    try:
+        c_name(name)  # before minutes of quantizing, as export() checks it
+    except EdgeoptError as exc:
+        raise ExportError(f"--name: {exc}") from None
     inputs = tuple(item for item in (model, data_path, profile.path) if item)
     claim_folder(out_dir, "export", inputs)
     if measurements_out:
