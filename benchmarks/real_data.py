@@ -76,10 +76,12 @@ def prepare(run: str, file: str, work: Path) -> tuple[Path, list[str], tuple]:
     return path, ["--label", "malignant"], split
 
 
-def search(run: str, file: str, profile: str, space: str, budget: float, seed: int, work: Path) -> dict:
+def search(run: str, file: str, profile: str, space: str, budget: float, trials: int | None, seed: int,
+           work: Path) -> dict:
     data, extra, split = prepare(run, file, work)
+    stop = ["--trials", str(trials)] if trials else ["--time", f"{budget}s"]
     command = [sys.executable, "-m", "edgeopt.cli", "search", "--profile", profile, "--space", space, "--data",
-               str(data), "--time", f"{budget}s", "--seed", str(seed), "--name", run, "--runs-dir", str(work),
+               str(data), *stop, "--seed", str(seed), "--name", run, "--runs-dir", str(work),
                "--json", "--no-report", "--workers", "1", *extra]  # --jobs searches side by side, one core each
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True)
@@ -127,6 +129,8 @@ def test_accuracy(checkpoint: Path, x_test, y_test) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per search")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="trials per search instead of --budget (repeatable figures: same seed, same trials)")
     parser.add_argument("--jobs", type=int, default=2, help="searches side by side (one CPU thread each)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default="runs/real-data", help="folder for the searches (must not hold them)")
@@ -139,14 +143,15 @@ def main() -> None:
     if taken:
         raise SystemExit(f"{work} already holds {', '.join(taken)}: a search there would resume; pick --runs")
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda r: search(*r, args.budget, args.seed, work), chosen))
+        results = list(pool.map(lambda r: search(*r, args.budget, args.trials, args.seed, work), chosen))
     rows = []
     for (run, file, _, _), result in zip(chosen, results):
         rows.append(result | references(*prepare(run, file, work)[2]))
     (work / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in rows],
                                                   indent=2, default=str) + "\n")
     machine = platform.processor() or platform.machine()
-    print(f"{date.today()}, {platform.node()} ({machine}), budget {args.budget:.0f} s per search, {args.jobs} side "
+    stop = f"{args.trials} trials" if args.trials else f"budget {args.budget:.0f} s"
+    print(f"{date.today()}, {platform.node()} ({machine}), {stop} per search, {args.jobs} side "
           f"by side, seed {args.seed}")
     print("| run | profile / space | selection | trained | recommended test acc | fold models | params | weight B "
           "| 1-NN | logistic | beats both | gap to better | oracle |")
