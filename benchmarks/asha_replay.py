@@ -118,7 +118,7 @@ class Replay:
 
     def mo_asha(self, budget_s: float, scheduler, oracle: bool = False) -> tuple[list, int]:
         from edgeopt.search.asha import Decision, RungHistory, RungRecord
-        from edgeopt.train.metrics import best_threshold_f1
+        from edgeopt.metrics import best_threshold_f1
 
         clock, events, records, promoted, closed, trained = 0.0, [], [], set(), set(), {}
 

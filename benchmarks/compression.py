@@ -47,7 +47,7 @@ from edgeopt.deploy.runtime import file_bytes, host_latency_s, onnx_metrics  # n
 from edgeopt.profiles.loader import load_profile  # noqa: E402
 from edgeopt.train.fit import FitSettings, fit  # noqa: E402
 from edgeopt.train.loop import DeviceData, evaluate  # noqa: E402
-from edgeopt.train.metrics import classification_metrics  # noqa: E402
+from edgeopt.metrics import classification_metrics  # noqa: E402
 
 CALIBRATION_SAMPLES = 512
 

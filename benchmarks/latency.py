@@ -141,8 +141,8 @@ def main() -> None:
     import torch
 
     from edgeopt.cost.estimate import estimate
-    from edgeopt.deploy.microbench import measure_latencies_s, write_micros
-    from edgeopt.workflow.calibrate import calibrate
+    from edgeopt.calibration.microbench import measure_latencies_s, write_micros
+    from edgeopt.calibration.calibrate import calibrate
 
     torch.set_num_threads(1)
     work = Path(tempfile.mkdtemp(prefix="edgeopt-latency-bench-"))

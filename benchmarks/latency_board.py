@@ -51,7 +51,7 @@ def exports(runs: Path, folder: Path) -> list[tuple[str, int, Path, Path]]:
 def measure(models, samples: int, clock_hz: float) -> tuple[list[list[dict]], list[float], list[float]]:
     """Per model: the emulated M4's measurement rows (whole call, then each layer), the C's host latency (best of
     ROUNDS medians), and that again in a second pass (how far this machine's timings move)."""
-    from edgeopt.deploy.board_rows import emulated_rows
+    from edgeopt.calibration.board_rows import emulated_rows
     from edgeopt.deploy.emulate import run_emulated
     from edgeopt.deploy.host import host_latency_s
     from edgeopt.deploy.lower import lower_onnx
@@ -78,8 +78,8 @@ def _input_shape(onnx: Path, samples: int) -> tuple[int, ...]:
 def suite_rows(tmp: Path, clock_hz: float) -> list[dict]:
     """The board microbenchmarks (`edgeopt calibrate --runtime cortex-m4`'s) on the emulated M4: each one's whole
     call and layers, as that command fits them."""
-    from edgeopt.deploy.board_micro import board_suite, write_board_micro
-    from edgeopt.deploy.board_rows import emulated_rows
+    from edgeopt.calibration.board_micro import board_suite, write_board_micro
+    from edgeopt.calibration.board_rows import emulated_rows
     from edgeopt.deploy.emulate import run_emulated
     from edgeopt.profiles.loader import load_profile
 
@@ -96,7 +96,7 @@ def leave_one_out(profile: str, models, rows: list[list[dict]], tmp: Path, extra
     """Per model: the uncalibrated estimate, and the estimate on `profile` calibrated on every other model's rows
     (each model's rows: its whole call first, then any layers) and the `extra` rows; `alone`: on `extra` only."""
     from edgeopt.cost.estimate import estimate
-    from edgeopt.workflow.calibrate import calibrate
+    from edgeopt.calibration.calibrate import calibrate
 
     before = [estimate(c / "source.onnx", profile).total.latency_s for _, _, _, c in models]
     after = []

@@ -86,9 +86,9 @@ def main() -> None:
     import torch
 
     from edgeopt import estimate, load_profile
-    from edgeopt.deploy.microbench import measure_latencies_s
+    from edgeopt.calibration.microbench import measure_latencies_s
     from edgeopt.deploy.onnx import export_onnx
-    from edgeopt.workflow.calibrate import calibrate
+    from edgeopt.calibration.calibrate import calibrate
 
     torch.set_num_threads(1)
     if args.calibrate:

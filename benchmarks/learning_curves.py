@@ -36,7 +36,7 @@ def main() -> None:
     from edgeopt.space.distributions import Fixed
     from edgeopt.space.spec import load_space
     from edgeopt.train.loop import DeviceData, TrialSpec, train_trial
-    from edgeopt.train.metrics import best_threshold_f1
+    from edgeopt.metrics import best_threshold_f1
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--configs", type=int, default=60)

@@ -200,7 +200,7 @@ def profile_cmd(model: str, profile: str, input_shape: str | None, as_json: bool
     est = estimate_graph(_load(model, input_shape), hardware)
     measured = None
     if measure:
-        from edgeopt.deploy.node_profile import node_latencies_s
+        from edgeopt.calibration.node_profile import node_latencies_s
 
         measured = node_latencies_s(model)
     if as_json:
@@ -242,7 +242,7 @@ def calibrate_cmd(profile, runtime, models, measurements, out, suite_dir, as_jso
     per-call overhead, peak rates, bandwidths) to measured latencies, and its energy figures to measured energies
     where a measurements file gives them; write a profile that extends it with every fitted figure marked
     `source: measured`."""
-    from edgeopt.workflow.calibrate import calibrate
+    from edgeopt.calibration.calibrate import calibrate
 
     if suite_dir is not None:
         if measurements or models or out or runtime != "onnxruntime":
@@ -269,7 +269,7 @@ def calibrate_cmd(profile, runtime, models, measurements, out, suite_dir, as_jso
 
 
 def _write_suite(profile, suite_dir, as_json) -> None:
-    from edgeopt.deploy.board_suite import MEASUREMENTS, write_suite
+    from edgeopt.calibration.board_suite import MEASUREMENTS, write_suite
     from edgeopt.profiles.loader import load_profile
 
     loaded = load_profile(profile)

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.train.loop import DeviceData, evaluate
-from edgeopt.train.metrics import Metrics
+from edgeopt.metrics import Metrics
 
 
 @dataclass(frozen=True, eq=False)

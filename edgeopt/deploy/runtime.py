@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeopt.train.metrics import Metrics, classification_metrics
+from edgeopt.metrics import Metrics, classification_metrics
 
 
 def session(path: str | os.PathLike, threads: int = 1, *, exact: bool = True,

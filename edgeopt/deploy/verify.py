@@ -17,7 +17,7 @@ from edgeopt.deploy.runtime import onnx_logits
 from edgeopt.errors import EdgeoptError
 from edgeopt.figures import quality
 from edgeopt.intgrid.reference import run_program
-from edgeopt.train.metrics import classification_metrics
+from edgeopt.metrics import classification_metrics
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.train.cv import HOLDOUT, Selection, fold_datasets, pooled
-from edgeopt.train.metrics import Metrics, classification_metrics
+from edgeopt.metrics import Metrics, classification_metrics
 
 
 def logistic_regression(dataset: Dataset, normalizer: Normalizer, *, positive_class: int = 1, l2: float = 1e-3,

@@ -10,7 +10,7 @@ from edgeopt.figures import FIGURE_NAMES, QUALITY_METRICS, CostFigures, quality
 from edgeopt.search.pareto import hypervolume_2d, pareto_front
 from edgeopt.search.store import Store, TrialRecord, TrialState
 from edgeopt.train.cv import Selection, selection_labels
-from edgeopt.train.metrics import beats_trivial, trivial_scores
+from edgeopt.metrics import beats_trivial, trivial_scores
 
 TRAINED = (TrialState.COMPLETED, TrialState.STOPPED, TrialState.PAUSED)
 BUDGET_FRACTIONS = (1.0, 0.5, 0.25, 0.125)

@@ -37,7 +37,7 @@ from edgeopt.space.fit import applies, require_applicable, require_fitting
 from edgeopt.train.budget import LEGACY_BUDGET, space_budget
 from edgeopt.train.cv import HOLDOUT, choose_selection, pooled, selection_labels
 from edgeopt.train.loop import TrialSpec
-from edgeopt.train.metrics import beats_trivial, best_threshold_f1, trivial_scores
+from edgeopt.metrics import beats_trivial, best_threshold_f1, trivial_scores
 
 ASK_SLICE_S = 0.5  # most time one fill of a slot spends asking for new trials once one fits
 UNIFORM_AFTER = 16  # infeasible draws in a row after which every other draw is uniform

@@ -22,7 +22,7 @@ from typing import TypeVar
 from edgeopt.train.loop import (DeviceData, RungResult, TrainingError, TrialSpec, build_model, class_weights,
                                 epoch_plan, epoch_seed, learning_rate, load_checkpoint, optimizer_for,
                                 require_teacher, save_checkpoint)
-from edgeopt.train.metrics import classification_metrics
+from edgeopt.metrics import classification_metrics
 
 T = TypeVar("T")
 

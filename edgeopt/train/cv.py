@@ -19,7 +19,7 @@ from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.train.loop import DeviceData, RungResult, TrialSpec, train_trial
 from edgeopt.figures import QUALITY_METRICS
-from edgeopt.train.metrics import classification_metrics
+from edgeopt.metrics import classification_metrics
 
 SMALL_VALIDATION = 100  # validation samples under which a holdout cannot rank models
 MAX_FOLDS = 5

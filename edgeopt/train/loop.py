@@ -20,7 +20,7 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.space.spec import SearchSpace
 from edgeopt.train.budget import LEGACY_BUDGET, TrainingBudget
 from edgeopt.train.losses import distillation_loss
-from edgeopt.train.metrics import Metrics, classification_metrics
+from edgeopt.metrics import Metrics, classification_metrics
 
 
 class TrainingError(EdgeoptError):

@@ -17,7 +17,7 @@ from edgeopt.compression.pipeline import Pipeline
 from edgeopt.compression.quantize import QuantizeConfig
 from edgeopt.data.normalize import Normalizer
 from edgeopt.atomic import claim_file, claim_folder
-from edgeopt.deploy.board_rows import append_rows, check_appendable, emulated_rows
+from edgeopt.calibration.board_rows import append_rows, check_appendable, emulated_rows
 from edgeopt.deploy.export import ExportError, ExportRecord, export
 from edgeopt.deploy.tvm_export import require_tvm
 from edgeopt.deploy.verify import Deployment, deploy_on

@@ -3,7 +3,6 @@ of ../shared/datasets (skipped where they are not beside the checkout)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -58,15 +57,6 @@ def shared_dataset(name: str):
     if not path.is_file():
         pytest.skip(f"{path} is not here (the suite's real datasets live in ../shared/datasets)")
     return load_dataset(str(path))
-
-
-def require_tools(missing: list[str]) -> None:
-    """Skip without the tools on a developer's machine; in CI (.ci/run installs them) their absence is a failure."""
-    if missing:
-        message = f"needs {', '.join(missing)} (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
-        if os.environ.get("EDGEOPT_CI"):
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def branchy(channels: int, classes: int):

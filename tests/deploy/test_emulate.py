@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qdq_helpers import require_tools
+from toolchain import require_tools
 
 from edgeopt.deploy.export import export
 from edgeopt.deploy.emulate import missing_tools, run_emulated
@@ -54,7 +54,7 @@ def test_the_layer_hook_times_every_layer(exported, name):
     """The run hook splits an inference between the C layers: each one's share is positive and they add up to the
     whole call (within the SysTick's resolution and the return); each C layer runs its own node and the model
     layers after it, every model layer once."""
-    from edgeopt.deploy.board_rows import layer_groups
+    from edgeopt.calibration.board_rows import layer_groups
     from edgeopt.graph.build import build_graph
 
     record, q = exported[name]

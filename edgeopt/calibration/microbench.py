@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeopt.deploy.board_micro import build_module, space_samples
+from edgeopt.calibration.board_micro import build_module, space_samples
 from edgeopt.deploy.onnx import export_onnx
 from edgeopt.deploy.runtime import host_latency_s
 from edgeopt.errors import EdgeoptError

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgeopt.train.metrics import (
+from edgeopt.metrics import (
     Metrics,
     beats_trivial,
     best_threshold_f1,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeopt.cost.calibrate import CalibrationError, Measurement, fit_latency
+from edgeopt.calibration.latency_fit import CalibrationError, Measurement, fit_latency
 from edgeopt.cost.estimate import estimate
-from edgeopt.deploy.microbench import micro_suite, write_micro
+from edgeopt.calibration.microbench import micro_suite, write_micro
 from edgeopt.graph.ops import Op
 from edgeopt.profiles.loader import load_profile
 

@@ -20,22 +20,29 @@ from types import MappingProxyType
 import numpy as np
 
 from edgeopt.atomic import claim_file
-from edgeopt.cost.calibrate import MAX_LATENCY_S, MIN_LATENCY_S, CalibrationError, LatencyFit, Measurement, fit_latency
-from edgeopt.cost.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
+from edgeopt.calibration.latency_fit import (
+    MAX_LATENCY_S,
+    MIN_LATENCY_S,
+    CalibrationError,
+    LatencyFit,
+    Measurement,
+    fit_latency,
+)
+from edgeopt.calibration.energy_fit import EnergyFit, EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import Estimate, estimate
 from edgeopt.cost.record import total
-from edgeopt.deploy.board_micro import board_suite, write_board_micro
-from edgeopt.deploy.board_rows import emulated_rows
+from edgeopt.calibration.board_micro import board_suite, write_board_micro
+from edgeopt.calibration.board_rows import emulated_rows
 from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.deploy.export import export
 from edgeopt.deploy.lower import lower_onnx
-from edgeopt.deploy.microbench import measure_latencies_s, write_micros
-from edgeopt.deploy.ort_layout import nchwc_layout
+from edgeopt.calibration.microbench import measure_latencies_s, write_micros
+from edgeopt.calibration.ort_layout import nchwc_layout
 from edgeopt.errors import EdgeoptError
 from edgeopt.escape import csv_text
 from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.graph.ops import Op
-from edgeopt.profiles.calibrated import calibrated_yaml
+from edgeopt.calibration.profile_yaml import calibrated_yaml
 from edgeopt.profiles.loader import available_profiles, load_profile
 from edgeopt.profiles.schema import Calibration, HardwareProfile
 from edgeopt.profiles.units import Dimension, UnitError, parse_quantity

@@ -12,10 +12,10 @@ import subprocess
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from qdq_helpers import require_tools
+from toolchain import require_tools
 
 from edgeopt.cli import main
-from edgeopt.deploy.board_micro import board_suite
+from edgeopt.calibration.board_micro import board_suite
 from edgeopt.deploy.emulate import CFLAGS, LINKER_SCRIPT, STARTUP, missing_tools, run_emulated
 from edgeopt.deploy.lower import lower_onnx
 

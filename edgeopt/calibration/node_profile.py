@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeopt.deploy.microbench import input_shape
+from edgeopt.calibration.microbench import input_shape
 from edgeopt.deploy.runtime import session as runtime_session
 from edgeopt.errors import EdgeoptError
 

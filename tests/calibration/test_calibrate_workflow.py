@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from edgeopt.cli import main
 from edgeopt.cost.estimate import estimate
-from edgeopt.deploy.microbench import SPACE_SAMPLES, micro_suite, write_micro
-from edgeopt.deploy.ort_layout import nchwc_layout
+from edgeopt.calibration.microbench import SPACE_SAMPLES, micro_suite, write_micro
+from edgeopt.calibration.ort_layout import nchwc_layout
 from edgeopt.graph.ops import Op
 from edgeopt.profiles.loader import load_profile
 

@@ -5,29 +5,21 @@ then predicts a model's emulated latency."""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from click.testing import CliRunner
 
 from edgeopt.cli import main
 from edgeopt.cost.estimate import estimate
-from edgeopt.deploy.board_micro import BoardMicro, board_suite, write_board_micro
-from edgeopt.deploy.board_rows import emulated_rows
+from edgeopt.calibration.board_micro import BoardMicro, board_suite, write_board_micro
+from edgeopt.calibration.board_rows import emulated_rows
 from edgeopt.deploy.emulate import missing_tools, run_emulated
 from edgeopt.profiles.loader import load_profile
-
-
-def require_tools() -> None:
-    missing = missing_tools()
-    if missing and os.environ.get("EDGEOPT_CI"):
-        pytest.fail(f"needs {', '.join(missing)}")
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
+from toolchain import require_tools
 
 
 def test_the_emulated_board_calibrates_a_profile(tmp_path):
-    require_tools()
+    require_tools(missing_tools())
     profile = load_profile("stm32f746")
     mine = BoardMicro("mine", (6, 48), "conv", 6, 12, 5)  # a model of the user's, not in the suite
     folder, x = write_board_micro(mine, profile, tmp_path / "mine")

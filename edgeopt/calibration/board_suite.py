@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeopt.atomic import atomic_folder
-from edgeopt.deploy.board_micro import BoardMicro, board_suite, write_board_micro
-from edgeopt.deploy.board_rows import layer_groups
+from edgeopt.calibration.board_micro import BoardMicro, board_suite, write_board_micro
+from edgeopt.calibration.board_rows import layer_groups
 from edgeopt.deploy.export import SOURCE
 from edgeopt.deploy.host import read_manifest
 from edgeopt.errors import EdgeoptError

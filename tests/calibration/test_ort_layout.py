@@ -10,13 +10,13 @@ import torch
 from torch import nn
 
 from edgeopt.cost.estimate import estimate
-from edgeopt.deploy.microbench import Micro, write_micro
-from edgeopt.deploy.ort_layout import FILTER_BLOCKS_A_PASS, NCHWC_DOMAIN, nchwc_layout, optimized_convs
+from edgeopt.calibration.microbench import Micro, write_micro
+from edgeopt.calibration.ort_layout import FILTER_BLOCKS_A_PASS, NCHWC_DOMAIN, nchwc_layout, optimized_convs
 from edgeopt.deploy.onnx import export_onnx
 from edgeopt.graph.build import build_graph
 from edgeopt.graph.ops import Op
 from edgeopt.profiles.loader import load_profile
-from edgeopt.workflow.calibrate import with_layout
+from edgeopt.calibration.calibrate import with_layout
 from reference_models import BasicBlock, InvertedResidual
 
 

@@ -8,10 +8,10 @@ from types import MappingProxyType
 
 import pytest
 
-from edgeopt.cost.calibrate import CalibrationError
-from edgeopt.cost.energy_fit import EnergyMeasurement, fit_energy
+from edgeopt.calibration.latency_fit import CalibrationError
+from edgeopt.calibration.energy_fit import EnergyMeasurement, fit_energy
 from edgeopt.cost.estimate import estimate
-from edgeopt.deploy.microbench import micro_suite, write_micro
+from edgeopt.calibration.microbench import micro_suite, write_micro
 from edgeopt.profiles.loader import load_profile
 
 

@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from edgeopt.cost.calibrate import PRIOR_WEIGHT, CalibrationError, FitErrors, round_figure, with_memory_figure
+from edgeopt.calibration.latency_fit import PRIOR_WEIGHT, CalibrationError, FitErrors, round_figure, with_memory_figure
 from edgeopt.cost.estimate import Estimate
 from edgeopt.profiles.schema import HardwareProfile
 

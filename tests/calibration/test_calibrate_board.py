@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from edgeopt.cli import main
 from edgeopt.cost.estimate import estimate
-from edgeopt.deploy.microbench import micro_suite, write_micro
+from edgeopt.calibration.microbench import micro_suite, write_micro
 from edgeopt.profiles.loader import load_profile
 
 DEVICE = """name: metered-device

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from edgeopt.deploy.microbench import Micro, write_micro
+from edgeopt.calibration.microbench import Micro, write_micro
 from edgeopt.deploy.runtime import session
 from edgeopt.graph.ops import Op
 
