@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 
@@ -174,13 +173,15 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                                tuple(m.estimate.total.latency_s for m in rows),
                                tuple(spreads) if spreads else (0.0,) * len(rows), energy,
                                tuple(m.estimate.total.energy_j for m in metered), layout)
-    text = calibrated_yaml(_parent_ref(profile, out), f"{profile.name}-calibrated",
-                           layer_overhead_s=fit.layer_overhead_s, call_overhead_s=fit.call_overhead_s,
+    per_op = {name: {str(op): value for op, value in values.items()} for name, values in fit.per_op.items()}
+    per_op |= {name: {str(op): figures[i] for op, figures in layout.items()}
+               for i, name in enumerate(("channel_block", "channel_tile"))}  # a tile of 0 overrides a parent's
+    text = calibrated_yaml(_parent_ref(profile, out), f"{profile.name}-calibrated", per_op=per_op,
+                           scalars={"layer_overhead_s": fit.layer_overhead_s, "call_overhead_s": fit.call_overhead_s,
+                                    "layout_conversion_cost": fit.layout_conversion_cost},
                            calibration=calibration, macs_per_cycle=per_cycle,
                            peak_macs_per_s={f: r for f, r in fit.macs_per_s.items() if f not in per_cycle},
-                           bandwidth_bytes_per_s=bandwidths, energy=energy,
-                           layout_conversion_cost=fit.layout_conversion_cost,
-                           **fit.per_op_figures(), **result.layout_figures())
+                           bandwidth_bytes_per_s=bandwidths, energy=energy)
     _write_checked(out, text)
     return result
 
@@ -193,11 +194,10 @@ def _largest_layer(rows) -> int | None:
 
 def with_layout(profile: HardwareProfile, layout: dict[Op, tuple[int, int]]) -> HardwareProfile:
     """`profile` with the runtime's channel blocks and tiles in place of its own for the ops `layout` names."""
-    compute = profile.compute
-    blocks = dict(compute.op_channel_block) | {op: block for op, (block, _) in layout.items()}
-    tiles = dict(compute.op_channel_tile) | {op: tile for op, (_, tile) in layout.items()}
-    return dataclasses.replace(profile, compute=dataclasses.replace(
-        compute, op_channel_block=MappingProxyType(blocks), op_channel_tile=MappingProxyType(tiles)))
+    compute = profile.compute.with_figure("channel_block", {op: block for op, (block, _) in layout.items()},
+                                          merge=True)
+    compute = compute.with_figure("channel_tile", {op: tile for op, (_, tile) in layout.items()}, merge=True)
+    return dataclasses.replace(profile, compute=compute)
 
 
 def _measure(profile: HardwareProfile, models, say) -> tuple[list[Measurement], list[float]]:

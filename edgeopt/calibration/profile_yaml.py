@@ -6,25 +6,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from edgeopt.profiles.compute_figures import OP_FIGURES, SCALAR_FIGURES, ComputeFigure
 from edgeopt.profiles.schema import Calibration
+from edgeopt.profiles.units import Dimension
 
 
-def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float], op_overhead_s: Mapping[str, float],
-                    layer_overhead_s: float, call_overhead_s: float, calibration: Calibration,
+def calibrated_yaml(parent: str, name: str, *, per_op: Mapping[str, Mapping[str, float]],
+                    scalars: Mapping[str, float | None], calibration: Calibration,
                     macs_per_cycle: Mapping[str, float] | None = None,
                     peak_macs_per_s: Mapping[str, float] | None = None,
-                    bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None,
-                    op_half_length: Mapping[str, float] | None = None,
-                    op_output_cost: Mapping[str, float] | None = None,
-                    op_window_cost: Mapping[str, float] | None = None,
-                    op_group_cost: Mapping[str, float] | None = None,
-                    op_channel_block: Mapping[str, int] | None = None,
-                    op_channel_tile: Mapping[str, int] | None = None,
-                    layout_conversion_cost: float | None = None,
-                    blocked_op_efficiency: Mapping[str, float] | None = None) -> str:
-    """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder). Peak
-    rates are written in the form the parent gives them (per cycle at its clock, or as a peak); bandwidths per memory
-    level (weights, activations); `energy` (a `cost.energy_fit.EnergyFit`, or None) adds the fitted energy figures."""
+                    bandwidth_bytes_per_s: Mapping[str, float] | None = None, energy=None) -> str:
+    """The YAML of a profile that extends `parent` (a shipped name, or a path relative to the file's folder):
+    `per_op` figures (an `OP_FIGURES` name -> op name -> value) and `scalars` (a `SCALAR_FIGURES` name -> value;
+    None: not fitted, the parent's stays) as the table writes them. Peak rates are written in the form the parent
+    gives them (per cycle at its clock, or as a peak); bandwidths per memory level (weights, activations); `energy`
+    (an `EnergyFit`, or None) adds the fitted energy figures."""
     def figure(value: str) -> str:
         return f"{{value: {value}, source: measured}}"
 
@@ -46,27 +42,19 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
         lines.append("memory:")
         for level in sorted(memory):
             lines += [f"  {level}:", *memory[level]]
-    lines += [
-        "compute:",
-        f"  layer_overhead: {figure(_time(layer_overhead_s))}",
-        f"  call_overhead: {figure(_time(call_overhead_s))}",
-    ]
-    if layout_conversion_cost is not None:
-        lines.append(f"  layout_conversion_cost: {figure(f'{layout_conversion_cost:.4g}')}")
+    lines.append("compute:")
+    lines += [f"  {spec.yaml_key}: {figure(_text(spec, scalars[spec.name]))}" for spec in SCALAR_FIGURES
+              if scalars.get(spec.name) is not None]
     for title, values, text in (("macs_per_cycle", macs_per_cycle, lambda v: f"{v:.4g}"),
-                                ("peak", peak_macs_per_s, lambda v: f"{v:.4g}MAC/s"),
-                                ("op_overhead", op_overhead_s, _time),
-                                ("op_half_length", op_half_length, lambda v: f"{v:.4g}"),
-                                ("op_output_cost", op_output_cost, lambda v: f"{v:.4g}"),
-                                ("op_window_cost", op_window_cost, lambda v: f"{v:.4g}"),
-                                ("op_group_cost", op_group_cost, lambda v: f"{v:.4g}"),
-                                ("op_channel_block", op_channel_block, str),
-                                ("op_channel_tile", op_channel_tile, str),
-                                ("op_efficiency", op_efficiency, lambda v: f"{v:.4g}"),
-                                ("blocked_op_efficiency", blocked_op_efficiency, lambda v: f"{v:.4g}")):
+                                ("peak", peak_macs_per_s, lambda v: f"{v:.4g}MAC/s")):
         if values:
             lines.append(f"  {title}:")
             lines += [f"    {key}: {figure(text(values[key]))}" for key in sorted(values)]
+    for spec in OP_FIGURES:
+        values = per_op.get(spec.name)
+        if values:
+            lines.append(f"  {spec.yaml_key}:")
+            lines += [f"    {key}: {figure(_text(spec, values[key]))}" for key in sorted(values)]
     if energy is not None:
         lines += ["energy:", "  per_mac:"]
         lines += [f"    {fmt}: {figure(_joules(energy.mac_j[fmt]))}" for fmt in sorted(energy.mac_j)]
@@ -86,6 +74,13 @@ def calibrated_yaml(parent: str, name: str, *, op_efficiency: Mapping[str, float
     if calibration.max_activation_elements is not None:
         lines.append(f"  max_activation_elements: {calibration.max_activation_elements}")
     return "\n".join(lines) + "\n"
+
+
+def _text(spec: ComputeFigure, value: float) -> str:
+    """A fitted figure as YAML: times in microseconds, channel counts whole, the rest to four digits."""
+    if spec.dimension is Dimension.TIME:
+        return _time(value)
+    return str(int(value)) if spec.whole else f"{value:.4g}"
 
 
 def _joules(joules: float) -> str:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from edgeopt.cost.crossbar import tile_share
 from edgeopt.cost.record import Cost
 from edgeopt.graph.ir import Layer
 from edgeopt.graph.ops import DEPTHWISE_OPS, VIEW_OPS, Op
+from edgeopt.profiles.compute_figures import OP_FIGURES
 from edgeopt.profiles.formats import get_format
-from edgeopt.profiles.schema import HardwareProfile
+from edgeopt.profiles.schema import Compute, HardwareProfile
 
 
 def weight_bytes(layer: Layer, profile: HardwareProfile, fmt: str, extra_bias: int = 0) -> float:
@@ -66,23 +69,16 @@ class CostTerms:
     def memory_s(self) -> float:
         return self.weight_memory_s + self.activation_memory_s
 
-    def latency_s(self, efficiency: float, overhead_s: float, half_length: float = 0.0,
-                  output_cost: float = 0.0, window_cost: float = 0.0, channel_block: int = 1,
-                  channel_tile: int = 0, group_cost: float = 0.0, conversion_cost: float = 0.0) -> float:
-        """Roofline: max(compute at `efficiency` of peak, memory traffic), plus the per-layer overhead. With a
-        `half_length`, the efficiency falls with the innermost loop's length L as L / (L + half_length); with an
-        `output_cost` and a `window_cost`, each output element and each unrolled input element add that many MACs'
-        time; with a `channel_block`, channels are computed in whole blocks; with a `channel_tile`, the unrolled
-        input is read once per tile of that many output channels; with a `group_cost`, each channel group a
-        depthwise layer runs on its own (a channel, or a block of them) adds that many MACs' time; with a
-        `conversion_cost`, each element it converts between channel layouts too (not a MAC's work: outside the
-        efficiency and the roofline)."""
+    def latency_s(self, *, efficiency: float, overhead_s: float, channel_block: int = 1, channel_tile: int = 0,
+                  half_length: float = 0.0, output_cost: float = 0.0, window_cost: float = 0.0,
+                  group_cost: float = 0.0, layout_conversion_cost: float = 0.0, **_: float) -> float:
+        """This layer's latency under a profile's figures for its op (`profiles.compute_figures` names them; a
+        blocked efficiency comes in as `efficiency`): `roofline_s` with channels blocked and tiled as given."""
         pad_out, pad_in, passes = self.blocking(channel_block, channel_tile)
-        compute_s = (pad_out * pad_in * (self.peak_compute_s + self.loop_s * half_length)
-                     + pad_out * self.output_s * output_cost + pad_in * passes * self.window_s * window_cost
-                     + self.group_runs(channel_block) * self.group_s * group_cost) / efficiency
-        return max(compute_s, self.memory_s) + (overhead_s if self.pays_overhead else 0.0) \
-            + self.convert_s * conversion_cost
+        return float(roofline_s(self, efficiency=efficiency, overhead_s=overhead_s, half_length=half_length,
+                                output_cost=output_cost, window_cost=window_cost, group_cost=group_cost,
+                                layout_conversion_cost=layout_conversion_cost, pad_out=pad_out, pad_in=pad_in,
+                                passes=passes, group_runs=self.group_runs(channel_block)))
 
     def blocking(self, channel_block: int, channel_tile: int) -> tuple[float, float, int]:
         """(output padding, input padding, passes over the unrolled input): the work a device that computes
@@ -109,6 +105,23 @@ class CostTerms:
                 + self.moved_activation_bytes * activation_j_per_byte)
 
 
+def roofline_s(t, *, efficiency, overhead_s, half_length, output_cost, window_cost, group_cost,
+               layout_conversion_cost, pad_out, pad_in, passes, group_runs, speed=1.0, weight_bandwidth=1.0,
+               activation_bandwidth=1.0):
+    """The latency formula, for one layer's `CostTerms` and figures, or for arrays of both (the fit evaluates it on
+    every measured layer at once): max(compute at `efficiency` x `speed` of peak, memory traffic at the bandwidths'
+    multiples), plus the overhead of a layer run on its own, plus layout conversions. Compute is the layer's work
+    padded to whole channel blocks (`pad_out`, `pad_in`), with each innermost loop adding `half_length` MACs, each
+    output element `output_cost`, each unrolled input element `window_cost` once per channel tile (`passes`) and each
+    channel group run on its own (`group_runs` of them a depthwise group) `group_cost`."""
+    compute_s = (pad_out * pad_in * (t.peak_compute_s + t.loop_s * half_length)
+                 + pad_out * t.output_s * output_cost + pad_in * passes * t.window_s * window_cost
+                 + group_runs * t.group_s * group_cost) / (efficiency * speed)
+    memory_s = t.weight_memory_s / weight_bandwidth + t.activation_memory_s / activation_bandwidth
+    return np.maximum(compute_s, memory_s) + overhead_s * t.pays_overhead \
+        + t.convert_s * layout_conversion_cost / speed
+
+
 def layer_cost(
     layer: Layer,
     profile: HardwareProfile,
@@ -132,8 +145,9 @@ def layer_cost(
     if layer.op in VIEW_OPS:  # no data moves; a runtime that runs views as nodes pays a calibrated overhead
         terms = CostTerms(layer.op, fmt if fmt in compute.macs_per_s else profile.weight_format, 0.0, 0.0, 0.0,
                           not fused, convert_s=converted / rate)
-        latency_s = terms.latency_s(1.0, compute.op_overhead_s.get(layer.op, 0.0),
-                                    conversion_cost=compute.layout_conversion_cost)
+        own = compute.ops.get(layer.op)
+        latency_s = terms.latency_s(efficiency=1.0, overhead_s=(own and own.overhead_s) or 0.0,
+                                    layout_conversion_cost=compute.layout_conversion_cost)
         return Cost(params=layer.params, weight_bytes=stored_bytes, latency_s=latency_s), terms
     run_macs = layer.macs * _density(layer, profile)  # the MACs a sparse device does not skip
     work = run_macs + layer.vector_ops
@@ -150,11 +164,8 @@ def layer_cost(
                       _transfer_s(moved_activation_bytes, profile.activation_memory.bandwidth_bytes_per_s),
                       not fused, work, fmt, moved_weight_bytes, moved_activation_bytes, loops / rate, finished / rate,
                       unrolled / rate, *_lanes(layer), _groups(layer) / rate, converted / rate, blocked)
-    latency_s = terms.latency_s(compute.efficiency(layer.op, blocked), compute.overhead_s(layer.op),
-                                compute.half_length(layer.op), compute.output_cost(layer.op),
-                                compute.window_cost(layer.op), compute.channel_block(layer.op),
-                                compute.channel_tile(layer.op), compute.group_cost(layer.op),
-                                compute.layout_conversion_cost)
+    latency_s = terms.latency_s(**op_figures(compute, layer.op, blocked),
+                                layout_conversion_cost=compute.layout_conversion_cost)
     energy_j = terms.energy_j(profile.energy.mac_j.get(fmt, 0.0), profile.weight_memory.energy_per_byte_j,
                               profile.activation_memory.energy_per_byte_j)
     tiles = tile_share(layer.matrix, profile.crossbar) if profile.crossbar and layer.matrix else 0.0
@@ -168,6 +179,13 @@ def layer_cost(
         energy_j=energy_j,
         crossbar_tiles=tiles,
     ), terms
+
+
+def op_figures(compute: Compute, op: Op, blocked: bool = False) -> dict[str, float]:
+    """Every per-op figure of `op` on `compute` by name, the blocked efficiency as `efficiency` where `blocked`."""
+    figures = {spec.name: compute.figure(op, spec.name) for spec in OP_FIGURES}
+    figures["efficiency"] = compute.efficiency(op, blocked)
+    return figures
 
 
 def _lanes(layer: Layer) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from edgeopt.errors import ProfileError, UnitError
 from edgeopt.graph.ops import EPILOGUE_OPS, MAC_OPS, SUPPORT_OPS, Op, parse_op
+from edgeopt.profiles.compute_figures import LAYOUT, OP_FIGURES, SCALAR_FIGURES, ComputeFigure, OpFigures
 from edgeopt.profiles.formats import FORMATS
 from edgeopt.profiles.schema import (
     Analog,
@@ -314,13 +315,26 @@ class _Builder:
 
     def _compute(self, value: object, formats: dict) -> Compute:
         field = ("compute",)
-        data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "op_efficiency", "layer_overhead",
-                                           "op_overhead", "call_overhead", "op_half_length", "op_output_cost",
-                                           "op_window_cost", "op_group_cost", "op_channel_block", "op_channel_tile",
-                                           "fused_ops", "layout_conversion_cost", "layout_ops",
-                                           "blocked_op_efficiency"))
+        data = self.mapping(field, value, ("clock", "macs_per_cycle", "peak", "fused_ops", "layout_ops",
+                                           *(f.yaml_key for f in (*OP_FIGURES, *SCALAR_FIGURES))))
         clock = self.figure((*field, "clock"), data["clock"], Dimension.FREQUENCY, low_inclusive=False) \
             if "clock" in data else None
+        rates = self._rates(data, clock, formats)
+        layout_ops = self._op_list((*field, "layout_ops"), data.get("layout_ops", []),
+                                   tuple(sorted(o.value for o in SUPPORT_OPS - MAC_OPS)))
+        per_op = {spec.name: self._per_op(spec, data.get(spec.yaml_key, {}), layout_ops) for spec in OP_FIGURES}
+        default_efficiency = per_op["efficiency"].pop("default", 1.0)
+        ops = {op: OpFigures(**{name: values[op] for name, values in per_op.items() if op in values})
+               for op in sorted({op for values in per_op.values() for op in values}, key=str)}
+        scalars = {spec.name: self._scalar(spec, data.get(spec.yaml_key, spec.default)) for spec in SCALAR_FIGURES}
+        return Compute(macs_per_s=MappingProxyType(rates), ops=MappingProxyType(ops),
+                       default_efficiency=default_efficiency, clock_hz=clock, layout_ops=layout_ops,
+                       fused_ops=MappingProxyType(self._fused_ops((*field, "fused_ops"), data.get("fused_ops", {}))),
+                       **scalars)
+
+    def _rates(self, data: dict, clock: float | None, formats: dict) -> dict[str, float]:
+        """Peak MAC/s per format, from `macs_per_cycle` at the clock and `peak` (each format from one of them)."""
+        field = ("compute",)
         rates: dict[str, float] = {}
         if "macs_per_cycle" in data:
             if clock is None:
@@ -336,51 +350,37 @@ class _Builder:
         if default_weights not in rates:
             raise self.fail((*field, "peak"), f"missing throughput for the default weight format "
                                               f"{default_weights!r} (give compute.peak or compute.macs_per_cycle)")
-        efficiency = self._fractions((*field, "op_efficiency"), data.get("op_efficiency", {}),
-                                     ("default", *sorted(o.value for o in SUPPORT_OPS)))
-        default_efficiency = efficiency.pop("default", 1.0)
-        efficiency = {Op(key): number for key, number in efficiency.items()}
-        overhead = self.figure((*field, "layer_overhead"), data.get("layer_overhead", 0), Dimension.TIME)
-        op_overhead_raw = data.get("op_overhead", {})
-        if not isinstance(op_overhead_raw, dict):
-            raise self.fail((*field, "op_overhead"), f"expected a mapping of op -> time, got {op_overhead_raw!r}")
-        overhead_ops = tuple(sorted(o.value for o in Op if o is not Op.UNKNOWN))  # views too: runtimes run them
-        op_overhead = {Op(self.choice((*field, "op_overhead", str(key)), key, overhead_ops)):
-                       self.figure((*field, "op_overhead", str(key)), raw, Dimension.TIME)
-                       for key, raw in op_overhead_raw.items()}
-        call = self.figure((*field, "call_overhead"), data.get("call_overhead", 0), Dimension.TIME)
-        half, output_cost, window_cost, group_cost = (
-            self._per_mac_op((*field, key), data.get(key, {}))
-            for key in ("op_half_length", "op_output_cost", "op_window_cost", "op_group_cost"))
-        block = self._per_mac_op((*field, "op_channel_block"), data.get("op_channel_block", {}), whole_from=1)
-        tile = self._per_mac_op((*field, "op_channel_tile"), data.get("op_channel_tile", {}), whole_from=0)
-        layout_ops = self._op_list((*field, "layout_ops"), data.get("layout_ops", []),
-                                   tuple(sorted(o.value for o in SUPPORT_OPS - MAC_OPS)))
-        blocked_efficiency = self._blocked_efficiency((*field, "blocked_op_efficiency"),
-                                                      data.get("blocked_op_efficiency", {}), layout_ops)
-        return Compute(MappingProxyType(rates), MappingProxyType(efficiency), default_efficiency, overhead, clock,
-                       MappingProxyType(op_overhead), call, MappingProxyType(half), MappingProxyType(output_cost),
-                       MappingProxyType(window_cost), MappingProxyType(group_cost), MappingProxyType(block),
-                       MappingProxyType(tile),
-                       MappingProxyType(self._fused_ops((*field, "fused_ops"), data.get("fused_ops", {}))),
-                       self.figure((*field, "layout_conversion_cost"), data.get("layout_conversion_cost", 0),
-                                   Dimension.COUNT),
-                       layout_ops, MappingProxyType(blocked_efficiency))
+        return rates
 
-    def _blocked_efficiency(self, field: FieldPath, value: object, layout_ops: frozenset[Op]) -> dict[Op, float]:
-        """A mapping of layout op -> its efficiency where it runs blocked (only `layout_ops` ever do)."""
-        if value and isinstance(value, dict) and not layout_ops:
+    def _scalar(self, spec: ComputeFigure, raw: object) -> float:
+        return self.figure(("compute", spec.yaml_key), raw, spec.dimension, low=spec.low,
+                           low_inclusive=spec.low_inclusive, high=spec.high)
+
+    def _per_op(self, spec: ComputeFigure, value: object, layout_ops: frozenset[Op]) -> dict:
+        """A mapping of op (those `spec` allows) -> its figure, bounded and whole as `spec` says; an efficiency map
+        may also give a `default`."""
+        field = ("compute", spec.yaml_key)
+        allowed_ops = spec.allowed_ops(layout_ops)
+        if spec.ops == LAYOUT and value and isinstance(value, dict) and not layout_ops:
             raise self.fail(field, "only compute.layout_ops run in the blocked layout, and there are none")
-        return {Op(key): number for key, number in
-                self._fractions(field, value, tuple(sorted(op.value for op in layout_ops))).items()}
-
-    def _fractions(self, field: FieldPath, value: object, allowed: tuple[str, ...]) -> dict[str, float]:
-        """A mapping of name (from `allowed`) -> a share of peak, in (0, 1]."""
+        allowed = tuple(sorted(op.value for op in allowed_ops))
+        if spec.name == "efficiency":
+            allowed = ("default", *allowed)
         if not isinstance(value, dict):
-            raise self.fail(field, f"expected a mapping of op -> fraction, got {value!r}")
-        return {self.choice((*field, str(key)), key, allowed):
-                self.figure((*field, str(key)), raw, Dimension.FRACTION, low=0.0, low_inclusive=False, high=1.0)
-                for key, raw in value.items()}
+            what = {Dimension.FRACTION: "fraction", Dimension.TIME: "time"}.get(
+                spec.dimension, "channels" if spec.whole else "MACs")
+            raise self.fail(field, f"expected a mapping of op -> {what}, got {value!r}")
+        out: dict = {}
+        for key, raw in value.items():
+            name = self.choice((*field, str(key)), key, allowed)
+            number = self.figure((*field, str(key)), raw, spec.dimension, low=spec.low,
+                                 low_inclusive=spec.low_inclusive, high=spec.high)
+            if spec.whole:
+                if number != int(number):
+                    raise self.fail((*field, str(key)), f"expected a whole number of channels, got {number:g}")
+                number = int(number)
+            out[name if name == "default" else Op(name)] = number
+        return out
 
     def _fused_ops(self, field: FieldPath, value: object) -> dict[Op, frozenset[Op]]:
         """A mapping of MAC op -> the ops a runtime runs inside such a layer."""
@@ -396,24 +396,6 @@ class _Builder:
         if not isinstance(value, list):
             raise self.fail(field, f"expected a list of ops from {', '.join(allowed)}, got {value!r}")
         return frozenset(Op(self.choice((*field, str(i)), name, allowed)) for i, name in enumerate(value))
-
-    def _per_mac_op(self, field: FieldPath, value: object, whole_from: int | None = None) -> dict[Op, float]:
-        """A mapping of MAC op -> a count of MACs (a half length, an output cost), or, `whole_from` given, of
-        channels (whole numbers from it: a channel block, a tile)."""
-        what = "MACs" if whole_from is None else "channels"
-        if not isinstance(value, dict):
-            raise self.fail(field, f"expected a mapping of op -> {what}, got {value!r}")
-        mac_ops = tuple(sorted(o.value for o in MAC_OPS))
-        out = {}
-        for key, raw in value.items():
-            op = Op(self.choice((*field, str(key)), key, mac_ops))
-            number = self.figure((*field, str(key)), raw, Dimension.COUNT, low=whole_from or 0)
-            if whole_from is not None:
-                if number != int(number):
-                    raise self.fail((*field, str(key)), f"expected a whole number of channels, got {number:g}")
-                number = int(number)
-            out[op] = number
-        return out
 
     def _per_format(self, field: FieldPath, value: object, dimension: Dimension) -> dict[str, float]:
         if not isinstance(value, dict) or not value:

@@ -9,8 +9,10 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from edgeopt.graph.ops import Op
+from edgeopt.profiles.compute_figures import OP_FIGURE, OP_FIGURES, OpFigures
 from edgeopt.profiles.formats import NumberFormat, get_format
 
 MEMORY_KINDS = ("flash", "sram", "dram", "crossbar", "bram", "rom", "cache")
@@ -29,68 +31,56 @@ class MemoryLevel:
         return self.size_bytes - self.reserved_bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Compute:
+    """What the device computes at: peak rates per number format, each op's figures (`OpFigures`, defined with their
+    defaults and formula terms in `profiles.compute_figures`) and the device-wide ones."""
+
     macs_per_s: Mapping[str, float]  # peak MAC/s per number format
-    op_efficiency: Mapping[Op, float]  # share of peak an op reaches
-    default_efficiency: float
-    layer_overhead_s: float  # fixed cost per executed layer (kernel launch, DMA set-up, tile programming)
-    clock_hz: float | None = None
-    op_overhead_s: Mapping[Op, float] = field(default_factory=dict)  # per op kind, in place of layer_overhead_s
+    ops: Mapping[Op, OpFigures] = field(default_factory=dict)  # the per-op figures a profile gives
+    default_efficiency: float = 1.0  # an op without an efficiency of its own
+    layer_overhead_s: float = 0.0  # fixed cost per executed layer (kernel launch, DMA set-up, tile programming)
     call_overhead_s: float = 0.0  # fixed cost per inference (a runtime's call, input and output copies)
-    # per op: the innermost loop's length (MACs) at which it runs at half its efficiency; short loops (3-tap kernels,
-    # narrow dense layers) pay their loop overhead more often. None given: efficiency does not depend on size.
-    op_half_length: Mapping[Op, float] = field(default_factory=dict)
-    # per op: what finishing one output element costs (bias, requantization, activation, the store), in MACs at the
-    # op's rate; a layer of few MACs per output (a pointwise convolution of few channels) pays it more often
-    op_output_cost: Mapping[Op, float] = field(default_factory=dict)
-    # per op: what each element of its unrolled input costs (K x N of the GEMM it runs as: im2col and packing), in
-    # MACs at the op's rate; a GEMM runtime pays it, a layer of few output channels the most per MAC
-    op_window_cost: Mapping[Op, float] = field(default_factory=dict)
-    # per op: what each channel group a layer runs on its own costs (a depthwise layer's channels, or its blocks of
-    # channels where the op has a channel block: a kernel call, a GEMM set up per group), in MACs at the op's rate
-    op_group_cost: Mapping[Op, float] = field(default_factory=dict)
-    # per op: the channels a runtime computes together (SIMD lanes, an NPU's block depth); a layer's channels are
-    # rounded up to whole blocks. None given: no rounding
-    op_channel_block: Mapping[Op, int] = field(default_factory=dict)
-    # per op: the output channels computed in one pass over the unrolled input (a kernel's register tile); a layer
-    # of more reads its input once per tile. None given: one pass
-    op_channel_tile: Mapping[Op, int] = field(default_factory=dict)
+    clock_hz: float | None = None
     # per MAC op: the ops the runtime applies inside such a layer when they read its output (an activation clamped
     # in registers, a residual add summed into the accumulators): no time, overhead or traffic of their own
     fused_ops: Mapping[Op, frozenset[Op]] = field(default_factory=dict)
-    # where ops run in a blocked channel layout (op_channel_block > 1), each tensor converted between it and the
-    # plain one (into a blocked layer, out to an op that does not run blocked or to the caller) costs this many
-    # MACs' time an element; `layout_ops` keep whichever layout they read (pools, elementwise ops)
+    # where ops run in a blocked channel layout (channel_block > 1), each tensor converted between it and the plain
+    # one costs `layout_conversion_cost` MACs' time an element; `layout_ops` keep whichever layout they read
     layout_conversion_cost: float = 0.0
     layout_ops: frozenset[Op] = frozenset()
-    # per layout op: the share of peak it reaches where it runs in the blocked layout (another kernel: onnxruntime's
-    # NCHWc pool works on a block of channels at once); None given: its op_efficiency
-    blocked_op_efficiency: Mapping[Op, float] = field(default_factory=dict)
+
+    def figure(self, op: Op, name: str) -> float:
+        """`op`'s figure `name` (an `OP_FIGURES` name): its own, else its fallback, else the figure's default."""
+        given = getattr(self.ops[op], name) if op in self.ops else None
+        if given is not None:
+            return given
+        spec = OP_FIGURE[name]
+        if spec.falls_back_to in OP_FIGURE:
+            return self.figure(op, spec.falls_back_to)
+        return getattr(self, spec.falls_back_to) if spec.falls_back_to else spec.default
+
+    def given(self, name: str) -> dict[Op, float]:
+        """Op -> figure `name` for the ops the profile gives it for."""
+        return {op: getattr(f, name) for op, f in self.ops.items() if getattr(f, name) is not None}
+
+    def with_figure(self, name: str, values: Mapping[Op, float], *, merge: bool = False) -> Compute:
+        """A copy with per-op figure `name` set to `values` (no other op keeps one), or, `merge`, updated by them."""
+        ops = dict(self.ops)
+        for op in set(ops) | set(values):
+            kept = getattr(ops.get(op, _NONE), name) if merge else None
+            ops[op] = dataclasses.replace(ops.get(op, _NONE), **{name: values.get(op, kept)})
+        return dataclasses.replace(self, ops=MappingProxyType(ops))
 
     def efficiency(self, op: Op, blocked: bool = False) -> float:
         """Share of peak `op` reaches; `blocked`: run in the blocked layout (a layout op after a blocked layer)."""
-        if blocked and op in self.blocked_op_efficiency:
-            return self.blocked_op_efficiency[op]
-        return self.op_efficiency.get(op, self.default_efficiency)
-
-    def half_length(self, op: Op) -> float:
-        return self.op_half_length.get(op, 0.0)
-
-    def output_cost(self, op: Op) -> float:
-        return self.op_output_cost.get(op, 0.0)
-
-    def window_cost(self, op: Op) -> float:
-        return self.op_window_cost.get(op, 0.0)
-
-    def group_cost(self, op: Op) -> float:
-        return self.op_group_cost.get(op, 0.0)
+        return self.figure(op, "blocked_efficiency" if blocked else "efficiency")
 
     def channel_block(self, op: Op) -> int:
-        return self.op_channel_block.get(op, 1)
+        return int(self.figure(op, "channel_block"))
 
     def channel_tile(self, op: Op) -> int:
-        return self.op_channel_tile.get(op, 0)
+        return int(self.figure(op, "channel_tile"))
 
     def blocked(self, op: Op) -> bool:
         """Whether layers of `op` run in a blocked channel layout."""
@@ -101,7 +91,16 @@ class Compute:
         return op in self.fused_ops.get(mac_op, ())
 
     def overhead_s(self, op: Op) -> float:
-        return self.op_overhead_s.get(op, self.layer_overhead_s)
+        return self.figure(op, "overhead_s")
+
+    def to_dict(self) -> dict:
+        """JSON-ready view: each per-op figure as a map of op -> value under its record key (`op_efficiency`, ...)."""
+        per_op = {spec.key: _plain(self.given(spec.name)) for spec in OP_FIGURES}
+        plain = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "ops"}
+        return {"macs_per_s": plain.pop("macs_per_s")} | per_op | plain
+
+
+_NONE = OpFigures()
 
 
 @dataclass(frozen=True)
@@ -221,6 +220,8 @@ class HardwareProfile:
 
 
 def _plain(value):
+    if isinstance(value, Compute):
+        return value.to_dict()
     if dataclasses.is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

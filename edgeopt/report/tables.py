@@ -9,8 +9,9 @@ from rich.text import Text
 from edgeopt.check import CheckResult
 from edgeopt.cost.estimate import Estimate
 from edgeopt.figures import QUALITY_METRICS
+from edgeopt.profiles.compute_figures import OP_FIGURES, SCALAR_FIGURES, ComputeFigure
 from edgeopt.profiles.schema import HardwareProfile
-from edgeopt.profiles.units import format_bytes, format_count, format_joules, format_seconds
+from edgeopt.profiles.units import Dimension, format_bytes, format_count, format_joules, format_seconds
 from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, heading, metric_label
 
 
@@ -150,31 +151,13 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
             else f"compute.peak.{fmt}"
         rows[key] = f"{format_count(rate)}MAC/s"
     rows["compute.op_efficiency.default"] = f"{p.compute.default_efficiency:.2f}"
-    for op, eff in p.compute.op_efficiency.items():
-        rows[f"compute.op_efficiency.{op.value}"] = f"{eff:.2f}"
-    for op, eff in p.compute.blocked_op_efficiency.items():
-        rows[f"compute.blocked_op_efficiency.{op.value}"] = f"{eff:.2f} where it runs in the blocked layout"
-    rows["compute.layer_overhead"] = format_seconds(p.compute.layer_overhead_s)
-    for op, seconds in p.compute.op_overhead_s.items():
-        rows[f"compute.op_overhead.{op.value}"] = format_seconds(seconds)
-    if p.compute.call_overhead_s:
-        rows["compute.call_overhead"] = format_seconds(p.compute.call_overhead_s)
-    for op, length in p.compute.op_half_length.items():
-        rows[f"compute.op_half_length.{op.value}"] = f"half efficiency at {length:.3g}-MAC loops"
-    for op, macs in p.compute.op_output_cost.items():
-        rows[f"compute.op_output_cost.{op.value}"] = f"{macs:.3g} MACs' time per output element"
-    for op, macs in p.compute.op_window_cost.items():
-        rows[f"compute.op_window_cost.{op.value}"] = f"{macs:.3g} MACs' time per unrolled input element"
-    for op, macs in p.compute.op_group_cost.items():
-        rows[f"compute.op_group_cost.{op.value}"] = f"{macs:.3g} MACs' time per channel group run on its own"
-    for op, channels in p.compute.op_channel_block.items():
-        rows[f"compute.op_channel_block.{op.value}"] = f"channels in blocks of {channels}"
-    for op, channels in p.compute.op_channel_tile.items():
-        rows[f"compute.op_channel_tile.{op.value}"] = f"{channels} output channels a pass over the input" \
-            if channels else "all output channels in one pass over the input"
-    if p.compute.layout_conversion_cost:
-        rows["compute.layout_conversion_cost"] = \
-            f"{p.compute.layout_conversion_cost:.3g} MACs' time per element converted between channel layouts"
+    for spec in OP_FIGURES:
+        for op, value in p.compute.given(spec.name).items():
+            rows[f"compute.{spec.yaml_key}.{op.value}"] = _figure_text(spec, value)
+    for spec in SCALAR_FIGURES:
+        value = getattr(p.compute, spec.name)
+        if value or spec.name == "layer_overhead_s":
+            rows[f"compute.{spec.yaml_key}"] = _figure_text(spec, value)
     if p.crossbar:
         rows["crossbar.rows"] = str(p.crossbar.rows)
         rows["crossbar.cols"] = str(p.crossbar.cols)
@@ -192,6 +175,12 @@ def profile_figures(p: HardwareProfile) -> dict[str, str]:
         if value is not None:
             rows[f"budgets.{key}"] = fmt(value)
     return rows
+
+
+def _figure_text(spec: ComputeFigure, value: float) -> str:
+    if spec.name == "channel_tile" and not value:
+        return "all output channels in one pass over the input"
+    return spec.text.format(value=format_seconds(value) if spec.dimension is Dimension.TIME else value)
 
 
 def render_search_report(report, console: Console) -> None:
@@ -358,18 +347,11 @@ def render_calibration(result, console: Console) -> None:
                       format_seconds(after), f"{after / measured - 1:+.0%}", f"{spread:.0%}")
     console.print(table)
     fit = result.fit
-    def figure(op) -> str:
-        parts = [f"{fit.op_efficiency[op]:.3g} of peak"] if op in fit.op_efficiency else []
-        parts += [f"{fit.blocked_op_efficiency[op]:.3g} of peak blocked"] if op in fit.blocked_op_efficiency else []
-        parts += [f"half at {fit.op_half_length[op]:.3g}-MAC loops"] if op in fit.op_half_length else []
-        parts += [f"{fit.op_output_cost[op]:.3g} MACs an output"] if op in fit.op_output_cost else []
-        parts += [f"{fit.op_window_cost[op]:.3g} MACs an unrolled input"] if op in fit.op_window_cost else []
-        parts += [f"{fit.op_group_cost[op]:.3g} MACs a channel group"] if op in fit.op_group_cost else []
-        parts += [format_seconds(fit.op_overhead_s[op])] if op in fit.op_overhead_s else []
-        return f"{op} " + " + ".join(parts)
-
-    figures = ", ".join(figure(op) for op in sorted(set(fit.op_efficiency) | set(fit.blocked_op_efficiency)
-                                                    | set(fit.op_overhead_s), key=str))
+    fitted = [spec for spec in OP_FIGURES if spec.fit]
+    ops = sorted({op for spec in fitted for op in fit.figure(spec.name)}, key=str)
+    figures = ", ".join(f"{op} " + " + ".join(f"{spec.name.replace('_', ' ')} {_figure_text(spec, value)}"
+                                              for spec in fitted if (value := fit.figure(spec.name).get(op))
+                                              is not None) for op in ops)
     conversion = "" if fit.layout_conversion_cost is None else \
         f"; {fit.layout_conversion_cost:.3g} MACs an element converted between channel layouts"
     console.print(f"fitted (source: measured): {figures}; other layers {format_seconds(fit.layer_overhead_s)}; "

@@ -4,7 +4,6 @@ measurements give the same fit, and too few or contradictory measurements are on
 from __future__ import annotations
 
 import dataclasses
-from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -31,8 +30,8 @@ def micro_files(tmp_path_factory):
 def device(efficiency: dict, overhead: dict, call_s: float):
     """host-cpu with these latency figures: the 'true' device the measurements come from."""
     profile = load_profile("host-cpu")
-    compute = dataclasses.replace(profile.compute, op_efficiency=MappingProxyType(efficiency),
-                                  op_overhead_s=MappingProxyType(overhead), call_overhead_s=call_s)
+    compute = dataclasses.replace(profile.compute.with_figure("efficiency", efficiency)
+        .with_figure("overhead_s", overhead), call_overhead_s=call_s)
     return dataclasses.replace(profile, compute=compute)
 
 
@@ -56,10 +55,11 @@ def test_a_known_device_is_recovered_from_its_own_latencies(micro_files):
              for t in (layer.terms for layer in m.estimate.layers) if t is not None and t.loop_s}
     for op in COMPUTE_BOUND_OPS:  # what a layer runs at: efficiency times the format's peak, at the loop lengths
         # measured (the fit splits rate, efficiency and half length where the data cannot tell them apart)
-        rate = fit.op_efficiency[op] * fit.macs_per_s["fp32"] / (1 + fit.op_half_length.get(op, 0) / loops[op])
+        rate = fit.figure("efficiency")[op] * fit.macs_per_s["fp32"] \
+            / (1 + fit.figure("half_length").get(op, 0) / loops[op])
         assert rate == pytest.approx(efficiency[op] * peak, rel=0.1), op
     for op in (*COMPUTE_BOUND_OPS, Op.DENSE):
-        assert fit.op_overhead_s[op] == pytest.approx(overhead[op], rel=0.2), op
+        assert fit.figure("overhead_s")[op] == pytest.approx(overhead[op], rel=0.2), op
     assert fit.weight_bandwidth == pytest.approx(start.weight_memory.bandwidth_bytes_per_s, rel=0.1)
     calibrated = fit.apply(start)  # the fitted profile predicts what was measured
     for name, path in micro_files[:5]:
@@ -72,13 +72,13 @@ def test_short_loops_are_recovered_as_a_half_length(micro_files):
     microbenchmarks' kernel lengths give the half length back (dense layers are bound by weight traffic on
     host-cpu, so their compute terms are not observable there)."""
     true = device({op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}, {}, 5e-6)
-    true = dataclasses.replace(true, compute=dataclasses.replace(
-        true.compute, op_half_length=MappingProxyType({Op.CONV1D: 6.0, Op.DEPTHWISE_CONV1D: 2.0})))
+    true = dataclasses.replace(true, compute=true.compute
+        .with_figure("half_length", {Op.CONV1D: 6.0, Op.DEPTHWISE_CONV1D: 2.0}))
     start = load_profile("host-cpu")
     fit = fit_latency(start, measured_on(true, micro_files, start))
     assert fit.fit_error < 0.02
-    assert fit.op_half_length[Op.CONV1D] == pytest.approx(6.0, rel=0.2)
-    assert fit.op_half_length[Op.DEPTHWISE_CONV1D] == pytest.approx(2.0, rel=0.3)
+    assert fit.figure("half_length")[Op.CONV1D] == pytest.approx(6.0, rel=0.2)
+    assert fit.figure("half_length")[Op.DEPTHWISE_CONV1D] == pytest.approx(2.0, rel=0.3)
 
 
 def test_per_element_costs_are_recovered(micro_files):
@@ -89,20 +89,18 @@ def test_per_element_costs_are_recovered(micro_files):
     innermost loop an output, get no output cost of their own (their half length is it), and depthwise layers no
     window cost (their unrolled input is their MACs)."""
     true = device({op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}, {}, 5e-6)
-    true = dataclasses.replace(true, compute=dataclasses.replace(
-        true.compute, op_half_length=MappingProxyType({Op.CONV1D: 4.0}),
-        op_output_cost=MappingProxyType({Op.CONV1D: 40.0}),
-        op_window_cost=MappingProxyType({Op.CONV1D: 8.0, Op.CONV2D: 20.0}),
-        op_group_cost=MappingProxyType({Op.DEPTHWISE_CONV1D: 1000.0})))
+    true = dataclasses.replace(true, compute=true.compute.with_figure("half_length", {Op.CONV1D: 4.0})
+        .with_figure("output_cost", {Op.CONV1D: 40.0}).with_figure("window_cost", {Op.CONV1D: 8.0, Op.CONV2D: 20.0})
+        .with_figure("group_cost", {Op.DEPTHWISE_CONV1D: 1000.0}))
     start = load_profile("host-cpu")
     fit = fit_latency(start, measured_on(true, micro_files, start))
     assert fit.fit_error < 0.02
-    assert fit.op_group_cost[Op.DEPTHWISE_CONV1D] == pytest.approx(1000.0, rel=0.25)
-    assert fit.op_output_cost[Op.CONV1D] == pytest.approx(40.0, rel=0.25)
-    assert fit.op_window_cost[Op.CONV1D] == pytest.approx(8.0, rel=0.25)
-    assert fit.op_window_cost[Op.CONV2D] == pytest.approx(20.0, rel=0.25)
-    assert Op.DENSE not in fit.op_output_cost and Op.DEPTHWISE_CONV1D not in fit.op_output_cost
-    assert Op.DEPTHWISE_CONV1D not in fit.op_window_cost and Op.DEPTHWISE_CONV2D not in fit.op_window_cost
+    assert fit.figure("group_cost")[Op.DEPTHWISE_CONV1D] == pytest.approx(1000.0, rel=0.25)
+    assert fit.figure("output_cost")[Op.CONV1D] == pytest.approx(40.0, rel=0.25)
+    assert fit.figure("window_cost")[Op.CONV1D] == pytest.approx(8.0, rel=0.25)
+    assert fit.figure("window_cost")[Op.CONV2D] == pytest.approx(20.0, rel=0.25)
+    assert Op.DENSE not in fit.figure("output_cost") and Op.DEPTHWISE_CONV1D not in fit.figure("output_cost")
+    assert Op.DEPTHWISE_CONV1D not in fit.figure("window_cost") and Op.DEPTHWISE_CONV2D not in fit.figure("window_cost")
     for name, path in micro_files[:8]:
         assert estimate(path, fit.apply(start)).total.latency_s == pytest.approx(
             estimate(path, true).total.latency_s, rel=0.03), name
@@ -114,14 +112,12 @@ def test_the_profiles_channel_blocks_and_tiles_shape_the_fit(micro_files):
     profile that says so is fitted to its latencies; one that does not cannot be."""
     blocks = {Op.CONV1D: 16, Op.CONV2D: 16, Op.DEPTHWISE_CONV1D: 16}
     true = device({op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5}, {}, 5e-6)
-    true = dataclasses.replace(true, compute=dataclasses.replace(
-        true.compute, op_channel_block=MappingProxyType(blocks), op_channel_tile=MappingProxyType({Op.CONV1D: 16}),
-        op_window_cost=MappingProxyType({Op.CONV1D: 8.0})))
-    told = dataclasses.replace(true, compute=dataclasses.replace(
-        true.compute, op_efficiency=MappingProxyType({}), op_window_cost=MappingProxyType({})))
+    true = dataclasses.replace(true, compute=true.compute.with_figure("channel_block", blocks)
+        .with_figure("channel_tile", {Op.CONV1D: 16}).with_figure("window_cost", {Op.CONV1D: 8.0}))
+    told = dataclasses.replace(true, compute=true.compute.with_figure("efficiency", {}).with_figure("window_cost", {}))
     untold = load_profile("host-cpu")
-    untold = dataclasses.replace(untold, compute=dataclasses.replace(
-        untold.compute, op_channel_block=MappingProxyType({}), op_channel_tile=MappingProxyType({})))
+    untold = dataclasses.replace(untold, compute=untold.compute.with_figure("channel_block", {})
+        .with_figure("channel_tile", {}))
     fit = fit_latency(told, measured_on(true, micro_files, told))
     assert fit.fit_error < 0.01
     for name, path in micro_files:
@@ -140,8 +136,7 @@ def test_layout_conversions_are_recovered(micro_files):
     fit = fit_latency(start, measured_on(true, micro_files, start))
     assert fit.fit_error < 0.02
     assert fit.layout_conversion_cost == pytest.approx(40.0, rel=0.25)
-    unblocked = dataclasses.replace(start, compute=dataclasses.replace(
-        start.compute, op_channel_block=MappingProxyType({})))
+    unblocked = dataclasses.replace(start, compute=start.compute.with_figure("channel_block", {}))
     assert fit_latency(unblocked, measured_on(true, micro_files[::8], unblocked)).layout_conversion_cost is None
 
 
@@ -150,17 +145,17 @@ def test_a_pools_blocked_efficiency_is_recovered_apart_from_its_plain_one(micro_
     tells the two kernels' efficiencies apart, and writes the blocked one only for ops it saw blocked."""
     efficiency = {op: 0.5 for op in COMPUTE_BOUND_OPS} | {Op.DENSE: 0.5, Op.MAXPOOL: 0.002, Op.AVGPOOL: 0.002}
     true = device(efficiency, {}, 5e-6)
-    true = dataclasses.replace(true, compute=dataclasses.replace(
-        true.compute, blocked_op_efficiency=MappingProxyType({Op.MAXPOOL: 0.02, Op.AVGPOOL: 0.02})))
+    true = dataclasses.replace(true, compute=true.compute
+        .with_figure("blocked_efficiency", {Op.MAXPOOL: 0.02, Op.AVGPOOL: 0.02}))
     start = load_profile("host-cpu")
     fit = fit_latency(start, measured_on(true, micro_files, start))
     assert fit.fit_error < 0.02
     for op in (Op.MAXPOOL, Op.AVGPOOL):  # efficiency times peak is what is observable: their ratio is
-        assert fit.blocked_op_efficiency[op] / fit.op_efficiency[op] == pytest.approx(10, rel=0.25)
-    assert set(fit.blocked_op_efficiency) == {Op.MAXPOOL, Op.AVGPOOL}
-    assert fit.apply(start).compute.efficiency(Op.MAXPOOL, blocked=True) == fit.blocked_op_efficiency[Op.MAXPOOL]
+        assert fit.figure("blocked_efficiency")[op] / fit.figure("efficiency")[op] == pytest.approx(10, rel=0.25)
+    assert set(fit.figure("blocked_efficiency")) == {Op.MAXPOOL, Op.AVGPOOL}
+    assert fit.apply(start).compute.efficiency(Op.MAXPOOL, blocked=True) == fit.figure("blocked_efficiency")[Op.MAXPOOL]
     plain_only = [(name, path) for name, path in micro_files if "pool2d" not in name]
-    assert fit_latency(start, measured_on(true, plain_only, start)).blocked_op_efficiency == {}
+    assert fit_latency(start, measured_on(true, plain_only, start)).figure("blocked_efficiency") == {}
 
 
 def test_a_handful_of_measurements_fits_pooled_figures(micro_files):
@@ -175,8 +170,8 @@ def test_a_handful_of_measurements_fits_pooled_figures(micro_files):
     assert len(rows) < 2 * len(ops)  # fewer than an efficiency and an overhead per op
     fit = fit_latency(start, rows)
     assert fit.fit_error < 0.1
-    assert all(0 < e <= 1 for e in fit.op_efficiency.values())
-    computing = [o for op, o in fit.op_overhead_s.items() if op not in (Op.RESHAPE, Op.FLATTEN)]
+    assert all(0 < e <= 1 for e in fit.figure("efficiency").values())
+    computing = [o for op, o in fit.figure("overhead_s").items() if op not in (Op.RESHAPE, Op.FLATTEN)]
     assert max(computing) / min(computing) < 3  # pulled together: none takes what is left over
     assert fit_latency(start, rows, pool_overheads=True) == fit
 
@@ -191,8 +186,8 @@ def test_figures_stay_physical_whatever_the_measurements(micro_files, scale, noi
     rows = [Measurement(m.label, m.estimate, m.estimate.total.latency_s * scale * rng.uniform(0.7, 1.3) + 2e-6)
             for m in measured_on(start, micro_files, start)]
     fit = fit_latency(start, rows)
-    assert all(0 < e <= 1 for e in fit.op_efficiency.values())
-    assert all(1e-9 <= o <= 1 for o in [*fit.op_overhead_s.values(), fit.call_overhead_s, fit.layer_overhead_s])
+    assert all(0 < e <= 1 for e in fit.figure("efficiency").values())
+    assert all(1e-9 <= o <= 1 for o in [*fit.figure("overhead_s").values(), fit.call_overhead_s, fit.layer_overhead_s])
     assert fit_latency(start, rows) == fit
 
 

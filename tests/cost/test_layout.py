@@ -4,7 +4,6 @@ from its blocked layout, which layer pays, and what it costs."""
 from __future__ import annotations
 
 import dataclasses
-from types import MappingProxyType
 
 import pytest
 import torch
@@ -121,8 +120,7 @@ def test_conversions_cost_what_the_profile_says(blocked):
     extra_s = estimate(model, blocked, (1, 16, 6, 6)).total.latency_s - \
         estimate(model, plain, (1, 16, 6, 6)).total.latency_s
     assert extra_s == pytest.approx(2 * 16 * 36 * 4 / 1e9)
-    unblocked = dataclasses.replace(blocked, compute=dataclasses.replace(
-        blocked.compute, op_channel_block=MappingProxyType({})))
+    unblocked = dataclasses.replace(blocked, compute=blocked.compute.with_figure("channel_block", {}))
     assert converted(estimate(model, unblocked, (1, 16, 6, 6))) == {}
 
 
@@ -133,11 +131,9 @@ def test_pools_after_a_blocked_layer_run_blocked_at_their_own_efficiency(blocked
     def pool_of(model, shape, profile):
         return next(layer for layer in estimate(model, profile, shape).layers if layer.op is Op.MAXPOOL)
 
-    fast = dataclasses.replace(blocked, compute=dataclasses.replace(
-        blocked.compute, op_efficiency=MappingProxyType({Op.MAXPOOL: 0.01}),
-        blocked_op_efficiency=MappingProxyType({Op.MAXPOOL: 0.5})))
-    slow = dataclasses.replace(fast, compute=dataclasses.replace(fast.compute,
-                                                                 blocked_op_efficiency=MappingProxyType({})))
+    fast = dataclasses.replace(blocked, compute=blocked.compute.with_figure("efficiency", {Op.MAXPOOL: 0.01})
+        .with_figure("blocked_efficiency", {Op.MAXPOOL: 0.5}))
+    slow = dataclasses.replace(fast, compute=fast.compute.with_figure("blocked_efficiency", {}))
     net2d = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.MaxPool2d(2))
     on_blocked, on_plain = pool_of(net2d, (1, 8, 8, 8), fast), pool_of(net2d, (1, 8, 8, 8), slow)
     assert on_blocked.terms.blocked and on_plain.terms.blocked
