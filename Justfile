@@ -14,7 +14,7 @@ demo:
 # most accurate as C, and run the test split on an emulated Cortex-M4 (needs gcc-arm-none-eabi, qemu-system-arm).
 firmware:
     {{bin}}/edgeopt search --profile stm32f746 --space searchspace/cnn1d.yaml --trials 16 --name firmware --compress examples/pipelines/int8.yaml
-    {{bin}}/edgeopt export "$({{bin}}/python -c "import json; rows = json.load(open('runs/firmware/compressed/summary.json'))['profiles']['stm32f746']; print(max(rows, key=lambda r: r['after']['val']['f1'])['output'])")" --profile stm32f746 --format c -o out/firmware-c --data reads --emulate cortex-m4
+    {{bin}}/edgeopt export runs/firmware --profile stm32f746 --format c -o out/firmware-c --data reads --emulate cortex-m4
     make -s -C examples/firmware MODEL_DIR="$PWD/out/firmware-c" && examples/firmware/app && rm examples/firmware/app
 
 # Lint, then the test suite (CPU only; GPU tests are skipped without a GPU).

@@ -1,6 +1,8 @@
 """edgeopt: fit neural networks onto tiny hardware.
 
-Library entry points: `load_profile`, `estimate`, `check`, `run_search`, `compress`, `export_onnx`, `export`.
+Library entry points: `load_profile`, `estimate`, `check`, `search_settings` + `search_models` (or `run_search`),
+`report_run`, `compress`, `export`, `export_onnx`, `resolve_model`; these take what the commands take (paths, names).
+(`edgeopt.search` is the package of search parts, hence `search_models`.)
 Importing edgeopt is cheap: it configures no logging, writes nothing, and imports torch only when a torch model is
 analysed.
 """
@@ -28,12 +30,17 @@ _EXPORTS = {
     "load_dataset": "edgeopt.data.loading",
     "SearchSettings": "edgeopt.search.settings",
     "run_search": "edgeopt.runner.coordinator",
+    "search_models": "edgeopt.workflow.search",
+    "search_settings": "edgeopt.workflow.search",
+    "report_run": "edgeopt.workflow.search",
+    "resolve_model": "edgeopt.models.reference",
     "build_report": "edgeopt.report.search_report",
     "compress": "edgeopt.workflow.compress",
     "CompressionResult": "edgeopt.workflow.compress",
     "load_pipeline": "edgeopt.compression.pipeline",
     "export_onnx": "edgeopt.deploy.onnx",
-    "export": "edgeopt.deploy.export",
+    "export": "edgeopt.workflow.export:export_model",
+    "ExportRun": "edgeopt.workflow.export",
     "ExportRecord": "edgeopt.deploy.export",
 }
 
@@ -55,13 +62,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.compression.pipeline import load_pipeline
     from edgeopt.workflow.compress import CompressionResult, compress
     from edgeopt.deploy.onnx import export_onnx
-    from edgeopt.deploy.export import ExportRecord, export
+    from edgeopt.deploy.export import ExportRecord
+    from edgeopt.models.reference import resolve_model
+    from edgeopt.workflow.export import ExportRun
+    from edgeopt.workflow.export import export_model as export
+    from edgeopt.workflow.search import report_run, search_models, search_settings
 
 
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'edgeopt' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    module, _, attribute = module.partition(":")  # "module:attribute" where the face names it otherwise
+    value = getattr(import_module(module), attribute or name)
     globals()[name] = value
     return value

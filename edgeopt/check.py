@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 
 from edgeopt.atomic import write_text_atomic
 from edgeopt.cost.estimate import Estimate, estimate, legality_violations, limit_checks
-from edgeopt.deploy.host import MANIFEST
+from edgeopt.models.reference import COMPRESSION, ELF, EXPORT, resolve_model
 from edgeopt.errors import BaselineError
 from edgeopt.figures import CALIBRATED, ESTIMATED, FIGURE_NAMES
 from edgeopt.profiles.loader import load_profile
@@ -168,17 +168,20 @@ def check(
     profile = profile.with_budgets(**{k: v for k, v in overrides.items() if v is not None})
     if tolerance < 0:
         raise BaselineError(f"tolerance must be 0 or more, got {tolerance:g}")
-    if isinstance(model, (str, os.PathLike)) and is_elf(model):
+    ref = resolve_model(model) if isinstance(model, (str, os.PathLike)) else None
+    if ref is not None and ref.kind == ELF:
         if baseline is not None:
             raise BaselineError(f"{model}: a baseline records a model's estimates; a linked image has none (give the "
                                 "model or its export folder)")
         return _check_image(Path(model), profile)
     measured = None
-    if isinstance(model, (str, os.PathLike)) and is_export_folder(model):
+    if ref is not None and ref.kind == EXPORT:
         from edgeopt.deploy.emulate import export_sizes
 
         measured = export_sizes(model)
         model = Path(model) / "source.onnx"
+    elif ref is not None and ref.kind == COMPRESSION:
+        model = ref.onnx_file
     est = estimate(model, profile, input_shape)
     items = [_measured_item(c, measured) if measured is not None and c.what in MEASURED else _limit_item(c, est)
              for c in limit_checks(est, profile) if c.limit is not None]
@@ -229,21 +232,6 @@ def _measured_item(c, measured) -> CheckItem:
     message = (f"measured {what} ({measured.cpu}, arm-none-eabi-size: {detail}): {actual} B "
                f"{'within' if passed else 'over'} {c.what} {c.limit:.6g} (estimated {c.actual:.6g})")
     return CheckItem(c.what, "budget", passed, c.limit, actual, message, None, "measured")
-
-
-def is_export_folder(path: str | os.PathLike) -> bool:
-    """A folder `edgeopt export` wrote (its flash and RAM can be measured)."""
-    return (Path(path) / MANIFEST).is_file()
-
-
-def is_elf(path: str | os.PathLike) -> bool:
-    """A linked image (its flash and RAM can be measured, nothing else)."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            return handle.read(4) == b"\x7fELF"
-    except OSError:  # not a file, or unreadable
-        return False
 
 
 def _check_image(path: Path, profile: HardwareProfile) -> CheckResult:

@@ -116,7 +116,7 @@ def test_space_show_json():
 
 
 def test_ctrl_c_says_how_to_resume(tmp_path, monkeypatch):
-    import edgeopt.runner.coordinator as run
+    import edgeopt.workflow.search as run
 
     def interrupted(settings, progress=None):
         raise KeyboardInterrupt
@@ -154,6 +154,16 @@ def test_search_with_a_teacher_and_compressing_the_front(tmp_path):
     assert "Front before and after compression" in html
     again = invoke("report", runs / "taught")
     assert again.exit_code == 0 and "before -> after compression" in again.output
+    # the run folder stands for its best compressed model on a profile, wherever the folder now lies
+    moved = tmp_path / "moved"
+    (runs / "taught").rename(moved)
+    exported = invoke("export", moved, "--profile", "stm32f746", "-o", tmp_path / "best-c", "--json")
+    assert exported.exit_code == 0, exported.output
+    best = max(rows, key=lambda r: r["after"]["val"]["f1"])
+    assert json.loads(exported.output)["model"] == str(moved / "compressed" / "stm32f746" /
+                                                                 f"trial-{best['trial']:05d}" / "model.onnx")
+    other = invoke("export", moved, "--profile", "sequencer-fpga", "-o", tmp_path / "none-c")
+    assert other.exit_code == 2 and "no compressed front for profile 'sequencer-fpga'" in other.output
 
 
 def test_search_teacher_with_other_classes_is_refused(tmp_path):

@@ -17,6 +17,12 @@ from edgeopt.data.splits import stratified_split
 EXAMPLES = ("reads", "shapes")
 
 
+def example_for_shape(sample_shape) -> str:
+    """The bundled example a model of this sample shape takes: images (channels, height, width) the `shapes`, the
+    rest (series, features) the `reads`; None (not known) the `reads`."""
+    return "shapes" if sample_shape is not None and len(sample_shape) == 3 else "reads"
+
+
 def example_dataset(name: str, *, seed: int = 0, n_samples: int | None = None) -> Dataset:
     """A bundled dataset by name ('reads' or 'shapes'), with train / val / test splits."""
     if name == "reads":

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.atomic import atomic_folder, claim_folder
-from edgeopt.errors import EdgeoptError
+from edgeopt.errors import EdgeoptError, ModelError
+from edgeopt.models.reference import COMPRESSION, ONNX, resolve_model
 from edgeopt.escape import c_name
 from edgeopt.deploy.c_source import c_sources
 from edgeopt.deploy.host import MANIFEST
@@ -33,7 +34,7 @@ class ExportError(EdgeoptError):
     """An export that cannot be made as asked (format, name, output folder)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExportRecord:
     """What an export wrote and what it costs; figures say where they come from (`estimated` by the cost model,
     `counted` from the generated C's own arrays and arena plan). A TVM export runs the QDQ graph on float inputs:
@@ -87,7 +88,7 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
         name = c_name(name)
     except EdgeoptError as exc:
         raise ExportError(f"--name: {exc}") from None
-    source = _model_file(Path(model))
+    source = _model_file(model)
     inputs = (model, source, *inputs)
     out_dir = claim_folder(out_dir, "export", inputs)
     if not isinstance(profile, HardwareProfile):
@@ -97,8 +98,10 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
     model_sha = hashlib.sha256(source.read_bytes()).hexdigest()
     figures = {k: v for k, v in profile.to_dict().items() if k != "path"}  # the same device wherever its file is
     profile_sha = hashlib.sha256(json.dumps(figures, sort_keys=True, default=str).encode()).hexdigest()
-    common = (str(out_dir), name)
-    facts = (str(source), model_sha, profile.name, profile_sha, __version__)
+    common = {"out_dir": str(out_dir), "name": name, "model": str(source), "model_sha256": model_sha,
+              "profile": profile.name, "profile_sha256": profile_sha, "edgeopt_version": __version__,
+              "estimated_weight_bytes": est.total.weight_bytes,
+              "estimated_peak_activation_bytes": est.peak_activation_bytes}
     with atomic_folder(out_dir, "export", inputs) as tmp:
         shutil.copyfile(source, tmp / SOURCE)  # what it was made from: `edgeopt check` estimates it
         if program is not None:
@@ -110,15 +113,15 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
                                | {"residual_add" for layer in program.layers if layer.residual}
                                | {"concat" for layer in program.layers if layer.target is not None}))
             files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
-            record = ExportRecord("c", *common, files, *facts, tuple(program.input_shape), program.input_scale,
-                                  program.input_zero_point, program.input_bits, program.output_size,
-                                  program.output_scale, ops,
-                                  len(program.layers), program.weight_bytes, arena.arena_bytes,
-                                  arena.arena_bytes + program.input_size * program.input_bits // 8
-                                  + 4 * program.output_size,
-                                  est.total.weight_bytes, est.peak_activation_bytes,
-                                  arena_buffers=arena.describe(program),
-                                  layer_names=tuple(layer.name for layer in program.layers))
+            record = ExportRecord(
+                format="c", **common, files=files, input_shape=tuple(program.input_shape),
+                input_scale=program.input_scale, input_zero_point=program.input_zero_point,
+                input_bits=program.input_bits, output_size=program.output_size, output_scale=program.output_scale,
+                ops=ops, layers=len(program.layers), counted_weight_bytes=program.weight_bytes,
+                counted_arena_bytes=arena.arena_bytes,
+                counted_ram_bytes=arena.arena_bytes + program.input_size * program.input_bits // 8
+                + 4 * program.output_size,
+                arena_buffers=arena.describe(program), layer_names=tuple(layer.name for layer in program.layers))
             (tmp / f"{name}.h").write_text(header)
             (tmp / f"{name}.c").write_text(body)
             (tmp / "CMakeLists.txt").write_text(_cmake(name))
@@ -127,9 +130,11 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
             files = (*write_tvm(source, tmp), MANIFEST, SOURCE)
             layers = [layer for layer in est.layers if layer.cost.params]
             sample_shape, outputs = _io_shape(source)
-            record = ExportRecord("tvm", *common, files, *facts, sample_shape, None, None, None, outputs, None,
-                                  tuple(sorted({layer.op.value for layer in est.layers})), len(layers), None, None,
-                                  None, est.total.weight_bytes, est.peak_activation_bytes)
+            record = ExportRecord(
+                format="tvm", **common, files=files, input_shape=sample_shape, input_scale=None,
+                input_zero_point=None, input_bits=None, output_size=outputs, output_scale=None,
+                ops=tuple(sorted({layer.op.value for layer in est.layers})), layers=len(layers),
+                counted_weight_bytes=None, counted_arena_bytes=None, counted_ram_bytes=None)
         manifest = record.to_dict() | {"out_dir": None, "model": source.name}  # portable: no absolute paths
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         if verify is not None:
@@ -146,14 +151,20 @@ def _io_shape(source: Path) -> tuple[tuple[int, ...], int]:
     return tuple(dims[0]), int(np.prod(dims[1]))
 
 
-def _model_file(path: Path) -> Path:
-    if path.is_dir():
-        path = path / "model.onnx"
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file; give a QDQ model.onnx or a compression output folder")
-    if path.suffix != ".onnx":
-        raise ExportError(f"{path}: the C export reads a quantized ONNX file (model.onnx of `edgeopt compress`)")
-    return path
+def _model_file(model: str | os.PathLike) -> Path:
+    """The QDQ ONNX file `model` is or holds (a compression output folder's model.onnx)."""
+    if not Path(model).exists():
+        raise ExportError(f"{model}: no such file; give a QDQ model.onnx or a compression output folder")
+    try:
+        ref = resolve_model(model)
+    except ModelError as exc:
+        raise ExportError(f"{exc}; the export reads a QDQ model.onnx or a compression output folder") from None
+    if ref.kind not in (ONNX, COMPRESSION):
+        raise ExportError(f"{model}: the C export reads a quantized ONNX file (model.onnx of `edgeopt compress`) or "
+                          "its folder")
+    if not ref.onnx_file.is_file():
+        raise ExportError(f"{ref.onnx_file}: no such file; give a QDQ model.onnx or a compression output folder")
+    return ref.onnx_file
 
 
 def _cmake(name: str) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 from edgeopt.escape import c_name, fill_template
 from edgeopt.errors import EdgeoptError
+from edgeopt.models.reference import EXPORT_MANIFEST
 
 CFLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-O2")
 
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
 """
 
 
-MANIFEST = "manifest.json"  # what `deploy.export` writes into an export folder
+MANIFEST = EXPORT_MANIFEST  # what `deploy.export` writes into an export folder
 
 
 # the fields readers of a manifest use, with their kinds: a manifest is input (a truncated or foreign manifest.json

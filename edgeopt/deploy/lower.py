@@ -18,11 +18,10 @@ from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, WIDE_ACC_LIMIT, qua
 from edgeopt.intgrid.grid import bits_range
 from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Pool, Residual
 
-SUPPORTED = ("Conv (incl. depthwise/grouped)", "Gemm", "Add (residual)", "Concat (layer outputs, channels)",
-             "Relu", "Clip (ReLU6)", "Tanh",
-             "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean (global)", "Flatten", "Reshape",
-             "Squeeze", "Unsqueeze", "Identity", "Dropout",
-             "QuantizeLinear / DequantizeLinear (int8 or int16 activations)")
+# what an op's handler (`_Lowering._<OpType>`) covers, where it is less than the whole ONNX op
+SUPPORT_NOTES = {"Conv": "incl. depthwise/grouped", "Add": "residual", "Concat": "layer outputs, channels",
+                 "Clip": "ReLU6", "ReduceMean": "global", "QuantizeLinear": "int8 or int16 activations",
+                 "DequantizeLinear": "int8 or int16 activations"}
 ACTIVATION_BITS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16}
 # ops on accumulators that act per channel: after a concatenation they apply to each part
 PER_PART = ("Relu", "Clip", "Tanh", "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean")
@@ -70,6 +69,13 @@ class _Joined:
     shape: tuple[int, ...]
     members: list  # _Acc, in order
     quantized_as: _Quantized | None = None
+
+
+def supported_ops() -> tuple[str, ...]:
+    """The ONNX ops the C export lowers (one handler each), with what each covers."""
+    ops = [name[1:] for name in vars(_Lowering) if name.startswith("_") and name[1:2].isupper()]
+    ops.sort(key=lambda op: op in ("QuantizeLinear", "DequantizeLinear"))  # the layers first, the grid's edges last
+    return tuple(f"{op} ({SUPPORT_NOTES[op]})" if op in SUPPORT_NOTES else op for op in ops)
 
 
 def lower_onnx(path: str | os.PathLike) -> IntProgram:
@@ -120,7 +126,7 @@ class _Lowering:
                 continue
             handler = getattr(self, f"_{node.op_type}", None)
             if handler is None:
-                raise self.fail(node, "not supported by the C export; supported ops: " + ", ".join(SUPPORTED))
+                raise self.fail(node, "not supported by the C export; supported ops: " + ", ".join(supported_ops()))
             first = self.values.get(node.input[0]) if node.input else None
             try:
                 if isinstance(first, _Joined) and node.op_type in PER_PART:

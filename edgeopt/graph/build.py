@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgeopt.errors import ModelError
 from edgeopt.graph.ir import Graph
+from edgeopt.graph.model_spec import load_model_spec, parse_input_shape
 
 
 def build_graph(model, input_shape=None) -> Graph:
@@ -29,3 +30,9 @@ def build_graph(model, input_shape=None) -> Graph:
 
         return graph_from_module(model, input_shape)
     raise ModelError(f"cannot analyse a {type(model).__name__}: give a torch nn.Module, an .onnx path or a Graph")
+
+
+def load_graph(spec: str, input_shape: str | None = None) -> Graph:
+    """The IR of a MODEL argument as the commands take it (an .onnx file or `module:factory`), with an
+    `--input-shape` text (1,3,224,224; several inputs: 1,64;1,10) parsed."""
+    return build_graph(load_model_spec(spec), parse_input_shape(input_shape) if input_shape else None)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import ModelError
+from edgeopt.models.reference import CHECKPOINT, COMPRESSION, ELF, EXPORT, ONNX, PROGRAM, resolve_model
 from edgeopt.train.loop import TrialSpec, build_model, checkpoint_mismatch
 
 
@@ -28,20 +29,19 @@ def load_source(spec: str | os.PathLike, weights: str | os.PathLike | None = Non
     """Load MODEL as `edgeopt compress` understands it (see the module docstring). A trial checkpoint must be
     `trial`'s where given (its study, number and configuration), and the trial its folder names (trials/NNNNN/)."""
     text = os.fspath(spec)
-    path = Path(text)
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
+    ref = resolve_model(spec)
+    if ref.kind in (ONNX, COMPRESSION, EXPORT, ELF):
         raise ModelError(f"{text}: compression needs the torch model (an ONNX file cannot be fine-tuned); give a "
                          "search checkpoint (.pt), a torch.export program (.pt2) or module:factory --weights FILE")
-    if suffix == ".pt2":
+    if ref.kind == PROGRAM:
         if weights is not None:
             raise ModelError(f"{text}: a .pt2 program carries its weights; drop --weights")
-        module, sample_shape = _exported(path)
+        module, sample_shape = _exported(Path(text))
         return SourceModel(module, text, None, sample_shape)
-    if suffix in (".pt", ".pth", ".ckpt"):
+    if ref.kind == CHECKPOINT:
         if weights is not None:
             raise ModelError(f"{text}: a checkpoint carries its weights; drop --weights")
-        return _checkpoint(path, trial)
+        return _checkpoint(Path(text), trial)
     from edgeopt.graph.model_spec import load_model_spec
 
     model = load_model_spec(text)

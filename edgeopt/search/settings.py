@@ -8,12 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from edgeopt.data.examples import example_for_shape
 from edgeopt.errors import EdgeoptError
 from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
 from edgeopt.numbers import NumberError, check_fields, short_repr
 
 SAMPLERS = ("random", "tpe", "nsga2")
-DEFAULT_EXAMPLE = {"mlp": "reads", "cnn1d": "reads", "cnn2d": "shapes"}
+# the bundled example a family's models take when no data is given (by the rank of their samples)
+DEFAULT_EXAMPLE = {family: example_for_shape((1,) * rank) for family, rank in (("mlp", 2), ("cnn1d", 2), ("cnn2d", 3))}
 BACKENDS = ("local", "ray")
 # What makes a run the run it is: stored with the study; a resume takes them from there and may not change them.
 IDENTITY = ("profiles", "data", "label_column", "sampler", "early_stopping", "min_epochs", "eta", "metric",
@@ -51,7 +53,8 @@ class SearchSettings:
     # How the work is spread: these may change between a run and its resume.
     workers: int | None = 1  # trial processes (slots); None: auto (one per CPU core, or several per GPU)
     gpus: tuple[int, ...] | None = None  # None: every visible GPU (CUDA_VISIBLE_DEVICES respected); (): none
-    pack: int | None = None  # most trials fused into one program; None: auto (16 on CPU, from memory on a GPU)
+    pack: int | None = None  # most trials fused into one program; None: auto (runner.slots: on CPU 32 for mlp, 1
+    # otherwise; on a GPU, from its memory)
     backend: str = "local"  # local: worker processes on this machine; ray: Ray actors (a cluster with `address`)
     address: str | None = None  # the Ray cluster: None starts a local instance, "auto" or "ray://host:10001"
     retries: int = 2  # a trial whose worker died or ran out of memory is retried this many times, then failed

@@ -8,17 +8,23 @@ import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+import os
 from pathlib import Path
 
 from edgeopt.atomic import atomic_folder, claim_folder
 from edgeopt.compression.fakequant import detach
-from edgeopt.compression.pipeline import Pipeline
-from edgeopt.compression.run import Compressed, StepRecord, estimate_stored, run_pipeline
+from edgeopt.compression.pipeline import Pipeline, auto_pipeline, load_pipeline
+from edgeopt.compression.run import Compressed, StepRecord, check_model, estimate_stored, run_pipeline
 from edgeopt.cost.estimate import limit_checks
 from edgeopt.data.dataset import Dataset
+from edgeopt.data.examples import example_for_shape
+from edgeopt.data.loading import load_dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.deploy.measure import deploy_onnx
+from edgeopt.errors import ModelError
 from edgeopt.models.exported import save_program
+from edgeopt.models.source import SourceModel, load_source
+from edgeopt.profiles.loader import load_profile
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.report.compress_files import write_compression_files
 
@@ -63,24 +69,66 @@ class CompressionResult:
         return dataclasses.asdict(self) | {"steps": [s.to_dict() for s in self.steps], "fits": self.fits}
 
 
-def compress(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, out_dir: str | Path, *,
-             normalizer: Normalizer | None = None, teacher=None, teacher_normalizer: Normalizer | None = None,
-             positive_class: int = 1, seed: int = 0,
-             origin: str = "model", progress: Callable[[str], None] | None = None,
-             inputs=()) -> CompressionResult:
-    """Compress `model` for `profile` with `pipeline` (see `auto_pipeline` for --auto), export and measure it,
-    and write model.onnx, model.pt2, report.json, steps.png and report.html to `out_dir` (an earlier compression
-    output there is replaced whole, anything else refused; `inputs`: files it must not be or hold).
+def compress(model, profile: HardwareProfile | str | os.PathLike, pipeline: Pipeline | str | os.PathLike | None,
+             dataset: Dataset | str | os.PathLike | None, out_dir: str | os.PathLike, *,
+             weights: str | os.PathLike | None = None, label_column: str | None = None,
+             normalizer: Normalizer | None = None, teacher=None, teacher_weights: str | os.PathLike | None = None,
+             teacher_normalizer: Normalizer | None = None, max_drop: float | None = None, metric: str | None = None,
+             positive_class: int = 1, seed: int = 0, origin: str | None = None,
+             progress: Callable[[str], None] | None = None, inputs=()) -> CompressionResult:
+    """Compress `model` for `profile` with `pipeline`, export and measure it, and write model.onnx, model.pt2,
+    report.json, steps.png and report.html to `out_dir` (an earlier compression output there is replaced whole,
+    anything else refused; `inputs`: files it must not be or hold). Takes what `edgeopt compress` takes:
 
-    Inputs are normalised with `normalizer` (None: used raw); a `teacher` (default: `model` itself) gets its inputs
-    in its own `teacher_normalizer` statistics (None: raw)."""
+    - `model`: an nn.Module (inputs normalised with `normalizer`; None: used raw), or a MODEL argument (a search
+      checkpoint, a .pt2 program, `module:factory` with `weights`), loaded weights-only with its normalisation;
+    - `profile`: a HardwareProfile, a shipped name or a YAML file;
+    - `pipeline`: a Pipeline or a pipeline YAML (`max_drop` and `metric` override its own), or None: chosen from
+      the profile's budgets (`auto_pipeline`, as --auto);
+    - `dataset`: a Dataset, a data file (`label_column` for a CSV), or None: the bundled example for the model's
+      input shape;
+    - `teacher` (default: `model` itself): an nn.Module (normalised with `teacher_normalizer`) or a MODEL argument."""
+    named = [item for item in (model, pipeline, dataset, weights, teacher, teacher_weights)
+             if isinstance(item, (str, os.PathLike))]
+    inputs = (*inputs, *named)
+    out_dir = claim_folder(Path(out_dir), "compression", inputs)  # before minutes of pruning, not after
+    target = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
+    plan = load_pipeline(pipeline) if isinstance(pipeline, (str, os.PathLike)) else pipeline
+    if plan is not None and (max_drop is not None or metric is not None):
+        plan = dataclasses.replace(plan, max_drop=plan.max_drop if max_drop is None else max_drop,
+                                   metric=metric or plan.metric)
+    source = _source(model, weights, normalizer)
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(
+        dataset, label_column=label_column, example=example_for_shape(source.sample_shape))
+    if source.sample_shape is not None and tuple(source.sample_shape) != data.sample_shape:
+        raise ModelError(f"{source.origin} takes samples of shape {tuple(source.sample_shape)}, but the data's are "
+                         f"{data.sample_shape}")
+    guide = _source(teacher, teacher_weights, teacher_normalizer) if teacher is not None else None
+    if plan is None:
+        check_model(source.module, data, source.normalizer)  # before the auto pipeline costs it on the data's shape
+        plan = auto_pipeline(source.module, target, data.sample_shape,
+                             max_drop=0.01 if max_drop is None else max_drop, metric=metric or "f1")
+    return _compress(source, target, plan, data, out_dir, guide, positive_class=positive_class, seed=seed,
+                     origin=origin or (os.fspath(model) if isinstance(model, (str, os.PathLike)) else "model"),
+                     progress=progress, inputs=inputs)
+
+
+def _source(model, weights, normalizer: Normalizer | None) -> SourceModel:
+    """A MODEL argument loaded weights-only, or a module as given, with the normalisation its inputs need."""
+    if isinstance(model, (str, os.PathLike)):
+        return load_source(model, weights)
+    return SourceModel(model, "model", normalizer)
+
+
+def _compress(source: SourceModel, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, out_dir: Path,
+              teacher: SourceModel | None, *, positive_class: int, seed: int, origin: str,
+              progress: Callable[[str], None] | None, inputs) -> CompressionResult:
     say = progress or (lambda text: None)
-    out_dir = Path(out_dir)
-    claim_folder(out_dir, "compression", inputs)
-    normalizer = normalizer or Normalizer.identity(dataset.x_train)
-    done = run_pipeline(model, profile, pipeline, dataset, normalizer=normalizer, teacher=teacher,
-                        teacher_normalizer=teacher_normalizer, positive_class=positive_class, seed=seed,
-                        progress=say)
+    normalizer = source.normalizer or Normalizer.identity(dataset.x_train)
+    done = run_pipeline(source.module, profile, pipeline, dataset, normalizer=normalizer,
+                        teacher=teacher.module if teacher else None,
+                        teacher_normalizer=teacher.normalizer if teacher else None, positive_class=positive_class,
+                        seed=seed, progress=say)
     with atomic_folder(out_dir, "compression", inputs) as tmp:
         result = _deploy(done, pipeline, dataset, normalizer, tmp, origin, seed, say)
         write_compression_files(result, tmp, normalizer)

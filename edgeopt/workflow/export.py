@@ -15,6 +15,8 @@ from pathlib import Path
 
 from edgeopt.compression.pipeline import Pipeline
 from edgeopt.compression.quantize import QuantizeConfig
+from edgeopt.data.dataset import Dataset
+from edgeopt.data.loading import load_dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.atomic import claim_file, claim_folder
 from edgeopt.calibration.board_rows import append_rows, check_appendable, emulated_rows
@@ -22,18 +24,13 @@ from edgeopt.deploy.export import ExportError, ExportRecord, export
 from edgeopt.deploy.tvm_export import require_tvm
 from edgeopt.deploy.verify import Deployment, deploy_on
 from edgeopt.errors import EdgeoptError, ModelError
+from edgeopt.models.reference import RUN, resolve_model
 from edgeopt.escape import c_name
 from edgeopt.models.source import load_source
+from edgeopt.profiles.loader import load_profile
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.workflow.compress import CompressionResult, compress
-
-FLOAT_SUFFIXES = (".pt", ".pth", ".ckpt", ".pt2")
-
-
-def is_float_model(model: str | os.PathLike) -> bool:
-    """A torch model edgeopt can load (a search checkpoint, a .pt2 program), as opposed to a quantized ONNX file."""
-    return Path(model).suffix.lower() in FLOAT_SUFFIXES
-
+from edgeopt.workflow.search_compress import read_front_summary
 
 @dataclass(frozen=True)
 class ExportRun:
@@ -53,15 +50,25 @@ class ExportRun:
                                         "quantization": summary}
 
 
-def export_model(model: str | os.PathLike, profile: HardwareProfile, out_dir: str | os.PathLike, *,
-                 format: str = "c", name: str = "model", dataset=None, data_path: str | os.PathLike | None = None,
+def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLike,
+                 out_dir: str | os.PathLike, *, format: str = "c", name: str = "model",
+                 data: Dataset | str | os.PathLike | None = None, label_column: str | None = None,
                  emulate: str | None = None, measurements_out: str | os.PathLike | None = None,
                  positive_class: int = 1, progress: Callable[[str], None] | None = None) -> ExportRun:
-    """Export `model` for `profile` into `out_dir` (claimed first: an earlier export is replaced, anything else
-    refused). A float model is quantized on `dataset` first. With `dataset`, the C runs its test split on the host
-    (with `emulate`, on QEMU's board) inside the new export before it replaces `out_dir`: a failure leaves
-    `out_dir` as it was. `measurements_out` gets the emulated latency rows (see `calibrate --measurements`)."""
-    float_model = is_float_model(model)
+    """Export `model` (as `edgeopt export` takes it: a QDQ model.onnx, a compression output folder, a float trial
+    checkpoint or .pt2 program, quantized on `data` first, or a search run folder whose fronts were compressed: its
+    compressed model for `profile` that scores best on validation) for `profile` (loaded if named) into `out_dir`
+    (claimed first: an earlier export is replaced, anything else refused). With `data` (a Dataset, a data file or a
+    bundled example's name), the C runs its test split on the host (with `emulate`, on QEMU's board) inside the new
+    export before it replaces `out_dir`: a failure leaves `out_dir` as it was. `measurements_out` gets the emulated
+    latency rows (see `calibrate --measurements`)."""
+    if not isinstance(profile, HardwareProfile):
+        profile = load_profile(profile)
+    data_path = None if data is None or isinstance(data, Dataset) else data
+    if resolve_model(model).kind == RUN:  # the most accurate model of the run's compressed front for the profile
+        model = read_front_summary(model).best(profile.name).output
+    dataset = load_dataset(data_path, label_column=label_column) if data_path is not None else data
+    float_model = resolve_model(model).is_float
     if emulate and dataset is None:
         raise ExportError("--emulate runs the test split of --data; give --data")
     if measurements_out and not emulate:
