@@ -269,7 +269,7 @@ def pack_memory(family: str, seed: int) -> dict:
 
     from edgeopt.data.examples import example_dataset
     from edgeopt.data.normalize import Normalizer
-    from edgeopt.runner.pack import train_pack
+    from edgeopt.runner.pack_train import train_pack
     from edgeopt.train.loop import DeviceData, train_trial
 
     dataset = example_dataset("shapes" if family == "cnn2d" else "reads", seed=0)

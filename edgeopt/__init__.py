@@ -16,7 +16,7 @@ from edgeopt.version import __version__
 
 _EXPORTS = {
     "load_profile": "edgeopt.profiles.loader",
-    "available_profiles": "edgeopt.profiles.loader",
+    "available_profiles": "edgeopt.profiles.search_path",
     "HardwareProfile": "edgeopt.profiles.schema",
     "estimate": "edgeopt.cost.estimate",
     "Estimate": "edgeopt.cost.estimate",
@@ -52,7 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.cost.record import Cost
     from edgeopt.errors import EdgeoptError
     from edgeopt.graph.build import build_graph
-    from edgeopt.profiles.loader import available_profiles, load_profile
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.profiles.search_path import available_profiles
     from edgeopt.profiles.schema import HardwareProfile
     from edgeopt.data.loading import load_dataset
     from edgeopt.report.search_report import build_report

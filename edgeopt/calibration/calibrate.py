@@ -42,7 +42,8 @@ from edgeopt.escape import csv_text
 from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.graph.ops import Op
 from edgeopt.calibration.profile_yaml import calibrated_yaml
-from edgeopt.profiles.loader import available_profiles, load_profile
+from edgeopt.profiles.loader import load_profile
+from edgeopt.profiles.search_path import available_profiles
 from edgeopt.profiles.schema import Calibration, HardwareProfile
 from edgeopt.profiles.units import Dimension, UnitError, parse_quantity
 

@@ -7,7 +7,8 @@ import sys
 import click
 
 from edgeopt.cli.common import EdgeoptGroup, console, emit_json
-from edgeopt.profiles.loader import available_profiles, load_profile, unsourced_figures
+from edgeopt.profiles.loader import load_profile, unsourced_figures
+from edgeopt.profiles.search_path import available_profiles
 from edgeopt.report.tables import render_profile, render_profile_list
 
 

@@ -265,3 +265,17 @@ def find_violations(est: Estimate, profile: HardwareProfile) -> list[Violation]:
     """Every budget, capacity, op and format the estimate breaks on the profile."""
     broken = [c.violation() for c in limit_checks(est, profile) if not c.passed]
     return broken + legality_violations(est, profile)
+
+
+def misfit(est: Estimate) -> float:
+    """How far a model is from fitting: 0 when it fits; its relative excess over each limit, 1 per illegal op or
+    format (what a search tells its sampler for a model it never trains)."""
+    if est.fits:
+        return 0.0
+    score = 0.0
+    for v in est.violations:
+        if isinstance(v.limit, (int, float)) and isinstance(v.actual, (int, float)) and v.limit > 0:
+            score += max(0.0, v.actual / v.limit - 1.0)
+        else:
+            score += 1.0
+    return max(score, 1e-6)

@@ -8,15 +8,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edgeopt.deploy.lower_shapes import ShapeOps
+from edgeopt.deploy.lower_values import Acc, Const, Dequantized, Input, Joined, Quantized
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, WIDE_ACC_LIMIT, quantize_multiplier
 from edgeopt.intgrid.grid import bits_range
-from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Pool, Residual
+from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Residual
 
 # what an op's handler (`_Lowering._<OpType>`) covers, where it is less than the whole ONNX op
 SUPPORT_NOTES = {"Conv": "incl. depthwise/grouped", "Add": "residual", "Concat": "layer outputs, channels",
@@ -27,53 +28,9 @@ ACTIVATION_BITS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16}
 PER_PART = ("Relu", "Clip", "Tanh", "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean")
 
 
-@dataclass
-class _Input:
-    shape: tuple[int, ...]
-
-
-@dataclass
-class _Quantized:
-    shape: tuple[int, ...]
-    scale: float
-    zero_point: int
-    buffer: int  # 0: the model's input; k: the output of layer k - 1
-    bits: int  # 8 or 16
-
-
-@dataclass
-class _Dequantized:
-    of: _Quantized
-
-
-@dataclass
-class _Const:
-    values: np.ndarray  # integers
-    scale: np.ndarray
-    zero_point: np.ndarray
-
-
-@dataclass
-class _Acc:
-    """Accumulators of the layer being built, per channel at scale s_c; `shape` is the ONNX view without batch."""
-
-    shape: tuple[int, ...]
-    parts: dict = field(default_factory=dict)
-
-
-@dataclass
-class _Joined:
-    """Layers' accumulators concatenated on the channel axis: one requantization finishes each part into consecutive
-    blocks of one buffer."""
-
-    shape: tuple[int, ...]
-    members: list  # _Acc, in order
-    quantized_as: _Quantized | None = None
-
-
 def supported_ops() -> tuple[str, ...]:
     """The ONNX ops the C export lowers (one handler each), with what each covers."""
-    ops = [name[1:] for name in vars(_Lowering) if name.startswith("_") and name[1:2].isupper()]
+    ops = [name[1:] for cls in _Lowering.__mro__ for name in vars(cls) if name.startswith("_") and name[1:2].isupper()]
     ops.sort(key=lambda op: op in ("QuantizeLinear", "DequantizeLinear"))  # the layers first, the grid's edges last
     return tuple(f"{op} ({SUPPORT_NOTES[op]})" if op in SUPPORT_NOTES else op for op in ops)
 
@@ -103,14 +60,14 @@ def lower_onnx(path: str | os.PathLike) -> IntProgram:
     return _Lowering(path, consts).run(inputs[0].name, tuple(dims), graph)
 
 
-class _Lowering:
+class _Lowering(ShapeOps):
     def __init__(self, path: Path, consts: dict):
         self.path = path
         self.consts = consts
         self.values: dict = {}
         self.layers: list[IntLayer] = []
         self.input_grid: tuple[float, int] | None = None
-        self.quantized_input: _Quantized | None = None
+        self.quantized_input: Quantized | None = None
         self.skip_sources: set[str] = set()  # tensors a residual add reads
         self.input_shape: tuple[int, ...] = ()
 
@@ -119,7 +76,7 @@ class _Lowering:
 
     def run(self, input_name: str, shape: tuple[int, ...], graph) -> IntProgram:
         self.input_shape = shape
-        self.values[input_name] = _Input(shape)
+        self.values[input_name] = Input(shape)
         self.skip_sources = {name for node in graph.node if node.op_type == "Add" for name in node.input}
         for node in graph.node:
             if node.op_type == "Constant":
@@ -129,7 +86,7 @@ class _Lowering:
                 raise self.fail(node, "not supported by the C export; supported ops: " + ", ".join(supported_ops()))
             first = self.values.get(node.input[0]) if node.input else None
             try:
-                if isinstance(first, _Joined) and node.op_type in PER_PART:
+                if isinstance(first, Joined) and node.op_type in PER_PART:
                     self.values[node.output[0]] = self._per_part(node, handler, first)
                 else:
                     self.values[node.output[0]] = handler(node)
@@ -137,7 +94,7 @@ class _Lowering:
                 raise self.fail(node, f"malformed ({type(exc).__name__}: {exc}): inputs, attributes or constants "
                                       "are not what the op needs") from None
         out = self.values.get(graph.output[0].name)
-        if not isinstance(out, _Acc) or self.input_grid is None:
+        if not isinstance(out, Acc) or self.input_grid is None:
             raise ModelError(f"{self.path}: the C export needs a quantized model whose logits come from a quantized "
                              "Conv or Gemm (a QDQ file from `edgeopt compress` with int8 or int16 activations)")
         scales = out.parts["scales"]
@@ -145,7 +102,7 @@ class _Lowering:
         self.layers.append(self._finish(out, output_scale, 0, INT32_MIN, INT32_MAX, 32))
         return IntProgram(self.input_shape, self.input_grid[0], self.input_grid[1], tuple(self.layers), output_scale)
 
-    def _per_part(self, node, handler, joined: _Joined) -> _Joined:
+    def _per_part(self, node, handler, joined: Joined) -> Joined:
         members = []
         try:
             for member in joined.members:
@@ -153,7 +110,7 @@ class _Lowering:
                 members.append(handler(node))
         finally:
             self.values[node.input[0]] = joined
-        return _Joined(_concatenated(node, self, [m.shape for m in members]), members)
+        return Joined(_concatenated(node, self, [m.shape for m in members]), members)
 
     # -- helpers
 
@@ -165,9 +122,9 @@ class _Lowering:
             return self.consts[name]
         raise self.fail(node, f"input {index} ({name!r}) is not something the C export can compute")
 
-    def acc(self, node) -> _Acc:
+    def acc(self, node) -> Acc:
         value = self.arg(node, 0)
-        if not isinstance(value, _Acc):
+        if not isinstance(value, Acc):
             raise self.fail(node, "the C export runs this op only after a quantized Conv or Gemm (on its "
                                   "accumulators), not on this input")
         return value
@@ -191,31 +148,31 @@ class _Lowering:
             raise self.fail(node, f"activations on a {zero.dtype} grid; the C export runs int8 and int16 activations")
         zero_point = int(zero.reshape(-1)[0])
         grid = (scale, zero_point, bits)
-        if isinstance(value, _Input):
+        if isinstance(value, Input):
             if self.quantized_input is None:
                 self.input_grid = (scale, zero_point)
-                self.quantized_input = _Quantized(value.shape, scale, zero_point, 0, bits)
+                self.quantized_input = Quantized(value.shape, scale, zero_point, 0, bits)
             return self._again(node, self.quantized_input, grid)
-        if isinstance(value, _Acc) and "quantized_as" in value.parts:
+        if isinstance(value, Acc) and "quantized_as" in value.parts:
             return self._again(node, value.parts["quantized_as"], grid)
-        if isinstance(value, _Joined):
+        if isinstance(value, Joined):
             if value.quantized_as is None:
                 value.quantized_as = self._finish_joined(node, value, *grid)
             return self._again(node, value.quantized_as, grid)
-        if isinstance(value, _Acc):
+        if isinstance(value, Acc):
             shape = value.shape
             skip16 = node.input[0] in self.skip_sources
             if skip16 and bits != 8:
                 raise self.fail(node, "a residual add on int16 activations is not supported by the C export (its "
                                       "skip copy is an int16 grid 2^7 finer than int8)")
             self.layers.append(self._finish(value, scale, zero_point, *bits_range(bits), bits, skip16))
-            value.parts["quantized_as"] = _Quantized(shape, scale, zero_point, len(self.layers), bits)
+            value.parts["quantized_as"] = Quantized(shape, scale, zero_point, len(self.layers), bits)
             if skip16:
                 value.parts["skip_copy"] = (len(self.layers) - 1, scale / 2 ** SKIP_BITS)
             return value.parts["quantized_as"]
         raise self.fail(node, "quantizes a tensor that is neither the model input nor a layer's output")
 
-    def _again(self, node, done: _Quantized | None, grid: tuple[float, int, int]) -> _Quantized:
+    def _again(self, node, done: Quantized | None, grid: tuple[float, int, int]) -> Quantized:
         """A tensor read by two quantized layers (a branch): one grid, calibrated on the same values, is one buffer."""
         if done is None:
             raise self.fail(node, "reads a layer's output that the C export keeps only inside a concatenation")
@@ -225,7 +182,7 @@ class _Lowering:
                                   "one copy of each tensor")
         return done
 
-    def _finish_joined(self, node, joined: _Joined, scale: float, zero_point: int, bits: int) -> _Quantized:
+    def _finish_joined(self, node, joined: Joined, scale: float, zero_point: int, bits: int) -> Quantized:
         if node.input[0] in self.skip_sources:
             raise self.fail(node, "a residual add on a concatenation is not supported by the C export")
         target = len(self.layers) + len(joined.members)  # the buffer of its last part
@@ -235,15 +192,15 @@ class _Lowering:
             self.layers.append(dataclasses.replace(layer, target=target, target_offset=offset))
             offset += layer.output_size
             member.parts["quantized_as"] = None  # its output is only in the concatenation
-        return _Quantized(joined.shape, scale, zero_point, target, bits)
+        return Quantized(joined.shape, scale, zero_point, target, bits)
 
     def _Concat(self, node):
         values = [self.arg(node, i) for i in range(len(node.input))]
         members = []
         for value in values:
-            if isinstance(value, _Joined) and value.quantized_as is None:
+            if isinstance(value, Joined) and value.quantized_as is None:
                 members += value.members
-            elif isinstance(value, _Acc) and "quantized_as" not in value.parts:
+            elif isinstance(value, Acc) and "quantized_as" not in value.parts:
                 members.append(value)
             else:
                 raise self.fail(node, "the C export concatenates layers' outputs before their requantization "
@@ -254,16 +211,16 @@ class _Lowering:
         rank = len(values[0].shape) + 1  # with the batch
         if self.attrs(node)["axis"] % rank != 1:
             raise self.fail(node, "the C export concatenates on the channel axis (axis 1) only")
-        return _Joined(_concatenated(node, self, [v.shape for v in values]), members)
+        return Joined(_concatenated(node, self, [v.shape for v in values]), members)
 
     def _DequantizeLinear(self, node):
         value = self.arg(node, 0)
-        if isinstance(value, _Quantized):
-            return _Dequantized(value)
+        if isinstance(value, Quantized):
+            return Dequantized(value)
         if isinstance(value, np.ndarray):  # weights or biases stored as integers
             scale = np.asarray(self.consts[node.input[1]], np.float64)
             zero = np.asarray(self.consts[node.input[2]]) if len(node.input) > 2 else np.zeros(1, np.int64)
-            return _Const(value.astype(np.int64), scale.reshape(-1), zero.astype(np.int64).reshape(-1))
+            return Const(value.astype(np.int64), scale.reshape(-1), zero.astype(np.int64).reshape(-1))
         raise self.fail(node, "dequantizes something that is not a quantized activation or stored integers")
 
     # -- weighted layers
@@ -273,7 +230,7 @@ class _Lowering:
         if any(d != 1 for d in a.get("dilations", [1])) or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise self.fail(node, "dilated or auto-padded convolutions are not supported by the C export")
         x, w = self.arg(node, 0), self.arg(node, 1)
-        if not isinstance(x, _Dequantized) or not isinstance(w, _Const):
+        if not isinstance(x, Dequantized) or not isinstance(w, Const):
             raise self.fail(node, "needs a quantized input and integer weights (a QDQ model with int8 or int16 "
                                   "activations)")
         rank = w.values.ndim - 2
@@ -293,14 +250,14 @@ class _Lowering:
         layer = self._weighted(node, x.of, weights, w, (c, h, wd), (weights.shape[0], oh, ow), kernel, stride,
                                begin, int(a.get("group", 1)), "conv")
         out_shape = (weights.shape[0], ow) if rank == 1 else (weights.shape[0], oh, ow)
-        return _Acc(out_shape, layer)
+        return Acc(out_shape, layer)
 
     def _Gemm(self, node):
         a = self.attrs(node)
         if a.get("transA", 0) or not a.get("transB", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
             raise self.fail(node, "only Gemm with transB=1, alpha=beta=1 (a Linear layer) is supported")
         x, w = self.arg(node, 0), self.arg(node, 1)
-        if not isinstance(x, _Dequantized) or not isinstance(w, _Const):
+        if not isinstance(x, Dequantized) or not isinstance(w, Const):
             raise self.fail(node, "needs a quantized input and integer weights (a QDQ model with int8 or int16 "
                                   "activations)")
         k = int(np.prod(x.of.shape))
@@ -309,9 +266,9 @@ class _Lowering:
         weights = w.values.reshape(w.values.shape[0], k, 1, 1)
         parts = self._weighted(node, x.of, weights, w, (k, 1, 1), (weights.shape[0], 1, 1), (1, 1), (1, 1), (0, 0),
                                1, "dense")
-        return _Acc((weights.shape[0],), parts)
+        return Acc((weights.shape[0],), parts)
 
-    def _weighted(self, node, x: _Quantized, weights, w: _Const, in_shape, conv_shape, kernel, stride, padding, groups,
+    def _weighted(self, node, x: Quantized, weights, w: Const, in_shape, conv_shape, kernel, stride, padding, groups,
                   kind) -> dict:
         out_channels = weights.shape[0]
         if np.any(w.zero_point != 0):
@@ -329,7 +286,7 @@ class _Lowering:
         has_bias = len(node.input) > 2 and bool(node.input[2])
         if has_bias:
             b = self.arg(node, 2)
-            if not isinstance(b, _Const):
+            if not isinstance(b, Const):
                 raise self.fail(node, "a float bias in a quantized layer; the C export needs integer biases")
             ratio = np.broadcast_to(b.scale, (out_channels,)) / scales
             bias_shift = np.round(np.log2(ratio)).astype(np.int64)
@@ -383,14 +340,14 @@ class _Lowering:
             raise self.fail(node, "clip bounds must be constants")
         return float(np.asarray(self.consts[node.input[index]]).reshape(-1)[0])
 
-    def _before_pooling(self, node, value: _Acc) -> None:
+    def _before_pooling(self, node, value: Acc) -> None:
         if value.parts["pool"] is not None or value.parts["global_average"] or value.parts["nonlinear"]:
             raise self.fail(node, "an activation after pooling or after tanh/hardswish is not supported by the C "
                                   "export")
 
     def _Add(self, node):
         a, b = self.arg(node, 0), self.arg(node, 1)
-        if not (isinstance(a, _Acc) and isinstance(b, _Acc)):
+        if not (isinstance(a, Acc) and isinstance(b, Acc)):
             raise self.fail(node, "the C export adds only a layer's output to an earlier one (a residual)")
         body, skip = (a, b) if "quantized_as" not in a.parts else (b, a)
         if "quantized_as" in body.parts or "skip_copy" not in skip.parts:
@@ -428,123 +385,7 @@ class _Lowering:
         value.parts["nonlinear"] = kind
         return value
 
-    def _MaxPool(self, node):
-        return self._pool(node, "max")
-
-    def _AveragePool(self, node):
-        return self._pool(node, "avg")
-
-    def _pool(self, node, kind: str):
-        value = self.acc(node)
-        a = self.attrs(node)
-        if value.parts["nonlinear"]:
-            raise self.fail(node, f"pooling after {value.parts['nonlinear']} is not supported by the C export")
-        if value.parts["pool"] is not None or value.parts["global_average"]:
-            raise self.fail(node, "a second pooling in one layer is not supported by the C export")
-        if any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1])) \
-                or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            raise self.fail(node, "padded, dilated or ceil-mode pooling is not supported by the C export")
-        kernel, stride = list(a["kernel_shape"]), list(a.get("strides", a["kernel_shape"]))
-        if len(kernel) == 1:
-            kernel, stride = [1, *kernel], [1, *stride]
-        h, w = value.parts["spatial"]
-        oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
-        value.parts["pool"] = Pool(kind, (int(kernel[0]), int(kernel[1])), (int(stride[0]), int(stride[1])))
-        value.parts["spatial"] = (oh, ow)
-        value.shape = (value.shape[0], ow) if len(value.shape) == 2 else (value.shape[0], oh, ow)
-        return value
-
-    def _GlobalAveragePool(self, node):
-        value = self.acc(node)
-        return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1))
-
-    def _ReduceMean(self, node):
-        value = self.acc(node)
-        a = self.attrs(node)
-        rank = len(value.shape) + 1  # with the batch
-        reduced = {ax % rank for ax in self._axis_list(node)}
-        spatial = {ax for ax in range(2, rank) if value.shape[ax - 1] != 1}
-        if not reduced or 0 in reduced or 1 in reduced or not spatial <= reduced:
-            raise self.fail(node, "only a mean over every spatial axis (global average pooling) is supported")
-        keep = a.get("keepdims", 1)
-        shape = tuple(1 if ax + 1 in reduced else d for ax, d in enumerate(value.shape)) if keep else \
-            tuple(d for ax, d in enumerate(value.shape) if ax + 1 not in reduced)
-        return self._global(node, value, shape)
-
-    def _global(self, node, value: _Acc, shape):
-        if value.parts["nonlinear"]:
-            raise self.fail(node, f"averaging after {value.parts['nonlinear']} is not supported by the C export")
-        if value.parts["global_average"]:
-            raise self.fail(node, "a second global average in one layer")
-        value.parts["global_average"] = True
-        value.parts["spatial"] = (1, 1)
-        value.shape = shape
-        return value
-
-    # -- views: the data stays in row-major order
-
-    def _view(self, node, shape: tuple[int, ...]):
-        value = self.arg(node, 0)
-        size = int(np.prod(value.shape))
-        if int(np.prod(shape)) != size:
-            raise self.fail(node, f"reshapes {value.shape} to {shape}")
-        if isinstance(value, (_Input, _Acc, _Joined)):
-            value.shape = shape
-            return value
-        raise self.fail(node, "reshapes a tensor the C export does not keep (only the input and layer outputs)")
-
-    def _Reshape(self, node):
-        value = self.arg(node, 0)
-        target = [int(v) for v in np.asarray(self.consts[node.input[1]]).reshape(-1)]
-        if len(target) < 1:
-            raise self.fail(node, "an empty target shape")
-        rest = target[1:]  # the first is the batch (0, -1 or the batch size)
-        size = int(np.prod(value.shape))
-        if rest.count(-1) == 1:
-            known = int(np.prod([d for d in rest if d != -1]))
-            rest = [size // known if d == -1 else d for d in rest]
-        return self._view(node, tuple(rest) or (size,))
-
-    def _Flatten(self, node):
-        axis = self.attrs(node).get("axis", 1)
-        if axis != 1:
-            raise self.fail(node, "only Flatten(axis=1) is supported")
-        return self._view(node, (int(np.prod(self.arg(node, 0).shape)),))
-
-    def _Squeeze(self, node):
-        value = self.arg(node, 0)
-        axes = self._axes(node, len(value.shape) + 1)
-        return self._view(node, tuple(d for ax, d in enumerate(value.shape) if ax + 1 not in axes or d != 1))
-
-    def _Unsqueeze(self, node):
-        value = self.arg(node, 0)
-        count = len(self._axis_list(node))
-        shape = list(value.shape)
-        for ax in sorted(self._axes(node, len(value.shape) + 1 + count)):
-            shape.insert(ax - 1, 1)
-        return self._view(node, tuple(shape))
-
-    def _axis_list(self, node) -> list[int]:
-        axes = self.attrs(node).get("axes")
-        if axes is None and len(node.input) > 1:
-            axes = [int(v) for v in np.asarray(self.consts[node.input[1]]).reshape(-1)]
-        return list(axes or [])
-
-    def _axes(self, node, rank: int) -> set[int]:
-        axes = {int(a) % rank for a in self._axis_list(node)}
-        if 0 in axes:
-            raise self.fail(node, "changes the batch axis")
-        return axes
-
-    def _Identity(self, node):
-        return self.arg(node, 0)
-
-    def _Dropout(self, node):
-        return self.arg(node, 0)
-
-    # -- closing a layer
-
-    def _finish(self, value: _Acc, out_scale: float, zero_point: int, low: int, high: int, bits: int,
+    def _finish(self, value: Acc, out_scale: float, zero_point: int, low: int, high: int, bits: int,
                 skip16: bool = False) -> IntLayer:
         """The layer `value` has gathered, requantized to (out_scale, zero_point) within [low, high]; with `skip16`,
         through an int16 copy on a grid 2^SKIP_BITS finer that a residual add reads."""

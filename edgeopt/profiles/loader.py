@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
@@ -12,7 +10,9 @@ from types import MappingProxyType
 from edgeopt.errors import ProfileError, UnitError
 from edgeopt.graph.ops import EPILOGUE_OPS, MAC_OPS, SUPPORT_OPS, Op, parse_op
 from edgeopt.profiles.compute_figures import LAYOUT, OP_FIGURES, SCALAR_FIGURES, ComputeFigure, OpFigures
+from edgeopt.profiles.extends import load_merged
 from edgeopt.profiles.formats import FORMATS
+from edgeopt.profiles.search_path import PROFILE_NAME, did_you_mean, resolve_profile
 from edgeopt.profiles.schema import (
     Analog,
     MEMORY_KINDS,
@@ -27,54 +27,17 @@ from edgeopt.profiles.schema import (
 )
 from edgeopt.numbers import short_repr
 from edgeopt.profiles.units import Dimension, parse_quantity
-from edgeopt.profiles.yamldoc import FieldPath, Location, locate, read_yaml
+from edgeopt.profiles.yamldoc import FieldPath, Location, locate
 
 ESTIMATE = "estimate"
 MEASURED = "measured"  # fitted to measurements by `edgeopt calibrate` (the profile's `calibration:` says how)
 _FIGURE_KEYS = ("value", "source", "note")
 
 
-def shipped_profile_dirs() -> list[Path]:
-    """Where named profiles are looked up: $EDGEOPT_PROFILE_PATH entries, then the profiles shipped with edgeopt."""
-    dirs = [Path(p) for p in os.environ.get("EDGEOPT_PROFILE_PATH", "").split(os.pathsep) if p]
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_shipped" / "hwprofiles", package.parent / "hwprofiles"):
-        if candidate.is_dir():
-            dirs.append(candidate)
-    return dirs
-
-
-def available_profiles() -> dict[str, Path]:
-    """Profile name (file stem) -> file, for every profile on the search path; earlier directories win."""
-    found: dict[str, Path] = {}
-    for directory in shipped_profile_dirs():
-        for path in sorted(directory.glob("*.yaml")):
-            found.setdefault(path.stem, path)
-    return found
-
-
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def resolve_profile(name_or_path: str | os.PathLike) -> Path:
-    """A profile file from a path or a shipped profile's name."""
-    text = os.fspath(name_or_path)
-    path = Path(text)
-    if path.suffix in (".yaml", ".yml") or os.sep in text or path.exists():
-        if not path.is_file():
-            raise ProfileError(f"{text}: no such profile file")
-        return path
-    known = available_profiles()
-    if text in known:
-        return known[text]
-    hint = did_you_mean(text, known)
-    raise ProfileError(f"unknown profile {text!r}{hint}; shipped profiles: {', '.join(sorted(known)) or 'none'}")
-
-
 def load_profile(name_or_path: str | os.PathLike) -> HardwareProfile:
     """Load, merge (`extends:`) and validate a profile given by file path or shipped name."""
     path = resolve_profile(name_or_path)
-    data, locations = _load_merged(path, ())
+    data, locations = load_merged(path, ())
     return _Builder(path, data, locations).build()
 
 
@@ -83,59 +46,7 @@ def unsourced_figures(profile: HardwareProfile) -> list[str]:
     return sorted(path for path, source in profile.figure_sources.items() if not source)
 
 
-# -- extends ----------------------------------------------------------------------------------------------------
-
-
-def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[FieldPath, Location]]:
-    resolved = path.resolve()
-    if resolved in chain:
-        cycle = " -> ".join(str(p) for p in (*chain, resolved))
-        raise ProfileError(f"{path}: extends: cycle: {cycle}")
-    data, locations = read_yaml(path)
-    if data is None:
-        raise ProfileError(f"{path}: the profile is empty; it needs at least a name, memory, compute and formats")
-    if not isinstance(data, dict):
-        raise ProfileError(f"{locations[()]}: the top level must be a mapping of fields, got {type(data).__name__}")
-    parent_ref = data.pop("extends", None)
-    if parent_ref is None:
-        return data, locations
-    if not isinstance(parent_ref, str):
-        raise ProfileError(f"{locations[('extends',)]}: extends: expected a profile name or path, got {parent_ref!r}")
-    parent_path = _resolve_parent(parent_ref, path, locations[("extends",)])
-    parent_data, parent_locations = _load_merged(parent_path, (*chain, resolved))
-    return _merge(parent_data, data), {**parent_locations, **locations}
-
-
-def _resolve_parent(ref: str, child: Path, where: Location) -> Path:
-    sibling = child.parent / (ref if ref.endswith((".yaml", ".yml")) else f"{ref}.yaml")
-    if sibling.is_file():
-        return sibling
-    known = available_profiles()
-    if ref in known:
-        return known[ref]
-    raise ProfileError(
-        f"{where}: extends: no profile {ref!r} next to {child.name} or among the shipped ones "
-        f"({', '.join(sorted(known))})"
-    )
-
-
-def _merge(parent: dict, child: dict) -> dict:
-    out = dict(parent)
-    for key, value in child.items():
-        # A figure written as {value: ..., source: ...} replaces the parent's whole figure, source included.
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and "value" not in value:
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 # -- validation ---------------------------------------------------------------------------------------------------
-
-
-def did_you_mean(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Builder:

@@ -9,8 +9,8 @@ from edgeopt.errors import EdgeoptError
 from edgeopt.figures import FIGURE_NAMES, QUALITY_METRICS, CostFigures, quality
 from edgeopt.search.pareto import hypervolume_2d, pareto_front
 from edgeopt.search.store import Store, TrialRecord, TrialState
-from edgeopt.train.cv import Selection, selection_labels
-from edgeopt.metrics import beats_trivial, trivial_scores
+from edgeopt.train.cv import Selection
+from edgeopt.metrics import beats_trivial
 
 TRAINED = (TrialState.COMPLETED, TrialState.STOPPED, TrialState.PAUSED)
 BUDGET_FRACTIONS = (1.0, 0.5, 0.25, 0.125)
@@ -118,7 +118,7 @@ def build_report(store: Store, *, evaluate_test: bool = True) -> SearchReport:
     tester = _Tester(store, space, dataset, settings) if evaluate_test and dataset.x_test is not None else None
 
     selection = Selection.from_dict(settings.get("selection"))
-    trivial = trivial_scores(selection_labels(dataset, selection), dataset.num_classes, settings["positive_class"])
+    trivial = run.trivial(selection)
     rows_by_profile: dict[str, tuple[TrialRow, ...]] = {}
     reports = []
     baseline_model, baseline_val, baseline_test = None, None, None

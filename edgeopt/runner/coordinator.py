@@ -11,7 +11,6 @@ completed trial. A worker that dies, or a pack that runs out of memory, is split
 from __future__ import annotations
 
 import errno
-import hashlib
 import math
 import shutil
 import time
@@ -21,11 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgeopt.atomic import OutputError, cannot_write
+from edgeopt.cost.estimate import misfit
 from edgeopt.errors import EdgeoptError
 from edgeopt.runner.local import InlineBackend, ProcessBackend
 from edgeopt.runner.pack import choose_members, pack_key
 from edgeopt.runner.ray_backend import require_ray
 from edgeopt.runner.slots import plan_slots
+from edgeopt.runner.time_budget import TrialBudget
 from edgeopt.runner.work import Failure, Work, WorkerSetup, training_bytes
 from edgeopt.search.asha import MOASHA, Decision
 from edgeopt.search.lock import RunLock
@@ -33,37 +34,12 @@ from edgeopt.search.run_record import SearchRun
 from edgeopt.search.settings import (SearchProgress, SearchSettings,
                                      SlotStatus, make_sampler, resolve_device)
 from edgeopt.search.store import RungResultRecord, Store, TrialRecord, TrialState, rung_history
-from edgeopt.space.fit import applies, require_applicable, require_fitting
-from edgeopt.train.budget import LEGACY_BUDGET, space_budget
-from edgeopt.train.cv import HOLDOUT, choose_selection, pooled, selection_labels
+from edgeopt.space.fit import applies
 from edgeopt.train.loop import TrialSpec
-from edgeopt.metrics import beats_trivial, best_threshold_f1, trivial_scores
+from edgeopt.metrics import beats_trivial, best_threshold_f1
 
 ASK_SLICE_S = 0.5  # most time one fill of a slot spends asking for new trials once one fits
 UNIFORM_AFTER = 16  # infeasible draws in a row after which every other draw is uniform
-
-
-class _Budget:
-    def __init__(self, settings: SearchSettings):
-        self.settings = settings
-        self.start = time.monotonic()
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.start
-
-    def time_left(self) -> bool:
-        return self.settings.time_s is None or self.elapsed() < self.settings.time_s
-
-    def may_start(self, trained: int) -> bool:
-        return self.time_left() and (self.settings.trials is None or trained < self.settings.trials)
-
-    def text(self, trained: int) -> str:
-        parts = []
-        if self.settings.trials is not None:
-            parts.append(f"{trained}/{self.settings.trials} trials")
-        if self.settings.time_s is not None:
-            parts.append(f"{max(0.0, self.settings.time_s - self.elapsed()):.0f}s left")
-        return ", ".join(parts) or "unbounded"
 
 
 def run_search(settings: SearchSettings, progress: Callable[[SearchProgress], None] | None = None) -> Store:
@@ -98,39 +74,27 @@ def out_of_space(exc: BaseException, folder: Path) -> bool:
 
 class _Coordinator:
     def __init__(self, settings: SearchSettings, progress):
-        from edgeopt.space.families import FAMILIES
-
         if settings.backend == "ray":
             require_ray()  # before a study is made in the run folder
         device = resolve_device(settings.device)  # a bad device fails before the data is loaded
         self.settings = settings
         self.progress = progress
-        run = SearchRun.load(settings)
+        self.search_run = SearchRun.load(settings)
+        run = self.search_run
         self.space, self.profiles, self.dataset = run.space, list(run.profiles), run.dataset
-        family = FAMILIES[self.space.family]
         self.slots = plan_slots(device if device == "cpu" else settings.device, settings.workers, settings.gpus,
                                 settings.pack, family=self.space.family)
         # worker processes start now and load torch while this process checks, costs and opens the study
         self.prestarted = ProcessBackend(self.slots) if _in_processes(settings, self.slots) else None
         try:
-            self._prepare(settings, family)
+            self._prepare(settings)
         except BaseException:
             if self.prestarted is not None:
                 self.prestarted.close()
             raise
 
-    def _prepare(self, settings: SearchSettings, family) -> None:
-        rank = len(self.dataset.sample_shape)
-        if rank not in family.sample_ranks:
-            from edgeopt.data.dataset import DataError
-
-            raise DataError(f"{self.dataset.name}: samples of shape {self.dataset.sample_shape} (rank {rank}) do not "
-                            f"suit family {family.name}, which takes ranks {family.sample_ranks}")
-        if not 0 <= settings.positive_class < self.dataset.num_classes:
-            raise EdgeoptError(f"positive class {settings.positive_class} is not a class of {self.dataset.name} "
-                               f"(0..{self.dataset.num_classes - 1})")
-        require_applicable(self.space, self.dataset.sample_shape, self.dataset.name)
-        require_fitting(self.space, self.dataset.sample_shape, self.dataset.num_classes, self.profiles)
+    def _prepare(self, settings: SearchSettings) -> None:
+        self.search_run.check_data()
         try:
             settings.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -143,39 +107,19 @@ class _Coordinator:
             raise
 
     def _open(self, settings: SearchSettings) -> None:
-        from edgeopt.data.normalize import Normalizer
-
         self.store = Store(settings.storage_url, settings.study_name or settings.name,
                            make_sampler(settings.sampler, settings.seed), folder=settings.run_dir)
-        identity = {**settings.identity(self.space.to_json()), "dataset": self.dataset.summary()}
-        if self.store.settings and "training_budget" not in self.store.settings:
-            # A search stored before the small-data rules resumes as it trained: sampled batches, holdout selection.
-            self.budget_plan, self.selection = LEGACY_BUDGET, HOLDOUT
-        else:
-            self.selection = choose_selection(self.dataset)
-            n_train = len(self.dataset.y_train) if self.selection.method == "holdout" else \
-                len(selection_labels(self.dataset, self.selection)) * (self.selection.folds - 1) // self.selection.folds
-            self.budget_plan = space_budget(self.space, n_train)
-            identity |= {"training_budget": self.budget_plan.to_dict(), "selection": self.selection.to_dict(),
-                         "data_sha256": _file_sha256(settings.data)}
-        self.store.check_settings(identity)
-        # Tabular columns have unrelated scales: an MLP gets each feature standardised; convolutions share weights
-        # across positions, so they get one scale per channel. Under cross-validation the refit trains on train +
-        # validation, so the statistics come from both.
-        x_fit = self.dataset.x_train if self.selection.method == "holdout" else pooled(self.dataset)[0]
-        self.normalizer = Normalizer.fit(x_fit, per_feature=self.space.family == "mlp")
-        self.trivial = trivial_scores(selection_labels(self.dataset, self.selection), self.dataset.num_classes,
-                                      settings.positive_class)
-        teacher = None
-        if settings.teacher:
-            x_teacher = self.dataset.x_train if self.selection.method == "holdout" else x_fit
-            teacher = _teacher_logits(settings, x_teacher, self.dataset).numpy()
+        self.selection, self.budget_plan, planned = self.search_run.plan(self.store.settings)
+        self.store.check_settings({**settings.identity(self.space.to_json()), "dataset": self.dataset.summary(),
+                                   **planned})
+        self.normalizer = self.search_run.normalizer(self.selection)
+        self.trivial = self.search_run.trivial(self.selection)
         self.setup = WorkerSetup(self.dataset, self.normalizer.to_dict(), self.selection.to_dict(), settings.seed,
-                                 settings.threads, teacher)
+                                 settings.threads, self.search_run.teacher_logits(self.selection))
         self._uniform = make_sampler("random", settings.seed + 1)
         self.scheduler = MOASHA(settings.min_epochs if settings.early_stopping else self.space.max_epochs,
                                 self.space.max_epochs, settings.eta, reference=(1.0, math.inf))
-        self.budget: _Budget | None = None
+        self.budget: TrialBudget | None = None
 
     # -- objectives
 
@@ -219,7 +163,7 @@ class _Coordinator:
     def run(self) -> Store:
         try:
             self._recover()
-            self.budget = _Budget(self.settings)
+            self.budget = TrialBudget(self.settings)
             self.backend = _backend(self.settings, self.slots, self.setup, self.space.family, self.prestarted)
         except BaseException:
             if self.prestarted is not None:
@@ -454,7 +398,7 @@ class _Coordinator:
         for profile in self.profiles:
             est = estimate_graph(graph, profile)
             out[profile.name] = est.figures().to_dict() | {"violations": [v.message for v in est.violations],
-                                                            "violation_score": _score(est)}
+                                                            "violation_score": misfit(est)}
         return out
 
     def _finish_paused(self) -> None:
@@ -505,53 +449,6 @@ def _backend(settings: SearchSettings, slots, setup: WorkerSetup, family: str, p
     if len(slots) == 1 and slots[0].device == "cpu":
         return InlineBackend(slots, setup)
     return ProcessBackend(slots, setup)
-
-
-def _teacher_logits(settings: SearchSettings, x, dataset):
-    """The teacher's logits on the samples `x` trials train on, each normalised as the teacher expects (a search
-    checkpoint's own statistics, else as given)."""
-    import torch
-
-    from edgeopt.data.normalize import Normalizer
-    from edgeopt.models.source import load_source
-    from edgeopt.errors import ModelError
-    from edgeopt.train.fit import logits_of
-
-    source = load_source(settings.teacher, settings.teacher_weights)
-    normalizer = source.normalizer or Normalizer.identity(x)
-    try:
-        logits = logits_of(source.module, torch.from_numpy(normalizer.apply(x)))
-    except Exception as exc:  # the teacher rejects the data's shape
-        raise ModelError(f"--teacher {settings.teacher}: does not accept the data's samples of shape "
-                         f"{dataset.sample_shape}: {type(exc).__name__}: {str(exc).strip()[:160]}") from None
-    if logits.dim() != 2 or logits.shape[1] != dataset.num_classes:
-        raise ModelError(f"--teacher {settings.teacher}: predicts {tuple(logits.shape[1:])} outputs per sample, "
-                         f"but the data has {dataset.num_classes} classes")
-    return logits.detach()
-
-
-def _file_sha256(path: str | None) -> str | None:
-    """The data file's content hash: a file edited in place between runs is a different search (None: bundled)."""
-    if path is None or not Path(path).is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _score(est) -> float:
-    """How far a model is from fitting: 0 when it fits; relative excess per limit, 1 per illegal op or format."""
-    if est.fits:
-        return 0.0
-    score = 0.0
-    for v in est.violations:
-        if isinstance(v.limit, (int, float)) and isinstance(v.actual, (int, float)) and v.limit > 0:
-            score += max(0.0, v.actual / v.limit - 1.0)
-        else:
-            score += 1.0
-    return max(score, 1e-6)
 
 
 def _violation_score(costs: dict) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeopt.data.dataset import Dataset
-from edgeopt.runner.pack import train_pack
+from edgeopt.runner.pack_train import train_pack
 from edgeopt.train.cv import FoldedData, Selection, train_cv
 from edgeopt.train.loop import DeviceData, RungResult, TrainingError, TrialSpec, train_trial
 

@@ -27,7 +27,7 @@ from types import MappingProxyType
 import numpy as np
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.profiles.loader import did_you_mean
+from edgeopt.profiles.search_path import did_you_mean
 from edgeopt.profiles.yamldoc import locate, read_yaml
 from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.space.distributions import Choice, Distribution, FloatRange, Fixed, IntRange, from_json

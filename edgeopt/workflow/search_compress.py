@@ -17,7 +17,7 @@ from edgeopt.workflow.compress import compress
 from edgeopt.figures import QUALITY_METRICS, quality
 from edgeopt.models.source import load_source
 from edgeopt.numbers import short_repr
-from edgeopt.profiles.loader import PROFILE_NAME
+from edgeopt.profiles.search_path import PROFILE_NAME
 from edgeopt.report.search_report import build_report
 from edgeopt.search.run_record import SearchRun
 from edgeopt.search.settings import SettingsError

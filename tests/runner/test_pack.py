@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from edgeopt.data.examples import example_dataset
 from edgeopt.data.normalize import Normalizer
-from edgeopt.runner.pack import PADDED, Pack, pack_key, train_pack
+from edgeopt.runner.pack import PADDED, Pack, pack_key
+from edgeopt.runner.pack_train import train_pack
 from edgeopt.space.spec import load_space
 from edgeopt.train.loop import DeviceData, RungResult, TrainingError, TrialSpec, train_trial
 
