@@ -22,7 +22,8 @@ test *args:
     {{bin}}/ruff check edgeopt tests benchmarks examples
     {{bin}}/python -m pytest -q {{args}}
 
-# Benchmarks; results go into BENCHMARKS.md by hand, with date, machine and command.
+# Every benchmark BENCHMARKS.md cites (CPU; `benchmarks/gpu_check.sh` and `runner.py --device cuda` need a GPU);
+# results go into BENCHMARKS.md by hand, with date, machine and command. Extras come from scripts/bootstrap.
 bench:
     {{bin}}/python benchmarks/cli_speed.py
     {{bin}}/python benchmarks/learning_curves.py --configs 100 --seed 1
@@ -35,10 +36,15 @@ bench:
     {{bin}}/python benchmarks/runner.py --family cnn1d --sets one-structure sampled --trials 16 --pack 1 --alone-s 15 --methods workers
     {{bin}}/python benchmarks/runner_memory.py --trials 1000
     {{bin}}/python benchmarks/search_efficiency.py --budget 90 --seeds 0 1 2 3 4 --jobs 1 --methods default --runs runs/bench-runner-$(date +%Y%m%d-%H%M%S)
-    {{bin}}/pip install -q -e .[bench]
     {{bin}}/python benchmarks/compression.py --part ptq --reads-samples 12000
     {{bin}}/python benchmarks/compression.py --part fpga
     {{bin}}/python benchmarks/compression.py --part prune
+    {{bin}}/python benchmarks/runner.py --search 30 --rounds 3 --family cnn1d
+    {{bin}}/python benchmarks/asha_replay.py --seeds 0 1 2 3 --configs 180 --budget 240 --eta 2 3 4
+    rm -rf runs/bench-export && {{bin}}/python benchmarks/export.py --trials 16 --runs runs/bench-export
+    {{bin}}/python benchmarks/latency.py --trials 16 --runs runs/bench-export
+    {{bin}}/python benchmarks/latency_board.py --runs runs/bench-export
+    {{bin}}/python benchmarks/latency_large.py --calibrate runs/bench-host-calibrated.yaml
 
 # Regenerate the bundled ONNX examples and the example baseline.
 examples:

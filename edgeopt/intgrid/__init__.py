@@ -1,2 +1,3 @@
 """The integer grid: scales, zero points, fixed-point requantization and the integer program a quantized model runs
-as. Below both `compress/` (which simulates it in float) and `export/` (which writes it out as QDQ ONNX and C)."""
+as. Below `compression` (which simulates it in float) and `deploy` (which lowers a QDQ ONNX file to it and writes
+it out as C)."""
