@@ -22,8 +22,8 @@ _EXPORTS = {
     "Estimate": "edgeopt.cost.estimate",
     "Violation": "edgeopt.cost.estimate",
     "Cost": "edgeopt.cost.record",
-    "check": "edgeopt.check",
-    "CheckResult": "edgeopt.check",
+    "check": "edgeopt.gate",
+    "CheckResult": "edgeopt.gate",
     "EdgeoptError": "edgeopt.errors",
     "build_graph": "edgeopt.graph.build",
     "load_space": "edgeopt.space.spec",
@@ -47,7 +47,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from edgeopt.check import CheckResult, check
+    from edgeopt.gate import CheckResult, check
     from edgeopt.cost.estimate import Estimate, Violation, estimate
     from edgeopt.cost.record import Cost
     from edgeopt.errors import EdgeoptError

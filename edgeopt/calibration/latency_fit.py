@@ -1,19 +1,17 @@
-"""Latency figures fitted to measurements: each op kind's efficiency, the innermost-loop length at which it halves
-(`op_half_length`: short kernels and narrow layers run slower per MAC), what finishing one output element costs
-(`op_output_cost`: bias, requantization, activation and store), what each element of a layer's unrolled input
-costs (`op_window_cost`: im2col and packing, K x N of the GEMM it runs as), what a depthwise channel group and a
-converted element cost, the efficiency of a layout op run in the blocked layout (`blocked_op_efficiency`: another
-kernel), per-layer overhead, a per-call overhead, the peak rate of each number format measured and the memories'
+"""Latency figures fitted to measurements: every fitted figure of the table (`profiles.compute_figures`: each op's
+efficiency and overhead, its cost figures for the ops whose layers have their terms, the blocked efficiencies, the
+call overhead, the layout conversion cost), the peak rate of each number format measured and the memories'
 bandwidths, chosen so the cost model's latency matches measured latencies in relative terms.
 
-The fit keeps the cost model's own form (roofline per layer plus overheads, `CostTerms`), so a calibrated profile
-is used exactly as a hand-written one. Least squares on log(predicted / measured) (scipy), figures bounded to
-physical ranges (efficiency in (0, 1], overheads in [1 ns, 1 s], rates within 1000x of the profile's), a weak pull
-of the efficiencies, rates and bandwidths towards the profile's own figures so that what the measurements cannot tell
-apart keeps its figure (efficiency times peak is what a layer runs at; the pull splits it), and of the per-op
-overheads towards their common value, so that a handful of measurements (a board's) fits a rate and one overhead and
-many fit each op's own. Overheads start from the smallest measurement (a profile's 0 says nothing). Measurements of
-one layer inside a model (`whole` False) pay no per-call overhead. Deterministic: same measurements, same fit.
+The fit predicts with the cost model's own formula (`cost.layer_cost.roofline_s`, on arrays of every measured layer's
+`CostTerms`), so a calibrated profile is used exactly as a hand-written one. Least squares on log(predicted /
+measured) (scipy), figures within the table's fit bounds (efficiency in (0, 1], overheads in [1 ns, 1 s]; rates within
+1000x of the profile's), a weak pull of the efficiencies, rates and bandwidths towards the profile's own figures so
+that what the measurements cannot tell apart keeps its figure (efficiency times peak is what a layer runs at; the pull
+splits it), and of the per-op overheads towards their common value, so that a handful of measurements (a board's) fits
+a rate and one overhead and many fit each op's own. Overheads start from the smallest measurement (a profile's 0 says
+nothing). Measurements of one layer inside a model (`whole` False) pay no per-call overhead. Deterministic: same
+measurements, same fit.
 """
 
 from __future__ import annotations
@@ -148,7 +146,7 @@ def fit_latency(profile: HardwareProfile, measurements: Sequence[Measurement], *
     _check(measurements)
     layers = _Layers.of(profile, measurements)
     params = _parameters(profile, layers, float(layers.measured.min()))
-    _require_enough(layers, measurements, params)
+    _require_enough(layers, measurements)
     if pool_overheads is None:
         pool_overheads = len({m.label for m in measurements}) < sum(
             len(g.keys) for g in params.groups if g.name in OP_FIGURE) + 1
@@ -335,7 +333,7 @@ def _ops(terms) -> tuple:
     return tuple(sorted({t.op for t in terms}, key=str))
 
 
-def _require_enough(layers: _Layers, measurements: Sequence[Measurement], params: _Parameters) -> None:
+def _require_enough(layers: _Layers, measurements: Sequence[Measurement]) -> None:
     """With the pulls, what few measurements must fix is a rate, a per-layer overhead and the per-call one; each op's
     own figures come from the data as far as it tells them apart."""
     overhead_ops = layers.overhead_ops

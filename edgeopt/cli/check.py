@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edgeopt.atomic import claim_file, write_text_atomic
-from edgeopt.check import check
+from edgeopt.gate import check
 from edgeopt.cli.common import Quantity, console, emit_json, model_argument, profile_option, shape_option
 from edgeopt.graph.build import load_graph
 from edgeopt.models.reference import COMPRESSION, ELF, EXPORT, resolve_model

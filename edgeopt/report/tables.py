@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from edgeopt.check import CheckResult
+from edgeopt.gate import CheckResult
 from edgeopt.cost.estimate import Estimate
 from edgeopt.figures import QUALITY_METRICS
 from edgeopt.profiles.compute_figures import OP_FIGURES, SCALAR_FIGURES, ComputeFigure

@@ -5,7 +5,7 @@ import pytest
 from torch import nn
 
 from edgeopt import check
-from edgeopt.check import read_baseline
+from edgeopt.gate import read_baseline
 from edgeopt.errors import BaselineError
 from models import read_classifier
 
