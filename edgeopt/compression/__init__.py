@@ -2,7 +2,7 @@
 
     quantize(model, Int8Config(...), ctx)      prune(model, ChannelPruneConfig(...), ctx)
     distill(student, teacher, DistillConfig(...), ctx)      magnitude_prune(model, MagnitudePruneConfig(...), ctx)
-    run_pipeline(model, profile, load_pipeline("pipeline.yaml"), dataset)
+    run_pipeline(SourceModel(model, "mine", normalizer), profile, load_pipeline("pipeline.yaml"), dataset)
 
 `edgeopt.compress(...)` (workflow.compress) runs a pipeline and deploys, measures and writes its result.
 """

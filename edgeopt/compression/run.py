@@ -18,6 +18,7 @@ from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import ModelError
 from edgeopt.figures import CostFigures, quality
+from edgeopt.models.source import SourceModel
 from edgeopt.profiles.schema import HardwareProfile
 
 @dataclass(frozen=True)
@@ -60,32 +61,31 @@ class Compressed:
     reason: str
 
 
-def run_pipeline(model, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, *,
-                 normalizer: Normalizer | None = None, teacher=None, teacher_normalizer: Normalizer | None = None,
-                 positive_class: int = 1, seed: int = 0,
+def run_pipeline(source: SourceModel, profile: HardwareProfile, pipeline: Pipeline, dataset: Dataset, *,
+                 teacher: SourceModel | None = None, positive_class: int = 1, seed: int = 0,
                  progress: Callable[[str], None] | None = None) -> Compressed:
-    """Apply `pipeline` to `model` for `profile`, step by step, stopping at the first step past the tolerance.
-
-    Inputs are normalised with `normalizer` (None: used raw); a `teacher` (default: `model` itself) gets its inputs
-    in its own `teacher_normalizer` statistics (None: raw)."""
+    """Apply `pipeline` to `source`'s model for `profile`, step by step, stopping at the first step past the
+    tolerance. Inputs are normalised as the model's normalizer says (None: used raw); a `teacher` (default: the model
+    itself) gets its inputs in its own statistics."""
+    model = source.module
     import torch
 
     say = progress or (lambda text: None)
     for config in pipeline.steps:  # a format the device lacks is refused before any training
         if isinstance(config, QuantizeConfig):
             check_formats(config, profile)
-    normalizer = normalizer or Normalizer.identity(dataset.x_train)
+    normalizer = source.normalizer or Normalizer.identity(dataset.x_train)
     from edgeopt.train.loop import DeviceData
 
     torch.manual_seed(seed)
     data = DeviceData(dataset, normalizer)
     check_model(model, dataset, normalizer)
+    guide = model
     if teacher is not None:
-        teacher = renormalized(teacher, normalizer, teacher_normalizer or Normalizer.identity(dataset.x_train))
-        check_model(teacher, dataset, normalizer, "teacher")
+        guide = renormalized(teacher.module, normalizer, teacher.normalizer or Normalizer.identity(dataset.x_train))
+        check_model(guide, dataset, normalizer, "teacher")
     ctx = CompressContext(profile, data, dataset.sample_shape, dataset.num_classes,
-                          positive_class=positive_class, seed=seed,
-                          teacher=teacher if teacher is not None else model)
+                          positive_class=positive_class, seed=seed, teacher=guide)
     reference = ctx.metrics(model)
     ctx = dataclasses.replace(ctx, metric=pipeline.metric, max_drop=pipeline.max_drop,
                               reference_score=reference.get(pipeline.metric))

@@ -125,10 +125,8 @@ def _compress(source: SourceModel, profile: HardwareProfile, pipeline: Pipeline,
               progress: Callable[[str], None] | None, inputs) -> CompressionResult:
     say = progress or (lambda text: None)
     normalizer = source.normalizer or Normalizer.identity(dataset.x_train)
-    done = run_pipeline(source.module, profile, pipeline, dataset, normalizer=normalizer,
-                        teacher=teacher.module if teacher else None,
-                        teacher_normalizer=teacher.normalizer if teacher else None, positive_class=positive_class,
-                        seed=seed, progress=say)
+    done = run_pipeline(source, profile, pipeline, dataset, teacher=teacher, positive_class=positive_class, seed=seed,
+                        progress=say)
     with atomic_folder(out_dir, "compression", inputs) as tmp:
         result = _deploy(done, pipeline, dataset, normalizer, tmp, origin, seed, say)
         write_compression_files(result, tmp, normalizer)
