@@ -18,6 +18,7 @@ SUPPORTED = "supported"  # every op a profile can support
 MAC = "mac"  # layers with MACs
 ANY = "any"  # every op, views too (a runtime that runs views as nodes pays their overhead)
 LAYOUT = "layout"  # the profile's `layout_ops` (those that keep a blocked channel layout)
+DEVICE = ""  # not per op: one figure for the device (`SCALAR_FIGURES`)
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,12 @@ OP_FIGURES = (
 
 SCALAR_FIGURES = (
     ComputeFigure(name="layer_overhead_s", yaml_key="layer_overhead", dimension=Dimension.TIME, default=0.0,
-                  ops="", fit=FitRange(1e-9, 1.0), text="{value}",
+                  ops=DEVICE, fit=FitRange(1e-9, 1.0), text="{value}",
                   enters="the overhead of an op without its own (fitted: the median of the fitted ones)"),
-    ComputeFigure(name="call_overhead_s", yaml_key="call_overhead", dimension=Dimension.TIME, default=0.0, ops="",
+    ComputeFigure(name="call_overhead_s", yaml_key="call_overhead", dimension=Dimension.TIME, default=0.0, ops=DEVICE,
                   fit=FitRange(1e-9, 1.0), text="{value}", enters="added once per inference"),
     ComputeFigure(name="layout_conversion_cost", yaml_key="layout_conversion_cost", dimension=Dimension.COUNT,
-                  default=0.0, ops="", term="convert_s", fit=FitRange(*COST_RANGE, 1.0),
+                  default=0.0, ops=DEVICE, term="convert_s", fit=FitRange(*COST_RANGE, 1.0),
                   text="{value:.3g} MACs' time per element converted between channel layouts",
                   enters="MACs' time added per element converted between channel layouts"),
 )
