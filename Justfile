@@ -45,6 +45,8 @@ bench:
     {{bin}}/python benchmarks/latency.py --trials 16 --runs runs/bench-export
     {{bin}}/python benchmarks/latency_board.py --runs runs/bench-export
     {{bin}}/python benchmarks/latency_large.py --calibrate runs/bench-host-calibrated.yaml
+    {{bin}}/python benchmarks/long_series.py --seeds 0 1 2
+    for d in trace pickup_gesture_z japanese_vowels basic_motions; do {{bin}}/python benchmarks/long_series.py --data ../shared/datasets/$d.npz --seeds 0 1 2; done
 
 # Regenerate the bundled ONNX examples and the example baseline.
 examples:
