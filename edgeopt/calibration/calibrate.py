@@ -42,6 +42,7 @@ from edgeopt.escape import csv_text
 from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.graph.ops import Op
 from edgeopt.calibration.profile_yaml import calibrated_yaml
+from edgeopt.profiles.compute_figures import OP_FIGURE
 from edgeopt.profiles.loader import load_profile
 from edgeopt.profiles.search_path import available_profiles
 from edgeopt.profiles.schema import Calibration, HardwareProfile
@@ -88,10 +89,15 @@ class CalibrationResult:
                 "under changing conditions do; a calibration holds for the state it was measured in: measure again "
                 "when the device is quiet")
 
+    def layout_by_figure(self) -> dict[str, dict[str, int]]:
+        """The layout as per-op compute figures (channel_block, channel_tile), keyed by op name; a tile of 0 is
+        written too (it overrides a parent's)."""
+        return {name: {str(op): figures[i] for op, figures in self.layout.items()}
+                for i, name in enumerate(("channel_block", "channel_tile"))}
+
     def layout_figures(self) -> dict[str, dict[str, int]]:
-        """The layout as a profile's compute figures (op_channel_block, op_channel_tile), keyed by op name."""
-        return {"op_channel_block": {str(op): block for op, (block, _) in self.layout.items()},
-                "op_channel_tile": {str(op): tile for op, (_, tile) in self.layout.items()}}  # 0 overrides a parent's
+        """`layout_by_figure` under the figures' record keys (op_channel_block, op_channel_tile), as --json says."""
+        return {OP_FIGURE[name].key: values for name, values in self.layout_by_figure().items()}
 
     def to_dict(self) -> dict:
         rows = [{"model": label, "measured_latency_s": m, "estimated_latency_s": b, "calibrated_latency_s": p,
@@ -175,8 +181,7 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
                                tuple(spreads) if spreads else (0.0,) * len(rows), energy,
                                tuple(m.estimate.total.energy_j for m in metered), layout)
     per_op = {name: {str(op): value for op, value in values.items()} for name, values in fit.per_op.items()}
-    per_op |= {name: {str(op): figures[i] for op, figures in layout.items()}
-               for i, name in enumerate(("channel_block", "channel_tile"))}  # a tile of 0 overrides a parent's
+    per_op |= result.layout_by_figure()
     text = calibrated_yaml(_parent_ref(profile, out), f"{profile.name}-calibrated", per_op=per_op,
                            scalars={"layer_overhead_s": fit.layer_overhead_s, "call_overhead_s": fit.call_overhead_s,
                                     "layout_conversion_cost": fit.layout_conversion_cost},

@@ -126,10 +126,10 @@ def with_steps(out: Console, work, quiet: bool, label: str = "compressing"):
     """Run `work(say)`, each step it says printed with the seconds since the start under a spinner."""
     if quiet:
         return work(None)
-    start = time.perf_counter()
+    printed = step_printer(out)
     with out.status(label) as status:
         def say(text: str) -> None:
-            out.print(Text.assemble((f"{time.perf_counter() - start:6.1f} s", "dim"), f"  {text}"))
+            printed(text)
             status.update(text)
 
         return work(say)

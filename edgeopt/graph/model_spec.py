@@ -10,14 +10,15 @@ from pathlib import Path
 
 from edgeopt.errors import ModelError
 
-_FACTORY = re.compile(r"^(?P<module>[^:]+):(?P<attr>[A-Za-z_][A-Za-z0-9_.]*)$")
+FACTORY_SPEC = re.compile(  # package.module:factory or path/to/file.py:factory
+    r"^(?P<module>[^:]+):(?P<attr>[A-Za-z_][A-Za-z0-9_.]*)$")
 
 
 def load_model_spec(spec: str):
     """A path for .onnx files; for `module:factory` the nn.Module that calling `factory()` returns."""
     if spec.lower().endswith(".onnx"):
         return Path(spec)
-    match = _FACTORY.match(spec)
+    match = FACTORY_SPEC.match(spec)
     if not match:
         path = Path(spec)
         if not path.exists():

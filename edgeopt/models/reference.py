@@ -8,11 +8,11 @@ and where it lies.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from edgeopt.errors import ModelError
+from edgeopt.graph.model_spec import FACTORY_SPEC
 
 ONNX = "onnx"
 COMPRESSION = "compression"  # an `edgeopt compress` output folder: model.onnx (QDQ), model.pt2, report.json
@@ -27,7 +27,6 @@ FLOAT_KINDS = frozenset({CHECKPOINT, PROGRAM, FACTORY})  # torch models: trained
 EXPORT_MANIFEST = "manifest.json"
 RUN_STUDY = "study.db"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
-_FACTORY = re.compile(r"^(?P<module>[^:]+):(?P<attr>[A-Za-z_][A-Za-z0-9_.]*)$")
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ def resolve_model(spec: str | os.PathLike) -> ModelRef:
         kind = ELF
     if kind is not None:
         return ModelRef(kind, str(path.resolve()) if path.exists() else text)
-    match = _FACTORY.match(text)
+    match = FACTORY_SPEC.match(text)
     if match and not path.exists():
         module = match["module"]
         if module.endswith(".py") and Path(module).is_file():
@@ -101,7 +100,7 @@ def absolute_spec(spec: str | os.PathLike | None) -> str | None:
     text = os.fspath(spec)
     if Path(text).exists():
         return str(Path(text).resolve())
-    match = _FACTORY.match(text)
+    match = FACTORY_SPEC.match(text)
     if match and match["module"].endswith(".py") and Path(match["module"]).is_file():
         return f"{Path(match['module']).resolve()}:{match['attr']}"
     return text

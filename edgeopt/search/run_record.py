@@ -10,17 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeopt.data.dataset import DataError, Dataset
+from edgeopt.data.loading import load_dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import EdgeoptError, ModelError
 from edgeopt.metrics import trivial_scores
+from edgeopt.profiles.loader import load_profile
+from edgeopt.models.source import load_source
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.search.settings import DEFAULT_EXAMPLE, SearchSettings
 from edgeopt.search.store import Store, open_store
 from edgeopt.space.families import FAMILIES
 from edgeopt.space.fit import require_applicable, require_fitting
-from edgeopt.space.spec import SearchSpace
+from edgeopt.space.spec import SearchSpace, load_space
 from edgeopt.train.budget import LEGACY_BUDGET, TrainingBudget, space_budget
 from edgeopt.train.cv import HOLDOUT, Selection, choose_selection, pooled, selection_labels
+from edgeopt.train.fit import logits_of
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,6 @@ class SearchRun:
     @classmethod
     def load(cls, settings: SearchSettings, store: Store | None = None) -> SearchRun:
         """Load what `settings` name (errors name the file and field, exit 2 in the CLI)."""
-        from edgeopt.data.loading import load_dataset
-        from edgeopt.profiles.loader import load_profile
-        from edgeopt.space.spec import load_space
-
         space = SearchSpace.from_json(settings.space_json) if settings.space_json else load_space(settings.space)
         profiles = tuple(load_profile(p) for p in settings.profiles)
         dataset = load_dataset(settings.data, label_column=settings.label_column, seed=settings.seed,
@@ -103,9 +103,6 @@ class SearchRun:
         if not settings.teacher:
             return None
         import torch
-
-        from edgeopt.models.source import load_source
-        from edgeopt.train.fit import logits_of
 
         x = self.training_inputs(selection)
         source = load_source(settings.teacher, settings.teacher_weights)

@@ -65,10 +65,12 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
     data_path = None if data is None or isinstance(data, Dataset) else data
-    if resolve_model(model).kind == RUN:  # the most accurate model of the run's compressed front for the profile
+    ref = resolve_model(model)
+    if ref.kind == RUN:  # the most accurate model of the run's compressed front for the profile
         model = read_front_summary(model).best(profile.name).output
+        ref = resolve_model(model)
     dataset = load_dataset(data_path, label_column=label_column) if data_path is not None else data
-    float_model = resolve_model(model).is_float
+    float_model = ref.is_float
     if emulate and dataset is None:
         raise ExportError("--emulate runs the test split of --data; give --data")
     if measurements_out and not emulate:
