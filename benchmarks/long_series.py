@@ -4,8 +4,8 @@ thing changed at a time:
 
 - normalisation: per channel over the training set (edgeopt's default today) or per series (each series z-normalised
   over its own real steps, so a 0.1 A appliance and a 20 A one present the same shape);
-- global pooling: average over every step, zero padding included (the default cnn1d head), or average and max over
-  each series' real steps only (padding masked);
+- global pooling: average over every step, zero padding included (the old cnn1d head); average and max over every
+  step (what a model without a length input can do); or average and max over each series' real steps only (masked);
 - training length: the steps a default search gives a trial on this data, or eight times as many.
 
     .venv/bin/python benchmarks/long_series.py [--data ../shared/datasets/plaid.npz] [--seeds 0 1]
@@ -48,17 +48,21 @@ def per_series(x: np.ndarray) -> np.ndarray:
     return np.nan_to_num((x - mean) / std)
 
 
+POOLING = {"avg": "avg over all steps (padding in)", "avgmax": "avg + max over all steps (padding in)",
+           "masked": "avg + max over real steps"}
+
+
 class SmallCNN(nn.Module):
     """Average-pool by 4 (no weights), convolutions of kernel 9, 9 and 5 (16 channels each, max pooling 2 between), a
     global pooling and a linear head: 4,139 parameters for 11 classes with the masked head (3,963 without)."""
 
-    def __init__(self, classes: int, masked: bool, channels: int = 1):
+    def __init__(self, classes: int, pooling: str, channels: int = 1):
         super().__init__()
-        self.masked = masked
+        self.pooling = pooling
         self.front = nn.AvgPool1d(4)
         self.body = nn.ModuleList([nn.Conv1d(channels, 16, 9, padding=4), nn.Conv1d(16, 16, 9, padding=4),
                                    nn.Conv1d(16, 16, 5, padding=2)])
-        self.head = nn.Linear(32 if masked else 16, classes)
+        self.head = nn.Linear(16 if pooling == "avg" else 32, classes)
 
     def forward(self, x: torch.Tensor, length: torch.Tensor) -> torch.Tensor:
         x = self.front(x)
@@ -68,8 +72,10 @@ class SmallCNN(nn.Module):
             if i < len(self.body) - 1:
                 x = nn.functional.max_pool1d(x, 2)
                 scale *= 2
-        if not self.masked:
+        if self.pooling == "avg":
             return self.head(x.mean(dim=2))
+        if self.pooling == "avgmax":
+            return self.head(torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1))
         steps = torch.arange(x.shape[2], device=x.device)
         valid = (steps[None, :] < torch.clamp(length[:, None] // scale, min=1)).unsqueeze(1)
         mean = (x * valid).sum(2) / valid.sum(2)
@@ -77,9 +83,9 @@ class SmallCNN(nn.Module):
         return self.head(torch.cat([mean, peak], dim=1))
 
 
-def train(x, y, length, x_test, y_test, length_test, classes: int, masked: bool, steps: int, seed: int) -> float:
+def train(x, y, length, x_test, y_test, length_test, classes: int, pooling: str, steps: int, seed: int) -> float:
     torch.manual_seed(seed)
-    model = SmallCNN(classes, masked, x.shape[1])
+    model = SmallCNN(classes, pooling, x.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     generator = torch.Generator().manual_seed(seed)
@@ -103,6 +109,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--steps", type=int, default=250, help="the steps a default search's trial gets here")
+    parser.add_argument("--norm", nargs="+", default=["per channel", "per series"],
+                        choices=["per channel", "per series"])
+    parser.add_argument("--pooling", nargs="+", default=list(POOLING), choices=list(POOLING))
     args = parser.parse_args()
     torch.set_num_threads(1)
     data = np.load(args.data)
@@ -110,24 +119,23 @@ def main() -> None:
     x_test, y_test = data["x_test"].astype(np.float32), data["y_test"].astype(np.int64)
     classes = int(max(y_train.max(), y_test.max()) + 1)
     l_train, l_test = lengths(x_train).astype(np.int64), lengths(x_test).astype(np.int64)
-    params = sum(p.numel() for p in SmallCNN(classes, True, x_train.shape[1]).parameters())
+    params = sum(p.numel() for p in SmallCNN(classes, "masked", x_train.shape[1]).parameters())
     print(f"# {date.today()}, {platform.node()} ({platform.machine()}), {args.data.name}: train {x_train.shape}, "
           f"lengths {l_train.min()}-{l_train.max()} (median {int(np.median(l_train))}), {classes} classes; "
           f"{params:,} parameters (masked head), seeds {args.seeds}, 1 thread")
     print("| normalisation | global pooling | optimizer steps | test accuracy (median) | per seed | seconds |")
     print("|---|---|---|---|---|---|")
-    for norm in ("per channel", "per series"):
+    for norm in args.norm:
         if norm == "per channel":
             a, b = per_channel(x_train, x_train), per_channel(x_train, x_test)
         else:
             a, b = per_series(x_train), per_series(x_test)
-        for masked in (False, True):
+        for pooling in args.pooling:
             for steps in (args.steps, 8 * args.steps):
                 start = time.perf_counter()
-                scores = [train(a, y_train, l_train, b, y_test, l_test, classes, masked, steps, seed)
+                scores = [train(a, y_train, l_train, b, y_test, l_test, classes, pooling, steps, seed)
                           for seed in args.seeds]
-                pooling = "avg + max over real steps" if masked else "avg over all steps (padding in)"
-                print(f"| {norm} | {pooling} | {steps} | {statistics.median(scores):.3f} | "
+                print(f"| {norm} | {POOLING[pooling]} | {steps} | {statistics.median(scores):.3f} | "
                       f"{', '.join(f'{s:.3f}' for s in scores)} | {time.perf_counter() - start:.0f} |", flush=True)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from edgeopt.compression.context import CompressContext
 from edgeopt.compression.quantize import CompressError, check_options as _check
+from edgeopt.errors import ModelError
 from edgeopt.train.fit import FitSettings, fit, logits_of
 
 
@@ -57,6 +58,10 @@ def renormalized(teacher, student_normalizer, teacher_normalizer):
 
     if student_normalizer == teacher_normalizer:
         return teacher
+    if student_normalizer.per_series or teacher_normalizer.per_series:
+        # a series' own mean and std are gone from its normalised form: no affine map recovers the teacher's input
+        raise ModelError(f"the teacher normalises its inputs {teacher_normalizer.kind}, the model "
+                         f"{student_normalizer.kind}: distil from a teacher normalised the same way")
 
     def stats(n, rank):
         shape = (1, -1) + (1,) * (rank - 2)

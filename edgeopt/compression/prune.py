@@ -232,8 +232,14 @@ def _pruner(model, ratio: float, config: ChannelPruneConfig, ctx: CompressContex
 
     return tp.pruner.MetaPruner(model, ctx.data.x_train[:2], importance=_importance(config.importance),
                                 global_pruning=config.global_pruning, pruning_ratio=ratio, iterative_steps=steps,
-                                ignored_layers=[_output_layer(model, ctx.num_classes)],
+                                ignored_layers=[_output_layer(model, ctx.num_classes), *_fixed_layers(model)],
                                 iterative_pruning_ratio_scheduler=_geometric)
+
+
+def _fixed_layers(model) -> list:
+    """Layers whose weights are fixed, not trained (a downsampling front end): their channels are the input's."""
+    return [m for m in model.modules() if getattr(m, "weight", None) is not None
+            and not getattr(m.weight, "requires_grad", True)]
 
 
 def _ratio_for_target(model, config: ChannelPruneConfig, ctx: CompressContext) -> tuple[float, str]:

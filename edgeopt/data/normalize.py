@@ -1,8 +1,8 @@
-"""Input normalisation statistics, computed on the training split and stored with every trial.
+"""Input normalisation, computed on the training split (or per series) and stored with every trial.
 
 Series padded with trailing NaN (varying length) are normalised on their real steps only; after normalisation the
-padding becomes 0, the channel's training mean, so every consumer (training, the report, compression, export) feeds
-the model the same values and no model ever sees NaN.
+padding becomes 0 (the channel's training mean, or the series' own), so every consumer (training, the report,
+compression, export) feeds the model the same values and no model ever sees NaN.
 """
 
 from __future__ import annotations
@@ -17,14 +17,20 @@ import numpy as np
 @dataclass(frozen=True)
 class Normalizer:
     """Mean and std per channel (axis 1 of a sample batch; one channel for flat features), or per feature (every
-    position of a sample: what tabular data needs, where columns have unrelated scales)."""
+    position of a sample: what tabular data needs, where columns have unrelated scales), or per series (each sample's
+    channels z-normalised over their own real steps: the shape of a trace, whatever its amplitude; the device computes
+    the same two sums before it runs the model). `mean` and `std` are the training statistics per channel; a
+    per-series normaliser keeps them for reference only."""
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
     per_feature: bool = False
+    per_series: bool = False
 
     @classmethod
-    def fit(cls, x_train: np.ndarray, *, per_feature: bool = False) -> Normalizer:
+    def fit(cls, x_train: np.ndarray, *, per_feature: bool = False, per_series: bool = False) -> Normalizer:
+        if per_feature and per_series:
+            raise ValueError("a normaliser is per feature or per series, not both")
         if per_feature:
             x = x_train.reshape(len(x_train), -1)
             axes: tuple[int, ...] = (0,)
@@ -37,7 +43,7 @@ class Normalizer:
             std = np.nanstd(x, axis=axes, dtype=np.float64)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         std = np.where(np.isfinite(std) & (std > 1e-12), std, 1.0)
-        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std), per_feature)
+        return cls(tuple(float(v) for v in mean), tuple(float(v) for v in std), per_feature, per_series)
 
     @classmethod
     def identity(cls, x_train: np.ndarray) -> Normalizer:
@@ -47,6 +53,8 @@ class Normalizer:
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """(x - mean) / std as float32, with NaN padding set to 0."""
+        if self.per_series:
+            return _per_series(x)
         if self.per_feature:
             if math.prod(x.shape[1:]) != len(self.mean):
                 raise ValueError(f"normaliser holds {len(self.mean)} features; samples of shape {x.shape[1:]} have "
@@ -63,9 +71,31 @@ class Normalizer:
         out = ((x - mean) / std).astype(np.float32)
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0) if np.isnan(out).any() else out
 
+    @property
+    def kind(self) -> str:
+        """How it normalises, in words a report or a firmware engineer reads."""
+        return "per series" if self.per_series else "per feature" if self.per_feature else "per channel"
+
     def to_dict(self) -> dict:
-        return {"mean": list(self.mean), "std": list(self.std), "per_feature": self.per_feature}
+        return {"mean": list(self.mean), "std": list(self.std), "per_feature": self.per_feature,
+                "per_series": self.per_series}
 
     @classmethod
     def from_dict(cls, data: dict) -> Normalizer:
-        return cls(tuple(data["mean"]), tuple(data["std"]), bool(data.get("per_feature", False)))
+        return cls(tuple(data["mean"]), tuple(data["std"]), bool(data.get("per_feature", False)),
+                   bool(data.get("per_series", False)))
+
+
+def _per_series(x: np.ndarray) -> np.ndarray:
+    """Each sample's channels z-normalised over their own real (non-NaN) steps; a constant or empty channel becomes
+    0 (std taken as 1), padding 0."""
+    x = np.asarray(x, np.float64)
+    steps = tuple(range(2, x.ndim)) if x.ndim > 2 else (1,)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(x, axis=steps, keepdims=True)
+        std = np.nanstd(x, axis=steps, keepdims=True)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    std = np.where(np.isfinite(std) & (std > 1e-8 * (1.0 + np.abs(mean))), std, 1.0)
+    out = ((x - mean) / std).astype(np.float32)
+    return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)

@@ -74,8 +74,9 @@ def _align(n: int) -> int:
 
 RUNTIME = r"""
 typedef struct {
-    int16_t in_c, in_h, in_w, out_c, conv_h, conv_w, k_h, k_w, s_h, s_w, pad_t, pad_l, groups;
-    int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, global_average, in_bits, out_bits;
+    int16_t in_c, in_h, in_w, out_c, conv_h, conv_w, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l, groups;
+    int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, in_bits, out_bits;
+    int16_t global_pool;  /* 0 none, 1 mean, 2 max, 3 mean and max (outputs 2 oc and 2 oc + 1) */
     int32_t in_zp, out_zp, out_min, out_max;
     int16_t relu;  /* clamp the accumulators at 0 (ReLU, ReLU6) */
     int32_t ceiling;  /* an upper activation bound in output steps (a packed multiplier) before averaging; 0: none */
@@ -146,15 +147,16 @@ static ACC NAME(const PREFIX_layer *l, const T *in, int oc, int y, int x) { \
         for (ic = 0; ic < cin_g; ic++, p += hw) acc += (ACC)w[ic] * ((int32_t)*p - l->in_zp); \
     } else { \
         int x0 = x * l->s_w - l->pad_l;  /* taps j0 <= j < j1 fall inside the row: no test per tap */ \
-        int j0 = x0 < 0 ? -x0 : 0, j1 = x0 + l->k_w > l->in_w ? l->in_w - x0 : l->k_w; \
+        int j0 = x0 < 0 ? (-x0 + l->d_w - 1) / l->d_w : 0, j1 = (l->in_w - x0 + l->d_w - 1) / l->d_w; \
+        if (j1 > l->k_w) j1 = l->k_w; \
         for (ic = 0; ic < cin_g; ic++) { \
             const T *plane = in + (int32_t)(g * cin_g + ic) * l->in_h * l->in_w; \
             for (i = 0; i < l->k_h; i++, w += l->k_w) { \
-                int iy = y * l->s_h - l->pad_t + i; \
+                int iy = y * l->s_h - l->pad_t + i * l->d_h; \
                 const T *row; \
                 if (iy < 0 || iy >= l->in_h) continue; \
-                row = plane + (int32_t)iy * l->in_w + x0 + j0;  /* in bounds: x0 + j0 >= 0 */ \
-                for (j = j0; j < j1; j++, row++) acc += (ACC)w[j] * ((int32_t)*row - l->in_zp); \
+                row = plane + (int32_t)iy * l->in_w + x0 + j0 * l->d_w;  /* in bounds: x0 + j0 d_w >= 0 */ \
+                for (j = j0; j < j1; j++, row += l->d_w) acc += (ACC)w[j] * ((int32_t)*row - l->in_zp); \
             } \
         } \
     } \
@@ -207,16 +209,26 @@ static void PREFIX_layer_run(const PREFIX_layer *l, const void *in, const int16_
     for (oc = 0; oc < l->out_c; oc++) {
         int32_t requant = l->requant[l->shared_requant ? 0 : oc];
         int64_t high = l->ceiling ? PREFIX_bound(l->ceiling, requant) : INT64_MAX;
-        int64_t sum = 0;
+        int64_t sum = 0, best = 0, mean;
         for (y = 0; y < l->out_h; y++) {
             for (x = 0; x < l->out_w; x++) {
                 int64_t v = PREFIX_pooled(l, in, res, oc, y, x, high);
-                if (l->global_average) sum += v;
-                else PREFIX_store(l, v, requant, ((int32_t)oc * l->out_h + y) * l->out_w + x, out, copy);
+                if (!l->global_pool) {
+                    PREFIX_store(l, v, requant, ((int32_t)oc * l->out_h + y) * l->out_w + x, out, copy);
+                    continue;
+                }
+                sum += v;
+                if ((y == 0 && x == 0) || v > best) best = v;
             }
         }
-        if (l->global_average)
-            PREFIX_store(l, PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w), requant, oc, out, copy);
+        if (!l->global_pool) continue;
+        mean = PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w);
+        if (l->global_pool == 1) PREFIX_store(l, mean, requant, oc, out, copy);
+        else if (l->global_pool == 2) PREFIX_store(l, best, requant, oc, out, copy);
+        else {
+            PREFIX_store(l, mean, requant, 2 * oc, out, copy);
+            PREFIX_store(l, best, requant, 2 * oc + 1, out, copy);
+        }
     }
 }
 """
@@ -317,6 +329,9 @@ def _layer_arrays(name: str, index: int, layer: IntLayer) -> str:
                       ""])
 
 
+GLOBAL_CODES = {None: 0, "avg": 1, "max": 2, "avgmax": 3}
+
+
 def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
     p = f"{name}_l{index}"
     pool = layer.pool
@@ -330,8 +345,8 @@ def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
         return "INT32_MIN" if value == -(2 ** 31) else str(value)
 
     fields = [*layer.in_shape, layer.conv_shape[0], *layer.conv_shape[1:], *layer.kernel, *layer.stride,
-              *layer.padding, layer.groups, pool_kind, p_h, p_w, ps_h, ps_w, out_h, out_w,
-              int(layer.global_average), layer.input_bits, layer.output_bits, layer.input_zero_point,
+              *layer.dilation, *layer.padding, layer.groups, pool_kind, p_h, p_w, ps_h, ps_w, out_h, out_w,
+              layer.input_bits, layer.output_bits, GLOBAL_CODES[layer.global_pool], layer.input_zero_point,
               layer.output_zero_point]
     fields += [int32(layer.output_min), layer.output_max, int(layer.relu),
                int(pack(*layer.act_ceiling)) if layer.act_ceiling is not None else 0]

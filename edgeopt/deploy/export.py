@@ -34,6 +34,10 @@ class ExportError(EdgeoptError):
     """An export that cannot be made as asked (format, name, output folder)."""
 
 
+# how a manifest's ops name the global poolings ("global_average" as before max joined them)
+GLOBAL_NAMES = {"avg": "average", "max": "max", "avgmax": "average_max"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExportRecord:
     """What an export wrote and what it costs; figures say where they come from (`estimated` by the cost model,
@@ -108,7 +112,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
             header, body, arena = c_sources(program, name, f"model sha256 {model_sha[:16]}, edgeopt {__version__}")
             ops = tuple(sorted({layer.kind for layer in program.layers}
                                | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
-                               | {"global_average" for layer in program.layers if layer.global_average}
+                               | {f"global_{GLOBAL_NAMES[layer.global_pool]}" for layer in program.layers
+                                  if layer.global_pool}
                                | {layer.nonlinear.kind for layer in program.layers if layer.nonlinear}
                                | {"residual_add" for layer in program.layers if layer.residual}
                                | {"concat" for layer in program.layers if layer.target is not None}))

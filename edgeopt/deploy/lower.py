@@ -20,12 +20,14 @@ from edgeopt.intgrid.grid import bits_range
 from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Residual
 
 # what an op's handler (`_Lowering._<OpType>`) covers, where it is less than the whole ONNX op
-SUPPORT_NOTES = {"Conv": "incl. depthwise/grouped", "Add": "residual", "Concat": "layer outputs, channels",
-                 "Clip": "ReLU6", "ReduceMean": "global", "QuantizeLinear": "int8 or int16 activations",
+SUPPORT_NOTES = {"Conv": "incl. depthwise/grouped, dilated", "Add": "residual",
+                 "Concat": "layer outputs, channels; a layer's global mean and max", "Clip": "ReLU6",
+                 "ReduceMean": "global", "ReduceMax": "global", "QuantizeLinear": "int8 or int16 activations",
                  "DequantizeLinear": "int8 or int16 activations"}
 ACTIVATION_BITS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16}
 # ops on accumulators that act per channel: after a concatenation they apply to each part
-PER_PART = ("Relu", "Clip", "Tanh", "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean")
+PER_PART = ("Relu", "Clip", "Tanh", "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean",
+            "GlobalMaxPool", "ReduceMax")
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -196,6 +198,9 @@ class _Lowering(ShapeOps):
 
     def _Concat(self, node):
         values = [self.arg(node, i) for i in range(len(node.input))]
+        merged = self._avg_max(node, values, self.attrs(node)["axis"])
+        if merged is not None:
+            return merged
         members = []
         for value in values:
             if isinstance(value, Joined) and value.quantized_as is None:
@@ -227,8 +232,8 @@ class _Lowering(ShapeOps):
 
     def _Conv(self, node):
         a = self.attrs(node)
-        if any(d != 1 for d in a.get("dilations", [1])) or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
-            raise self.fail(node, "dilated or auto-padded convolutions are not supported by the C export")
+        if a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise self.fail(node, "auto-padded convolutions are not supported by the C export")
         x, w = self.arg(node, 0), self.arg(node, 1)
         if not isinstance(x, Dequantized) or not isinstance(w, Const):
             raise self.fail(node, "needs a quantized input and integer weights (a QDQ model with int8 or int16 "
@@ -242,13 +247,18 @@ class _Lowering(ShapeOps):
         stride = tuple(a.get("strides", [1] * rank))
         pads = list(a.get("pads", [0] * 2 * rank))
         stride = (1, stride[0]) if rank == 1 else stride
+        dilation = tuple(int(d) for d in a.get("dilations", [1] * rank))
+        dilation = (1, dilation[0]) if rank == 1 else dilation
+        if len(dilation) != 2 or min(dilation) < 1 or max(dilation) > 32767:
+            raise self.fail(node, f"dilations {list(a.get('dilations'))} (1 to 32767 per axis)")
         begin = (0, pads[0]) if rank == 1 else (pads[0], pads[1])
         end = (0, pads[1]) if rank == 1 else (pads[2], pads[3])
-        oh = (h + begin[0] + end[0] - kernel[0]) // stride[0] + 1
-        ow = (wd + begin[1] + end[1] - kernel[1]) // stride[1] + 1
+        oh = (h + begin[0] + end[0] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+        ow = (wd + begin[1] + end[1] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
         weights = w.values.reshape(w.values.shape[0], w.values.shape[1], *kernel)
         layer = self._weighted(node, x.of, weights, w, (c, h, wd), (weights.shape[0], oh, ow), kernel, stride,
                                begin, int(a.get("group", 1)), "conv")
+        layer["dilation"] = dilation
         out_shape = (weights.shape[0], ow) if rank == 1 else (weights.shape[0], oh, ow)
         return Acc(out_shape, layer)
 
@@ -310,7 +320,7 @@ class _Lowering(ShapeOps):
                 "bias": (bias << bias_shift).astype(np.int32) if has_bias else None, "input_zero_point": x.zero_point,
                 "input_bits": x.bits, "limit": limit,
                 "relu": False, "act_high": math.inf, "nonlinear": None,
-                "pool": None, "global_average": False, "scales": scales, "spatial": conv_shape[1:]}
+                "pool": None, "global_pool": None, "scales": scales, "spatial": conv_shape[1:], "dilation": (1, 1)}
 
     # -- on accumulators
 
@@ -341,7 +351,7 @@ class _Lowering(ShapeOps):
         return float(np.asarray(self.consts[node.input[index]]).reshape(-1)[0])
 
     def _before_pooling(self, node, value: Acc) -> None:
-        if value.parts["pool"] is not None or value.parts["global_average"] or value.parts["nonlinear"]:
+        if value.parts["pool"] is not None or value.parts["global_pool"] or value.parts["nonlinear"]:
             raise self.fail(node, "an activation after pooling or after tanh/hardswish is not supported by the C "
                                   "export")
 
@@ -354,7 +364,7 @@ class _Lowering(ShapeOps):
             raise self.fail(node, "the C export runs residual adds whose skip branch was quantized for the branch's "
                                   "first layer")
         parts = body.parts
-        if parts["residual"] is not None or parts["pool"] is not None or parts["global_average"] \
+        if parts["residual"] is not None or parts["pool"] is not None or parts["global_pool"] \
                 or parts["nonlinear"] or parts["relu"] or parts["act_high"] < math.inf:
             raise self.fail(node, "a residual add after an activation, pooling or another add is not supported")
         kept = skip.parts["quantized_as"]
@@ -398,7 +408,8 @@ class _Lowering(ShapeOps):
         try:
             if parts["act_high"] < math.inf:
                 steps = parts["act_high"] / out_scale
-                if parts["global_average"] or (parts["pool"] is not None and parts["pool"].kind == "avg") or skip16:
+                if parts["global_pool"] in ("avg", "avgmax") or (parts["pool"] is not None and parts["pool"].kind == "avg") \
+                        or skip16:
                     # averaging, and a residual's int16 copy, read the clamped accumulators
                     ceiling = quantize_multiplier(steps)
                 else:  # as QuantizeLinear rounds (half to even), so the bound is the grid point of the real one
@@ -423,15 +434,15 @@ class _Lowering(ShapeOps):
         except ValueError as exc:
             raise ModelError(f"{self.path}: {parts['name']}: {exc}") from None
         oh, ow = parts["spatial"]
-        out_channels = parts["conv_shape"][0]
+        out_channels = parts["conv_shape"][0] * (2 if parts["global_pool"] == "avgmax" else 1)
         return IntLayer(parts["name"], parts["kind"], parts["in_shape"], (out_channels, oh, ow),
                         parts["conv_shape"], parts["kernel"], parts["stride"], parts["padding"], parts["groups"],
                         parts["weights"], parts["bias"], parts["input_zero_point"], parts["relu"],
                         ceiling, special,
-                        parts["pool"], parts["global_average"],
+                        parts["pool"], parts["global_pool"],
                         np.array([m for m, _ in fixed], np.int32), np.array([n for _, n in fixed], np.int32),
                         zero_point, low, high, bits, parts["source"], parts["residual"], skip16,
-                        parts["input_bits"])
+                        parts["input_bits"], dilation=parts["dilation"])
 
 
 def _concatenated(node, lowering: _Lowering, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:

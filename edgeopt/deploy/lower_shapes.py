@@ -1,4 +1,4 @@
-"""The ops of a QDQ graph that shape a layer rather than compute it: pooling and global averaging on a layer's
+"""The ops of a QDQ graph that shape a layer rather than compute it: pooling and global pooling on a layer's
 accumulators, and views (the data stays in row-major order). A mixin of `deploy.lower`'s lowering, which supplies
 `fail`, `arg`, `acc`, `attrs` and `consts`."""
 
@@ -22,7 +22,7 @@ class ShapeOps:
         a = self.attrs(node)
         if value.parts["nonlinear"]:
             raise self.fail(node, f"pooling after {value.parts['nonlinear']} is not supported by the C export")
-        if value.parts["pool"] is not None or value.parts["global_average"]:
+        if value.parts["pool"] is not None or value.parts["global_pool"]:
             raise self.fail(node, "a second pooling in one layer is not supported by the C export")
         if any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1])) \
                 or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
@@ -39,30 +39,58 @@ class ShapeOps:
 
     def _GlobalAveragePool(self, node):
         value = self.acc(node)
-        return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1))
+        return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1), "avg")
+
+    def _GlobalMaxPool(self, node):
+        value = self.acc(node)
+        return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1), "max")
 
     def _ReduceMean(self, node):
+        return self._reduce(node, "avg")
+
+    def _ReduceMax(self, node):
+        return self._reduce(node, "max")
+
+    def _reduce(self, node, kind: str):
         value = self.acc(node)
         a = self.attrs(node)
         rank = len(value.shape) + 1  # with the batch
         reduced = {ax % rank for ax in self._axis_list(node)}
         spatial = {ax for ax in range(2, rank) if value.shape[ax - 1] != 1}
         if not reduced or 0 in reduced or 1 in reduced or not spatial <= reduced:
-            raise self.fail(node, "only a mean over every spatial axis (global average pooling) is supported")
+            what = "mean" if kind == "avg" else "max"
+            raise self.fail(node, f"only a {what} over every spatial axis (global {what} pooling) is supported")
         keep = a.get("keepdims", 1)
         shape = tuple(1 if ax + 1 in reduced else d for ax, d in enumerate(value.shape)) if keep else \
             tuple(d for ax, d in enumerate(value.shape) if ax + 1 not in reduced)
-        return self._global(node, value, shape)
+        return self._global(node, value, shape, kind)
 
-    def _global(self, node, value: Acc, shape):
+    def _global(self, node, value: Acc, shape, kind: str) -> Acc:
+        """The layer's accumulators pooled over every position, as a new value: a mean and a max of one layer's
+        accumulators, concatenated channel by channel, become one layer (`_Concat`)."""
         if value.parts["nonlinear"]:
-            raise self.fail(node, f"averaging after {value.parts['nonlinear']} is not supported by the C export")
-        if value.parts["global_average"]:
-            raise self.fail(node, "a second global average in one layer")
-        value.parts["global_average"] = True
-        value.parts["spatial"] = (1, 1)
-        value.shape = shape
-        return value
+            raise self.fail(node, f"global pooling after {value.parts['nonlinear']} is not supported by the C "
+                                  "export")
+        if value.parts["global_pool"]:
+            raise self.fail(node, "a second global pooling in one layer")
+        if "quantized_as" in value.parts:
+            raise self.fail(node, "global pooling of a layer's requantized output; the C export pools accumulators")
+        parts = dict(value.parts, global_pool=kind, spatial=(1, 1), pooled_from=id(value.parts))
+        return Acc(shape, parts)
+
+    def _avg_max(self, node, members: list[Acc], axis: int) -> Acc | None:
+        """The one concatenation of global poolings the C export runs as one layer: the mean and the max of the same
+        layer's accumulators, kept dims, side by side on the last axis (channel by channel, as `GlobalAvgMax`);
+        None for any other concatenation."""
+        if len(members) != 2 or any(not isinstance(m, Acc) or "pooled_from" not in m.parts for m in members):
+            return None
+        mean, peak = members
+        rank = len(mean.shape) + 1
+        if (mean.parts["global_pool"], peak.parts["global_pool"]) != ("avg", "max") or \
+                mean.parts["pooled_from"] != peak.parts["pooled_from"] or axis % rank != rank - 1 or \
+                mean.shape != peak.shape or any(d != 1 for d in mean.shape[1:]):
+            return None
+        return Acc((mean.shape[0], *mean.shape[1:-1], 2), dict(mean.parts, global_pool="avgmax"))
 
     def _view(self, node, shape: tuple[int, ...]):
         value = self.arg(node, 0)

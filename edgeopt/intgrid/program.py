@@ -1,6 +1,6 @@
 """The integer program a quantized model runs as on a device: a chain of fused layers, each a convolution or dense
 layer on an int8 input (int32 accumulators) or an int16 one (int64 accumulators, as TFLM's 16x8 kernels), its
-activation as a clamp of the accumulators, optional pooling and global averaging of the accumulators, and one
+activation as a clamp of the accumulators, optional pooling and global pooling of the accumulators, and one
 requantization to the next layer's int8 or int16 grid (or, for the logits, to one int32 grid).
 
 Why pooling and activations act on accumulators: between two quantized layers the simulation computes in float, and
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 POOLS = ("max", "avg")
+# over every position of each channel: the rounded mean, the max, or both side by side (mean then max, per channel)
+GLOBAL_POOLS = ("avg", "max", "avgmax")
 TANH_INPUT_SHIFT = 13  # tanh's int16 input grid: 2^-13, so +-4 (tanh(4) is within 7e-4 of 1)
 TANH_TABLE = 257  # tanh at -4 + i/32, in Q15, linearly interpolated on the low 8 bits of the int16 input
 
@@ -70,7 +72,7 @@ class IntLayer:
     name: str  # the ONNX node it came from
     kind: str  # conv | dense
     in_shape: tuple[int, int, int]
-    out_shape: tuple[int, int, int]  # after pooling and global averaging
+    out_shape: tuple[int, int, int]  # after pooling and global pooling (avgmax: 2 x the channels)
     conv_shape: tuple[int, int, int]  # the convolution's own output
     kernel: tuple[int, int]
     stride: tuple[int, int]
@@ -87,7 +89,7 @@ class IntLayer:
     act_ceiling: tuple[int, int] | None
     nonlinear: Nonlinear | None  # tanh or hardswish, then straight to the output grid (no pooling in between)
     pool: Pool | None
-    global_average: bool
+    global_pool: str | None  # one of GLOBAL_POOLS, after `pool`; None: none
     multiplier: np.ndarray  # per out channel, < 2^23: fixed-point requantization (intgrid.fixedpoint)
     shift: np.ndarray
     output_zero_point: int
@@ -105,6 +107,12 @@ class IntLayer:
     # (channel-major, so a concatenation on channels is consecutive blocks). None: the layer's own buffer.
     target: int | None = None
     target_offset: int = 0
+    dilation: tuple[int, int] = (1, 1)  # the convolution's, (height, width): taps dilation apart
+
+    @property
+    def global_average(self) -> bool:
+        """Whether a global mean reads the (clamped) accumulators: alone, or beside the max."""
+        return self.global_pool in ("avg", "avgmax")
 
     @property
     def output_size(self) -> int:

@@ -40,11 +40,14 @@ def accumulators(layer: IntLayer, x: np.ndarray) -> np.ndarray:
     oc, oh, ow = layer.conv_shape
     kh, kw = layer.kernel
     sh, sw = layer.stride
+    dh, dw = layer.dilation
     pt, pl = layer.padding
-    pad_b = max(0, (oh - 1) * sh + kh - h - pt)
-    pad_r = max(0, (ow - 1) * sw + kw - w - pl)
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    pad_b = max(0, (oh - 1) * sh + span_h - h - pt)
+    pad_r = max(0, (ow - 1) * sw + span_w - w - pl)
     xz = np.pad(xz, ((0, 0), (0, 0), (pt, pad_b), (pl, pad_r)))  # zero in (x - zero point): a real 0
-    windows = np.lib.stride_tricks.sliding_window_view(xz, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw][:, :, :oh, :ow]
+    windows = np.lib.stride_tricks.sliding_window_view(xz, (span_h, span_w), axis=(2, 3))[:, :, ::sh, ::sw]
+    windows = windows[:, :, :oh, :ow, ::dh, ::dw]
     per_group_in, per_group_out = c // layer.groups, oc // layer.groups
     weights = layer.weights.astype(np.int64)
     acc = np.empty((n, oc, oh, ow), np.int64)
@@ -82,10 +85,15 @@ def run_layer(layer: IntLayer, x: np.ndarray, skip: np.ndarray | None = None):
             acc = windows.max(axis=(4, 5))
         else:
             acc = rounding_divide(windows.sum(axis=(4, 5)), kh * kw)
-    if layer.global_average:
-        acc = rounding_divide(acc.sum(axis=(2, 3), keepdims=True), acc.shape[2] * acc.shape[3])
     view = (1, -1, 1, 1)
     m, n = layer.multiplier.reshape(view), layer.shift.reshape(view)
+    if layer.global_pool is not None:
+        mean = rounding_divide(acc.sum(axis=(2, 3), keepdims=True), acc.shape[2] * acc.shape[3])
+        peak = acc.max(axis=(2, 3), keepdims=True)
+        acc = mean if layer.global_pool == "avg" else peak if layer.global_pool == "max" else \
+            np.stack([mean, peak], axis=2).reshape(len(acc), -1, 1, 1)  # channel by channel: mean c, max c
+        if layer.global_pool == "avgmax":  # each channel's requantization serves both of its outputs
+            m, n = np.repeat(m, 2, axis=1), np.repeat(n, 2, axis=1)
     if layer.nonlinear is not None:
         f = layer.nonlinear
         acc = nonlinear(f, np.clip(requantize(acc, m, n), -f.limit - 1, f.limit))

@@ -21,8 +21,10 @@ def write_compression_files(result, folder: Path, normalizer: Normalizer) -> Non
     data["artifacts"] = {"model.onnx": {"sha256": hashlib.sha256(onnx_bytes).hexdigest(), "bytes": len(onnx_bytes)},
                          "model.pt2": {"note": "the final float weights as a torch.export program (dynamic batch)"}}
     data["input_normalisation"] = normalizer.to_dict() | {
-        "note": f"apply (x - mean) / std {'per feature' if normalizer.per_feature else 'per channel'} before the "
-                "model, then set NaN padding (the steps after a shorter series' end) to 0, as the evaluation did"}
+        "note": (("z-normalise each series' channels over their own real steps (mean and std of that series; a "
+                  "constant channel gets std 1; mean and std here are training figures, not applied)")
+                 if normalizer.per_series else f"apply (x - mean) / std {normalizer.kind}")
+        + " before the model, then set NaN padding (the steps after a shorter series' end) to 0, as the evaluation did"}
     (folder / "report.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     rows = [{"step": r.step, "accepted": r.accepted, "weight_format": r.weight_format, **r.cost.flat(),
              **r.metrics, "test_f1": r.test_metrics["f1"] if r.test_metrics else None, "note": r.note}

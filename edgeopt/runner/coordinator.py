@@ -387,7 +387,9 @@ class _Coordinator:
             self._emit(self.store.trials(), f"trial {optuna_trial.number} infeasible")
             return False
         checkpoint = f"trials/{optuna_trial.number:05d}/checkpoint.pt"  # relative to the run folder, wherever it is
-        self.store.start(optuna_trial, config, costs, checkpoint, self.normalizer.to_dict())
+        normalizer = self.normalizer if config.get("normalization", "channel") == "channel" else \
+            self.search_run.normalizer(self.selection, config)
+        self.store.start(optuna_trial, config, costs, checkpoint, normalizer.to_dict())
         self._remember_memory(optuna_trial.number, config, graph)
         return True
 

@@ -130,14 +130,15 @@ def _padded_module(members: Sequence[_Member]):
             setattr(base.get_submodule(parent) if parent else base, child, _pool_module(kind))
             continue
         weight = shapes.get(f"{name}.weight")
-        if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        if isinstance(module, (nn.Conv1d, nn.Conv2d)) and module.weight.requires_grad:  # frozen: equal in a pack
             depthwise = module.groups == module.in_channels and module.groups > 1
             out, per_group, *kernel = weight
             module.out_channels = out
             module.in_channels = out if depthwise else per_group * module.groups
             module.groups = out if depthwise else module.groups
             module.kernel_size = tuple(kernel)
-            module.padding = tuple(k // 2 for k in kernel)
+            # "same" padding at the largest kernel: a smaller one centred in it computes what it computes alone
+            module.padding = tuple(d * (k // 2) for k, d in zip(kernel, module.dilation))
         elif isinstance(module, nn.Linear):
             module.out_features, module.in_features = weight
         elif isinstance(module, nn.modules.batchnorm._BatchNorm):
@@ -145,6 +146,8 @@ def _padded_module(members: Sequence[_Member]):
     for name, tensor in list(base.named_parameters()) + list(base.named_buffers()):
         module_name, _, attr = name.rpartition(".")
         owner = base.get_submodule(module_name) if module_name else base
+        if isinstance(tensor, nn.Parameter) and not tensor.requires_grad:  # fixed weights (FixedAverage): kept
+            continue
         fresh = torch.zeros(shapes[name], dtype=tensor.dtype) if name in shapes else tensor.detach().clone()
         if isinstance(tensor, nn.Parameter):
             setattr(owner, attr, nn.Parameter(fresh))
@@ -185,7 +188,8 @@ class Pack:
         self.base, shapes = _padded_module(self.members)
         kernel_dims = {f"{name}.weight": module.weight.dim() - 2 for name, module in self.base.named_modules()
                        if isinstance(module, (nn.Conv1d, nn.Conv2d))}
-        self.param_names = [n for n, _ in self.base.named_parameters()]
+        # trained weights only: fixed ones are the same in every member and stay in the base module
+        self.param_names = [n for n, p in self.base.named_parameters() if p.requires_grad]
         self.buffer_names = [n for n, _ in self.base.named_buffers()]
         self.index: dict[str, list[tuple]] = {}
         params, masks, buffers, moments = {}, {}, {}, {}

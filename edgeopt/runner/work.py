@@ -7,12 +7,14 @@ touches the study store: the coordinator is its one writer.
 
 from __future__ import annotations
 
+import json
 import traceback
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgeopt.data.dataset import Dataset
+from edgeopt.data.normalize import Normalizer
 from edgeopt.runner.pack_train import train_pack
 from edgeopt.train.cv import FoldedData, Selection, train_cv
 from edgeopt.train.loop import DeviceData, RungResult, TrainingError, TrialSpec, train_trial
@@ -53,48 +55,68 @@ class Failure:
 
 
 class WorkerState:
-    """One worker's data on its device, made once."""
+    """One worker's data on its device, made once per input normalisation its trials use (the search's, and a
+    trial's own where its config chooses another, as `normalization: series`)."""
 
     def __init__(self, setup: WorkerSetup, device: str):
         import torch
-
-        from edgeopt.data.normalize import Normalizer
 
         if device == "cpu":
             torch.set_num_threads(setup.threads)
         else:
             torch.cuda.set_device(torch.device(device))
-        normalizer = Normalizer.from_dict(setup.normalizer)
-        selection = Selection.from_dict(setup.selection)
+        self.setup = setup
+        self.selection = Selection.from_dict(setup.selection)
         self.device = device
-        if selection.method == "holdout":
-            self.data = DeviceData(setup.dataset, normalizer, device)
-            if setup.teacher_logits is not None:
-                self.data.teacher_logits = torch.from_numpy(setup.teacher_logits).to(device)
-        else:
-            self.data = FoldedData(setup.dataset, normalizer, selection, device, setup.seed)
-            if setup.teacher_logits is not None:
-                self.data.set_teacher_logits(torch.from_numpy(setup.teacher_logits).to(device))
+        self._data: dict[str, DeviceData | FoldedData] = {}
+        self.data = self.data_for(setup.normalizer)
+
+    def data_for(self, normalizer: dict | None) -> DeviceData | FoldedData:
+        """The tensors normalised as `normalizer` says (the search's when None), made on first use."""
+        import torch
+
+        normalizer = normalizer or self.setup.normalizer
+        key = json_key(normalizer)
+        if key not in self._data:
+            setup, logits = self.setup, self.setup.teacher_logits
+            norm = Normalizer.from_dict(normalizer)
+            if self.selection.method == "holdout":
+                data = DeviceData(setup.dataset, norm, self.device)
+                if logits is not None:
+                    data.teacher_logits = torch.from_numpy(logits).to(self.device)
+            else:
+                data = FoldedData(setup.dataset, norm, self.selection, self.device, setup.seed)
+                if logits is not None:
+                    data.set_teacher_logits(torch.from_numpy(logits).to(self.device))
+            self._data[key] = data
+        return self._data[key]
 
     def run(self, work: Work) -> list[RungResult | Failure]:
         """Train the work's trials; every failure becomes a `Failure` (a worker never raises for a trial)."""
         try:
-            if len(work.specs) == 1 or isinstance(self.data, FoldedData):
-                return [self._alone(spec, work.target_epochs) for spec in work.specs]
-            results = train_pack(work.specs, self.data, work.target_epochs)
+            data = self.data_for(work.specs[0].normalizer)
+            if len({json_key(s.normalizer) for s in work.specs}) != 1:
+                raise ValueError("a pack of trials normalised in different ways")
+            if len(work.specs) == 1 or isinstance(data, FoldedData):
+                return [self._alone(spec, data, work.target_epochs) for spec in work.specs]
+            results = train_pack(work.specs, data, work.target_epochs)
             return [r if isinstance(r, RungResult) else Failure("training", str(r)) for r in results]
         except Exception as exc:  # the whole pack: out of memory, a bug
             return [_failure(exc)] * len(work.specs)
 
-    def _alone(self, spec: TrialSpec, target_epochs: int) -> RungResult | Failure:
+    def _alone(self, spec: TrialSpec, data: DeviceData | FoldedData, target_epochs: int) -> RungResult | Failure:
         try:
-            if isinstance(self.data, FoldedData):
-                return train_cv(spec, self.data, target_epochs)
-            return train_trial(spec, self.data, target_epochs)
+            if isinstance(data, FoldedData):
+                return train_cv(spec, data, target_epochs)
+            return train_trial(spec, data, target_epochs)
         except TrainingError as exc:
             return Failure("training", str(exc))
         except Exception as exc:
             return _failure(exc)
+
+
+def json_key(normalizer: dict | None) -> str:
+    return json.dumps(normalizer, sort_keys=True)
 
 
 def _failure(exc: BaseException) -> Failure:

@@ -6,6 +6,7 @@ budget, the input normalisation, the teacher's logits): built once, used by the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,10 +87,13 @@ class SearchRun:
         """The samples trials fit on: the training split, or under cross-validation train + validation (the refit's)."""
         return self.dataset.x_train if selection.method == "holdout" else pooled(self.dataset)[0]
 
-    def normalizer(self, selection: Selection) -> Normalizer:
+    def normalizer(self, selection: Selection, config: Mapping | None = None) -> Normalizer:
         """Tabular columns have unrelated scales: an MLP gets each feature standardised; convolutions share weights
-        across positions, so they get one scale per channel. Statistics of what the trials fit on."""
-        return Normalizer.fit(self.training_inputs(selection), per_feature=self.space.family == "mlp")
+        across positions, so they get one scale per channel, or, where the trial's config chooses
+        `normalization: series`, each series its own. Statistics of what the trials fit on."""
+        per_series = config is not None and config.get("normalization") == "series"
+        return Normalizer.fit(self.training_inputs(selection), per_feature=self.space.family == "mlp",
+                              per_series=per_series)
 
     def trivial(self, selection: Selection) -> dict:
         """What constant predictors score on the labels the search selects by."""

@@ -24,18 +24,44 @@ class Family:
     shape_keys: tuple[str, ...] = ()  # the architecture keys `check` reads
 
 
-def _conv_out(size: int, kernel: int, stride: int) -> int:
-    """Output size of a convolution padded by kernel // 2 on each side."""
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+def _conv_out(size: int, kernel: int, stride: int, dilation: int = 1) -> int:
+    """Output size of a convolution padded by dilation * (kernel // 2) on each side."""
+    return (size + 2 * dilation * (kernel // 2) - dilation * (kernel - 1) - 1) // stride + 1
+
+
+GLOBAL_POOLS = ("avg", "max", "avgmax")
+NORMALIZATIONS = ("channel", "series")
+# cnn1d keys added after searches were stored: a stored config without them builds the model it built then
+CNN1D_LATER = {"normalization": "channel", "downsample": 1, "dilation": 1, "global_pool": "avg"}
+
+
+def cnn1d_value(config: Mapping, key: str):
+    return config.get(key, CNN1D_LATER.get(key))
+
+
+def block_dilation(config: Mapping, block: int) -> int:
+    """Dilation of block `block` (0-based): the space's `dilation` to the power of the block, so three blocks of
+    kernel 5 and dilation 2 see 1 + 4 (1 + 2 + 4) = 29 steps of the input they read."""
+    return int(cnn1d_value(config, "dilation")) ** block
 
 
 def _check_cnn1d(config: Mapping, sample_shape: tuple[int, ...]) -> str | None:
     length = sample_shape[-1]
     kernel = int(config["kernel_size"])
+    downsample = int(cnn1d_value(config, "downsample"))
+    if downsample > 1:
+        if downsample > length:
+            return f"a downsampling front end longer than the series (by {downsample}, length {length})"
+        length //= downsample
     for block in range(int(config["blocks"])):
-        if kernel > length:
+        dilation = block_dilation(config, block)
+        span = dilation * (kernel - 1) + 1
+        if span > length and dilation == 1:
             return f"a kernel longer than the series (kernel {kernel}, length {length} at block {block + 1})"
-        length = _conv_out(length, kernel, int(config["stride"]) if block == 0 else 1)
+        if span > length:
+            return (f"a dilated kernel longer than the series (kernel {kernel} at dilation {dilation} spans {span}, "
+                    f"length {length} at block {block + 1})")
+        length = _conv_out(length, kernel, int(config["stride"]) if block == 0 else 1, dilation)
         if config["pooling"] != "none":
             if length < 2:
                 return f"pooling takes the series below length 1 (after block {block + 1}, from length {length})"
@@ -82,23 +108,35 @@ def _build_mlp(config, sample_shape, num_classes):
 def _build_cnn1d(config, sample_shape, num_classes):
     from torch import nn
 
+    from edgeopt.space.layers import GlobalAvgMax, fixed_average
+
     in_channels = sample_shape[0] if len(sample_shape) == 2 else 1
     layers: list[nn.Module] = [] if len(sample_shape) == 2 else [nn.Unflatten(1, (1, sample_shape[0]))]
+    downsample = int(cnn1d_value(config, "downsample"))
+    if downsample > 1:
+        layers.append(fixed_average(in_channels, downsample))
     channels = int(config["channels"])
     kernel = int(config["kernel_size"])
     for block in range(int(config["blocks"])):
         out = max(1, int(round(channels * float(config["channel_growth"]) ** block)))
         stride = int(config["stride"]) if block == 0 else 1
+        dilation = block_dilation(config, block)
+        padding = dilation * (kernel // 2)
         if config["separable"] and block > 0:
-            layers += [nn.Conv1d(in_channels, in_channels, kernel, stride, kernel // 2, groups=in_channels,
+            layers += [nn.Conv1d(in_channels, in_channels, kernel, stride, padding, dilation, groups=in_channels,
                                  bias=False), nn.Conv1d(in_channels, out, 1, bias=False)]
         else:
-            layers.append(nn.Conv1d(in_channels, out, kernel, stride, kernel // 2, bias=False))
+            layers.append(nn.Conv1d(in_channels, out, kernel, stride, padding, dilation, bias=False))
         layers += [nn.BatchNorm1d(out), _act(config["activation"])]
         if config["pooling"] != "none":
             layers.append(nn.MaxPool1d(2) if config["pooling"] == "max" else nn.AvgPool1d(2))
         in_channels = out
-    layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+    pool = cnn1d_value(config, "global_pool")
+    if pool == "avgmax":
+        layers.append(GlobalAvgMax())
+        in_channels *= 2
+    else:
+        layers += [nn.AdaptiveAvgPool1d(1) if pool == "avg" else nn.AdaptiveMaxPool1d(1), nn.Flatten()]
     if config["dropout"] > 0:
         layers.append(nn.Dropout(float(config["dropout"])))
     layers.append(nn.Linear(in_channels, num_classes))
@@ -160,9 +198,10 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({
         "fully connected layers over flattened features"),
     "cnn1d": Family("cnn1d", (1, 2), MappingProxyType(
         {"blocks": 2, "channels": 8, "channel_growth": 1.5, "kernel_size": 5, "stride": 1, "pooling": "max",
-         "separable": False, "activation": "relu", "dropout": 0.0}), _build_cnn1d,
-        "1-D convolution blocks over signals (channels x length), global pooling, linear head",
-        _check_cnn1d, ("blocks", "kernel_size", "stride", "pooling")),
+         "separable": False, "activation": "relu", "dropout": 0.0, **CNN1D_LATER}), _build_cnn1d,
+        "1-D convolution blocks over signals (channels x length), global pooling, linear head; optionally a "
+        "weightless downsampling front end, dilated blocks and per-series normalisation",
+        _check_cnn1d, ("blocks", "kernel_size", "stride", "pooling", "downsample", "dilation")),
     "cnn2d": Family("cnn2d", (2, 3), MappingProxyType(
         {"blocks": 2, "channels": 8, "expansion": 2, "kernel_size": 3, "stride": 1, "activation": "relu6",
          "dropout": 0.0}), _build_cnn2d,

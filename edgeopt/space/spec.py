@@ -6,6 +6,7 @@
       blocks: {int: [1, 3]}           # integer range (log: true, step: 2 allowed)
       dropout: {float: [0.0, 0.3]}    # float range (log: true allowed)
       separable: true                 # a plain value is fixed
+      normalization: [channel, series]  # cnn1d: inputs z-normalised per channel (training statistics) or per series
     training:
       lr: {float: [1e-3, 3e-2], log: true}
       epochs: 16                      # the largest training budget
@@ -31,7 +32,8 @@ from edgeopt.profiles.search_path import did_you_mean
 from edgeopt.profiles.yamldoc import locate, read_yaml
 from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.space.distributions import Choice, Distribution, FloatRange, Fixed, IntRange, from_json
-from edgeopt.space.families import ACTIVATIONS, CLASS_WEIGHTS, FAMILIES, LR_SCHEDULES, OPTIMIZERS, TRAINING_DEFAULTS
+from edgeopt.space.families import (ACTIVATIONS, CLASS_WEIGHTS, FAMILIES, GLOBAL_POOLS, LR_SCHEDULES, NORMALIZATIONS,
+                                   OPTIMIZERS, TRAINING_DEFAULTS)
 
 
 class SpaceError(EdgeoptError):
@@ -51,6 +53,8 @@ _RULES: dict[str, tuple[type, tuple | None, float | None, float | None]] = {
     "epochs": (int, None, 1, 100_000), "lr_schedule": (str, LR_SCHEDULES, None, None),
     "min_steps": (int, None, 1, 10_000_000), "max_batch_share": (float, None, 0.01, 1.0),
     "class_weight": (str, CLASS_WEIGHTS, None, None),
+    "normalization": (str, NORMALIZATIONS, None, None), "downsample": (int, None, 1, 4096),
+    "dilation": (int, None, 1, 64), "global_pool": (str, GLOBAL_POOLS, None, None),
 }
 BUDGET_RULES = ("min_steps", "max_batch_share")  # training keys that are one value per search, not a choice
 

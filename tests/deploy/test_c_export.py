@@ -28,7 +28,7 @@ def _check_agreement(agreement, what):
     assert agreement.within_step_share >= 0.99, figures
 
 
-@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16", "branchy"])
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16", "branchy", "cnn1d_long"])
 def test_c_matches_the_integer_reference_and_onnxruntime(qdq_models, tmp_path, name):
     path, x_test = qdq_models[name]
     record = export(path, "stm32f746", tmp_path / "c")
@@ -52,6 +52,13 @@ def test_ops_of_the_shipped_spaces_are_lowered(qdq_models):
     assert any(layer.pool is not None and layer.pool.kind == "max" for layer in kinds["cnn1d"].layers)
     assert all(layer.kind == "dense" for layer in kinds["mlp"].layers)
     assert all(any(layer.global_average for layer in p.layers) for n, p in kinds.items() if "mlp" not in n)
+    long = kinds["cnn1d_long"].layers
+    front = long[0]  # the weightless average by 2: one int8 weight of 127 per tap
+    assert front.kernel == front.stride == (1, 2) and np.all(front.weights == 127)
+    assert [layer.dilation for layer in long if layer.groups > 1 and layer is not front] == [(1, 2), (1, 4)]
+    pooled = [layer for layer in long if layer.global_pool]
+    assert [layer.global_pool for layer in pooled] == ["avgmax"]
+    assert pooled[0].out_shape[0] == 2 * pooled[0].conv_shape[0] and pooled[0].act_ceiling is not None
 
 
 def test_same_model_gives_byte_identical_files(qdq_models, tmp_path):
@@ -243,7 +250,7 @@ def test_int16_accumulators_beyond_int32_stay_exact(tmp_path):
     weights[1] *= -1
     m, n = quantize_multiplier(2.0 ** -5)
     layer = IntLayer("wide", "dense", (taps, 1, 1), (outputs, 1, 1), (outputs, 1, 1), (1, 1), (1, 1), (0, 0), 1,
-                     weights, np.array([5, -7, 2 ** 30], np.int32), -3, False, None, None, None, False,
+                     weights, np.array([5, -7, 2 ** 30], np.int32), -3, False, None, None, None, None,
                      np.full(outputs, m, np.int32), np.full(outputs, n, np.int32), 0, -(2 ** 31), 2 ** 31 - 1, 32,
                      input_bits=16)
     program = IntProgram((taps,), 1e-3, -3, (layer,), 1.0)

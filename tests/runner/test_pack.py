@@ -89,6 +89,29 @@ def test_a_packed_trial_equals_the_trial_trained_alone_in_double_precision(tmp_p
         assert abs(a.train_loss - p.train_loss) < 1e-8 and abs(a.metrics.loss - p.metrics.loss) < 1e-8
 
 
+@pytest.mark.parametrize("structure", [{"downsample": 2, "dilation": 2, "global_pool": "avgmax"},
+                                       {"downsample": 4, "dilation": 3, "global_pool": "max", "separable": False}])
+def test_packs_hold_fixed_front_ends_dilated_blocks_and_every_global_pooling(tmp_path, structure):
+    """The weightless downsampling front end stays fixed (the same in every member, never trained), dilated kernels of
+    several sizes share one padded convolution, and max or avg+max global pooling batches: a pack still equals its
+    trials trained alone, in double precision."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        dataset, data = _data("cnn1d", dtype=torch.float64)
+        configs = [{**c, **structure} for c in _configs("cnn1d")]
+        alone = [train_trial(s, data, 1) for s in _specs("cnn1d", dataset, tmp_path / "alone", configs)]
+        packed = train_pack(_specs("cnn1d", dataset, tmp_path / "packed", configs), data, 1)
+    finally:
+        torch.set_default_dtype(previous)
+    for a, p in zip(alone, packed):
+        assert isinstance(p, RungResult)
+        assert np.abs(a.probs - p.probs).max() < 1e-8
+    front = torch.load(tmp_path / "packed" / "0.pt", weights_only=True)["model"]["0.weight"]
+    factor = structure["downsample"]
+    assert front.shape[-1] == factor and torch.all(front == 1.0 / factor)  # trained, yet unchanged
+
+
 @pytest.mark.parametrize("family", ["mlp", "cnn1d"])
 def test_float32_packs_agree_with_alone_within_rounding_and_resume_either_way(tmp_path, family):
     """float32: one rung agrees within 1e-4 on probabilities (sums run in another order); checkpoints are
