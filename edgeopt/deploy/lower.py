@@ -408,8 +408,9 @@ class _Lowering(ShapeOps):
         try:
             if parts["act_high"] < math.inf:
                 steps = parts["act_high"] / out_scale
-                if parts["global_pool"] in ("avg", "avgmax") or (parts["pool"] is not None and parts["pool"].kind == "avg") \
-                        or skip16:
+                averaged = parts["global_pool"] in ("avg", "avgmax") or \
+                    (parts["pool"] is not None and parts["pool"].kind == "avg")
+                if averaged or skip16:
                     # averaging, and a residual's int16 copy, read the clamped accumulators
                     ceiling = quantize_multiplier(steps)
                 else:  # as QuantizeLinear rounds (half to even), so the bound is the grid point of the real one

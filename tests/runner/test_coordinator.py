@@ -176,8 +176,8 @@ def test_each_trial_trains_and_is_stored_with_the_normalisation_its_config_chose
     from conftest import TINY
 
     space = tmp_path / "norm.yaml"
-    space.write_text(TINY.replace("  pooling: [max, avg]\n", "  pooling: [max, avg]\n  normalization: [channel, series]\n"
-                                  "  global_pool: [max, avgmax]\n  dilation: [1, 2]\n"))
+    extra = "  normalization: [channel, series]\n  global_pool: [max, avgmax]\n  dilation: [1, 2]\n"
+    space.write_text(TINY.replace("  pooling: [max, avg]\n", "  pooling: [max, avg]\n" + extra))
     store = run_search(settings(tmp_path, str(space), trials=8, workers=2, seed=3))
     trials = [t for t in store.trials() if t.rungs]
     kinds = {t.config["normalization"] for t in trials}
