@@ -34,6 +34,8 @@ RUNS = (
     ("basic_motions", "basic_motions.npz", "sequencer-fpga", "cnn1d"),
     ("japanese_vowels", "japanese_vowels.npz", "sequencer-fpga", "cnn1d"),
     ("pickup_gesture_z", "pickup_gesture_z.npz", "sequencer-fpga", "cnn1d"),
+    ("trace", "trace.npz", "sequencer-fpga", "cnn1d"),
+    ("plaid", "plaid.npz", "sequencer-fpga", "cnn1d"),
     ("breast_cancer", "breast_cancer.npz", "sequencer-fpga", "mlp"),
     ("breast_cancer_csv", "breast_cancer.csv", "sequencer-fpga", "mlp"),
     ("digits", "digits.npz", "sequencer-fpga", "mlp"),
@@ -135,7 +137,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", default="runs/real-data", help="folder for the searches (must not hold them)")
     parser.add_argument("--only", nargs="*", default=None, help="run names to run (default: all)")
+    parser.add_argument("--space", nargs="*", default=[], metavar="NAME=YAML",
+                        help="search another space file where a run names a shipped one (cnn1d=my.yaml)")
     args = parser.parse_args()
+    swap = dict(item.split("=", 1) for item in args.space)
     work = Path(args.runs).resolve()
     work.mkdir(parents=True, exist_ok=True)
     chosen = [r for r in RUNS if args.only is None or r[0] in args.only]
@@ -143,7 +148,8 @@ def main() -> None:
     if taken:
         raise SystemExit(f"{work} already holds {', '.join(taken)}: a search there would resume; pick --runs")
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda r: search(*r, args.budget, args.trials, args.seed, work), chosen))
+        results = list(pool.map(lambda r: search(r[0], r[1], r[2], swap.get(r[3], r[3]), args.budget, args.trials,
+                                                 args.seed, work), chosen))
     rows = []
     for (run, file, _, _), result in zip(chosen, results):
         rows.append(result | references(*prepare(run, file, work)[2]))

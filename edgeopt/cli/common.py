@@ -15,6 +15,7 @@ from rich.text import Text
 
 from edgeopt.errors import EdgeoptError, EdgeoptWarning
 from edgeopt.profiles.units import Dimension, parse_duration, parse_quantity
+from edgeopt.report.tool_names import LAB_TOOLS, parse_baselines
 
 
 class EdgeoptGroup(click.Group):
@@ -104,6 +105,24 @@ class Duration(click.ParamType):
         return seconds
 
 
+class Baselines(click.ParamType):
+    """Which of the lab's tools a report fits beside the searched models: all, none, or a comma list."""
+
+    name = "tools"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_baselines(value)
+        except EdgeoptError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+baselines_option = click.option(
+    "--baselines", type=Baselines(), default="all", show_default=True,
+    help=f"The lab's tools fitted beside the searched models in the report: all, none, or a comma list of "
+         f"{', '.join(LAB_TOOLS)} (a decision tree sized to fit each profile comes with tree).")
 model_argument = click.argument("model")
 profile_option = click.option("--profile", "-p", "profile", required=True,
                               help="A shipped profile name (see `edgeopt profiles list`) or a YAML file.")

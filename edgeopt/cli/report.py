@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from edgeopt.cli.common import console, emit_json
+from edgeopt.cli.common import baselines_option, console, emit_json
 from edgeopt.report.dashboard import serve_dashboard
 from edgeopt.report.tables import render_search_report
 from edgeopt.workflow.search import report_run
@@ -14,11 +14,13 @@ from edgeopt.workflow.search import report_run
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--out", default=None, help="Folder for the report files (default: RUN_DIR/report).")
 @click.option("--storage", default=None, help="Optuna storage URL, if not the run folder's SQLite file.")
+@baselines_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def report_cmd(run_dir: str, out: str | None, storage: str | None, as_json: bool) -> None:
+def report_cmd(run_dir: str, out: str | None, storage: str | None, baselines: tuple[str, ...], as_json: bool) -> None:
     """Tables, plots and an HTML page of a search: the Pareto front per profile, the best precision and recall under
-    size budgets, a linear baseline, and every trial as JSON and CSV."""
-    outcome = report_run(run_dir, out, storage)
+    size budgets, the lab's own tools (logistic regression, trees, a forest, gradient boosting) beside them, and
+    every trial as JSON and CSV."""
+    outcome = report_run(run_dir, out, storage, baselines)
     if as_json:
         emit_json(outcome.report.to_dict())
         return

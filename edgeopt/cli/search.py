@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from edgeopt.cli.common import Duration, console, emit_json, step_printer, with_progress
+from edgeopt.cli.common import Duration, baselines_option, console, emit_json, step_printer, with_progress
 from edgeopt.figures import OBJECTIVES, QUALITY_METRICS
 from edgeopt.report.tables import render_search_report
 from edgeopt.workflow.search import search_models, search_settings
@@ -57,10 +57,11 @@ from edgeopt.workflow.search import search_models, search_settings
 @click.option("--address", default=None,
               help="Ray cluster to join: auto or ray://HOST:10001 (default: a local Ray instance).")
 @click.option("--report/--no-report", default=True, show_default=True, help="Write the report when done.")
+@baselines_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def search_cmd(profiles, space, data, label_column, name, trials, time_budget, sampler, early_stopping, min_epochs,
                eta, metric, objective, positive_class, seed, runs_dir, storage, resume, teacher, teacher_weights,
-               compress_pipeline, device, workers, gpus, pack, backend, address, report, as_json) -> None:
+               compress_pipeline, device, workers, gpus, pack, backend, address, report, baselines, as_json) -> None:
     """Find the models that fit the device(s) and what fitting costs in precision and recall.
 
     Every sampled architecture is costed on each profile first; those that fit none are never trained. Ctrl-C stops
@@ -77,7 +78,7 @@ def search_cmd(profiles, space, data, label_column, name, trials, time_budget, s
     out = console()
     try:
         outcome = with_progress(out, lambda update: search_models(
-            settings, compress=compress_pipeline, report=report, progress=update,
+            settings, compress=compress_pipeline, report=report, progress=update, baselines=baselines,
             steps=None if as_json else step_printer(out)), quiet=as_json)
     except KeyboardInterrupt:
         click.echo(f"interrupted; continue with: edgeopt search --resume {settings.run_dir}", err=True)

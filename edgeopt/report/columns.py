@@ -23,9 +23,19 @@ def heading(name: str, costs: Sequence[CostFigures] = ()) -> str:
     return f"{figure.label} ({sources.pop() if len(sources) == 1 else 'mixed' if sources else 'estimated'})"
 
 
-def cell(name: str, costs: CostFigures) -> str:
-    """The figure with its unit: '1,234', '3.1 KiB', '45.6 us'."""
-    return _FORMAT[FIGURES[name].dimension](costs.value(name))
+def cell(name: str, costs: CostFigures, heading_text: str | None = None) -> str:
+    """The figure with its unit: '1,234', '3.1 KiB', '45.6 us'; where `heading_text` (the column's `heading`) names
+    another source than this row's, the row's own after it: '1.2 us (estimated)'."""
+    text = _FORMAT[FIGURES[name].dimension](costs.value(name))
+    if heading_text is not None and FIGURES[name].sourced and not heading_text.endswith(f"({costs.source(name)})"):
+        text += f" ({costs.source(name)})"
+    return text
+
+
+def row_heading(name: str, rows) -> str:
+    """The heading of a table of trials and lab tools: the trials' source (a tool row that differs says its own)."""
+    trials = [r.cost for r in rows if not getattr(r, "tool", None)]
+    return heading(name, trials or [r.cost for r in rows])
 
 
 def metric_label(name: str) -> str:

@@ -16,7 +16,7 @@ from edgeopt.atomic import atomic_folder
 from edgeopt.escape import csv_cell
 from edgeopt.figures import QUALITY_METRICS
 from edgeopt.profiles.units import format_bytes
-from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, heading, metric_label
+from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, metric_label, row_heading
 from edgeopt.report.plots import hypervolume_plot, pr_curves_plot, tradeoff_plot
 from edgeopt.report.search_report import SearchReport, TrialRow
 
@@ -29,6 +29,9 @@ def write_report(report: SearchReport, out_dir: str | Path, inputs=()) -> Path:
         (tmp / "report.json").write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
         for profile, rows in report.trials.items():
             _csv(tmp / f"trials-{profile}.csv", rows)
+        for profile in report.profiles:
+            if profile.baselines:
+                _csv(tmp / f"baselines-{profile.profile}.csv", profile.baselines)
         pictures = []
         for index, profile in enumerate(report.profiles):
             name = f"tradeoff-{profile.profile}.png"
@@ -43,8 +46,9 @@ def write_report(report: SearchReport, out_dir: str | Path, inputs=()) -> Path:
 
 def _csv(path: Path, rows) -> None:
     flat = [row.flat() for row in rows]
+    fields = list(dict.fromkeys(key for row in flat for key in row))  # rows of several tools hold several keys
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(flat[0]) if flat else ["trial"])
+        writer = csv.DictWriter(handle, fieldnames=fields or ["trial"], restval="")
         writer.writeheader()
         writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in flat)
 
@@ -71,16 +75,17 @@ class _Unit(str):
 
 
 def _table(rows: list[TrialRow], metric: str, recommended: int | None = None) -> str:
-    costs = [r.cost for r in rows]
+    headings = {f: row_heading(f, rows) for f in REPORTED}
     head = ["trial", "epochs", *map(metric_label, QUALITY_METRICS), f"{metric} over folds",
-            *(f"test {metric_label(m)}" for m in HEADLINE_METRICS), *(heading(f, costs) for f in REPORTED)]
+            *(f"test {metric_label(m)}" for m in HEADLINE_METRICS), *headings.values()]
     body = []
     for r in rows:
-        label = "baseline (logistic)" if r.trial < 0 else f"{r.trial} ★ recommended" if r.trial == recommended \
+        label = f"lab tool: {r.name}" if r.tool else f"{r.trial} ★ recommended" if r.trial == recommended \
             else r.trial
         spread = _Unit("–" if not r.fold_spread else "{:.3f} ± {:.3f}".format(*r.fold_spread[metric]))
         cells = [label, r.epochs, *(r.quality(m) for m in QUALITY_METRICS), spread,
-                 *(r.quality(m, test=True) for m in HEADLINE_METRICS), *(_Unit(cell(f, r.cost)) for f in REPORTED)]
+                 *(r.quality(m, test=True) for m in HEADLINE_METRICS),
+                 *(_Unit(cell(f, r.cost, headings[f])) for f in REPORTED)]
         css = ' class="recommended"' if r.trial == recommended and r.trial >= 0 else ""
         body.append(f"<tr{css}>{_cells(cells)}</tr>")
     return ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
@@ -122,10 +127,10 @@ def _html(report: SearchReport, folder: Path, pictures: list[str]) -> str:
                      f"<p>{profile.feasible} trained trials fit; {profile.infeasible} sampled configurations fit no "
                      f"profile or cannot take the data's samples ({profile.inapplicable}) and were never trained. "
                      f"Weight limit {html.escape(format_bytes(profile.limit_bytes))}.</p>")
-        parts.append("<h3>Pareto front</h3>" + _table(list(profile.front) + ([profile.baseline] if profile.baseline
-                                                                          else []), report.metric, chosen))
+        parts.append("<h3>Pareto front, and the lab's tools</h3>"
+                     + _table(list(profile.front) + list(profile.baselines), report.metric, chosen))
         head = ["budget", "weights", "trial", *map(metric_label, HEADLINE_METRICS),
-                *(f"test {metric_label(m)}" for m in HEADLINE_METRICS[:2]), "beats the baseline"]
+                *(f"test {metric_label(m)}" for m in HEADLINE_METRICS[:2]), "beats the lab's tools"]
         parts.append("<h3>Best under a size budget</h3><table><tr>" + "".join(f"<th>{h}</th>" for h in head)
                      + "</tr>")
         for b in profile.budgets:

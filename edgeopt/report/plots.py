@@ -55,9 +55,9 @@ def _tradeoff(ax, profile, rows, metric: str) -> None:
     if front:
         ax.plot([r.cost.weight_bytes for r in front], [r.quality(metric) for r in front], "-o", c="#ee854a", ms=6,
                 label="Pareto front")
-    if profile.baseline is not None:
-        ax.scatter([profile.baseline.cost.weight_bytes], [profile.baseline.quality(metric)], marker="s", c="k", s=40,
-                   label="logistic regression")
+    for marker, tool in zip("sD^vP", profile.baselines):
+        ax.scatter([tool.cost.weight_bytes], [tool.quality(metric)], marker=marker, c="k" if tool.fits else "#999",
+                   s=40, label=tool.name + ("" if tool.fits else " (does not fit)"))
     ax.axvline(profile.limit_bytes, ls="--", c="#6acc64", label="profile limit")
     ax.set_xscale("log")
     ax.legend(fontsize=7, loc="best", framealpha=0.6)

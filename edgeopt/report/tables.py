@@ -12,7 +12,7 @@ from edgeopt.figures import QUALITY_METRICS
 from edgeopt.profiles.compute_figures import OP_FIGURES, SCALAR_FIGURES, ComputeFigure
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.profiles.units import Dimension, format_bytes, format_count, format_joules, format_seconds
-from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, heading, metric_label
+from edgeopt.report.columns import HEADLINE_METRICS, REPORTED, cell, heading, metric_label, row_heading
 
 
 def render_estimate(est: Estimate, console: Console, *, layers: bool = True, measured=None) -> None:
@@ -189,22 +189,22 @@ def render_search_report(report, console: Console) -> None:
     for profile in report.profiles:
         table = Table(title=f"{report.name}: Pareto front on {profile.profile} ({profile.feasible} trained fit, "
                             f"{profile.infeasible} infeasible never trained)", title_justify="left")
-        rows = list(profile.front) + ([profile.baseline] if profile.baseline else [])
-        costs = [r.cost for r in rows]
+        rows = list(profile.front) + list(profile.baselines)
+        headings = {f: row_heading(f, rows) for f in REPORTED}
         for name in ("trial", "epochs", *map(metric_label, QUALITY_METRICS), "folds ±",
-                     *(f"test {metric_label(m)}" for m in HEADLINE_METRICS), *(heading(f, costs) for f in REPORTED)):
+                     *(f"test {metric_label(m)}" for m in HEADLINE_METRICS), *headings.values()):
             table.add_column(name, justify="right")
         chosen = profile.recommended.trial if profile.recommended else None
         for r in rows:
-            label = "logistic" if r.trial < 0 else f"{r.trial} *" if r.trial == chosen else str(r.trial)
+            label = r.name if r.tool else f"{r.trial} *" if r.trial == chosen else str(r.trial)
             spread = "–" if not r.fold_spread else "{:.3f}±{:.3f}".format(*r.fold_spread[metric])
             table.add_row(label, str(r.epochs), *(_q(r.quality(m)) for m in QUALITY_METRICS), spread,
                           *(_q(r.quality(m, test=True)) for m in HEADLINE_METRICS),
-                          *(cell(f, r.cost) for f in REPORTED))
+                          *(cell(f, r.cost, headings[f]) for f in REPORTED))
         console.print(table)
         budgets = Table(title=f"best {metric} under a weight budget on {profile.profile}", title_justify="left")
         for name in ("budget", "weights", "trial", *map(metric_label, HEADLINE_METRICS),
-                     *(f"test {metric_label(m)}" for m in HEADLINE_METRICS[:2]), "beats logistic"):
+                     *(f"test {metric_label(m)}" for m in HEADLINE_METRICS[:2]), "beats the lab's tools"):
             budgets.add_column(name, justify="right")
         for b in profile.budgets:
             r = b.best
@@ -216,8 +216,18 @@ def render_search_report(report, console: Console) -> None:
         console.print(budgets)
         if report.compressed.get(profile.profile):
             console.print(compressed_front_table(report.compressed[profile.profile], profile.profile, metric))
+    if any(p.baselines for p in report.profiles):
+        console.print(Text(baselines_note(report)), soft_wrap=True)
     for profile in report.profiles:  # the answer, last, where it is read: * marks it in the front above
         console.print(Text(profile.verdict), soft_wrap=True)
+
+
+def baselines_note(report) -> str:
+    """How the lab's tools in the tables were fitted, and what they cost in time beside the search."""
+    tools = {r.tool: r for p in report.profiles for r in p.baselines}
+    fitted = "; ".join(f"{r.name}: {r.detail['fitted']}" for r in tools.values())
+    return (f"lab's tools (fitted in {report.baseline_seconds:.1f} s beside the search; --baselines chooses them): "
+            f"{fitted}")
 
 
 def compressed_front_table(rows: list[dict], profile: str, metric: str) -> Table:

@@ -33,13 +33,14 @@ class SpaceSurvey:
 
 def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles, *, samples: int = 100,
            shown: int = 5, seed: int = 0) -> SpaceSurvey:
-    """Sample `samples` configs, cost each on every profile (no training), keep `shown` as examples."""
+    """Sample `samples` configs, cost each on every profile (no training), keep the first `shown` that apply to
+    `sample_shape` as examples."""
     from edgeopt.cost.estimate import estimate_graph
 
     rng = np.random.default_rng(seed)
     fits = {p.name: 0 for p in profiles}
     examples = []
-    for index in range(samples):
+    for _ in range(samples):
         config = space.sample(rng)
         if applies(space, config, sample_shape) is not None:
             continue
@@ -49,7 +50,7 @@ def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, 
             est = estimate_graph(graph, profile)
             fits[profile.name] += est.fits
             costs[profile.name] = est.figures().to_dict()
-        if index < shown:
+        if len(examples) < shown:  # the first that apply
             examples.append({"config": config, "params": graph.params, "macs": graph.macs, "costs": costs})
     share = applicability(space, sample_shape)
     return SpaceSurvey(space.name, space.family, space.size(), samples,

@@ -15,6 +15,7 @@ from edgeopt.compression.pipeline import Pipeline, load_pipeline
 from edgeopt.models.reference import absolute_spec
 from edgeopt.report.files import write_report
 from edgeopt.report.search_report import SearchReport, build_report
+from edgeopt.report.tool_names import LAB_TOOLS
 from edgeopt.runner.coordinator import run_search
 from edgeopt.runner.slots import parse_gpus, parse_workers
 from edgeopt.search.settings import SearchProgress, SearchSettings, SettingsError
@@ -70,30 +71,34 @@ def search_settings(profiles=(), *, space: str = "cnn1d", data: str | os.PathLik
 
 def search_models(settings: SearchSettings, *, compress: Pipeline | str | os.PathLike | None = None,
                   report: bool = True, progress: Callable[[SearchProgress], None] | None = None,
-                  steps: Callable[[str], None] | None = None) -> SearchOutcome:
+                  steps: Callable[[str], None] | None = None, baselines: tuple[str, ...] = LAB_TOOLS) -> SearchOutcome:
     """Run (or resume) the search `settings` describe; with `compress` (a pipeline or its YAML, read before the
-    search so a bad one fails first), compress every profile's front; build the report, and with `report` write it
-    to RUN_DIR/report. `progress` gets the search's snapshots, `steps` the compression's steps."""
+    search so a bad one fails first), compress every profile's front; build the report with the lab's tools in
+    `baselines` beside the models, and with `report` write it to RUN_DIR/report. `progress` gets the search's
+    snapshots, `steps` the compression's steps."""
     pipeline = load_pipeline(compress) if isinstance(compress, (str, os.PathLike)) else compress
     store = run_search(settings, progress)
     if pipeline is not None:
         compress_front(store, settings.run_dir, pipeline, progress=steps, teacher=settings.teacher,
                        teacher_weights=settings.teacher_weights)
-    return report_outcome(settings, store, settings.run_dir / "report" if report else None, settings.run_dir)
+    return report_outcome(settings, store, settings.run_dir / "report" if report else None, settings.run_dir,
+                          baselines)
 
 
 def report_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
-               storage: str | None = None) -> SearchOutcome:
-    """The report of the search in `run_dir` (wherever it is now), written to `out` (default RUN_DIR/report)."""
+               storage: str | None = None, baselines: tuple[str, ...] = LAB_TOOLS) -> SearchOutcome:
+    """The report of the search in `run_dir` (wherever it is now), written to `out` (default RUN_DIR/report), with
+    the lab's tools in `baselines` fitted beside its models."""
     run_dir = Path(run_dir)
     out_dir = Path(out) if out else run_dir / "report"
     claim_folder(out_dir, "report", (run_dir / "study.db",))
-    return report_outcome(None, open_store(run_dir, storage), out_dir, run_dir)
+    return report_outcome(None, open_store(run_dir, storage), out_dir, run_dir, baselines)
 
 
 def report_outcome(settings: SearchSettings | None, store: Store, out_dir: Path | None,
-                   run_dir: Path) -> SearchOutcome:
+                   run_dir: Path, baselines: tuple[str, ...] = LAB_TOOLS) -> SearchOutcome:
     """The report of `store` with the run's compressed fronts (in `run_dir`), written to `out_dir` when given."""
-    result = dataclasses.replace(build_report(store), compressed=read_front_summary(run_dir).as_report())
+    result = dataclasses.replace(build_report(store, baselines=baselines),
+                                 compressed=read_front_summary(run_dir).as_report())
     html_path = write_report(result, out_dir, (run_dir / "study.db",)) if out_dir is not None else None
     return SearchOutcome(settings=settings, store=store, report=result, html_path=html_path)

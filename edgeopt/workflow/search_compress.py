@@ -76,7 +76,7 @@ def compress_front(store, run_dir: str | Path, pipeline: Pipeline,
     say = progress or (lambda text: None)
     run_dir = Path(run_dir)
     run = SearchRun.from_store(store)
-    report = build_report(store, evaluate_test=False)
+    report = build_report(store, evaluate_test=False, baselines=())
     teacher = load_source(teacher, teacher_weights) if teacher else None
     summary: dict[str, tuple[CompressedMember, ...]] = {}
     for profile, profile_report in zip(run.profiles, report.profiles):  # the report keeps the settings' order
