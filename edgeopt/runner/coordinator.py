@@ -238,7 +238,8 @@ class _Coordinator:
             return None
         first = min(queued, key=lambda t: (-len(t.rungs), t.number))  # the furthest along first, then the oldest
         key = self._pack_key(first)
-        mates = [] if first.number in self.solo or slot.max_pack == 1 else \
+        alone = first.number in self.solo or slot.max_pack == 1 or first.config.get("augment", "none") != "none"
+        mates = [] if alone else \
             [t for t in queued if t is not first and t.number not in self.solo and self._pack_key(t) == key]
         idle = sum(1 for s in self.slots if s.index not in self.busy)
         # Queued work is shared among the idle slots rather than packed into the first.

@@ -97,7 +97,8 @@ class WorkerState:
             data = self.data_for(work.specs[0].normalizer)
             if len({json_key(s.normalizer) for s in work.specs}) != 1:
                 raise ValueError("a pack of trials normalised in different ways")
-            if len(work.specs) == 1 or isinstance(data, FoldedData):
+            augmented = any(s.config.get("augment", "none") != "none" for s in work.specs)  # packs do not augment
+            if len(work.specs) == 1 or isinstance(data, FoldedData) or augmented:
                 return [self._alone(spec, data, work.target_epochs) for spec in work.specs]
             results = train_pack(work.specs, data, work.target_epochs)
             return [r if isinstance(r, RungResult) else Failure("training", str(r)) for r in results]

@@ -211,11 +211,13 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({
 
 TRAINING_DEFAULTS: Mapping[str, object] = MappingProxyType(
     {"lr": 0.01, "weight_decay": 0.0, "batch_size": 64, "optimizer": "adam", "epochs": 8, "lr_schedule": "cosine",
-     "class_weight": "none"})
+     "class_weight": "none", "augment": "none"})
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # balanced: each class's loss weighted by n / (classes * its count), so a rare positive class counts as much as the
 # rest (a choice for the search where recall of a rare class matters); none: every sample alike.
 CLASS_WEIGHTS = ("none", "balanced")
+# how training batches are augmented (edgeopt.train.augment); evaluation data never is
+AUGMENTATIONS = ("none", "jitter", "scale", "shift", "mixup")
 # cosine: the learning rate decays to 0 over the space's largest epoch budget, whatever rung a trial is trained to, so a
 # trial resumed rung by rung follows the same schedule as one trained straight through. constant: no decay.
 LR_SCHEDULES = ("cosine", "constant")

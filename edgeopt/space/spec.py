@@ -12,6 +12,7 @@
       epochs: 16                      # the largest training budget
       lr_schedule: cosine             # decay over that budget (default), or constant
       class_weight: [none, balanced]  # weight the loss by inverse class frequency (default none)
+      augment: [none, jitter, mixup]  # training batches (edgeopt.train.augment): jitter, scale, shift, mixup
       min_steps: 250                  # budget rules for small data (edgeopt.train.budget): one value each
       max_batch_share: 0.25
 """
@@ -32,8 +33,8 @@ from edgeopt.profiles.search_path import did_you_mean
 from edgeopt.profiles.yamldoc import locate, read_yaml
 from edgeopt.numbers import NumberError, read_number, short_repr
 from edgeopt.space.distributions import Choice, Distribution, FloatRange, Fixed, IntRange, from_json
-from edgeopt.space.families import (ACTIVATIONS, CLASS_WEIGHTS, FAMILIES, GLOBAL_POOLS, LR_SCHEDULES, NORMALIZATIONS,
-                                   OPTIMIZERS, TRAINING_DEFAULTS)
+from edgeopt.space.families import (ACTIVATIONS, AUGMENTATIONS, CLASS_WEIGHTS, FAMILIES, GLOBAL_POOLS, LR_SCHEDULES,
+                                   NORMALIZATIONS, OPTIMIZERS, TRAINING_DEFAULTS)
 
 
 class SpaceError(EdgeoptError):
@@ -55,6 +56,7 @@ _RULES: dict[str, tuple[type, tuple | None, float | None, float | None]] = {
     "class_weight": (str, CLASS_WEIGHTS, None, None),
     "normalization": (str, NORMALIZATIONS, None, None), "downsample": (int, None, 1, 4096),
     "dilation": (int, None, 1, 64), "global_pool": (str, GLOBAL_POOLS, None, None),
+    "augment": (str, AUGMENTATIONS, None, None),
 }
 BUDGET_RULES = ("min_steps", "max_batch_share")  # training keys that are one value per search, not a choice
 

@@ -18,6 +18,7 @@ from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import EdgeoptError
 from edgeopt.space.spec import SearchSpace
+from edgeopt.train.augment import augment, mixed_loss
 from edgeopt.train.budget import LEGACY_BUDGET, TrainingBudget
 from edgeopt.train.losses import distillation_loss
 from edgeopt.metrics import Metrics, classification_metrics
@@ -147,6 +148,7 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     require_teacher(spec, data)
     loss_sum, steps = 0.0, 0
     weight = class_weights(data.y_train, spec.num_classes) if spec.config.get("class_weight") == "balanced" else None
+    augmentation = spec.config.get("augment", "none")  # training batches only; evaluation sees the data as it is
     with torch.random.fork_rng(devices=[]):
         for epoch in range(done, target_epochs):
             torch.manual_seed(epoch_seed(spec, epoch))  # dropout and order depend on (seed, epoch) only
@@ -157,11 +159,16 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
                 for group in optimizer.param_groups:
                     group["lr"] = rate
                 index = order[first:first + batch]
-                logits = model(data.x_train[index])
-                if spec.distill is None:
-                    loss = F.cross_entropy(logits, data.y_train[index], weight=weight)
-                else:
-                    loss = distillation_loss(logits, data.y_train[index], data.teacher_logits[index], *spec.distill)
+                mixed = augment(data.x_train[index], augmentation)
+                logits = model(mixed.x)
+
+                def loss_of(partner, index=index, logits=logits):
+                    rows = index if partner is None else index[partner]
+                    if spec.distill is None:
+                        return F.cross_entropy(logits, data.y_train[rows], weight=weight)
+                    return distillation_loss(logits, data.y_train[rows], data.teacher_logits[rows], *spec.distill)
+
+                loss = mixed_loss(loss_of, mixed)
                 if not torch.isfinite(loss):
                     raise TrainingError(f"trial {spec.number}: loss became {loss.item()} at epoch {epoch + 1}")
                 optimizer.zero_grad(set_to_none=True)
