@@ -32,7 +32,8 @@ COMMANDS = {
     "profiles": ("edgeopt.cli.profiles", "profiles", "List, show and validate hardware profiles."),
     "report": ("edgeopt.cli.report", "report_cmd",
                "Tables, plots and an HTML page of a search: the Pareto front per profile, the best precision and "
-               "recall under size budgets, a linear baseline, and every trial as JSON and CSV."),
+               "recall under size budgets, the lab's own tools (logistic regression, trees, a forest, gradient "
+               "boosting) beside them, and every trial as JSON and CSV."),
     "search": ("edgeopt.cli.search", "search_cmd",
                "Find the models that fit the device(s) and what fitting costs in precision and recall."),
     "space": ("edgeopt.cli.space", "space", "Inspect search spaces."),
