@@ -24,8 +24,11 @@ from edgeopt.space.distributions import Choice, FloatRange, Fixed
 from edgeopt.space.families import FAMILIES
 from edgeopt.space.spec import SearchSpace, SpaceError
 
-# Choices whose smaller values make a smaller model; every other choice is enumerated for the smallest configurations.
-_SIZE_KEYS = ("depth", "width", "blocks", "channels", "channel_growth", "kernel_size", "expansion", "dropout")
+# Choices whose smaller values make a smaller model (dilation: the same cost, and the shortest reach applies to the
+# most series); every other choice is enumerated for the smallest configurations, except those that change no cost.
+_SIZE_KEYS = ("depth", "width", "blocks", "channels", "channel_growth", "kernel_size", "expansion", "dropout",
+              "dilation")
+_COSTLESS_KEYS = ("normalization",)  # done before the model: the same model whatever it is
 _ENUMERATION_LIMIT = 200_000
 
 
@@ -85,7 +88,7 @@ def smallest_configs(space: SearchSpace) -> list[dict]:
     for key, dist in space.distributions.items():
         if isinstance(dist, Fixed):
             fixed[key] = dist.value
-        elif key in _SIZE_KEYS or key not in space.architecture:
+        elif key in _SIZE_KEYS or key in _COSTLESS_KEYS or key not in space.architecture:
             fixed[key] = dist.low if isinstance(dist, FloatRange) else min(dist.values) if key in _SIZE_KEYS \
                 else dist.values[0]
         else:

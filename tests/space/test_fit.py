@@ -52,14 +52,16 @@ def test_a_config_applies_exactly_when_its_module_takes_the_samples(family, seed
 
 def test_the_share_that_applies_is_exact_and_names_why_the_others_do_not():
     space = load_space("cnn1d")
-    assert applicability(space, (1, 256)).share == 1.0
+    assert applicability(space, (1, 1344)).share > 0.95  # PLAID's longest: only the most shrunk and dilated refused
     short = applicability(space, (12, 24))  # japanese-vowels-like: 24 steps
-    assert 0 < short.share < 1
-    assert {why for why, _ in short.reasons} == {"a kernel longer than the series"}
-    assert {why for why, _ in applicability(space, (1, 3)).reasons} == {"pooling takes the series below length 1",
+    assert 0 < short.share < applicability(space, (1, 256)).share < 1
+    assert {why for why, _ in short.reasons} == {"a kernel longer than the series", "pooling takes the series below "
+                                                 "length 1", "a dilated kernel longer than the series"}
+    assert {why for why, _ in applicability(space, (1, 3)).reasons} >= {"pooling takes the series below length 1",
                                                                        "a kernel longer than the series"}
     counts = dict(short.reasons)
-    assert short.share == pytest.approx(1 - sum(counts.values()) / (3 * 4 * 3 * 2))  # blocks x kernel x stride x pool
+    # over blocks x kernel x stride x pooling x downsample x dilation
+    assert short.share == pytest.approx(1 - sum(counts.values()) / (3 * 4 * 3 * 2 * 4 * 2))
     assert applicability(load_space("mlp"), (1, 2)).share == 1.0
 
 
@@ -75,8 +77,9 @@ def test_smallest_configs_take_every_size_choice_at_its_least():
     assert {c["channels"] for c in configs} == {2} and {c["blocks"] for c in configs} == {1}
     assert {c["kernel_size"] for c in configs} == {3}
     assert {c["stride"] for c in configs} == {1, 2, 4} and {c["separable"] for c in configs} == {False, True}
-    assert len(configs) == math.prod(len(space.architecture[k].values)
-                                     for k in ("stride", "pooling", "separable", "activation"))
+    assert {c["dilation"] for c in configs} == {1} and {c["normalization"] for c in configs} == {"channel"}
+    assert len(configs) == math.prod(len(space.architecture[k].values) for k in (
+        "stride", "pooling", "separable", "activation", "downsample", "global_pool"))
 
 
 def test_no_configuration_that_fits_is_said_before_training_with_the_smallest_cost():

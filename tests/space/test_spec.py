@@ -18,13 +18,18 @@ def test_shipped_spaces_load_sample_and_build(name):
     space = load_space(name)
     assert space.family == name
     rng = np.random.default_rng(0)
-    for _ in range(5):
+    built = 0
+    for _ in range(12):
         config = space.sample(rng)
         assert set(config) == set(FAMILIES[name].defaults) | set(TRAINING_DEFAULTS)
         assert config["lr_schedule"] == "cosine"
+        if FAMILIES[name].check(config, SHAPES[name]) is not None:  # refused before building (tests/space/test_fit)
+            continue
         model = space.build(config, SHAPES[name], 3)
         out = model.eval()(torch.zeros(2, *SHAPES[name]))
         assert out.shape == (2, 3)
+        built += 1
+    assert built >= 4
 
 
 def test_distributions_round_trip_through_json():
@@ -91,6 +96,16 @@ def test_parsing_choices_ranges_and_fixed(tmp_path):
     ("family: cnn1d\narchitecture:\n  channels: 1000000000\n", ["architecture.channels", "above 65536"]),
     ("family: mlp\narchitecture:\n  width: " + "9" * 300 + "\n", ["architecture.width", "too large"]),
     ("family: mlp\nsearch: {}\n", [":2:", "search", "unknown key"]),
+    # issue 28's keys: cnn1d's only, each bounded or from its list
+    ("family: mlp\narchitecture:\n  dilation: [1, 2]\n", ["architecture.dilation", "unknown key"]),
+    ("family: cnn1d\narchitecture:\n  downsample: 0\n", ["architecture.downsample", "below 1"]),
+    ("family: cnn1d\narchitecture:\n  dilation: [1, 100]\n", ["architecture.dilation.1", "above 64"]),
+    ("family: cnn1d\narchitecture:\n  global_pool: median\n", ["architecture.global_pool", "'median'",
+                                                                "avg, max, avgmax"]),
+    ("family: cnn1d\narchitecture:\n  normalization: [series, robust]\n", ["architecture.normalization.1",
+                                                                            "channel, series"]),
+    ("family: mlp\ntraining:\n  augment: [none, cutout]\n", ["training.augment.1", "'cutout'",
+                                                              "none, jitter, scale, shift, mixup"]),
     ("family: [mlp\n", ["invalid YAML"]),
 ])
 def test_bad_spaces_name_file_line_and_field(tmp_path, text, fragments):
