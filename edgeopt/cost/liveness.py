@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgeopt.graph.ir import Graph
-from edgeopt.graph.ops import UNARY_ELEMENTWISE, VIEW_OPS
+from edgeopt.graph.ops import UNARY_ELEMENTWISE, VIEW_OPS, Op
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ def liveness(graph: Graph, bytes_per_element: float) -> Liveness:
         if layer.op not in VIEW_OPS and layer.inputs and base[layer.output] == base.get(layer.inputs[0])
     )
 
+    # A compare whose result is counted (the rocket family's proportion of positive values) is computed position by
+    # position: the layer it compares is never stored, only the counts (as the C export runs it).
+    counted = _counted(graph, base)
     size: dict[str, float] = {}
     birth: dict[str, int] = {}
     death: dict[str, int] = {}
@@ -34,7 +37,7 @@ def liveness(graph: Graph, bytes_per_element: float) -> Liveness:
     for i, layer in enumerate(graph.layers):
         buffer = base[layer.output]
         numel = graph.tensors[layer.output].numel if layer.output in graph.tensors else 0
-        size[buffer] = max(size.get(buffer, 0.0), numel * bytes_per_element)
+        size[buffer] = 0.0 if buffer in counted else max(size.get(buffer, 0.0), numel * bytes_per_element)
         birth.setdefault(buffer, i)
         death[buffer] = max(death.get(buffer, i), i)
         for name in layer.inputs:
@@ -48,6 +51,25 @@ def liveness(graph: Graph, bytes_per_element: float) -> Liveness:
     live = tuple(sum(size[b] for b in size if birth[b] <= step <= death[b]) for step in steps)
     peak_index = max(range(len(live)), key=live.__getitem__)
     return Liveness(live[peak_index], peak_index - 1, live[1:], in_place)
+
+
+def _counted(graph: Graph, base: dict[str, str]) -> set[str]:
+    """Buffers holding a compare (STEP) that only global average pools read: counted as computed, never stored."""
+    by_name = {layer.output: layer for layer in graph.layers}
+    out = set()
+    for layer in graph.layers:
+        if layer.op is not Op.STEP:
+            continue
+        buffer = base[layer.output]
+        members = [t for t, b in base.items() if b == buffer]
+        readers = [by_name[r] for t in members for r in _reader_outputs(graph, t) if base.get(r) != buffer]
+        if readers and all(r.op is Op.GLOBAL_AVGPOOL for r in readers) and not set(members) & set(graph.outputs):
+            out.add(buffer)
+    return out
+
+
+def _reader_outputs(graph: Graph, tensor: str) -> list[str]:
+    return [layer.output for layer in graph.layers if tensor in layer.inputs]
 
 
 def _buffers(graph: Graph) -> dict[str, str]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from edgeopt.escape import c_comment, c_name
 from edgeopt.intgrid.fixedpoint import pack
+from edgeopt.graph.kernels import masks
 from edgeopt.intgrid.program import SKIP_BITS, IntLayer, IntProgram, tanh_table
 
 ALIGN = 4
@@ -76,7 +77,7 @@ RUNTIME = r"""
 typedef struct {
     int16_t in_c, in_h, in_w, out_c, conv_h, conv_w, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l, groups;
     int16_t pool, p_h, p_w, ps_h, ps_w, out_h, out_w, in_bits, out_bits;
-    int16_t global_pool;  /* 0 none, 1 mean, 2 max, 3 mean and max (outputs 2 oc and 2 oc + 1) */
+    int16_t global_pool;  /* 0 none, 1 mean, 2 max, 3 mean and max (outputs 2 oc and 2 oc + 1), 4 count of v > 0 */
     int32_t in_zp, out_zp, out_min, out_max;
     int16_t relu;  /* clamp the accumulators at 0 (ReLU, ReLU6) */
     int32_t ceiling;  /* an upper activation bound in output steps (a packed multiplier) before averaging; 0: none */
@@ -88,6 +89,8 @@ typedef struct {
     const int32_t *res_requant;  /* a residual's int16 copy to the accumulators' scale; NULL: no residual */
     const int8_t *weights;
     const int32_t *bias, *requant;  /* bias: NULL when the layer has none */
+    const uint8_t *gen;  /* generated kernels: per output channel its input channel and kernel index; NULL: stored */
+    int16_t gen_high, gen_low;  /* a generated kernel's weight at its three taps, and at the other six */
 } PREFIX_layer;
 
 /* round(v / 2^n), half away from zero; shifts only non-negative values (no implementation-defined behaviour) */
@@ -165,11 +168,37 @@ static ACC NAME(const PREFIX_layer *l, const T *in, int oc, int y, int x) { \
 PREFIX_DOT(PREFIX_dot8, int8_t, int32_t)
 PREFIX_DOT(PREFIX_dot16, int16_t, int64_t)
 
+#ifdef PREFIX_GENERATED
+/* A generated kernel's dot product (1-D): the weights are gen_high at the kernel's three taps (PREFIX_masks) and
+ * gen_low at the other six, on the one input channel the output reads. */
+#define PREFIX_GEN(NAME, T, ACC) \
+static ACC NAME(const PREFIX_layer *l, const T *in, int oc, int x) { \
+    unsigned mask = PREFIX_masks[l->gen[2 * oc + 1]]; \
+    const T *row = in + (int32_t)l->gen[2 * oc] * l->in_w; \
+    int x0 = x * l->s_w - l->pad_l, j; \
+    int j0 = x0 < 0 ? (-x0 + l->d_w - 1) / l->d_w : 0, j1 = (l->in_w - x0 + l->d_w - 1) / l->d_w; \
+    ACC acc = 0; \
+    if (j1 > l->k_w) j1 = l->k_w; \
+    row += x0 + j0 * l->d_w;  /* in bounds: x0 + j0 d_w >= 0 */ \
+    for (j = j0; j < j1; j++, row += l->d_w) \
+        acc += (ACC)((mask >> j) & 1u ? l->gen_high : l->gen_low) * ((int32_t)*row - l->in_zp); \
+    return acc; \
+}
+PREFIX_GEN(PREFIX_gen8, int8_t, int32_t)
+PREFIX_GEN(PREFIX_gen16, int16_t, int64_t)
+#endif
+
 /* the accumulator of output (oc, y, x) with bias and residual, clamped as the activation says (0 and high) */
 static int64_t PREFIX_acc(const PREFIX_layer *l, const void *in, const int16_t *res, int oc, int y, int x,
                           int64_t high) {
-    int64_t acc = l->in_bits == 8 ? PREFIX_dot8(l, (const int8_t *)in, oc, y, x)
-                                  : PREFIX_dot16(l, (const int16_t *)in, oc, y, x);
+    int64_t acc;
+#ifdef PREFIX_GENERATED
+    if (l->gen)
+        acc = l->in_bits == 8 ? PREFIX_gen8(l, (const int8_t *)in, oc, x) : PREFIX_gen16(l, (const int16_t *)in, oc, x);
+    else
+#endif
+    acc = l->in_bits == 8 ? PREFIX_dot8(l, (const int8_t *)in, oc, y, x)
+                          : PREFIX_dot16(l, (const int16_t *)in, oc, y, x);
     if (l->bias) acc += l->bias[oc];
     if (l->res_requant) acc += PREFIX_scale(res[((int32_t)oc * l->conv_h + y) * l->conv_w + x], l->res_requant[oc]);
     return l->relu && acc < 0 ? 0 : acc > high ? high : acc;
@@ -217,13 +246,14 @@ static void PREFIX_layer_run(const PREFIX_layer *l, const void *in, const int16_
                     PREFIX_store(l, v, requant, ((int32_t)oc * l->out_h + y) * l->out_w + x, out, copy);
                     continue;
                 }
-                sum += v;
+                sum += l->global_pool == 4 ? v > 0 : v;
                 if ((y == 0 && x == 0) || v > best) best = v;
             }
         }
         if (!l->global_pool) continue;
         mean = PREFIX_round_div(sum, (int64_t)l->out_h * l->out_w);
-        if (l->global_pool == 1) PREFIX_store(l, mean, requant, oc, out, copy);
+        if (l->global_pool == 4) PREFIX_store(l, sum, requant, oc, out, copy);
+        else if (l->global_pool == 1) PREFIX_store(l, mean, requant, oc, out, copy);
         else if (l->global_pool == 2) PREFIX_store(l, best, requant, oc, out, copy);
         else {
             PREFIX_store(l, mean, requant, 2 * oc, out, copy);
@@ -273,6 +303,7 @@ int {name}_run(const {name}_input_t *input, int32_t *logits, uint8_t *arena);
              "#ifndef EDGEOPT_WEIGHTS_SECTION",
              "#define EDGEOPT_WEIGHTS_SECTION /* e.g. __attribute__((section(\".rodata.model\"))) */",
              "#endif",
+             *_generated_table(program, name),
              RUNTIME.replace("PREFIX", name).replace("SKIP_BITS", str(SKIP_BITS))]
     if any(layer.nonlinear is not None and layer.nonlinear.kind == "tanh" for layer in program.layers):
         parts.append(_array("int16_t", f"{name}_tanh", tanh_table()))
@@ -317,19 +348,29 @@ def _array(ctype: str, symbol: str, values, section: bool = True) -> str:
             + ",\n    ".join(lines) + "\n};")
 
 
+def _generated_table(program: IntProgram, name: str) -> list[str]:
+    """The generated kernels' masks (the runtime's, like its code), where a layer generates its kernels."""
+    if not any(layer.generated is not None for layer in program.layers):
+        return []
+    return [f"#define {name}_GENERATED 1", "/* bit j: tap j of the kernel weighs gen_high, else gen_low */",
+            _array("uint16_t", f"{name}_masks", masks(), section=False)]
+
+
 def _layer_arrays(name: str, index: int, layer: IntLayer) -> str:
     p = f"{name}_l{index}"
     optional = [_array("int32_t", f"{p}_bias", layer.bias)] if layer.bias is not None else []
+    if layer.generated is not None:
+        optional.append(_array("uint8_t", f"{p}_gen", layer.generated))
     if layer.residual is not None:
         optional.append(_array("int32_t", f"{p}_res_requant", pack(layer.residual.multiplier, layer.residual.shift)))
     return "\n".join([f"/* layer {index}: {c_comment(layer.name)} ({layer.kind}) */",
-                      _array("int8_t", f"{p}_weights", layer.weights),
+                      *([_array("int8_t", f"{p}_weights", layer.weights)] if layer.generated is None else []),
                       *optional,
                       _array("int32_t", f"{p}_requant", pack(layer.multiplier, layer.shift)[:layer.requant_words]),
                       ""])
 
 
-GLOBAL_CODES = {None: 0, "avg": 1, "max": 2, "avgmax": 3}
+GLOBAL_CODES = {None: 0, "avg": 1, "max": 2, "avgmax": 3, "ppv": 4}
 
 
 def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
@@ -356,5 +397,8 @@ def _layer_struct(name: str, index: int, layer: IntLayer) -> str:
     fields += [int(layer.requant_words == 1), int(layer.skip16),
                f"{p}_res_requant" if layer.residual is not None else "0"]
     bias = f"{p}_bias" if layer.bias is not None else "0"
+    weights = f"{p}_weights" if layer.generated is None else "0"
+    gen = f"{p}_gen, {layer.generated_levels[0]}, {layer.generated_levels[1]}" if layer.generated is not None \
+        else "0, 0, 0"
     return (f"    {{{', '.join(map(str, fields))},\n"
-            f"     {p}_weights, {bias}, {p}_requant}},")
+            f"     {weights}, {bias}, {p}_requant, {gen}}},")

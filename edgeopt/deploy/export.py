@@ -35,7 +35,7 @@ class ExportError(EdgeoptError):
 
 
 # how a manifest's ops name the global poolings ("global_average" as before max joined them)
-GLOBAL_NAMES = {"avg": "average", "max": "max", "avgmax": "average_max"}
+GLOBAL_NAMES = {"avg": "average", "max": "max", "avgmax": "average_max", "ppv": "positive_share"}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,17 +17,19 @@ from edgeopt.deploy.lower_values import Acc, Const, Dequantized, Input, Joined, 
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, WIDE_ACC_LIMIT, quantize_multiplier
 from edgeopt.intgrid.grid import bits_range
+from edgeopt.graph.kernels import generated_kernels
 from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Residual
 
 # what an op's handler (`_Lowering._<OpType>`) covers, where it is less than the whole ONNX op
 SUPPORT_NOTES = {"Conv": "incl. depthwise/grouped, dilated", "Add": "residual",
                  "Concat": "layer outputs, channels; a layer's global mean and max", "Clip": "ReLU6",
-                 "ReduceMean": "global", "ReduceMax": "global", "QuantizeLinear": "int8 or int16 activations",
+                 "ReduceMean": "global; after Greater a proportion of positive values", "ReduceMax": "global",
+                 "Greater": "x > 0", "Cast": "of Greater", "QuantizeLinear": "int8 or int16 activations",
                  "DequantizeLinear": "int8 or int16 activations"}
 ACTIVATION_BITS = {np.dtype(np.int8): 8, np.dtype(np.int16): 16}
 # ops on accumulators that act per channel: after a concatenation they apply to each part
 PER_PART = ("Relu", "Clip", "Tanh", "HardSwish", "MaxPool", "AveragePool", "GlobalAveragePool", "ReduceMean",
-            "GlobalMaxPool", "ReduceMax")
+            "GlobalMaxPool", "ReduceMax", "Greater", "Cast")
 
 
 def supported_ops() -> tuple[str, ...]:
@@ -259,6 +261,8 @@ class _Lowering(ShapeOps):
         layer = self._weighted(node, x.of, weights, w, (c, h, wd), (weights.shape[0], oh, ow), kernel, stride,
                                begin, int(a.get("group", 1)), "conv")
         layer["dilation"] = dilation
+        found = generated_kernels(layer["weights"]) if layer["groups"] == 1 else None
+        layer["generated"] = None if found is None else (found[0], tuple(int(v) for v in found[1]))
         out_shape = (weights.shape[0], ow) if rank == 1 else (weights.shape[0], oh, ow)
         return Acc(out_shape, layer)
 
@@ -320,7 +324,8 @@ class _Lowering(ShapeOps):
                 "bias": (bias << bias_shift).astype(np.int32) if has_bias else None, "input_zero_point": x.zero_point,
                 "input_bits": x.bits, "limit": limit,
                 "relu": False, "act_high": math.inf, "nonlinear": None,
-                "pool": None, "global_pool": None, "scales": scales, "spatial": conv_shape[1:], "dilation": (1, 1)}
+                "pool": None, "global_pool": None, "scales": scales, "spatial": conv_shape[1:], "dilation": (1, 1),
+                "step": False}
 
     # -- on accumulators
 
@@ -351,9 +356,10 @@ class _Lowering(ShapeOps):
         return float(np.asarray(self.consts[node.input[index]]).reshape(-1)[0])
 
     def _before_pooling(self, node, value: Acc) -> None:
-        if value.parts["pool"] is not None or value.parts["global_pool"] or value.parts["nonlinear"]:
-            raise self.fail(node, "an activation after pooling or after tanh/hardswish is not supported by the C "
-                                  "export")
+        if value.parts["pool"] is not None or value.parts["global_pool"] or value.parts["nonlinear"] \
+                or value.parts["step"]:
+            raise self.fail(node, "an activation after pooling, a compare or tanh/hardswish is not supported by the "
+                                  "C export")
 
     def _Add(self, node):
         a, b = self.arg(node, 0), self.arg(node, 1)
@@ -381,6 +387,24 @@ class _Lowering(ShapeOps):
                                      np.array([n for _, n in fixed], np.int64))
         return body
 
+    def _Greater(self, node):
+        """x > 0 on a layer's accumulators (bias included): the step whose mean over positions is a proportion of
+        positive values (the rocket family's features)."""
+        value = self.acc(node)
+        self._before_pooling(node, value)
+        if value.parts["relu"] or value.parts["act_high"] < math.inf:
+            raise self.fail(node, "a compare after a clamp is not supported by the C export")
+        if node.input[1] not in self.consts or np.any(np.asarray(self.consts[node.input[1]]) != 0):
+            raise self.fail(node, "the C export compares a layer's output with 0 only (x > 0)")
+        value.parts["step"] = True
+        return value
+
+    def _Cast(self, node):
+        value = self.arg(node, 0)
+        if not isinstance(value, Acc) or not value.parts["step"]:
+            raise self.fail(node, "the C export casts only a compare's result (x > 0) to a number")
+        return value
+
     def _Tanh(self, node):
         return self._nonlinear(node, "tanh")
 
@@ -404,6 +428,8 @@ class _Lowering(ShapeOps):
             raise ModelError(f"{self.path}: the output of {parts['name']} is used twice; branches other than "
                              "residual adds (concatenations, two heads) are not supported by the C export yet")
         multipliers = parts["scales"] / out_scale
+        if parts["global_pool"] == "ppv":  # a count of positions, 0..H*W, for a proportion in [0, 1]
+            multipliers = np.full_like(parts["scales"], 1.0 / (math.prod(parts["conv_shape"][1:]) * out_scale))
         kind, special, ceiling = parts["nonlinear"], None, None
         try:
             if parts["act_high"] < math.inf:
@@ -443,7 +469,9 @@ class _Lowering(ShapeOps):
                         parts["pool"], parts["global_pool"],
                         np.array([m for m, _ in fixed], np.int32), np.array([n for _, n in fixed], np.int32),
                         zero_point, low, high, bits, parts["source"], parts["residual"], skip16,
-                        parts["input_bits"], dilation=parts["dilation"])
+                        parts["input_bits"], dilation=parts["dilation"],
+                        generated=None if parts.get("generated") is None else parts["generated"][0],
+                        generated_levels=(0, 0) if parts.get("generated") is None else parts["generated"][1])
 
 
 def _concatenated(node, lowering: _Lowering, shapes: list[tuple[int, ...]]) -> tuple[int, ...]:

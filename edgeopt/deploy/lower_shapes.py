@@ -22,8 +22,8 @@ class ShapeOps:
         a = self.attrs(node)
         if value.parts["nonlinear"]:
             raise self.fail(node, f"pooling after {value.parts['nonlinear']} is not supported by the C export")
-        if value.parts["pool"] is not None or value.parts["global_pool"]:
-            raise self.fail(node, "a second pooling in one layer is not supported by the C export")
+        if value.parts["pool"] is not None or value.parts["global_pool"] or value.parts["step"]:
+            raise self.fail(node, "a second pooling, or pooling after a compare, is not supported by the C export")
         if any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1])) \
                 or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
             raise self.fail(node, "padded, dilated or ceil-mode pooling is not supported by the C export")
@@ -39,14 +39,15 @@ class ShapeOps:
 
     def _GlobalAveragePool(self, node):
         value = self.acc(node)
-        return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1), "avg")
+        kind = "ppv" if value.parts["step"] else "avg"
+        return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1), kind)
 
     def _GlobalMaxPool(self, node):
         value = self.acc(node)
         return self._global(node, value, tuple(value.shape[:1]) + (1,) * (len(value.shape) - 1), "max")
 
     def _ReduceMean(self, node):
-        return self._reduce(node, "avg")
+        return self._reduce(node, "ppv" if self.acc(node).parts["step"] else "avg")
 
     def _ReduceMax(self, node):
         return self._reduce(node, "max")
@@ -73,6 +74,8 @@ class ShapeOps:
                                   "export")
         if value.parts["global_pool"]:
             raise self.fail(node, "a second global pooling in one layer")
+        if value.parts["step"] and kind != "ppv":
+            raise self.fail(node, "the C export averages a compare (x > 0) over positions, nothing else")
         if "quantized_as" in value.parts:
             raise self.fail(node, "global pooling of a layer's requantized output; the C export pools accumulators")
         parts = dict(value.parts, global_pool=kind, spatial=(1, 1), pooled_from=id(value.parts))

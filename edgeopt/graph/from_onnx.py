@@ -13,6 +13,7 @@ from pathlib import Path
 from edgeopt.errors import ModelError
 from edgeopt.graph import layers as L
 from edgeopt.graph.ir import Graph, Layer, Tensor
+from edgeopt.graph.kernels import generated_kernels
 from edgeopt.graph.model_spec import normalise_input_shapes
 from edgeopt.graph.ops import Op
 
@@ -30,6 +31,7 @@ _SIMPLE_OPS: dict[str, Op] = {
     "Softmax": Op.SOFTMAX,
     "LogSoftmax": Op.SOFTMAX, "BatchNormalization": Op.BATCHNORM, "QuantizeLinear": Op.QUANTIZE,
     "DequantizeLinear": Op.DEQUANTIZE, "ReduceMean": Op.GLOBAL_AVGPOOL, "ReduceMax": Op.GLOBAL_MAXPOOL,
+    "Greater": Op.STEP,
 }
 # Nodes that only compute shapes or constants; they never touch an activation.
 _SHAPE_OPS = {"Shape", "Size", "Constant", "ConstantOfShape", "Range"}
@@ -264,9 +266,13 @@ class _OnnxMapper:
             w = dims[node.input[1]]
             groups = attrs["group"].i if "group" in attrs else 1
             has_bias = len(node.input) > 2 and bool(node.input[2])
-            return L.conv(name, acts, output, op_type, in_channels=w[1] * groups, out_channels=w[0],
-                          kernel=w[2:], groups=groups, bias=has_bias, out_shape=out_shape,
-                          weight_format=weight_format)
+            layer = L.conv(name, acts, output, op_type, in_channels=w[1] * groups, out_channels=w[0],
+                           kernel=w[2:], groups=groups, bias=has_bias, out_shape=out_shape,
+                           weight_format=weight_format)
+            tensor = dict(weights).get(node.input[1])
+            if groups == 1 and tensor is not None and generated_kernels(numpy_helper.to_array(tensor)) is not None:
+                return L.generated(layer, out_shape)  # the rocket family's: a device generates them
+            return layer
         if op_type == "Gemm" and len(node.input) > 1 and node.input[1] in dims:
             w = dims[node.input[1]]
             trans_b = "transB" in attrs and attrs["transB"].i

@@ -150,9 +150,12 @@ class _Mapper:
                                mod.weight)
         if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             self._take(mod.parameters())
-            return _with_zeros(L.conv(name, inputs, node.name, kind, in_channels=mod.in_channels,
-                                      out_channels=mod.out_channels, kernel=tuple(mod.kernel_size), groups=mod.groups,
-                                      bias=mod.bias is not None, out_shape=out_shape), mod.weight)
+            layer = L.conv(name, inputs, node.name, kind, in_channels=mod.in_channels, out_channels=mod.out_channels,
+                           kernel=tuple(mod.kernel_size), groups=mod.groups, bias=mod.bias is not None,
+                           out_shape=out_shape)
+            if getattr(mod, "generated_kernels", False):
+                return L.generated(layer, out_shape)
+            return _with_zeros(layer, mod.weight)
         simple_op = _MODULE_OPS.get(kind)
         if isinstance(mod, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)):
             is_avg = "Avg" in kind
@@ -289,6 +292,7 @@ def _function_table() -> dict:
         F.adaptive_avg_pool1d: Op.GLOBAL_AVGPOOL, F.adaptive_avg_pool2d: Op.GLOBAL_AVGPOOL,
         torch.mean: Op.GLOBAL_AVGPOOL, torch.amax: Op.GLOBAL_MAXPOOL,
         F.dropout: Op.IDENTITY, F.pad: Op.PAD, F.prelu: Op.LEAKY_RELU,
+        operator.gt: Op.STEP, torch.gt: Op.STEP,
     }
 
 
@@ -305,6 +309,7 @@ _METHOD_OPS: dict[str, Op] = {
     "squeeze": Op.RESHAPE, "unsqueeze": Op.RESHAPE, "contiguous": Op.IDENTITY, "permute": Op.TRANSPOSE,
     "transpose": Op.TRANSPOSE, "relu": Op.RELU, "relu_": Op.RELU, "sigmoid": Op.SIGMOID, "tanh": Op.TANH,
     "softmax": Op.SOFTMAX, "mean": Op.GLOBAL_AVGPOOL, "amax": Op.GLOBAL_MAXPOOL,
+    "gt": Op.STEP, "float": Op.IDENTITY, "to": Op.IDENTITY, "type_as": Op.IDENTITY,
 }
 
 

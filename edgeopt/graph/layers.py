@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from edgeopt.graph.ir import Layer, WeightMatrix
@@ -58,6 +59,14 @@ def conv(name: str, inputs: tuple[str, ...], output: str, source_op: str, *, in_
         # a pointwise convolution is a dense layer at each position: its innermost loop runs over the channels
         loop_length=fan_in if math.prod(kernel) == 1 else math.prod(kernel),
     )
+
+
+def generated(layer: Layer, out_shape: ShapeT) -> Layer:
+    """A convolution whose kernels are generated on the device, not stored (the rocket family): each output channel
+    reads one input channel, its kernel given by one stored index word (`other_params`); its bias is stored."""
+    taps = layer.loop_length
+    return dataclasses.replace(layer, weight_params=0, other_params=layer.out_channels, macs=_numel(out_shape) * taps,
+                               matrix=None)
 
 
 def matmul(name: str, inputs: tuple[str, ...], output: str, source_op: str, *, inner: int, out_shape: ShapeT) -> Layer:

@@ -22,6 +22,7 @@ class Op(str, Enum):
     SILU = "silu"
     HARDSWISH = "hardswish"
     HARDSIGMOID = "hardsigmoid"
+    STEP = "step"  # 1 where the input is above 0, else 0: a compare (the proportion of positive values counts it)
     ADD = "add"
     SUB = "sub"
     MUL = "mul"
@@ -48,7 +49,7 @@ class Op(str, Enum):
 MAC_OPS = frozenset({Op.DENSE, Op.MATMUL, Op.CONV1D, Op.CONV2D, Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D})
 DEPTHWISE_OPS = frozenset({Op.DEPTHWISE_CONV1D, Op.DEPTHWISE_CONV2D})  # each input channel its own group
 ACTIVATIONS = frozenset(
-    {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.HARDSWISH, Op.HARDSIGMOID}
+    {Op.RELU, Op.RELU6, Op.LEAKY_RELU, Op.SIGMOID, Op.TANH, Op.GELU, Op.SILU, Op.HARDSWISH, Op.HARDSIGMOID, Op.STEP}
 )
 # Ops a runtime can apply to a buffer in place when nothing else reads that buffer.
 UNARY_ELEMENTWISE = ACTIVATIONS | {Op.BATCHNORM}

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 POOLS = ("max", "avg")
-# over every position of each channel: the rounded mean, the max, or both side by side (mean then max, per channel)
-GLOBAL_POOLS = ("avg", "max", "avgmax")
+# over every position of each channel: the rounded mean, the max, both side by side (mean then max, per channel), or
+# the count of positive accumulators (bias included), a proportion of positive values once requantized
+GLOBAL_POOLS = ("avg", "max", "avgmax", "ppv")
 TANH_INPUT_SHIFT = 13  # tanh's int16 input grid: 2^-13, so +-4 (tanh(4) is within 7e-4 of 1)
 TANH_TABLE = 257  # tanh at -4 + i/32, in Q15, linearly interpolated on the low 8 bits of the int16 input
 
@@ -108,6 +109,11 @@ class IntLayer:
     target: int | None = None
     target_offset: int = 0
     dilation: tuple[int, int] = (1, 1)  # the convolution's, (height, width): taps dilation apart
+    # Kernels generated on the device, not stored (the rocket family): per output channel its input channel and its
+    # kernel's index (uint8 pairs), the taps `generated_levels` (high at the kernel's three taps, low elsewhere);
+    # `weights` holds the same integers for the reference. None: weights stored.
+    generated: np.ndarray | None = None
+    generated_levels: tuple[int, int] = (0, 0)
 
     @property
     def global_average(self) -> bool:
@@ -170,11 +176,13 @@ class IntProgram:
 
     @property
     def weight_bytes(self) -> int:
-        """Constant data as the C export stores it for this model: int8 weights; per output channel the requantization
+        """Constant data as the C export stores it for this model: int8 weights (two index bytes per output channel
+        where kernels are generated); per output channel the requantization
         (multiplier and shift packed in an int32; one for the layer where every channel has the same), and an int32
         bias where the layer has one. Not counted: the tanh table (514 B, shared by every layer and model) and the
-        layer descriptors, which are the runtime's, like its code."""
-        return sum(layer.weights.size + layer.requant_words * 4 + (4 * len(layer.bias) if layer.bias is not None
+        layer descriptors, which are the runtime's, like its code (as the 84 generated kernels' table, 168 B)."""
+        return sum((layer.weights.size if layer.generated is None else layer.generated.size)
+                   + layer.requant_words * 4 + (4 * len(layer.bias) if layer.bias is not None
                    else 0) + (4 * len(layer.multiplier) if layer.residual else 0) for layer in self.layers)
 
     def quantize_input(self, x: np.ndarray) -> np.ndarray:

@@ -87,7 +87,9 @@ def run_layer(layer: IntLayer, x: np.ndarray, skip: np.ndarray | None = None):
             acc = rounding_divide(windows.sum(axis=(4, 5)), kh * kw)
     view = (1, -1, 1, 1)
     m, n = layer.multiplier.reshape(view), layer.shift.reshape(view)
-    if layer.global_pool is not None:
+    if layer.global_pool == "ppv":
+        acc = (acc > 0).sum(axis=(2, 3), keepdims=True).astype(np.int64)
+    elif layer.global_pool is not None:
         mean = rounding_divide(acc.sum(axis=(2, 3), keepdims=True), acc.shape[2] * acc.shape[3])
         peak = acc.max(axis=(2, 3), keepdims=True)
         acc = mean if layer.global_pool == "avg" else peak if layer.global_pool == "max" else \

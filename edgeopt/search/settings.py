@@ -15,7 +15,8 @@ from edgeopt.numbers import NumberError, check_fields, short_repr
 
 SAMPLERS = ("random", "tpe", "nsga2")
 # the bundled example a family's models take when no data is given (by the rank of their samples)
-DEFAULT_EXAMPLE = {family: example_for_shape((1,) * rank) for family, rank in (("mlp", 2), ("cnn1d", 2), ("cnn2d", 3))}
+DEFAULT_EXAMPLE = {family: example_for_shape((1,) * rank)
+                   for family, rank in (("mlp", 2), ("cnn1d", 2), ("cnn2d", 3), ("rocket", 2))}
 BACKENDS = ("local", "ray")
 # What makes a run the run it is: stored with the study; a resume takes them from there and may not change them.
 IDENTITY = ("profiles", "data", "label_column", "sampler", "early_stopping", "min_epochs", "eta", "metric",

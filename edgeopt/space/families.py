@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from edgeopt.space import rocket
+
 ACTIVATIONS = ("relu", "relu6", "hardswish", "tanh", "sigmoid", "gelu")
 
 
@@ -22,6 +24,8 @@ class Family:
     # (config, sample_shape) -> why the architecture cannot take such samples, or None; arithmetic only, no torch
     check: Callable[[Mapping, tuple[int, ...]], str | None] = lambda config, sample_shape: None
     shape_keys: tuple[str, ...] = ()  # the architecture keys `check` reads
+    # fitted from the training data before the first epoch (rocket's thresholds): its trials train alone, not in packs
+    data_fitted: bool = False
 
 
 def _conv_out(size: int, kernel: int, stride: int, dilation: int = 1) -> int:
@@ -143,6 +147,12 @@ def _build_cnn1d(config, sample_shape, num_classes):
     return nn.Sequential(*layers)
 
 
+def _build_rocket(config, sample_shape, num_classes):
+    from edgeopt.space.rocket_model import build
+
+    return build(config, sample_shape, num_classes)
+
+
 def _build_cnn2d(config, sample_shape, num_classes):
     import torch
     from torch import nn
@@ -207,6 +217,10 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({
          "dropout": 0.0}), _build_cnn2d,
         "MobileNet-style inverted-residual blocks over small images (channels x height x width)",
         _check_cnn2d, ("blocks", "kernel_size", "stride")),
+    "rocket": Family("rocket", (1, 2), MappingProxyType(
+        {"features": 168, "dilations": 6, "normalization": "series"}), _build_rocket,
+        "MiniRocket's generated kernels (not stored) at several dilations, a fitted threshold and the proportion of "
+        "positive values per feature, a linear head", rocket.check, ("features", "dilations"), data_fitted=True),
 })
 
 TRAINING_DEFAULTS: Mapping[str, object] = MappingProxyType(

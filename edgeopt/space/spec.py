@@ -56,7 +56,7 @@ _RULES: dict[str, tuple[type, tuple | None, float | None, float | None]] = {
     "class_weight": (str, CLASS_WEIGHTS, None, None),
     "normalization": (str, NORMALIZATIONS, None, None), "downsample": (int, None, 1, 4096),
     "dilation": (int, None, 1, 64), "global_pool": (str, GLOBAL_POOLS, None, None),
-    "augment": (str, AUGMENTATIONS, None, None),
+    "augment": (str, AUGMENTATIONS, None, None), "features": (int, None, 1, 100_000), "dilations": (int, None, 1, 32),
 }
 BUDGET_RULES = ("min_steps", "max_batch_share")  # training keys that are one value per search, not a choice
 

@@ -142,6 +142,10 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     model = build_model(spec).to(data.device)
     optimizer = optimizer_for(model, spec.config)
     done = load_checkpoint(spec, model, optimizer, data.device)
+    if done == 0 and hasattr(model, "fit_from_data"):  # a family fitted from data (rocket's thresholds), seeded
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(spec.seed)
+            model.fit_from_data(data.x_train)
     n = len(data.y_train)
     plan = epoch_plan(spec, n, target_epochs)
     batch, steps_per_epoch, target_epochs = plan.batch, plan.steps_per_epoch, plan.target_epochs

@@ -50,6 +50,8 @@ CNN_RELU6_AVG = {"blocks": 2, "channels": 6, "channel_growth": 1.5, "kernel_size
                  "batch_size": 32, "optimizer": "adam", "epochs": 6}
 
 CNN_LONG = dict(CNN_RELU6_AVG, blocks=3, downsample=2, dilation=2, global_pool="avgmax")
+ROCKET = {"features": 63, "dilations": 4, "normalization": "channel", "lr": 0.02, "weight_decay": 0.0,
+          "batch_size": 32, "optimizer": "adam", "epochs": 6}
 
 
 def shared_dataset(name: str):

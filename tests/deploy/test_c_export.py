@@ -28,7 +28,8 @@ def _check_agreement(agreement, what):
     assert agreement.within_step_share >= 0.99, figures
 
 
-@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16", "branchy", "cnn1d_long"])
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16", "branchy", "cnn1d_long",
+                                  "rocket"])
 def test_c_matches_the_integer_reference_and_onnxruntime(qdq_models, tmp_path, name):
     path, x_test = qdq_models[name]
     record = export(path, "stm32f746", tmp_path / "c")
@@ -51,7 +52,8 @@ def test_ops_of_the_shipped_spaces_are_lowered(qdq_models):
                                                    layer.pool.kind == "avg") for layer in relu6.layers[:-1])
     assert any(layer.pool is not None and layer.pool.kind == "max" for layer in kinds["cnn1d"].layers)
     assert all(layer.kind == "dense" for layer in kinds["mlp"].layers)
-    assert all(any(layer.global_average for layer in p.layers) for n, p in kinds.items() if "mlp" not in n)
+    assert all(any(layer.global_average for layer in p.layers)
+               for n, p in kinds.items() if n not in ("mlp", "mlp_int16", "rocket"))
     long = kinds["cnn1d_long"].layers
     front = long[0]  # the weightless average by 2: one int8 weight of 127 per tap
     assert front.kernel == front.stride == (1, 2) and np.all(front.weights == 127)
@@ -59,6 +61,27 @@ def test_ops_of_the_shipped_spaces_are_lowered(qdq_models):
     pooled = [layer for layer in long if layer.global_pool]
     assert [layer.global_pool for layer in pooled] == ["avgmax"]
     assert pooled[0].out_shape[0] == 2 * pooled[0].conv_shape[0] and pooled[0].act_ceiling is not None
+    rocket = kinds["rocket"].layers
+    features = [layer for layer in rocket if layer.global_pool == "ppv"]
+    assert len(features) == 4 and rocket[-1].kind == "dense" and all(layer.target is not None for layer in features)
+    assert all(layer.generated is not None and layer.generated.size == 2 * layer.conv_shape[0] for layer in features)
+    assert {layer.generated_levels for layer in features} == {(127, -64)}  # 2 and -1, quantized per channel
+    assert [layer.dilation[1] for layer in features] == [1, 3, 10, 31]
+
+
+def test_generated_kernels_are_not_stored(qdq_models, tmp_path):
+    """The rocket model's kernels: two index bytes per feature in the C, generated at run time from 84 masks."""
+    path, x_test = qdq_models["rocket"]
+    record = export(path, "stm32f746", tmp_path / "c")
+    source = (tmp_path / "c" / "model.c").read_text()
+    program = lower_onnx(path)
+    assert "model_masks[84]" in source and "#define model_GENERATED 1" in source
+    assert source.count("_weights[") == 1  # the head's only
+    assert record.counted_weight_bytes == program.weight_bytes < sum(layer.weights.size for layer in program.layers)
+    assert "global_positive_share" in record.ops
+    plain, _ = qdq_models["cnn1d"]
+    export(plain, "stm32f746", tmp_path / "plain")
+    assert "model_masks[84]" not in (tmp_path / "plain" / "model.c").read_text()  # no table in other models
 
 
 def test_same_model_gives_byte_identical_files(qdq_models, tmp_path):

@@ -18,7 +18,8 @@ def exported(qdq_models, tmp_path_factory):
     require_tools(missing_tools())
     out = {}
     for name, profile in (("cnn1d", "stm32f746"), ("mlp", "stm32f746"), ("mlp_int16", "sequencer-fpga"),
-                          ("branchy", "stm32f746"), ("cnn1d_relu6_avg", "stm32f746")):
+                          ("branchy", "stm32f746"), ("cnn1d_relu6_avg", "stm32f746"), ("cnn1d_long", "stm32f746"),
+                          ("rocket", "stm32f746")):
         path, x_test = qdq_models[name]
         folder = tmp_path_factory.mktemp(name)
         out[name] = (export(path, profile, folder), lower_onnx(path).quantize_input(x_test))
@@ -26,7 +27,7 @@ def exported(qdq_models, tmp_path_factory):
 
 
 @pytest.mark.parametrize("cpu, samples", [("cortex-m4", 300), ("cortex-m7", 100)])
-@pytest.mark.parametrize("name", ["cnn1d", "mlp", "mlp_int16", "branchy", "cnn1d_relu6_avg"])
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "mlp_int16", "branchy", "cnn1d_relu6_avg", "cnn1d_long", "rocket"])
 def test_emulated_cortex_m_equals_the_host_build(exported, cpu, samples, name):
     record, q = exported[name]
     q = q[:samples]

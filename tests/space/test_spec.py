@@ -10,10 +10,10 @@ from edgeopt.space.distributions import Choice, FloatRange, IntRange
 from edgeopt.space.families import TRAINING_DEFAULTS
 from edgeopt.space.spec import SearchSpace
 
-SHAPES = {"mlp": (1, 64), "cnn1d": (1, 64), "cnn2d": (1, 12, 12)}
+SHAPES = {"mlp": (1, 64), "cnn1d": (1, 64), "cnn2d": (1, 12, 12), "rocket": (2, 64)}
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn1d", "cnn2d"])
+@pytest.mark.parametrize("name", ["mlp", "cnn1d", "cnn2d", "rocket"])
 def test_shipped_spaces_load_sample_and_build(name):
     space = load_space(name)
     assert space.family == name
@@ -74,7 +74,7 @@ def test_parsing_choices_ranges_and_fixed(tmp_path):
 
 
 @pytest.mark.parametrize("text, fragments", [
-    ("family: transformer\n", [":1:", "family", "unknown family 'transformer'", "mlp, cnn1d, cnn2d"]),
+    ("family: transformer\n", [":1:", "family", "unknown family 'transformer'", "mlp, cnn1d, cnn2d, rocket"]),
     ("family: mlp\narchitecture:\n  widht: [4]\n", [":3:", "architecture.widht", "did you mean 'width'"]),
     ("family: mlp\narchitecture:\n  width: []\n", [":3:", "architecture.width", "empty choice"]),
     ("family: mlp\narchitecture:\n  depth: {int: [5, 2]}\n", ["architecture.depth.int", "min 5 > max 2"]),
@@ -104,6 +104,10 @@ def test_parsing_choices_ranges_and_fixed(tmp_path):
                                                                 "avg, max, avgmax"]),
     ("family: cnn1d\narchitecture:\n  normalization: [series, robust]\n", ["architecture.normalization.1",
                                                                             "channel, series"]),
+    ("family: rocket\narchitecture:\n  features: 0\n", ["architecture.features", "below 1"]),
+    ("family: rocket\narchitecture:\n  dilations: [4, 64]\n", ["architecture.dilations.1", "above 32"]),
+    ("family: rocket\narchitecture:\n  channels: 4\n", ["architecture.channels", "unknown key",
+                                                         "features, dilations, normalization"]),
     ("family: mlp\ntraining:\n  augment: [none, cutout]\n", ["training.augment.1", "'cutout'",
                                                               "none, jitter, scale, shift, mixup"]),
     ("family: [mlp\n", ["invalid YAML"]),
