@@ -26,7 +26,8 @@ def test_student_learns_the_teacher(trained, make_ctx):
     ctx = make_ctx(teacher=trained.module)
     space = load_space("cnn1d")
     config = {**space.sample(np.random.default_rng(0)), "blocks": 2, "channels": 6, "kernel_size": 9, "stride": 2,
-              "separable": False, "dropout": 0.0, "pooling": "max", "activation": "relu", "channel_growth": 1.0}
+              "separable": False, "dropout": 0.0, "pooling": "max", "activation": "relu", "channel_growth": 1.0,
+              "downsample": 1, "dilation": 1, "global_pool": "avg", "normalization": "channel", "augment": "none"}
     student = space.build(config, ctx.sample_shape, 2, seed=1)
 
     def agreement(model):

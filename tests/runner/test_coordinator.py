@@ -168,16 +168,15 @@ def test_a_search_trains_on_the_gpu_by_default_and_its_models_run_on_the_cpu(tmp
     assert sum(len(rows) for rows in report.trials.values()) >= 4
 
 
-def test_each_trial_trains_and_is_stored_with_the_normalisation_its_config_chose(tmp_path):
+def test_each_trial_trains_and_is_stored_with_the_normalisation_its_config_chose(tmp_path, tiny_space):
     """`normalization: [channel, series]` is a search choice: trials of both kinds train in one search (in packs of
     one kind), each stored with its own normalizer, which its checkpoint carries to compression and export."""
     from edgeopt.models.source import load_source
 
-    from conftest import TINY
-
     space = tmp_path / "norm.yaml"
+    tiny = open(tiny_space).read()
     extra = "  normalization: [channel, series]\n  global_pool: [max, avgmax]\n  dilation: [1, 2]\n"
-    space.write_text(TINY.replace("  pooling: [max, avg]\n", "  pooling: [max, avg]\n" + extra))
+    space.write_text(tiny.replace("  pooling: [max, avg]\n", "  pooling: [max, avg]\n" + extra))
     store = run_search(settings(tmp_path, str(space), trials=8, workers=2, seed=3))
     trials = [t for t in store.trials() if t.rungs]
     kinds = {t.config["normalization"] for t in trials}
