@@ -4,6 +4,7 @@ metrics are computed here only."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from edgeopt.errors import EdgeoptError
@@ -119,8 +120,6 @@ class SearchReport:
 def build_report(store: Store, *, evaluate_test: bool = True, baselines: tuple[str, ...] = LAB_TOOLS) -> SearchReport:
     """Collect the report from the store; with `evaluate_test`, front members and budget winners are evaluated on
     the test split (loading their checkpoints weights-only); `baselines`: the lab tools to fit beside them."""
-    import time
-
     from edgeopt.search.run_record import SearchRun
 
     settings = store.settings
@@ -140,6 +139,7 @@ def build_report(store: Store, *, evaluate_test: bool = True, baselines: tuple[s
     tool_args = {"selection": selection, "positive_class": settings["positive_class"], "seed": settings["seed"]}
     tools = fit_lab_tools(dataset, baselines, **tool_args) if trials and baselines else ()
     ladder = tree_ladder(dataset, run.profiles, **tool_args) if trials and "tree" in baselines else ()
+    tools_s = time.perf_counter() - start
     for profile in run.profiles:
         limit = weight_limit_bytes(profile)
         costed = [t for t in trials if profile.name in t.costs]  # not those that cannot take the data's samples
@@ -172,7 +172,7 @@ def build_report(store: Store, *, evaluate_test: bool = True, baselines: tuple[s
               for row in (reports[0].front if reports else ())}
     return SearchReport(store.study.study_name, metric, settings, dataset.summary(), tuple(reports), rows_by_profile,
                         _hypervolume(trials, primary, metric, reports[0].limit_bytes if reports else 1.0, trivial),
-                        curves, trivial=trivial, baseline_seconds=time.perf_counter() - start)
+                        curves, trivial=trivial, baseline_seconds=tools_s)
 
 
 def pareto_members(trained: list, metric: str) -> list:

@@ -63,9 +63,9 @@ class Rocket(nn.Module):
         feature = 0
         for conv in self.convs:
             draws = torch.randint(len(x_train), (conv.out_channels,))
-            out = nn.functional.conv1d(x_train[draws], conv.weight, None, padding=conv.padding,
-                                       dilation=conv.dilation)  # (features, features, length): each its own series
-            own = out[torch.arange(conv.out_channels), torch.arange(conv.out_channels)]
+            series = x_train[draws].reshape(1, -1, x_train.shape[-1])  # feature i's series as channels i*C..(i+1)*C
+            own = nn.functional.conv1d(series, conv.weight, None, padding=conv.padding, dilation=conv.dilation,
+                                       groups=conv.out_channels)[0]  # (features, length): each on its own series
             quantiles = torch.tensor([((feature + i + 1) * GOLDEN) % 1 for i in range(conv.out_channels)],
                                      dtype=own.dtype)
             conv.bias.copy_(-torch.stack([torch.quantile(row, q) for row, q in zip(own, quantiles)]))
