@@ -111,7 +111,8 @@ def measure(report: dict, split, run_dir: Path) -> dict:
     tools = {b["tool"]: b["test_accuracy"] for b in p.get("baselines", [])
              if b["tool"] in LAB_TOOLS and b.get("test_accuracy") is not None}
     out = {"trained": sum(t["state"] != "infeasible" for t in trials.values()), "front": len(front),
-           "verdict": p["verdict"], "selection": report["settings"].get("selection"), "lab_tools": tools}
+           "verdict": p["verdict"], "selection": report["settings"].get("selection"), "lab_tools": tools,
+           "lab_tools_s": report.get("baseline_seconds")}
     if rec is None:
         return out | {"recommended": None}
     accuracy = {row["trial"]: row["test_accuracy"] for row in front + [rec]}
@@ -191,7 +192,9 @@ def main() -> None:
     print(f"\nbeats every lab tool on {wins} of {len(rows)} runs; gap to MiniRocket on the series sets: median "
           f"{statistics.median(gaps) if gaps else float('nan'):+.3f}, worst {min(gaps, default=float('nan')):+.3f}")
     for r in rows:
-        print(f"  {r['run']}: {r.get('verdict') or r.get('error')}")
+        spent = r.get("lab_tools_s")
+        print(f"  {r['run']}: {r.get('verdict') or r.get('error')}"
+              + (f" [lab tools fitted in {spent:.1f} s after the search]" if spent is not None else ""))
 
 
 if __name__ == "__main__":

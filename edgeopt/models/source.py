@@ -13,7 +13,7 @@ from pathlib import Path
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import ModelError
 from edgeopt.models.reference import CHECKPOINT, COMPRESSION, ELF, EXPORT, ONNX, PROGRAM, resolve_model
-from edgeopt.train.loop import TrialSpec, build_model, checkpoint_mismatch
+from edgeopt.train.loop import TrialSpec, build_model, checkpoint_mismatch, deployed_state
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def _checkpoint(path: Path, expected: TrialSpec | None) -> SourceModel:
         raise ModelError(f"{path}: not an edgeopt trial checkpoint ({type(exc).__name__}: {exc})") from None
     try:
         model = build_model(spec)
-        model.load_state_dict(state["model"])
+        model.load_state_dict(deployed_state(state))
     except Exception as exc:  # a checkpoint from another edgeopt version or edited by hand
         raise ModelError(f"{path}: the checkpoint's weights do not rebuild its model: {type(exc).__name__}: "
                          f"{str(exc).strip()[:200]}") from None

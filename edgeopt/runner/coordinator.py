@@ -23,8 +23,7 @@ from edgeopt.atomic import OutputError, cannot_write
 from edgeopt.cost.estimate import misfit
 from edgeopt.errors import EdgeoptError
 from edgeopt.runner.local import InlineBackend, ProcessBackend
-from edgeopt.runner.pack import choose_members, pack_key
-from edgeopt.space.families import FAMILIES
+from edgeopt.runner.pack import choose_members, pack_key, trains_alone
 from edgeopt.runner.ray_backend import require_ray
 from edgeopt.runner.slots import plan_slots
 from edgeopt.runner.time_budget import TrialBudget
@@ -239,8 +238,7 @@ class _Coordinator:
             return None
         first = min(queued, key=lambda t: (-len(t.rungs), t.number))  # the furthest along first, then the oldest
         key = self._pack_key(first)
-        alone = first.number in self.solo or slot.max_pack == 1 or first.config.get("augment", "none") != "none" \
-            or FAMILIES[self.space.family].data_fitted
+        alone = first.number in self.solo or slot.max_pack == 1 or trains_alone(self.space.family, first.config)
         mates = [] if alone else \
             [t for t in queued if t is not first and t.number not in self.solo and self._pack_key(t) == key]
         idle = sum(1 for s in self.slots if s.index not in self.busy)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from edgeopt.space.families import FAMILIES
 from edgeopt.train.loop import (DeviceData, TrainingError, TrialSpec, build_model, load_checkpoint, optimizer_for)
 
 T = TypeVar("T")
@@ -45,6 +46,13 @@ def pack_key(family: str, config: Mapping) -> tuple:
     if family == "cnn1d" and int(config["blocks"]) == 1:
         items = [(k, v) for k, v in items if k != "separable"]  # separable convs start at the second block
     return (family, *items)
+
+
+def trains_alone(family: str, config: Mapping) -> bool:
+    """Trials a pack cannot batch: augmented batches, early stopping (a validation pass a trial, its own kept
+    weights), and families fitted from the data before their first epoch (rocket)."""
+    return config.get("augment", "none") != "none" or bool(config.get("early_stop", False)) \
+        or FAMILIES[family].data_fitted
 
 
 def choose_members(first: T, candidates: Sequence[T], size: Callable[[T], int], max_pack: int,
@@ -356,4 +364,4 @@ class Pack:
                     own.copy_(self.buffers[name][k][:len(own)] if own.dim() else self.buffers[name][k])
 
 
-__all__ = ["PACK_EFFICIENCY", "PADDED", "PER_TRIAL", "Pack", "choose_members", "pack_key"]
+__all__ = ["PACK_EFFICIENCY", "PADDED", "PER_TRIAL", "Pack", "choose_members", "pack_key", "trains_alone"]

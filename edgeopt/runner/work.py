@@ -15,8 +15,8 @@ import numpy as np
 
 from edgeopt.data.dataset import Dataset
 from edgeopt.data.normalize import Normalizer
+from edgeopt.runner.pack import trains_alone
 from edgeopt.runner.pack_train import train_pack
-from edgeopt.space.families import FAMILIES
 from edgeopt.train.cv import FoldedData, Selection, train_cv
 from edgeopt.train.loop import DeviceData, RungResult, TrainingError, TrialSpec, train_trial
 
@@ -98,9 +98,8 @@ class WorkerState:
             data = self.data_for(work.specs[0].normalizer)
             if len({json_key(s.normalizer) for s in work.specs}) != 1:
                 raise ValueError("a pack of trials normalised in different ways")
-            augmented = any(s.config.get("augment", "none") != "none" for s in work.specs)  # packs do not augment
-            augmented = augmented or FAMILIES[work.specs[0].space["family"]].data_fitted  # nor fit from data
-            if len(work.specs) == 1 or isinstance(data, FoldedData) or augmented:
+            alone = any(trains_alone(s.space["family"], s.config) for s in work.specs)
+            if len(work.specs) == 1 or isinstance(data, FoldedData) or alone:
                 return [self._alone(spec, data, work.target_epochs) for spec in work.specs]
             results = train_pack(work.specs, data, work.target_epochs)
             return [r if isinstance(r, RungResult) else Failure("training", str(r)) for r in results]

@@ -225,7 +225,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({
 
 TRAINING_DEFAULTS: Mapping[str, object] = MappingProxyType(
     {"lr": 0.01, "weight_decay": 0.0, "batch_size": 64, "optimizer": "adam", "epochs": 8, "lr_schedule": "cosine",
-     "class_weight": "none", "augment": "none"})
+     "class_weight": "none", "augment": "none", "early_stop": False})
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # balanced: each class's loss weighted by n / (classes * its count), so a rare positive class counts as much as the
 # rest (a choice for the search where recall of a rare class matters); none: every sample alike.

@@ -13,6 +13,7 @@
       lr_schedule: cosine             # decay over that budget (default), or constant
       class_weight: [none, balanced]  # weight the loss by inverse class frequency (default none)
       augment: [none, jitter, mixup]  # training batches (edgeopt.train.augment): jitter, scale, shift, mixup
+      early_stop: [false, true]       # keep the epoch with the best validation loss (a CV refit: the folds' median)
       min_steps: 250                  # budget rules for small data (edgeopt.train.budget): one value each
       max_batch_share: 0.25
 """
@@ -57,6 +58,7 @@ _RULES: dict[str, tuple[type, tuple | None, float | None, float | None]] = {
     "normalization": (str, NORMALIZATIONS, None, None), "downsample": (int, None, 1, 4096),
     "dilation": (int, None, 1, 64), "global_pool": (str, GLOBAL_POOLS, None, None),
     "augment": (str, AUGMENTATIONS, None, None), "features": (int, None, 1, 100_000), "dilations": (int, None, 1, 32),
+    "early_stop": (bool, None, None, None),
 }
 BUDGET_RULES = ("min_steps", "max_batch_share")  # training keys that are one value per search, not a choice
 

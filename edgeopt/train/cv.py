@@ -117,7 +117,10 @@ def train_cv(spec: TrialSpec, data: FoldedData, target_epochs: int) -> RungResul
     """Train every fold model and the refit to `target_epochs`; metrics of the pooled out-of-fold predictions."""
     results = [train_trial(replace(spec, checkpoint=fold_checkpoint(spec.checkpoint, fold)), fold_data, target_epochs)
                for fold, fold_data in enumerate(data.folds)]
-    refit = train_trial(spec, data.whole, target_epochs)
+    kept = [r.kept_epoch for r in results if r.kept_epoch is not None]
+    # early stopping: the refit has no validation of its own, so it keeps the epoch the folds kept (their median)
+    refit_spec = replace(spec, keep_epoch=int(np.median(kept))) if kept else spec
+    refit = train_trial(refit_spec, data.whole, target_epochs)
     probs = np.zeros((len(data.y), spec.num_classes))
     for fold, result in enumerate(results):
         probs[data.assignment == fold] = result.probs

@@ -44,6 +44,7 @@ class TrialSpec:
     distill: tuple[float, float] | None = None  # (temperature, alpha): train against DeviceData.teacher_logits
     budget: dict | None = None  # TrainingBudget.to_dict(): batch cap and epoch scale; None: as sampled
     study: str | None = None  # the study's uid, written into the checkpoint; a checkpoint of another study is stale
+    keep_epoch: int | None = None  # a cross-validation refit: the epoch whose weights it keeps (the folds' median best)
 
     @property
     def training_budget(self) -> TrainingBudget:
@@ -58,6 +59,7 @@ class RungResult:
     seconds: float
     probs: np.ndarray | None = None  # class probabilities on the evaluation split (pooled across folds by CV)
     extra: dict | None = None  # further figures for the store (cross-validation: mean and spread over folds)
+    kept_epoch: int | None = None  # `early_stop`: the epoch whose weights the trial keeps (scored and deployed)
 
 
 class DeviceData:
@@ -142,6 +144,11 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     model = build_model(spec).to(data.device)
     optimizer = optimizer_for(model, spec.config)
     done = load_checkpoint(spec, model, optimizer, data.device)
+    # early stopping within the trial: the weights of its best epoch on validation are what it is scored and deployed
+    # with (training goes on from the latest, so a resumed trial follows the same schedule); a cross-validation refit,
+    # whose validation split is a token, keeps the folds' median best epoch instead
+    keep_best = bool(spec.config.get("early_stop", False)) and spec.keep_epoch is None
+    kept = kept_weights(spec, data.device) if done and (keep_best or spec.keep_epoch) else None
     if done == 0 and hasattr(model, "fit_from_data"):  # a family fitted from data (rocket's thresholds), seeded
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(spec.seed)
@@ -180,12 +187,43 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
                 optimizer.step()
                 loss_sum += loss.item()
                 steps += 1
+            if keep_best:
+                val_loss = predict(model, data.x_eval, data.y_eval)[1]
+                if kept is None or val_loss < kept["loss"]:
+                    kept = {"model": _copy_state(model), "epoch": epoch + 1, "loss": val_loss}
+            elif spec.keep_epoch == epoch + 1:
+                kept = {"model": _copy_state(model), "epoch": epoch + 1, "loss": math.nan}
     epochs = max(done, target_epochs)
-    save_checkpoint(spec, model, optimizer, epochs)
+    save_checkpoint(spec, model, optimizer, epochs, kept)
+    if kept is not None:
+        model.load_state_dict(kept["model"])  # scored as deployed; the checkpoint keeps the latest for training on
     probs, loss = predict(model, data.x_eval, data.y_eval)
     metrics = classification_metrics(data.y_eval.cpu().numpy(), probs, positive_class=spec.positive_class,
                                      loss=loss)
-    return RungResult(epochs, metrics, loss_sum / steps if steps else math.nan, time.perf_counter() - start, probs)
+    return RungResult(epochs, metrics, loss_sum / steps if steps else math.nan, time.perf_counter() - start, probs,
+                      kept_epoch=kept["epoch"] if kept is not None else None)
+
+
+def _copy_state(model) -> dict:
+    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+
+
+def kept_weights(spec: TrialSpec, device: str) -> dict | None:
+    """The weights (with epoch and validation loss) the trial's checkpoint keeps as its best; None without."""
+    import torch
+
+    path = Path(spec.checkpoint)
+    state = torch.load(path, map_location=device, weights_only=True) if path.is_file() else None
+    if state is None or not _same_study(state, spec):
+        return None
+    kept = state.get("kept")
+    return kept if isinstance(kept, dict) and "model" in kept else None
+
+
+def deployed_state(state: dict) -> dict:
+    """Of a loaded checkpoint, the weights a trial is scored and deployed with: its kept best epoch, else its latest."""
+    kept = state.get("kept")
+    return kept["model"] if isinstance(kept, dict) and isinstance(kept.get("model"), dict) else state["model"]
 
 
 def load_checkpoint(spec: TrialSpec, model, optimizer, device: str) -> int:
@@ -202,13 +240,17 @@ def load_checkpoint(spec: TrialSpec, model, optimizer, device: str) -> int:
     return int(state["epoch"])
 
 
-def save_checkpoint(spec: TrialSpec, model, optimizer, epochs: int) -> None:
-    """The trial's checkpoint: weights, optimizer state, epochs and the trial's description (written atomically)."""
-    _save(Path(spec.checkpoint), {
+def save_checkpoint(spec: TrialSpec, model, optimizer, epochs: int, kept: dict | None = None) -> None:
+    """The trial's checkpoint: weights, optimizer state, epochs and the trial's description (written atomically);
+    with `kept`, the weights of the epoch the trial keeps (early stopping) beside the latest."""
+    state = {
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epochs,
         "trial": {"space": spec.space, "config": spec.config, "sample_shape": list(spec.sample_shape),
                   "num_classes": spec.num_classes, "seed": spec.seed, "normalizer": spec.normalizer,
-                  "study": spec.study, "number": spec.number}})
+                  "study": spec.study, "number": spec.number}}
+    if kept is not None:
+        state["kept"] = kept
+    _save(Path(spec.checkpoint), state)
 
 
 def class_weights(y, num_classes: int):
@@ -255,7 +297,7 @@ def load_trained(spec: TrialSpec, device: str = "cpu"):
     if mismatch:
         raise TrainingError(f"{spec.checkpoint}: {mismatch}")
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(deployed_state(state))
     except Exception as exc:
         raise TrainingError(f"{spec.checkpoint}: the weights do not fit trial {spec.number}'s model: "
                             f"{type(exc).__name__}: {str(exc).strip()[:160]}") from None
