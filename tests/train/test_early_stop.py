@@ -70,3 +70,19 @@ def test_a_cross_validation_refit_keeps_the_folds_median_epoch_and_never_reads_t
     refit = torch.load(spec.checkpoint, weights_only=True)
     assert refit["kept"]["epoch"] == int(np.median(folds))
     assert np.array_equal(result.probs, other.probs)  # another test split: the same training, the same scores
+
+
+def test_kept_weights_that_do_not_fit_the_model_are_one_error_naming_the_file(tmp_path):
+    from edgeopt.errors import ModelError
+    from edgeopt.train.loop import TrainingError
+
+    data = _data()
+    spec = _spec(data, tmp_path / "t.pt")
+    train_trial(spec, DeviceData(data, Normalizer.fit(data.x_train)), 1)
+    state = torch.load(spec.checkpoint, weights_only=True)
+    state["kept"]["model"] = {name: torch.zeros(3) for name in state["kept"]["model"]}
+    torch.save(state, spec.checkpoint)
+    with pytest.raises(TrainingError, match=r"t\.pt: the weights do not fit trial 0's model"):
+        load_trained(spec)
+    with pytest.raises(ModelError, match=r"t\.pt: the checkpoint's weights do not rebuild its model"):
+        load_source(spec.checkpoint)
