@@ -20,8 +20,6 @@ def _generated_conv(channels: int, chosen: list[tuple[int, int]], dilation: int)
         weight[i, channel] = torch.tensor(kernel_weights(kernel))
     del conv.weight
     conv.register_buffer("weight", weight)
-    conv.register_buffer("kernel_index", torch.tensor([k for _, k in chosen], dtype=torch.int64))
-    conv.register_buffer("channel_index", torch.tensor([c for c, _ in chosen], dtype=torch.int64))
     with torch.no_grad():
         conv.bias.zero_()
     conv.bias.requires_grad_(False)
