@@ -47,6 +47,10 @@ bench:
     {{bin}}/python benchmarks/latency_large.py --calibrate runs/bench-host-calibrated.yaml
     {{bin}}/python benchmarks/long_series.py --seeds 0 1 2
     for d in trace pickup_gesture_z japanese_vowels basic_motions; do {{bin}}/python benchmarks/long_series.py --data ../shared/datasets/$d.npz --seeds 0 1 2; done
+    {{bin}}/python benchmarks/long_series.py --norm "per series" --pooling avgmax masked --seeds 0 1 2
+    {{bin}}/python benchmarks/generated_kernels.py
+    {{bin}}/python benchmarks/real_data.py --budget 300 --jobs 2 --profile stm32f746 --runs runs/real-data-mcu-$(date +%Y%m%d-%H%M%S)
+    {{bin}}/python benchmarks/real_data.py --budget 300 --jobs 2 --profile stm32f746 --only basic_motions japanese_vowels pickup_gesture_z trace plaid --space cnn1d=searchspace/rocket.yaml --runs runs/real-data-rocket-$(date +%Y%m%d-%H%M%S)
 
 # Regenerate the bundled ONNX examples and the example baseline.
 examples:
