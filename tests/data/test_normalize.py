@@ -19,13 +19,14 @@ def _series(seed: int, n: int = 6, channels: int = 2, length: int = 40) -> np.nd
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), scale=st.floats(1e-3, 1e3), shift=st.floats(-1e3, 1e3))
-def test_per_series_ignores_each_series_amplitude_and_offset(seed, scale, shift):
-    """A 0.1 A appliance and a 20 A one present the same shape: per series, a * x + b normalises as x does."""
+@given(seed=st.integers(0, 10_000), scale=st.floats(1e-3, 1e3), offset=st.floats(-50, 50))
+def test_per_series_ignores_each_series_amplitude_and_offset(seed, scale, offset):
+    """A 0.1 A appliance and a 20 A one present the same shape: per series, a * x + b normalises as x does (b within
+    50 of the signal's own spread: a float32 input keeps its digits there)."""
     x = _series(seed)
     norm = Normalizer.fit(x, per_series=True)
     z = norm.apply(x)
-    moved = norm.apply((x.astype(np.float64) * scale + shift).astype(np.float32))
+    moved = norm.apply((x.astype(np.float64) * scale + offset * scale).astype(np.float32))
     assert np.allclose(z, moved, atol=2e-3)
     real = ~np.isnan(x)
     assert np.all(z[~real] == 0) and np.isfinite(z).all()
