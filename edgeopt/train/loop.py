@@ -146,7 +146,8 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     done = load_checkpoint(spec, model, optimizer, data.device)
     # early stopping within the trial: the weights of its best epoch on validation are what it is scored and deployed
     # with (training goes on from the latest, so a resumed trial follows the same schedule); a cross-validation refit,
-    # whose validation split is a token, keeps the folds' median best epoch instead
+    # whose validation split is a token, keeps the folds' median best epoch instead: its snapshot is taken as training
+    # passes that epoch, so a refit resumed past a later median keeps the snapshot it took
     keep_best = bool(spec.config.get("early_stop", False)) and spec.keep_epoch is None
     kept = kept_weights(spec, data.device) if done and (keep_best or spec.keep_epoch) else None
     if done == 0 and hasattr(model, "fit_from_data"):  # a family fitted from data (rocket's thresholds), seeded
