@@ -69,54 +69,58 @@ class EdgeoptGroup(click.Group):
             ctx.exit(130)
 
 
-class Quantity(click.ParamType):
+class _Parsed(click.ParamType):
+    """An option read by one of edgeopt's parsers: its EdgeoptError becomes click's own bad-parameter error (exit 2,
+    one line); a value already converted (a default given as one) passes as it is."""
+
+    converted: type = float
+
+    def parse(self, value):
+        raise NotImplementedError
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, self.converted):
+            return value
+        try:
+            return self.parse(value)
+        except EdgeoptError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Quantity(_Parsed):
     """A command-line quantity with units ("64KB", "2ms", "2%")."""
 
     def __init__(self, dimension: Dimension):
         self.dimension = dimension
         self.name = dimension.value
 
-    def convert(self, value, param, ctx):
-        if isinstance(value, float):
-            return value
-        try:
-            number = parse_quantity(value, self.dimension)
-        except EdgeoptError as exc:
-            self.fail(str(exc), param, ctx)
+    def parse(self, value):
+        number = parse_quantity(value, self.dimension)
         if number < 0:
-            self.fail(f"{value!r} is negative; it must be 0 or more", param, ctx)
+            raise EdgeoptError(f"{value!r} is negative; it must be 0 or more")
         return number
 
 
-class Duration(click.ParamType):
+class Duration(_Parsed):
     """A wall-clock budget ("90s", "30m", "2h", "1h30m")."""
 
     name = "duration"
 
-    def convert(self, value, param, ctx):
-        if isinstance(value, float):
-            return value
-        try:
-            seconds = parse_duration(value)
-        except EdgeoptError as exc:
-            self.fail(str(exc), param, ctx)
+    def parse(self, value):
+        seconds = parse_duration(value)
         if seconds <= 0:
-            self.fail(f"{value!r}: a time budget must be more than 0", param, ctx)
+            raise EdgeoptError(f"{value!r}: a time budget must be more than 0")
         return seconds
 
 
-class Baselines(click.ParamType):
+class Baselines(_Parsed):
     """Which of the lab's tools a report fits beside the searched models: all, none, or a comma list."""
 
     name = "tools"
+    converted = tuple
 
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        try:
-            return parse_baselines(value)
-        except EdgeoptError as exc:
-            self.fail(str(exc), param, ctx)
+    def parse(self, value):
+        return parse_baselines(value)
 
 
 baselines_option = click.option(

@@ -55,21 +55,18 @@ def liveness(graph: Graph, bytes_per_element: float) -> Liveness:
 
 def _counted(graph: Graph, base: dict[str, str]) -> set[str]:
     """Buffers holding a compare (STEP) that only global average pools read: counted as computed, never stored."""
-    by_name = {layer.output: layer for layer in graph.layers}
+    consumers = graph.consumers
     out = set()
     for layer in graph.layers:
         if layer.op is not Op.STEP:
             continue
         buffer = base[layer.output]
         members = [t for t, b in base.items() if b == buffer]
-        readers = [by_name[r] for t in members for r in _reader_outputs(graph, t) if base.get(r) != buffer]
+        readers = [graph.layers[i] for t in members for i in consumers.get(t, ())
+                   if base.get(graph.layers[i].output) != buffer]
         if readers and all(r.op is Op.GLOBAL_AVGPOOL for r in readers) and not set(members) & set(graph.outputs):
             out.add(buffer)
     return out
-
-
-def _reader_outputs(graph: Graph, tensor: str) -> list[str]:
-    return [layer.output for layer in graph.layers if tensor in layer.inputs]
 
 
 def _buffers(graph: Graph) -> dict[str, str]:
