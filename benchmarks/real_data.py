@@ -120,7 +120,8 @@ def measure(report: dict, split, run_dir: Path) -> dict:
         accuracy = {n: test_accuracy(run_dir / "trials" / f"{n:05d}" / "checkpoint.pt", x_test, y_test)
                     for n in accuracy}
     folds = sorted((run_dir / "trials" / f"{rec['trial']:05d}").glob("checkpoint.fold*.pt"))
-    return out | {"recommended": rec["trial"], "test_accuracy": accuracy[rec["trial"]], "params": rec["params"],
+    return out | {"recommended": rec["trial"], "family": rec.get("family"), "test_accuracy": accuracy[rec["trial"]],
+                  "params": rec["params"],
                   "weight_bytes": rec["weight_bytes"], "oracle": max(accuracy[row["trial"]] for row in front),
                   "fold_models": statistics.mean(test_accuracy(f, x_test, y_test) for f in folds) if folds else None}
 
@@ -136,6 +137,43 @@ def test_accuracy(checkpoint: Path, x_test, y_test) -> float:
     return float((logits.argmax(1).numpy() == y_test).mean())
 
 
+def summarize_seeds(args, chosen, results: list[dict], work: Path) -> None:
+    """Per run: each seed's recommended test accuracy and family, their median against the lab tools' medians and
+    MiniRocket."""
+    (work / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in results],
+                                                  indent=2, default=str) + "\n")
+    machine = platform.processor() or platform.machine()
+    stop = f"{args.trials} trials" if args.trials else f"budget {args.budget:.0f} s"
+    print(f"{date.today()}, {platform.node()} ({machine}), {stop} per search, {args.jobs} side by side, seeds "
+          f"{' '.join(map(str, args.seeds))}{', profile ' + args.profile if args.profile else ''}")
+    print("| run | profile / space | test acc by seed (family) | median | logistic | tree | forest | boosting | "
+          "beats every lab tool (medians) | MiniRocket | gap (median) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    wins, gaps = 0, []
+    for run, *_ in chosen:
+        mine = [r for r in results if r["run"] == run]
+        done = [r for r in mine if r.get("recommended") is not None]
+        shown = " / ".join(f"{r['test_accuracy']:.3f}" + (f" ({r['family']})" if r.get("family") else "")
+                           if r.get("recommended") is not None else (r.get("error") or "none") for r in mine)
+        tools = {t: statistics.median(r["lab_tools"][t] for r in done if t in r.get("lab_tools", {}))
+                 for t in LAB_TOOLS if any(t in r.get("lab_tools", {}) for r in done)}
+        median = statistics.median(r["test_accuracy"] for r in done) if done else None
+        beats = median is not None and len(done) == len(mine) and all(median > v for v in tools.values())
+        wins += beats
+        rocket = MINIROCKET.get(run)
+        gap = None if rocket is None or median is None else median - rocket
+        if gap is not None:
+            gaps.append(gap)
+        cells = " | ".join(f"{tools[t]:.3f}" if t in tools else "–" for t in LAB_TOOLS)
+        where = f"{mine[0].get('profile', '?')} / {Path(mine[0].get('space', '?')).stem}"
+        print(f"| {run} | {where} | {shown} | {'–' if median is None else f'{median:.3f}'} | {cells} | "
+              f"{'yes' if beats else 'NO'} | {'–' if rocket is None else f'{rocket:.3f}'} | "
+              f"{'–' if gap is None else f'{gap:+.3f}'} |")
+    print(f"\nbeats every lab tool (median over seeds) on {wins} of {len(chosen)} runs; gap to MiniRocket on the "
+          f"series sets: median {statistics.median(gaps) if gaps else float('nan'):+.3f}, worst "
+          f"{min(gaps, default=float('nan')):+.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per search")
@@ -143,6 +181,8 @@ def main() -> None:
                         help="trials per search instead of --budget (repeatable figures: same seed, same trials)")
     parser.add_argument("--jobs", type=int, default=2, help="searches side by side (one CPU thread each)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="search each run once per seed (folders seed-N under --runs) and print the median")
     parser.add_argument("--runs", default="runs/real-data", help="folder for the searches (must not hold them)")
     parser.add_argument("--only", nargs="*", default=None, help="run names to run (default: all)")
     parser.add_argument("--profile", default=None, help="search every run on this profile instead")
@@ -153,12 +193,24 @@ def main() -> None:
     work = Path(args.runs).resolve()
     work.mkdir(parents=True, exist_ok=True)
     chosen = [r for r in RUNS if args.only is None or r[0] in args.only]
-    taken = [r[0] for r in chosen if (work / r[0]).exists()]
+    if args.seeds:
+        seeded = [(seed, r, work / f"seed-{seed}") for seed in args.seeds for r in chosen]
+    else:
+        seeded = [(args.seed, r, work) for r in chosen]
+    taken = [f"{folder.name}/{r[0]}" for _, r, folder in seeded if (folder / r[0]).exists()]
     if taken:
         raise SystemExit(f"{work} already holds {', '.join(taken)}: a search there would resume; pick --runs")
+    for _, _, folder in seeded:
+        folder.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda r: search(r[0], r[1], args.profile or r[2], swap.get(r[3], r[3]), args.budget,
-                                                 args.trials, args.seed, work), chosen))
+        results = list(pool.map(lambda item: search(item[1][0], item[1][1], args.profile or item[1][2],
+                                                    swap.get(item[1][3], item[1][3]), args.budget, args.trials,
+                                                    item[0], item[2]), seeded))
+    if args.seeds:
+        for (seed, _, _), result in zip(seeded, results):
+            result["seed"] = seed
+        summarize_seeds(args, chosen, results, work)
+        return
     rows = []
     for (run, file, _, _), result in zip(chosen, results):
         rows.append(result | references(*prepare(run, file, work)[2]))

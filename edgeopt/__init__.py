@@ -26,7 +26,7 @@ _EXPORTS = {
     "CheckResult": "edgeopt.gate",
     "EdgeoptError": "edgeopt.errors",
     "build_graph": "edgeopt.graph.build",
-    "load_space": "edgeopt.space.spec",
+    "load_space": "edgeopt.space.union",
     "load_dataset": "edgeopt.data.loading",
     "SearchSettings": "edgeopt.search.settings",
     "run_search": "edgeopt.runner.coordinator",
@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from edgeopt.report.search_report import build_report
     from edgeopt.runner.coordinator import run_search
     from edgeopt.search.settings import SearchSettings
-    from edgeopt.space.spec import load_space
+    from edgeopt.space.union import load_space
     from edgeopt.compression.pipeline import load_pipeline
     from edgeopt.workflow.compress import CompressionResult, compress
     from edgeopt.deploy.onnx import export_onnx

@@ -9,7 +9,7 @@ from edgeopt.data.loading import load_dataset
 from edgeopt.profiles.loader import load_profile
 from edgeopt.report.tables import render_space_survey
 from edgeopt.search.settings import DEFAULT_EXAMPLE
-from edgeopt.space.spec import load_space
+from edgeopt.space.union import load_space
 from edgeopt.space.survey import survey
 
 
@@ -30,7 +30,7 @@ def space_show(space_file: str, profiles, data, label_column, samples: int, seed
     """Size of SPACE_FILE, the share of its configurations that apply to the data's samples, a few sampled
     configurations with their cost, and the share that fits each profile."""
     loaded = load_space(space_file)
-    dataset = load_dataset(data, label_column=label_column, example=DEFAULT_EXAMPLE[loaded.family])
+    dataset = load_dataset(data, label_column=label_column, example=DEFAULT_EXAMPLE[loaded.families[0]])
     result = survey(loaded, dataset.sample_shape, dataset.num_classes, [load_profile(p) for p in profiles],
                     samples=samples, seed=seed)
     if as_json:

@@ -80,8 +80,8 @@ def _table(rows: list[TrialRow], metric: str, recommended: int | None = None) ->
             *(f"test {metric_label(m)}" for m in HEADLINE_METRICS), *headings.values()]
     body = []
     for r in rows:
-        label = f"lab tool: {r.name}" if r.tool else f"{r.trial} ★ recommended" if r.trial == recommended \
-            else r.trial
+        label = f"lab tool: {r.name}" if r.tool else f"{r.label} ★ recommended" if r.trial == recommended \
+            else r.label
         spread = _Unit("–" if not r.fold_spread else "{:.3f} ± {:.3f}".format(*r.fold_spread[metric]))
         cells = [label, r.epochs, *(r.quality(m) for m in QUALITY_METRICS), spread,
                  *(r.quality(m, test=True) for m in HEADLINE_METRICS),
@@ -136,7 +136,7 @@ def _html(report: SearchReport, folder: Path, pictures: list[str]) -> str:
         for b in profile.budgets:
             r = b.best
             cells = [b.label, _Unit(format_bytes(b.weight_bytes))] + (
-                [r.trial, *(r.quality(m) for m in HEADLINE_METRICS),
+                [r.label, *(r.quality(m) for m in HEADLINE_METRICS),
                  *(r.quality(m, test=True) for m in HEADLINE_METRICS[:2]), b.beats_baseline] if r
                 else [_Unit("no model beats a constant predictor")] + [None] * 6)
             parts.append(f"<tr>{_cells(cells)}</tr>")

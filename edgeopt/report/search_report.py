@@ -13,6 +13,7 @@ from edgeopt.report.lab_tools import (LAB_TOOLS, TOOL_LABELS, LabTool, fit_lab_t
                                       tree_ladder)
 from edgeopt.search.pareto import hypervolume_2d, pareto_front
 from edgeopt.search.store import Store, TrialRecord, TrialState
+from edgeopt.space.families import FAMILIES
 from edgeopt.train.cv import Selection
 from edgeopt.metrics import beats_trivial
 
@@ -33,11 +34,19 @@ class TrialRow:
     fold_spread: dict | None = None  # cross-validation: {metric: [mean, std] over the folds}; None on a holdout
     tool: str | None = None  # a lab tool's name (report.lab_tools.LAB_TOOLS, or fitted_tree); None: a trial
     detail: dict | None = None  # a lab tool's: how it was fitted, its seconds, a tree ensemble's nodes and trees
+    family: str | None = None  # a trial of a union of spaces: its member's family
 
     @property
     def name(self) -> str:
         """How tables and the verdict call the row: the trial's number, or the tool's name."""
-        return TOOL_LABELS[self.tool] if self.tool else f"trial {self.trial}"
+        if self.tool:
+            return TOOL_LABELS[self.tool]
+        return f"{self.family} trial {self.trial}" if self.family else f"trial {self.trial}"
+
+    @property
+    def label(self) -> str:
+        """A trial's number, with its family in a union's search: "316 (rocket)"."""
+        return f"{self.trial}" + (f" ({self.family})" if self.family else "")
 
     @property
     def fits(self) -> bool:
@@ -52,6 +61,7 @@ class TrialRow:
         out = {"trial": self.trial, "state": self.state, "epochs": self.epochs, **self.metrics,
                **{f"test_{m}": self.quality(m, test=True) for m in QUALITY_METRICS}, **self.cost.to_dict(),
                "fold_spread": self.fold_spread}
+        out |= {"family": self.family} if self.family else {}
         return out | ({"tool": self.tool, "tool_label": self.name, **(self.detail or {})} if self.tool else {})
 
     def flat(self) -> dict:
@@ -200,7 +210,7 @@ def _verdict(profile: str, metric: str, best: TrialRow | None, beats: bool | Non
                                                          f"{metric} {baseline.quality(metric):.3f} on validation"
                                                          if baseline else ""))
     test = best.quality(metric, test=True)
-    text = (f"{profile}: recommended trial {best.trial} ({metric} {best.quality(metric):.3f} on validation"
+    text = (f"{profile}: recommended {best.name} ({metric} {best.quality(metric):.3f} on validation"
             + (f", {test:.3f} on test" if test is not None else "")
             + f"; {best.cost.params:,} params, {best.cost.weight_bytes:,.0f} weight bytes)")
     if baseline is None:
@@ -242,9 +252,9 @@ class _Tester:
         from edgeopt.data.normalize import Normalizer
         from edgeopt.train.loop import TrialSpec, evaluate, load_trained
 
-        spec = TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
-                         self.dataset.num_classes, 0, str(path), self.settings["positive_class"],
-                         study=self.store.uid)
+        spec = TrialSpec(trial.number, self.space.member(trial.config).to_json(), trial.config,
+                         self.dataset.sample_shape, self.dataset.num_classes, 0, str(path),
+                         self.settings["positive_class"], study=self.store.uid)
         normalizer = Normalizer.from_dict(trial.normalizer)
         model = load_trained(spec)  # another study's or trial's weights, or a broken file: one error, no figures
         metrics = evaluate(model, torch.from_numpy(normalizer.apply(self.dataset.x_test)),
@@ -257,7 +267,13 @@ def _row(trial: TrialRecord, profile: str, tester) -> TrialRow:
     val = trial.last.metrics if trial.last else {}
     test = tester(trial) if tester is not None and trial.last else None
     return TrialRow(trial.number, trial.state.value, trial.last.epochs if trial.last else 0, quality(val),
-                    quality(test), trial.cost(profile), _spread(val.get("cv")))
+                    quality(test), trial.cost(profile), _spread(val.get("cv")), family=_family(trial.config))
+
+
+def _family(config: dict) -> str | None:
+    """A union's trial's family, as a known family name only (a study is data: its text reaches tables and HTML)."""
+    family = config.get("family")
+    return family if isinstance(family, str) and family in FAMILIES else None
 
 
 def _spread(cv: dict | None) -> dict | None:

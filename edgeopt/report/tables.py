@@ -196,7 +196,7 @@ def render_search_report(report, console: Console) -> None:
             table.add_column(name, justify="right")
         chosen = profile.recommended.trial if profile.recommended else None
         for r in rows:
-            label = r.name if r.tool else f"{r.trial} *" if r.trial == chosen else str(r.trial)
+            label = r.name if r.tool else f"{r.label} *" if r.trial == chosen else r.label
             spread = "–" if not r.fold_spread else "{:.3f}±{:.3f}".format(*r.fold_spread[metric])
             table.add_row(label, str(r.epochs), *(_q(r.quality(m)) for m in QUALITY_METRICS), spread,
                           *(_q(r.quality(m, test=True)) for m in HEADLINE_METRICS),
@@ -208,7 +208,7 @@ def render_search_report(report, console: Console) -> None:
             budgets.add_column(name, justify="right")
         for b in profile.budgets:
             r = b.best
-            cells = [str(r.trial), *(_q(r.quality(m)) for m in HEADLINE_METRICS),
+            cells = [r.label, *(_q(r.quality(m)) for m in HEADLINE_METRICS),
                      *(_q(r.quality(m, test=True)) for m in HEADLINE_METRICS[:2]),
                      "–" if b.beats_baseline is None else "yes" if b.beats_baseline else "NO"] if r \
                 else ["none beats a constant"] + [""] * 6

@@ -83,7 +83,7 @@ class _Coordinator:
         run = self.search_run
         self.space, self.profiles, self.dataset = run.space, list(run.profiles), run.dataset
         self.slots = plan_slots(device if device == "cpu" else settings.device, settings.workers, settings.gpus,
-                                settings.pack, family=self.space.family)
+                                settings.pack, families=self.space.families)
         # worker processes start now and load torch while this process checks, costs and opens the study
         self.prestarted = ProcessBackend(self.slots) if _in_processes(settings, self.slots) else None
         try:
@@ -164,7 +164,7 @@ class _Coordinator:
         try:
             self._recover()
             self.budget = TrialBudget(self.settings)
-            self.backend = _backend(self.settings, self.slots, self.setup, self.space.family, self.prestarted)
+            self.backend = _backend(self.settings, self.slots, self.setup, self.space.families, self.prestarted)
         except BaseException:
             if self.prestarted is not None:
                 self.prestarted.close()
@@ -238,7 +238,7 @@ class _Coordinator:
             return None
         first = min(queued, key=lambda t: (-len(t.rungs), t.number))  # the furthest along first, then the oldest
         key = self._pack_key(first)
-        alone = first.number in self.solo or slot.max_pack == 1 or trains_alone(self.space.family, first.config)
+        alone = first.number in self.solo or slot.max_pack == 1 or trains_alone(self._family(first), first.config)
         mates = [] if alone else \
             [t for t in queued if t is not first and t.number not in self.solo and self._pack_key(t) == key]
         idle = sum(1 for s in self.slots if s.index not in self.busy)
@@ -257,9 +257,12 @@ class _Coordinator:
         rung = len(first.rungs)
         return Work(tuple(self._spec(t) for t in members), rung, self.scheduler.rung_epochs[rung])
 
+    def _family(self, trial: TrialRecord) -> str:
+        return self.space.member(trial.config).family
+
     def _pack_key(self, trial: TrialRecord) -> tuple:
         """Trials share a pack when their architectures pad into one and they start at the same epoch."""
-        return (pack_key(self.space.family, trial.config), len(trial.rungs),
+        return (pack_key(self._family(trial), trial.config), len(trial.rungs),
                 trial.last.epochs if trial.last else 0)
 
     def _training_bytes(self, trial: TrialRecord) -> int:
@@ -275,8 +278,9 @@ class _Coordinator:
         return self.space.graph(config, self.dataset.sample_shape, self.dataset.num_classes)
 
     def _spec(self, trial: TrialRecord) -> TrialSpec:
-        return TrialSpec(trial.number, self.space.to_json(), trial.config, self.dataset.sample_shape,
-                         self.dataset.num_classes, self.settings.seed * 1000 + trial.number,
+        # the member's space alone: workers and checkpoints see one family, whether or not the search is a union
+        return TrialSpec(trial.number, self.space.member(trial.config).to_json(), trial.config,
+                         self.dataset.sample_shape, self.dataset.num_classes, self.settings.seed * 1000 + trial.number,
                          str(self.store.checkpoint_path(trial)), self.settings.positive_class, trial.normalizer,
                          (self.settings.distill_temperature, self.settings.distill_alpha)
                          if self.settings.teacher else None, self.budget_plan.to_dict(), self.store.uid)
@@ -439,7 +443,7 @@ def _in_processes(settings: SearchSettings, slots) -> bool:
     return settings.backend == "local" and not (len(slots) == 1 and slots[0].device == "cpu")
 
 
-def _backend(settings: SearchSettings, slots, setup: WorkerSetup, family: str, prestarted=None):
+def _backend(settings: SearchSettings, slots, setup: WorkerSetup, families: tuple[str, ...], prestarted=None):
     """Where the work runs: Ray actors, worker processes (`prestarted` ones, given their setup now), or (one CPU
     slot) this process."""
     if prestarted is not None:
@@ -448,7 +452,7 @@ def _backend(settings: SearchSettings, slots, setup: WorkerSetup, family: str, p
     if settings.backend == "ray":
         from edgeopt.runner.ray_backend import RayBackend
 
-        return RayBackend(slots, setup, settings.address, settings.workers, settings.pack, family)
+        return RayBackend(slots, setup, settings.address, settings.workers, settings.pack, families)
     if len(slots) == 1 and slots[0].device == "cpu":
         return InlineBackend(slots, setup)
     return ProcessBackend(slots, setup)

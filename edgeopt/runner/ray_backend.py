@@ -10,7 +10,7 @@ under the run folder, which on a cluster must be a shared filesystem mounted at 
 from __future__ import annotations
 
 from edgeopt.errors import EdgeoptError
-from edgeopt.runner.slots import CPU_PACK, GPU_MAX_PACK, Slot, slots_per_gpu
+from edgeopt.runner.slots import GPU_MAX_PACK, Slot, cpu_pack, slots_per_gpu
 from edgeopt.runner.work import Failure, Work, WorkerSetup, WorkerState
 
 
@@ -33,21 +33,22 @@ class _Actor:
         return self.state.run(work)
 
 
-def ray_slots(ray, workers: int | None, pack: int | None, use_gpus: bool, family: str = "mlp") -> list[Slot]:
+def ray_slots(ray, workers: int | None, pack: int | None, use_gpus: bool,
+              families: tuple[str, ...] = ("mlp",)) -> list[Slot]:
     """Slots over the cluster's resources: one per CPU without GPUs; else as many per GPU as a local search would
     give it (the cluster's CPUs shared among its GPUs), each with that share of a GPU. `workers` caps the count."""
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0)) if use_gpus else 0
     if gpus == 0:
         count = workers or max(1, int(resources.get("CPU", 1)))
-        return [Slot(i, "cpu", pack or CPU_PACK.get(family, 1)) for i in range(count)]
+        return [Slot(i, "cpu", pack or cpu_pack(families)) for i in range(count)]
     count = workers or slots_per_gpu(int(resources.get("CPU", 1)), gpus) * gpus
     return [Slot(i, "cuda", pack or GPU_MAX_PACK) for i in range(count)]
 
 
 class RayBackend:
     def __init__(self, slots: list[Slot], setup: WorkerSetup, address: str | None, workers: int | None = None,
-                 pack: int | None = None, family: str = "mlp"):
+                 pack: int | None = None, families: tuple[str, ...] = ("mlp",)):
         ray = self.ray = require_ray()
         self.started = not ray.is_initialized()
         if self.started:
@@ -58,7 +59,7 @@ class RayBackend:
                 raise EdgeoptError(f"--backend ray: cannot reach Ray at {address or 'a new local instance'}: "
                                    f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
         use_gpus = any(slot.device != "cpu" for slot in slots)
-        self.slots = ray_slots(ray, workers, pack, use_gpus, family)
+        self.slots = ray_slots(ray, workers, pack, use_gpus, families)
         gpu_share = 0.0
         if use_gpus:
             gpus = int(ray.cluster_resources().get("GPU", 0))

@@ -18,6 +18,11 @@ CPU_PACK = {"mlp": 32}
 # faster than one by one, while packs of 2-3 mixed trials (0.74x) or of MLPs up to 66k parameters (1.10x) lose to
 # the two worker processes training them one by one.
 CPU_MIN_PACK = 4
+
+
+def cpu_pack(families: tuple[str, ...]) -> int:
+    """Most trials per pack on a CPU slot for a search over `families` (packs hold one family each)."""
+    return max(CPU_PACK.get(family, 1) for family in families)
 CPU_PACK_MAX_PARAMS = 16_000
 # Worker processes per GPU: a pack's per-trial work (building models, checkpoints, metrics) runs on the CPU, so more
 # slots keep a GPU busier, up to the cores there are (BENCHMARKS.md: runner).
@@ -130,10 +135,11 @@ def parse_workers(text: str | None) -> int | None:
 
 
 def plan_slots(device: str | None, workers: int | None, gpus: tuple[int, ...] | None, pack: int | None,
-               cpu_count: int | None = None, gpu_info: list[GpuInfo] | None = None, family: str = "mlp") -> list[Slot]:
+               cpu_count: int | None = None, gpu_info: list[GpuInfo] | None = None,
+               families: tuple[str, ...] = ("mlp",)) -> list[Slot]:
     """The slots of a search. `device` cpu keeps to the CPU; cuda:N picks one GPU; auto (None) uses `gpus` (None:
     every visible GPU) and falls back to the CPU without one. `workers`: slots in all (None: auto). `pack`: most
-    trials per pack (None: auto, by `family` on a CPU; 1: no packing)."""
+    trials per pack (None: auto, by the search's `families` on a CPU; 1: no packing)."""
     cores = cpu_count or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     if device == "cpu":
         found: list[GpuInfo] = []
@@ -151,7 +157,7 @@ def plan_slots(device: str | None, workers: int | None, gpus: tuple[int, ...] | 
             found = [found[i] for i in gpus]
     if not found:
         count = workers or cores
-        return [Slot(i, "cpu", pack or CPU_PACK.get(family, 1)) for i in range(count)]
+        return [Slot(i, "cpu", pack or cpu_pack(families)) for i in range(count)]
     per_gpu = max(1, -(-(workers or slots_per_gpu(cores, len(found)) * len(found)) // len(found)))
     slots = []
     for gpu in found:
@@ -163,4 +169,5 @@ def plan_slots(device: str | None, workers: int | None, gpus: tuple[int, ...] | 
     return slots
 
 
-__all__ = ["CPU_PACK", "GpuInfo", "Slot", "parse_gpus", "parse_workers", "plan_slots", "slots_per_gpu", "visible_gpus"]
+__all__ = ["CPU_PACK", "GpuInfo", "Slot", "cpu_pack", "parse_gpus", "parse_workers", "plan_slots", "slots_per_gpu",
+           "visible_gpus"]

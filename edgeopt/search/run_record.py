@@ -22,7 +22,7 @@ from edgeopt.search.settings import DEFAULT_EXAMPLE, SearchSettings
 from edgeopt.search.store import Store, open_store
 from edgeopt.space.families import FAMILIES
 from edgeopt.space.fit import require_applicable, require_fitting
-from edgeopt.space.spec import SearchSpace, load_space
+from edgeopt.space.union import Space, load_space, space_from_json
 from edgeopt.train.budget import LEGACY_BUDGET, TrainingBudget, space_budget
 from edgeopt.train.cv import HOLDOUT, Selection, choose_selection, pooled, selection_labels
 from edgeopt.train.fit import logits_of
@@ -31,7 +31,7 @@ from edgeopt.train.fit import logits_of
 @dataclass(frozen=True)
 class SearchRun:
     settings: SearchSettings
-    space: SearchSpace
+    space: Space  # one family's, or a union of them
     profiles: tuple[HardwareProfile, ...]
     dataset: Dataset
     store: Store | None = None  # the run's study, when opened from one
@@ -39,10 +39,10 @@ class SearchRun:
     @classmethod
     def load(cls, settings: SearchSettings, store: Store | None = None) -> SearchRun:
         """Load what `settings` name (errors name the file and field, exit 2 in the CLI)."""
-        space = SearchSpace.from_json(settings.space_json) if settings.space_json else load_space(settings.space)
+        space = space_from_json(settings.space_json) if settings.space_json else load_space(settings.space)
         profiles = tuple(load_profile(p) for p in settings.profiles)
         dataset = load_dataset(settings.data, label_column=settings.label_column, seed=settings.seed,
-                               example=DEFAULT_EXAMPLE[space.family])
+                               example=DEFAULT_EXAMPLE[space.families[0]])
         return cls(settings, space, profiles, dataset, store)
 
     @classmethod
@@ -60,11 +60,12 @@ class SearchRun:
     def check_data(self) -> None:
         """The data suits the space's family, the positive class is one of its classes, and some of the space applies
         to its samples and fits a profile: one error before anything is written."""
-        family, data = FAMILIES[self.space.family], self.dataset
+        data = self.dataset
         rank = len(data.sample_shape)
-        if rank not in family.sample_ranks:
-            raise DataError(f"{data.name}: samples of shape {data.sample_shape} (rank {rank}) do not suit family "
-                            f"{family.name}, which takes ranks {family.sample_ranks}")
+        for family in (FAMILIES[name] for name in self.space.families):
+            if rank not in family.sample_ranks:
+                raise DataError(f"{data.name}: samples of shape {data.sample_shape} (rank {rank}) do not suit family "
+                                f"{family.name}, which takes ranks {family.sample_ranks}")
         if not 0 <= self.settings.positive_class < data.num_classes:
             raise EdgeoptError(f"positive class {self.settings.positive_class} is not a class of {data.name} "
                                f"(0..{data.num_classes - 1})")
@@ -92,7 +93,7 @@ class SearchRun:
         across positions, so they get one scale per channel, or, where the trial's config chooses
         `normalization: series`, each series its own. Statistics of what the trials fit on."""
         per_series = config is not None and config.get("normalization") == "series"
-        return Normalizer.fit(self.training_inputs(selection), per_feature=self.space.family == "mlp",
+        return Normalizer.fit(self.training_inputs(selection), per_feature=self.space.families == ("mlp",),
                               per_series=per_series)
 
     def trivial(self, selection: Selection) -> dict:

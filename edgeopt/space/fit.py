@@ -46,8 +46,17 @@ class Applicability:
         return self.share > 0
 
 
-def applicability(space: SearchSpace, sample_shape: tuple[int, ...]) -> Applicability:
-    """The share of `space` whose architectures can take samples of `sample_shape` (exact, no torch)."""
+def applicability(space, sample_shape: tuple[int, ...]) -> Applicability:
+    """The share of `space` (a union: its members drawn alike) whose architectures can take samples of
+    `sample_shape` (exact, no torch)."""
+    parts = [_applicability(member, sample_shape) for member in space.members]
+    reasons: Counter[str] = Counter()
+    for part in parts:
+        reasons.update(dict(part.reasons))
+    return Applicability(sum(p.share for p in parts) / len(parts), tuple(reasons.most_common()))
+
+
+def _applicability(space: SearchSpace, sample_shape: tuple[int, ...]) -> Applicability:
     family = FAMILIES[space.family]
     keys = family.shape_keys
     if not keys:
@@ -67,18 +76,18 @@ def applicability(space: SearchSpace, sample_shape: tuple[int, ...]) -> Applicab
     return Applicability(1 - sum(reasons.values()) / len(combos), tuple(reasons.most_common()))
 
 
-def applies(space: SearchSpace, config: Mapping, sample_shape: tuple[int, ...]) -> str | None:
+def applies(space, config: Mapping, sample_shape: tuple[int, ...]) -> str | None:
     """Why `config` cannot take samples of `sample_shape`, or None when it can."""
-    return FAMILIES[space.family].check(config, tuple(sample_shape))
+    return FAMILIES[space.member(config).family].check(config, tuple(sample_shape))
 
 
-def require_applicable(space: SearchSpace, sample_shape: tuple[int, ...], data_name: str) -> Applicability:
+def require_applicable(space, sample_shape: tuple[int, ...], data_name: str) -> Applicability:
     """The applicability of `space`, or a SpaceError naming the reason when no configuration applies."""
     result = applicability(space, sample_shape)
     if not result.applies:
         shape = "x".join(str(d) for d in sample_shape)
-        raise SpaceError(f"{space.name}: no architecture of family {space.family} applies to {data_name}'s samples "
-                         f"of shape {shape}: {result.reasons[0][0]} in every configuration")
+        raise SpaceError(f"{space.name}: no architecture of family {' or '.join(space.families)} applies to "
+                         f"{data_name}'s samples of shape {shape}: {result.reasons[0][0]} in every configuration")
     return result
 
 
@@ -97,27 +106,29 @@ def smallest_configs(space: SearchSpace) -> list[dict]:
     return [{**fixed, **dict(zip(keys, combo))} for combo in itertools.product(*(enumerated[k] for k in keys))]
 
 
-def require_fitting(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles) -> dict:
-    """Cost the smallest configurations on every profile. Raises a SpaceError when none fits any profile (naming the
-    smallest one's cost and what it breaks), warns for each profile nothing fits; returns profile -> fits."""
-    candidates = [c for c in smallest_configs(space) if applies(space, c, sample_shape) is None]
+def require_fitting(space, sample_shape: tuple[int, ...], num_classes: int, profiles) -> dict:
+    """Cost the smallest configurations (of every member of a union) on every profile. Raises a SpaceError when none
+    fits any profile (naming the smallest one's cost and what it breaks), warns for each profile nothing fits;
+    returns profile -> fits."""
+    candidates = [(member, c) for member in space.members for c in smallest_configs(member)
+                  if applies(member, c, sample_shape) is None]
     best: dict[str, tuple] = {}
-    for config in candidates:
-        graph = space.graph(config, sample_shape, num_classes)
+    for member, config in candidates:
+        graph = member.graph(config, sample_shape, num_classes)
         for profile in profiles:
             est = estimate_graph(graph, profile)
             key = (not est.fits, est.total.weight_bytes)
             if profile.name not in best or key < best[profile.name][0]:
-                best[profile.name] = (key, est, config)
+                best[profile.name] = (key, est, config, member)
         if all(not entry[0][0] for entry in best.values()):
             break  # something fits every profile: no need to cost the rest
     fits = {name: not entry[0][0] for name, entry in best.items()}
     misfits = [name for name, ok in fits.items() if not ok]
     messages = []
     for name in misfits:
-        _, est, config = best[name]
+        _, est, config, member = best[name]
         broken = "; ".join(v.message for v in est.violations[:3])
-        messages.append(f"{name}: its smallest configuration ({_short(config, space)}) has {est.total.params:,} "
+        messages.append(f"{name}: its smallest configuration ({_short(config, member)}) has {est.total.params:,} "
                         f"params and {est.total.weight_bytes:,.0f} weight bytes, and breaks: {broken}")
     if candidates and len(misfits) == len(profiles):
         raise SpaceError(f"{space.name}: no configuration fits any profile: " + " | ".join(messages))

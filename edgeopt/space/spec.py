@@ -79,9 +79,25 @@ class SearchSpace:
         """A random configuration (architecture and training values)."""
         return {key: dist.sample(rng) for key, dist in self.distributions.items()}
 
-    def suggest(self, trial) -> dict:
-        """A configuration suggested by an Optuna trial (fixed values are not sent to the sampler)."""
-        return {key: dist.suggest(trial, key) for key, dist in self.distributions.items()}
+    def suggest(self, trial, prefix: str = "") -> dict:
+        """A configuration suggested by an Optuna trial (fixed values are not sent to the sampler); `prefix` names
+        its parameters in the study (a union's member: `rocket.lr`, so members' choices never share a name)."""
+        return {key: dist.suggest(trial, prefix + key) for key, dist in self.distributions.items()}
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return (self.family,)
+
+    @property
+    def members(self) -> tuple[SearchSpace, ...]:
+        """The single-family spaces a search draws from: this one (a union: each of its spaces)."""
+        return (self,)
+
+    def member(self, config: Mapping) -> SearchSpace:
+        """The single-family space `config` was drawn from: this one (a union picks by `config["family"]`)."""
+        if config.get("family", self.family) != self.family:
+            raise SpaceError(f"{self.name}: a {config['family']} configuration is not of this {self.family} space")
+        return self
 
     def size(self) -> float:
         """Number of distinct configurations (inf with a float range)."""
@@ -141,12 +157,23 @@ def shipped_space_dir() -> Path | None:
 
 
 def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
-    """Load and validate a search space from a YAML file (or a shipped space's name, e.g. 'cnn1d')."""
+    """Load and validate a single-family search space from a YAML file (or a shipped space's name, e.g. 'cnn1d');
+    `edgeopt.space.load_space` also loads unions of them."""
+    path = space_path(name_or_path)
+    data, locations = read_yaml(path, SpaceError)
+    return parse_space(data, locations, path)
+
+
+def space_path(name_or_path: str | os.PathLike) -> Path:
+    """The YAML file a space argument names: a file, else a shipped space of that name."""
     path = Path(name_or_path)
     if not path.is_file() and path.suffix == "" and shipped_space_dir() is not None:
         path = shipped_space_dir() / f"{name_or_path}.yaml"
-    data, locations = read_yaml(path, SpaceError)
+    return path
 
+
+def parse_space(data, locations, path: Path) -> SearchSpace:
+    """A single-family space from its YAML document (errors name the file, line and field)."""
     def fail(field: tuple[str, ...], problem: str) -> SpaceError:
         return SpaceError(f"{locate(locations, field, str(path))}: {'.'.join(field) or '(top level)'}: {problem}")
 
@@ -154,8 +181,9 @@ def load_space(name_or_path: str | os.PathLike) -> SearchSpace:
         raise fail((), "expected a mapping with family, architecture and training")
     for key in data:
         if key not in ("family", "architecture", "training", "name"):
-            raise fail((key,), f"unknown key{did_you_mean(key, ('family', 'architecture', 'training'))}; "
-                               "allowed keys: name, family, architecture, training")
+            raise fail((key,), f"unknown key{did_you_mean(key, ('family', 'architecture', 'training', 'spaces'))}; "
+                               "allowed keys: name, family, architecture, training (a union of spaces: name, "
+                               "spaces)")
     family = data.get("family")
     if not isinstance(family, str) or family not in FAMILIES:
         raise fail(("family",), f"unknown family {family!r}{did_you_mean(str(family), FAMILIES)}; "

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeopt.space.fit import applicability, applies
-from edgeopt.space.spec import SearchSpace
 
 
 @dataclass(frozen=True)
 class SpaceSurvey:
     space: str
-    family: str
+    family: str  # a union's: its families joined by +
     configurations: float  # inf with float ranges
     samples: int
     fit_share: dict[str, float]  # profile -> share of sampled configs that fit (those that do not apply: no)
@@ -31,7 +30,7 @@ class SpaceSurvey:
                 "fit_share": self.fit_share, "examples": list(self.examples)}
 
 
-def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles, *, samples: int = 100,
+def survey(space, sample_shape: tuple[int, ...], num_classes: int, profiles, *, samples: int = 100,
            shown: int = 5, seed: int = 0) -> SpaceSurvey:
     """Sample `samples` configs, cost each on every profile (no training), keep the first `shown` that apply to
     `sample_shape` as examples."""
@@ -53,6 +52,6 @@ def survey(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, 
         if len(examples) < shown:  # the first that apply
             examples.append({"config": config, "params": graph.params, "macs": graph.macs, "costs": costs})
     share = applicability(space, sample_shape)
-    return SpaceSurvey(space.name, space.family, space.size(), samples,
+    return SpaceSurvey(space.name, "+".join(space.families), space.size(), samples,
                        {name: count / samples for name, count in fits.items()}, tuple(examples), tuple(sample_shape),
                        share.share, share.reasons)

@@ -95,9 +95,9 @@ def _compress_member(run: SearchRun, profile, member, pipeline: Pipeline, run_di
     store, dataset, settings = run.store, run.dataset, run.settings
     trial = store.trial(member.trial)
     path = store.checkpoint_path(trial)
-    source = load_source(str(path), trial=TrialSpec(trial.number, settings.space_json, trial.config,
-                                                     dataset.sample_shape, dataset.num_classes, 0, str(path),
-                                                     study=store.uid))
+    spec = TrialSpec(trial.number, run.space.member(trial.config).to_json(), trial.config, dataset.sample_shape,
+                     dataset.num_classes, 0, str(path), study=store.uid)
+    source = load_source(str(path), trial=spec)
     say(f"{profile.name}: compressing trial {member.trial}")
     result = compress(source.module, profile, pipeline, dataset,
                       run_dir / "compressed" / profile.name / f"trial-{member.trial:05d}",
