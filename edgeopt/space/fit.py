@@ -108,34 +108,56 @@ def smallest_configs(space: SearchSpace) -> list[dict]:
 
 def require_fitting(space, sample_shape: tuple[int, ...], num_classes: int, profiles) -> dict:
     """Cost the smallest configurations (of every member of a union) on every profile. Raises a SpaceError when none
-    fits any profile (naming the smallest one's cost and what it breaks), warns for each profile nothing fits;
-    returns profile -> fits."""
-    candidates = [(member, c) for member in space.members for c in smallest_configs(member)
-                  if applies(member, c, sample_shape) is None]
+    fits any profile (naming the smallest one's cost and what it breaks), warns for each profile nothing fits, and
+    for each member of a union that fits none of the profiles the rest of the space fits; returns profile -> fits."""
+    by_member = [(member, _smallest_costs(member, sample_shape, num_classes, profiles)) for member in space.members]
     best: dict[str, tuple] = {}
-    for member, config in candidates:
-        graph = member.graph(config, sample_shape, num_classes)
-        for profile in profiles:
-            est = estimate_graph(graph, profile)
-            key = (not est.fits, est.total.weight_bytes)
-            if profile.name not in best or key < best[profile.name][0]:
-                best[profile.name] = (key, est, config, member)
-        if all(not entry[0][0] for entry in best.values()):
-            break  # something fits every profile: no need to cost the rest
+    for _, costs in by_member:
+        for name, entry in costs.items():
+            if name not in best or entry[0] < best[name][0]:
+                best[name] = entry
     fits = {name: not entry[0][0] for name, entry in best.items()}
     misfits = [name for name, ok in fits.items() if not ok]
-    messages = []
-    for name in misfits:
-        _, est, config, member = best[name]
-        broken = "; ".join(v.message for v in est.violations[:3])
-        messages.append(f"{name}: its smallest configuration ({_short(config, member)}) has {est.total.params:,} "
-                        f"params and {est.total.weight_bytes:,.0f} weight bytes, and breaks: {broken}")
-    if candidates and len(misfits) == len(profiles):
+    messages = [_misfit(name, best[name]) for name in misfits]
+    if best and len(misfits) == len(profiles):
         raise SpaceError(f"{space.name}: no configuration fits any profile: " + " | ".join(messages))
     for message in messages:
         warnings.warn(f"{space.name}: no configuration fits {message}; the search goes on for the other profiles",
                       SpaceWarning, stacklevel=2)
+    if len(by_member) > 1:
+        for member, costs in by_member:
+            lost = [name for name, entry in costs.items() if entry[0][0] and fits[name]]
+            if lost and len(lost) == sum(fits.values()):
+                warnings.warn(f"{space.name}: no {member.family} configuration fits "
+                              + " | ".join(_misfit(name, costs[name]) for name in lost)
+                              + "; its draws are recorded infeasible and the search goes on with the other "
+                                "families", SpaceWarning, stacklevel=2)
     return fits
+
+
+def _smallest_costs(space: SearchSpace, sample_shape: tuple[int, ...], num_classes: int, profiles) -> dict:
+    """profile -> ((misfits, weight bytes), estimate, config, space) of the space's least misfitting smallest
+    configuration."""
+    best: dict[str, tuple] = {}
+    for config in smallest_configs(space):
+        if applies(space, config, sample_shape) is not None:
+            continue
+        graph = space.graph(config, sample_shape, num_classes)
+        for profile in profiles:
+            est = estimate_graph(graph, profile)
+            key = (not est.fits, est.total.weight_bytes)
+            if profile.name not in best or key < best[profile.name][0]:
+                best[profile.name] = (key, est, config, space)
+        if len(best) == len(profiles) and all(not entry[0][0] for entry in best.values()):
+            break  # something fits every profile: no need to cost the rest
+    return best
+
+
+def _misfit(profile: str, entry: tuple) -> str:
+    _, est, config, space = entry
+    broken = "; ".join(v.message for v in est.violations[:3])
+    return (f"{profile}: its smallest configuration ({_short(config, space)}) has {est.total.params:,} params and "
+            f"{est.total.weight_bytes:,.0f} weight bytes, and breaks: {broken}")
 
 
 def _short(config: Mapping, space: SearchSpace) -> str:

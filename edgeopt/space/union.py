@@ -127,7 +127,7 @@ def load_space(name_or_path: str | os.PathLike) -> Space:
         raise fail(("spaces",), f"expected a list of space names or YAML files, got {names!r:.80}")
     members = []
     for index, name in enumerate(names):
-        member_path = path.parent / name if (path.parent / name).is_file() else space_path(name)
+        member_path = path.parent / name if (path.parent / name).exists() else space_path(name)
         if member_path.resolve() == path.resolve():
             raise fail(("spaces", str(index)), f"{name!r} is this file; a union lists single-family spaces")
         member_data, member_locations = read_yaml(member_path, SpaceError)

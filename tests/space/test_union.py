@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 
 import numpy as np
 import optuna
@@ -84,6 +85,9 @@ def test_applicability_is_shared_by_the_members(tmp_path):
     ("spaces: [c.yaml, r.yaml]\n", CNN1D.replace("min_steps: 1", "min_steps: 9"), "differ in budget rules"),
     ("spaces: [c.yaml, nowhere.yaml]\n", CNN1D, "nowhere.yaml: no such file"),
     ("spaces: [c.yaml, r.yaml]\n", CNN1D.replace("channels", "chanels"), "c.yaml:4: architecture.chanels"),
+    ("spaces: [c.yaml, 3]\n", CNN1D, "expected a list of space names"),
+    ("spaces: [c.yaml, .]\n", CNN1D, "cannot read"),
+    ("spaces: [c.yaml, r.yaml, c.yaml, r.yaml, c.yaml, r.yaml, c.yaml, r.yaml, c.yaml]\n", CNN1D, "2 to 8 spaces, got 9"),
 ])
 def test_a_bad_union_is_one_error_naming_the_file_and_field(tmp_path, text, cnn1d, message):
     path = _union(tmp_path, text, cnn1d=cnn1d)
@@ -93,11 +97,27 @@ def test_a_bad_union_is_one_error_naming_the_file_and_field(tmp_path, text, cnn1
     assert result.exit_code == 2 and "Traceback" not in result.output and message in result.output
 
 
+def test_a_member_that_fits_none_of_the_profiles_is_a_warning_and_the_search_goes_on(tmp_path):
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.space.fit import SpaceWarning, require_fitting
+
+    union = load_space("series")
+    fpga, mcu = load_profile("sequencer-fpga"), load_profile("stm32f746")
+    with pytest.warns(SpaceWarning, match=r"no rocket configuration fits sequencer-fpga.*latency"):
+        assert require_fitting(union, (1, 256), 2, [fpga]) == {"sequencer-fpga": True}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rocket fits the MCU: nothing to say
+        assert require_fitting(union, (1, 256), 2, [fpga, mcu]) == {"sequencer-fpga": True, "stm32f746": True}
+
+
 def test_a_malformed_stored_union_is_one_error():
     with pytest.raises(SpaceError, match="stored search space is malformed"):
         space_from_json({"name": "x", "spaces": [{"family": "cnn1d"}]})
     with pytest.raises(SpaceError, match="a union holds 2 to 8"):
         space_from_json({"name": "x", "spaces": []})
+    for forged in ({"family": "mlp"}, {"family": "<b>x</b>"}, {}):
+        with pytest.raises(SpaceError, match="is none of cnn1d, rocket"):
+            load_space("series").member(forged)
 
 
 def test_space_show_surveys_a_union():
