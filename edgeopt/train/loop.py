@@ -143,13 +143,14 @@ def train_trial(spec: TrialSpec, data: DeviceData, target_epochs: int) -> RungRe
     start = time.perf_counter()
     model = build_model(spec).to(data.device)
     optimizer = optimizer_for(model, spec.config)
-    done = load_checkpoint(spec, model, optimizer, data.device)
+    state = read_checkpoint(spec, data.device)
+    done = restore(state, model, optimizer)
     # early stopping within the trial: the weights of its best epoch on validation are what it is scored and deployed
     # with (training goes on from the latest, so a resumed trial follows the same schedule); a cross-validation refit,
     # whose validation split is a token, keeps the folds' median best epoch instead: its snapshot is taken as training
     # passes that epoch, so a refit resumed past a later median keeps the snapshot it took
     keep_best = bool(spec.config.get("early_stop", False)) and spec.keep_epoch is None
-    kept = kept_weights(spec, data.device) if done and (keep_best or spec.keep_epoch) else None
+    kept = _kept(state) if done and (keep_best or spec.keep_epoch) else None
     if done == 0 and hasattr(model, "fit_from_data"):  # a family fitted from data (rocket's thresholds), seeded
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(spec.seed)
@@ -209,14 +210,8 @@ def _copy_state(model) -> dict:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
-def kept_weights(spec: TrialSpec, device: str) -> dict | None:
-    """The weights (with epoch and validation loss) the trial's checkpoint keeps as its best; None without."""
-    import torch
-
-    path = Path(spec.checkpoint)
-    state = torch.load(path, map_location=device, weights_only=True) if path.is_file() else None
-    if state is None or not _same_study(state, spec):
-        return None
+def _kept(state: dict) -> dict | None:
+    """The weights (with epoch and validation loss) a checkpoint keeps as its trial's best; None without."""
     kept = state.get("kept")
     return kept if isinstance(kept, dict) and "model" in kept else None
 
@@ -227,18 +222,28 @@ def deployed_state(state: dict) -> dict:
     return kept["model"] if isinstance(kept, dict) and isinstance(kept.get("model"), dict) else state["model"]
 
 
-def load_checkpoint(spec: TrialSpec, model, optimizer, device: str) -> int:
-    """Load the trial's checkpoint into `model` and `optimizer` (weights-only); the epochs it holds, 0 when there is
-    none or it belongs to another study."""
+def read_checkpoint(spec: TrialSpec, device: str) -> dict | None:
+    """The trial's checkpoint (weights-only), or None when there is none or it belongs to another study."""
     import torch
 
     checkpoint = Path(spec.checkpoint)
     state = torch.load(checkpoint, map_location=device, weights_only=True) if checkpoint.is_file() else None
-    if state is None or not _same_study(state, spec):  # another study's: start anew
+    return state if state is not None and _same_study(state, spec) else None  # another study's: start anew
+
+
+def restore(state: dict | None, model, optimizer) -> int:
+    """Load a read checkpoint into `model` and `optimizer`; the epochs it holds (0 without one)."""
+    if state is None:
         return 0
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     return int(state["epoch"])
+
+
+def load_checkpoint(spec: TrialSpec, model, optimizer, device: str) -> int:
+    """Load the trial's checkpoint into `model` and `optimizer`; the epochs it holds, 0 when there is none or it
+    belongs to another study."""
+    return restore(read_checkpoint(spec, device), model, optimizer)
 
 
 def save_checkpoint(spec: TrialSpec, model, optimizer, epochs: int, kept: dict | None = None) -> None:
