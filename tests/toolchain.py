@@ -7,10 +7,11 @@ import os
 import pytest
 
 
-def require_tools(missing: list[str]) -> None:
+def require_tools(missing: list[str], packages: str = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
+                  ) -> None:
     """Skip without the tools on a developer's machine; in CI (.ci/run installs them) their absence is a failure."""
     if missing:
-        message = f"needs {', '.join(missing)} (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+        message = f"needs {', '.join(missing)} (Debian: {packages})"
         if os.environ.get("EDGEOPT_CI"):
             pytest.fail(message)
         pytest.skip(message)

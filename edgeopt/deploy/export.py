@@ -1,6 +1,6 @@
-"""`export(model, profile, out_dir, format="c"|"tvm")`: a quantized model as C source (or Apache TVM builds) for a
-firmware build, with a manifest (hashes, sizes, scales, ops) and build fragments; returns the same facts as an
-ExportRecord."""
+"""`export(model, profile, out_dir, format="c"|"tvm"|"verilog")`: a quantized model as C source (or Apache TVM builds,
+or a Verilog engine for an FPGA) for a device build, with a manifest (hashes, sizes, scales, ops) and build fragments;
+returns the same facts as an ExportRecord."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ from edgeopt.deploy.c_source import c_sources
 from edgeopt.deploy.host import MANIFEST
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.tvm_export import require_tvm, write_tvm
+from edgeopt.deploy.verilog import engine_cycles, verilog_files, verilog_name
 from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.version import __version__
 
-FORMATS = ("c", "tvm")
+FORMATS = ("c", "tvm", "verilog")
 SOURCE = "source.onnx"
 
 
@@ -69,6 +70,8 @@ class ExportRecord:
     arena_buffers: tuple[dict, ...] | None = None  # C: each intermediate buffer's offset and bytes in the arena
     layer_names: tuple[str, ...] | None = None  # C: the ONNX node each layer came from, in the order the run hook
     # (<NAME>_LAYER_DONE(index)) counts them
+    clock_cycles: int | None = None  # verilog: clocks the engine is busy per inference (counted from its loop nest)
+    latency_s: float | None = None  # verilog: those clocks at the profile's clock
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -90,6 +93,8 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
         require_tvm()  # before any work
     try:
         name = c_name(name)
+        if format == "verilog":
+            verilog_name(name)
     except EdgeoptError as exc:
         raise ExportError(f"--name: {exc}") from None
     source = _model_file(model)
@@ -97,7 +102,7 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
     out_dir = claim_folder(out_dir, "export", inputs)
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
-    program = lower_onnx(source) if format == "c" else None
+    program = lower_onnx(source) if format in ("c", "verilog") else None
     est = estimate(source, profile)
     model_sha = hashlib.sha256(source.read_bytes()).hexdigest()
     figures = {k: v for k, v in profile.to_dict().items() if k != "path"}  # the same device wherever its file is
@@ -108,15 +113,11 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
               "estimated_peak_activation_bytes": est.peak_activation_bytes}
     with atomic_folder(out_dir, "export", inputs) as tmp:
         shutil.copyfile(source, tmp / SOURCE)  # what it was made from: `edgeopt check` estimates it
-        if program is not None:
+        if format == "verilog":
+            record = _write_verilog(tmp, program, name, common, profile)
+        elif program is not None:
             header, body, arena = c_sources(program, name, f"model sha256 {model_sha[:16]}, edgeopt {__version__}")
-            ops = tuple(sorted({layer.kind for layer in program.layers}
-                               | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
-                               | {f"global_{GLOBAL_NAMES[layer.global_pool]}" for layer in program.layers
-                                  if layer.global_pool}
-                               | {layer.nonlinear.kind for layer in program.layers if layer.nonlinear}
-                               | {"residual_add" for layer in program.layers if layer.residual}
-                               | {"concat" for layer in program.layers if layer.target is not None}))
+            ops = _ops(program)
             files = (f"{name}.h", f"{name}.c", MANIFEST, "CMakeLists.txt", f"{name}.mk", SOURCE)
             record = ExportRecord(
                 format="c", **common, files=files, input_shape=tuple(program.input_shape),
@@ -145,6 +146,36 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
         if verify is not None:
             verify(tmp, record)
     return record
+
+
+def _ops(program) -> tuple[str, ...]:
+    return tuple(sorted({layer.kind for layer in program.layers}
+                        | {f"{layer.pool.kind}pool" for layer in program.layers if layer.pool}
+                        | {f"global_{GLOBAL_NAMES[layer.global_pool]}" for layer in program.layers
+                           if layer.global_pool}
+                        | {layer.nonlinear.kind for layer in program.layers if layer.nonlinear}
+                        | {"residual_add" for layer in program.layers if layer.residual}
+                        | {"concat" for layer in program.layers if layer.target is not None}))
+
+
+def _write_verilog(folder: Path, program, name: str, common: dict, profile: HardwareProfile) -> ExportRecord:
+    """The engine, its ROM images and its testbench into `folder`; the record (clocks counted, ROM and RAM bytes as
+    generated)."""
+    files = verilog_files(program, name)  # what it cannot run: one ModelError, before anything is written
+    (folder / f"{name}.v").write_text(files.engine)
+    (folder / f"{name}_tb.v").write_text(files.testbench)
+    for file, text in files.roms.items():
+        (folder / file).write_text(text)
+    cycles = engine_cycles(program)
+    clock = profile.compute.clock_hz
+    return ExportRecord(
+        format="verilog", **common, files=(f"{name}.v", f"{name}_tb.v", *files.roms, MANIFEST, SOURCE),
+        input_shape=tuple(program.input_shape), input_scale=program.input_scale,
+        input_zero_point=program.input_zero_point, input_bits=program.input_bits, output_size=program.output_size,
+        output_scale=program.output_scale, ops=_ops(program), layers=len(program.layers),
+        counted_weight_bytes=files.rom_bytes, counted_arena_bytes=2 * (files.act_words - program.input_size),
+        counted_ram_bytes=2 * files.act_words, layer_names=tuple(layer.name for layer in program.layers),
+        clock_cycles=cycles, latency_s=cycles / clock if clock else None)
 
 
 def _io_shape(source: Path) -> tuple[tuple[int, ...], int]:

@@ -1,5 +1,5 @@
-"""Does the exported C compute what was measured? The C built on the host against the integer reference (bit for
-bit) and against onnxruntime on the same QDQ file (class and logits)."""
+"""Does the export compute what was measured? The C built on the host (or the Verilog engine in an HDL simulator)
+against the integer reference (bit for bit) and against onnxruntime on the same QDQ file (class and logits)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.deploy.emulate import EmulatedRun, run_emulated
+from edgeopt.deploy.hdl_sim import simulate_export
 from edgeopt.deploy.host import run_on_host
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.runtime import onnx_logits
@@ -47,12 +48,18 @@ def _host_run(export_dir, onnx_path, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     program = lower_onnx(onnx_path)
     q = program.quantize_input(x)
     c = run_on_host(export_dir, q)
+    return q, c, _agreement(program, q, c, onnx_path, x)
+
+
+def _agreement(program, q: np.ndarray, c: np.ndarray, onnx_path, x: np.ndarray) -> Agreement:
+    """Of an export's int32 logits `c` on the integer inputs `q` (of float samples `x`): the reference's and
+    onnxruntime's."""
     reference = run_program(program, q)
     ort = onnx_logits(onnx_path, np.asarray(x, np.float32)).astype(np.float64)
     ours = c.astype(np.float64) * program.output_scale
     step = max(float(ort.max() - ort.min()) / 255.0, np.finfo(np.float32).tiny)
     difference = np.abs(ours - ort) / step
-    return q, c, Agreement(len(x), float(np.mean(np.all(c == reference, axis=1))),
+    return Agreement(len(x), float(np.mean(np.all(c == reference, axis=1))),
                            float(np.mean(c.argmax(axis=1) == ort.argmax(axis=1))),
                            float(np.mean(np.all(difference <= 1.0, axis=1))), float(difference.max()), step)
 
@@ -70,6 +77,7 @@ class Deployment:
     instructions_mean: float | None  # per inference on the emulated cpu (an estimate, QEMU -icount)
     emulated_equals_host: float | None  # share of samples with identical logits
     emulated: EmulatedRun | None = field(default=None, compare=False, repr=False)  # the run itself (per layer)
+    clocks_per_inference: int | None = None  # an HDL simulation's: the most clocks one inference kept it busy
 
     def to_dict(self) -> dict:
         layers = None
@@ -80,13 +88,26 @@ class Deployment:
                 "metrics": self.metrics, "instructions_mean": self.instructions_mean,
                 "layer_instructions_median": layers,
                 "instructions_source": "estimated (QEMU -icount)" if self.instructions_mean is not None else None,
-                "emulated_equals_host": self.emulated_equals_host}
+                "emulated_equals_host": self.emulated_equals_host,
+                "clocks_per_inference": self.clocks_per_inference,
+                "clocks_source": "measured (HDL simulation)" if self.clocks_per_inference is not None else None}
 
 
 def deploy_on(model: str | os.PathLike, export_dir: str | os.PathLike, dataset, *, cpu: str | None = None,
-              positive_class: int = 1) -> Deployment:
+              positive_class: int = 1, simulator: str | None = None) -> Deployment:
     """The export in `export_dir` of `model` (a compression output folder or its model.onnx) run on `dataset`'s test
-    split (validation when it has none), normalised as the compression's report.json says (as given without one)."""
+    split (validation when it has none), normalised as the compression's report.json says (as given without one):
+    the C (on the host, and with `cpu` the emulated board), or with `simulator` the Verilog engine."""
+    x, y, split, where = _normalised_split(model, dataset)
+    if simulator is not None:
+        return check_simulation(export_dir, Path(export_dir) / "source.onnx", x, y, simulator,
+                                positive_class=positive_class, split=split, normalisation=where)
+    return check_deployment(export_dir, Path(export_dir) / "source.onnx", x, y, cpu=cpu,
+                            positive_class=positive_class, split=split, normalisation=where)
+
+
+def _normalised_split(model: str | os.PathLike, dataset) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """(samples normalised as `model`'s report.json says, labels, which split, where the normalisation came from)."""
     from edgeopt.data.normalize import Normalizer
 
     x, y, split = (dataset.x_test, dataset.y_test, "test") if dataset.x_test is not None else \
@@ -106,8 +127,23 @@ def deploy_on(model: str | os.PathLike, export_dir: str | os.PathLike, dataset, 
     except (ValueError, TypeError) as exc:  # statistics of other data (another shape), or not numbers
         raise EdgeoptError(f"{report}: input_normalisation does not fit the data's samples of shape "
                            f"{tuple(x.shape[1:])}: {exc}") from None
-    return check_deployment(export_dir, Path(export_dir) / "source.onnx", x, y, cpu=cpu,
-                            positive_class=positive_class, split=split, normalisation=where)
+    return x, y, split, where
+
+
+def check_simulation(export_dir: str | os.PathLike, onnx_path: str | os.PathLike, x: np.ndarray, y: np.ndarray,
+                     simulator: str, *, positive_class: int = 1, split: str = "test",
+                     normalisation: str = "as given") -> Deployment:
+    """The Verilog engine in `export_dir` run in `simulator` on float samples `x` (normalised as the model expects)
+    with labels `y`: its logits against the reference and onnxruntime, the metrics of its own outputs, its clocks."""
+    from edgeopt.deploy.host import read_manifest
+
+    program = lower_onnx(onnx_path)
+    q = program.quantize_input(x)
+    run = simulate_export(export_dir, read_manifest(export_dir, format="verilog")["name"], q, simulator)
+    onehot = np.eye(run.logits.shape[1])[run.logits.argmax(axis=1)]
+    metrics = classification_metrics(np.asarray(y), onehot, positive_class=positive_class).to_dict()
+    return Deployment(split, normalisation, _agreement(program, q, run.logits, onnx_path, x), simulator,
+                      quality(metrics), None, None, clocks_per_inference=run.cycles_per_inference)
 
 
 def check_deployment(export_dir: str | os.PathLike, onnx_path: str | os.PathLike, x: np.ndarray, y: np.ndarray, *,

@@ -309,13 +309,22 @@ def render_compression(result, console: Console) -> None:
 def render_export(record, console: Console) -> None:
     """What an export wrote, its sizes beside the cost model's estimates, and how to call it."""
     table = Table(title=f"{record.model} -> {record.profile} ({record.format})")
-    for head in ("figure", "counted in the C", "estimated (cost model)"):
+    counted = "counted in the Verilog" if record.format == "verilog" else "counted in the C"
+    for head in ("figure", counted, "estimated (cost model)"):
         table.add_column(head, justify="left" if head == "figure" else "right")
     table.add_row("weights and constants", _bytes_or_dash(record.counted_weight_bytes),
                   format_bytes(record.estimated_weight_bytes))
-    table.add_row("RAM: arena + input + logits", _bytes_or_dash(record.counted_ram_bytes),
-                  format_bytes(record.estimated_peak_activation_bytes))
+    ram = "RAM: input + every layer's output" if record.format == "verilog" else "RAM: arena + input + logits"
+    table.add_row(ram, _bytes_or_dash(record.counted_ram_bytes), format_bytes(record.estimated_peak_activation_bytes))
     console.print(table)
+    if record.format == "verilog":
+        at_clock = f" ({format_seconds(record.latency_s)} at the profile's clock)" if record.latency_s else ""
+        console.print(f"{record.layers} layers ({', '.join(record.ops)}); input int{record.input_bits} x "
+                      f"{record.input_shape}; {record.output_size} int32 logits streamed out; "
+                      f"{record.clock_cycles:,} clocks per inference (counted){at_clock}")
+        console.print(f"module {record.name}: write the input, pulse start, read out_valid/out_index/out_data until "
+                      f"done; files in {record.out_dir}: {', '.join(record.files)}")
+        return
     if record.format != "c":
         console.print(f"{record.layers} weighted layers; files in {record.out_dir}: {', '.join(record.files)}")
         return
@@ -329,13 +338,18 @@ def render_export(record, console: Console) -> None:
 def render_deployment(deployment, console: Console) -> None:
     """The exported C's own predictions on a test split, and how closely it computes what was measured."""
     a, m = deployment.agreement, deployment.metrics
-    where = deployment.device + (" (emulated)" if deployment.device != "host" else " build")
+    simulated = deployment.clocks_per_inference is not None
+    where = deployment.device + (" (HDL simulation)" if simulated else " (emulated)" if deployment.device != "host"
+                                 else " build")
     console.print(f"deployed on {where}, {deployment.split} split ({a.samples} samples): precision "
                   f"{m['precision']:.3f} recall {m['recall']:.3f} F1 {m['f1']:.3f} accuracy {m['accuracy']:.3f} "
                   "(measured)")
     console.print(f"inputs normalised by: {deployment.normalisation}")
-    console.print(f"C vs integer reference: {a.bit_exact_share:.1%} bit-exact; vs onnxruntime: same class "
+    console.print(f"{'Verilog' if simulated else 'C'} vs integer reference: {a.bit_exact_share:.1%} bit-exact; "
+                  f"vs onnxruntime: same class "
                   f"{a.class_agreement:.1%}, every logit within one int8 step {a.within_step_share:.1%}")
+    if simulated:
+        console.print(f"{deployment.device}: {deployment.clocks_per_inference:,} clocks per inference (measured)")
     if deployment.instructions_mean is not None:
         console.print(f"{deployment.device}: {deployment.instructions_mean:,.0f} instructions per inference "
                       f"(estimated: QEMU -icount, no caches or wait states); logits equal to the host build on "

@@ -21,6 +21,8 @@ from edgeopt.data.normalize import Normalizer
 from edgeopt.atomic import claim_file, claim_folder
 from edgeopt.calibration.board_rows import append_rows, check_appendable, emulated_rows
 from edgeopt.deploy.export import ExportError, ExportRecord, export
+from edgeopt.deploy.hdl_sim import SIMULATORS, missing_tools
+from edgeopt.deploy.verilog import verilog_name
 from edgeopt.deploy.tvm_export import require_tvm
 from edgeopt.deploy.verify import Deployment, deploy_on
 from edgeopt.errors import EdgeoptError, ModelError
@@ -54,14 +56,16 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
                  out_dir: str | os.PathLike, *, format: str = "c", name: str = "model",
                  data: Dataset | str | os.PathLike | None = None, label_column: str | None = None,
                  emulate: str | None = None, measurements_out: str | os.PathLike | None = None,
-                 positive_class: int = 1, progress: Callable[[str], None] | None = None) -> ExportRun:
+                 positive_class: int = 1, progress: Callable[[str], None] | None = None,
+                 simulate: str | None = None) -> ExportRun:
     """Export `model` (as `edgeopt export` takes it: a QDQ model.onnx, a compression output folder, a float trial
     checkpoint or .pt2 program, quantized on `data` first, or a search run folder whose fronts were compressed: its
     compressed model for `profile` that scores best on validation) for `profile` (loaded if named) into `out_dir`
     (claimed first: an earlier export is replaced, anything else refused). With `data` (a Dataset, a data file or a
     bundled example's name), the C runs its test split on the host (with `emulate`, on QEMU's board) inside the new
     export before it replaces `out_dir`: a failure leaves `out_dir` as it was. `measurements_out` gets the emulated
-    latency rows (see `calibrate --measurements`)."""
+    latency rows (see `calibrate --measurements`). A Verilog export runs on `data` in an HDL simulator (`simulate`:
+    iverilog, the default, or verilator)."""
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
     data_path = None if data is None or isinstance(data, Dataset) else data
@@ -71,6 +75,20 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
         ref = resolve_model(model)
     dataset = load_dataset(data_path, label_column=label_column) if data_path is not None else data
     float_model = ref.is_float
+    if format == "verilog" and emulate:
+        raise ExportError("--emulate runs the C on a Cortex-M; a Verilog export runs in an HDL simulator (--simulate)")
+    if simulate is not None and format != "verilog":
+        raise ExportError("--simulate runs a Verilog export in an HDL simulator; give --format verilog")
+    if simulate is not None and simulate not in SIMULATORS:
+        raise ExportError(f"--simulate {simulate!r}: choose from {', '.join(SIMULATORS)}")
+    if simulate is not None and dataset is None:
+        raise ExportError("--simulate runs the test split of --data; give --data")
+    if format == "verilog" and dataset is not None:
+        simulate = simulate or "iverilog"
+        missing = missing_tools(simulate)
+        if missing:  # before minutes of quantizing
+            raise ExportError(f"--data runs the Verilog in {simulate}, which needs {', '.join(missing)} (Debian: "
+                              f"apt-get install {simulate})")
     if emulate and dataset is None:
         raise ExportError("--emulate runs the test split of --data; give --data")
     if measurements_out and not emulate:
@@ -78,12 +96,14 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
     if float_model and dataset is None:
         raise ExportError(f"{model} is a float model: it is quantized before export, calibrated on a dataset; give "
                           "--data")
-    if dataset is not None and format != "c" and not float_model:
-        raise ExportError("--data runs the C export; give --format c")
+    if dataset is not None and format == "tvm" and not float_model:
+        raise ExportError("--data runs the C or Verilog export; give --format c or verilog")
     if format == "tvm":
         require_tvm()  # before minutes of quantizing
     try:
         c_name(name)  # before minutes of quantizing, as export() checks it
+        if format == "verilog":
+            verilog_name(name)
     except EdgeoptError as exc:
         raise ExportError(f"--name: {exc}") from None
     inputs = tuple(item for item in (model, data_path, profile.path) if item)
@@ -97,14 +117,16 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
     found: dict[str, Deployment] = {}
 
     def run_on_data(folder: Path, record: ExportRecord) -> None:
-        if dataset is None or format != "c":
+        if dataset is None or format == "tvm":
             return
         if tuple(dataset.sample_shape) != tuple(record.input_shape):
             raise ExportError(f"{model} takes samples of shape {tuple(record.input_shape)}, but the data's are "
                               f"{tuple(dataset.sample_shape)}")
         if progress:
-            progress(f"running the C on the data ({emulate or 'host'})")
-        found["deployment"] = deploy_on(quantized_dir, folder, dataset, cpu=emulate, positive_class=positive_class)
+            progress(f"running the Verilog in {simulate}" if simulate else
+                     f"running the C on the data ({emulate or 'host'})")
+        found["deployment"] = deploy_on(quantized_dir, folder, dataset, cpu=emulate, positive_class=positive_class,
+                                        simulator=simulate)
 
     quantized = None
     with tempfile.TemporaryDirectory(prefix="edgeopt-export-") as work:

@@ -1,0 +1,160 @@
+"""The Verilog engine: in Icarus Verilog and Verilator its logits equal the integer reference's on every sample, and
+it is busy for exactly the clocks its loop nest counts; what it cannot run is one error naming op and node."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+from edgeopt.cli import main
+from edgeopt.deploy.hdl_sim import missing_tools, simulate
+from edgeopt.deploy.lower import lower_onnx
+from edgeopt.deploy.verilog import engine_cycles, verilog_files
+from edgeopt.errors import ModelError
+from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN
+from edgeopt.intgrid.program import IntLayer, IntProgram, Pool
+from edgeopt.intgrid.reference import run_program
+
+from toolchain import require_tools
+
+HDL = "iverilog verilator g++ make"
+
+
+def _equal_in(simulator: str, program: IntProgram, q: np.ndarray) -> None:
+    require_tools(missing_tools(simulator), HDL)
+    sim = simulate(verilog_files(program, "engine"), "engine", q, simulator)
+    reference = run_program(program, q)
+    assert sim.logits.shape == reference.shape and np.array_equal(sim.logits, reference)
+    assert np.all(sim.cycles == engine_cycles(program))
+
+
+@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16", "branchy", "cnn1d_long"])
+def test_the_engine_equals_the_integer_reference_in_iverilog(qdq_models, name):
+    path, x_test = qdq_models[name]
+    program = lower_onnx(path)
+    _equal_in("iverilog", program, program.quantize_input(x_test[:16]))
+
+
+@pytest.mark.parametrize("name", ["mlp_int16", "cnn1d_long"])
+def test_verilator_runs_the_same_integers_and_clocks(qdq_models, name):
+    path, x_test = qdq_models[name]
+    program = lower_onnx(path)
+    _equal_in("verilator", program, program.quantize_input(x_test[:8]))
+
+
+def test_what_the_engine_cannot_run_is_one_error_naming_op_and_node(qdq_models):
+    program = lower_onnx(qdq_models["rocket"][0])
+    with pytest.raises(ModelError, match=r"node .*: generated kernels is not in the Verilog engine yet"):
+        verilog_files(program, "engine")
+
+
+def test_the_same_program_gives_the_same_files(qdq_models):
+    program = lower_onnx(qdq_models["cnn1d_long"][0])
+    first, second = verilog_files(program, "engine"), verilog_files(lower_onnx(qdq_models["cnn1d_long"][0]), "engine")
+    assert first == second and "module engine (" in first.engine and "$readmemh(\"engine_weights.hex\"" in first.engine
+
+
+def _random_program(seed: int) -> IntProgram:
+    """A convolution (any stride, padding, dilation, groups, zero points, ReLU or not, an activation ceiling or not,
+    max or average pooling or none, any global pooling or none; int8 or int16 in and out) and a dense layer to int32
+    logits, with integers small enough that no accumulator leaves its register."""
+    rng = np.random.default_rng(seed)
+    groups = int(rng.choice([1, 2]))
+    c_in, c_out = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 4))
+    length, kernel, stride, dilation = int(rng.integers(6, 20)), int(rng.integers(1, 5)), int(rng.integers(1, 3)), \
+        int(rng.integers(1, 3))
+    pad = int(rng.integers(0, dilation * (kernel // 2) + 1))
+    out_len = (length + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    pool = None
+    if rng.random() < 0.5 and out_len >= 2:
+        pool = Pool(str(rng.choice(["max", "avg"])), (1, 2), (1, int(rng.integers(1, 3))))
+    pooled = (out_len - 2) // pool.stride[1] + 1 if pool else out_len
+    global_pool = rng.choice([None, "avg", "max", "avgmax"])
+    in_bits, mid_bits = int(rng.choice([8, 16])), int(rng.choice([8, 16]))
+    in_top, mid_top = 2 ** (in_bits - 1) - 1, 2 ** (mid_bits - 1) - 1
+    out_channels = c_out * (2 if global_pool == "avgmax" else 1)
+    out_shape = (out_channels, 1, 1) if global_pool else (c_out, 1, pooled)
+    m = rng.integers(2 ** 22, 2 ** 23, c_out)
+    n = rng.integers(20, 30, c_out) + (8 if in_bits == 16 else 0)
+    relu = bool(rng.random() < 0.6)
+    conv = IntLayer(
+        "conv/node", "conv", (c_in, 1, length), out_shape, (c_out, 1, out_len), (1, kernel), (1, stride), (0, pad),
+        groups, rng.integers(-127, 128, (c_out, c_in // groups, 1, kernel)).astype(np.int8),
+        rng.integers(-5000, 5000, c_out).astype(np.int32), int(rng.integers(-20, 20)), relu,
+        (int(rng.integers(2 ** 22, 2 ** 23)), int(rng.integers(10, 18))) if relu and rng.random() < 0.5 else None,
+        None, pool, global_pool, m, n, int(rng.integers(-10, 10)), -mid_top - 1, mid_top, mid_bits,
+        input_bits=in_bits)
+    features = int(np.prod(out_shape))
+    head = IntLayer(
+        "head/node", "dense", (features, 1, 1), (3, 1, 1), (3, 1, 1), (1, 1), (1, 1), (0, 0), 1,
+        rng.integers(-127, 128, (3, features, 1, 1)).astype(np.int8), rng.integers(-9000, 9000, 3).astype(np.int32),
+        conv.output_zero_point, False, None, None, None, None, np.full(3, 2 ** 22 + 12345), np.full(3, 12),
+        0, INT32_MIN, INT32_MAX, 32, source=1, input_bits=mid_bits)
+    program = IntProgram((c_in, length), 0.01, int(rng.integers(-3, 3)), (conv, head), 0.001)
+    return program, rng.integers(-in_top - 1, in_top + 1, (4, c_in, length)).astype(program.input_dtype)
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1))
+def test_random_layers_are_bit_exact_and_take_the_clocks_counted(seed):
+    program, q = _random_program(seed)
+    _equal_in("iverilog", program, q)
+
+
+def _small_data(tmp_path, reads_small) -> str:
+    path = tmp_path / "few.npz"
+    np.savez(path, x_train=reads_small.x_train[:60], y_train=reads_small.y_train[:60],
+             x_test=reads_small.x_test[:24], y_test=reads_small.y_test[:24])
+    return str(path)
+
+
+def test_export_writes_the_engine_and_runs_it_on_the_data(qdq_models, reads_small, tmp_path):
+    require_tools(missing_tools("iverilog"), HDL)
+    path, _ = qdq_models["mlp_int16"]
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(path), "-p", "sequencer-fpga", "--format", "verilog", "-o",
+                                       str(out), "--name", "reads_mlp", "--data", _small_data(tmp_path, reads_small),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.output)
+    program = lower_onnx(path)
+    assert run["format"] == "verilog" and run["clock_cycles"] == engine_cycles(program)
+    assert run["latency_s"] == pytest.approx(run["clock_cycles"] / 250e6)
+    deployed = run["deployment"]
+    assert deployed["device"] == "iverilog" and deployed["agreement"]["bit_exact_share"] == 1.0
+    assert deployed["agreement"]["samples"] == 24 and deployed["clocks_per_inference"] == run["clock_cycles"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "verilog" and all((out / f).is_file() for f in manifest["files"])
+    assert "module reads_mlp (" in (out / "reads_mlp.v").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--name", "wire"], "reserved word of Verilog"),
+    (["--name", "logic"], "reserved word of Verilog"),
+    (["--emulate", "cortex-m4"], "--emulate runs the C on a Cortex-M"),
+    (["--simulate", "verilator"], "--simulate runs the test split of --data"),
+])
+def test_hostile_verilog_exports_are_one_line_and_exit_2_with_nothing_written(qdq_models, tmp_path, args, message):
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(qdq_models["mlp_int16"][0]), "-p", "sequencer-fpga",
+                                       "--format", "verilog", "-o", str(out), *args])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_an_op_the_engine_lacks_is_exit_2_naming_the_node_with_nothing_written(qdq_models, tmp_path):
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(qdq_models["rocket"][0]), "-p", "stm32f746", "--format",
+                                       "verilog", "-o", str(out)])
+    assert result.exit_code == 2 and "generated kernels is not in the Verilog engine yet" in result.output
+    assert not out.exists()
+
+
+def test_simulate_belongs_to_the_verilog_export(qdq_models, tmp_path):
+    result = CliRunner().invoke(main, ["export", str(qdq_models["mlp"][0]), "-p", "stm32f746", "-o",
+                                       str(tmp_path / "c"), "--simulate", "iverilog"])
+    assert result.exit_code == 2 and "give --format verilog" in result.output
