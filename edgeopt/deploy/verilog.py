@@ -116,6 +116,11 @@ def _fields(program: IntProgram) -> list[dict]:
             "CBASE": c_base, "SRC": bases[layer.source],
             "DST": 0 if last else bases[program.target_of(index)] + layer.target_offset,
         })
+        f = out[-1]  # products the loops step by, so the engine adds where it would multiply
+        f.update({"TAPS": f["ICG"] * f["KH"] * f["KW"], "IHW": h * w, "GSTEP": f["ICG"] * h * w,
+                  "POOLN": pkh * pkw, "GN": ph * pw, "SH_IW": f["SH"] * w, "DH_IW": f["DH"] * w,
+                  "PT_IW": f["PT"] * w, "RSTEP": psh * f["SH"], "RSTEP_IW": psh * f["SH"] * w,
+                  "CSTEP": psw * f["SW"]})
         w_base += layer.weights.size
         c_base += oc
     return out
@@ -192,13 +197,12 @@ def _descriptor(fields: list[dict]) -> str:
 
 
 def _literal(value: int) -> str:
-    value = int(value)
-    return f"-64'sd{-value}" if value < 0 else f"64'sd{value}"
+    return f"32'sh{int(value) & 0xFFFFFFFF:08x}"  # two's complement: -2^31 needs no negation
 
 
 def _engine(name: str, fields: list[dict], depths: dict[str, int], act_words: int, program: IntProgram) -> str:
     keys = list(fields[0])
-    decl = "\n".join(f"    reg signed [63:0] {k};" for k in keys)
+    decl = "\n".join(f"    reg signed [31:0] {k};" for k in keys)
     a_bits = _bits(act_words)
     return ENGINE.format(
         name=name, layers=len(fields), layer_bits=_bits(len(fields)), act_words=act_words, a_bits=a_bits,
@@ -251,17 +255,21 @@ module {name} (
     localparam S_IDLE = 0, S_LAYER = 1, S_OC = 2, S_POS = 3, S_WIN = 4, S_MAC = 5, S_DRAIN = 6, S_ACT = 7,
                S_DIV = 8, S_AFTER = 9, S_REQ1 = 10, S_REQ2 = 11, S_GLOBAL = 12, S_NEXT = 13;
     reg [3:0] state, after_div;
-    // loop counters: output channel (its group's first input channel g0, its place in the group og), pooled
-    // position (py, px), pool window (wy, wx), conv position (oy, ox), taps (ci, ky, kx)
-    reg signed [63:0] oc, og, g0, py, px, wy, wx, oy, ox, ci, ky, kx;
+    // loop counters: output channel (its place in its group), pooled position, pool window position, taps
+    reg [31:0] oc, og, py, px, wy, wx, ci, ky, kx;
+    // where the loops are, kept by adding the descriptor's steps: rows and columns of the input (for the padding
+    // test) and their addresses, at the pooled position, the window position and the tap
+    reg signed [31:0] py_row, py_row_addr, px_col, win_row, win_row_addr, win_col, tap_row, tap_row_addr, tap_col;
+    reg [31:0] group_addr, ci_addr, w_oc, w_addr, c_addr, out_idx;
     reg signed [63:0] acc, pacc, gsum, gmax, rvalue, product;
-    reg signed [63:0] t, iy, ix, index;  // combinational temporaries within one clock
+    reg signed [63:0] t;  // a combinational temporary within one clock
     reg [31:0] rq;
     reg [1:0] gphase;  // 0: a position's output; 1: a channel's global mean; 2: its global max
     // the tap pipeline: the address goes out one clock, the data comes back the next
     reg tap_valid, tap_inside;
     reg signed [15:0] tap_x;
     reg signed [7:0] tap_w;
+    wire tap_in = tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW;
     // sequential divider: round(|num| / den) half away from zero, the sign restored
     reg [63:0] div_num, div_rem, div_quo, div_den;
     reg div_neg;
@@ -274,10 +282,18 @@ module {name} (
     task end_channel;
         begin
             if (oc + 1 < OC) begin
-                oc <= oc + 1; state <= S_OC;
-                if (og + 1 < OCG) og <= og + 1; else begin og <= 0; g0 <= g0 + ICG; end
+                oc <= oc + 1; c_addr <= c_addr + 1; w_oc <= w_oc + TAPS; state <= S_OC;
+                if (og + 1 < OCG) og <= og + 1; else begin og <= 0; group_addr <= group_addr + GSTEP; end
             end else if (LAST != 0) begin busy <= 0; done <= 1; state <= S_IDLE; end
             else begin layer <= layer + 1; state <= S_LAYER; end
+        end
+    endtask
+
+    task start_divide(input signed [63:0] value, input [31:0] divisor, input [3:0] next);
+        begin
+            div_step <= 0; div_den <= divisor; div_neg <= value < 0; div_rem <= 0; div_quo <= 0;
+            div_num <= (value < 0 ? -value : value) + (divisor >> 1);
+            after_div <= next; state <= S_DIV;
         end
     endtask
 
@@ -290,32 +306,41 @@ module {name} (
             out_valid <= 0;
             case (state)
             S_IDLE: if (start) begin layer <= 0; busy <= 1; state <= S_LAYER; end
-            S_LAYER: begin oc <= 0; og <= 0; g0 <= 0; state <= S_OC; end
-            S_OC: begin py <= 0; px <= 0; gsum <= 0; gmax <= -(64'sd1 <<< 62); state <= S_POS; end
-            S_POS: begin wy <= 0; wx <= 0; pacc <= (POOL == 1) ? -(64'sd1 <<< 62) : 64'sd0; state <= S_WIN; end
+            S_LAYER: begin
+                oc <= 0; og <= 0; group_addr <= SRC; w_oc <= WBASE; c_addr <= CBASE; out_idx <= 0;
+                state <= S_OC;
+            end
+            S_OC: begin
+                py <= 0; px <= 0; py_row <= -PT; py_row_addr <= -PT_IW; px_col <= -PL;
+                gsum <= 0; gmax <= -(64'sd1 <<< 62); state <= S_POS;
+            end
+            S_POS: begin
+                wy <= 0; wx <= 0; win_row <= py_row; win_row_addr <= py_row_addr; win_col <= px_col;
+                pacc <= (POOL == 1) ? -(64'sd1 <<< 62) : 64'sd0; state <= S_WIN;
+            end
             S_WIN: begin
-                oy <= py * PSH + wy; ox <= px * PSW + wx;
-                acc <= brom[CBASE + oc];
-                ci <= g0; ky <= 0; kx <= 0; tap_valid <= 0;
+                acc <= brom[c_addr];
+                tap_row <= win_row; tap_row_addr <= win_row_addr; tap_col <= win_col;
+                ci <= 0; ky <= 0; kx <= 0; ci_addr <= group_addr; w_addr <= w_oc; tap_valid <= 0;
                 state <= S_MAC;
             end
             S_MAC: begin
-                // the tap at (ci, ky, kx): whether its input position is inside, and its two reads
-                iy = oy * SH + ky * DH - PT;
-                ix = ox * SW + kx * DW - PL;
-                tap_inside <= (iy >= 0 && iy < IH && ix >= 0 && ix < IW);
-                tap_x <= act[SRC + ci * IH * IW + ((iy >= 0 && iy < IH) ? iy : 0) * IW
-                             + ((ix >= 0 && ix < IW) ? ix : 0)];
-                tap_w <= wrom[WBASE + (((oc * ICG + ci - g0) * KH + ky) * KW + kx)];
+                // the tap's two reads (an input outside is padding: a 0 after the zero point, never added)
+                tap_inside <= tap_in;
+                tap_x <= act[tap_in ? ci_addr + tap_row_addr + tap_col : 0];
+                tap_w <= wrom[w_addr];
                 tap_valid <= 1;
                 if (tap_valid && tap_inside) acc <= acc + tap_product;
-                if (kx + 1 < KW) kx <= kx + 1;
+                w_addr <= w_addr + 1;
+                if (kx + 1 < KW) begin kx <= kx + 1; tap_col <= tap_col + DW; end
                 else begin
-                    kx <= 0;
-                    if (ky + 1 < KH) ky <= ky + 1;
+                    kx <= 0; tap_col <= win_col;
+                    if (ky + 1 < KH) begin
+                        ky <= ky + 1; tap_row <= tap_row + DH; tap_row_addr <= tap_row_addr + DH_IW;
+                    end
                     else begin
-                        ky <= 0;
-                        if (ci + 1 < g0 + ICG) ci <= ci + 1;
+                        ky <= 0; tap_row <= win_row; tap_row_addr <= win_row_addr;
+                        if (ci + 1 < ICG) begin ci <= ci + 1; ci_addr <= ci_addr + IHW; end
                         else state <= S_DRAIN;
                     end
                 end
@@ -328,16 +353,15 @@ module {name} (
             S_ACT: begin
                 // the activation's clamps, then the pool window's max or sum
                 t = (RELU != 0 && acc < 0) ? 64'sd0 : acc;
-                if (CEIL != 0 && t > drom[CBASE + oc]) t = drom[CBASE + oc];
+                if (CEIL != 0 && t > drom[c_addr]) t = drom[c_addr];
                 t = (POOL == 1) ? ((t > pacc) ? t : pacc) : pacc + t;
                 pacc <= t;
-                if (wx + 1 < PKW) begin wx <= wx + 1; state <= S_WIN; end
-                else if (wy + 1 < PKH) begin wx <= 0; wy <= wy + 1; state <= S_WIN; end
-                else if (POOL == 2) begin
-                    div_step <= 0; div_den <= PKH * PKW; div_neg <= t < 0; div_rem <= 0; div_quo <= 0;
-                    div_num <= (t < 0 ? -t : t) + ((PKH * PKW) >>> 1);
-                    after_div <= S_AFTER; state <= S_DIV;
-                end else state <= S_AFTER;
+                if (wx + 1 < PKW) begin wx <= wx + 1; win_col <= win_col + SW; state <= S_WIN; end
+                else if (wy + 1 < PKH) begin
+                    wx <= 0; wy <= wy + 1; win_col <= px_col; win_row <= win_row + SH;
+                    win_row_addr <= win_row_addr + SH_IW; state <= S_WIN;
+                end else if (POOL == 2) start_divide(t, POOLN, S_AFTER);
+                else state <= S_AFTER;
             end
             S_DIV: begin
                 // one quotient bit a clock, the most significant first
@@ -361,42 +385,35 @@ module {name} (
             end
             S_NEXT: begin
                 // the next pooled position, else the channel's end (or its global outputs)
-                if (px + 1 < PW) begin px <= px + 1; state <= S_POS; end
-                else if (py + 1 < PH) begin px <= 0; py <= py + 1; state <= S_POS; end
-                else if (GP == 0) begin
-                    end_channel;
-                end else if (GP == 2) begin rvalue <= gmax; gphase <= 2; state <= S_REQ1; end
-                else begin
-                    div_step <= 0; div_den <= PH * PW; div_neg <= gsum < 0; div_rem <= 0; div_quo <= 0;
-                    div_num <= (gsum < 0 ? -gsum : gsum) + ((PH * PW) >>> 1);
-                    after_div <= S_GLOBAL; state <= S_DIV;
-                end
+                if (px + 1 < PW) begin px <= px + 1; px_col <= px_col + CSTEP; state <= S_POS; end
+                else if (py + 1 < PH) begin
+                    px <= 0; px_col <= -PL; py <= py + 1; py_row <= py_row + RSTEP;
+                    py_row_addr <= py_row_addr + RSTEP_IW; state <= S_POS;
+                end else if (GP == 0) end_channel;
+                else if (GP == 2) begin rvalue <= gmax; gphase <= 2; state <= S_REQ1; end
+                else start_divide(gsum, GN, S_GLOBAL);
             end
             S_GLOBAL: begin rvalue <= pacc; gphase <= 1; state <= S_REQ1; end
             S_REQ1: begin
-                rq = qrom[CBASE + oc];
+                rq = qrom[c_addr];
                 product <= rvalue * $signed({{40'd0, rq[31:8]}});
                 state <= S_REQ2;
             end
             S_REQ2: begin
-                // round(product / 2^n) half away from zero, the zero point, the output's range
-                rq = qrom[CBASE + oc];
+                // round(product / 2^n) half away from zero, the zero point, the output's range; outputs go out in
+                // order: positions channel by channel, or a channel's global output(s) (avgmax: mean, then max)
+                rq = qrom[c_addr];
                 t = (product < 0) ? -((-product + (64'sd1 <<< (rq[7:0] - 1))) >>> rq[7:0])
                                   : ((product + (64'sd1 <<< (rq[7:0] - 1))) >>> rq[7:0]);
                 t = t + OZP;
                 if (t < OMIN) t = OMIN;
                 if (t > OMAX) t = OMAX;
-                // where it goes: the channel's position, or its global output (avgmax: mean at 2 oc, max at 2 oc + 1)
-                if (gphase == 0) index = oc * PH * PW + py * PW + px;
-                else if (GP == 3) index = 2 * oc + (gphase == 2 ? 1 : 0);
-                else index = oc;
-                if (LAST != 0) begin out_valid <= 1; out_index <= index; out_data <= t[31:0]; end
-                else act[DST + index] <= t[15:0];
+                if (LAST != 0) begin out_valid <= 1; out_index <= out_idx; out_data <= t[31:0]; end
+                else act[DST + out_idx] <= t[15:0];
+                out_idx <= out_idx + 1;
                 if (gphase == 0) state <= S_NEXT;
                 else if (gphase == 1 && GP == 3) begin rvalue <= gmax; gphase <= 2; state <= S_REQ1; end
-                else begin
-                    end_channel;
-                end
+                else end_channel;
             end
             endcase
         end
