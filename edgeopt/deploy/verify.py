@@ -98,7 +98,7 @@ def deploy_on(model: str | os.PathLike, export_dir: str | os.PathLike, dataset, 
     """The export in `export_dir` of `model` (a compression output folder or its model.onnx) run on `dataset`'s test
     split (validation when it has none), normalised as the compression's report.json says (as given without one):
     the C (on the host, and with `cpu` the emulated board), or with `simulator` the Verilog engine."""
-    x, y, split, where = _normalised_split(model, dataset)
+    x, y, split, where = normalised_split(model, dataset)
     if simulator is not None:
         return check_simulation(export_dir, Path(export_dir) / "source.onnx", x, y, simulator,
                                 positive_class=positive_class, split=split, normalisation=where)
@@ -106,7 +106,7 @@ def deploy_on(model: str | os.PathLike, export_dir: str | os.PathLike, dataset, 
                             positive_class=positive_class, split=split, normalisation=where)
 
 
-def _normalised_split(model: str | os.PathLike, dataset) -> tuple[np.ndarray, np.ndarray, str, str]:
+def normalised_split(model: str | os.PathLike, dataset) -> tuple[np.ndarray, np.ndarray, str, str]:
     """(samples normalised as `model`'s report.json says, labels, which split, where the normalisation came from)."""
     from edgeopt.data.normalize import Normalizer
 
