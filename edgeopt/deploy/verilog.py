@@ -261,7 +261,10 @@ module {name} (
     // test) and their addresses, at the pooled position, the window position and the tap
     reg signed [31:0] py_row, py_row_addr, px_col, win_row, win_row_addr, win_col, tap_row, tap_row_addr, tap_col;
     reg [31:0] group_addr, ci_addr, w_oc, w_addr, c_addr, out_idx;
-    reg signed [63:0] acc, pacc, gsum, gmax, rvalue, product;
+    // |accumulator| < 2^40 (int16 inputs; 2^31 for int8), so 48 bits hold it, a pooled or global value, and the value
+    // requantized; a channel's sum over positions and the requantization's product take 64
+    reg signed [47:0] acc, rvalue;
+    reg signed [63:0] pacc, gsum, gmax, product;
     reg signed [63:0] t;  // a combinational temporary within one clock
     reg [31:0] rq;
     reg [1:0] gphase;  // 0: a position's output; 1: a channel's global mean; 2: its global max
@@ -276,7 +279,7 @@ module {name} (
     reg [6:0] div_step;
     wire [63:0] div_try = {{div_rem[62:0], div_num[63 - div_step]}};
 
-    wire signed [63:0] tap_product = (tap_x - IZP) * tap_w;
+    wire signed [24:0] tap_product = (tap_x - IZP) * tap_w;  // 17-bit difference x int8 weight
 
     // a channel's last output is out: the next channel (and its group), else the next layer, else done
     task end_channel;
@@ -396,7 +399,7 @@ module {name} (
             S_GLOBAL: begin rvalue <= pacc; gphase <= 1; state <= S_REQ1; end
             S_REQ1: begin
                 rq = qrom[c_addr];
-                product <= rvalue * $signed({{40'd0, rq[31:8]}});
+                product <= rvalue * $signed({{1'b0, rq[31:8]}});  // 48 x 25 bits, < 2^63 by the grid's bounds
                 state <= S_REQ2;
             end
             S_REQ2: begin

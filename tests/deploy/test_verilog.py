@@ -67,6 +67,7 @@ def _random_program(seed: int) -> IntProgram:
     c_in, c_out = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 4))
     length, kernel, stride, dilation = int(rng.integers(6, 20)), int(rng.integers(1, 5)), int(rng.integers(1, 3)), \
         int(rng.integers(1, 3))
+    length = max(length, dilation * (kernel - 1) + 1)  # at least one output position
     pad = int(rng.integers(0, dilation * (kernel // 2) + 1))
     out_len = (length + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
     pool = None
