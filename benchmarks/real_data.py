@@ -137,15 +137,20 @@ def test_accuracy(checkpoint: Path, x_test, y_test) -> float:
     return float((logits.argmax(1).numpy() == y_test).mean())
 
 
-def summarize_seeds(args, chosen, results: list[dict], work: Path) -> None:
-    """Per run: each seed's recommended test accuracy and family, their median against the lab tools' medians and
-    MiniRocket."""
-    (work / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in results],
+def _record(args, rows: list[dict], work: Path, seeds: str) -> None:
+    """results.json beside the runs, and the line that says where, when and how the table was measured."""
+    (work / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in rows],
                                                   indent=2, default=str) + "\n")
     machine = platform.processor() or platform.machine()
     stop = f"{args.trials} trials" if args.trials else f"budget {args.budget:.0f} s"
-    print(f"{date.today()}, {platform.node()} ({machine}), {stop} per search, {args.jobs} side by side, seeds "
-          f"{' '.join(map(str, args.seeds))}{', profile ' + args.profile if args.profile else ''}")
+    print(f"{date.today()}, {platform.node()} ({machine}), {stop} per search, {args.jobs} side by side, {seeds}"
+          f"{', profile ' + args.profile if args.profile else ''}")
+
+
+def summarize_seeds(args, chosen, results: list[dict], work: Path) -> None:
+    """Per run: each seed's recommended test accuracy and family, their median against the lab tools' medians and
+    MiniRocket."""
+    _record(args, results, work, f"seeds {' '.join(map(str, args.seeds))}")
     print("| run | profile / space | test acc by seed (family) | median | logistic | tree | forest | boosting | "
           "beats every lab tool (medians) | MiniRocket | gap (median) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -214,12 +219,7 @@ def main() -> None:
     rows = []
     for (run, file, _, _), result in zip(chosen, results):
         rows.append(result | references(*prepare(run, file, work)[2]))
-    (work / "results.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "report"} for r in rows],
-                                                  indent=2, default=str) + "\n")
-    machine = platform.processor() or platform.machine()
-    stop = f"{args.trials} trials" if args.trials else f"budget {args.budget:.0f} s"
-    print(f"{date.today()}, {platform.node()} ({machine}), {stop} per search, {args.jobs} side "
-          f"by side, seed {args.seed}{', profile ' + args.profile if args.profile else ''}")
+    _record(args, rows, work, f"seed {args.seed}")
     print("| run | profile / space | selection | trained | recommended test acc | params | weight B | 1-NN | "
           "logistic | tree | forest | boosting | beats every lab tool | MiniRocket | gap to MiniRocket | oracle |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
