@@ -19,7 +19,8 @@ def test_a_cpu_only_machine_gets_one_slot_per_core():
     slots = plan_slots(None, None, None, None, cpu_count=6, gpu_info=[], families=("mlp",))
     assert [(s.index, s.device, s.max_pack, s.memory_bytes) for s in slots] == \
         [(i, "cpu", CPU_PACK["mlp"], None) for i in range(6)]
-    assert {s.max_pack for s in plan_slots(None, None, None, None, cpu_count=2, gpu_info=[], families=("cnn1d",))} == {1}
+    slots = plan_slots(None, None, None, None, cpu_count=2, gpu_info=[], families=("cnn1d",))
+    assert {s.max_pack for s in slots} == {1}
     assert [s.device for s in plan_slots("cpu", 3, None, 1, cpu_count=6, gpu_info=TWO_GPUS)] == ["cpu"] * 3
 
 
