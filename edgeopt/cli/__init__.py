@@ -25,7 +25,8 @@ COMMANDS = {
                   "Watch a search (running or finished) in optuna-dashboard: objectives, trials, their edgeopt "
                   "attributes."),
     "export": ("edgeopt.cli.export", "export_cmd",
-               "Write MODEL as source for a device build, with manifest.json and CMake/Make fragments."),
+               "Write MODEL as source for a device build (C with CMake/Make fragments, TVM, or Verilog), with "
+               "manifest.json."),
     "profile": ("edgeopt.cli.profile", "profile_cmd",
                 "Estimate MODEL (an .onnx file or a torch factory `module:function`) on a device: per-layer costs, "
                 "totals, and whether it fits, with reasons."),
