@@ -162,14 +162,11 @@ def _write_verilog(folder: Path, program, name: str, common: dict, profile: Hard
     """The engine, its ROM images and its testbench into `folder`; the record (clocks counted, ROM and RAM bytes as
     generated)."""
     files = verilog_files(program, name)  # what it cannot run: one ModelError, before anything is written
-    (folder / f"{name}.v").write_text(files.engine)
-    (folder / f"{name}_tb.v").write_text(files.testbench)
-    for file, text in files.roms.items():
-        (folder / file).write_text(text)
+    written = files.write(folder, name)
     cycles = engine_cycles(program)
     clock = profile.compute.clock_hz
     return ExportRecord(
-        format="verilog", **common, files=(f"{name}.v", f"{name}_tb.v", *files.roms, MANIFEST, SOURCE),
+        format="verilog", **common, files=(*written, MANIFEST, SOURCE),
         input_shape=tuple(program.input_shape), input_scale=program.input_scale,
         input_zero_point=program.input_zero_point, input_bits=program.input_bits, output_size=program.output_size,
         output_scale=program.output_scale, ops=_ops(program), layers=len(program.layers),

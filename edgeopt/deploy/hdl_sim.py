@@ -39,10 +39,7 @@ def simulate(files: VerilogFiles, name: str, inputs: np.ndarray, simulator: str 
     """Run the engine `name` of `files` on integer `inputs` (samples, *input shape) in `simulator`."""
     with tempfile.TemporaryDirectory(prefix="edgeopt-hdl-") as work:
         folder = Path(work)
-        (folder / f"{name}.v").write_text(files.engine)
-        (folder / f"{name}_tb.v").write_text(files.testbench)
-        for file, text in files.roms.items():
-            (folder / file).write_text(text)
+        files.write(folder, name)
         return simulate_export(folder, name, inputs, simulator)
 
 

@@ -65,6 +65,13 @@ class VerilogFiles:
     output_size: int
     rom_bytes: int  # the ROMs' contents: int8 weights; per output channel a bias, a requantization, a ceiling
 
+    def write(self, folder, name: str) -> tuple[str, ...]:
+        """The engine `name`.v, its testbench and ROM images into `folder`; the file names, engine first."""
+        files = {f"{name}.v": self.engine, f"{name}_tb.v": self.testbench, **self.roms}
+        for file, text in files.items():
+            (folder / file).write_text(text)
+        return tuple(files)
+
 
 def unsupported(program: IntProgram) -> str | None:
     """Why the engine cannot run `program` (naming the op and node), or None."""
