@@ -12,6 +12,7 @@ from edgeopt.atomic import write_text_atomic
 from edgeopt.cost.estimate import Estimate, estimate, legality_violations, limit_checks
 from edgeopt.models.reference import COMPRESSION, ELF, EXPORT, resolve_model
 from edgeopt.errors import BaselineError
+from edgeopt.deploy.engine_check import engine_facts, export_format
 from edgeopt.figures import CALIBRATED, ESTIMATED, FIGURE_NAMES
 from edgeopt.profiles.loader import load_profile
 from edgeopt.profiles.schema import HardwareProfile
@@ -158,7 +159,9 @@ def check(
     With `update_baseline`, the current figures are written to `baseline` (atomically) instead of compared.
     `model` may be a C export folder (`edgeopt export`): its flash and RAM are then measured (the model compiled for
     a Cortex-M4 and sized by `arm-none-eabi-size`, plus the arena and buffers it states) and gated in place of the
-    estimated weight and activation bytes; every other figure is the estimate of the QDQ file it was made from.
+    estimated weight and activation bytes; every other figure is the estimate of the QDQ file it was made from. A
+    Verilog export folder: its engine's clocks at the profile's clock replace the estimated latency, and its cells
+    (synthesized with yosys for the profile's fabric) are gated against the fabric's budgets.
     """
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
@@ -174,8 +177,11 @@ def check(
             raise BaselineError(f"{model}: a baseline records a model's estimates; a linked image has none (give the "
                                 "model or its export folder)")
         return _check_image(Path(model), profile)
-    measured = None
-    if ref is not None and ref.kind == EXPORT:
+    measured = engine = None
+    if ref is not None and ref.kind == EXPORT and export_format(model) == "verilog":
+        engine = Path(model)
+        model = engine / "source.onnx"
+    elif ref is not None and ref.kind == EXPORT:
         from edgeopt.deploy.emulate import export_sizes
 
         measured = export_sizes(model)
@@ -185,6 +191,11 @@ def check(
     est = estimate(model, profile, input_shape)
     items = [_measured_item(c, measured) if measured is not None and c.what in MEASURED else _limit_item(c, est)
              for c in limit_checks(est, profile) if c.limit is not None]
+    notes = est.notes
+    if engine is not None:  # the engine's own clocks replace the estimated latency; its cells are gated
+        engine_gated, note = _engine_items(engine, profile)
+        items = [item for item in items if item.name != "max_latency_s"] + engine_gated
+        notes = (*notes, note)
     items.append(_legality_item(est, profile))
 
     regressions: tuple[Regression, ...] = ()
@@ -200,7 +211,7 @@ def check(
         regressions = tuple(_regressions(est, recorded, tolerance))
         items.extend(_regression_item(r) for r in regressions)
     return CheckResult(est, tuple(items), regressions, os.fspath(baseline) if baseline is not None else None,
-                       written, est.notes)
+                       written, notes)
 
 
 def _limit_item(c, est: Estimate) -> CheckItem:
@@ -217,6 +228,40 @@ def _limit_item(c, est: Estimate) -> CheckItem:
                     "; checked against an estimate: the profile's energy is not calibrated (edgeopt calibrate "
                     "--measurements with an energy column)")
     return CheckItem(c.what, "budget", c.passed, c.limit, c.actual, message, c.layer, source)
+
+
+FABRIC_LIMITS = (("max_luts", "luts", "LUTs"), ("max_ffs", "ffs", "flip-flops"), ("max_dsps", "dsps", "DSP slices"),
+                 ("max_brams", "brams", "block RAMs"))
+
+
+def _engine_items(folder: Path, profile: HardwareProfile) -> tuple[list[CheckItem], str]:
+    """A Verilog export's engine: its clocks at the profile's clock against the latency budget, its cells against
+    the fabric's budgets."""
+    fabric = profile.fabric
+    facts = engine_facts(folder, fabric.family if fabric is not None else None)
+    items = []
+    limit, clock = profile.budgets.max_latency_s, profile.compute.clock_hz
+    if limit is not None and clock:
+        latency = facts.clocks / clock
+        passed = latency <= limit
+        items.append(CheckItem("max_latency_s", "budget", passed, limit, latency,
+                               f"engine latency: {facts.clocks:,} clocks ({facts.lanes} lanes, counted from its loop "
+                               f"nest as simulation counts them) at {clock / 1e6:.6g} MHz = {latency:.6g} s "
+                               f"{'within' if passed else 'over'} max_latency_s {limit:.6g}", None, "measured"))
+    if fabric is not None and facts.fabric is not None:
+        for what, key, label in FABRIC_LIMITS:
+            limit = getattr(fabric, what)
+            if limit is None:
+                continue
+            actual = getattr(facts.fabric, key)
+            passed = actual <= limit
+            items.append(CheckItem(what, "budget", passed, limit, actual,
+                                   f"{label} on {fabric.family} ({facts.fabric.tool}, {facts.fabric_how}): "
+                                   f"{actual:g} {'within' if passed else 'over'} {what} {limit:g}", None, "measured"))
+    note = (f"a Verilog export: latency from the engine's {facts.clocks:,} clocks" +
+            (f"; cells {facts.fabric_how} for {fabric.family}" if facts.fabric is not None else
+             "; the profile states no fabric, so no cells are gated"))
+    return items, note
 
 
 MEASURED = {"max_weight_bytes": "flash", "weight_memory": "flash", "max_activation_bytes": "RAM",

@@ -37,13 +37,15 @@ def check_cmd(model, profile, input_shape, max_params, max_weight_bytes, max_act
     input. Budgets come from the profile; each --max-* replaces the profile's.
 
     MODEL is a model (as for `edgeopt profile`), a C export folder (its flash and RAM measured with the Cortex-M
-    toolchain) or a linked firmware image (ELF: its flash and RAM gated, nothing else)."""
+    toolchain), a Verilog export folder (its engine's clocks against the latency budget; its LUTs, flip-flops, DSP
+    slices and block RAMs, synthesized with yosys, against the profile's fabric) or a linked firmware image (ELF:
+    its flash and RAM gated, nothing else)."""
     if update_baseline and not baseline:
         raise click.UsageError("--update-baseline needs --baseline FILE")
     for output in (junit, baseline if update_baseline else None):  # found now, not after the work
         if output:
             claim_file(output, (model, Path(profile)))
-    # an export folder or a linked image (ELF): its flash and RAM are measured
+    # an export folder or a linked image (ELF): what it is measured
     ref = resolve_model(model)
     target = model if ref.kind in (EXPORT, ELF) else load_graph(
         str(ref.onnx_file) if ref.kind == COMPRESSION else model, input_shape)

@@ -30,13 +30,19 @@ from edgeopt.workflow.export import export_model
 @click.option("--simulate", type=click.Choice(["iverilog", "verilator"]), default=None,
               help="With --format verilog and --data: the HDL simulator the engine runs in (default iverilog); the "
                    "metrics and clocks come from its outputs.")
+@click.option("--lanes", type=click.IntRange(1, 64), default=None,
+              help="With --format verilog: multiply-accumulates a clock (1 .. the profile's MACs per cycle). "
+                   "Default: the fewest that meet the profile's latency budget at its clock.")
+@click.option("--synth", type=click.Choice(["xc7", "ecp5", "ice40"]), default=None,
+              help="With --format verilog: synthesize the engine with yosys for this FPGA family and record its "
+                   "LUTs, flip-flops, DSP slices and block RAMs (measured) in manifest.json.")
 @click.option("--measurements-out", "measurements_out", default=None, type=click.Path(dir_okay=False),
               help="With --emulate: append the emulated latency (the whole call and each layer, instructions at the "
                    "profile's clock) to this CSV, for `edgeopt calibrate --measurements`.")
 @click.option("--positive-class", type=click.IntRange(0, 1_000_000), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, simulate, measurements_out,
-               positive_class, as_json) -> None:
+def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, simulate, lanes, synth,
+               measurements_out, positive_class, as_json) -> None:
     """Write MODEL as source for a device build (C with CMake/Make fragments, TVM, or Verilog), with manifest.json.
 
     MODEL is a quantized QDQ model.onnx, or the output folder of `edgeopt compress` holding one (its input
@@ -47,7 +53,8 @@ def export_cmd(model, profile, fmt, name, out_dir, data, label_column, emulate, 
     out = console()
     run = with_steps(out, lambda say: export_model(
         model, profile, out_dir, format=fmt, name=name, data=data, label_column=label_column, emulate=emulate,
-        measurements_out=measurements_out, positive_class=positive_class, progress=say, simulate=simulate),
+        measurements_out=measurements_out, positive_class=positive_class, progress=say, simulate=simulate,
+        lanes=lanes, synth=synth),
         quiet=as_json,
         label="exporting")
     if as_json:

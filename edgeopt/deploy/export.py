@@ -23,8 +23,10 @@ from edgeopt.deploy.c_source import c_sources
 from edgeopt.deploy.host import MANIFEST
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.tvm_export import require_tvm, write_tvm
-from edgeopt.deploy.verilog import engine_cycles, verilog_files, verilog_name
-from edgeopt.profiles.schema import HardwareProfile
+from edgeopt.deploy.synth import FabricUse, synthesize, yosys_missing
+from edgeopt.deploy.verilog import (MAX_LANES, activation_format, choose_lanes, engine_cycles, verilog_files,
+                                    verilog_name)
+from edgeopt.profiles.schema import FABRIC_FAMILIES, HardwareProfile
 from edgeopt.version import __version__
 
 FORMATS = ("c", "tvm", "verilog")
@@ -72,6 +74,8 @@ class ExportRecord:
     # (<NAME>_LAYER_DONE(index)) counts them
     clock_cycles: int | None = None  # verilog: clocks the engine is busy per inference (counted from its loop nest)
     latency_s: float | None = None  # verilog: those clocks at the profile's clock
+    lanes: int | None = None  # verilog: the engine's multiply-accumulates a clock
+    fabric: FabricUse | None = None  # verilog with synthesis: the engine's cells on an FPGA family (measured)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -79,16 +83,26 @@ class ExportRecord:
 
 def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLike, out_dir: str | os.PathLike, *,
            format: str = "c", name: str = "model", inputs=(),
-           verify: Callable[[Path, ExportRecord], None] | None = None) -> ExportRecord:
+           verify: Callable[[Path, ExportRecord], None] | None = None, lanes: int | None = None,
+           synth: str | None = None) -> ExportRecord:
     """Write `model` (a QDQ ONNX file, or a compression output folder holding one) for `profile` into `out_dir`:
     an earlier export there is replaced whole, anything else refused (`atomic.claim_folder`; `inputs`: more files
     the folder must not be or hold); nothing half-written on an error. `verify(folder, record)` runs on the
-    finished export before it replaces `out_dir`: what it raises leaves `out_dir` as it was."""
+    finished export before it replaces `out_dir`: what it raises leaves `out_dir` as it was. Verilog: `lanes`
+    multiply-accumulates a clock (default: the fewest meeting the profile's latency budget); `synth` (a part
+    family) synthesizes the engine with yosys and records its cells."""
     from edgeopt.cost.estimate import estimate
     from edgeopt.profiles.loader import load_profile
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
+    if format != "verilog" and (lanes is not None or synth is not None):
+        raise ExportError(f"{'--lanes' if lanes is not None else '--synth'} belongs to the Verilog engine; give "
+                          "--format verilog")
+    if synth is not None and synth not in FABRIC_FAMILIES:
+        raise ExportError(f"--synth {synth!r}: choose from {', '.join(FABRIC_FAMILIES)}")
+    if synth is not None and yosys_missing():  # before any work
+        raise ExportError("--synth runs yosys, which is not installed (Debian: apt-get install yosys)")
     if format == "tvm":
         require_tvm()  # before any work
     try:
@@ -114,7 +128,9 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
     with atomic_folder(out_dir, "export", inputs) as tmp:
         shutil.copyfile(source, tmp / SOURCE)  # what it was made from: `edgeopt check` estimates it
         if format == "verilog":
-            record = _write_verilog(tmp, program, name, common, profile)
+            record = _write_verilog(tmp, program, name, common, profile, lanes)
+            if synth is not None:
+                record = dataclasses.replace(record, fabric=synthesize(tmp, name, synth))
         elif program is not None:
             header, body, arena = c_sources(program, name, f"model sha256 {model_sha[:16]}, edgeopt {__version__}")
             ops = _ops(program)
@@ -158,13 +174,20 @@ def _ops(program) -> tuple[str, ...]:
                         | {"concat" for layer in program.layers if layer.target is not None}))
 
 
-def _write_verilog(folder: Path, program, name: str, common: dict, profile: HardwareProfile) -> ExportRecord:
+def _write_verilog(folder: Path, program, name: str, common: dict, profile: HardwareProfile,
+                   lanes: int | None) -> ExportRecord:
     """The engine, its ROM images and its testbench into `folder`; the record (clocks counted, ROM and RAM bytes as
     generated)."""
-    files = verilog_files(program, name)  # what it cannot run: one ModelError, before anything is written
-    written = files.write(folder, name)
-    cycles = engine_cycles(program)
     clock = profile.compute.clock_hz
+    fmt = activation_format(program)
+    most = int(profile.compute.macs_per_s[fmt] / clock) if clock and fmt in profile.compute.macs_per_s else MAX_LANES
+    try:
+        lanes = choose_lanes(program, most, clock, profile.budgets.max_latency_s, lanes)
+    except ModelError as exc:
+        raise ExportError(f"{profile.name}: {exc}") from None
+    files = verilog_files(program, name, lanes)  # what it cannot run: one ModelError, before anything is written
+    written = files.write(folder, name)
+    cycles = engine_cycles(program, lanes)
     return ExportRecord(
         format="verilog", **common, files=(*written, MANIFEST, SOURCE),
         input_shape=tuple(program.input_shape), input_scale=program.input_scale,
@@ -172,7 +195,7 @@ def _write_verilog(folder: Path, program, name: str, common: dict, profile: Hard
         output_scale=program.output_scale, ops=_ops(program), layers=len(program.layers),
         counted_weight_bytes=files.rom_bytes, counted_arena_bytes=2 * (files.act_words - program.input_size),
         counted_ram_bytes=2 * files.act_words, layer_names=tuple(layer.name for layer in program.layers),
-        clock_cycles=cycles, latency_s=cycles / clock if clock else None)
+        clock_cycles=cycles, latency_s=cycles / clock if clock else None, lanes=lanes)
 
 
 def _io_shape(source: Path) -> tuple[tuple[int, ...], int]:

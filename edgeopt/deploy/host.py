@@ -49,7 +49,8 @@ MANIFEST = EXPORT_MANIFEST  # what `deploy.export` writes into an export folder
 # the fields readers of a manifest use, with their kinds: a manifest is input (a truncated or foreign manifest.json
 # is one error), and its name reaches compiler flags and generated C, so it is checked as --name is
 _MANIFEST_FIELDS = {"name": str, "format": str, "profile": str, "layers": int, "output_size": int,
-                    "counted_arena_bytes": int, "counted_ram_bytes": int, "input_bits": int, "layer_names": list}
+                    "counted_arena_bytes": int, "counted_ram_bytes": int, "input_bits": int, "layer_names": list,
+                    "lanes": int, "clock_cycles": int}
 
 
 def read_manifest(export_dir: str | os.PathLike, required: tuple[str, ...] = ("name", "output_size"),

@@ -1,11 +1,7 @@
-"""Verilog-2005 of an IntProgram: one time-multiplexed engine (a multiply-accumulate per clock, weights streamed from
-ROMs that `$readmemh` fills, every activation buffer in one RAM) that computes the integer reference's integers.
-
-The engine walks each fused layer as the reference does: per output channel, per (pooled) output position, per pool
-window position, the accumulator starts at the bias and takes one product of weight and (input - zero point) a clock
-(a pipelined read: the address of the next tap goes out while the last one's data comes back); then the activation
-clamps it, the pool and global pool combine accumulators, a sequential divider rounds their means, and the
-requantization (a product, then a rounding shift) puts the output on its grid. Same program -> byte-identical files.
+"""Verilog-2005 of an IntProgram: one engine computing the integer reference's integers, `lanes` multiply-accumulates
+a clock (a block of output channels at a time), weights streamed from ROMs that `$readmemh` fills, every activation
+buffer in one RAM, the requantization pipelined (`deploy.verilog_text` holds the text and its design notes). Same
+program and lanes -> byte-identical files.
 
 Not yet covered (one error naming the op and node): residual adds, tanh / hardswish, generated kernels, PPV.
 """
@@ -18,10 +14,10 @@ import numpy as np
 
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import NO_BOUND, ceiling_bound
-from edgeopt.intgrid.program import IntProgram
+from edgeopt.deploy.verilog_text import RQ_DEPTH, Widths, engine_text
+from edgeopt.intgrid.program import IntLayer, IntProgram
 
-ACT_BITS = 16  # every activation word: an int8 or int16 value, sign-extended
-BOUND_CAP = 2 ** 46  # an activation ceiling no accumulator reaches (|acc| < 2^40) stored as this
+MAX_LANES = 64  # the widest engine generated (a profile's MACs a clock may allow fewer)
 GLOBAL_CODES = {None: 0, "avg": 1, "max": 2, "avgmax": 3}
 POOL_CODES = {None: 0, "max": 1, "avg": 2}
 
@@ -64,6 +60,7 @@ class VerilogFiles:
     act_words: int  # the activation RAM's depth (16-bit words: the input, then every buffer the layers write)
     output_size: int
     rom_bytes: int  # the ROMs' contents: int8 weights; per output channel a bias, a requantization, a ceiling
+    lanes: int  # multiply-accumulates a clock
 
     def write(self, folder, name: str) -> tuple[str, ...]:
         """The engine `name`.v, its testbench and ROM images into `folder`; the file names, engine first."""
@@ -100,7 +97,12 @@ def _hex(values, bits: int) -> str:
     return "".join(f"{int(v) & mask:0{digits}x}\n" for v in values) or f"{0:0{digits}x}\n"
 
 
-def _fields(program: IntProgram) -> list[dict]:
+def _power_of_two(divisor: int) -> int:
+    """log2(divisor) where it is a power of two (a mean is then a rounding shift), else -1 (the divider)."""
+    return divisor.bit_length() - 1 if divisor & (divisor - 1) == 0 else -1
+
+
+def _fields(program: IntProgram, lanes: int) -> list[dict]:
     """Each layer's descriptor: the integers its loops and datapath read."""
     bases, _ = _layout(program)
     out, w_base, c_base = [], 0, 0
@@ -111,325 +113,182 @@ def _fields(program: IntProgram) -> list[dict]:
         pkh, pkw = pool.kernel if pool else (1, 1)
         psh, psw = pool.stride if pool else (1, 1)
         ph, pw = ((ch - pkh) // psh + 1, (cw - pkw) // psw + 1) if pool else (ch, cw)
+        icg, ocg = c // layer.groups, oc // layer.groups
+        le = min(lanes, ocg)  # a block's lanes share the input: its channels are in one group
+        gp = GLOBAL_CODES[layer.global_pool]
+        opc = ph * pw if gp == 0 else 2 if gp == 3 else 1  # outputs a channel writes
         last = index == len(program.layers) - 1
+        sh, sw, dh, dw = *layer.stride, *layer.dilation
+        taps = icg * layer.kernel[0] * layer.kernel[1]
         out.append({
-            "IC": c, "IH": h, "IW": w, "OC": oc, "ICG": c // layer.groups, "OCG": oc // layer.groups,
-            "KH": layer.kernel[0], "KW": layer.kernel[1], "SH": layer.stride[0], "SW": layer.stride[1],
-            "DH": layer.dilation[0], "DW": layer.dilation[1], "PT": layer.padding[0], "PL": layer.padding[1],
-            "IZP": layer.input_zero_point, "RELU": int(layer.relu), "CEIL": int(layer.act_ceiling is not None),
-            "POOL": POOL_CODES[pool.kind if pool else None], "PKH": pkh, "PKW": pkw, "PSH": psh, "PSW": psw,
-            "PH": ph, "PW": pw, "GP": GLOBAL_CODES[layer.global_pool], "OZP": layer.output_zero_point,
-            "OMIN": layer.output_min, "OMAX": layer.output_max, "LAST": int(last), "WBASE": w_base,
-            "CBASE": c_base, "SRC": bases[layer.source],
+            "IH": h, "IW": w, "IZP": layer.input_zero_point, "OC": oc, "OCG": ocg, "ICG": icg, "LE": le,
+            "LOPC": le * opc, "GOUT": ocg * opc, "GSTEP": icg * h * w, "TAPS": taps, "KH": layer.kernel[0],
+            "KW": layer.kernel[1], "DH": dh, "DW": dw, "DH_IW": dh * w, "IHW": h * w, "PT": layer.padding[0],
+            "PL": layer.padding[1], "PT_IW": layer.padding[0] * w, "PKH": pkh, "PKW": pkw, "SH": sh, "SW": sw,
+            "SH_IW": sh * w, "POOL": POOL_CODES[pool.kind if pool else None],
+            "PK": _power_of_two(pkh * pkw) if pool and pool.kind == "avg" else 0, "POOLN": pkh * pkw,
+            "RELU": int(layer.relu), "CEIL": int(layer.act_ceiling is not None), "PH": ph, "PW": pw,
+            "CSTEP": psw * sw, "RSTEP": psh * sh, "RSTEP_IW": psh * sh * w, "GP": gp,
+            "GK": _power_of_two(ph * pw) if layer.global_average else 0, "GN": ph * pw, "OPC": opc,
+            "OZP": layer.output_zero_point, "OMIN": layer.output_min, "OMAX": layer.output_max, "LAST": int(last),
+            "WBASE": w_base, "CBASE": c_base, "SRC": bases[layer.source],
             "DST": 0 if last else bases[program.target_of(index)] + layer.target_offset,
         })
-        f = out[-1]  # products the loops step by, so the engine adds where it would multiply
-        f.update({"TAPS": f["ICG"] * f["KH"] * f["KW"], "IHW": h * w, "GSTEP": f["ICG"] * h * w,
-                  "POOLN": pkh * pkw, "GN": ph * pw, "SH_IW": f["SH"] * w, "DH_IW": f["DH"] * w,
-                  "PT_IW": f["PT"] * w, "RSTEP": psh * f["SH"], "RSTEP_IW": psh * f["SH"] * w,
-                  "CSTEP": psw * f["SW"]})
-        w_base += layer.weights.size
+        w_base += layer.groups * -(-ocg // le) * taps
         c_base += oc
     return out
 
 
-def _roms(program: IntProgram) -> dict[str, np.ndarray]:
+def _magnitudes(layer: IntLayer) -> tuple[int, int]:
+    """The largest |sum of products| of any channel of `layer`, and with its bias added."""
+    low, high = -(2 ** (layer.input_bits - 1)), 2 ** (layer.input_bits - 1) - 1
+    x = max(abs(low - layer.input_zero_point), abs(high - layer.input_zero_point))
+    sums = np.abs(layer.weights.astype(np.int64)).reshape(layer.weights.shape[0], -1).sum(axis=1) * x
+    bias = np.zeros_like(sums) if layer.bias is None else np.abs(layer.bias.astype(np.int64))
+    return int(sums.max(initial=0)), int((sums + bias).max(initial=0))
+
+
+def _widths(program: IntProgram, fields: list[dict], lanes: int) -> Widths:
+    acc = value = biased = 0
+    divides = False
+    for layer, f in zip(program.layers, fields):
+        products, with_bias = _magnitudes(layer)
+        acc, biased = max(acc, products), max(biased, with_bias)
+        factor = max(f["POOLN"] if f["POOL"] == 2 else 1, f["GN"] if layer.global_average else 1)
+        value = max(value, with_bias * factor)
+        divides |= (f["POOL"] == 2 and f["PK"] < 0) or (layer.global_average and f["GK"] < 0)
+    geometry = max(abs(v) for f in fields for k, v in f.items() if k not in ("OMIN", "OMAX", "OZP", "IZP",
+                                                                                "WBASE", "CBASE"))
+    _, act_words = _layout(program)
+    words = sum(layer.conv_shape[0] for layer in program.layers)
+    outputs = max(f["OC"] * f["OPC"] + lanes * f["OPC"] + f["GN"] for f in fields)  # past idle lanes; positions
+    value_bits = max(value, 1).bit_length() + 1
+    shifts = [int(n) for layer in program.layers for n in np.atleast_1d(layer.shift)]
+    return Widths(
+        counter=(2 * max(act_words, geometry, lanes)).bit_length() + 1,
+        weight_addr=max(fields[-1]["WBASE"] + 1, sum(_block_words(f) for f in fields)).bit_length() + 1,
+        channel_addr=(words + lanes).bit_length() + 1, out_index=outputs.bit_length() + 1,
+        acc=max(acc, 1).bit_length() + 1, value=value_bits, requant=max(biased, 1).bit_length() + 1,
+        divide=value_bits + 1 if divides else 0, shift=max(shifts).bit_length())
+
+
+def _block_words(f: dict) -> int:
+    return f["OC"] // f["OCG"] * -(-f["OCG"] // f["LE"]) * f["TAPS"]
+
+
+def _roms(program: IntProgram, lanes: int, value_bits: int) -> dict[str, np.ndarray]:
+    """The ROMs' words: weights a tap a block (lane j in byte j), then per channel a bias, a requantization and an
+    activation ceiling (past the last channel, one a lane of padding: a block's idle lanes read it)."""
     weights, bias, requant, bound = [], [], [], []
+    cap = 2 ** (value_bits - 1) - 1  # no value reaches it: "no ceiling"
     for layer in program.layers:
         oc = layer.conv_shape[0]
-        weights.append(layer.weights.reshape(-1).astype(np.int64))
+        ocg = oc // layer.groups
+        le = min(lanes, ocg)
+        taps = (layer.weights.reshape(oc, -1).astype(np.int64) & 0xFF).astype(object)  # words past 64 bits
+        for g in range(layer.groups):
+            for first in range(0, ocg, le):
+                block = taps[g * ocg + first: g * ocg + min(first + le, ocg)]
+                weights.append(sum(block[j] << (8 * j) for j in range(len(block))))
         bias.append(np.zeros(oc, np.int64) if layer.bias is None else layer.bias.astype(np.int64))
         m = np.broadcast_to(np.asarray(layer.multiplier, np.int64), (oc,))
         n = np.broadcast_to(np.asarray(layer.shift, np.int64), (oc,))
         requant.append(m << 8 | n)
         if layer.act_ceiling is not None:
             b = np.broadcast_to(ceiling_bound(*layer.act_ceiling, m, n), (oc,))
-            bound.append(np.where(b >= NO_BOUND, BOUND_CAP, np.minimum(b, BOUND_CAP)))
+            bound.append(np.where(b >= NO_BOUND, cap, np.minimum(b, cap)))
         else:
-            bound.append(np.full(oc, BOUND_CAP, np.int64))
-    return {name: np.concatenate(parts) if parts else np.zeros(1, np.int64)
-            for name, parts in (("weights", weights), ("bias", bias), ("requant", requant), ("bound", bound))}
+            bound.append(np.full(oc, cap, np.int64))
+    pad = np.zeros(lanes, np.int64)
+    return {"weights": np.concatenate([np.asarray(w, object) for w in weights]),
+            "bias": np.concatenate([*bias, pad]), "requant": np.concatenate([*requant, pad]),
+            "bound": np.concatenate([*bound, pad])}
 
 
-ROM_BITS = {"weights": 8, "bias": 32, "requant": 32, "bound": 48}
-
-
-def verilog_files(program: IntProgram, name: str) -> VerilogFiles:
-    """The engine `name` for `program` (a ModelError naming the op and node it cannot run)."""
+def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFiles:
+    """The engine `name` for `program` with `lanes` multiply-accumulates a clock (a ModelError naming the op and
+    node it cannot run)."""
     verilog_name(name)
+    if not 1 <= lanes <= MAX_LANES:
+        raise ModelError(f"lanes: {lanes} is outside 1 .. {MAX_LANES}")
     problem = unsupported(program)
     if problem is not None:
         raise ModelError(problem)
-    fields = _fields(program)
-    roms = _roms(program)
+    fields = _fields(program, lanes)
+    widths = _widths(program, fields, lanes)
+    roms = _roms(program, lanes, widths.value)
     _, act_words = _layout(program)
-    images = {f"{name}_{rom}.hex": _hex(values, ROM_BITS[rom]) for rom, values in roms.items()}
+    bits = {"weights": 8 * lanes, "bias": 32, "requant": 32, "bound": widths.value}
+    images = {f"{name}_{rom}.hex": _hex(values, bits[rom]) for rom, values in roms.items()}
     depths = {rom: max(1, len(values)) for rom, values in roms.items()}
-    engine = _engine(name, fields, depths, act_words, program)
-    rom_bytes = sum(len(values) * ROM_BITS[rom] // 8 for rom, values in roms.items())
+    shifts = [int(n) for layer in program.layers for n in np.atleast_1d(layer.shift)]
+    engine = engine_text(name, fields, depths, act_words, program.input_size, program.output_size, lanes, widths,
+                         (min(shifts), max(shifts)))
+    rom_bytes = sum(len(values) * bits[rom] // 8 for rom, values in roms.items())
     return VerilogFiles(engine, images, _testbench(name, program, act_words), act_words, program.output_size,
-                        rom_bytes)
+                        rom_bytes, lanes)
 
 
-DIVIDE_CLOCKS = 65  # the sequential divider: a quotient bit a clock, and one to hand the result on
-
-
-def engine_cycles(program: IntProgram) -> int:
-    """Clocks the engine is busy for one inference, from its loop nest: per layer one, per output channel one, per
-    pooled position one and per pool-window position its taps and three (address, drain, activation), a divide for
-    each average pool, then the requantization (two), the position's step and the channel's global outputs."""
+def engine_cycles(program: IntProgram, lanes: int = 1) -> int:
+    """Clocks the engine with `lanes` lanes is busy for one inference, from its loop nest. Per layer one, and the
+    requantization's drain; per block of channels one; per pooled position two and per window position its taps,
+    two (address, drain) and a clock a lane; a divide (a clock a quotient bit and two) for each mean over other than
+    a power of two; per block the global outputs, a clock a lane (two for avgmax)."""
+    fields = _fields(program, lanes)
+    divide = _widths(program, fields, lanes).divide + 2
     total = 0
-    for f in _fields(program):
-        taps = f["ICG"] * f["KH"] * f["KW"]
-        window = f["PKH"] * f["PKW"] * (1 + taps + 2) + (DIVIDE_CLOCKS if f["POOL"] == 2 else 0)
-        position = 1 + window + 1 + (2 if f["GP"] == 0 else 0) + 1
-        tail = {0: 0, 1: DIVIDE_CLOCKS + 1 + 2, 2: 2, 3: DIVIDE_CLOCKS + 1 + 4}[f["GP"]]
-        total += 1 + f["OC"] * (1 + f["PH"] * f["PW"] * position + tail)
+    for layer, f in zip(program.layers, fields):
+        positions = f["PH"] * f["PW"]
+        total += 1 + RQ_DEPTH
+        for first in range(0, f["OCG"], f["LE"]):
+            valid = min(f["LE"], f["OCG"] - first)
+            block = 1 + positions * (2 + f["PKH"] * f["PKW"] * (2 + f["TAPS"] + lanes))
+            if f["POOL"] == 2 and f["PK"] < 0:
+                block += positions * valid * divide
+            if f["GP"]:
+                block += lanes * (2 if f["GP"] == 3 else 1)
+                block += valid * divide if layer.global_average and f["GK"] < 0 else 0
+            total += block * layer.groups
     return total
+
+
+def activation_format(program: IntProgram) -> str:
+    """The format the engine's multipliers take activations in: int16 where any layer reads int16."""
+    return "int16" if any(layer.input_bits == 16 for layer in program.layers) else "int8"
+
+
+def choose_lanes(program: IntProgram, most: int, clock_hz: float | None, budget_s: float | None,
+                 lanes: int | None = None) -> int:
+    """`lanes` checked against `most` (the device's MACs a clock), or by default the fewest lanes whose clocks meet
+    `budget_s` at `clock_hz` (one lane without a budget or clock); a ModelError when none does, with the clocks the
+    fastest engine needs."""
+    most = max(1, min(most, MAX_LANES))
+    if lanes is not None:
+        if not 1 <= lanes <= most:
+            raise ModelError(f"--lanes {lanes}: the engine takes 1 .. {most} multiply-accumulates a clock here")
+        return lanes
+    if not clock_hz or not budget_s:
+        return 1
+    best = None
+    for count in range(1, most + 1):
+        clocks = engine_cycles(program, count)
+        if clocks / clock_hz <= budget_s:
+            return count
+        best = min(best or (clocks, count), (clocks, count))
+    clocks, count = best
+    raise ModelError(f"no lane count up to {most} meets the latency budget of {budget_s * 1e6:.6g} us at "
+                     f"{clock_hz / 1e6:.6g} MHz ({int(budget_s * clock_hz):,} clocks): the fastest engine "
+                     f"({count} lanes) needs {clocks:,} clocks, {clocks / clock_hz * 1e6:.6g} us")
+
+
+def _testbench(name: str, program: IntProgram, act_words: int) -> str:
+    return TESTBENCH.format(name=name, in_size=program.input_size, out_size=program.output_size,
+                            a_bits=_bits(act_words - 1), out_bits=_bits(program.output_size - 1))
 
 
 def _bits(value: int) -> int:
     return max(1, int(value).bit_length())
 
-
-def _descriptor(fields: list[dict]) -> str:
-    keys = list(fields[0])
-    lines = ["    always @* begin", "        case (layer)"]
-    for index, f in enumerate(fields):
-        body = " ".join(f"{k} = {_literal(f[k])};" for k in keys)
-        lines.append(f"            {index}: begin {body} end")
-    lines.append("            default: begin " + " ".join(f"{k} = 0;" for k in keys) + " end")
-    lines += ["        endcase", "    end"]
-    return "\n".join(lines)
-
-
-def _literal(value: int) -> str:
-    return f"32'sh{int(value) & 0xFFFFFFFF:08x}"  # two's complement: -2^31 needs no negation
-
-
-def _engine(name: str, fields: list[dict], depths: dict[str, int], act_words: int, program: IntProgram) -> str:
-    keys = list(fields[0])
-    decl = "\n".join(f"    reg signed [31:0] {k};" for k in keys)
-    a_bits = _bits(act_words)
-    return ENGINE.format(
-        name=name, layers=len(fields), layer_bits=_bits(len(fields)), act_words=act_words, a_bits=a_bits,
-        w_depth=depths["weights"], b_depth=depths["bias"], q_depth=depths["requant"], d_depth=depths["bound"],
-        decl=decl, descriptor=_descriptor(fields), in_size=program.input_size, out_size=program.output_size,
-        out_bits=_bits(program.output_size))
-
-
-def _testbench(name: str, program: IntProgram, act_words: int) -> str:
-    return TESTBENCH.format(name=name, in_size=program.input_size, out_size=program.output_size,
-                            a_bits=_bits(act_words), out_bits=_bits(program.output_size))
-
-
-ENGINE = """\
-// {name}: edgeopt's integer engine (generated; do not edit). Verilog-2005, no vendor primitives.
-// Interface: while idle, write the input (int8 or int16 values, sign-extended to 16 bits) with in_we / in_addr
-// (0 .. {in_size} - 1) / in_data; pulse start for one clock; the {out_size} int32 logits come out one a clock with
-// out_valid, out_index and out_data; done is high for one clock after the last; busy is high in between.
-// ROMs: {name}_weights.hex (int8), {name}_bias.hex (int32), {name}_requant.hex (multiplier << 8 | shift),
-// {name}_bound.hex (activation ceilings on the accumulators, 48 bits).
-module {name} (
-    input wire clk,
-    input wire rst,
-    input wire start,
-    input wire in_we,
-    input wire [{a_bits}-1:0] in_addr,
-    input wire signed [15:0] in_data,
-    output reg busy,
-    output reg done,
-    output reg out_valid,
-    output reg [{out_bits}-1:0] out_index,
-    output reg signed [31:0] out_data
-);
-    reg signed [15:0] act [0:{act_words}-1];
-    reg signed [7:0] wrom [0:{w_depth}-1];
-    reg signed [31:0] brom [0:{b_depth}-1];
-    reg [31:0] qrom [0:{q_depth}-1];
-    reg signed [47:0] drom [0:{d_depth}-1];
-    initial begin
-        $readmemh("{name}_weights.hex", wrom);
-        $readmemh("{name}_bias.hex", brom);
-        $readmemh("{name}_requant.hex", qrom);
-        $readmemh("{name}_bound.hex", drom);
-    end
-
-    reg [{layer_bits}:0] layer;
-{decl}
-{descriptor}
-
-    localparam S_IDLE = 0, S_LAYER = 1, S_OC = 2, S_POS = 3, S_WIN = 4, S_MAC = 5, S_DRAIN = 6, S_ACT = 7,
-               S_DIV = 8, S_AFTER = 9, S_REQ1 = 10, S_REQ2 = 11, S_GLOBAL = 12, S_NEXT = 13;
-    reg [3:0] state, after_div;
-    // loop counters: output channel (its place in its group), pooled position, pool window position, taps
-    reg [31:0] oc, og, py, px, wy, wx, ci, ky, kx;
-    // where the loops are, kept by adding the descriptor's steps: rows and columns of the input (for the padding
-    // test) and their addresses, at the pooled position, the window position and the tap
-    reg signed [31:0] py_row, py_row_addr, px_col, win_row, win_row_addr, win_col, tap_row, tap_row_addr, tap_col;
-    reg [31:0] group_addr, ci_addr, w_oc, w_addr, c_addr, out_idx;
-    // |accumulator| < 2^40 (int16 inputs; 2^31 for int8), so 48 bits hold it, a pooled or global value, and the value
-    // requantized; a channel's sum over positions and the requantization's product take 64
-    reg signed [47:0] acc, rvalue;
-    reg signed [63:0] pacc, gsum, gmax, product;
-    reg signed [63:0] t;  // a combinational temporary within one clock
-    reg [31:0] rq;
-    reg [1:0] gphase;  // 0: a position's output; 1: a channel's global mean; 2: its global max
-    // the tap pipeline: the address goes out one clock, the data comes back the next
-    reg tap_valid, tap_inside;
-    reg signed [15:0] tap_x;
-    reg signed [7:0] tap_w;
-    wire tap_in = tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW;
-    // sequential divider: round(|num| / den) half away from zero, the sign restored
-    reg [63:0] div_num, div_rem, div_quo, div_den;
-    reg div_neg;
-    reg [6:0] div_step;
-    wire [63:0] div_try = {{div_rem[62:0], div_num[63 - div_step]}};
-
-    wire signed [24:0] tap_product = (tap_x - IZP) * tap_w;  // 17-bit difference x int8 weight
-
-    // a channel's last output is out: the next channel (and its group), else the next layer, else done
-    task end_channel;
-        begin
-            if (oc + 1 < OC) begin
-                oc <= oc + 1; c_addr <= c_addr + 1; w_oc <= w_oc + TAPS; state <= S_OC;
-                if (og + 1 < OCG) og <= og + 1; else begin og <= 0; group_addr <= group_addr + GSTEP; end
-            end else if (LAST != 0) begin busy <= 0; done <= 1; state <= S_IDLE; end
-            else begin layer <= layer + 1; state <= S_LAYER; end
-        end
-    endtask
-
-    task start_divide(input signed [63:0] value, input [31:0] divisor, input [3:0] next);
-        begin
-            div_step <= 0; div_den <= divisor; div_neg <= value < 0; div_rem <= 0; div_quo <= 0;
-            div_num <= (value < 0 ? -value : value) + (divisor >> 1);
-            after_div <= next; state <= S_DIV;
-        end
-    endtask
-
-    always @(posedge clk) begin
-        if (in_we && state == S_IDLE) act[in_addr] <= in_data;
-        if (rst) begin
-            state <= S_IDLE; busy <= 0; done <= 0; out_valid <= 0; layer <= 0;
-        end else begin
-            done <= 0;
-            out_valid <= 0;
-            case (state)
-            S_IDLE: if (start) begin layer <= 0; busy <= 1; state <= S_LAYER; end
-            S_LAYER: begin
-                oc <= 0; og <= 0; group_addr <= SRC; w_oc <= WBASE; c_addr <= CBASE; out_idx <= 0;
-                state <= S_OC;
-            end
-            S_OC: begin
-                py <= 0; px <= 0; py_row <= -PT; py_row_addr <= -PT_IW; px_col <= -PL;
-                gsum <= 0; gmax <= -(64'sd1 <<< 62); state <= S_POS;
-            end
-            S_POS: begin
-                wy <= 0; wx <= 0; win_row <= py_row; win_row_addr <= py_row_addr; win_col <= px_col;
-                pacc <= (POOL == 1) ? -(64'sd1 <<< 62) : 64'sd0; state <= S_WIN;
-            end
-            S_WIN: begin
-                acc <= brom[c_addr];
-                tap_row <= win_row; tap_row_addr <= win_row_addr; tap_col <= win_col;
-                ci <= 0; ky <= 0; kx <= 0; ci_addr <= group_addr; w_addr <= w_oc; tap_valid <= 0;
-                state <= S_MAC;
-            end
-            S_MAC: begin
-                // the tap's two reads (an input outside is padding: a 0 after the zero point, never added)
-                tap_inside <= tap_in;
-                tap_x <= act[tap_in ? ci_addr + tap_row_addr + tap_col : 0];
-                tap_w <= wrom[w_addr];
-                tap_valid <= 1;
-                if (tap_valid && tap_inside) acc <= acc + tap_product;
-                w_addr <= w_addr + 1;
-                if (kx + 1 < KW) begin kx <= kx + 1; tap_col <= tap_col + DW; end
-                else begin
-                    kx <= 0; tap_col <= win_col;
-                    if (ky + 1 < KH) begin
-                        ky <= ky + 1; tap_row <= tap_row + DH; tap_row_addr <= tap_row_addr + DH_IW;
-                    end
-                    else begin
-                        ky <= 0; tap_row <= win_row; tap_row_addr <= win_row_addr;
-                        if (ci + 1 < ICG) begin ci <= ci + 1; ci_addr <= ci_addr + IHW; end
-                        else state <= S_DRAIN;
-                    end
-                end
-            end
-            S_DRAIN: begin
-                if (tap_valid && tap_inside) acc <= acc + tap_product;
-                tap_valid <= 0;
-                state <= S_ACT;
-            end
-            S_ACT: begin
-                // the activation's clamps, then the pool window's max or sum
-                t = (RELU != 0 && acc < 0) ? 64'sd0 : acc;
-                if (CEIL != 0 && t > drom[c_addr]) t = drom[c_addr];
-                t = (POOL == 1) ? ((t > pacc) ? t : pacc) : pacc + t;
-                pacc <= t;
-                if (wx + 1 < PKW) begin wx <= wx + 1; win_col <= win_col + SW; state <= S_WIN; end
-                else if (wy + 1 < PKH) begin
-                    wx <= 0; wy <= wy + 1; win_col <= px_col; win_row <= win_row + SH;
-                    win_row_addr <= win_row_addr + SH_IW; state <= S_WIN;
-                end else if (POOL == 2) start_divide(t, POOLN, S_AFTER);
-                else state <= S_AFTER;
-            end
-            S_DIV: begin
-                // one quotient bit a clock, the most significant first
-                if (div_step < 64) begin
-                    div_rem <= (div_try >= div_den) ? div_try - div_den : div_try;
-                    div_quo <= {{div_quo[62:0], div_try >= div_den}};
-                    div_step <= div_step + 1;
-                end else begin
-                    pacc <= div_neg ? -$signed(div_quo) : $signed(div_quo);
-                    state <= after_div;
-                end
-            end
-            S_AFTER: begin
-                if (GP != 0) begin
-                    gsum <= gsum + pacc;
-                    if (pacc > gmax) gmax <= pacc;
-                    state <= S_NEXT;
-                end else begin
-                    rvalue <= pacc; gphase <= 0; state <= S_REQ1;
-                end
-            end
-            S_NEXT: begin
-                // the next pooled position, else the channel's end (or its global outputs)
-                if (px + 1 < PW) begin px <= px + 1; px_col <= px_col + CSTEP; state <= S_POS; end
-                else if (py + 1 < PH) begin
-                    px <= 0; px_col <= -PL; py <= py + 1; py_row <= py_row + RSTEP;
-                    py_row_addr <= py_row_addr + RSTEP_IW; state <= S_POS;
-                end else if (GP == 0) end_channel;
-                else if (GP == 2) begin rvalue <= gmax; gphase <= 2; state <= S_REQ1; end
-                else start_divide(gsum, GN, S_GLOBAL);
-            end
-            S_GLOBAL: begin rvalue <= pacc; gphase <= 1; state <= S_REQ1; end
-            S_REQ1: begin
-                rq = qrom[c_addr];
-                product <= rvalue * $signed({{1'b0, rq[31:8]}});  // 48 x 25 bits, < 2^63 by the grid's bounds
-                state <= S_REQ2;
-            end
-            S_REQ2: begin
-                // round(product / 2^n) half away from zero, the zero point, the output's range; outputs go out in
-                // order: positions channel by channel, or a channel's global output(s) (avgmax: mean, then max)
-                rq = qrom[c_addr];
-                t = (product < 0) ? -((-product + (64'sd1 <<< (rq[7:0] - 1))) >>> rq[7:0])
-                                  : ((product + (64'sd1 <<< (rq[7:0] - 1))) >>> rq[7:0]);
-                t = t + OZP;
-                if (t < OMIN) t = OMIN;
-                if (t > OMAX) t = OMAX;
-                if (LAST != 0) begin out_valid <= 1; out_index <= out_idx; out_data <= t[31:0]; end
-                else act[DST + out_idx] <= t[15:0];
-                out_idx <= out_idx + 1;
-                if (gphase == 0) state <= S_NEXT;
-                else if (gphase == 1 && GP == 3) begin rvalue <= gmax; gphase <= 2; state <= S_REQ1; end
-                else end_channel;
-            end
-            endcase
-        end
-    end
-endmodule
-"""
 
 TESTBENCH = """\
 // Testbench of {name} (generated): reads {name}_inputs.hex ({in_size} 16-bit words a sample), runs each sample,
@@ -476,4 +335,5 @@ module {name}_tb;
 endmodule
 """
 
-__all__ = ["KEYWORDS", "VerilogFiles", "engine_cycles", "unsupported", "verilog_files", "verilog_name"]
+__all__ = ["KEYWORDS", "MAX_LANES", "VerilogFiles", "activation_format", "choose_lanes", "engine_cycles",
+           "unsupported", "verilog_files", "verilog_name"]

@@ -20,6 +20,8 @@ from edgeopt.profiles.schema import (
     Calibration,
     Compute,
     Crossbar,
+    FABRIC_FAMILIES,
+    Fabric,
     Energy,
     HardwareProfile,
     MemoryLevel,
@@ -151,7 +153,7 @@ class _Builder:
             (),
             self.root,
             ("name", "description", "sources", "memory", "compute", "crossbar", "energy", "formats",
-             "quantization", "ops", "budgets", "sparse_weights", "analog", "calibration"),
+             "quantization", "ops", "budgets", "sparse_weights", "analog", "calibration", "fabric"),
         )
         name = self.text(("name",), self.required(top, ("name",), "the profile's name"))
         if not PROFILE_NAME.fullmatch(name):  # it names report files and run folders, and reaches generated C
@@ -189,6 +191,7 @@ class _Builder:
             crossbar=crossbar,
             sparse_weights=sparse,
             analog=self._analog(top["analog"]) if "analog" in top else None,
+            fabric=self._fabric(top["fabric"]) if "fabric" in top else None,
             path=self.path,
             sources=MappingProxyType(self.sources),
             figure_sources=MappingProxyType(self.figure_sources),
@@ -329,6 +332,22 @@ class _Builder:
                 raise self.fail((*field, key), f"expected a whole number, got {number:g}")
             sizes.append(int(number))
         return Crossbar(*sizes)
+
+    def _fabric(self, value: object) -> Fabric:
+        field = ("fabric",)
+        keys = ("family", "max_luts", "max_ffs", "max_dsps", "max_brams")
+        data = self.mapping(field, value, keys)
+        family = self.choice((*field, "family"), self.required(data, (*field, "family"), "the part family yosys "
+                                                               f"synthesizes for: {', '.join(FABRIC_FAMILIES)}"),
+                             FABRIC_FAMILIES)
+        limits = {}
+        for key in keys[1:]:
+            if key in data:
+                number = self.figure((*field, key), data[key], Dimension.COUNT, low=0)
+                if number != int(number):
+                    raise self.fail((*field, key), f"expected a whole number of cells, got {number:g}")
+                limits[key] = number
+        return Fabric(family, **limits)
 
     def _calibration(self, value: object) -> Calibration:
         field = ("calibration",)

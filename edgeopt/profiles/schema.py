@@ -179,6 +179,21 @@ class Budgets:
     max_power_w: float | None = None
 
 
+FABRIC_FAMILIES = ("xc7", "ecp5", "ice40")  # FPGA families yosys synthesizes for (synth_xilinx, synth_ecp5, ...)
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """An FPGA slot's resources for the model's engine: the part family synthesis targets and budgets in its cells
+    (LUTs, flip-flops, DSP slices, block RAMs in 18 Kb units on xc7 and ECP5, 4 Kb on iCE40). None: no limit."""
+
+    family: str
+    max_luts: float | None = None
+    max_ffs: float | None = None
+    max_dsps: float | None = None
+    max_brams: float | None = None
+
+
 @dataclass(frozen=True)
 class HardwareProfile:
     name: str
@@ -197,6 +212,7 @@ class HardwareProfile:
     crossbar: Crossbar | None = None
     sparse_weights: bool = False  # whether the device skips zero weights (storage and compute)
     analog: Analog | None = None  # set for analog in-memory devices: compression evaluates under this noise
+    fabric: Fabric | None = None  # set for FPGA slots: what the Verilog engine may use
     path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)  # source key -> URL or citation
     figure_sources: Mapping[str, str] = field(default_factory=dict)  # field path -> source key, URL or "estimate"

@@ -321,7 +321,13 @@ def render_export(record, console: Console) -> None:
         at_clock = f" ({format_seconds(record.latency_s)} at the profile's clock)" if record.latency_s else ""
         console.print(f"{record.layers} layers ({', '.join(record.ops)}); input int{record.input_bits} x "
                       f"{record.input_shape}; {record.output_size} int32 logits streamed out; "
-                      f"{record.clock_cycles:,} clocks per inference (counted){at_clock}")
+                      f"{record.clock_cycles:,} clocks per inference (counted, {record.lanes} MAC lane"
+                      f"{'s' if record.lanes != 1 else ''}){at_clock}")
+        if record.fabric is not None:
+            f = record.fabric
+            console.print(f"synthesized for {f.family} ({f.tool}, {f.synth_s:g} s; measured): {f.luts:,} LUTs "
+                          f"({f.lut_ram:,} as memory), {f.ffs:,} flip-flops, {f.dsps} DSP slices, {f.brams:g} block "
+                          f"RAMs ({'4 Kb' if f.family == 'ice40' else '18 Kb'})")
         console.print(f"module {record.name}: write the input, pulse start, read out_valid/out_index/out_data until "
                       f"done; files in {record.out_dir}: {', '.join(record.files)}")
         return

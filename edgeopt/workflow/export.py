@@ -22,6 +22,7 @@ from edgeopt.atomic import claim_file, claim_folder
 from edgeopt.calibration.board_rows import append_rows, check_appendable, emulated_rows
 from edgeopt.deploy.export import ExportError, ExportRecord, export
 from edgeopt.deploy.hdl_sim import SIMULATORS, missing_tools
+from edgeopt.deploy.synth import yosys_missing
 from edgeopt.deploy.verilog import verilog_name
 from edgeopt.deploy.tvm_export import require_tvm
 from edgeopt.deploy.verify import Deployment, deploy_on
@@ -30,7 +31,7 @@ from edgeopt.models.reference import RUN, resolve_model
 from edgeopt.escape import c_name
 from edgeopt.models.source import load_source
 from edgeopt.profiles.loader import load_profile
-from edgeopt.profiles.schema import HardwareProfile
+from edgeopt.profiles.schema import FABRIC_FAMILIES, HardwareProfile
 from edgeopt.workflow.compress import CompressionResult, compress
 from edgeopt.workflow.search_compress import read_front_summary
 
@@ -57,7 +58,7 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
                  data: Dataset | str | os.PathLike | None = None, label_column: str | None = None,
                  emulate: str | None = None, measurements_out: str | os.PathLike | None = None,
                  positive_class: int = 1, progress: Callable[[str], None] | None = None,
-                 simulate: str | None = None) -> ExportRun:
+                 simulate: str | None = None, lanes: int | None = None, synth: str | None = None) -> ExportRun:
     """Export `model` (as `edgeopt export` takes it: a QDQ model.onnx, a compression output folder, a float trial
     checkpoint or .pt2 program, quantized on `data` first, or a search run folder whose fronts were compressed: its
     compressed model for `profile` that scores best on validation) for `profile` (loaded if named) into `out_dir`
@@ -65,7 +66,7 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
     bundled example's name), the C runs its test split on the host (with `emulate`, on QEMU's board) inside the new
     export before it replaces `out_dir`: a failure leaves `out_dir` as it was. `measurements_out` gets the emulated
     latency rows (see `calibrate --measurements`). A Verilog export runs on `data` in an HDL simulator (`simulate`:
-    iverilog, the default, or verilator)."""
+    iverilog, the default, or verilator); `lanes` and `synth` are `export`'s."""
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
     data_path = None if data is None or isinstance(data, Dataset) else data
@@ -77,6 +78,13 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
     float_model = ref.is_float
     if format == "verilog" and emulate:
         raise ExportError("--emulate runs the C on a Cortex-M; a Verilog export runs in an HDL simulator (--simulate)")
+    if format != "verilog" and (lanes is not None or synth is not None):
+        raise ExportError(f"{'--lanes' if lanes is not None else '--synth'} belongs to the Verilog engine; give "
+                          "--format verilog")
+    if synth is not None and synth not in FABRIC_FAMILIES:
+        raise ExportError(f"--synth {synth!r}: choose from {', '.join(FABRIC_FAMILIES)}")
+    if synth is not None and yosys_missing():  # before minutes of quantizing
+        raise ExportError("--synth runs yosys, which is not installed (Debian: apt-get install yosys)")
     if simulate is not None and format != "verilog":
         raise ExportError("--simulate runs a Verilog export in an HDL simulator; give --format verilog")
     if simulate is not None and simulate not in SIMULATORS:
@@ -134,10 +142,11 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
             quantized_dir = Path(work) / "quantized"
             record, quantized = export_float(model, profile, out_dir, dataset, quantized_dir, format=format,
                                              name=name, positive_class=positive_class, progress=progress,
-                                             inputs=inputs, verify=run_on_data)
+                                             inputs=inputs, verify=run_on_data, lanes=lanes, synth=synth)
         else:
             quantized_dir = Path(model)
-            record = export(model, profile, out_dir, format=format, name=name, inputs=inputs, verify=run_on_data)
+            record = export(model, profile, out_dir, format=format, name=name, inputs=inputs, verify=run_on_data,
+                            lanes=lanes, synth=synth)
     deployment = found.get("deployment")
     if deployment is not None and float_model:  # the quantization's report is gone with its temporary folder
         deployment = dataclasses.replace(deployment, normalisation=f"{model} (its training statistics)")
@@ -149,7 +158,8 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
 def export_float(model: str | os.PathLike, profile: HardwareProfile, out_dir: str | os.PathLike, dataset,
                  work_dir: str | os.PathLike, *, format: str = "c", name: str = "model",
                  positive_class: int = 1, progress: Callable[[str], None] | None = None, inputs=(),
-                 verify=None) -> tuple[ExportRecord, CompressionResult]:
+                 verify=None, lanes: int | None = None, synth: str | None = None) -> tuple[ExportRecord,
+                                                                                          CompressionResult]:
     """Quantize `model` for `profile` on `dataset` into `work_dir` (a compression output: model.onnx, report.json),
     then export that to `out_dir` (`inputs`, `verify`: as `export` takes them). The record names `model` as its
     source."""
@@ -161,7 +171,7 @@ def export_float(model: str | os.PathLike, profile: HardwareProfile, out_dir: st
     pipeline = Pipeline((QuantizeConfig(),), source="export: post-training quantization in the profile's formats")
     result = compress(source.module, profile, pipeline, dataset, work_dir, normalizer=normalizer,
                       positive_class=positive_class, origin=str(model), progress=progress)
-    record = export(work_dir, profile, out_dir, format=format, name=name, inputs=inputs,
+    record = export(work_dir, profile, out_dir, format=format, name=name, inputs=inputs, lanes=lanes, synth=synth,
                     verify=None if verify is None else lambda folder, made: verify(folder, dataclasses.replace(
                         made, model=str(model))))
     return dataclasses.replace(record, model=str(model)), result

@@ -1,9 +1,13 @@
-"""The Verilog engine: in Icarus Verilog and Verilator its logits equal the integer reference's on every sample, and
-it is busy for exactly the clocks its loop nest counts; what it cannot run is one error naming op and node."""
+"""The Verilog engine: in Icarus Verilog and Verilator its logits equal the integer reference's on every sample at
+any lane count, and it is busy for exactly the clocks its loop nest counts; what it cannot run is one error naming op
+and node; its lanes default to the fewest meeting the profile's latency budget; yosys measures its cells, and
+`edgeopt check` gates them and its clocks against the profile."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 from edgeopt.cli import main
 from edgeopt.deploy.hdl_sim import missing_tools, simulate
 from edgeopt.deploy.lower import lower_onnx
-from edgeopt.deploy.verilog import engine_cycles, verilog_files
+from edgeopt.deploy.verilog import choose_lanes, engine_cycles, verilog_files
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN
 from edgeopt.intgrid.program import IntLayer, IntProgram, Pool
@@ -24,26 +28,48 @@ from toolchain import require_tools
 HDL = "iverilog verilator g++ make"
 
 
-def _equal_in(simulator: str, program: IntProgram, q: np.ndarray) -> None:
+def _equal_in(simulator: str, program: IntProgram, q: np.ndarray, lanes: int = 1) -> None:
     require_tools(missing_tools(simulator), HDL)
-    sim = simulate(verilog_files(program, "engine"), "engine", q, simulator)
+    sim = simulate(verilog_files(program, "engine", lanes), "engine", q, simulator)
     reference = run_program(program, q)
     assert sim.logits.shape == reference.shape and np.array_equal(sim.logits, reference)
-    assert np.all(sim.cycles == engine_cycles(program))
+    assert np.all(sim.cycles == engine_cycles(program, lanes))
 
 
-@pytest.mark.parametrize("name", ["cnn1d", "mlp", "cnn1d_relu6_avg", "mlp_int16", "branchy", "cnn1d_long"])
-def test_the_engine_equals_the_integer_reference_in_iverilog(qdq_models, name):
+@pytest.mark.parametrize("name, lanes", [("cnn1d", 1), ("cnn1d", 16), ("mlp", 1), ("cnn1d_relu6_avg", 3),
+                                         ("mlp_int16", 4), ("branchy", 2), ("cnn1d_long", 1), ("cnn1d_long", 5)])
+def test_the_engine_equals_the_integer_reference_in_iverilog(qdq_models, name, lanes):
     path, x_test = qdq_models[name]
     program = lower_onnx(path)
-    _equal_in("iverilog", program, program.quantize_input(x_test[:16]))
+    _equal_in("iverilog", program, program.quantize_input(x_test[:16]), lanes)
 
 
-@pytest.mark.parametrize("name", ["mlp_int16", "cnn1d_long"])
-def test_verilator_runs_the_same_integers_and_clocks(qdq_models, name):
+@pytest.mark.parametrize("name, lanes", [("mlp_int16", 2), ("cnn1d_long", 3)])
+def test_verilator_runs_the_same_integers_and_clocks(qdq_models, name, lanes):
     path, x_test = qdq_models[name]
     program = lower_onnx(path)
-    _equal_in("verilator", program, program.quantize_input(x_test[:8]))
+    _equal_in("verilator", program, program.quantize_input(x_test[:8]), lanes)
+
+
+def test_lanes_divide_the_clocks_of_wide_layers(qdq_models):
+    """A block of lanes shares each input read: the MLP's clocks fall nearly by the lane count."""
+    program = lower_onnx(qdq_models["mlp_int16"][0])
+    one, four = engine_cycles(program, 1), engine_cycles(program, 4)
+    assert one / four > 3
+
+
+def test_the_default_lanes_are_the_fewest_meeting_the_budget(qdq_models):
+    program = lower_onnx(qdq_models["cnn1d_long"][0])
+    clock = 250e6
+    budget = engine_cycles(program, 6) / clock
+    lanes = choose_lanes(program, 32, clock, budget)
+    assert engine_cycles(program, lanes) / clock <= budget
+    assert all(engine_cycles(program, fewer) / clock > budget for fewer in range(1, lanes))
+    assert choose_lanes(program, 32, clock, None) == 1 and choose_lanes(program, 32, clock, budget, 7) == 7
+    with pytest.raises(ModelError, match=r"no lane count up to 32 meets the latency budget .* needs [\d,]+ clocks"):
+        choose_lanes(program, 32, clock, 1e-9)
+    with pytest.raises(ModelError, match=r"--lanes 33: the engine takes 1 .. 32"):
+        choose_lanes(program, 32, clock, budget, 33)
 
 
 def test_what_the_engine_cannot_run_is_one_error_naming_op_and_node(qdq_models):
@@ -99,11 +125,11 @@ def _random_program(seed: int) -> IntProgram:
     return program, rng.integers(-in_top - 1, in_top + 1, (4, c_in, length)).astype(program.input_dtype)
 
 
-@settings(max_examples=12, deadline=None)
-@given(seed=st.integers(0, 2 ** 32 - 1))
-def test_random_layers_are_bit_exact_and_take_the_clocks_counted(seed):
+@settings(max_examples=16, deadline=None)
+@given(seed=st.integers(0, 2 ** 32 - 1), lanes=st.integers(1, 12))
+def test_random_layers_are_bit_exact_and_take_the_clocks_counted(seed, lanes):
     program, q = _random_program(seed)
-    _equal_in("iverilog", program, q)
+    _equal_in("iverilog", program, q, lanes)
 
 
 def _small_data(tmp_path, reads_small) -> str:
@@ -123,7 +149,8 @@ def test_export_writes_the_engine_and_runs_it_on_the_data(qdq_models, reads_smal
     assert result.exit_code == 0, result.output
     run = json.loads(result.output)
     program = lower_onnx(path)
-    assert run["format"] == "verilog" and run["clock_cycles"] == engine_cycles(program)
+    assert run["format"] == "verilog" and run["clock_cycles"] == engine_cycles(program, run["lanes"])
+    assert run["latency_s"] <= 20e-6 and (run["lanes"] == 1 or engine_cycles(program, run["lanes"] - 1) > 5000)
     assert run["latency_s"] == pytest.approx(run["clock_cycles"] / 250e6)
     deployed = run["deployment"]
     assert deployed["device"] == "iverilog" and deployed["agreement"]["bit_exact_share"] == 1.0
@@ -138,6 +165,9 @@ def test_export_writes_the_engine_and_runs_it_on_the_data(qdq_models, reads_smal
     (["--name", "logic"], "reserved word of Verilog"),
     (["--emulate", "cortex-m4"], "--emulate runs the C on a Cortex-M"),
     (["--simulate", "verilator"], "--simulate runs the test split of --data"),
+    (["--lanes", "33"], "--lanes 33: the engine takes 1 .. 32"),  # int16 activations: 32 MACs a clock
+    (["--lanes", "0"], "0 is not in the range 1<=x<=64"),
+    (["--synth", "virtex2"], "'virtex2' is not one of 'xc7', 'ecp5', 'ice40'"),
 ])
 def test_hostile_verilog_exports_are_one_line_and_exit_2_with_nothing_written(qdq_models, tmp_path, args, message):
     out = tmp_path / "fpga"
@@ -159,3 +189,93 @@ def test_simulate_belongs_to_the_verilog_export(qdq_models, tmp_path):
     result = CliRunner().invoke(main, ["export", str(qdq_models["mlp"][0]), "-p", "stm32f746", "-o",
                                        str(tmp_path / "c"), "--simulate", "iverilog"])
     assert result.exit_code == 2 and "give --format verilog" in result.output
+
+
+def test_lanes_and_synthesis_belong_to_the_verilog_export(qdq_models, tmp_path):
+    for option in (["--lanes", "2"], ["--synth", "xc7"]):
+        out = tmp_path / "c"
+        result = CliRunner().invoke(main, ["export", str(qdq_models["mlp"][0]), "-p", "stm32f746", "-o", str(out),
+                                           *option])
+        assert result.exit_code == 2 and f"{option[0]} belongs to the Verilog engine" in result.output
+        assert not out.exists()
+
+
+def _fpga_profile(tmp_path, **fabric) -> str:
+    """sequencer-fpga with other fabric budgets."""
+    from edgeopt.profiles import resolve_profile
+
+    text = Path(resolve_profile("sequencer-fpga")).read_text()
+    text = text[:text.index("fabric:")] + "fabric: {family: xc7, " + ", ".join(f"{k}: {v}" for k, v in
+                                                                              fabric.items()) + "}\n"
+    path = tmp_path / "fpga.yaml"
+    path.write_text(text.replace("name: sequencer-fpga", "name: tight-fpga"))
+    return str(path)
+
+
+def test_synthesis_measures_the_cells_and_check_gates_them_with_the_clocks(qdq_models, tmp_path):
+    """`--synth xc7` records what yosys maps the engine to; `edgeopt check` of the folder gates those cells against
+    the fabric's budgets and the engine's clocks against the latency budget (exit 1, a JUnit failure, where one is
+    over), and refuses an engine edited after export."""
+    require_tools(["yosys"] if shutil.which("yosys") is None else [], "yosys")
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(qdq_models["mlp_int16"][0]), "-p", "sequencer-fpga", "--format",
+                                       "verilog", "-o", str(out), "--lanes", "2", "--synth", "xc7", "--json"])
+    assert result.exit_code == 0, result.output
+    fabric = json.loads(result.output)["fabric"]
+    assert fabric["source"] == "measured" and fabric["family"] == "xc7" and "Yosys" in fabric["tool"]
+    assert fabric["dsps"] >= 2 and fabric["luts"] > 100 and fabric["ffs"] > 100 and fabric["brams"] >= 1
+    assert json.loads((out / "manifest.json").read_text())["fabric"] == fabric
+
+    # the tests' MLP has more than the instrument's 4,000 parameters: the budget is lifted for it
+    gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga", "--max-params", "1M", "--json"])
+    assert gate.exit_code == 0, gate.output
+    items = {item["name"]: item for item in json.loads(gate.output)["items"]}
+    assert items["max_dsps"]["actual"] == fabric["dsps"] and items["max_dsps"]["source"] == "measured"
+    assert items["max_luts"]["actual"] == fabric["luts"] and "recorded by export" in items["max_luts"]["message"]
+    clocks = engine_cycles(lower_onnx(qdq_models["mlp_int16"][0]), 2)
+    assert items["max_latency_s"]["actual"] == pytest.approx(clocks / 250e6)
+
+    junit = tmp_path / "gate.xml"
+    tight = _fpga_profile(tmp_path, max_dsps=1, max_luts=100000)
+    gate = CliRunner().invoke(main, ["check", str(out), "-p", tight, "--max-params", "1M", "--junit", str(junit)])
+    assert gate.exit_code == 1 and "max_dsps" in gate.output
+    assert 'name="max_dsps"' in junit.read_text() and "<failure" in junit.read_text()
+
+    engine = out / "model.v"
+    engine.write_text(engine.read_text().replace("acc0 <= acc0 + product0;", "acc0 <= acc0 - product0;"))
+    gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga"])
+    assert gate.exit_code == 2 and "not the engine edgeopt generates" in gate.output
+    assert "Traceback" not in gate.output
+
+
+def test_check_synthesizes_an_engine_exported_without_synthesis(qdq_models, tmp_path):
+    require_tools(["yosys"] if shutil.which("yosys") is None else [], "yosys")
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(qdq_models["mlp"][0]), "-p", "sequencer-fpga", "--format",
+                                       "verilog", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga", "--max-params", "1M", "--json"])
+    assert gate.exit_code == 0, gate.output
+    checked = json.loads(gate.output)
+    assert "cells synthesized now for xc7" in " ".join(checked["notes"])
+    assert {"max_luts", "max_ffs", "max_dsps", "max_brams", "max_latency_s"} <= {i["name"] for i in checked["items"]}
+    luts = next(i["actual"] for i in checked["items"] if i["name"] == "max_luts")
+
+    # cells a manifest claims that are not this engine's, or not numbers, are measured again, never believed
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["fabric"] = {"family": "xc7", "luts": "lots", "lut_ram": 0, "ffs": 1, "dsps": 0, "brams": 0,
+                          "tool": "yosys", "engine_sha256": "0" * 64}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga", "--max-params", "1M", "--json"])
+    again = json.loads(gate.output)
+    assert "cells synthesized now" in " ".join(again["notes"])
+    assert next(i["actual"] for i in again["items"] if i["name"] == "max_luts") == luts
+
+
+def test_synthesis_without_yosys_is_one_line_before_any_work(qdq_models, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(qdq_models["mlp"][0]), "-p", "sequencer-fpga", "--format",
+                                       "verilog", "-o", str(out), "--synth", "ecp5"])
+    assert result.exit_code == 2 and "--synth runs yosys, which is not installed" in result.output
+    assert not out.exists()

@@ -134,6 +134,14 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
         (lambda t: t + "ops: [conv2d, warp_drive]\n", ["ops.1", "unknown op 'warp_drive'", "conv2d"]),
         (lambda t: t + "budgets: {max_latency: 2 parsecs}\n", ["budgets.max_latency", "unknown unit"]),
         (lambda t: t + "budgets: {max_params: 0}\n", ["budgets.max_params", "more than 0"]),
+        (lambda t: t + "fabric: {max_luts: 100}\n", ["fabric.family", "missing required field", "xc7, ecp5, ice40"]),
+        (lambda t: t + "fabric: {family: virtex2}\n", ["fabric.family", "'virtex2' is not allowed", "xc7"]),
+        (lambda t: t + "fabric: {family: xc7, max_luts: lots}\n", ["fabric.max_luts", "'lots'"]),
+        (lambda t: t + "fabric: {family: xc7, max_dsps: 2.5}\n", ["fabric.max_dsps", "whole number of cells"]),
+        (lambda t: t + "fabric: {family: xc7, max_brams: -1}\n", ["fabric.max_brams", "at least 0"]),
+        (lambda t: t + "fabric: {family: xc7, max_slices: 10}\n", ["fabric.max_slices", "unknown key",
+                                                                    "max_luts"]),
+        (lambda t: t + "fabric: xc7\n", ["fabric", "expected a mapping"]),
         (lambda t: t.replace("macs_per_cycle: {int8: 1}", "macs_per_cycle: {fp32: 1}"),
          ["compute", "missing throughput for the default weight format 'int8'"]),
         (lambda t: t + "memory:\n  weights: {size: 1KiB}\n", [":9:", "duplicate key"]),
@@ -377,3 +385,12 @@ def test_profiles_are_frozen_and_budgets_replaceable():
     tighter = profile.with_budgets(max_params=1000)
     assert tighter.budgets.max_params == 1000 and profile.budgets.max_params is None
     assert profile.to_dict()["compute"]["macs_per_s"]["int8"] == 432e6
+
+
+def test_an_fpga_profile_states_its_fabric_with_a_source_for_every_budget():
+    """The sequencer FPGA's fabric: the part family yosys synthesizes for and a budget per cell kind, each cited."""
+    profile = load_profile("sequencer-fpga")
+    assert profile.fabric.family == "xc7"
+    for key in ("max_luts", "max_ffs", "max_dsps", "max_brams"):
+        assert getattr(profile.fabric, key) > 0 and profile.figure_sources[f"fabric.{key}"] == "estimate"
+    assert load_profile("stm32f746").fabric is None

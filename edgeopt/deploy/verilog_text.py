@@ -1,0 +1,405 @@
+"""The Verilog text of the integer engine (`deploy.verilog` computes what goes in: the layers' descriptors, the register
+widths, the ROM depths, the lanes). Every register is as wide as the program needs; a descriptor field that is the
+same in every layer is a constant, so synthesis removes what the program does not use (pooling, the divider, ...).
+
+The engine, per layer: per block of output channels (one a lane, all in one group), per pooled output position, per
+pool-window position, the taps stream in one a clock, each lane multiplying the shared input by its own weight (a
+ROM word holds the block's weights of one tap). Then a pass over the lanes, one a clock (the accumulators shift
+towards lane 0), adds each lane's bias, clamps, pools; at a position's last window each value goes on to the
+requantization pipeline (or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a
+value a clock, five clocks deep, so it is never the slow path; a layer's end waits for it to drain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Widths:
+    """Bits of the engine's registers (each signed, one bit for the sign included)."""
+
+    counter: int  # loop counters, rows, columns and activation addresses
+    weight_addr: int
+    channel_addr: int
+    out_index: int
+    acc: int  # a lane's accumulator: |sum of products| of any channel
+    value: int  # a bias added, pooled sums and a channel's global sum
+    requant: int  # a value the requantization takes (within the accumulators' range)
+    divide: int  # the sequential divider's (0: none: every mean divides by a power of two)
+    shift: int  # the requantization's shift amounts
+
+
+RQ_DEPTH = 5  # clocks from a value entering the requantization to its output written
+
+
+def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words: int, in_size: int, out_size: int,
+                lanes: int, widths: Widths, shifts: tuple[int, int]) -> str:
+    """The engine module `name` (its header comment documents the interface)."""
+    keys = list(fields[0])
+    constant = {k for k in keys if len({f[k] for f in fields}) == 1}
+    field_bits = {k: max(2, max(int(f[k]).bit_length() + 1 for f in fields)) for k in keys}
+    decl = [f"    localparam signed [{field_bits[k]}-1:0] {k} = {_literal(fields[0][k], field_bits[k])};"
+            for k in keys if k in constant]
+    decl += [f"    reg signed [{field_bits[k]}-1:0] {k};" for k in keys if k not in constant]
+    varying = [k for k in keys if k not in constant]
+    case = []
+    if varying:
+        case = ["    always @* begin", "        case (layer)"]
+        for index, f in enumerate(fields):
+            case.append(f"            {index}: begin " + " ".join(f"{k} = {_literal(f[k], field_bits[k])};"
+                                                                  for k in varying) + " end")
+        case.append("            default: begin " + " ".join(f"{k} = 0;" for k in varying) + " end")
+        case += ["        endcase", "    end"]
+    w = widths
+    per_lane = {
+        "acc": "\n".join(f"    reg signed [{w.acc}-1:0] acc{j};" for j in range(lanes)),
+        "pacc": "\n".join(f"    reg signed [{w.value}-1:0] pacc{j}, gsum{j}, gmax{j};" for j in range(lanes)),
+        "products": "\n".join(f"    wire signed [24:0] product{j} = tap_d * $signed(tap_w[{8 * j + 7}:{8 * j}]);"
+                              for j in range(lanes)),
+        "clear": " ".join(f"acc{j} <= 0;" for j in range(lanes)),
+        "mac": "\n".join(f"                    acc{j} <= acc{j} + product{j};" for j in range(lanes)),
+        "shift_acc": " ".join(f"acc{j} <= acc{j + 1};" for j in range(lanes - 1)),
+        "rotate_pacc": " ".join([f"pacc{j} <= pacc{j + 1};" for j in range(lanes - 1)] + [f"pacc{lanes - 1} <= t;"]),
+        "rotate_global": " ".join(
+            [f"gsum{j} <= gsum{j + 1}; gmax{j} <= gmax{j + 1};" for j in range(lanes - 1)]
+            + [f"gsum{lanes - 1} <= g_sum; gmax{lanes - 1} <= g_max;"]),
+        "rotate_global_only": " ".join(
+            [f"gsum{j} <= gsum{j + 1}; gmax{j} <= gmax{j + 1};" for j in range(lanes - 1)]),
+    }
+    low, high = shifts
+    pieces = -(-w.requant // 17)
+    chunks = [f"$signed({{1'b0, q1_val[{17 * i + 16}:{17 * i}]}})" for i in range(pieces - 1)]
+    chunks.append(f"$signed(q1_val[{w.requant - 1}:{17 * (pieces - 1)}])")
+    product_bits = max(w.requant + 24, high + 1) + 1  # the rounding's half (2^(n-1)) and its carry fit
+    product_bits = max(product_bits, low + 34)  # what is left after the common shift holds an int32 and its sign
+    partial_decl = "\n".join(f"    reg signed [{min(product_bits, 18 + 24 + 1)}-1:0] q2_p{i};" for i in range(pieces))
+    partial_mul = "\n".join(f"        q2_p{i} <= {c} * $signed({{1'b0, q1_m}});" for i, c in enumerate(chunks))
+    partial_sum = " + ".join(f"(q2_p{i} <<< {17 * i})" if i else "q2_p0" for i in range(pieces))
+    return ENGINE.format(
+        name=name, in_size=in_size, out_size=out_size, lanes=lanes, act_words=act_words,
+        a_bits=max(1, (act_words - 1).bit_length()), out_bits=max(1, (out_size - 1).bit_length()),
+        w_depth=depths["weights"], b_depth=depths["bias"], q_depth=depths["requant"], d_depth=depths["bound"],
+        word_bits=8 * lanes, layer_bits=max(1, (len(fields) - 1).bit_length()), decl="\n".join(decl),
+        descriptor="\n".join(case), cb=w.counter, wb=w.weight_addr, chb=w.channel_addr, ob=w.out_index, ab=w.acc,
+        vb=w.value, rb=w.requant, pb=product_bits, rw=product_bits - low,
+        partial_decl=partial_decl, partial_mul=partial_mul, partial_sum=partial_sum, db=max(2, w.divide),
+        db_step=max(2, w.divide).bit_length() + 1,
+        sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()), value_min=f"-({w.value}'sd1 <<< "
+        f"{w.value - 1})", rq_depth=RQ_DEPTH, **per_lane)
+
+
+def _literal(value: int, bits: int) -> str:
+    value = int(value)
+    return f"-{bits}'sd{-value}" if value < 0 else f"{bits}'sd{value}"
+
+
+ENGINE = """\
+// {name}: edgeopt's integer engine (generated; do not edit). Verilog-2005, no vendor primitives.
+// Interface: while idle (busy low), write the input (int8 or int16 values, sign-extended to 16 bits) with in_we,
+// in_addr (0 .. {in_size} - 1) and in_data; pulse start for one clock; the {out_size} int32 logits come out one a clock
+// with out_valid, out_index and out_data (in no fixed order: out_index says which); done is high for one clock after
+// the last; busy is high from the clock after start until done.
+// {lanes} lane(s): multiply-accumulates a clock, one per output channel of a block.
+// ROMs ($readmemh): {name}_weights.hex (a word a tap: the block's int8 weights, lane 0 in the low byte),
+// {name}_bias.hex (int32), {name}_requant.hex (multiplier << 8 | shift), {name}_bound.hex (activation ceilings on the
+// accumulators).
+module {name} (
+    input wire clk,
+    input wire rst,
+    input wire start,
+    input wire in_we,
+    input wire [{a_bits}-1:0] in_addr,
+    input wire signed [15:0] in_data,
+    output reg busy,
+    output reg done,
+    output reg out_valid,
+    output reg [{out_bits}-1:0] out_index,
+    output reg signed [31:0] out_data
+);
+    reg signed [15:0] act [0:{act_words}-1];
+    reg [{word_bits}-1:0] wrom [0:{w_depth}-1];
+    reg signed [31:0] brom [0:{b_depth}-1];
+    reg [31:0] qrom [0:{q_depth}-1];
+    reg signed [{vb}-1:0] drom [0:{d_depth}-1];
+    initial begin
+        $readmemh("{name}_weights.hex", wrom);
+        $readmemh("{name}_bias.hex", brom);
+        $readmemh("{name}_requant.hex", qrom);
+        $readmemh("{name}_bound.hex", drom);
+    end
+
+    reg [{layer_bits}-1:0] layer;
+{decl}
+{descriptor}
+
+    localparam S_IDLE = 0, S_LAYER = 1, S_BLOCK = 2, S_POS = 3, S_WIN = 4, S_MAC = 5, S_DRAIN = 6, S_LANE = 7,
+               S_DIV = 8, S_LFIN = 9, S_NEXT = 10, S_GLANE = 11, S_GFIN = 12, S_FLUSH = 13;
+    reg [3:0] state, after_div;
+    // loop counters: the block's first channel in its group and in the layer, pooled position, window, taps, lane
+    reg signed [{cb}-1:0] og, gbase, lv, py, px, wy, wx, ci, ky, kx, lane, flush;
+    // where the loops are, kept by adding the descriptor's steps: rows and columns of the input (for the padding
+    // test) and their addresses, at the pooled position, the window position and the tap
+    reg signed [{cb}-1:0] py_row, py_row_addr, px_col, win_row, win_row_addr, win_col, tap_row, tap_row_addr, tap_col;
+    reg signed [{cb}-1:0] group_addr, ci_addr;
+    reg signed [{wb}-1:0] w_blk, w_addr;
+    reg signed [{chb}-1:0] c_addr, lane_c;
+    reg signed [{ob}-1:0] g_out, blk_out, pos_idx, lane_out;
+{acc}
+{pacc}
+    reg signed [{vb}-1:0] t, g_sum, g_max;  // combinational temporaries within one clock
+    reg gphase;  // a channel's avgmax outputs: 0 the mean, 1 the max
+    // the tap pipeline: the address goes out one clock, the data comes back the next
+    reg tap_valid, tap_inside;
+    reg signed [15:0] tap_x;
+    reg [{word_bits}-1:0] tap_w;
+    wire tap_in = tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW;
+    wire signed [16:0] tap_d = tap_x - IZP;
+{products}
+    wire last_win = wx + 1 >= PKW && wy + 1 >= PKH;
+    wire lane_ok = lane < lv;
+
+    // round(v / 2^k), half away from zero (a mean over a power of two)
+    function signed [{vb}-1:0] halve;
+        input signed [{vb}-1:0] v;
+        input [7:0] k;
+        begin
+            halve = (k == 0) ? v : (v + ({vb}'sd1 <<< (k - 1)) - (v < 0 ? 1 : 0)) >>> k;
+        end
+    endfunction
+
+    // sequential divider: round(|num| / den) half away from zero, a quotient bit a clock, the sign restored
+    reg [{db}-1:0] div_num, div_rem, div_quo, div_den;
+    reg div_neg;
+    reg signed [{vb}-1:0] div_mag;
+    reg [{db_step}-1:0] div_step;
+    wire [{db}-1:0] div_try = {{div_rem[{db}-2:0], div_num[{db}-1]}};
+    wire signed [{vb}-1:0] div_result = div_neg ? -$signed({{1'b0, div_quo}}) : $signed({{1'b0, div_quo}});
+
+    // the requantization pipeline: value, channel, output index in; five clocks later the output is written
+    reg q0_v, q1_v, q2_v, q3_v, q4_v;
+    reg signed [{rb}-1:0] q0_val, q1_val;
+    reg signed [{chb}-1:0] q0_c;
+    reg signed [{ob}-1:0] q0_idx, q1_idx, q2_idx, q3_idx, q4_idx;
+    reg [22:0] q1_m;
+    reg [{sb}-1:0] q1_n, q2_n;
+    // the product in 17-bit pieces of the value (a DSP slice's multiplier each), summed the clock after
+{partial_decl}
+    reg [{sb}-1:0] q3_n;
+    reg signed [{pb}-1:0] q3_p;
+    reg signed [{rw}-1:0] q4_r;
+    wire [{n_span_bits}-1:0] q3_span = q3_n - {n_low};
+    wire signed [{pb}-1:0] q3_rounded = q3_p + ({pb}'sd1 <<< (q3_n - 1)) - (q3_p < 0 ? 1 : 0);
+    wire signed [{rw}-1:0] q3_low = q3_rounded >>> {n_low};  // the shift every channel has: wiring
+    wire signed [{rw}-1:0] q_shifted = q3_low >>> q3_span;
+    wire signed [{rw}:0] q_zp = q4_r + OZP;
+    wire signed [31:0] q_out = q_zp < OMIN ? OMIN : q_zp > OMAX ? OMAX : $signed(q_zp[31:0]);
+    // one write port on the activation RAM: the input while idle, a layer's outputs while busy
+    wire q_write = q4_v && LAST == 0;
+    wire act_we = q_write || (in_we && state == S_IDLE);
+    wire [{cb}-1:0] act_wa = q_write ? DST + q4_idx : in_addr;
+    wire signed [15:0] act_wd = q_write ? q_out[15:0] : in_data;
+
+    always @(posedge clk) begin
+        if (act_we) act[act_wa] <= act_wd;
+        q1_v <= q0_v && !rst; q1_val <= q0_val; q1_idx <= q0_idx; q1_m <= qrom[q0_c][30:8]; q1_n <= qrom[q0_c][7:0];
+        q2_v <= q1_v && !rst; q2_idx <= q1_idx; q2_n <= q1_n;
+{partial_mul}
+        q3_v <= q2_v && !rst; q3_idx <= q2_idx; q3_n <= q2_n; q3_p <= {partial_sum};
+        q4_v <= q3_v && !rst; q4_idx <= q3_idx; q4_r <= q_shifted;
+        out_valid <= q4_v && LAST != 0; out_index <= q4_idx; out_data <= q_out;
+    end
+
+    task push(input signed [{vb}-1:0] value, input signed [{ob}-1:0] index);
+        begin
+            q0_v <= 1; q0_val <= value; q0_c <= lane_c; q0_idx <= index;
+        end
+    endtask
+
+    task start_divide(input signed [{vb}-1:0] value, input [{db}-1:0] divisor, input [3:0] next);
+        begin
+            // the magnitude first, in a signed register: mixed with the unsigned divisor, a negative value would
+            // not be sign-extended
+            div_mag = value < 0 ? -value : value;
+            div_step <= 0; div_den <= divisor; div_neg <= value < 0; div_rem <= 0; div_quo <= 0;
+            div_num <= $unsigned(div_mag) + (divisor >> 1);
+            after_div <= next; state <= S_DIV;
+        end
+    endtask
+
+    // the next block of channels (in this group, else the next group), else the layer's end
+    task end_block;
+        begin
+            if (og + LE < OCG) begin
+                og <= og + LE; c_addr <= c_addr + LE; blk_out <= blk_out + LOPC; w_blk <= w_blk + TAPS;
+                state <= S_BLOCK;
+            end else if (gbase + OCG < OC) begin
+                og <= 0; gbase <= gbase + OCG; c_addr <= c_addr + OCG - og; g_out <= g_out + GOUT;
+                blk_out <= g_out + GOUT; group_addr <= group_addr + GSTEP; w_blk <= w_blk + TAPS; state <= S_BLOCK;
+            end else begin flush <= 0; state <= S_FLUSH; end
+        end
+    endtask
+
+    // a lane's value at a position's last window: requantized, or into the channel's global sums
+    task lane_done(input signed [{vb}-1:0] value);
+        begin
+            if (GP == 0) begin if (lane_ok) push(value, lane_out); end
+            else begin
+                g_sum = (pos_idx == 0) ? value : gsum0 + value;
+                g_max = (pos_idx == 0 || value > gmax0) ? value : gmax0;
+                {rotate_global}
+            end
+            lane_step;
+        end
+    endtask
+
+    task lane_step;
+        begin
+            lane_c <= lane_c + 1; lane_out <= lane_out + OPC;
+            if (lane + 1 < {lanes}) begin lane <= lane + 1; state <= S_LANE; end
+            else state <= S_NEXT;
+        end
+    endtask
+
+    task global_step;
+        begin
+            {rotate_global_only}
+            gphase <= 0; lane_c <= lane_c + 1; lane_out <= lane_out + OPC;
+            if (lane + 1 < {lanes}) begin lane <= lane + 1; state <= S_GLANE; end
+            else end_block;
+        end
+    endtask
+
+    always @(posedge clk) begin
+        q0_v <= 0;
+        if (rst) begin
+            state <= S_IDLE; busy <= 0; done <= 0; layer <= 0;
+        end else begin
+            done <= 0;
+            case (state)
+            S_IDLE: if (start) begin layer <= 0; busy <= 1; state <= S_LAYER; end
+            S_LAYER: begin
+                og <= 0; gbase <= 0; group_addr <= SRC; w_blk <= WBASE; c_addr <= CBASE; g_out <= 0; blk_out <= 0;
+                state <= S_BLOCK;
+            end
+            S_BLOCK: begin
+                lv <= (OCG - og < LE) ? OCG - og : LE;
+                py <= 0; px <= 0; py_row <= -PT; py_row_addr <= -PT_IW; px_col <= -PL; pos_idx <= 0;
+                state <= S_POS;
+            end
+            S_POS: begin
+                wy <= 0; wx <= 0; win_row <= py_row; win_row_addr <= py_row_addr; win_col <= px_col;
+                state <= S_WIN;
+            end
+            S_WIN: begin
+                {clear}
+                tap_row <= win_row; tap_row_addr <= win_row_addr; tap_col <= win_col;
+                ci <= 0; ky <= 0; kx <= 0; ci_addr <= group_addr; w_addr <= w_blk; tap_valid <= 0;
+                lane <= 0; lane_c <= c_addr; lane_out <= blk_out + pos_idx;
+                state <= S_MAC;
+            end
+            S_MAC: begin
+                // the tap's two reads (an input outside is padding: a 0 after the zero point, never added)
+                tap_inside <= tap_in;
+                tap_x <= act[tap_in ? ci_addr + tap_row_addr + tap_col : 0];
+                tap_w <= wrom[w_addr];
+                tap_valid <= 1;
+                if (tap_valid && tap_inside) begin
+{mac}
+                end
+                w_addr <= w_addr + 1;
+                if (kx + 1 < KW) begin kx <= kx + 1; tap_col <= tap_col + DW; end
+                else begin
+                    kx <= 0; tap_col <= win_col;
+                    if (ky + 1 < KH) begin
+                        ky <= ky + 1; tap_row <= tap_row + DH; tap_row_addr <= tap_row_addr + DH_IW;
+                    end
+                    else begin
+                        ky <= 0; tap_row <= win_row; tap_row_addr <= win_row_addr;
+                        if (ci + 1 < ICG) begin ci <= ci + 1; ci_addr <= ci_addr + IHW; end
+                        else state <= S_DRAIN;
+                    end
+                end
+            end
+            S_DRAIN: begin
+                if (tap_valid && tap_inside) begin
+{mac}
+                end
+                tap_valid <= 0;
+                state <= S_LANE;
+            end
+            S_LANE: begin
+                // lane 0's accumulator: its bias, the activation's clamps, the pool window's max or sum
+                t = acc0 + brom[lane_c];
+                if (RELU != 0 && t < 0) t = 0;
+                if (CEIL != 0 && t > drom[lane_c]) t = drom[lane_c];
+                if (wy != 0 || wx != 0) begin
+                    if (POOL == 1 && pacc0 > t) t = pacc0;
+                    if (POOL == 2) t = pacc0 + t;
+                end
+                {shift_acc}
+                {rotate_pacc}
+                if (!last_win) begin
+                    if (lane + 1 < {lanes}) begin lane <= lane + 1; lane_c <= lane_c + 1; end
+                    else begin
+                        lane <= 0; lane_c <= c_addr;
+                        if (wx + 1 < PKW) begin wx <= wx + 1; win_col <= win_col + SW; end
+                        else begin
+                            wx <= 0; wy <= wy + 1; win_col <= px_col; win_row <= win_row + SH;
+                            win_row_addr <= win_row_addr + SH_IW;
+                        end
+                        state <= S_WIN;
+                    end
+                end
+                else if (POOL == 2 && PK >= 0) lane_done(halve(t, PK));
+                else if (POOL == 2 && lane_ok) start_divide(t, POOLN, S_LFIN);
+                else lane_done(t);
+            end
+            S_DIV: begin
+                // one quotient bit a clock, the most significant first
+                if (div_step < {db}) begin
+                    div_rem <= (div_try >= div_den) ? div_try - div_den : div_try;
+                    div_quo <= {{div_quo[{db}-2:0], div_try >= div_den}};
+                    div_num <= div_num << 1;
+                    div_step <= div_step + 1;
+                end else state <= after_div;
+            end
+            S_LFIN: lane_done(div_result);
+            S_NEXT: begin
+                // the next pooled position, else the channel block's end (or its global outputs)
+                if (px + 1 < PW) begin
+                    px <= px + 1; px_col <= px_col + CSTEP; pos_idx <= pos_idx + 1; state <= S_POS;
+                end
+                else if (py + 1 < PH) begin
+                    px <= 0; px_col <= -PL; py <= py + 1; py_row <= py_row + RSTEP;
+                    py_row_addr <= py_row_addr + RSTEP_IW; pos_idx <= pos_idx + 1; state <= S_POS;
+                end else if (GP == 0) end_block;
+                else begin lane <= 0; lane_c <= c_addr; lane_out <= blk_out; gphase <= 0; state <= S_GLANE; end
+            end
+            S_GLANE: begin
+                // a channel's global outputs, lane by lane: the mean (avg, avgmax), the max (max, avgmax)
+                if (GP == 2 || gphase) begin
+                    if (lane_ok) push(gmax0, lane_out + (GP == 3 ? 1 : 0));
+                    global_step;
+                end else if (!lane_ok) begin
+                    if (GP == 3) gphase <= 1; else global_step;
+                end else if (GK >= 0) begin
+                    push(halve(gsum0, GK), lane_out);
+                    if (GP == 3) gphase <= 1; else global_step;
+                end else start_divide(gsum0, GN, S_GFIN);
+            end
+            S_GFIN: begin
+                push(div_result, lane_out);
+                if (GP == 3) begin gphase <= 1; state <= S_GLANE; end else global_step;
+            end
+            S_FLUSH: begin
+                // the requantization drains: then the next layer reads what this one wrote
+                if (flush + 1 < {rq_depth}) flush <= flush + 1;
+                else if (LAST != 0) begin busy <= 0; done <= 1; state <= S_IDLE; end
+                else begin layer <= layer + 1; state <= S_LAYER; end
+            end
+            endcase
+        end
+    end
+endmodule
+"""
