@@ -17,6 +17,15 @@ firmware:
     {{bin}}/edgeopt export runs/firmware --profile stm32f746 --format c -o out/firmware-c --data reads --emulate cortex-m4
     make -s -C examples/firmware MODEL_DIR="$PWD/out/firmware-c" && examples/firmware/app && rm examples/firmware/app
 
+# The bundled example on the lab instrument's FPGA: search 1-D CNNs that fit the sequencer FPGA's engine (at most
+# 4,000 parameters, 20 us at 250 MHz), quantize the front to the profile's formats, export the recommended model as
+# Verilog at the fewest lanes meeting the budget, run the test split in Icarus Verilog, synthesize it for xc7 (LUTs,
+# flip-flops, DSP slices, block RAM) and gate it against the profile (needs iverilog and yosys).
+fpga:
+    {{bin}}/edgeopt search --profile sequencer-fpga --space searchspace/cnn1d.yaml --trials 16 --name fpga --compress examples/pipelines/int8.yaml
+    {{bin}}/edgeopt export runs/fpga --profile sequencer-fpga --format verilog -o out/fpga-verilog --data reads --synth xc7
+    {{bin}}/edgeopt check out/fpga-verilog --profile sequencer-fpga --junit out/fpga-check.xml
+
 # Lint, then the test suite (CPU only; GPU tests are skipped without a GPU).
 test *args:
     {{bin}}/ruff check edgeopt tests benchmarks examples

@@ -1,22 +1,21 @@
-"""The Verilog export on searched models (issue 29): bit-exact share in Icarus Verilog and Verilator against the integer
-reference, clocks counted against clocks simulated, latency at the profile's clock, and what yosys synthesizes for a
-Xilinx 7-series part (LUT, FF, DSP48E1, block RAM).
+"""The Verilog export on searched models (issue 29), at several lane counts: bit-exact share in Icarus Verilog and
+Verilator against the integer reference, clocks estimated by the cost model (before training, from the graph) against
+clocks counted and simulated, latency at the profile's clock, and the cells yosys synthesizes for a Xilinx 7-series
+part (LUT, FF, DSP48E1, block RAM) beside the cost model's DSP estimate.
 
-    .venv/bin/python benchmarks/fpga.py runs/bm/trials/00012/checkpoint.pt@../shared/datasets/basic_motions.npz
+    .venv/bin/python benchmarks/fpga.py runs/bm/trials/00012/checkpoint.pt@../shared/datasets/basic_motions.npz \
+        --lanes 1 4 16 --samples 50
 
-Each MODEL@DATA is exported as `edgeopt export MODEL --profile sequencer-fpga --format verilog --data DATA` would (a
-float checkpoint is quantized on DATA first), then run on `--samples` test samples in both simulators and synthesized
-(`synth_xilinx -family xc7 -flatten`; yosys reports INV cells apart from LUTs: counted here as LUTs). One MAC a clock:
-the engine has no lanes yet.
+Each MODEL@DATA (a float checkpoint, quantized on DATA first in the profile's formats; or a QDQ model.onnx) is
+exported as `edgeopt export MODEL --profile sequencer-fpga --format verilog --lanes L --synth xc7` would, then run on
+`--samples` test samples in both simulators. Test accuracy is the integer reference's on the whole test split (the
+engine equals it bit for bit on the samples simulated). `default` is the lane count the export takes by itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import re
-import subprocess
 import tempfile
 import time
 from datetime import date
@@ -25,67 +24,85 @@ from pathlib import Path
 import numpy as np
 
 
-def synthesize(folder: Path, name: str) -> dict:
-    """yosys synth_xilinx (xc7) of the export's engine: its cell counts."""
-    stat = folder / "stat.json"
-    command = f"read_verilog -defer {name}.v; hierarchy -top {name}; synth_xilinx -family xc7 -top {name} -flatten; " \
-              f"tee -q -o {stat.name} stat -json"
-    start = time.perf_counter()
-    subprocess.run(["yosys", "-q", "-p", command], cwd=folder, check=True, capture_output=True, text=True)
-    cells = json.loads(stat.read_text())["modules"]["\\" + name]["num_cells_by_type"]  # yosys escapes the name
-    luts = sum(n for cell, n in cells.items() if re.fullmatch(r"LUT\d", cell)) + cells.get("INV", 0)
-    return {"lut": luts, "ff": sum(n for cell, n in cells.items() if cell.startswith("FD")),
-            "dsp": cells.get("DSP48E1", 0), "bram": cells.get("RAMB18E1", 0) + 2 * cells.get("RAMB36E1", 0),
-            "synth_s": time.perf_counter() - start}
-
-
-def measure(model: str, data: str, samples: int, work: Path) -> dict:
+def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Path) -> list[dict]:
+    from edgeopt.cost.estimate import estimate
     from edgeopt.data.loading import load_dataset
+    from edgeopt.deploy.export import ExportError, export
     from edgeopt.deploy.hdl_sim import simulate_export
     from edgeopt.deploy.lower import lower_onnx
     from edgeopt.deploy.verify import normalised_split
     from edgeopt.intgrid.reference import run_program
-    from edgeopt.workflow.export import export_model
+    from edgeopt.models.reference import resolve_model
+    from edgeopt.profiles.loader import load_profile
+    from edgeopt.workflow.export import export_float
 
-    out = work / "export"
+    profile = load_profile("sequencer-fpga")
     dataset = load_dataset(data)
-    run = export_model(model, "sequencer-fpga", out, format="verilog", data=dataset)
-    program = lower_onnx(out / "source.onnx")
-    x, _, _, _ = normalised_split(model if run.quantized is None else out / "source.onnx", dataset)
-    q = program.quantize_input(x[:samples])
-    reference = run_program(program, q)
-    row = {"model": model, "params": int(sum(layer.weights.size for layer in program.layers)),
-           "clocks_counted": run.record.clock_cycles, "latency_us": run.record.latency_s * 1e6,
-           "test_accuracy": run.deployment.metrics["accuracy"] if run.deployment else None}
-    for simulator in ("iverilog", "verilator"):
-        start = time.perf_counter()
-        sim = simulate_export(out, run.record.name, q, simulator)
-        row[f"{simulator}_bit_exact"] = float(np.mean(np.all(sim.logits == reference, axis=1)))
-        row[f"{simulator}_clocks"] = int(sim.cycles.max())
-        row[f"{simulator}_s"] = time.perf_counter() - start
-    return row | synthesize(out, run.record.name)
+    quantized = Path(model)
+    if resolve_model(model).is_float:
+        quantized = work / "quantized"
+        export_float(model, profile, work / "first", dataset, quantized, format="verilog", lanes=1)
+    source = quantized / "model.onnx" if quantized.is_dir() else quantized
+    program = lower_onnx(source)
+    x, y, _, _ = normalised_split(quantized, dataset)
+    q_all = program.quantize_input(x)
+    reference = run_program(program, q_all)
+    accuracy = float(np.mean(reference.argmax(axis=1) == np.asarray(y)))
+    q = q_all[:samples]
+    est = estimate(source, profile)
+    requant_dsps = est.engine.dsps - est.engine.lanes
+    try:
+        default = export(quantized, profile, work / "default", format="verilog").lanes
+    except ExportError:
+        default = None
+    rows = []
+    for lanes in lanes_list:
+        out = work / f"lanes-{lanes}"
+        record = export(quantized, profile, out, format="verilog", lanes=lanes, synth="xc7")
+        row = {"model": model, "params": int(sum(layer.weights.size for layer in program.layers)),
+               "lanes": lanes, "default_lanes": default, "test_accuracy": accuracy,
+               "clocks_counted": record.clock_cycles, "latency_us": record.latency_s * 1e6,
+               "clocks_estimated": _estimated_clocks(est, lanes), "dsps_estimated": lanes + requant_dsps,
+               "fabric": record.fabric}
+        for simulator in ("iverilog", "verilator"):
+            start = time.perf_counter()
+            sim = simulate_export(out, record.name, q, simulator)
+            row[f"{simulator}_bit_exact"] = float(np.mean(np.all(sim.logits == reference[:samples], axis=1)))
+            row[f"{simulator}_clocks"] = int(sim.cycles.max())
+            row[f"{simulator}_s"] = time.perf_counter() - start
+        rows.append(row)
+    return rows
+
+
+def _estimated_clocks(est, lanes: int) -> int:
+    from edgeopt.cost.engine import engine_clocks
+
+    return engine_clocks(est.engine.layers, lanes, est.engine.divide_clocks)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", metavar="MODEL@DATA")
-    parser.add_argument("--samples", type=int, default=200, help="test samples each simulator runs")
+    parser.add_argument("--lanes", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--samples", type=int, default=50, help="test samples each simulator runs")
     args = parser.parse_args()
     rows = []
     for item in args.models:
         model, _, data = item.rpartition("@")
         with tempfile.TemporaryDirectory(prefix="edgeopt-fpga-") as work:
-            rows.append(measure(model, data, args.samples, Path(work)))
+            rows += measure(model, data, args.lanes, args.samples, Path(work))
     print(f"{date.today()}, {platform.node()} ({platform.processor() or platform.machine()}), yosys synth_xilinx xc7, "
-          f"{args.samples} samples a simulator, 1 MAC a clock")
-    print("| model | weights | test acc (iverilog) | bit-exact iverilog / verilator | clocks counted / simulated | "
-          "latency at 250 MHz | LUT | FF | DSP48E1 | RAMB18 |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"{args.samples} samples a simulator")
+    print("| model | weights | lanes (default) | test acc | bit-exact iverilog / verilator | clocks estimated / "
+          "counted / iverilog / verilator | latency at 250 MHz | LUT | FF | DSP48E1 (estimated) | RAMB18 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['params']:,} | {r['test_accuracy']:.3f} | {r['iverilog_bit_exact']:.1%} / "
-              f"{r['verilator_bit_exact']:.1%} | {r['clocks_counted']:,} / {r['iverilog_clocks']:,} / "
-              f"{r['verilator_clocks']:,} | {r['latency_us']:.1f} us | {r['lut']:,} | {r['ff']:,} | {r['dsp']} | "
-              f"{r['bram']} |")
+        f = r["fabric"]
+        print(f"| {r['model']} | {r['params']:,} | {r['lanes']} ({r['default_lanes'] or 'none meets 20 us'}) | "
+              f"{r['test_accuracy']:.3f} | {r['iverilog_bit_exact']:.1%} / {r['verilator_bit_exact']:.1%} | "
+              f"{r['clocks_estimated']:,} / {r['clocks_counted']:,} / {r['iverilog_clocks']:,} / "
+              f"{r['verilator_clocks']:,} | {r['latency_us']:.1f} us | {f.luts:,} | {f.ffs:,} | {f.dsps} "
+              f"({r['dsps_estimated']}) | {f.brams:g} |")
 
 
 if __name__ == "__main__":

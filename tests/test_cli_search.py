@@ -7,13 +7,14 @@ from click.testing import CliRunner
 from edgeopt.cli import main
 
 # Small enough to train in a second, strong enough to find the double-peak motif within a few epochs.
+# stride 4: at stride 2 the FPGA's engine takes 22 us on the reads, over the profile's 20 us
 LEARNABLE = """\
 family: cnn1d
 architecture:
   blocks: 2
   channels: [6, 8]
   kernel_size: 7
-  stride: 2
+  stride: 4
 training:
   lr: {float: [0.01, 0.03], log: true}
   epochs: 6

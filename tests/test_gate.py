@@ -10,16 +10,21 @@ from edgeopt.errors import BaselineError
 from models import read_classifier
 
 SHAPE = (1, 1, 256)
+# the example on the FPGA's engine takes 74 us (its depthwise layer runs a lane at a time), over the 20 us budget
+LATENCY = 100e-6
 
 
 def test_passes_within_the_profile_budgets():
-    result = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE)
+    result = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY)
     assert result.passed
     names = [item.name for item in result.items]
-    assert names == ["max_params", "weight_memory", "activation_memory", "max_latency_s",
+    assert names == ["max_params", "weight_memory", "activation_memory", "max_latency_s", "max_dsps",
                      "supported_ops_and_formats"]
     params = result.items[0]
     assert params.limit == 4000 and params.actual == sum(p.numel() for p in read_classifier().parameters())
+    engine = result.estimate.engine
+    assert result.items[3].actual == pytest.approx(engine.clocks / 250e6) and engine.lanes > 1
+    assert not check(read_classifier(), "sequencer-fpga", input_shape=SHAPE).passed
 
 
 def test_overrides_replace_profile_budgets_and_fail():
@@ -32,19 +37,21 @@ def test_overrides_replace_profile_budgets_and_fail():
 
 def test_baseline_round_trip_and_regression_names_the_layer(tmp_path):
     baseline = tmp_path / "budgets" / "read-classifier.json"
-    written = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, baseline=baseline, update_baseline=True)
+    written = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY, baseline=baseline,
+                    update_baseline=True)
     assert written.baseline_written and written.passed
     recorded = read_baseline(baseline)
     assert recorded["totals"]["params"] == written.estimate.total.params
     assert not list(tmp_path.glob("budgets/.*"))  # no temporary files left behind
 
-    same = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, baseline=baseline)
+    same = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY, baseline=baseline)
     assert same.passed and {r.delta for r in same.regressions} == {0}
 
     from models import ReadClassifier, as_if_trained
 
     bigger = as_if_trained(ReadClassifier(channels=10))
-    grown = check(bigger, "sequencer-fpga", input_shape=SHAPE, baseline=baseline, tolerance=0.02)
+    grown = check(bigger, "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY, baseline=baseline,
+                  tolerance=0.02)
     assert not grown.passed
     regression = {r.metric: r for r in grown.regressions}
     assert not regression["params"].passed
@@ -53,7 +60,8 @@ def test_baseline_round_trip_and_regression_names_the_layer(tmp_path):
     failure = next(item for item in grown.failures if item.name == "baseline_weight_bytes")
     assert "baseline" in failure.message and "now" in failure.message and "grew most: features.4" in failure.message
 
-    tolerant = check(bigger, "sequencer-fpga", input_shape=SHAPE, baseline=baseline, tolerance=10.0)
+    tolerant = check(bigger, "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY, baseline=baseline,
+                     tolerance=10.0)
     assert tolerant.passed
 
 
@@ -98,7 +106,7 @@ def test_missing_baseline_says_how_to_create_it(tmp_path):
 
 
 def test_junit_has_one_testcase_per_check():
-    result = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, max_params=100)
+    result = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY, max_params=100)
     root = ET.fromstring(result.to_junit_xml())
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
@@ -111,7 +119,7 @@ def test_junit_has_one_testcase_per_check():
 
 
 def test_to_dict_is_json_ready():
-    result = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE)
+    result = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY)
     data = json.loads(json.dumps(result.to_dict()))
     assert data["passed"] is True and data["profile"] == "sequencer-fpga"
     assert data["estimate"]["total"]["params"] == result.estimate.total.params

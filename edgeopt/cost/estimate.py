@@ -6,6 +6,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 
+from edgeopt.cost.engine import EngineEstimate, estimate_engine
 from edgeopt.cost.layer_cost import CostTerms, layer_cost, weight_bytes
 from edgeopt.cost.layout import schedule
 from edgeopt.cost.liveness import liveness
@@ -64,6 +65,7 @@ class Estimate:
     # to measurements (calibrated, with the fit's error); every other figure is counted from the model itself
     latency_from: Provenance = Provenance()
     energy_from: Provenance = Provenance()
+    engine: EngineEstimate | None = None  # an FPGA profile's Verilog engine: its latency is the model's
 
     def figures(self) -> CostFigures:
         """The totals in the shared vocabulary, with their provenance."""
@@ -103,6 +105,7 @@ class Estimate:
             "violations": [v.to_dict() for v in self.violations],
             "notes": list(self.notes),
             "provenance": {"latency_s": self.latency_from.to_dict(), "energy_j": self.energy_from.to_dict()},
+            "engine": self.engine.to_dict() if self.engine is not None else None,
             "layers": [layer.to_dict() for layer in self.layers],
         }
 
@@ -147,6 +150,11 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
                                 i in live.in_place or i in plan.fused, cost, terms))
+    engine = estimate_engine(graph, profile)
+    if engine is not None:  # the engine's clocks, not a roofline: each fused layer's time on its weighted layer
+        times = engine.layer_latency_s(profile.compute.clock_hz)
+        layers = [replace(layer, cost=replace(layer.cost, latency_s=times.get(i, 0.0)))
+                  for i, layer in enumerate(layers)]
     summed = total(layer.cost for layer in layers) + Cost(params=graph.unused_params,
                                                           latency_s=profile.compute.call_overhead_s)
     summed = replace(summed, energy_j=summed.energy_j + profile.energy.static_power_w * summed.latency_s)
@@ -163,8 +171,12 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
             notes.append(f"latency extrapolated beyond the calibration: {latency_from.beyond}")
         if calibration.energy_fit_error is not None:
             energy_from = Provenance(CALIBRATED, calibration.energy_fit_error)
+    if engine is not None:
+        notes.append(f"latency: the Verilog engine's {engine.clocks:,} clocks at {engine.lanes} lanes "
+                     f"({'the fewest meeting the budget' if engine.meets_budget else 'the fastest engine'})")
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
-                      tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from)
+                      tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from,
+                      engine)
     return replace(result, violations=tuple(find_violations(result, profile)))
 
 
@@ -240,6 +252,9 @@ def limit_checks(est: Estimate, profile: HardwareProfile) -> list[LimitCheck]:
     if profile.crossbar:
         checks.append(LimitCheck("crossbar_tiles", "crossbar tiles", profile.crossbar.tiles,
                                  est.crossbar_tiles_needed, top(lambda layer: layer.cost.crossbar_tiles)))
+    if profile.fabric is not None and est.engine is not None:
+        checks.append(LimitCheck("max_dsps", "DSP slices of the engine", profile.fabric.max_dsps, est.engine.dsps,
+                                 None))
     return checks
 
 

@@ -14,10 +14,10 @@ import numpy as np
 
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import NO_BOUND, ceiling_bound
-from edgeopt.deploy.verilog_text import RQ_DEPTH, Widths, engine_text
+from edgeopt.cost.engine import MAX_LANES, EngineLayer, divide_bits, engine_clocks, max_divisor
+from edgeopt.deploy.verilog_text import Widths, engine_text
 from edgeopt.intgrid.program import IntLayer, IntProgram
 
-MAX_LANES = 64  # the widest engine generated (a profile's MACs a clock may allow fewer)
 GLOBAL_CODES = {None: 0, "avg": 1, "max": 2, "avgmax": 3}
 POOL_CODES = {None: 0, "max": 1, "avg": 2}
 
@@ -164,12 +164,15 @@ def _widths(program: IntProgram, fields: list[dict], lanes: int) -> Widths:
     outputs = max(f["OC"] * f["OPC"] + lanes * f["OPC"] + f["GN"] for f in fields)  # past idle lanes; positions
     value_bits = max(value, 1).bit_length() + 1
     shifts = [int(n) for layer in program.layers for n in np.atleast_1d(layer.shift)]
+    # the divider as wide as the formats make it (what the estimate counts), or the values, if wider
+    divisor = max_divisor(engine_layers_of(program, fields))
+    divide = max(divide_bits(max(f["TAPS"] for f in fields), divisor), value_bits + 1) if divides else 0
     return Widths(
         counter=(2 * max(act_words, geometry, lanes)).bit_length() + 1,
         weight_addr=max(fields[-1]["WBASE"] + 1, sum(_block_words(f) for f in fields)).bit_length() + 1,
         channel_addr=(words + lanes).bit_length() + 1, out_index=outputs.bit_length() + 1,
         acc=max(acc, 1).bit_length() + 1, value=value_bits, requant=max(biased, 1).bit_length() + 1,
-        divide=value_bits + 1 if divides else 0, shift=max(shifts).bit_length())
+        divide=divide, shift=max(shifts).bit_length())
 
 
 def _block_words(f: dict) -> int:
@@ -229,27 +232,24 @@ def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFile
                         rom_bytes, lanes)
 
 
+def engine_layers(program: IntProgram, lanes: int = 1) -> list[EngineLayer]:
+    """The shapes the engine walks for `program` (what `cost.engine` counts clocks from)."""
+    return engine_layers_of(program, _fields(program, lanes))
+
+
+def engine_layers_of(program: IntProgram, fields: list[dict]) -> list[EngineLayer]:
+    return [EngineLayer(f["OC"], f["OC"] // f["OCG"], f["TAPS"], f["PH"] * f["PW"], f["PKH"] * f["PKW"],
+                        f["POOL"] == 2 and f["PK"] < 0, {0: 0, 1: 1, 2: 1, 3: 2}[f["GP"]],
+                        layer.global_average and f["GK"] < 0)
+            for layer, f in zip(program.layers, fields)]
+
+
+
 def engine_cycles(program: IntProgram, lanes: int = 1) -> int:
-    """Clocks the engine with `lanes` lanes is busy for one inference, from its loop nest. Per layer one, and the
-    requantization's drain; per block of channels one; per pooled position two and per window position its taps,
-    two (address, drain) and a clock a lane; a divide (a clock a quotient bit and two) for each mean over other than
-    a power of two; per block the global outputs, a clock a lane (two for avgmax)."""
-    fields = _fields(program, lanes)
-    divide = _widths(program, fields, lanes).divide + 2
-    total = 0
-    for layer, f in zip(program.layers, fields):
-        positions = f["PH"] * f["PW"]
-        total += 1 + RQ_DEPTH
-        for first in range(0, f["OCG"], f["LE"]):
-            valid = min(f["LE"], f["OCG"] - first)
-            block = 1 + positions * (2 + f["PKH"] * f["PKW"] * (2 + f["TAPS"] + lanes))
-            if f["POOL"] == 2 and f["PK"] < 0:
-                block += positions * valid * divide
-            if f["GP"]:
-                block += lanes * (2 if f["GP"] == 3 else 1)
-                block += valid * divide if layer.global_average and f["GK"] < 0 else 0
-            total += block * layer.groups
-    return total
+    """Clocks the engine with `lanes` lanes is busy for one inference, from its loop nest (`cost.engine`): exactly
+    what simulation counts."""
+    divide = _widths(program, _fields(program, lanes), lanes).divide + 2  # a quotient bit a clock, two more
+    return engine_clocks(engine_layers(program, lanes), lanes, divide)
 
 
 def activation_format(program: IntProgram) -> str:

@@ -4,15 +4,18 @@ same in every layer is a constant, so synthesis removes what the program does no
 
 The engine, per layer: per block of output channels (one a lane, all in one group), per pooled output position, per
 pool-window position, the taps stream in one a clock, each lane multiplying the shared input by its own weight (a
-ROM word holds the block's weights of one tap). Then a pass over the lanes, one a clock (the accumulators shift
-towards lane 0), adds each lane's bias, clamps, pools; at a position's last window each value goes on to the
-requantization pipeline (or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a
+ROM word holds the block's weights of one tap). Then a pass over the lanes the layer fills, one a clock (the
+accumulators shift towards lane 0; pooled values and global sums wait between passes in small RAMs indexed by lane),
+adds each lane's bias, clamps, pools; at a position's last window each value goes on to the requantization pipeline
+(or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a
 value a clock, five clocks deep, so it is never the slow path; a layer's end waits for it to drain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from edgeopt.cost.engine import REQUANT_DEPTH
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,6 @@ class Widths:
     shift: int  # the requantization's shift amounts
 
 
-RQ_DEPTH = 5  # clocks from a value entering the requantization to its output written
 
 
 def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words: int, in_size: int, out_size: int,
@@ -54,20 +56,16 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     w = widths
     per_lane = {
         "acc": "\n".join(f"    reg signed [{w.acc}-1:0] acc{j};" for j in range(lanes)),
-        "pacc": "\n".join(f"    reg signed [{w.value}-1:0] pacc{j}, gsum{j}, gmax{j};" for j in range(lanes)),
         "products": "\n".join(f"    wire signed [24:0] product{j} = tap_d * $signed(tap_w[{8 * j + 7}:{8 * j}]);"
                               for j in range(lanes)),
         "clear": " ".join(f"acc{j} <= 0;" for j in range(lanes)),
         "mac": "\n".join(f"                    acc{j} <= acc{j} + product{j};" for j in range(lanes)),
         "shift_acc": " ".join(f"acc{j} <= acc{j + 1};" for j in range(lanes - 1)),
-        "rotate_pacc": " ".join([f"pacc{j} <= pacc{j + 1};" for j in range(lanes - 1)] + [f"pacc{lanes - 1} <= t;"]),
-        "rotate_global": " ".join(
-            [f"gsum{j} <= gsum{j + 1}; gmax{j} <= gmax{j + 1};" for j in range(lanes - 1)]
-            + [f"gsum{lanes - 1} <= g_sum; gmax{lanes - 1} <= g_max;"]),
-        "rotate_global_only": " ".join(
-            [f"gsum{j} <= gsum{j + 1}; gmax{j} <= gmax{j + 1};" for j in range(lanes - 1)]),
     }
     low, high = shifts
+    # without padding no tap falls outside the input: the test (and the rows it reads) is left out
+    padded = any(f["PT"] or f["PL"] for f in fields)
+    tap_in = "tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW" if padded else "1'b1"
     pieces = -(-w.requant // 17)
     chunks = [f"$signed({{1'b0, q1_val[{17 * i + 16}:{17 * i}]}})" for i in range(pieces - 1)]
     chunks.append(f"$signed(q1_val[{w.requant - 1}:{17 * (pieces - 1)}])")
@@ -86,7 +84,7 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
         partial_decl=partial_decl, partial_mul=partial_mul, partial_sum=partial_sum, db=max(2, w.divide),
         db_step=max(2, w.divide).bit_length() + 1,
         sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()), value_min=f"-({w.value}'sd1 <<< "
-        f"{w.value - 1})", rq_depth=RQ_DEPTH, **per_lane)
+        f"{w.value - 1})", rq_depth=REQUANT_DEPTH, tap_in=tap_in, **per_lane)
 
 
 def _literal(value: int, bits: int) -> str:
@@ -146,14 +144,17 @@ module {name} (
     reg signed [{chb}-1:0] c_addr, lane_c;
     reg signed [{ob}-1:0] g_out, blk_out, pos_idx, lane_out;
 {acc}
-{pacc}
+    // a lane's pooled value and its channel's global sum and max, between passes: small RAMs indexed by lane
+    reg signed [{vb}-1:0] pacc [0:{lanes}-1];
+    reg signed [{vb}-1:0] gsum [0:{lanes}-1];
+    reg signed [{vb}-1:0] gmax [0:{lanes}-1];
     reg signed [{vb}-1:0] t, g_sum, g_max;  // combinational temporaries within one clock
     reg gphase;  // a channel's avgmax outputs: 0 the mean, 1 the max
     // the tap pipeline: the address goes out one clock, the data comes back the next
     reg tap_valid, tap_inside;
     reg signed [15:0] tap_x;
     reg [{word_bits}-1:0] tap_w;
-    wire tap_in = tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW;
+    wire tap_in = {tap_in};
     wire signed [16:0] tap_d = tap_x - IZP;
 {products}
     wire last_win = wx + 1 >= PKW && wy + 1 >= PKH;
@@ -245,9 +246,9 @@ module {name} (
         begin
             if (GP == 0) begin if (lane_ok) push(value, lane_out); end
             else begin
-                g_sum = (pos_idx == 0) ? value : gsum0 + value;
-                g_max = (pos_idx == 0 || value > gmax0) ? value : gmax0;
-                {rotate_global}
+                g_sum = (pos_idx == 0) ? value : gsum[lane] + value;
+                g_max = (pos_idx == 0 || value > gmax[lane]) ? value : gmax[lane];
+                gsum[lane] <= g_sum; gmax[lane] <= g_max;
             end
             lane_step;
         end
@@ -256,16 +257,15 @@ module {name} (
     task lane_step;
         begin
             lane_c <= lane_c + 1; lane_out <= lane_out + OPC;
-            if (lane + 1 < {lanes}) begin lane <= lane + 1; state <= S_LANE; end
+            if (lane + 1 < LE) begin lane <= lane + 1; state <= S_LANE; end
             else state <= S_NEXT;
         end
     endtask
 
     task global_step;
         begin
-            {rotate_global_only}
             gphase <= 0; lane_c <= lane_c + 1; lane_out <= lane_out + OPC;
-            if (lane + 1 < {lanes}) begin lane <= lane + 1; state <= S_GLANE; end
+            if (lane + 1 < LE) begin lane <= lane + 1; state <= S_GLANE; end
             else end_block;
         end
     endtask
@@ -334,13 +334,13 @@ module {name} (
                 if (RELU != 0 && t < 0) t = 0;
                 if (CEIL != 0 && t > drom[lane_c]) t = drom[lane_c];
                 if (wy != 0 || wx != 0) begin
-                    if (POOL == 1 && pacc0 > t) t = pacc0;
-                    if (POOL == 2) t = pacc0 + t;
+                    if (POOL == 1 && pacc[lane] > t) t = pacc[lane];
+                    if (POOL == 2) t = pacc[lane] + t;
                 end
                 {shift_acc}
-                {rotate_pacc}
+                pacc[lane] <= t;
                 if (!last_win) begin
-                    if (lane + 1 < {lanes}) begin lane <= lane + 1; lane_c <= lane_c + 1; end
+                    if (lane + 1 < LE) begin lane <= lane + 1; lane_c <= lane_c + 1; end
                     else begin
                         lane <= 0; lane_c <= c_addr;
                         if (wx + 1 < PKW) begin wx <= wx + 1; win_col <= win_col + SW; end
@@ -379,14 +379,14 @@ module {name} (
             S_GLANE: begin
                 // a channel's global outputs, lane by lane: the mean (avg, avgmax), the max (max, avgmax)
                 if (GP == 2 || gphase) begin
-                    if (lane_ok) push(gmax0, lane_out + (GP == 3 ? 1 : 0));
+                    if (lane_ok) push(gmax[lane], lane_out + (GP == 3 ? 1 : 0));
                     global_step;
                 end else if (!lane_ok) begin
                     if (GP == 3) gphase <= 1; else global_step;
                 end else if (GK >= 0) begin
-                    push(halve(gsum0, GK), lane_out);
+                    push(halve(gsum[lane], GK), lane_out);
                     if (GP == 3) gphase <= 1; else global_step;
-                end else start_divide(gsum0, GN, S_GFIN);
+                end else start_divide(gsum[lane], GN, S_GFIN);
             end
             S_GFIN: begin
                 push(div_result, lane_out);

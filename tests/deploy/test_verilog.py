@@ -58,6 +58,23 @@ def test_lanes_divide_the_clocks_of_wide_layers(qdq_models):
     assert one / four > 3
 
 
+@pytest.mark.parametrize("name", ["cnn1d", "mlp_int16", "cnn1d_relu6_avg", "cnn1d_long", "branchy"])
+def test_the_cost_model_counts_the_engine_clocks_before_training(qdq_models, name):
+    """The estimate reads the graph, the export the integer program: the same clocks, at the lanes the estimate
+    takes (the fewest meeting the budget, or the fastest engine); its latency is those clocks at the clock."""
+    from edgeopt.cost.estimate import estimate
+
+    path = qdq_models[name][0]
+    est = estimate(path, "sequencer-fpga")
+    program = lower_onnx(path)
+    assert est.engine.clocks == engine_cycles(program, est.engine.lanes)
+    assert est.total.latency_s == pytest.approx(est.engine.clocks / 250e6)
+    fastest = min(engine_cycles(program, lanes) for lanes in range(1, 33))
+    assert est.engine.meets_budget == (fastest <= 5000)
+    if est.engine.meets_budget:
+        assert est.engine.lanes == choose_lanes(program, 32, 250e6, 20e-6)
+
+
 def test_the_default_lanes_are_the_fewest_meeting_the_budget(qdq_models):
     program = lower_onnx(qdq_models["cnn1d_long"][0])
     clock = 250e6

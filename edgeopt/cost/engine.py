@@ -1,0 +1,197 @@
+"""The Verilog engine's clocks and DSP slices from the shapes it walks: one formula for the export's exact count
+(`deploy.verilog`, from the integer program) and the cost model's estimate (from the graph, before training), so the
+search never trains a model the engine cannot run within the budget.
+
+The engine runs one fused layer (a weighted layer with its activation, pooling and global pooling) at a time: per
+block of output channels (a lane each, all in one group), per pooled position, per pool-window position, its taps a
+clock, then a pass over the lanes it fills, a clock each; a mean over other than a power of two goes through a
+sequential divider; a layer's end waits for the requantization pipeline to drain."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edgeopt.graph.ir import Graph
+from edgeopt.graph.ops import DEPTHWISE_OPS, VIEW_OPS, Op
+from edgeopt.profiles.schema import HardwareProfile
+
+REQUANT_DEPTH = 5  # clocks from a value entering the requantization to its output written
+MAX_LANES = 64  # the widest engine generated (a profile's MACs a clock may allow fewer)
+ENGINE_MAC_OPS = frozenset({Op.CONV1D, Op.CONV2D, Op.DENSE, *DEPTHWISE_OPS})
+# read through to the pooling a layer's output meets: the engine's clamps, folded scales, and a concatenation (each
+# of its parts is pooled and clamped on its own, into its place in the concatenation)
+PASS_THROUGH = frozenset({Op.RELU, Op.RELU6, Op.BATCHNORM, Op.CONCAT, *VIEW_OPS})
+
+
+@dataclass(frozen=True)
+class EngineLayer:
+    """One fused layer as the engine walks it."""
+
+    out_channels: int
+    groups: int
+    taps: int  # MACs of one output: input channels of its group x kernel taps
+    positions: int  # pooled output positions
+    window: int = 1  # pool-window positions per pooled position
+    pool_divides: bool = False  # an average pool over other than a power of two
+    global_outputs: int = 0  # a channel's global outputs: 0 none, 1 mean or max, 2 both
+    global_divides: bool = False  # a global mean over other than a power of two
+    graph_layer: int | None = None  # the graph layer it stands for (estimates only)
+
+    def lanes_used(self, lanes: int) -> int:
+        """Lanes a block of this layer fills: its channels of one group share the input."""
+        return min(lanes, max(1, self.out_channels // self.groups))
+
+
+def layer_clocks(layer: EngineLayer, lanes: int, divide_clocks: int) -> int:
+    """Clocks of one fused layer with `lanes` lanes (`divide_clocks`: one sequential divide)."""
+    ocg = max(1, layer.out_channels // layer.groups)
+    used = layer.lanes_used(lanes)
+    total = 1 + REQUANT_DEPTH
+    for first in range(0, ocg, used):
+        valid = min(used, ocg - first)
+        block = 1 + layer.positions * (2 + layer.window * (2 + layer.taps + used))
+        if layer.pool_divides:
+            block += layer.positions * valid * divide_clocks
+        if layer.global_outputs:
+            block += used * layer.global_outputs + (valid * divide_clocks if layer.global_divides else 0)
+        total += block * layer.groups
+    return total
+
+
+def engine_clocks(layers: Sequence[EngineLayer], lanes: int, divide_clocks: int) -> int:
+    """Clocks the engine is busy for one inference."""
+    return sum(layer_clocks(layer, lanes, divide_clocks) for layer in layers)
+
+
+def requant_dsps(value_bits: int) -> int:
+    """DSP slices of the requantization: one per 17-bit piece of the value it multiplies."""
+    return math.ceil(value_bits / 17)
+
+
+def divide_bits(max_taps: int, max_divisor: int) -> int:
+    """Bits of the engine's sequential divider (0: no mean divides but by powers of two), bounded from the widest
+    formats alone (int8 weights, int16 activations: a sum of products and a bias as large), so that the estimate
+    before training counts the clocks the export will, whatever the activations turn out to be."""
+    if max_divisor <= 1:
+        return 0
+    value_bits = (max_taps * 127 * 2 ** 16).bit_length() + 2
+    return value_bits + max_divisor.bit_length() + 1
+
+
+def power_of_two(divisor: int) -> bool:
+    return divisor > 0 and divisor & (divisor - 1) == 0
+
+
+@dataclass(frozen=True)
+class EngineEstimate:
+    """The engine a profile with a fabric would run the model on, before training (source: estimated): the fewest
+    lanes meeting the latency budget at the clock (the fastest engine where none does), its clocks and DSP slices."""
+
+    lanes: int
+    clocks: int
+    latency_s: float
+    dsps: int
+    meets_budget: bool
+    layers: tuple[EngineLayer, ...]
+    divide_clocks: int
+
+    def layer_latency_s(self, clock_hz: float) -> dict[int, float]:
+        """Graph layer index -> its fused layer's time (the layers fused into it take none of their own)."""
+        return {e.graph_layer: layer_clocks(e, self.lanes, self.divide_clocks) / clock_hz for e in self.layers}
+
+    def to_dict(self) -> dict:
+        return {"lanes": self.lanes, "clock_cycles": self.clocks, "latency_s": self.latency_s, "dsps": self.dsps,
+                "meets_budget": self.meets_budget, "source": "estimated"}
+
+
+def estimate_engine(graph: Graph, profile: HardwareProfile) -> EngineEstimate | None:
+    """The engine estimate for a profile with a fabric and a clock (None otherwise). The value widths are bounded
+    from the formats (int8 weights, the profile's activations), as the export bounds them from the weights."""
+    clock = profile.compute.clock_hz
+    if profile.fabric is None or not clock:
+        return None
+    layers = graph_engine_layers(graph)
+    fmt = profile.activation_format
+    most = max(1, min(MAX_LANES, int(profile.compute.macs_per_s.get(fmt, clock) / clock)))
+    x_bits = 16 if fmt == "int16" else 8
+    taps = max((e.taps for e in layers), default=1)
+    value_bits = (taps * 127 * 2 ** x_bits).bit_length() + 2  # the products' sum and a bias as large
+    divide = divide_bits(taps, max_divisor(layers)) + 2  # a quotient bit a clock, and two
+    budget = profile.budgets.max_latency_s
+    best = None
+    for lanes in range(1, most + 1):
+        clocks = engine_clocks(layers, lanes, divide)
+        if budget is not None and clocks / clock <= budget:
+            best = (clocks, lanes)
+            break
+        best = min(best or (clocks, lanes), (clocks, lanes))
+        if budget is None:
+            break
+    clocks, lanes = best
+    return EngineEstimate(lanes, clocks, clocks / clock, lanes + requant_dsps(value_bits),
+                          budget is None or clocks / clock <= budget, tuple(layers), divide)
+
+
+def max_divisor(layers: Sequence[EngineLayer]) -> int:
+    """The largest count a mean divides by with the sequential divider (1: none)."""
+    return max([e.window for e in layers if e.pool_divides] + [e.positions for e in layers if e.global_divides]
+               + [1])
+
+
+def graph_engine_layers(graph: Graph) -> list[EngineLayer]:
+    """The fused layers the engine would run for `graph`: each weighted layer with the activations, pooling and
+    global pooling that read its output (as `deploy.lower` fuses them)."""
+    readers: dict[str, list[int]] = {}
+    for i, layer in enumerate(graph.layers):
+        for name in layer.inputs:
+            readers.setdefault(name, []).append(i)
+    out = []
+    for i, layer in enumerate(graph.layers):
+        if layer.op not in ENGINE_MAC_OPS or not layer.macs:
+            continue
+        shape = graph.tensors[layer.output].shape if layer.output in graph.tensors else None
+        channels = layer.out_channels or (shape[1] if shape and len(shape) > 1 else 1)
+        positions = max(1, math.prod(shape[2:])) if shape and len(shape) > 2 else 1
+        taps = max(1, round(layer.macs / (channels * positions)))
+        if layer.matrix is not None:
+            groups = max(1, layer.matrix.groups)
+        else:
+            groups = max(1, layer.in_channels) if layer.op in DEPTHWISE_OPS else 1
+        window, pool_divides, global_outputs, global_divides = 1, False, 0, False
+        tensor = _through(graph, readers, layer.output)
+        pool = _only_reader(graph, readers, tensor)
+        if pool is not None and pool.op in (Op.MAXPOOL, Op.AVGPOOL):
+            pooled_shape = graph.tensors[pool.output].shape if pool.output in graph.tensors else None
+            pooled = graph.tensors[pool.output].numel if pooled_shape else 0
+            if pooled:
+                window = max(1, round(pool.vector_ops / pooled))
+                positions = max(1, math.prod(pooled_shape[2:]))  # of a concatenation too: its parts' own
+                pool_divides = pool.op is Op.AVGPOOL and not power_of_two(window)
+            tensor = _through(graph, readers, pool.output)
+        ops = {graph.layers[j].op for j in readers.get(tensor, ())}
+        if ops & {Op.GLOBAL_AVGPOOL, Op.GLOBAL_MAXPOOL}:
+            global_outputs = len(ops & {Op.GLOBAL_AVGPOOL, Op.GLOBAL_MAXPOOL})
+            global_divides = Op.GLOBAL_AVGPOOL in ops and not power_of_two(positions)
+        out.append(EngineLayer(channels, groups, taps, positions, window, pool_divides, global_outputs,
+                               global_divides, i))
+    return out
+
+
+def _only_reader(graph: Graph, readers: dict[str, list[int]], tensor: str):
+    found = readers.get(tensor, ())
+    return graph.layers[found[0]] if len(found) == 1 else None
+
+
+def _through(graph: Graph, readers: dict[str, list[int]], tensor: str) -> str:
+    """The tensor after the activations and views that alone read `tensor` (fused into the layer before)."""
+    while True:
+        reader = _only_reader(graph, readers, tensor)
+        if reader is None or reader.op not in PASS_THROUGH:
+            return tensor
+        tensor = reader.output
+
+
+__all__ = ["EngineEstimate", "EngineLayer", "MAX_LANES", "REQUANT_DEPTH", "divide_bits", "engine_clocks",
+           "estimate_engine", "graph_engine_layers", "layer_clocks", "max_divisor", "power_of_two", "requant_dsps"]
