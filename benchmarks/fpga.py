@@ -1,7 +1,8 @@
 """The Verilog export on searched models (issue 29), at several lane counts: bit-exact share in Icarus Verilog and
 Verilator against the integer reference, clocks estimated by the cost model (before training, from the graph) against
 clocks counted and simulated, latency at the profile's clock, and the cells yosys synthesizes for a Xilinx 7-series
-part (LUT, FF, DSP48E1, block RAM) beside the cost model's DSP estimate.
+part (LUT, FF, DSP48E1, block RAM) beside the cost model's DSP estimate, and with nextpnr-ecp5 on PATH (extra
+edgeopt[ecp5]) the clock place and route reaches on a Lattice ECP5.
 
     .venv/bin/python benchmarks/fpga.py runs/bm/trials/00012/checkpoint.pt@../shared/datasets/basic_motions.npz \
         --lanes 1 4 16 --samples 50
@@ -29,6 +30,7 @@ def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Pa
     from edgeopt.data.loading import load_dataset
     from edgeopt.deploy.export import ExportError, export
     from edgeopt.deploy.hdl_sim import simulate_export
+    from edgeopt.deploy.synth import nextpnr, synthesize
     from edgeopt.deploy.lower import lower_onnx
     from edgeopt.deploy.verify import normalised_split
     from edgeopt.intgrid.reference import run_program
@@ -63,7 +65,8 @@ def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Pa
                "lanes": lanes, "default_lanes": default, "test_accuracy": accuracy,
                "clocks_counted": record.clock_cycles, "latency_us": record.latency_s * 1e6,
                "clocks_estimated": _estimated_clocks(est, lanes), "dsps_estimated": lanes + requant_dsps,
-               "fabric": record.fabric}
+               "fabric": record.fabric,
+               "fmax_mhz": synthesize(out, record.name, "ecp5").fmax_hz / 1e6 if nextpnr() else None}
         for simulator in ("iverilog", "verilator"):
             start = time.perf_counter()
             sim = simulate_export(out, record.name, q, simulator)
@@ -94,15 +97,17 @@ def main() -> None:
     print(f"{date.today()}, {platform.node()} ({platform.processor() or platform.machine()}), yosys synth_xilinx xc7, "
           f"{args.samples} samples a simulator")
     print("| model | weights | lanes (default) | test acc | bit-exact iverilog / verilator | clocks estimated / "
-          "counted / iverilog / verilator | latency at 250 MHz | LUT | FF | DSP48E1 (estimated) | RAMB18 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "counted / iverilog / verilator | latency at 250 MHz | LUT | FF | DSP48E1 (estimated) | RAMB18 | "
+          "ECP5 Fmax |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         f = r["fabric"]
         print(f"| {r['model']} | {r['params']:,} | {r['lanes']} ({r['default_lanes'] or 'none meets 20 us'}) | "
               f"{r['test_accuracy']:.3f} | {r['iverilog_bit_exact']:.1%} / {r['verilator_bit_exact']:.1%} | "
               f"{r['clocks_estimated']:,} / {r['clocks_counted']:,} / {r['iverilog_clocks']:,} / "
               f"{r['verilator_clocks']:,} | {r['latency_us']:.1f} us | {f.luts:,} | {f.ffs:,} | {f.dsps} "
-              f"({r['dsps_estimated']}) | {f.brams:g} |")
+              f"({r['dsps_estimated']}) | {f.brams:g} | "
+              f"{'-' if r['fmax_mhz'] is None else format(r['fmax_mhz'], '.1f') + ' MHz'} |")
 
 
 if __name__ == "__main__":

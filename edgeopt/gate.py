@@ -258,6 +258,13 @@ def _engine_items(folder: Path, profile: HardwareProfile) -> tuple[list[CheckIte
             items.append(CheckItem(what, "budget", passed, limit, actual,
                                    f"{label} on {fabric.family} ({facts.fabric.tool}, {facts.fabric_how}): "
                                    f"{actual:g} {'within' if passed else 'over'} {what} {limit:g}", None, "measured"))
+    reached = facts.fabric.fmax_hz if facts.fabric is not None else None
+    if reached is not None and clock:
+        passed = reached >= clock
+        items.append(CheckItem("clock_hz", "budget", passed, clock, reached,
+                               f"clock reached by place and route ({facts.fabric.place_route}): "
+                               f"{reached / 1e6:.6g} MHz {'at least' if passed else 'below'} the profile's "
+                               f"{clock / 1e6:.6g} MHz", None, "measured"))
     note = (f"a Verilog export: latency from the engine's {facts.clocks:,} clocks" +
             (f"; cells {facts.fabric_how} for {fabric.family}" if facts.fabric is not None else
              "; the profile states no fabric, so no cells are gated"))

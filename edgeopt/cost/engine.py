@@ -17,7 +17,7 @@ from edgeopt.graph.ir import Graph
 from edgeopt.graph.ops import DEPTHWISE_OPS, VIEW_OPS, Op
 from edgeopt.profiles.schema import HardwareProfile
 
-REQUANT_DEPTH = 5  # clocks from a value entering the requantization to its output written
+REQUANT_DEPTH = 6  # clocks from a value entering the requantization to its output written
 MAX_LANES = 64  # the widest engine generated (a profile's MACs a clock may allow fewer)
 ENGINE_MAC_OPS = frozenset({Op.CONV1D, Op.CONV2D, Op.DENSE, *DEPTHWISE_OPS})
 # read through to the pooling a layer's output meets: the engine's clamps, folded scales, and a concatenation (each
@@ -51,7 +51,7 @@ def layer_clocks(layer: EngineLayer, lanes: int, divide_clocks: int) -> int:
     total = 1 + REQUANT_DEPTH
     for first in range(0, ocg, used):
         valid = min(used, ocg - first)
-        block = 1 + layer.positions * (2 + layer.window * (2 + layer.taps + used))
+        block = 1 + layer.positions * (2 + layer.window * (3 + layer.taps + used))
         if layer.pool_divides:
             block += layer.positions * valid * divide_clocks
         if layer.global_outputs:

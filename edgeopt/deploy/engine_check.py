@@ -66,8 +66,13 @@ def _recorded(data, family: str, digest: str) -> FabricUse | None:
         return None
     if family not in FABRIC_FAMILIES or not isinstance(data.get("tool"), str):
         return None
+    fmax = data.get("fmax_hz")
+    if fmax is not None and (not isinstance(fmax, (int, float)) or isinstance(fmax, bool) or not 0 < fmax < 1e10):
+        return None
+    place_route = data.get("place_route")
     return FabricUse(family, data["luts"], data["lut_ram"], data["ffs"], data["dsps"], data["brams"],
-                     data["tool"][:120], digest, float(data.get("synth_s") or 0.0))
+                     data["tool"][:120], digest, float(data.get("synth_s") or 0.0), fmax_hz=fmax,
+                     place_route=place_route[:120] if isinstance(place_route, str) else None)
 
 
 __all__ = ["EngineFacts", "engine_facts", "export_format"]

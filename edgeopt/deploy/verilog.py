@@ -140,12 +140,15 @@ def _fields(program: IntProgram, lanes: int) -> list[dict]:
 
 
 def _magnitudes(layer: IntLayer) -> tuple[int, int]:
-    """The largest |sum of products| of any channel of `layer`, and with its bias added."""
+    """The largest |sum of products| of raw inputs of any channel of `layer` (what a lane accumulates), and of the
+    value with its bias: the sum of products of inputs less the zero point, or the bias with the zero point folded in,
+    whichever bound is larger."""
     low, high = -(2 ** (layer.input_bits - 1)), 2 ** (layer.input_bits - 1) - 1
     x = max(abs(low - layer.input_zero_point), abs(high - layer.input_zero_point))
-    sums = np.abs(layer.weights.astype(np.int64)).reshape(layer.weights.shape[0], -1).sum(axis=1) * x
-    bias = np.zeros_like(sums) if layer.bias is None else np.abs(layer.bias.astype(np.int64))
-    return int(sums.max(initial=0)), int((sums + bias).max(initial=0))
+    weights = np.abs(layer.weights.astype(np.int64)).reshape(layer.weights.shape[0], -1).sum(axis=1)
+    bias = np.zeros_like(weights) if layer.bias is None else np.abs(layer.bias.astype(np.int64))
+    folded = bias + abs(layer.input_zero_point) * weights
+    return int((weights * -low).max(initial=0)), int(np.maximum(weights * x + bias, folded).max(initial=0))
 
 
 def _widths(program: IntProgram, fields: list[dict], lanes: int) -> Widths:
@@ -193,7 +196,9 @@ def _roms(program: IntProgram, lanes: int, value_bits: int) -> dict[str, np.ndar
             for first in range(0, ocg, le):
                 block = taps[g * ocg + first: g * ocg + min(first + le, ocg)]
                 weights.append(sum(block[j] << (8 * j) for j in range(len(block))))
-        bias.append(np.zeros(oc, np.int64) if layer.bias is None else layer.bias.astype(np.int64))
+        # the engine multiplies raw inputs (padding: the zero point) and the bias takes the zero point back
+        folded = layer.input_zero_point * layer.weights.reshape(oc, -1).astype(np.int64).sum(axis=1)
+        bias.append((np.zeros(oc, np.int64) if layer.bias is None else layer.bias.astype(np.int64)) - folded)
         m = np.broadcast_to(np.asarray(layer.multiplier, np.int64), (oc,))
         n = np.broadcast_to(np.asarray(layer.shift, np.int64), (oc,))
         requant.append(m << 8 | n)
@@ -221,7 +226,7 @@ def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFile
     widths = _widths(program, fields, lanes)
     roms = _roms(program, lanes, widths.value)
     _, act_words = _layout(program)
-    bits = {"weights": 8 * lanes, "bias": 32, "requant": 32, "bound": widths.value}
+    bits = {"weights": 8 * lanes, "bias": widths.value, "requant": 32, "bound": widths.value}
     images = {f"{name}_{rom}.hex": _hex(values, bits[rom]) for rom, values in roms.items()}
     depths = {rom: max(1, len(values)) for rom, values in roms.items()}
     shifts = [int(n) for layer in program.layers for n in np.atleast_1d(layer.shift)]

@@ -8,7 +8,7 @@ ROM word holds the block's weights of one tap). Then a pass over the lanes the l
 accumulators shift towards lane 0; pooled values and global sums wait between passes in small RAMs indexed by lane),
 adds each lane's bias, clamps, pools; at a position's last window each value goes on to the requantization pipeline
 (or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a
-value a clock, five clocks deep, so it is never the slow path; a layer's end waits for it to drain.
+value a clock, six clocks deep, so it is never the slow path; a layer's end waits for it to drain.
 """
 
 from __future__ import annotations
@@ -56,10 +56,11 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     w = widths
     per_lane = {
         "acc": "\n".join(f"    reg signed [{w.acc}-1:0] acc{j};" for j in range(lanes)),
-        "products": "\n".join(f"    wire signed [24:0] product{j} = tap_d * $signed(tap_w[{8 * j + 7}:{8 * j}]);"
+        "products": "\n".join(f"    reg signed [23:0] product{j};" for j in range(lanes)),
+        "multiply": "\n".join(f"        product{j} <= tap_xz * $signed(tap_w[{8 * j + 7}:{8 * j}]);"
                               for j in range(lanes)),
         "clear": " ".join(f"acc{j} <= 0;" for j in range(lanes)),
-        "mac": "\n".join(f"                    acc{j} <= acc{j} + product{j};" for j in range(lanes)),
+        "mac": "\n".join(f"            acc{j} <= acc{j} + product{j};" for j in range(lanes)),
         "shift_acc": " ".join(f"acc{j} <= acc{j + 1};" for j in range(lanes - 1)),
     }
     low, high = shifts
@@ -117,7 +118,7 @@ module {name} (
 );
     reg signed [15:0] act [0:{act_words}-1];
     reg [{word_bits}-1:0] wrom [0:{w_depth}-1];
-    reg signed [31:0] brom [0:{b_depth}-1];
+    reg signed [{vb}-1:0] brom [0:{b_depth}-1];
     reg [31:0] qrom [0:{q_depth}-1];
     reg signed [{vb}-1:0] drom [0:{d_depth}-1];
     initial begin
@@ -132,7 +133,7 @@ module {name} (
 {descriptor}
 
     localparam S_IDLE = 0, S_LAYER = 1, S_BLOCK = 2, S_POS = 3, S_WIN = 4, S_MAC = 5, S_DRAIN = 6, S_LANE = 7,
-               S_DIV = 8, S_LFIN = 9, S_NEXT = 10, S_GLANE = 11, S_GFIN = 12, S_FLUSH = 13;
+               S_DIV = 8, S_LFIN = 9, S_NEXT = 10, S_GLANE = 11, S_GFIN = 12, S_FLUSH = 13, S_DRAIN2 = 14;
     reg [3:0] state, after_div;
     // loop counters: the block's first channel in its group and in the layer, pooled position, window, taps, lane
     reg signed [{cb}-1:0] og, gbase, lv, py, px, wy, wx, ci, ky, kx, lane, flush;
@@ -155,7 +156,9 @@ module {name} (
     reg signed [15:0] tap_x;
     reg [{word_bits}-1:0] tap_w;
     wire tap_in = {tap_in};
-    wire signed [16:0] tap_d = tap_x - IZP;
+    // a tap outside the input is padding: the zero point, whose products the bias takes back (bias - IZP * sum w)
+    wire signed [15:0] tap_xz = tap_inside ? tap_x : IZP;
+    reg product_valid;
 {products}
     wire last_win = wx + 1 >= PKW && wy + 1 >= PKH;
     wire lane_ok = lane < lv;
@@ -177,22 +180,21 @@ module {name} (
     wire [{db}-1:0] div_try = {{div_rem[{db}-2:0], div_num[{db}-1]}};
     wire signed [{vb}-1:0] div_result = div_neg ? -$signed({{1'b0, div_quo}}) : $signed({{1'b0, div_quo}});
 
-    // the requantization pipeline: value, channel, output index in; five clocks later the output is written
-    reg q0_v, q1_v, q2_v, q3_v, q4_v;
+    // the requantization pipeline: value, channel, output index in; six clocks later the output is written
+    reg q0_v, q1_v, q2_v, q3_v, r_v, q4_v;
     reg signed [{rb}-1:0] q0_val, q1_val;
     reg signed [{chb}-1:0] q0_c;
-    reg signed [{ob}-1:0] q0_idx, q1_idx, q2_idx, q3_idx, q4_idx;
+    reg signed [{ob}-1:0] q0_idx, q1_idx, q2_idx, q3_idx, r_idx, q4_idx;
     reg [22:0] q1_m;
     reg [{sb}-1:0] q1_n, q2_n;
     // the product in 17-bit pieces of the value (a DSP slice's multiplier each), summed the clock after
 {partial_decl}
     reg [{sb}-1:0] q3_n;
     reg signed [{pb}-1:0] q3_p;
-    reg signed [{rw}-1:0] q4_r;
-    wire [{n_span_bits}-1:0] q3_span = q3_n - {n_low};
+    reg signed [{rw}-1:0] r_low, q4_r;
+    reg [{n_span_bits}-1:0] r_span;
     wire signed [{pb}-1:0] q3_rounded = q3_p + ({pb}'sd1 <<< (q3_n - 1)) - (q3_p < 0 ? 1 : 0);
-    wire signed [{rw}-1:0] q3_low = q3_rounded >>> {n_low};  // the shift every channel has: wiring
-    wire signed [{rw}-1:0] q_shifted = q3_low >>> q3_span;
+    wire signed [{rw}-1:0] q_shifted = r_low >>> r_span;
     wire signed [{rw}:0] q_zp = q4_r + OZP;
     wire signed [31:0] q_out = q_zp < OMIN ? OMIN : q_zp > OMAX ? OMAX : $signed(q_zp[31:0]);
     // one write port on the activation RAM: the input while idle, a layer's outputs while busy
@@ -207,7 +209,9 @@ module {name} (
         q2_v <= q1_v && !rst; q2_idx <= q1_idx; q2_n <= q1_n;
 {partial_mul}
         q3_v <= q2_v && !rst; q3_idx <= q2_idx; q3_n <= q2_n; q3_p <= {partial_sum};
-        q4_v <= q3_v && !rst; q4_idx <= q3_idx; q4_r <= q_shifted;
+        // rounded, and shifted by what every channel shifts (wiring); then the rest of each channel's shift
+        r_v <= q3_v && !rst; r_idx <= q3_idx; r_low <= q3_rounded >>> {n_low}; r_span <= q3_n - {n_low};
+        q4_v <= r_v && !rst; q4_idx <= r_idx; q4_r <= q_shifted;
         out_valid <= q4_v && LAST != 0; out_index <= q4_idx; out_data <= q_out;
     end
 
@@ -271,6 +275,13 @@ module {name} (
     endtask
 
     always @(posedge clk) begin
+        // the multiply-accumulate, two clocks behind the reads: the products, then the sums (never in a clock that
+        // clears or shifts the accumulators below)
+        product_valid <= tap_valid;
+{multiply}
+        if (product_valid) begin
+{mac}
+        end
         q0_v <= 0;
         if (rst) begin
             state <= S_IDLE; busy <= 0; done <= 0; layer <= 0;
@@ -304,9 +315,6 @@ module {name} (
                 tap_x <= act[tap_in ? ci_addr + tap_row_addr + tap_col : 0];
                 tap_w <= wrom[w_addr];
                 tap_valid <= 1;
-                if (tap_valid && tap_inside) begin
-{mac}
-                end
                 w_addr <= w_addr + 1;
                 if (kx + 1 < KW) begin kx <= kx + 1; tap_col <= tap_col + DW; end
                 else begin
@@ -322,12 +330,11 @@ module {name} (
                 end
             end
             S_DRAIN: begin
-                if (tap_valid && tap_inside) begin
-{mac}
-                end
+                // the last tap's product, then its sum
                 tap_valid <= 0;
-                state <= S_LANE;
+                state <= S_DRAIN2;
             end
+            S_DRAIN2: state <= S_LANE;
             S_LANE: begin
                 // lane 0's accumulator: its bias, the activation's clamps, the pool window's max or sum
                 t = acc0 + brom[lane_c];

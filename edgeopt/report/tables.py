@@ -328,6 +328,8 @@ def render_export(record, console: Console) -> None:
             console.print(f"synthesized for {f.family} ({f.tool}, {f.synth_s:g} s; measured): {f.luts:,} LUTs "
                           f"({f.lut_ram:,} as memory), {f.ffs:,} flip-flops, {f.dsps} DSP slices, {f.brams:g} block "
                           f"RAMs ({'4 Kb' if f.family == 'ice40' else '18 Kb'})")
+            if f.fmax_hz is not None:
+                console.print(f"placed and routed on {f.place_route}: {f.fmax_hz / 1e6:.1f} MHz reached (measured)")
         console.print(f"module {record.name}: write the input, pulse start, read out_valid/out_index/out_data until "
                       f"done; files in {record.out_dir}: {', '.join(record.files)}")
         return

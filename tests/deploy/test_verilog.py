@@ -217,12 +217,12 @@ def test_lanes_and_synthesis_belong_to_the_verilog_export(qdq_models, tmp_path):
         assert not out.exists()
 
 
-def _fpga_profile(tmp_path, **fabric) -> str:
-    """sequencer-fpga with other fabric budgets."""
+def _fpga_profile(tmp_path, family: str = "xc7", **fabric) -> str:
+    """sequencer-fpga with another fabric."""
     from edgeopt.profiles import resolve_profile
 
     text = Path(resolve_profile("sequencer-fpga")).read_text()
-    text = text[:text.index("fabric:")] + "fabric: {family: xc7, " + ", ".join(f"{k}: {v}" for k, v in
+    text = text[:text.index("fabric:")] + f"fabric: {{family: {family}, " + ", ".join(f"{k}: {v}" for k, v in
                                                                               fabric.items()) + "}\n"
     path = tmp_path / "fpga.yaml"
     path.write_text(text.replace("name: sequencer-fpga", "name: tight-fpga"))
@@ -296,3 +296,23 @@ def test_synthesis_without_yosys_is_one_line_before_any_work(qdq_models, tmp_pat
                                        "verilog", "-o", str(out), "--synth", "ecp5"])
     assert result.exit_code == 2 and "--synth runs yosys, which is not installed" in result.output
     assert not out.exists()
+
+
+def test_ecp5_place_and_route_measures_the_clock_reached(qdq_models, tmp_path):
+    """With nextpnr-ecp5 on PATH (extra edgeopt[ecp5]), --synth ecp5 also places and routes the engine: the clock it
+    reaches goes into the manifest, and the gate holds it against the profile's clock."""
+    from edgeopt.deploy.synth import nextpnr
+
+    require_tools(["yosys"] if shutil.which("yosys") is None else [], "yosys")
+    if nextpnr() is None:
+        pytest.skip("nextpnr-ecp5 is an optional extra (pip install edgeopt[ecp5])")
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(qdq_models["mlp"][0]), "-p", "sequencer-fpga", "--format",
+                                       "verilog", "-o", str(out), "--synth", "ecp5", "--json"])
+    assert result.exit_code == 0, result.output
+    fabric = json.loads(result.output)["fabric"]
+    assert fabric["family"] == "ecp5" and 10e6 < fabric["fmax_hz"] < 1e9 and "LFE5U" in fabric["place_route"]
+    profile = _fpga_profile(tmp_path, "ecp5", max_luts=100000)
+    gate = CliRunner().invoke(main, ["check", str(out), "-p", profile, "--max-params", "1M", "--json"])
+    items = {i["name"]: i for i in json.loads(gate.output)["items"]}
+    assert items["clock_hz"]["actual"] == fabric["fmax_hz"] and items["clock_hz"]["passed"] is False  # < 250 MHz
