@@ -194,7 +194,7 @@ def check(
     notes = est.notes
     if engine is not None:  # the engine's own clocks replace the estimated latency; its cells are gated
         engine_gated, note = _engine_items(engine, profile)
-        items = [item for item in items if item.name != "max_latency_s"] + engine_gated
+        items = [item for item in items if item.name not in ("max_latency_s", "max_dsps")] + engine_gated
         notes = (*notes, note)
     items.append(_legality_item(est, profile))
 
@@ -245,7 +245,8 @@ def _engine_items(folder: Path, profile: HardwareProfile) -> tuple[list[CheckIte
         latency = facts.clocks / clock
         passed = latency <= limit
         items.append(CheckItem("max_latency_s", "budget", passed, limit, latency,
-                               f"engine latency: {facts.clocks:,} clocks ({facts.lanes} lanes, counted from its loop "
+                               f"engine latency: {facts.clocks:,} clocks ({facts.lanes} lane"
+                               f"{'s' if facts.lanes != 1 else ''}, counted from its loop "
                                f"nest as simulation counts them) at {clock / 1e6:.6g} MHz = {latency:.6g} s "
                                f"{'within' if passed else 'over'} max_latency_s {limit:.6g}", None, "measured"))
     if fabric is not None and facts.fabric is not None:

@@ -35,7 +35,8 @@ from edgeopt.workflow.export import export_model
                    "Default: the fewest that meet the profile's latency budget at its clock.")
 @click.option("--synth", type=click.Choice(["xc7", "ecp5", "ice40"]), default=None,
               help="With --format verilog: synthesize the engine with yosys for this FPGA family and record its "
-                   "LUTs, flip-flops, DSP slices and block RAMs (measured) in manifest.json.")
+                   "LUTs, flip-flops, DSP slices and block RAMs (measured) in manifest.json; ecp5 with nextpnr-ecp5 "
+                   "installed (extra edgeopt[ecp5]) also places and routes it and records the clock reached.")
 @click.option("--measurements-out", "measurements_out", default=None, type=click.Path(dir_okay=False),
               help="With --emulate: append the emulated latency (the whole call and each layer, instructions at the "
                    "profile's clock) to this CSV, for `edgeopt calibrate --measurements`.")

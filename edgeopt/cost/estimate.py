@@ -172,7 +172,8 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         if calibration.energy_fit_error is not None:
             energy_from = Provenance(CALIBRATED, calibration.energy_fit_error)
     if engine is not None:
-        notes.append(f"latency: the Verilog engine's {engine.clocks:,} clocks at {engine.lanes} lanes "
+        notes.append(f"latency: the Verilog engine's {engine.clocks:,} clocks at {engine.lanes} lane"
+                     f"{'s' if engine.lanes != 1 else ''} "
                      f"({'the fewest meeting the budget' if engine.meets_budget else 'the fastest engine'})")
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
                       tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from,

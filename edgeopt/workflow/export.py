@@ -27,6 +27,7 @@ from edgeopt.deploy.verilog import verilog_name
 from edgeopt.deploy.tvm_export import require_tvm
 from edgeopt.deploy.verify import Deployment, deploy_on
 from edgeopt.errors import EdgeoptError, ModelError
+from edgeopt.graph.from_onnx import load_onnx
 from edgeopt.models.reference import RUN, resolve_model
 from edgeopt.escape import c_name
 from edgeopt.models.source import load_source
@@ -71,8 +72,8 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
         profile = load_profile(profile)
     data_path = None if data is None or isinstance(data, Dataset) else data
     ref = resolve_model(model)
-    if ref.kind == RUN:  # the most accurate model of the run's compressed front for the profile
-        model = read_front_summary(model).best(profile.name).output
+    if ref.kind == RUN:  # the most accurate quantized model of the run's compressed front for the profile
+        model = _best_quantized(read_front_summary(model), profile.name, progress)
         ref = resolve_model(model)
     dataset = load_dataset(data_path, label_column=label_column) if data_path is not None else data
     float_model = ref.is_float
@@ -175,6 +176,30 @@ def export_float(model: str | os.PathLike, profile: HardwareProfile, out_dir: st
                     verify=None if verify is None else lambda folder, made: verify(folder, dataclasses.replace(
                         made, model=str(model))))
     return dataclasses.replace(record, model=str(model)), result
+
+
+def _best_quantized(summary, profile: str, progress: Callable[[str], None] | None) -> str:
+    """The output of the compressed front member for `profile` that scores best on validation among those whose
+    pipeline quantized them (a pipeline that stopped before quantizing kept a float model, which no device runs)."""
+    members = sorted(summary.profiles.get(profile, ()), key=lambda m: m.score(summary.metric), reverse=True)
+    if not members:
+        return summary.best(profile).output  # its error: no compressed front for the profile
+    for rank, member in enumerate(members):
+        if _quantized(Path(member.output) / "model.onnx"):
+            if rank and progress:
+                best = members[0]
+                progress(f"trial {best.trial} scores best but its pipeline kept a float model "
+                         f"({str(best.after.get('reason') or best.after.get('status'))[:160]}); exporting trial "
+                         f"{member.trial}, the best quantized one")
+            return member.output
+    raise ExportError(f"no compressed model for {profile} is quantized (each pipeline stopped before quantizing: "
+                      f"{str(members[0].after.get('reason'))[:160]}); export a trial's checkpoint.pt with --data to "
+                      "quantize it post-training, or compress with a larger max_drop")
+
+
+def _quantized(path: Path) -> bool:
+    """Whether an ONNX file holds a quantized (QDQ) model (one ModelError naming it if it is not ONNX)."""
+    return any(node.op_type == "DequantizeLinear" for node in load_onnx(path).graph.node)
 
 
 def _report_normalizer(model: Path) -> Normalizer | None:

@@ -316,3 +316,33 @@ def test_ecp5_place_and_route_measures_the_clock_reached(qdq_models, tmp_path):
     gate = CliRunner().invoke(main, ["check", str(out), "-p", profile, "--max-params", "1M", "--json"])
     items = {i["name"]: i for i in json.loads(gate.output)["items"]}
     assert items["clock_hz"]["actual"] == fabric["fmax_hz"] and items["clock_hz"]["passed"] is False  # < 250 MHz
+
+
+def test_a_run_exports_its_best_quantized_member(qdq_models, tmp_path):
+    """A member whose pipeline stopped before quantizing kept a float model no device runs: a run folder's export
+    takes the best quantized member instead, and says so; with none quantized, one error saying what to do."""
+    import shutil as copy
+
+    from edgeopt.errors import EdgeoptError
+    from edgeopt.workflow.export import _best_quantized
+    from edgeopt.workflow.search_compress import CompressedMember, FrontSummary
+
+    def member(trial, onnx, f1):
+        folder = tmp_path / f"trial-{trial}"
+        folder.mkdir()
+        copy.copyfile(onnx, folder / "model.onnx")
+        return CompressedMember(trial=trial, before={}, after={"val": {"f1": f1}, "status": "stopped",
+                                                               "reason": "quantize lost"}, output=str(folder))
+
+    import torch
+
+    float_onnx = tmp_path / "float.onnx"
+    torch.onnx.export(torch.nn.Linear(4, 2), (torch.zeros(1, 4),), str(float_onnx), dynamo=False)
+    said = []
+    front = FrontSummary(pipeline="p", metric="f1", profiles={"sequencer-fpga": (
+        member(1, float_onnx, 0.9), member(2, qdq_models["mlp"][0], 0.8))})
+    assert _best_quantized(front, "sequencer-fpga", said.append).endswith("trial-2")
+    assert "trial 1 scores best but its pipeline kept a float model" in said[0]
+    only_float = FrontSummary(pipeline="p", metric="f1", profiles={"sequencer-fpga": (member(3, float_onnx, 0.9),)})
+    with pytest.raises(EdgeoptError, match="no compressed model for sequencer-fpga is quantized"):
+        _best_quantized(only_float, "sequencer-fpga", None)
