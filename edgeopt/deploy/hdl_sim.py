@@ -4,13 +4,13 @@ inputs: its logits and the clocks each inference took, read back from its testbe
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgeopt.deploy.tool_run import run_tool
 from edgeopt.deploy.verilog import VerilogFiles
 from edgeopt.errors import EdgeoptError
 
@@ -63,12 +63,12 @@ def simulate_export(export_dir: str | Path, name: str, inputs: np.ndarray, simul
         (folder / f"{name}_inputs.hex").write_text("".join(f"{int(v) & 0xFFFF:04x}\n" for v in x.reshape(-1)))
         samples = f"-DSAMPLES={len(x)}"
         if simulator == "iverilog":
-            _run(["iverilog", "-g2005", samples, "-o", "sim.vvp", f"{name}_tb.v", f"{name}.v"], folder)
-            _run(["vvp", "-n", "sim.vvp"], folder)
+            run_tool(["iverilog", "-g2005", samples, "-o", "sim.vvp", f"{name}_tb.v", f"{name}.v"], folder, TIMEOUT_S)
+            run_tool(["vvp", "-n", "sim.vvp"], folder, TIMEOUT_S)
         else:
-            _run(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", samples,
-                  "--top-module", f"{name}_tb", "-Mdir", "obj", f"{name}_tb.v", f"{name}.v"], folder)
-            _run([str(folder / "obj" / f"V{name}_tb")], folder)
+            run_tool(["verilator", "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", samples,
+                      "--top-module", f"{name}_tb", "-Mdir", "obj", f"{name}_tb.v", f"{name}.v"], folder, TIMEOUT_S)
+            run_tool([str(folder / "obj" / f"V{name}_tb")], folder, TIMEOUT_S)
         words = np.array([int(w, 16) for w in (folder / f"{name}_outputs.hex").read_text().split()], np.int64)
         cycles = np.array([int(c) for c in (folder / f"{name}_cycles.txt").read_text().split()], np.int64)
     if cycles.size != len(x) or words.size % max(len(x), 1):
@@ -76,16 +76,6 @@ def simulate_export(export_dir: str | Path, name: str, inputs: np.ndarray, simul
                            f"{len(x)} samples")
     logits = np.where(words >= 2 ** 31, words - 2 ** 32, words).reshape(len(x), -1).astype(np.int32)
     return Simulated(simulator, logits, cycles)
-
-
-def _run(command: list[str], folder: Path) -> None:
-    try:
-        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise EdgeoptError(f"{command[0]}: no result in {TIMEOUT_S} s") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise EdgeoptError(f"{Path(command[0]).name} failed (exit {done.returncode}): " + " | ".join(tail))
 
 
 __all__ = ["SIMULATORS", "Simulated", "missing_tools", "simulate", "simulate_export"]

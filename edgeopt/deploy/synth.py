@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeopt.deploy.tool_run import run_tool
 from edgeopt.errors import EdgeoptError
 from edgeopt.figures import MEASURED
 from edgeopt.profiles.schema import FABRIC_FAMILIES
@@ -76,7 +77,7 @@ def synthesize(folder: str | Path, name: str, family: str) -> FabricUse:
         script = (f"read_verilog -defer {name}.v; hierarchy -top {name}; {SCRIPTS[family].format(name=name)}"
                   f"{netlist}; tee -q -o stat.json stat -json")
         start = time.perf_counter()
-        _run(["yosys", "-q", "-p", script], copy)
+        run_tool(["yosys", "-q", "-p", script], copy, TIMEOUT_S)
         elapsed = time.perf_counter() - start
         try:
             modules = json.loads((copy / "stat.json").read_text())["modules"]
@@ -103,7 +104,7 @@ def _place_route(folder: Path) -> float:
     """Place and route the ECP5 netlist; the clock it reaches, from nextpnr's timing report (Hz)."""
     command = [nextpnr(), "--85k", "--package", "CABGA381", "--json", "netlist.json", "--freq", "1",
                "--timing-allow-fail", "--quiet", "--log", "pnr.log"]
-    _run(command, folder, "nextpnr-ecp5")
+    run_tool(command, folder, TIMEOUT_S, "nextpnr-ecp5")
     found = re.findall(r"Max frequency for clock[^:]*: ([0-9.]+) MHz", (folder / "pnr.log").read_text())
     if not found:
         raise EdgeoptError("nextpnr-ecp5 reported no clock frequency")
@@ -125,16 +126,6 @@ def _count(family: str, cells: dict[str, int], tool: str, digest: str, elapsed: 
         ffs = sum(n for cell, n in cells.items() if cell.startswith("SB_DFF"))
         dsps, brams = cells.get("SB_MAC16", 0), cells.get("SB_RAM40_4K", 0)
     return FabricUse(family, logic + lut_ram, lut_ram, ffs, dsps, brams, tool, digest, round(elapsed, 1))
-
-
-def _run(command: list[str], folder: Path, tool: str = "yosys") -> None:
-    try:
-        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise EdgeoptError(f"{tool}: no result in {TIMEOUT_S} s") from None
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise EdgeoptError(f"{tool} failed (exit {done.returncode}): " + " | ".join(tail))
 
 
 __all__ = ["ECP5_PART", "FabricUse", "SCRIPTS", "engine_digest", "nextpnr", "synthesize", "yosys_missing"]

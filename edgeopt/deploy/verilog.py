@@ -283,7 +283,8 @@ def choose_lanes(program: IntProgram, most: int, clock_hz: float | None, budget_
     clocks, count = best
     raise ModelError(f"no lane count up to {most} meets the latency budget of {budget_s * 1e6:.6g} us at "
                      f"{clock_hz / 1e6:.6g} MHz ({int(budget_s * clock_hz):,} clocks): the fastest engine "
-                     f"({count} lanes) needs {clocks:,} clocks, {clocks / clock_hz * 1e6:.6g} us")
+                     f"({count} lanes) needs {clocks:,} clocks, {clocks / clock_hz * 1e6:.6g} us; give --lanes N to "
+                     "export it anyway")
 
 
 def _testbench(name: str, program: IntProgram, act_words: int) -> str:
