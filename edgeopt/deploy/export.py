@@ -96,13 +96,7 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
 
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
-    if format != "verilog" and (lanes is not None or synth is not None):
-        raise ExportError(f"{'--lanes' if lanes is not None else '--synth'} belongs to the Verilog engine; give "
-                          "--format verilog")
-    if synth is not None and synth not in FABRIC_FAMILIES:
-        raise ExportError(f"--synth {synth!r}: choose from {', '.join(FABRIC_FAMILIES)}")
-    if synth is not None and yosys_missing():  # before any work
-        raise ExportError("--synth runs yosys, which is not installed (Debian: apt-get install yosys)")
+    check_engine_options(format, lanes, synth)  # before any work
     if format == "tvm":
         require_tvm()  # before any work
     try:
@@ -162,6 +156,17 @@ def export(model: str | os.PathLike, profile: HardwareProfile | str | os.PathLik
         if verify is not None:
             verify(tmp, record)
     return record
+
+
+def check_engine_options(format: str, lanes: int | None, synth: str | None) -> None:
+    """`lanes` and `synth` belong to a Verilog export, `synth` names a known family and yosys is installed."""
+    if format != "verilog" and (lanes is not None or synth is not None):
+        raise ExportError(f"{'--lanes' if lanes is not None else '--synth'} belongs to the Verilog engine; give "
+                          "--format verilog")
+    if synth is not None and synth not in FABRIC_FAMILIES:
+        raise ExportError(f"--synth {synth!r}: choose from {', '.join(FABRIC_FAMILIES)}")
+    if synth is not None and yosys_missing():
+        raise ExportError("--synth runs yosys, which is not installed (Debian: apt-get install yosys)")
 
 
 def _ops(program) -> tuple[str, ...]:

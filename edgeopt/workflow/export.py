@@ -20,9 +20,8 @@ from edgeopt.data.loading import load_dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.atomic import claim_file, claim_folder
 from edgeopt.calibration.board_rows import append_rows, check_appendable, emulated_rows
-from edgeopt.deploy.export import ExportError, ExportRecord, export
+from edgeopt.deploy.export import ExportError, ExportRecord, check_engine_options, export
 from edgeopt.deploy.hdl_sim import SIMULATORS, missing_tools
-from edgeopt.deploy.synth import yosys_missing
 from edgeopt.deploy.verilog import verilog_name
 from edgeopt.deploy.tvm_export import require_tvm
 from edgeopt.deploy.verify import Deployment, deploy_on
@@ -32,7 +31,7 @@ from edgeopt.models.reference import RUN, resolve_model
 from edgeopt.escape import c_name
 from edgeopt.models.source import load_source
 from edgeopt.profiles.loader import load_profile
-from edgeopt.profiles.schema import FABRIC_FAMILIES, HardwareProfile
+from edgeopt.profiles.schema import HardwareProfile
 from edgeopt.workflow.compress import CompressionResult, compress
 from edgeopt.workflow.search_compress import read_front_summary
 
@@ -79,13 +78,7 @@ def export_model(model: str | os.PathLike, profile: HardwareProfile | str | os.P
     float_model = ref.is_float
     if format == "verilog" and emulate:
         raise ExportError("--emulate runs the C on a Cortex-M; a Verilog export runs in an HDL simulator (--simulate)")
-    if format != "verilog" and (lanes is not None or synth is not None):
-        raise ExportError(f"{'--lanes' if lanes is not None else '--synth'} belongs to the Verilog engine; give "
-                          "--format verilog")
-    if synth is not None and synth not in FABRIC_FAMILIES:
-        raise ExportError(f"--synth {synth!r}: choose from {', '.join(FABRIC_FAMILIES)}")
-    if synth is not None and yosys_missing():  # before minutes of quantizing
-        raise ExportError("--synth runs yosys, which is not installed (Debian: apt-get install yosys)")
+    check_engine_options(format, lanes, synth)  # before minutes of quantizing
     if simulate is not None and format != "verilog":
         raise ExportError("--simulate runs a Verilog export in an HDL simulator; give --format verilog")
     if simulate is not None and simulate not in SIMULATORS:
