@@ -7,8 +7,8 @@ pool-window position, the taps stream in one a clock, each lane multiplying the 
 ROM word holds the block's weights of one tap). Then a pass over the lanes the layer fills, one a clock (the
 accumulators shift towards lane 0; pooled values and global sums wait between passes in small RAMs indexed by lane),
 adds each lane's bias, clamps, pools; at a position's last window each value goes on to the requantization pipeline
-(or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a
-value a clock, six clocks deep, so it is never the slow path; a layer's end waits for it to drain.
+(or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a value a clock, six clocks
+deep, so it is never the slow path; a layer's end waits for it to drain.
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ ENGINE = """\
 // the last; busy is high from the clock after start until done.
 // {lanes} lane(s): multiply-accumulates a clock, one per output channel of a block.
 // ROMs ($readmemh): {name}_weights.hex (a word a tap: the block's int8 weights, lane 0 in the low byte),
-// {name}_bias.hex (int32), {name}_requant.hex (multiplier << 8 | shift), {name}_bound.hex (activation ceilings on the
-// accumulators).
+// {name}_bias.hex (a channel's bias less the input zero point times its weights' sum: the multipliers take raw
+// inputs), {name}_requant.hex (multiplier << 8 | shift), {name}_bound.hex (activation ceilings on the accumulators).
 module {name} (
     input wire clk,
     input wire rst,
