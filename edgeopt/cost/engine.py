@@ -70,14 +70,32 @@ def requant_dsps(value_bits: int) -> int:
     return math.ceil(value_bits / 17)
 
 
+def format_value_bits(max_taps: int, input_bits: int) -> int:
+    """Bits of any value a layer of `max_taps` taps makes, bounded from the formats alone (int8 weights,
+    `input_bits` activations): a sum of products, a bias as large, and the sign."""
+    return (max_taps * 127 * 2 ** input_bits).bit_length() + 2
+
+
 def divide_bits(max_taps: int, max_divisor: int) -> int:
     """Bits of the engine's sequential divider (0: no mean divides but by powers of two), bounded from the widest
-    formats alone (int8 weights, int16 activations: a sum of products and a bias as large), so that the estimate
-    before training counts the clocks the export will, whatever the activations turn out to be."""
+    formats (int16 activations), so that the estimate before training counts the clocks the export will, whatever
+    the activations turn out to be."""
     if max_divisor <= 1:
         return 0
-    value_bits = (max_taps * 127 * 2 ** 16).bit_length() + 2
-    return value_bits + max_divisor.bit_length() + 1
+    return format_value_bits(max_taps, 16) + max_divisor.bit_length() + 1
+
+
+def divide_clocks(bits: int) -> int:
+    """Clocks one sequential divide of `bits` bits takes: a quotient bit a clock, one to hand the result on, one to
+    take it."""
+    return bits + 2
+
+
+def profile_lanes(profile: HardwareProfile, fmt: str) -> int:
+    """The most lanes `profile` allows: its MACs a clock in `fmt` (MAX_LANES where it states no clock or rate)."""
+    clock = profile.compute.clock_hz
+    rate = profile.compute.macs_per_s.get(fmt)
+    return max(1, min(MAX_LANES, int(rate / clock))) if clock and rate else MAX_LANES
 
 
 def power_of_two(divisor: int) -> bool:
@@ -114,11 +132,10 @@ def estimate_engine(graph: Graph, profile: HardwareProfile) -> EngineEstimate | 
         return None
     layers = graph_engine_layers(graph)
     fmt = profile.activation_format
-    most = max(1, min(MAX_LANES, int(profile.compute.macs_per_s.get(fmt, clock) / clock)))
-    x_bits = 16 if fmt == "int16" else 8
+    most = profile_lanes(profile, fmt)
     taps = max((e.taps for e in layers), default=1)
-    value_bits = (taps * 127 * 2 ** x_bits).bit_length() + 2  # the products' sum and a bias as large
-    divide = divide_bits(taps, max_divisor(layers)) + 2  # a quotient bit a clock, and two
+    value_bits = format_value_bits(taps, 16 if fmt == "int16" else 8)
+    divide = divide_clocks(divide_bits(taps, max_divisor(layers)))
     budget = profile.budgets.max_latency_s
     best = None
     for lanes in range(1, most + 1):
@@ -193,5 +210,6 @@ def _through(graph: Graph, readers: dict[str, list[int]], tensor: str) -> str:
         tensor = reader.output
 
 
-__all__ = ["EngineEstimate", "EngineLayer", "MAX_LANES", "REQUANT_DEPTH", "divide_bits", "engine_clocks",
-           "estimate_engine", "graph_engine_layers", "layer_clocks", "max_divisor", "power_of_two", "requant_dsps"]
+__all__ = ["EngineEstimate", "EngineLayer", "MAX_LANES", "REQUANT_DEPTH", "divide_bits", "divide_clocks",
+           "engine_clocks", "estimate_engine", "format_value_bits", "graph_engine_layers", "layer_clocks",
+           "max_divisor", "power_of_two", "profile_lanes", "requant_dsps"]

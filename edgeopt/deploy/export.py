@@ -24,8 +24,8 @@ from edgeopt.deploy.host import MANIFEST
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.tvm_export import require_tvm, write_tvm
 from edgeopt.deploy.synth import FabricUse, synthesize, yosys_missing
-from edgeopt.deploy.verilog import (MAX_LANES, activation_format, choose_lanes, engine_cycles, verilog_files,
-                                    verilog_name)
+from edgeopt.cost.engine import profile_lanes
+from edgeopt.deploy.verilog import activation_format, choose_lanes, engine_cycles, verilog_files, verilog_name
 from edgeopt.profiles.schema import FABRIC_FAMILIES, HardwareProfile
 from edgeopt.version import __version__
 
@@ -184,8 +184,7 @@ def _write_verilog(folder: Path, program, name: str, common: dict, profile: Hard
     """The engine, its ROM images and its testbench into `folder`; the record (clocks counted, ROM and RAM bytes as
     generated)."""
     clock = profile.compute.clock_hz
-    fmt = activation_format(program)
-    most = int(profile.compute.macs_per_s[fmt] / clock) if clock and fmt in profile.compute.macs_per_s else MAX_LANES
+    most = profile_lanes(profile, activation_format(program))
     try:
         lanes = choose_lanes(program, most, clock, profile.budgets.max_latency_s, lanes)
     except ModelError as exc:

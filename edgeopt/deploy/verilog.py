@@ -14,7 +14,8 @@ import numpy as np
 
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import NO_BOUND, ceiling_bound
-from edgeopt.cost.engine import MAX_LANES, EngineLayer, divide_bits, engine_clocks, max_divisor
+from edgeopt.cost.engine import (MAX_LANES, EngineLayer, divide_bits, divide_clocks, engine_clocks, max_divisor,
+                                 power_of_two)
 from edgeopt.deploy.verilog_text import Widths, engine_text
 from edgeopt.intgrid.program import IntLayer, IntProgram
 
@@ -97,9 +98,9 @@ def _hex(values, bits: int) -> str:
     return "".join(f"{int(v) & mask:0{digits}x}\n" for v in values) or f"{0:0{digits}x}\n"
 
 
-def _power_of_two(divisor: int) -> int:
+def _shift_or_divide(divisor: int) -> int:
     """log2(divisor) where it is a power of two (a mean is then a rounding shift), else -1 (the divider)."""
-    return divisor.bit_length() - 1 if divisor & (divisor - 1) == 0 else -1
+    return divisor.bit_length() - 1 if power_of_two(divisor) else -1
 
 
 def _fields(program: IntProgram, lanes: int) -> list[dict]:
@@ -126,15 +127,15 @@ def _fields(program: IntProgram, lanes: int) -> list[dict]:
             "KW": layer.kernel[1], "DH": dh, "DW": dw, "DH_IW": dh * w, "IHW": h * w, "PT": layer.padding[0],
             "PL": layer.padding[1], "PT_IW": layer.padding[0] * w, "PKH": pkh, "PKW": pkw, "SH": sh, "SW": sw,
             "SH_IW": sh * w, "POOL": POOL_CODES[pool.kind if pool else None],
-            "PK": _power_of_two(pkh * pkw) if pool and pool.kind == "avg" else 0, "POOLN": pkh * pkw,
+            "PK": _shift_or_divide(pkh * pkw) if pool and pool.kind == "avg" else 0, "POOLN": pkh * pkw,
             "RELU": int(layer.relu), "CEIL": int(layer.act_ceiling is not None), "PH": ph, "PW": pw,
             "CSTEP": psw * sw, "RSTEP": psh * sh, "RSTEP_IW": psh * sh * w, "GP": gp,
-            "GK": _power_of_two(ph * pw) if layer.global_average else 0, "GN": ph * pw, "OPC": opc,
+            "GK": _shift_or_divide(ph * pw) if layer.global_average else 0, "GN": ph * pw, "OPC": opc,
             "OZP": layer.output_zero_point, "OMIN": layer.output_min, "OMAX": layer.output_max, "LAST": int(last),
             "WBASE": w_base, "CBASE": c_base, "SRC": bases[layer.source],
             "DST": 0 if last else bases[program.target_of(index)] + layer.target_offset,
         })
-        w_base += layer.groups * -(-ocg // le) * taps
+        w_base += _block_words(out[-1])
         c_base += oc
     return out
 
@@ -172,13 +173,14 @@ def _widths(program: IntProgram, fields: list[dict], lanes: int) -> Widths:
     divide = max(divide_bits(max(f["TAPS"] for f in fields), divisor), value_bits + 1) if divides else 0
     return Widths(
         counter=(2 * max(act_words, geometry, lanes)).bit_length() + 1,
-        weight_addr=max(fields[-1]["WBASE"] + 1, sum(_block_words(f) for f in fields)).bit_length() + 1,
+        weight_addr=(fields[-1]["WBASE"] + _block_words(fields[-1])).bit_length() + 1,
         channel_addr=(words + lanes).bit_length() + 1, out_index=outputs.bit_length() + 1,
         acc=max(acc, 1).bit_length() + 1, value=value_bits, requant=max(biased, 1).bit_length() + 1,
         divide=divide, shift=max(shifts).bit_length())
 
 
 def _block_words(f: dict) -> int:
+    """A layer's weight ROM words: a word a tap, per block of lanes, per group."""
     return f["OC"] // f["OCG"] * -(-f["OCG"] // f["LE"]) * f["TAPS"]
 
 
@@ -230,10 +232,11 @@ def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFile
     images = {f"{name}_{rom}.hex": _hex(values, bits[rom]) for rom, values in roms.items()}
     depths = {rom: max(1, len(values)) for rom, values in roms.items()}
     shifts = [int(n) for layer in program.layers for n in np.atleast_1d(layer.shift)]
-    engine = engine_text(name, fields, depths, act_words, program.input_size, program.output_size, lanes, widths,
+    ports = _bits(act_words - 1), _bits(program.output_size - 1)  # in_addr, out_index: engine and testbench
+    engine = engine_text(name, fields, depths, act_words, program.input_size, program.output_size, ports, lanes, widths,
                          (min(shifts), max(shifts)))
     rom_bytes = sum(len(values) * bits[rom] // 8 for rom, values in roms.items())
-    return VerilogFiles(engine, images, _testbench(name, program, act_words), act_words, program.output_size,
+    return VerilogFiles(engine, images, _testbench(name, program, ports), act_words, program.output_size,
                         rom_bytes, lanes)
 
 
@@ -253,8 +256,9 @@ def engine_layers_of(program: IntProgram, fields: list[dict]) -> list[EngineLaye
 def engine_cycles(program: IntProgram, lanes: int = 1) -> int:
     """Clocks the engine with `lanes` lanes is busy for one inference, from its loop nest (`cost.engine`): exactly
     what simulation counts."""
-    divide = _widths(program, _fields(program, lanes), lanes).divide + 2  # a quotient bit a clock, two more
-    return engine_clocks(engine_layers(program, lanes), lanes, divide)
+    fields = _fields(program, lanes)
+    divide = divide_clocks(_widths(program, fields, lanes).divide)
+    return engine_clocks(engine_layers_of(program, fields), lanes, divide)
 
 
 def activation_format(program: IntProgram) -> str:
@@ -287,9 +291,9 @@ def choose_lanes(program: IntProgram, most: int, clock_hz: float | None, budget_
                      "export it anyway")
 
 
-def _testbench(name: str, program: IntProgram, act_words: int) -> str:
+def _testbench(name: str, program: IntProgram, ports: tuple[int, int]) -> str:
     return TESTBENCH.format(name=name, in_size=program.input_size, out_size=program.output_size,
-                            a_bits=_bits(act_words - 1), out_bits=_bits(program.output_size - 1))
+                            a_bits=ports[0], out_bits=ports[1])
 
 
 def _bits(value: int) -> int:

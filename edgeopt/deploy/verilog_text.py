@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeopt.cost.engine import REQUANT_DEPTH
+from edgeopt.cost.engine import REQUANT_DEPTH, requant_dsps
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Widths:
 
 
 def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words: int, in_size: int, out_size: int,
-                lanes: int, widths: Widths, shifts: tuple[int, int]) -> str:
+                ports: tuple[int, int], lanes: int, widths: Widths, shifts: tuple[int, int]) -> str:
     """The engine module `name` (its header comment documents the interface)."""
     keys = list(fields[0])
     constant = {k for k in keys if len({f[k] for f in fields}) == 1}
@@ -67,7 +67,7 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     # without padding no tap falls outside the input: the test (and the rows it reads) is left out
     padded = any(f["PT"] or f["PL"] for f in fields)
     tap_in = "tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW" if padded else "1'b1"
-    pieces = -(-w.requant // 17)
+    pieces = requant_dsps(w.requant)  # 17-bit pieces of the value, a DSP slice each
     chunks = [f"$signed({{1'b0, q1_val[{17 * i + 16}:{17 * i}]}})" for i in range(pieces - 1)]
     chunks.append(f"$signed(q1_val[{w.requant - 1}:{17 * (pieces - 1)}])")
     product_bits = max(w.requant + 24, high + 1) + 1  # the rounding's half (2^(n-1)) and its carry fit
@@ -77,15 +77,15 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     partial_sum = " + ".join(f"(q2_p{i} <<< {17 * i})" if i else "q2_p0" for i in range(pieces))
     return ENGINE.format(
         name=name, in_size=in_size, out_size=out_size, lanes=lanes, act_words=act_words,
-        a_bits=max(1, (act_words - 1).bit_length()), out_bits=max(1, (out_size - 1).bit_length()),
+        a_bits=ports[0], out_bits=ports[1],
         w_depth=depths["weights"], b_depth=depths["bias"], q_depth=depths["requant"], d_depth=depths["bound"],
         word_bits=8 * lanes, layer_bits=max(1, (len(fields) - 1).bit_length()), decl="\n".join(decl),
-        descriptor="\n".join(case), cb=w.counter, wb=w.weight_addr, chb=w.channel_addr, ob=w.out_index, ab=w.acc,
+        descriptor="\n".join(case), cb=w.counter, wb=w.weight_addr, chb=w.channel_addr, ob=w.out_index,
         vb=w.value, rb=w.requant, pb=product_bits, rw=product_bits - low,
         partial_decl=partial_decl, partial_mul=partial_mul, partial_sum=partial_sum, db=max(2, w.divide),
         db_step=max(2, w.divide).bit_length() + 1,
-        sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()), value_min=f"-({w.value}'sd1 <<< "
-        f"{w.value - 1})", rq_depth=REQUANT_DEPTH, tap_in=tap_in, **per_lane)
+        sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()), rq_depth=REQUANT_DEPTH,
+        tap_in=tap_in, **per_lane)
 
 
 def _literal(value: int, bits: int) -> str:
