@@ -1,8 +1,10 @@
 """The Verilog export on searched models (issue 29), at several lane counts: bit-exact share in Icarus Verilog and
 Verilator against the integer reference, clocks estimated by the cost model (before training, from the graph) against
 clocks counted and simulated, latency at the profile's clock, and the cells yosys synthesizes for a Xilinx 7-series
-part (LUT, FF, DSP48E1, block RAM) beside the cost model's DSP estimate, and with nextpnr-ecp5 on PATH (extra
-edgeopt[ecp5]) the clock place and route reaches on a Lattice ECP5.
+part (LUT, FF, DSP48E1, block RAM) beside the cost model's estimate of each (from the graph, before training: LUTs
+and flip-flops by the fabric model, DSP slices and block RAMs counted), and with nextpnr-ecp5 on PATH (extra
+edgeopt[ecp5]) the clock place and route reaches on a Lattice ECP5. A lane count past the widest block of channels
+builds the engine of fewer lanes: measured once.
 
     .venv/bin/python benchmarks/fpga.py runs/bm/trials/00012/checkpoint.pt@../shared/datasets/basic_motions.npz \
         --lanes 1 4 16 --samples 50
@@ -25,8 +27,11 @@ from pathlib import Path
 import numpy as np
 
 
-def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Path) -> list[dict]:
-    from edgeopt.cost.estimate import estimate
+def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Path,
+            profile_name: str = "sequencer-fpga") -> list[dict]:
+    from edgeopt.cost.engine import estimate_engine
+    from edgeopt.cost.fabric import estimate_fabric, fabric_inputs, fabric_model
+    from edgeopt.graph.build import build_graph
     from edgeopt.data.loading import load_dataset
     from edgeopt.deploy.export import ExportError, export
     from edgeopt.deploy.hdl_sim import simulate_export
@@ -38,7 +43,7 @@ def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Pa
     from edgeopt.profiles.loader import load_profile
     from edgeopt.workflow.export import export_float
 
-    profile = load_profile("sequencer-fpga")
+    profile = load_profile(profile_name)
     dataset = load_dataset(data)
     quantized = Path(model)
     if resolve_model(model).is_float:
@@ -51,21 +56,24 @@ def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Pa
     reference = run_program(program, q_all)
     accuracy = float(np.mean(reference.argmax(axis=1) == np.asarray(y)))
     q = q_all[:samples]
-    est = estimate(source, profile)
-    requant_dsps = est.engine.dsps - est.engine.lanes
+    graph = build_graph(source)
     try:
         default = export(quantized, profile, work / "default", format="verilog").lanes
     except ExportError:
         default = None
-    rows = []
+    rows, built = [], set()
     for lanes in lanes_list:
+        if estimate_engine(graph, profile, lanes).lanes in built:
+            continue  # past the widest block of channels: the engine already measured
         out = work / f"lanes-{lanes}"
         record = export(quantized, profile, out, format="verilog", lanes=lanes, synth="xc7")
+        built.add(record.lanes)
+        engine = estimate_engine(graph, profile, lanes)
+        cells = estimate_fabric(engine, *fabric_inputs(graph, profile), "xc7", fabric_model(profile))
         row = {"model": model, "params": int(sum(layer.weights.size for layer in program.layers)),
-               "lanes": lanes, "default_lanes": default, "test_accuracy": accuracy,
+               "lanes": record.lanes, "default_lanes": default, "test_accuracy": accuracy,
                "clocks_counted": record.clock_cycles, "latency_us": record.latency_s * 1e6,
-               "clocks_estimated": _estimated_clocks(est, lanes), "dsps_estimated": lanes + requant_dsps,
-               "fabric": record.fabric,
+               "clocks_estimated": engine.clocks, "estimated": cells, "fabric": record.fabric,
                "fmax_mhz": synthesize(out, record.name, "ecp5").fmax_hz / 1e6 if nextpnr() else None}
         for simulator in ("iverilog", "verilator"):
             start = time.perf_counter()
@@ -77,37 +85,44 @@ def measure(model: str, data: str, lanes_list: list[int], samples: int, work: Pa
     return rows
 
 
-def _estimated_clocks(est, lanes: int) -> int:
-    from edgeopt.cost.engine import engine_clocks
-
-    return engine_clocks(est.engine.layers, lanes, est.engine.divide_clocks)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", metavar="MODEL@DATA")
     parser.add_argument("--lanes", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--samples", type=int, default=50, help="test samples each simulator runs")
+    parser.add_argument("--profile", default="sequencer-fpga",
+                        help="the FPGA profile (a calibrated one gives its fitted LUT and flip-flop model)")
     args = parser.parse_args()
     rows = []
     for item in args.models:
         model, _, data = item.rpartition("@")
         with tempfile.TemporaryDirectory(prefix="edgeopt-fpga-") as work:
-            rows += measure(model, data, args.lanes, args.samples, Path(work))
+            rows += measure(model, data, args.lanes, args.samples, Path(work), args.profile)
     print(f"{date.today()}, {platform.node()} ({platform.processor() or platform.machine()}), yosys synth_xilinx xc7, "
           f"{args.samples} samples a simulator")
     print("| model | weights | lanes (default) | test acc | bit-exact iverilog / verilator | clocks estimated / "
-          "counted / iverilog / verilator | latency at 250 MHz | LUT | FF | DSP48E1 (estimated) | RAMB18 | "
-          "ECP5 Fmax |")
+          "counted / iverilog / verilator | latency at 250 MHz | LUT (estimated) | FF (estimated) | "
+          "DSP48E1 (estimated) | RAMB18 (estimated) | ECP5 Fmax |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        f = r["fabric"]
+        f, e = r["fabric"], r["estimated"]
         print(f"| {r['model']} | {r['params']:,} | {r['lanes']} ({r['default_lanes'] or 'none meets 20 us'}) | "
               f"{r['test_accuracy']:.3f} | {r['iverilog_bit_exact']:.1%} / {r['verilator_bit_exact']:.1%} | "
               f"{r['clocks_estimated']:,} / {r['clocks_counted']:,} / {r['iverilog_clocks']:,} / "
-              f"{r['verilator_clocks']:,} | {r['latency_us']:.1f} us | {f.luts:,} | {f.ffs:,} | {f.dsps} "
-              f"({r['dsps_estimated']}) | {f.brams:g} | "
+              f"{r['verilator_clocks']:,} | {r['latency_us']:.1f} us | {f.luts:,} ({_off(e.luts, f.luts)}) | "
+              f"{f.ffs:,} ({_off(e.ffs, f.ffs)}) | {f.dsps} ({e.dsps}) | {f.brams:g} ({e.brams}) | "
               f"{'-' if r['fmax_mhz'] is None else format(r['fmax_mhz'], '.1f') + ' MHz'} |")
+    for what in ("luts", "ffs"):
+        errors = np.array([getattr(r["estimated"], what) / getattr(r["fabric"], what) - 1 for r in rows])
+        print(f"{what}: estimated within +-10% of yosys on {np.mean(np.abs(errors) <= 0.10):.0%} of {len(rows)} "
+              f"engines; mean |error| {np.mean(np.abs(errors)):.1%}, worst {errors[np.argmax(np.abs(errors))]:+.0%}")
+    for what in ("dsps", "brams"):
+        same = sum(getattr(r["estimated"], what) == getattr(r["fabric"], what) for r in rows)
+        print(f"{what}: estimated = synthesized on {same} of {len(rows)} engines")
+
+
+def _off(estimated: float, measured: float) -> str:
+    return f"{estimated:,.0f}, {estimated / measured - 1:+.0%}"
 
 
 if __name__ == "__main__":

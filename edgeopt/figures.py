@@ -39,7 +39,13 @@ COST_FIGURES = (
 )
 FIGURES = {f.name: f for f in COST_FIGURES}
 FIGURE_NAMES = tuple(FIGURES)
-OBJECTIVES = tuple(f.name for f in COST_FIGURES if f.objective)  # what `search --objective` may minimise
+# an FPGA profile's engine (`cost.engine`, `cost.fabric`): its clocks and cells; LUTs and flip-flops are estimated
+# or calibrated, the rest counted
+ENGINE_FIGURES = {"clock_cycles": "clocks", "luts": "LUTs", "ffs": "flip-flops", "dsps": "DSP slices",
+                  "brams": "block RAMs"}
+ENGINE_SOURCED = ("luts", "ffs")
+# what `search --objective` may minimise (an engine figure on a profile with a fabric)
+OBJECTIVES = tuple(f.name for f in COST_FIGURES if f.objective) + tuple(ENGINE_FIGURES)
 
 QUALITY_METRICS = ("precision", "recall", "f1", "accuracy")  # binary: of the positive class
 METRIC_LABELS = {"f1": "F1", "precision": "precision", "recall": "recall", "accuracy": "accuracy"}
@@ -101,23 +107,30 @@ class CostFigures:
     energy_j: float = 0.0
     fits: bool = True
     provenance: Mapping[str, Provenance] = field(default_factory=dict)  # sourced figure -> its provenance
+    engine: Mapping[str, float] = field(default_factory=dict)  # ENGINE_FIGURES on a profile with a fabric
 
     def value(self, name: str) -> float:
+        if name in ENGINE_FIGURES:
+            return float(self.engine.get(name, 0.0))
         return getattr(self, cost_figure(name).name)
 
     def source(self, name: str) -> Provenance:
         """Where figure `name` comes from (counted figures: the cost model's count, `estimated`)."""
-        return self.provenance.get(cost_figure(name).name, Provenance())
+        return self.provenance.get(name if name in ENGINE_FIGURES else cost_figure(name).name, Provenance())
 
     def to_dict(self) -> dict:
         """Every figure and `fits` by name, and `provenance` (sourced figure -> source, fit error)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("provenance", "engine")}
         out["provenance"] = {f.name: self.source(f.name).to_dict() for f in COST_FIGURES if f.sourced}
+        if self.engine:
+            out |= dict(self.engine)
+            out["provenance"] |= {name: self.provenance.get(name, Provenance()).to_dict() for name in ENGINE_SOURCED}
         return out
 
     def flat(self) -> dict:
         """One level, for CSV rows: every figure, `fits`, and `<figure>_source` for latency and energy."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "provenance"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("provenance", "engine")}
+        out |= dict(self.engine)
         return out | {f"{f.name}_source": str(self.source(f.name)) for f in COST_FIGURES if f.sourced}
 
     @classmethod
@@ -125,7 +138,9 @@ class CostFigures:
         """The record `to_dict` wrote (a store's costs); figures a record lacks (older runs) are 0."""
         kinds = {"params": int, "macs": int, "fits": bool}
         values = {f.name: kinds.get(f.name, float)(data[f.name]) for f in fields(cls)
-                  if f.name != "provenance" and f.name in data}
+                  if f.name not in ("provenance", "engine") and f.name in data}
         provenance = data.get("provenance") or {}
+        engine = {name: float(data[name]) for name in ENGINE_FIGURES if isinstance(data.get(name), (int, float))}
+        sourced = [name for name in FIGURE_NAMES if FIGURES[name].sourced] + list(ENGINE_SOURCED)
         return cls(**values, provenance={name: Provenance.from_dict(provenance.get(name))
-                                         for name in FIGURE_NAMES if FIGURES[name].sourced and name in provenance})
+                                         for name in sourced if name in provenance}, engine=engine)

@@ -222,6 +222,8 @@ def _limit_item(c, est: Estimate) -> CheckItem:
         source = est.latency_from.source
         message += (f" ({est.latency_from} latency)" if source == CALIBRATED else
                     "; checked against an estimate: the profile is not calibrated (edgeopt calibrate)")
+    elif c.what in ("max_luts", "max_ffs") and est.fabric is not None:
+        source = (est.fabric.luts_from if c.what == "max_luts" else est.fabric.ffs_from).source
     elif c.what in ("max_energy_j", "max_power_w"):
         source = est.energy_from.source
         message += (f" ({est.energy_from} energy)" if source == CALIBRATED else

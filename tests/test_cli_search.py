@@ -98,6 +98,9 @@ def test_search_bad_input_exits_2(tmp_path):
          "--gpus '0,x': give all, none, or GPU indices such as 0,2"),
         (["search", "-p", "sequencer-fpga", "--backend", "slurm", "--runs-dir", tmp_path / "runs"],
          "'slurm' is not one of 'local', 'ray'"),
+        (["search", "-p", "stm32f746", "--objective", "luts", "--runs-dir", tmp_path / "runs"],
+         "--objective luts: the FPGA engine's LUTs need a first profile with a fabric and a clock; stm32f746 has "
+         "no fabric"),
     ]
     import numpy as np
 
@@ -511,3 +514,20 @@ def test_the_report_says_where_latency_and_energy_come_from(tmp_path):
     header = (report / "trials-board-calibrated.csv").read_text().splitlines()[0].split(",")
     assert {"latency_s_source", "energy_j_source", "macs"} <= set(header)
     assert "latency (calibrated (fit error 7.1%))" in (report / "report.html").read_text()
+
+
+def test_a_search_for_an_fpga_minimises_the_engines_luts(tmp_path):
+    """`--objective luts`: every trial's costs on the FPGA profile carry the engine's clocks and cells (LUTs and
+    flip-flops estimated, DSP slices and block RAMs counted), in the report's JSON and CSV."""
+    space = tmp_path / "tiny.yaml"
+    space.write_text(LEARNABLE)
+    runs = tmp_path / "runs"
+    result = invoke("search", "--profile", "sequencer-fpga", "--space", space, "--trials", 2, "--no-early-stopping",
+                    "--objective", "luts", "--runs-dir", runs, "--name", "fpga")
+    assert result.exit_code == 0, result.output
+    report = runs / "fpga" / "report"
+    rows = json.loads((report / "report.json").read_text())["trials"]["sequencer-fpga"]
+    assert rows and all(r["luts"] > 0 and r["dsps"] >= 2 and r["clock_cycles"] > 0 for r in rows)
+    assert all(r["provenance"]["luts"]["source"] == "estimated" for r in rows)
+    header = (report / "trials-sequencer-fpga.csv").read_text().splitlines()[0].split(",")
+    assert {"luts", "ffs", "dsps", "brams", "clock_cycles"} <= set(header)

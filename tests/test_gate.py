@@ -18,8 +18,10 @@ def test_passes_within_the_profile_budgets():
     result = check(read_classifier(), "sequencer-fpga", input_shape=SHAPE, max_latency_s=LATENCY)
     assert result.passed
     names = [item.name for item in result.items]
-    assert names == ["max_params", "weight_memory", "activation_memory", "max_latency_s", "max_dsps",
-                     "supported_ops_and_formats"]
+    assert names == ["max_params", "weight_memory", "activation_memory", "max_latency_s", "max_luts", "max_ffs",
+                     "max_dsps", "max_brams", "supported_ops_and_formats"]
+    fabric = result.estimate.fabric
+    assert [item.actual for item in result.items[4:8]] == [fabric.luts, fabric.ffs, fabric.dsps, fabric.brams]
     params = result.items[0]
     assert params.limit == 4000 and params.actual == sum(p.numel() for p in read_classifier().parameters())
     engine = result.estimate.engine

@@ -28,6 +28,7 @@ from edgeopt.train.loop import DeviceData
 
 SAMPLES = 64  # random inputs the post-training quantization calibrates on
 SPACE_SAMPLES = (("cnn1d", (12, 64), 10), ("mlp", (32,), 6))  # (space, sample shape, architectures drawn)
+FABRIC_SAMPLES = (("cnn1d", (12, 60), 6),)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,14 @@ def board_suite() -> tuple[BoardMicro, ...]:
               for c in (8, 16)]
     suite += [BoardMicro(f"mlp_{f}x{h}", (f,), "mlp", f, h) for f, h in ((8, 4), (32, 16), (128, 64))]
     return tuple(suite) + space_samples(SPACE_SAMPLES)
+
+
+def fabric_suite() -> tuple[BoardMicro, ...]:
+    """The board suite and cnn1d architectures on series of 60 (`calibrate --runtime yosys`): means over counts
+    that are no power of two take the engine's divider, which the board suite's lengths never need."""
+    board = board_suite()
+    drawn = sum(count for _, _, count in SPACE_SAMPLES)
+    return board + space_samples(SPACE_SAMPLES + FABRIC_SAMPLES)[drawn:]
 
 
 def space_samples(spaces: Sequence[tuple[str, tuple[int, ...], int]]) -> tuple[BoardMicro, ...]:
@@ -98,10 +107,10 @@ def build_module(micro: BoardMicro):
     return nn.Sequential(*body, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(micro.width, 2))
 
 
-def write_board_micro(micro: BoardMicro, profile: HardwareProfile, folder: str | os.PathLike,
-                      seed: int = 0, c_name: str = "model") -> tuple[Path, np.ndarray]:
-    """`micro` quantized to int8 and exported to C (functions named `c_name`_...) for `profile` in folder/<name>/
-    (its source.onnx beside the C); returns the folder and a few int8 inputs for it."""
+def board_micro_onnx(micro: BoardMicro, profile: HardwareProfile, folder: str | os.PathLike,
+                     seed: int = 0) -> tuple[Path, np.ndarray]:
+    """`micro` quantized post-training on random inputs in `profile`'s formats, as folder/<name>.onnx (QDQ); returns
+    the file and a few float inputs for it."""
     import torch
 
     torch.manual_seed(seed)
@@ -113,7 +122,15 @@ def write_board_micro(micro: BoardMicro, profile: HardwareProfile, folder: str |
     quantized = quantize(build_module(micro).eval(), Int8Config(qat_epochs=0, mixed_precision=False), ctx)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    onnx = export_onnx(quantized.model, data.sample_shape, folder / f"{micro.name}.onnx", quantized.plan)
-    out = folder / micro.name
+    return export_onnx(quantized.model, data.sample_shape, folder / f"{micro.name}.onnx", quantized.plan), \
+        x[SAMPLES:]
+
+
+def write_board_micro(micro: BoardMicro, profile: HardwareProfile, folder: str | os.PathLike,
+                      seed: int = 0, c_name: str = "model") -> tuple[Path, np.ndarray]:
+    """`micro` quantized to int8 and exported to C (functions named `c_name`_...) for `profile` in folder/<name>/
+    (its source.onnx beside the C); returns the folder and a few int8 inputs for it."""
+    onnx, x = board_micro_onnx(micro, profile, folder, seed)
+    out = Path(folder) / micro.name
     export(onnx, profile, out, name=c_name)
-    return out, lower_onnx(onnx).quantize_input(x[SAMPLES:])
+    return out, lower_onnx(onnx).quantize_input(x)

@@ -142,7 +142,8 @@ def calibrate(profile: HardwareProfile | str | os.PathLike, out: str | os.PathLi
         where = f"measurements in {Path(measurements).name}"
     else:
         if runtime not in RUNTIMES:
-            raise EdgeoptError(f"--runtime {runtime!r}: edgeopt measures {', '.join(RUNTIMES)}; for a board, "
+            raise EdgeoptError(f"--runtime {runtime!r}: edgeopt measures {', '.join(RUNTIMES)} here (yosys: "
+                               "calibrate_fabric); for a board, "
                                "measure there and give --measurements FILE")
         for path in map(Path, models):
             if not path.is_file() or path.suffix != ".onnx":

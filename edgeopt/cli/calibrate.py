@@ -8,18 +8,21 @@ import click
 
 from edgeopt.calibration.board_suite import MEASUREMENTS, write_suite
 from edgeopt.calibration.calibrate import calibrate
+from edgeopt.calibration.fabric_calibrate import calibrate_fabric
 from edgeopt.cli.common import console, emit_json, profile_option, with_steps
 from edgeopt.profiles.loader import load_profile
-from edgeopt.report.tables import render_calibration
+from edgeopt.report.tables import render_calibration, render_fabric_calibration
 
 
 @click.command("calibrate")
 @profile_option
 @click.option("--runtime", default="onnxruntime", show_default=True,
-              type=click.Choice(["onnxruntime", "cortex-m4", "cortex-m7"]),
+              type=click.Choice(["onnxruntime", "cortex-m4", "cortex-m7", "yosys"]),
               help="What is timed: onnxruntime on this machine (fp32 microbenchmarks of the shipped spaces' ops), "
                    "or the C export on QEMU's Cortex-M (int8 microbenchmarks; instructions at the profile's clock, "
-                   "an estimate), each with --models.")
+                   "an estimate), each with --models; yosys: an FPGA profile's Verilog engine of the int8 "
+                   "microbenchmarks (and --models) at 1, 4 and 16 lanes, synthesized for its part family, fits the "
+                   "engine's LUT and flip-flop model.")
 @click.option("--models", "models", multiple=True, type=click.Path(dir_okay=False),
               help="ONNX files timed and fitted beside the microbenchmarks (repeat the option; int8 QDQ files for "
                    "a Cortex-M runtime).")
@@ -52,6 +55,14 @@ def calibrate_cmd(profile, runtime, models, measurements, out, suite_dir, as_jso
     if measurements and runtime != "onnxruntime":
         raise click.UsageError(f"--runtime {runtime} times here; --measurements reads a board's: give one")
     out_console = console()
+    if runtime == "yosys":
+        fabric = with_steps(out_console, lambda say: calibrate_fabric(profile, out, models=models, progress=say),
+                            quiet=as_json, label="synthesizing")
+        if as_json:
+            emit_json(fabric.to_dict())
+        else:
+            render_fabric_calibration(fabric, out_console)
+        return
     result = with_steps(out_console, lambda say: calibrate(profile, out, runtime=runtime, models=models,
                                                            measurements=measurements, progress=say),
                         quiet=as_json, label="calibrating")

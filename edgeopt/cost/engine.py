@@ -38,6 +38,14 @@ class EngineLayer:
     global_outputs: int = 0  # a channel's global outputs: 0 none, 1 mean or max, 2 both
     global_divides: bool = False  # a global mean over other than a power of two
     graph_layer: int | None = None  # the graph layer it stands for (estimates only)
+    padded: bool = False  # reads past the input's edges (zero-point padding)
+    average: bool = False  # its window pooling is an average (else a max)
+    ceiling: bool = False  # clamps at an activation ceiling (ReLU6)
+
+    @property
+    def output_elements(self) -> int:
+        """Values it writes: a channel's pooled positions, or its global outputs."""
+        return self.out_channels * (self.global_outputs or self.positions)
 
     def lanes_used(self, lanes: int) -> int:
         """Lanes a block of this layer fills: its channels of one group share the input."""
@@ -114,6 +122,7 @@ class EngineEstimate:
     meets_budget: bool
     layers: tuple[EngineLayer, ...]
     divide_clocks: int
+    divide_bits: int
 
     def layer_latency_s(self, clock_hz: float) -> dict[int, float]:
         """Graph layer index -> its fused layer's time (the layers fused into it take none of their own)."""
@@ -124,31 +133,35 @@ class EngineEstimate:
                 "meets_budget": self.meets_budget, "source": "estimated"}
 
 
-def estimate_engine(graph: Graph, profile: HardwareProfile) -> EngineEstimate | None:
-    """The engine estimate for a profile with a fabric and a clock (None otherwise). The value widths are bounded
-    from the formats (int8 weights, the profile's activations), as the export bounds them from the weights."""
+def estimate_engine(graph: Graph, profile: HardwareProfile, lanes: int | None = None) -> EngineEstimate | None:
+    """The engine estimate for a profile with a fabric and a clock (None otherwise), at `lanes` lanes (no more than
+    the widest block of channels fills, as the export builds it) or by default the fewest meeting the budget. The
+    value widths are bounded from the formats (int8 weights, the profile's activations), as the export bounds them
+    from the weights."""
     clock = profile.compute.clock_hz
     if profile.fabric is None or not clock:
         return None
     layers = graph_engine_layers(graph)
     fmt = profile.activation_format
-    most = profile_lanes(profile, fmt)
     taps = max((e.taps for e in layers), default=1)
     value_bits = format_value_bits(taps, 16 if fmt == "int16" else 8)
-    divide = divide_clocks(divide_bits(taps, max_divisor(layers)))
+    divider_bits = divide_bits(taps, max_divisor(layers))
+    divide = divide_clocks(divider_bits)
     budget = profile.budgets.max_latency_s
+    widest = max((layer.lanes_used(MAX_LANES) for layer in layers), default=1)  # more lanes than that stay idle
+    candidates = [min(lanes, widest)] if lanes is not None else range(1, min(profile_lanes(profile, fmt), widest) + 1)
     best = None
-    for lanes in range(1, most + 1):
-        clocks = engine_clocks(layers, lanes, divide)
+    for count in candidates:
+        clocks = engine_clocks(layers, count, divide)
         if budget is not None and clocks / clock <= budget:
-            best = (clocks, lanes)
+            best = (clocks, count)
             break
-        best = min(best or (clocks, lanes), (clocks, lanes))
+        best = min(best or (clocks, count), (clocks, count))
         if budget is None:
             break
-    clocks, lanes = best
-    return EngineEstimate(lanes, clocks, clocks / clock, lanes + requant_dsps(value_bits),
-                          budget is None or clocks / clock <= budget, tuple(layers), divide)
+    clocks, count = best
+    return EngineEstimate(count, clocks, clocks / clock, count + requant_dsps(value_bits),
+                          budget is None or clocks / clock <= budget, tuple(layers), divide, divider_bits)
 
 
 def max_divisor(layers: Sequence[EngineLayer]) -> int:
@@ -176,8 +189,9 @@ def graph_engine_layers(graph: Graph) -> list[EngineLayer]:
             groups = max(1, layer.matrix.groups)
         else:
             groups = max(1, layer.in_channels) if layer.op in DEPTHWISE_OPS else 1
-        window, pool_divides, global_outputs, global_divides = 1, False, 0, False
+        window, pool_divides, global_outputs, global_divides, average = 1, False, 0, False, False
         tensor = _through(graph, readers, layer.output)
+        ceiling = any(graph.layers[j].op is Op.RELU6 for j in _chain(graph, readers, layer.output))
         pool = _only_reader(graph, readers, tensor)
         if pool is not None and pool.op in (Op.MAXPOOL, Op.AVGPOOL):
             pooled_shape = graph.tensors[pool.output].shape if pool.output in graph.tensors else None
@@ -185,15 +199,41 @@ def graph_engine_layers(graph: Graph) -> list[EngineLayer]:
             if pooled:
                 window = max(1, round(pool.vector_ops / pooled))
                 positions = max(1, math.prod(pooled_shape[2:]))  # of a concatenation too: its parts' own
-                pool_divides = pool.op is Op.AVGPOOL and not power_of_two(window)
+                average = pool.op is Op.AVGPOOL
+                pool_divides = average and not power_of_two(window)
             tensor = _through(graph, readers, pool.output)
         ops = {graph.layers[j].op for j in readers.get(tensor, ())}
         if ops & {Op.GLOBAL_AVGPOOL, Op.GLOBAL_MAXPOOL}:
             global_outputs = len(ops & {Op.GLOBAL_AVGPOOL, Op.GLOBAL_MAXPOOL})
             global_divides = Op.GLOBAL_AVGPOOL in ops and not power_of_two(positions)
         out.append(EngineLayer(channels, groups, taps, positions, window, pool_divides, global_outputs,
-                               global_divides, i))
+                               global_divides, i, _padded(graph, layer, shape, taps // max(1, layer.in_channels
+                                                                                              // groups)), ceiling,
+                               average))
     return out
+
+
+def _padded(graph: Graph, layer, shape, kernel: int) -> bool:
+    """Whether a convolution reads past its input's edges: it gives more outputs than an unpadded one at the stride
+    its input and output lengths imply (1-D and 2-D alike, by the last axis)."""
+    source = graph.tensors.get(layer.inputs[0]) if layer.inputs else None
+    if layer.op is Op.DENSE or source is None or not source.shape or not shape or len(shape) < 3:
+        return False
+    length, out = source.shape[-1], shape[-1]
+    width = kernel if len(shape) == 3 else round(kernel ** 0.5)
+    stride = max(1, round(length / out)) if out else 1
+    return out > max(0, (length - width) // stride + 1)
+
+
+def _chain(graph: Graph, readers: dict[str, list[int]], tensor: str) -> list[int]:
+    """The activations and views that alone read `tensor`, one after another (fused into the layer before)."""
+    out = []
+    while True:
+        found = readers.get(tensor, ())
+        if len(found) != 1 or graph.layers[found[0]].op not in PASS_THROUGH:
+            return out
+        out.append(found[0])
+        tensor = graph.layers[found[0]].output
 
 
 def _only_reader(graph: Graph, readers: dict[str, list[int]], tensor: str):
@@ -203,11 +243,8 @@ def _only_reader(graph: Graph, readers: dict[str, list[int]], tensor: str):
 
 def _through(graph: Graph, readers: dict[str, list[int]], tensor: str) -> str:
     """The tensor after the activations and views that alone read `tensor` (fused into the layer before)."""
-    while True:
-        reader = _only_reader(graph, readers, tensor)
-        if reader is None or reader.op not in PASS_THROUGH:
-            return tensor
-        tensor = reader.output
+    chain = _chain(graph, readers, tensor)
+    return graph.layers[chain[-1]].output if chain else tensor
 
 
 __all__ = ["EngineEstimate", "EngineLayer", "MAX_LANES", "REQUANT_DEPTH", "divide_bits", "divide_clocks",

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from edgeopt.cost.engine import EngineEstimate, estimate_engine
+from edgeopt.cost.fabric import FabricEstimate, estimate_fabric, fabric_inputs, fabric_model
 from edgeopt.cost.layer_cost import CostTerms, layer_cost, weight_bytes
 from edgeopt.cost.layout import schedule
 from edgeopt.cost.liveness import liveness
@@ -66,12 +67,20 @@ class Estimate:
     latency_from: Provenance = Provenance()
     energy_from: Provenance = Provenance()
     engine: EngineEstimate | None = None  # an FPGA profile's Verilog engine: its latency is the model's
+    fabric: FabricEstimate | None = None  # that engine's cells on the profile's part family
 
     def figures(self) -> CostFigures:
         """The totals in the shared vocabulary, with their provenance."""
         t = self.total
+        provenance = {"latency_s": self.latency_from, "energy_j": self.energy_from}
+        engine = {}
+        if self.engine is not None and self.fabric is not None:
+            f = self.fabric
+            engine = {"clock_cycles": self.engine.clocks, "luts": f.luts, "ffs": f.ffs, "dsps": f.dsps,
+                      "brams": f.brams}
+            provenance |= {"luts": f.luts_from, "ffs": f.ffs_from}
         return CostFigures(t.params, t.weight_bytes, t.macs, self.peak_activation_bytes, t.latency_s, t.energy_j,
-                           self.fits, {"latency_s": self.latency_from, "energy_j": self.energy_from})
+                           self.fits, provenance, engine)
 
     @property
     def fits(self) -> bool:
@@ -106,6 +115,7 @@ class Estimate:
             "notes": list(self.notes),
             "provenance": {"latency_s": self.latency_from.to_dict(), "energy_j": self.energy_from.to_dict()},
             "engine": self.engine.to_dict() if self.engine is not None else None,
+            "fabric": self.fabric.to_dict() if self.fabric is not None else None,
             "layers": [layer.to_dict() for layer in self.layers],
         }
 
@@ -151,6 +161,10 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
         layers.append(LayerCost(layer.name, layer.op, layer.source_op, shape, fmt if layer.params else None,
                                 i in live.in_place or i in plan.fused, cost, terms))
     engine = estimate_engine(graph, profile)
+    fabric = None
+    if engine is not None:
+        fabric = estimate_fabric(engine, *fabric_inputs(graph, profile), profile.fabric.family,
+                                 fabric_model(profile))
     if engine is not None:  # the engine's clocks, not a roofline: each fused layer's time on its weighted layer
         times = engine.layer_latency_s(profile.compute.clock_hz)
         layers = [replace(layer, cost=replace(layer.cost, latency_s=times.get(i, 0.0)))
@@ -177,7 +191,7 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
                      f"({'the fewest meeting the budget' if engine.meets_budget else 'the fastest engine'})")
     result = Estimate(graph.name, profile.name, tuple(layers), summed, live.peak_bytes, peak_layer, (),
                       tuple(notes), profile.crossbar.tiles if profile.crossbar else None, latency_from, energy_from,
-                      engine)
+                      engine, fabric)
     return replace(result, violations=tuple(find_violations(result, profile)))
 
 
@@ -253,9 +267,14 @@ def limit_checks(est: Estimate, profile: HardwareProfile) -> list[LimitCheck]:
     if profile.crossbar:
         checks.append(LimitCheck("crossbar_tiles", "crossbar tiles", profile.crossbar.tiles,
                                  est.crossbar_tiles_needed, top(lambda layer: layer.cost.crossbar_tiles)))
-    if profile.fabric is not None and est.engine is not None:
-        checks.append(LimitCheck("max_dsps", "DSP slices of the engine", profile.fabric.max_dsps, est.engine.dsps,
-                                 None))
+    if profile.fabric is not None and est.fabric is not None:
+        fabric, cells = profile.fabric, est.fabric
+        checks += [LimitCheck("max_luts", f"LUTs of the engine ({cells.luts_from})", fabric.max_luts, cells.luts,
+                              None),
+                   LimitCheck("max_ffs", f"flip-flops of the engine ({cells.ffs_from})", fabric.max_ffs, cells.ffs,
+                              None),
+                   LimitCheck("max_dsps", "DSP slices of the engine", fabric.max_dsps, cells.dsps, None),
+                   LimitCheck("max_brams", "block RAMs of the engine", fabric.max_brams, cells.brams, None)]
     return checks
 
 

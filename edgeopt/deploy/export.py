@@ -199,7 +199,7 @@ def _write_verilog(folder: Path, program, name: str, common: dict, profile: Hard
         output_scale=program.output_scale, ops=_ops(program), layers=len(program.layers),
         counted_weight_bytes=files.rom_bytes, counted_arena_bytes=2 * (files.act_words - program.input_size),
         counted_ram_bytes=2 * files.act_words, layer_names=tuple(layer.name for layer in program.layers),
-        clock_cycles=cycles, latency_s=cycles / clock if clock else None, lanes=lanes)
+        clock_cycles=cycles, latency_s=cycles / clock if clock else None, lanes=files.lanes)
 
 
 def _io_shape(source: Path) -> tuple[tuple[int, ...], int]:

@@ -16,6 +16,7 @@ from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import NO_BOUND, ceiling_bound
 from edgeopt.cost.engine import (MAX_LANES, EngineLayer, divide_bits, divide_clocks, engine_clocks, max_divisor,
                                  power_of_two)
+from edgeopt.cost.fabric import ACT_BITS, REQUANT_BITS, MemoryPlan, plan_memory
 from edgeopt.deploy.verilog_text import Widths, engine_text
 from edgeopt.intgrid.program import IntLayer, IntProgram
 
@@ -216,8 +217,8 @@ def _roms(program: IntProgram, lanes: int, value_bits: int) -> dict[str, np.ndar
 
 
 def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFiles:
-    """The engine `name` for `program` with `lanes` multiply-accumulates a clock (a ModelError naming the op and
-    node it cannot run)."""
+    """The engine `name` for `program` with `lanes` multiply-accumulates a clock, or as many as its widest block of
+    channels fills, if fewer (a ModelError naming the op and node it cannot run)."""
     verilog_name(name)
     if not 1 <= lanes <= MAX_LANES:
         raise ModelError(f"lanes: {lanes} is outside 1 .. {MAX_LANES}")
@@ -225,19 +226,40 @@ def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFile
     if problem is not None:
         raise ModelError(problem)
     fields = _fields(program, lanes)
+    lanes = max(f["LE"] for f in fields)  # lanes no block fills would multiply zeros: not built
     widths = _widths(program, fields, lanes)
     roms = _roms(program, lanes, widths.value)
     _, act_words = _layout(program)
-    bits = {"weights": 8 * lanes, "bias": widths.value, "requant": 32, "bound": widths.value}
-    images = {f"{name}_{rom}.hex": _hex(values, bits[rom]) for rom, values in roms.items()}
+    bits = {"weights": 8 * lanes, "bias": widths.value, "requant": REQUANT_BITS, "bound": widths.value}
     depths = {rom: max(1, len(values)) for rom, values in roms.items()}
+    plans = {"act": plan_memory(act_words, ACT_BITS), "weights": plan_memory(depths["weights"], bits["weights"]),
+             "requant": plan_memory(depths["requant"], bits["requant"])}
+    images, banks = {}, {}
+    for rom, values in roms.items():
+        split = _banks(values, bits[rom], plans.get(rom))
+        banks[rom] = tuple(f"{name}_{rom}{suffix}.hex" for suffix in split)
+        images |= {f"{name}_{rom}{suffix}.hex": text for suffix, text in split.items()}
     shifts = [int(n) for layer in program.layers for n in np.atleast_1d(layer.shift)]
     ports = _bits(act_words - 1), _bits(program.output_size - 1)  # in_addr, out_index: engine and testbench
     engine = engine_text(name, fields, depths, act_words, program.input_size, program.output_size, ports, lanes, widths,
-                         (min(shifts), max(shifts)))
+                         (min(shifts), max(shifts)), plans, banks)
     rom_bytes = sum(len(values) * bits[rom] // 8 for rom, values in roms.items())
     return VerilogFiles(engine, images, _testbench(name, program, ports), act_words, program.output_size,
                         rom_bytes, lanes)
+
+
+def _banks(values, bits: int, plan: MemoryPlan | None) -> dict[str, str]:
+    """A ROM's $readmemh images by file suffix: one, or with more than one block RAM bank, one a bank ("_R_C": row R
+    of words, column C of bits)."""
+    if plan is None or plan.rows * plan.columns == 1:
+        return {"": _hex(values, bits)}
+    out = {}
+    for r in range(plan.rows):
+        rows = values[r * plan.bank_depth:(r + 1) * plan.bank_depth]
+        for c in range(plan.columns):
+            width = min(plan.bank_width, bits - c * plan.bank_width)
+            out[f"_{r}_{c}"] = _hex([(int(v) >> (c * plan.bank_width)) & ((1 << width) - 1) for v in rows], width)
+    return out
 
 
 def engine_layers(program: IntProgram, lanes: int = 1) -> list[EngineLayer]:
@@ -248,7 +270,8 @@ def engine_layers(program: IntProgram, lanes: int = 1) -> list[EngineLayer]:
 def engine_layers_of(program: IntProgram, fields: list[dict]) -> list[EngineLayer]:
     return [EngineLayer(f["OC"], f["OC"] // f["OCG"], f["TAPS"], f["PH"] * f["PW"], f["PKH"] * f["PKW"],
                         f["POOL"] == 2 and f["PK"] < 0, {0: 0, 1: 1, 2: 1, 3: 2}[f["GP"]],
-                        layer.global_average and f["GK"] < 0)
+                        layer.global_average and f["GK"] < 0, None, bool(f["PT"] or f["PL"]), bool(f["CEIL"]),
+                        f["POOL"] == 2)
             for layer, f in zip(program.layers, fields)]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edgeopt.cost.engine import REQUANT_DEPTH, requant_dsps
+from edgeopt.cost.fabric import MemoryPlan
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,15 @@ class Widths:
 
 
 def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words: int, in_size: int, out_size: int,
-                ports: tuple[int, int], lanes: int, widths: Widths, shifts: tuple[int, int]) -> str:
-    """The engine module `name` (its header comment documents the interface)."""
+                ports: tuple[int, int], lanes: int, widths: Widths, shifts: tuple[int, int],
+                plans: dict[str, MemoryPlan], images: dict[str, tuple[str, ...]]) -> str:
+    """The engine module `name` (its header comment documents the interface); `plans` place the activation RAM
+    (act), the weight and requantization ROMs (weights, requant), whose bank images `images` name."""
+    reading = "!rst && state == S_MAC"  # the tap's two reads, at the address the loops are at
+    memories = [Memory("acts", plans["act"], "tap_in ? ci_addr + tap_row_addr + tap_col : 0", reading,
+                       write=("act_we", "act_wa", "act_wd")),
+                Memory("wrom", plans["weights"], "w_addr", reading, images["weights"]),
+                Memory("qrom", plans["requant"], "q0_c", "1'b1", images["requant"])]
     keys = list(fields[0])
     constant = {k for k in keys if len({f[k] for f in fields}) == 1}
     field_bits = {k: max(2, max(int(f[k]).bit_length() + 1 for f in fields)) for k in keys}
@@ -78,7 +86,7 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     return ENGINE.format(
         name=name, in_size=in_size, out_size=out_size, lanes=lanes, act_words=act_words,
         a_bits=ports[0], out_bits=ports[1],
-        w_depth=depths["weights"], b_depth=depths["bias"], q_depth=depths["requant"], d_depth=depths["bound"],
+        b_depth=depths["bias"], d_depth=depths["bound"], memories="\n".join(map(memory_text, memories)),
         word_bits=8 * lanes, layer_bits=max(1, (len(fields) - 1).bit_length()), decl="\n".join(decl),
         descriptor="\n".join(case), cb=w.counter, wb=w.weight_addr, chb=w.channel_addr, ob=w.out_index,
         vb=w.value, rb=w.requant, pb=product_bits, rw=product_bits - low,
@@ -86,6 +94,59 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
         db_step=max(2, w.divide).bit_length() + 1,
         sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()), rq_depth=REQUANT_DEPTH,
         tap_in=tap_in, **per_lane)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One of the engine's memories as `memory_text` writes it: its registered read is the wire `<name>_q`."""
+
+    name: str
+    plan: MemoryPlan
+    read_addr: str  # an expression of the engine's registers
+    read_enable: str
+    images: tuple[str, ...] = ()  # a ROM's $readmemh files, a bank each (row-major); none: a RAM
+    write: tuple[str, str, str] | None = None  # a RAM's (enable, address, data)
+
+
+def memory_text(memory: Memory) -> str:
+    """The memory's banks (each one block RAM, `(* ram_style = "block" *)`, or one memory in logic or LUT-RAM), its
+    registered read and the wire `<name>_q` choosing the bank the address fell in."""
+    m, plan = memory.name, memory.plan
+    kind = "rom_style" if memory.images else "ram_style"
+    style = "block" if plan.block else "logic" if memory.images else "distributed"
+    a_bits = max(1, (plan.depth - 1).bit_length())
+    low = max(1, (plan.bank_depth - 1).bit_length()) if plan.rows > 1 else a_bits
+    lines = [f"    wire [{a_bits}-1:0] {m}_ra = {memory.read_addr};"]
+    if memory.write:
+        lines.append(f"    wire [{a_bits}-1:0] {m}_wa = {memory.write[1]};")
+    body, selects = [], []
+    for r in range(plan.rows):
+        words = min(plan.bank_depth, plan.depth - r * plan.bank_depth)
+        parts = []
+        for c in range(plan.columns):
+            first, width = c * plan.bank_width, min(plan.bank_width, plan.width - c * plan.bank_width)
+            bank = f"{m}_{r}_{c}"
+            lines.append(f"    (* {kind} = \"{style}\" *) reg [{width}-1:0] {bank} [0:{words}-1];")
+            lines.append(f"    reg [{width}-1:0] {bank}_q;")
+            if memory.images:
+                lines.append(f"    initial $readmemh(\"{memory.images[r * plan.columns + c]}\", {bank});")
+            if memory.write:
+                hit = f" && {m}_wa[{a_bits}-1:{low}] == {r}" if plan.rows > 1 else ""
+                body.append(f"        if ({memory.write[0]}{hit}) {bank}[{m}_wa[{low}-1:0]] <= "
+                            f"{memory.write[2]}[{first + width - 1}:{first}];")
+            body.append(f"        if ({memory.read_enable}) {bank}_q <= {bank}[{m}_ra[{low}-1:0]];")
+            parts.append(f"{bank}_q")
+        selects.append("{" + ", ".join(reversed(parts)) + "}" if len(parts) > 1 else parts[0])
+    if plan.rows > 1:
+        lines.append(f"    reg [{a_bits - low}-1:0] {m}_row;")
+        body.append(f"        if ({memory.read_enable}) {m}_row <= {m}_ra[{a_bits}-1:{low}];")
+        choice = selects[-1]
+        for r in range(plan.rows - 2, -1, -1):
+            choice = f"{m}_row == {r} ? {selects[r]} : {choice}"
+    else:
+        choice = selects[0]
+    return "\n".join([*lines, "    always @(posedge clk) begin", *body, "    end",
+                      f"    assign {m}_q = {choice};"])
 
 
 def _literal(value: int, bits: int) -> str:
@@ -100,9 +161,11 @@ ENGINE = """\
 // with out_valid, out_index and out_data (in no fixed order: out_index says which); done is high for one clock after
 // the last; busy is high from the clock after start until done.
 // {lanes} lane(s): multiply-accumulates a clock, one per output channel of a block.
-// ROMs ($readmemh): {name}_weights.hex (a word a tap: the block's int8 weights, lane 0 in the low byte),
-// {name}_bias.hex (a channel's bias less the input zero point times its weights' sum: the multipliers take raw
-// inputs), {name}_requant.hex (multiplier << 8 | shift), {name}_bound.hex (activation ceilings on the accumulators).
+// ROMs ($readmemh): {name}_weights.hex (a word a tap: the block's int8 weights, lane 0 in the low byte; in more
+// than one block RAM bank, {name}_weights_R_C.hex: bank row R of words, column C of bits), {name}_bias.hex (a
+// channel's bias less the input zero point times its weights' sum: the multipliers take raw inputs),
+// {name}_requant.hex (multiplier << 8 | shift; in banks as the weights), {name}_bound.hex (activation ceilings on the
+// accumulators).
 module {name} (
     input wire clk,
     input wire rst,
@@ -116,15 +179,15 @@ module {name} (
     output reg [{out_bits}-1:0] out_index,
     output reg signed [31:0] out_data
 );
-    reg signed [15:0] act [0:{act_words}-1];
-    reg [{word_bits}-1:0] wrom [0:{w_depth}-1];
-    reg signed [{vb}-1:0] brom [0:{b_depth}-1];
-    reg [31:0] qrom [0:{q_depth}-1];
-    reg signed [{vb}-1:0] drom [0:{d_depth}-1];
+    // the activation RAM ({act_words} words), the weight and the requantization ROMs, each read a clock after its
+    // address (their banks below); the bias and ceiling ROMs, read within a clock by the lane pass, are logic
+    wire [15:0] acts_q;
+    wire [{word_bits}-1:0] wrom_q;
+    wire [31:0] qrom_q;
+    (* rom_style = "logic" *) reg signed [{vb}-1:0] brom [0:{b_depth}-1];
+    (* rom_style = "logic" *) reg signed [{vb}-1:0] drom [0:{d_depth}-1];
     initial begin
-        $readmemh("{name}_weights.hex", wrom);
         $readmemh("{name}_bias.hex", brom);
-        $readmemh("{name}_requant.hex", qrom);
         $readmemh("{name}_bound.hex", drom);
     end
 
@@ -153,8 +216,8 @@ module {name} (
     reg gphase;  // a channel's avgmax outputs: 0 the mean, 1 the max
     // the tap pipeline: the address goes out one clock, the data comes back the next
     reg tap_valid, tap_inside;
-    reg signed [15:0] tap_x;
-    reg [{word_bits}-1:0] tap_w;
+    wire signed [15:0] tap_x = acts_q;
+    wire [{word_bits}-1:0] tap_w = wrom_q;
     wire tap_in = {tap_in};
     // a tap outside the input is padding: the zero point, whose products the bias takes back (bias - IZP * sum w)
     wire signed [15:0] tap_xz = tap_inside ? tap_x : IZP;
@@ -185,8 +248,9 @@ module {name} (
     reg signed [{rb}-1:0] q0_val, q1_val;
     reg signed [{chb}-1:0] q0_c;
     reg signed [{ob}-1:0] q0_idx, q1_idx, q2_idx, q3_idx, r_idx, q4_idx;
-    reg [22:0] q1_m;
-    reg [{sb}-1:0] q1_n, q2_n;
+    wire [22:0] q1_m = qrom_q[30:8];
+    wire [{sb}-1:0] q1_n = qrom_q[{sb}-1:0];
+    reg [{sb}-1:0] q2_n;
     // the product in 17-bit pieces of the value (a DSP slice's multiplier each), summed the clock after
 {partial_decl}
     reg [{sb}-1:0] q3_n;
@@ -203,9 +267,10 @@ module {name} (
     wire [{cb}-1:0] act_wa = q_write ? DST + q4_idx : in_addr;
     wire signed [15:0] act_wd = q_write ? q_out[15:0] : in_data;
 
+{memories}
+
     always @(posedge clk) begin
-        if (act_we) act[act_wa] <= act_wd;
-        q1_v <= q0_v && !rst; q1_val <= q0_val; q1_idx <= q0_idx; q1_m <= qrom[q0_c][30:8]; q1_n <= qrom[q0_c][7:0];
+        q1_v <= q0_v && !rst; q1_val <= q0_val; q1_idx <= q0_idx;
         q2_v <= q1_v && !rst; q2_idx <= q1_idx; q2_n <= q1_n;
 {partial_mul}
         q3_v <= q2_v && !rst; q3_idx <= q2_idx; q3_n <= q2_n; q3_p <= {partial_sum};
@@ -312,8 +377,6 @@ module {name} (
             S_MAC: begin
                 // the tap's two reads (an input outside is padding: a 0 after the zero point, never added)
                 tap_inside <= tap_in;
-                tap_x <= act[tap_in ? ci_addr + tap_row_addr + tap_col : 0];
-                tap_w <= wrom[w_addr];
                 tap_valid <= 1;
                 w_addr <= w_addr + 1;
                 if (kx + 1 < KW) begin kx <= kx + 1; tap_col <= tap_col + DW; end

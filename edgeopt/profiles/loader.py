@@ -21,7 +21,9 @@ from edgeopt.profiles.schema import (
     Compute,
     Crossbar,
     FABRIC_FAMILIES,
+    FABRIC_TERMS,
     Fabric,
+    FabricFit,
     Energy,
     HardwareProfile,
     MemoryLevel,
@@ -336,7 +338,7 @@ class _Builder:
     def _fabric(self, value: object) -> Fabric:
         field = ("fabric",)
         keys = ("family", "max_luts", "max_ffs", "max_dsps", "max_brams")
-        data = self.mapping(field, value, keys)
+        data = self.mapping(field, value, (*keys, "luts", "ffs", "fit"))
         family = self.choice((*field, "family"), self.required(data, (*field, "family"), "the part family yosys "
                                                                f"synthesizes for: {', '.join(FABRIC_FAMILIES)}"),
                              FABRIC_FAMILIES)
@@ -347,7 +349,36 @@ class _Builder:
                 if number != int(number):
                     raise self.fail((*field, key), f"expected a whole number of cells, got {number:g}")
                 limits[key] = number
-        return Fabric(family, **limits)
+        model = {}
+        for key in ("luts", "ffs"):
+            if key in data:
+                terms = self.mapping((*field, key), data[key], tuple(FABRIC_TERMS))
+                model[key] = {term: self.figure((*field, key, term), terms[term], Dimension.COUNT, low=0,
+                                                high=1e6) for term in terms}
+        if ("luts" in model) != ("ffs" in model) or ("fit" in data) != bool(model):
+            raise self.fail(field, "luts, ffs and fit come together (written by edgeopt calibrate --runtime yosys)")
+        fit = self._fabric_fit(data["fit"]) if "fit" in data else None
+        return Fabric(family, **limits, **model, fit=fit)
+
+    def _fabric_fit(self, value: object) -> FabricFit:
+        field = ("fabric", "fit")
+        keys = ("tool", "machine", "date", "samples", "luts_fit_error", "ffs_fit_error", "luts_within_10pct",
+                "ffs_within_10pct")
+        data = self.mapping(field, value, keys)
+        for key in keys:
+            self.required(data, (*field, key), "written by edgeopt calibrate --runtime yosys")
+        samples = data["samples"]
+        if not isinstance(samples, int) or isinstance(samples, bool) or not 1 <= samples <= 1 << 32:
+            raise self.fail((*field, "samples"), f"expected a positive whole number, got {short_repr(samples)}")
+        shares = {}
+        for key in keys[4:]:
+            number = data[key]
+            high = 1 if key.endswith("10pct") else 1e6
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not 0 <= number <= high:
+                raise self.fail((*field, key), f"expected a number from 0 to {high:g}, got {short_repr(number)}")
+            shares[key] = float(number)
+        return FabricFit(self.text((*field, "tool"), data["tool"]), self.text((*field, "machine"), data["machine"]),
+                         self.text((*field, "date"), str(data["date"])), samples, **shares)
 
     def _calibration(self, value: object) -> Calibration:
         field = ("calibration",)

@@ -180,6 +180,36 @@ class Budgets:
 
 
 FABRIC_FAMILIES = ("xc7", "ecp5", "ice40")  # FPGA families yosys synthesizes for (synth_xilinx, synth_ecp5, ...)
+# The terms the Verilog engine's LUT and flip-flop counts are linear in (`cost.fabric`), a coefficient each
+FABRIC_TERMS = {
+    "base": "the controller, the requantization and the interface",
+    "lane": "per lane: its multiplier's operands and product",
+    "lane_acc_bit": "per lane and accumulator bit: the accumulator and its shift towards lane 0",
+    "lane_value_bit": "per lane and value bit, where the layers pool: the lane's pooled value and global sums",
+    "layer_bit": "per layer past the first and counter bit: the descriptor's fields that differ between layers",
+    "value_bit": "per value bit: the bias add, the clamps, the requantization's input",
+    "padding_bit": "per counter bit, where a layer pads: the padding test",
+    "group_bit": "per counter bit, where a layer has groups (depthwise): the walk from group to group",
+    "max_pool_bit": "per value bit, where a layer takes a window's max",
+    "avg_pool_bit": "per value bit, where a layer averages a window: the sum and its rounding",
+    "global_bit": "per value bit, where a layer pools globally",
+    "divide_bit": "per bit of the sequential divider",
+    "logic_rom_bit": "per bit of the ROMs in logic (bias, ceilings, and memories below the block-RAM threshold)",
+}
+
+
+@dataclass(frozen=True)
+class FabricFit:
+    """Where a profile's fabric coefficients came from (written by `edgeopt calibrate --runtime yosys`)."""
+
+    tool: str  # yosys's version line
+    machine: str
+    date: str
+    samples: int  # synthesized engines the fit used
+    luts_fit_error: float  # mean absolute relative error over them
+    ffs_fit_error: float
+    luts_within_10pct: float
+    ffs_within_10pct: float
 
 
 @dataclass(frozen=True)
@@ -192,6 +222,10 @@ class Fabric:
     max_ffs: float | None = None
     max_dsps: float | None = None
     max_brams: float | None = None
+    # the fabric model's coefficients per FABRIC_TERMS name, fitted to synthesis (None: edgeopt's defaults)
+    luts: Mapping[str, float] | None = None
+    ffs: Mapping[str, float] | None = None
+    fit: FabricFit | None = None
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,11 @@ def render_estimate(est: Estimate, console: Console, *, layers: bool = True, mea
         f"({est.energy_from})  power {est.power_w:.3g} W"
         + (f"  tiles {est.crossbar_tiles_needed}/{est.crossbar_tiles_available}" if crossbar else "")
     )
+    if est.engine is not None and est.fabric is not None:
+        f = est.fabric
+        console.print(f"Verilog engine on {f.family}: {f.lanes} lane{'s' if f.lanes != 1 else ''}, "
+                      f"{est.engine.clocks:,} clocks; LUTs {f.luts:,.0f} ({f.luts_from}), flip-flops {f.ffs:,.0f} "
+                      f"({f.ffs_from}), DSP slices {f.dsps} and block RAMs {f.brams} (counted)")
     if measured is not None:
         nodes = sum(measured.node_s.values())
         console.print(f"measured ({measured.runtime}, median of {measured.runs} calls): "
@@ -366,6 +371,24 @@ def render_deployment(deployment, console: Console) -> None:
 
 def _bytes_or_dash(value) -> str:
     return "-" if value is None else format_bytes(value)
+
+
+def render_fabric_calibration(result, console: Console) -> None:
+    """Each synthesized engine's cells beside the fitted model's, then the fit."""
+    table = Table(title=f"{result.profile}'s engine on {result.family}: synthesized (yosys) vs the fitted model",
+                  title_justify="left")
+    for column in ("model", "lanes", "LUTs", "fitted", "FFs", "fitted", "DSPs (counted)", "block RAMs (counted)"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for m, luts, ffs in zip(result.measurements, result.fit.predicted_luts, result.fit.predicted_ffs):
+        use = m.use
+        table.add_row(m.label, str(m.lanes), f"{use.luts:,}", f"{luts:,.0f} ({luts / use.luts - 1:+.0%})",
+                      f"{use.ffs:,}", f"{ffs:,.0f} ({ffs / use.ffs - 1:+.0%})", f"{use.dsps} ({m.estimated_dsps})",
+                      f"{use.brams:g} ({m.estimated_brams})")
+    console.print(table)
+    fit = result.fit
+    console.print(f"fitted (source: measured) on {len(result.measurements)} engines, {result.tool}: LUT fit error "
+                  f"{fit.luts_fit_error:.1%} ({fit.luts_within_10pct:.0%} within +-10%), flip-flops "
+                  f"{fit.ffs_fit_error:.1%} ({fit.ffs_within_10pct:.0%} within +-10%); wrote {result.out}")
 
 
 def render_calibration(result, console: Console) -> None:

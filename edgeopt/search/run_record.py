@@ -14,11 +14,12 @@ from edgeopt.data.dataset import DataError, Dataset
 from edgeopt.data.loading import load_dataset
 from edgeopt.data.normalize import Normalizer
 from edgeopt.errors import EdgeoptError, ModelError
+from edgeopt.figures import ENGINE_FIGURES
 from edgeopt.metrics import trivial_scores
 from edgeopt.profiles.loader import load_profile
 from edgeopt.models.source import load_source
 from edgeopt.profiles.schema import HardwareProfile
-from edgeopt.search.settings import DEFAULT_EXAMPLE, SearchSettings
+from edgeopt.search.settings import DEFAULT_EXAMPLE, SearchSettings, SettingsError
 from edgeopt.search.store import Store, open_store
 from edgeopt.space.families import FAMILIES
 from edgeopt.space.fit import require_applicable, require_fitting
@@ -41,6 +42,12 @@ class SearchRun:
         """Load what `settings` name (errors name the file and field, exit 2 in the CLI)."""
         space = space_from_json(settings.space_json) if settings.space_json else load_space(settings.space)
         profiles = tuple(load_profile(p) for p in settings.profiles)
+        if settings.hardware_objective in ENGINE_FIGURES and (profiles[0].fabric is None
+                                                              or not profiles[0].compute.clock_hz):
+            raise SettingsError(f"--objective {settings.hardware_objective}: the FPGA engine's "
+                                f"{ENGINE_FIGURES[settings.hardware_objective]} need a first profile with a fabric "
+                                f"and a clock; {profiles[0].name} has "
+                                f"{'no fabric' if profiles[0].fabric is None else 'no clock'}")
         dataset = load_dataset(settings.data, label_column=settings.label_column, seed=settings.seed,
                                example=DEFAULT_EXAMPLE[space.families[0]])
         return cls(settings, space, profiles, dataset, store)

@@ -15,6 +15,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from edgeopt.cli import main
+from edgeopt.calibration.board_micro import board_micro_onnx, board_suite
+from edgeopt.cost.engine import estimate_engine
+from edgeopt.cost.fabric import chosen_memories, fabric_inputs
+from edgeopt.graph.build import build_graph
+from edgeopt.profiles.loader import load_profile
 from edgeopt.deploy.hdl_sim import missing_tools, simulate
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.verilog import choose_lanes, engine_cycles, verilog_files
@@ -49,6 +54,19 @@ def test_verilator_runs_the_same_integers_and_clocks(qdq_models, name, lanes):
     path, x_test = qdq_models[name]
     program = lower_onnx(path)
     _equal_in("verilator", program, program.quantize_input(x_test[:8]), lanes)
+
+
+def test_block_ram_banks_hold_the_same_integers(tmp_path):
+    """Memories past the block-RAM threshold are split into banks of one block each: the activations of a
+    32-channel input into rows of words, sixteen lanes' weights into columns of bits; the engine still equals the
+    reference."""
+    micro = next(m for m in board_suite() if m.name == "separable_32_k3")
+    path, x = board_micro_onnx(micro, load_profile("sequencer-fpga"), tmp_path)
+    program = lower_onnx(path)
+    files = verilog_files(program, "engine", 16)
+    banks = sorted(name for name in files.roms if name.startswith("engine_weights_"))
+    assert len(banks) > 1 and "acts_row" in files.engine and "(* ram_style = \"block\" *)" in files.engine
+    _equal_in("iverilog", program, program.quantize_input(x[:3]), 16)
 
 
 def test_lanes_divide_the_clocks_of_wide_layers(qdq_models):
@@ -242,6 +260,12 @@ def test_synthesis_measures_the_cells_and_check_gates_them_with_the_clocks(qdq_m
     assert fabric["source"] == "measured" and fabric["family"] == "xc7" and "Yosys" in fabric["tool"]
     assert fabric["dsps"] >= 2 and fabric["luts"] > 100 and fabric["ffs"] > 100 and fabric["brams"] >= 1
     assert json.loads((out / "manifest.json").read_text())["fabric"] == fabric
+    # the cost model counts the same block RAMs and DSP slices from the graph, before training
+    profile = load_profile("sequencer-fpga")
+    graph = build_graph(qdq_models["mlp_int16"][0])
+    engine = estimate_engine(graph, profile, 2)
+    assert chosen_memories(engine, fabric_inputs(graph, profile)[0]).blocks("xc7") == fabric["brams"]
+    assert engine.dsps == fabric["dsps"]
 
     # the tests' MLP has more than the instrument's 4,000 parameters: the budget is lifted for it
     gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga", "--max-params", "1M", "--json"])

@@ -142,6 +142,20 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
         (lambda t: t + "fabric: {family: xc7, max_slices: 10}\n", ["fabric.max_slices", "unknown key",
                                                                     "max_luts"]),
         (lambda t: t + "fabric: xc7\n", ["fabric", "expected a mapping"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: 1, slices: 2}}\n", ["fabric.luts.slices", "unknown key",
+                                                                              "lane_acc_bit"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: -3}}\n", ["fabric.luts.base", "at least 0"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: 1e9}}\n", ["fabric.luts.base", "at most"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}}\n",
+         ["fabric", "luts, ffs and fit come together"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}, fit: {tool: y}}\n",
+         ["fabric.fit.machine", "missing required field"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}, fit: {tool: y, machine: m, "
+                       "date: d, samples: 0, luts_fit_error: 0.1, ffs_fit_error: 0.1, luts_within_10pct: 0.5, "
+                       "ffs_within_10pct: 0.5}}\n", ["fabric.fit.samples", "positive whole number"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}, fit: {tool: y, machine: m, "
+                       "date: d, samples: 3, luts_fit_error: 0.1, ffs_fit_error: 0.1, luts_within_10pct: 1.5, "
+                       "ffs_within_10pct: 0.5}}\n", ["fabric.fit.luts_within_10pct", "from 0 to 1"]),
         (lambda t: t.replace("macs_per_cycle: {int8: 1}", "macs_per_cycle: {fp32: 1}"),
          ["compute", "missing throughput for the default weight format 'int8'"]),
         (lambda t: t + "memory:\n  weights: {size: 1KiB}\n", [":9:", "duplicate key"]),
