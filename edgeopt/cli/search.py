@@ -29,7 +29,8 @@ from edgeopt.workflow.search import search_models, search_settings
 @click.option("--metric", type=click.Choice(QUALITY_METRICS), default="f1",
               show_default=True, help="Quality objective (binary: of the positive class).")
 @click.option("--objective", type=click.Choice(OBJECTIVES), default="weight_bytes", show_default=True,
-              help="Hardware objective (on the first profile).")
+              help="Hardware objective (on the first profile); luts, ffs, dsps, brams and clock_cycles are the "
+                   "Verilog engine's, on a profile with a fabric.")
 @click.option("--positive-class", type=click.IntRange(0, 1_000_000), default=1, show_default=True)
 @click.option("--seed", type=click.IntRange(0, 2 ** 32 - 1), default=0, show_default=True)
 @click.option("--runs-dir", default="runs", show_default=True)

@@ -139,6 +139,8 @@ def estimate_engine(graph: Graph, profile: HardwareProfile, lanes: int | None = 
     value widths are bounded from the formats (int8 weights, the profile's activations), as the export bounds them
     from the weights."""
     clock = profile.compute.clock_hz
+    if lanes is not None and not 1 <= lanes <= MAX_LANES:
+        raise ValueError(f"lanes: {lanes} is outside 1 .. {MAX_LANES}")
     if profile.fabric is None or not clock:
         return None
     layers = graph_engine_layers(graph)

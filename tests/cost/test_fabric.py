@@ -10,10 +10,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 from edgeopt.calibration.board_micro import board_micro_onnx, board_suite
+from edgeopt.cost.engine import estimate_engine
 from edgeopt.cost.estimate import estimate
 from edgeopt.cost.fabric import BANK_SHAPES, BLOCK_MIN_BITS, DEFAULT_LUTS, fabric_model, plan_memory
 from edgeopt import check
 from edgeopt.figures import CALIBRATED, ESTIMATED
+from edgeopt.graph.build import build_graph
 from edgeopt.profiles.loader import load_profile
 
 
@@ -50,6 +52,11 @@ def test_an_fpga_estimate_carries_the_engines_cells(separable):
     assert figures.to_dict()["provenance"]["luts"]["source"] == ESTIMATED
     assert est.to_dict()["fabric"]["brams"] == fabric.brams
     assert estimate(separable, "stm32f746").fabric is None  # no fabric, no engine
+    graph, profile = build_graph(separable), load_profile("sequencer-fpga")
+    assert estimate_engine(graph, profile, 64).lanes == 16  # no wider than its widest block: 16 channels
+    for lanes in (0, 65):
+        with pytest.raises(ValueError, match="outside 1 .. 64"):
+            estimate_engine(graph, profile, lanes)
 
 
 def test_the_fabric_budgets_are_gated(separable, tmp_path):
