@@ -89,8 +89,8 @@ def engine_memories(act_words: int, weight_words: int, channels: int, lanes: int
 TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a coefficient each
 # fitted to yosys 0.23 `synth_xilinx -family xc7` of 105 engines: the calibration suite (`fabric_suite`, less the
 # five tanh / hardswish MLPs and one model whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07):
-# LUTs within 4.6% on average (91% within +-10%), flip-flops 4.1% (95%). `calibrate --runtime yosys` fits a
-# profile's own
+# LUTs within 4.6% on average (91% within +-10%), flip-flops 4.1% (95%); `calibrate --runtime yosys` fits a
+# profile's own coefficients the same way
 DEFAULT_LUTS = {"base": 0.0, "lane": 30.35, "lane_acc_bit": 0.0, "lane_value_bit": 0.03709, "layer_bit": 0.0,
                 "value_bit": 27.14, "padding_bit": 0.0, "group_bit": 11.86, "max_pool_bit": 12.08,
                 "avg_pool_bit": 14.14, "global_bit": 7.758, "divide_bit": 9.15, "logic_rom_bit": 0.03369}

@@ -16,7 +16,7 @@ from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import NO_BOUND, ceiling_bound
 from edgeopt.cost.engine import (MAX_LANES, EngineLayer, divide_bits, divide_clocks, engine_clocks, max_divisor,
                                  power_of_two)
-from edgeopt.cost.fabric import ACT_BITS, REQUANT_BITS, MemoryPlan, plan_memory
+from edgeopt.cost.fabric import ACT_BITS, REQUANT_BITS, MemoryPlan, plan_memory, weight_words
 from edgeopt.deploy.verilog_text import Widths, engine_text
 from edgeopt.intgrid.program import IntLayer, IntProgram
 
@@ -181,8 +181,8 @@ def _widths(program: IntProgram, fields: list[dict], lanes: int) -> Widths:
 
 
 def _block_words(f: dict) -> int:
-    """A layer's weight ROM words: a word a tap, per block of lanes, per group."""
-    return f["OC"] // f["OCG"] * -(-f["OCG"] // f["LE"]) * f["TAPS"]
+    """A layer's weight ROM words (`cost.fabric.weight_words`: a word a tap, per block of lanes, per group)."""
+    return weight_words([EngineLayer(f["OC"], f["OC"] // f["OCG"], f["TAPS"], 1)], f["LE"])
 
 
 def _roms(program: IntProgram, lanes: int, value_bits: int) -> dict[str, np.ndarray]:
