@@ -82,8 +82,8 @@ def calibrate_fabric(profile: HardwareProfile | str | os.PathLike, out: str | os
                      lanes: Sequence[int] = LANES, progress: Callable[[str], None] | None = None
                      ) -> FabricCalibration:
     """Fit `profile`'s fabric model to yosys's synthesis of the microbenchmarks (`micros`, by default the board
-    suite and series of 60)
-    and `models` (int8 QDQ ONNX) at `lanes`, and write the calibrated profile to `out`."""
+    suite and cnn1d architectures on series of 60) and `models` (int8 QDQ ONNX) at `lanes`, and write the calibrated
+    profile to `out`."""
     say = progress or (lambda text: None)
     if not isinstance(profile, HardwareProfile):
         profile = load_profile(profile)
