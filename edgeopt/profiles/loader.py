@@ -355,6 +355,10 @@ class _Builder:
                 terms = self.mapping((*field, key), data[key], tuple(FABRIC_TERMS))
                 model[key] = {term: self.figure((*field, key, term), terms[term], Dimension.COUNT, low=0,
                                                 high=1e6) for term in terms}
+                missing = [term for term in FABRIC_TERMS if term not in terms]
+                if missing:
+                    raise self.fail((*field, key), f"missing terms {', '.join(missing)} (edgeopt calibrate "
+                                                   "--runtime yosys writes every one)")
         if ("luts" in model) != ("ffs" in model) or ("fit" in data) != bool(model):
             raise self.fail(field, "luts, ffs and fit come together (written by edgeopt calibrate --runtime yosys)")
         fit = self._fabric_fit(data["fit"]) if "fit" in data else None

@@ -7,6 +7,9 @@ from edgeopt import load_profile
 from edgeopt.errors import ProfileError
 from edgeopt.graph.ops import Op
 from edgeopt.profiles import available_profiles, unsourced_figures
+from edgeopt.profiles.schema import FABRIC_TERMS
+
+ALL_TERMS = "{" + ", ".join(f"{term}: 1" for term in FABRIC_TERMS) + "}"  # a fabric model's every term
 
 SHIPPED = ["mythic-m1076", "coral-edgetpu", "stm32f746", "nrf52840", "esp32-s3", "ethos-u55-128", "sequencer-fpga",
            "host-cpu"]
@@ -145,15 +148,16 @@ def test_a_sourced_figure_replaced_by_a_child_loses_its_source(tmp_path):
         (lambda t: t + "fabric: {family: xc7, luts: {base: 1, slices: 2}}\n", ["fabric.luts.slices", "unknown key",
                                                                               "lane_acc_bit"]),
         (lambda t: t + "fabric: {family: xc7, luts: {base: -3}}\n", ["fabric.luts.base", "at least 0"]),
+        (lambda t: t + "fabric: {family: xc7, luts: {base: 3}}\n", ["fabric.luts", "missing terms lane,"]),
         (lambda t: t + "fabric: {family: xc7, luts: {base: 1e9}}\n", ["fabric.luts.base", "at most"]),
-        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}}\n",
+        (lambda t: t + f"fabric: {{family: xc7, luts: {ALL_TERMS}, ffs: {ALL_TERMS}}}\n",
          ["fabric", "luts, ffs and fit come together"]),
-        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}, fit: {tool: y}}\n",
+        (lambda t: t + f"fabric: {{family: xc7, luts: {ALL_TERMS}, ffs: {ALL_TERMS}, fit: {{tool: y}}}}\n",
          ["fabric.fit.machine", "missing required field"]),
-        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}, fit: {tool: y, machine: m, "
+        (lambda t: t + f"fabric: {{family: xc7, luts: {ALL_TERMS}, ffs: {ALL_TERMS}, fit: {{tool: y, machine: m, "
                        "date: d, samples: 0, luts_fit_error: 0.1, ffs_fit_error: 0.1, luts_within_10pct: 0.5, "
                        "ffs_within_10pct: 0.5}}\n", ["fabric.fit.samples", "positive whole number"]),
-        (lambda t: t + "fabric: {family: xc7, luts: {base: 1}, ffs: {base: 1}, fit: {tool: y, machine: m, "
+        (lambda t: t + f"fabric: {{family: xc7, luts: {ALL_TERMS}, ffs: {ALL_TERMS}, fit: {{tool: y, machine: m, "
                        "date: d, samples: 3, luts_fit_error: 0.1, ffs_fit_error: 0.1, luts_within_10pct: 1.5, "
                        "ffs_within_10pct: 0.5}}\n", ["fabric.fit.luts_within_10pct", "from 0 to 1"]),
         (lambda t: t.replace("macs_per_cycle: {int8: 1}", "macs_per_cycle: {fp32: 1}"),
