@@ -16,7 +16,7 @@ from edgeopt.calibration.board_micro import BoardMicro, board_micro_onnx, fabric
 from edgeopt.calibration.calibrate import _machine, _parent_ref, _write_checked, claim_calibrated
 from edgeopt.calibration.fabric_fit import FabricFit, FabricMeasurement, fit_fabric
 from edgeopt.cost.engine import estimate_engine, profile_lanes
-from edgeopt.cost.fabric import TERMS, chosen_memories, fabric_inputs, fabric_shape
+from edgeopt.cost.fabric import TERMS, engine_terms, fabric_inputs
 from edgeopt.deploy.export import export
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.synth import yosys_missing
@@ -70,9 +70,8 @@ def measure_fabric(models: Sequence[Path], profile: HardwareProfile, lanes: Sequ
             say(f"synthesizing {model.stem} at {count} lane{'s' if count > 1 else ''} ({family})")
             folder = work / f"{model.stem}-{count}"
             record = export(model, profile, folder, format="verilog", lanes=count, synth=family)
-            memories = chosen_memories(engine, input_elements)
-            shape = fabric_shape(engine.layers, count, input_elements, input_bits, memories, engine.divide_bits)
-            out.append(FabricMeasurement(str(model) if model.parent != work else model.stem, count, shape.terms(),
+            terms, memories = engine_terms(engine, input_elements, input_bits)
+            out.append(FabricMeasurement(str(model) if model.parent != work else model.stem, count, terms,
                                          memories.blocks(family), engine.dsps, record.fabric))
     return out
 

@@ -192,8 +192,9 @@ def graph_engine_layers(graph: Graph) -> list[EngineLayer]:
         else:
             groups = max(1, layer.in_channels) if layer.op in DEPTHWISE_OPS else 1
         window, pool_divides, global_outputs, global_divides, average = 1, False, 0, False, False
-        tensor = _through(graph, readers, layer.output)
-        ceiling = any(graph.layers[j].op is Op.RELU6 for j in _chain(graph, readers, layer.output))
+        chain = _chain(graph, readers, layer.output)
+        tensor = graph.layers[chain[-1]].output if chain else layer.output
+        ceiling = any(graph.layers[j].op is Op.RELU6 for j in chain)
         pool = _only_reader(graph, readers, tensor)
         if pool is not None and pool.op in (Op.MAXPOOL, Op.AVGPOOL):
             pooled_shape = graph.tensors[pool.output].shape if pool.output in graph.tensors else None

@@ -162,10 +162,9 @@ def estimate_graph(graph: Graph, profile: HardwareProfile) -> Estimate:
                                 i in live.in_place or i in plan.fused, cost, terms))
     engine = estimate_engine(graph, profile)
     fabric = None
-    if engine is not None:
+    if engine is not None:  # the engine's clocks, not a roofline: each fused layer's time on its weighted layer
         fabric = estimate_fabric(engine, *fabric_inputs(graph, profile), profile.fabric.family,
                                  fabric_model(profile))
-    if engine is not None:  # the engine's clocks, not a roofline: each fused layer's time on its weighted layer
         times = engine.layer_latency_s(profile.compute.clock_hz)
         layers = [replace(layer, cost=replace(layer.cost, latency_s=times.get(i, 0.0)))
                   for i, layer in enumerate(layers)]

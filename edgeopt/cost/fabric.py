@@ -211,13 +211,19 @@ def chosen_memories(engine: EngineEstimate, input_elements: int) -> EngineMemori
                            sum(layer.out_channels for layer in engine.layers), engine.lanes)
 
 
+def engine_terms(engine: EngineEstimate, input_elements: int, input_bits: int) -> tuple[dict[str, float],
+                                                                                         EngineMemories]:
+    """TERMS' values for the engine the cost model chose, and its memories."""
+    memories = chosen_memories(engine, input_elements)
+    shape = fabric_shape(engine.layers, engine.lanes, input_elements, input_bits, memories, engine.divide_bits)
+    return shape.terms(), memories
+
+
 def estimate_fabric(engine: EngineEstimate, input_elements: int, input_bits: int, family: str,
                     model: FabricModel) -> FabricEstimate:
     """The cells on `family` of the engine the cost model chose: DSP slices and block RAMs counted, LUTs and
     flip-flops from `model`."""
-    memories = chosen_memories(engine, input_elements)
-    terms = fabric_shape(engine.layers, engine.lanes, input_elements, input_bits, memories,
-                         engine.divide_bits).terms()
+    terms, memories = engine_terms(engine, input_elements, input_bits)
     luts = sum(model.luts.get(name, 0.0) * value for name, value in terms.items())
     ffs = sum(model.ffs.get(name, 0.0) * value for name, value in terms.items())
     return FabricEstimate(family, engine.lanes, round(max(luts, 0.0)), round(max(ffs, 0.0)), engine.dsps,
@@ -226,5 +232,5 @@ def estimate_fabric(engine: EngineEstimate, input_elements: int, input_bits: int
 
 __all__ = ["BANK_SHAPES", "BLOCK_MIN_BITS", "BLOCK_SHAPES", "DEFAULT_FFS", "DEFAULT_LUTS", "EngineMemories",
            "FabricEstimate", "FabricModel", "FabricShape", "MemoryPlan", "TERMS", "act_words", "chosen_memories",
-           "engine_memories", "estimate_fabric", "fabric_inputs", "fabric_model", "fabric_shape", "plan_memory",
-           "weight_words"]
+           "engine_memories", "engine_terms", "estimate_fabric", "fabric_inputs", "fabric_model", "fabric_shape",
+           "plan_memory", "weight_words"]
