@@ -107,7 +107,7 @@ def calibrate_fabric(profile: HardwareProfile | str | os.PathLike, out: str | os
         for micro in fabric_suite() if micros is None else micros:
             say(f"building {micro.name} ({profile.activation_format} activations)")
             path = board_micro_onnx(micro, profile, work)[0]
-            try:  # a space's MLP may use tanh or hardswish; random weights may give a scale out of range
+            try:  # random weights may give a requantization scale out of range
                 problem = unsupported(lower_onnx(path))
             except EdgeoptError as exc:
                 problem = str(exc).removeprefix(f"{path}: ")

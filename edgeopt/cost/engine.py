@@ -10,19 +10,31 @@ sequential divider; a layer's end waits for the requantization pipeline to drain
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from edgeopt.graph.ir import Graph
 from edgeopt.graph.ops import DEPTHWISE_OPS, VIEW_OPS, Op
+from edgeopt.intgrid.program import HARDSWISH_GRID_BITS
 from edgeopt.profiles.schema import HardwareProfile
 
 REQUANT_DEPTH = 6  # clocks from a value entering the requantization to its output written
+# clocks a fine-grid value takes through tanh or hardswish and the requantization to the output after it, in an
+# engine with such layers (its other layers wait for them too: one depth for the whole engine)
+NONLINEAR_DEPTH = 7
+NONLINEAR_OPS = {Op.TANH: "tanh", Op.HARDSWISH: "hardswish"}
+TANH_LIMIT = 32767  # tanh's fine grid: int16
+# hardswish's fine grid: at most 2^HARDSWISH_GRID_BITS steps over its range (one more for the ceiling's rounding)
+HARDSWISH_LIMIT = 2 ** HARDSWISH_GRID_BITS + 1
 MAX_LANES = 64  # the widest engine generated (a profile's MACs a clock may allow fewer)
 ENGINE_MAC_OPS = frozenset({Op.CONV1D, Op.CONV2D, Op.DENSE, *DEPTHWISE_OPS})
 # read through to the pooling a layer's output meets: the engine's clamps, folded scales, and a concatenation (each
 # of its parts is pooled and clamped on its own, into its place in the concatenation)
-PASS_THROUGH = frozenset({Op.RELU, Op.RELU6, Op.BATCHNORM, Op.CONCAT, *VIEW_OPS})
+PASS_THROUGH = frozenset({Op.RELU, Op.RELU6, Op.BATCHNORM, Op.CONCAT, *NONLINEAR_OPS, *VIEW_OPS})
+# every op the engine runs: a profile with a fabric runs no other (residual adds, generated kernels and their
+# proportions of positive values, sigmoid, ... are not in the engine)
+ENGINE_OPS = frozenset({*ENGINE_MAC_OPS, *PASS_THROUGH, Op.MAXPOOL, Op.AVGPOOL, Op.GLOBAL_AVGPOOL,
+                        Op.GLOBAL_MAXPOOL})
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class EngineLayer:
     padded: bool = False  # reads past the input's edges (zero-point padding)
     average: bool = False  # its window pooling is an average (else a max)
     ceiling: bool = False  # clamps at an activation ceiling (ReLU6)
+    nonlinear: str | None = None  # tanh | hardswish on a fine grid before the output's requantization
 
     @property
     def output_elements(self) -> int:
@@ -52,11 +65,17 @@ class EngineLayer:
         return min(lanes, max(1, self.out_channels // self.groups))
 
 
-def layer_clocks(layer: EngineLayer, lanes: int, divide_clocks: int) -> int:
-    """Clocks of one fused layer with `lanes` lanes (`divide_clocks`: one sequential divide)."""
+def pipeline_depth(layers: Sequence[EngineLayer]) -> int:
+    """Clocks from a value entering the requantization to its output written, in the engine for `layers`."""
+    return REQUANT_DEPTH + (NONLINEAR_DEPTH if any(layer.nonlinear for layer in layers) else 0)
+
+
+def layer_clocks(layer: EngineLayer, lanes: int, divide_clocks: int, depth: int = REQUANT_DEPTH) -> int:
+    """Clocks of one fused layer with `lanes` lanes (`divide_clocks`: one sequential divide; `depth`: the engine's
+    `pipeline_depth`)."""
     ocg = max(1, layer.out_channels // layer.groups)
     used = layer.lanes_used(lanes)
-    total = 1 + REQUANT_DEPTH
+    total = 1 + depth
     for first in range(0, ocg, used):
         valid = min(used, ocg - first)
         block = 1 + layer.positions * (2 + layer.window * (3 + layer.taps + used))
@@ -70,12 +89,45 @@ def layer_clocks(layer: EngineLayer, lanes: int, divide_clocks: int) -> int:
 
 def engine_clocks(layers: Sequence[EngineLayer], lanes: int, divide_clocks: int) -> int:
     """Clocks the engine is busy for one inference."""
-    return sum(layer_clocks(layer, lanes, divide_clocks) for layer in layers)
+    depth = pipeline_depth(layers)
+    return sum(layer_clocks(layer, lanes, divide_clocks, depth) for layer in layers)
 
 
 def requant_dsps(value_bits: int) -> int:
     """DSP slices of the requantization: one per 17-bit piece of the value it multiplies."""
     return math.ceil(value_bits / 17)
+
+
+@dataclass(frozen=True)
+class NonlinearWidths:
+    """Bits (the sign included) of a tanh or hardswish unit's registers: the clamped fine-grid value, hardswish's
+    second factor (x + 3, or 2 x 3 above 3) and the function's value."""
+
+    x_bits: int
+    factor_bits: int
+    value_bits: int
+
+
+def nonlinear_widths(kind: str, limit: int = 0, three: int = 0) -> NonlinearWidths:
+    """The registers of `kind` for a fine grid clamped at +-`limit` (hardswish: its 3 at `three`), never narrower
+    than the formats bound them (so the estimate before training counts the DSP slices the export builds)."""
+    if kind == "tanh":  # int16 in, the Q15 table out (an interpolation stays between two entries)
+        return NonlinearWidths(17, 17, 17)
+    limit, three = max(limit, HARDSWISH_LIMIT), max(three, HARDSWISH_LIMIT)
+    factor = max(2 * three, limit + three)
+    return NonlinearWidths((limit + 1).bit_length() + 1, factor.bit_length() + 1,
+                           (2 * three * max(limit, three)).bit_length() + 1)
+
+
+def nonlinear_dsps(kinds: Iterable[str]) -> int:
+    """DSP slices of the engine's tanh and hardswish units, one per kind (`kinds`) shared by its layers: each unit's
+    product (tanh's interpolation; hardswish's x (x + 3), a 17-bit piece of x a slice) and the one requantization
+    of their values to the output."""
+    widths = {kind: nonlinear_widths(kind) for kind in set(kinds)}
+    if not widths:
+        return 0
+    own = sum(1 if kind == "tanh" else requant_dsps(w.x_bits) for kind, w in widths.items())
+    return own + requant_dsps(max(w.value_bits for w in widths.values()))
 
 
 def format_value_bits(max_taps: int, input_bits: int) -> int:
@@ -126,7 +178,9 @@ class EngineEstimate:
 
     def layer_latency_s(self, clock_hz: float) -> dict[int, float]:
         """Graph layer index -> its fused layer's time (the layers fused into it take none of their own)."""
-        return {e.graph_layer: layer_clocks(e, self.lanes, self.divide_clocks) / clock_hz for e in self.layers}
+        depth = pipeline_depth(self.layers)
+        return {e.graph_layer: layer_clocks(e, self.lanes, self.divide_clocks, depth) / clock_hz
+                for e in self.layers}
 
     def to_dict(self) -> dict:
         return {"lanes": self.lanes, "clock_cycles": self.clocks, "latency_s": self.latency_s, "dsps": self.dsps,
@@ -162,7 +216,8 @@ def estimate_engine(graph: Graph, profile: HardwareProfile, lanes: int | None = 
         if budget is None:
             break
     clocks, count = best
-    return EngineEstimate(count, clocks, clocks / clock, count + requant_dsps(value_bits),
+    dsps = count + requant_dsps(value_bits) + nonlinear_dsps(e.nonlinear for e in layers if e.nonlinear)
+    return EngineEstimate(count, clocks, clocks / clock, dsps,
                           budget is None or clocks / clock <= budget, tuple(layers), divide, divider_bits)
 
 
@@ -195,6 +250,8 @@ def graph_engine_layers(graph: Graph) -> list[EngineLayer]:
         chain = _chain(graph, readers, layer.output)
         tensor = graph.layers[chain[-1]].output if chain else layer.output
         ceiling = any(graph.layers[j].op is Op.RELU6 for j in chain)
+        nonlinear = next((NONLINEAR_OPS[graph.layers[j].op] for j in chain if graph.layers[j].op in NONLINEAR_OPS),
+                         None)
         pool = _only_reader(graph, readers, tensor)
         if pool is not None and pool.op in (Op.MAXPOOL, Op.AVGPOOL):
             pooled_shape = graph.tensors[pool.output].shape if pool.output in graph.tensors else None
@@ -209,10 +266,10 @@ def graph_engine_layers(graph: Graph) -> list[EngineLayer]:
         if ops & {Op.GLOBAL_AVGPOOL, Op.GLOBAL_MAXPOOL}:
             global_outputs = len(ops & {Op.GLOBAL_AVGPOOL, Op.GLOBAL_MAXPOOL})
             global_divides = Op.GLOBAL_AVGPOOL in ops and not power_of_two(positions)
+        kernel = taps // max(1, layer.in_channels // groups)
         out.append(EngineLayer(channels, groups, taps, positions, window, pool_divides, global_outputs,
-                               global_divides, i, _padded(graph, layer, shape, taps // max(1, layer.in_channels
-                                                                                              // groups)), ceiling,
-                               average))
+                               global_divides, graph_layer=i, padded=_padded(graph, layer, shape, kernel),
+                               average=average, ceiling=ceiling, nonlinear=nonlinear))
     return out
 
 
@@ -250,6 +307,7 @@ def _through(graph: Graph, readers: dict[str, list[int]], tensor: str) -> str:
     return graph.layers[chain[-1]].output if chain else tensor
 
 
-__all__ = ["EngineEstimate", "EngineLayer", "MAX_LANES", "REQUANT_DEPTH", "divide_bits", "divide_clocks",
-           "engine_clocks", "estimate_engine", "format_value_bits", "graph_engine_layers", "layer_clocks",
-           "max_divisor", "power_of_two", "profile_lanes", "requant_dsps"]
+__all__ = ["ENGINE_OPS", "EngineEstimate", "EngineLayer", "MAX_LANES", "NONLINEAR_DEPTH", "NonlinearWidths", "REQUANT_DEPTH",
+           "divide_bits", "divide_clocks", "engine_clocks", "estimate_engine",
+           "format_value_bits", "graph_engine_layers", "layer_clocks", "max_divisor", "nonlinear_dsps",
+           "nonlinear_widths", "pipeline_depth", "power_of_two", "profile_lanes", "requant_dsps"]

@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import dataclass, field, replace
 
-from edgeopt.cost.engine import EngineEstimate, estimate_engine
+from edgeopt.cost.engine import ENGINE_OPS, EngineEstimate, estimate_engine
 from edgeopt.cost.fabric import FabricEstimate, estimate_fabric, fabric_inputs, fabric_model
 from edgeopt.cost.layer_cost import CostTerms, layer_cost, weight_bytes
 from edgeopt.cost.layout import schedule
@@ -288,6 +288,10 @@ def legality_violations(est: Estimate, profile: HardwareProfile) -> list[Violati
         elif layer.op in SUPPORT_OPS and layer.op not in profile.ops:
             out.append(Violation("op", "supported ops", layer.op.value, layer.name,
                                  f"{layer.name}: {profile.name} does not support op {layer.op.value!r}"))
+        elif profile.fabric is not None and layer.op not in ENGINE_OPS:
+            out.append(Violation("op", "ops of the Verilog engine", layer.op.value, layer.name,
+                                 f"{layer.name}: the Verilog engine for {profile.name} does not run op "
+                                 f"{layer.op.value!r}"))
         if layer.weight_format and layer.weight_format not in profile.weight_formats:
             out.append(Violation("format", ",".join(profile.weight_formats), layer.weight_format, layer.name,
                                  f"{layer.name}: weights in {layer.weight_format}, but {profile.name} stores only "

@@ -24,6 +24,7 @@ BANK_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36
 BLOCK_SHAPES = {"xc7": BANK_SHAPES, "ecp5": BANK_SHAPES, "ice40": ((2048, 2), (1024, 4), (512, 8), (256, 16))}
 ACT_BITS = 16  # the activation RAM's words: int8 and int16 values alike
 REQUANT_BITS = 32  # a channel's requantization word: multiplier << 8 | shift
+TANH_WORDS, TANH_WORD_BITS = 256, 32  # tanh's table: an entry and the step to the next (Q15) in each word
 
 
 @dataclass(frozen=True)
@@ -74,16 +75,20 @@ class EngineMemories:
     act: MemoryPlan  # every activation buffer: the input, then each layer's output
     weights: MemoryPlan  # a word a tap a block: the block's int8 weights
     requant: MemoryPlan  # a word a channel
+    tanh: MemoryPlan | None = None  # tanh's table, where a layer takes tanh
 
     def blocks(self, family: str) -> int:
-        return sum(plan.blocks(family) for plan in (self.act, self.weights, self.requant))
+        plans = (self.act, self.weights, self.requant, self.tanh)
+        return sum(plan.blocks(family) for plan in plans if plan is not None)
 
 
-def engine_memories(act_words: int, weight_words: int, channels: int, lanes: int) -> EngineMemories:
+def engine_memories(act_words: int, weight_words: int, channels: int, lanes: int,
+                    tanh: bool = False) -> EngineMemories:
     """The plans of an engine with `act_words` activation words, `weight_words` weight words of `lanes` bytes and
-    `channels` output channels in all (a lane's word of padding past the last)."""
+    `channels` output channels in all (a lane's word of padding past the last), and tanh's table if `tanh`."""
     return EngineMemories(plan_memory(act_words, ACT_BITS), plan_memory(weight_words, 8 * lanes),
-                          plan_memory(channels + lanes, REQUANT_BITS))
+                          plan_memory(channels + lanes, REQUANT_BITS),
+                          plan_memory(TANH_WORDS, TANH_WORD_BITS) if tanh else None)
 
 
 TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a coefficient each
@@ -93,10 +98,12 @@ TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a 
 # profile's own coefficients the same way
 DEFAULT_LUTS = {"base": 0.0, "lane": 30.35, "lane_acc_bit": 0.0, "lane_value_bit": 0.03709, "layer_bit": 0.0,
                 "value_bit": 27.14, "padding_bit": 0.0, "group_bit": 11.86, "max_pool_bit": 12.08,
-                "avg_pool_bit": 14.14, "global_bit": 7.758, "divide_bit": 9.15, "logic_rom_bit": 0.03369}
+                "avg_pool_bit": 14.14, "global_bit": 7.758, "divide_bit": 9.15, "logic_rom_bit": 0.03369,
+                "tanh": 0.0, "hardswish": 0.0}
 DEFAULT_FFS = {"base": 0.0, "lane": 24.12, "lane_acc_bit": 0.0, "lane_value_bit": 0.0, "layer_bit": 0.2287,
                "value_bit": 15.71, "padding_bit": 1.696, "group_bit": 5.046, "max_pool_bit": 1.607,
-               "avg_pool_bit": 1.287, "global_bit": 0.0, "divide_bit": 2.881, "logic_rom_bit": 0.007635}
+               "avg_pool_bit": 1.287, "global_bit": 0.0, "divide_bit": 2.881, "logic_rom_bit": 0.007635,
+               "tanh": 0.0, "hardswish": 0.0}
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,7 @@ class FabricShape:
     avg_pools: bool
     global_pools: bool
     logic_rom_bits: int
+    nonlinear: frozenset[str] = frozenset()  # the kinds of tanh and hardswish units
 
     def terms(self) -> dict[str, float]:
         """Each of TERMS' values for this engine."""
@@ -144,7 +152,8 @@ class FabricShape:
                 "padding_bit": self.counter_bits * self.padded, "group_bit": self.counter_bits * self.grouped,
                 "max_pool_bit": self.value_bits * self.max_pools, "avg_pool_bit": self.value_bits * self.avg_pools,
                 "global_bit": self.value_bits * self.global_pools, "divide_bit": self.divide_bits,
-                "logic_rom_bit": self.logic_rom_bits}
+                "logic_rom_bit": self.logic_rom_bits, "tanh": float("tanh" in self.nonlinear),
+                "hardswish": float("hardswish" in self.nonlinear)}
 
 
 @dataclass(frozen=True)
@@ -195,7 +204,8 @@ def fabric_shape(layers: Sequence[EngineLayer], lanes: int, input_elements: int,
                        any(layer.padded for layer in layers), any(layer.groups > 1 for layer in layers),
                        any(layer.window > 1 and not layer.average for layer in layers),
                        any(layer.window > 1 and layer.average for layer in layers),
-                       any(layer.global_outputs for layer in layers), rom_bits)
+                       any(layer.global_outputs for layer in layers), rom_bits,
+                       frozenset(layer.nonlinear for layer in layers if layer.nonlinear))
 
 
 def fabric_inputs(graph: Graph, profile: HardwareProfile) -> tuple[int, int]:
@@ -208,7 +218,8 @@ def fabric_inputs(graph: Graph, profile: HardwareProfile) -> tuple[int, int]:
 def chosen_memories(engine: EngineEstimate, input_elements: int) -> EngineMemories:
     """The memories of the engine the cost model chose (its layers at its lanes)."""
     return engine_memories(act_words(input_elements, engine.layers), weight_words(engine.layers, engine.lanes),
-                           sum(layer.out_channels for layer in engine.layers), engine.lanes)
+                           sum(layer.out_channels for layer in engine.layers), engine.lanes,
+                           any(layer.nonlinear == "tanh" for layer in engine.layers))
 
 
 def engine_terms(engine: EngineEstimate, input_elements: int, input_bits: int) -> tuple[dict[str, float],
@@ -231,6 +242,6 @@ def estimate_fabric(engine: EngineEstimate, input_elements: int, input_bits: int
 
 
 __all__ = ["BANK_SHAPES", "BLOCK_MIN_BITS", "BLOCK_SHAPES", "DEFAULT_FFS", "DEFAULT_LUTS", "EngineMemories",
-           "FabricEstimate", "FabricModel", "FabricShape", "MemoryPlan", "TERMS", "act_words", "chosen_memories",
-           "engine_memories", "engine_terms", "estimate_fabric", "fabric_inputs", "fabric_model", "fabric_shape",
-           "plan_memory", "weight_words"]
+           "FabricEstimate", "FabricModel", "FabricShape", "MemoryPlan", "TANH_WORDS", "TANH_WORD_BITS", "TERMS",
+           "act_words", "chosen_memories", "engine_memories", "engine_terms", "estimate_fabric", "fabric_inputs",
+           "fabric_model", "fabric_shape", "plan_memory", "weight_words"]

@@ -18,7 +18,8 @@ from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN, WIDE_ACC_LIMIT, quantize_multiplier
 from edgeopt.intgrid.grid import bits_range
 from edgeopt.graph.kernels import generated_kernels
-from edgeopt.intgrid.program import SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear, Residual
+from edgeopt.intgrid.program import (HARDSWISH_GRID_BITS, SKIP_BITS, TANH_INPUT_SHIFT, IntLayer, IntProgram, Nonlinear,
+                                     Residual)
 
 # what an op's handler (`_Lowering._<OpType>`) covers, where it is less than the whole ONNX op
 SUPPORT_NOTES = {"Conv": "incl. depthwise/grouped, dilated", "Add": "residual",
@@ -450,7 +451,7 @@ class _Lowering(ShapeOps):
                 else:  # a grid over [-3, the output grid's top] (above it the output saturates), fine enough that
                     # x (x + 3) stays below 2^40 (its product with a 23-bit multiplier fits an int64)
                     top = max(3.0, (high - zero_point) * out_scale)
-                    grid = max(out_scale / 1024, top / 2 ** 18)
+                    grid = max(out_scale / 1024, top / 2 ** HARDSWISH_GRID_BITS)
                     special = Nonlinear(kind, quantize_multiplier(grid * grid / 6 / out_scale),
                                         int(np.ceil(top / grid)), round(3 / grid))
                 multipliers = parts["scales"] / grid

@@ -3,7 +3,7 @@ a clock (a block of output channels at a time), weights streamed from ROMs that 
 buffer in one RAM, the requantization pipelined (`deploy.verilog_text` holds the text and its design notes). Same
 program and lanes -> byte-identical files.
 
-Not yet covered (one error naming the op and node): residual adds, tanh / hardswish, generated kernels, PPV.
+Not yet covered (one error naming the op and node): residual adds, generated kernels, PPV.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import numpy as np
 
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import NO_BOUND, ceiling_bound
-from edgeopt.cost.engine import (MAX_LANES, EngineLayer, divide_bits, divide_clocks, engine_clocks, max_divisor,
-                                 power_of_two)
-from edgeopt.cost.fabric import ACT_BITS, REQUANT_BITS, MemoryPlan, plan_memory, weight_words
+from edgeopt.cost.engine import (MAX_LANES, EngineLayer, NonlinearWidths, divide_bits, divide_clocks, engine_clocks,
+                                 max_divisor, nonlinear_widths, power_of_two)
+from edgeopt.cost.fabric import (ACT_BITS, REQUANT_BITS, TANH_WORD_BITS, TANH_WORDS, MemoryPlan, plan_memory,
+                                 weight_words)
 from edgeopt.deploy.verilog_text import Widths, engine_text
-from edgeopt.intgrid.program import IntLayer, IntProgram
+from edgeopt.intgrid.program import IntLayer, IntProgram, tanh_table
 
 GLOBAL_CODES = {None: 0, "avg": 1, "max": 2, "avgmax": 3}
+NONLINEAR_CODES = {None: 0, "tanh": 1, "hardswish": 2}
 POOL_CODES = {None: 0, "max": 1, "avg": 2}
 
 
@@ -75,7 +77,7 @@ class VerilogFiles:
 def unsupported(program: IntProgram) -> str | None:
     """Why the engine cannot run `program` (naming the op and node), or None."""
     for layer in program.layers:
-        what = ("a residual add" if layer.residual is not None else f"{layer.nonlinear.kind}" if layer.nonlinear
+        what = ("a residual add" if layer.residual is not None
                 else "generated kernels" if layer.generated is not None else "proportion-of-positive pooling"
                 if layer.global_pool == "ppv" else "an int16 skip copy" if layer.skip16 else None)
         if what is not None:
@@ -136,6 +138,11 @@ def _fields(program: IntProgram, lanes: int) -> list[dict]:
             "WBASE": w_base, "CBASE": c_base, "SRC": bases[layer.source],
             "DST": 0 if last else bases[program.target_of(index)] + layer.target_offset,
         })
+        units = [other.nonlinear for other in program.layers if other.nonlinear]
+        if units:  # tanh, hardswish: the fine grid's clamp and the output's requantization; other layers take
+            f = layer.nonlinear or units[0]  # the first unit's: where those agree, each is a constant
+            out[-1] |= {"NL": NONLINEAR_CODES[layer.nonlinear.kind if layer.nonlinear else None], "LIM": f.limit,
+                        "THREE": f.three, "M2": f.to_output[0], "N2": f.to_output[1]}
         w_base += _block_words(out[-1])
         c_base += oc
     return out
@@ -211,9 +218,13 @@ def _roms(program: IntProgram, lanes: int, value_bits: int) -> dict[str, np.ndar
         else:
             bound.append(np.full(oc, cap, np.int64))
     pad = np.zeros(lanes, np.int64)
-    return {"weights": np.concatenate([np.asarray(w, object) for w in weights]),
+    roms = {"weights": np.concatenate([np.asarray(w, object) for w in weights]),
             "bias": np.concatenate([*bias, pad]), "requant": np.concatenate([*requant, pad]),
             "bound": np.concatenate([*bound, pad])}
+    if any(layer.nonlinear is not None and layer.nonlinear.kind == "tanh" for layer in program.layers):
+        table = tanh_table().astype(np.int64)  # entry i and the step to entry i + 1, the interpolation's two terms
+        roms["tanh"] = (table[:TANH_WORDS] & 0xFFFF) << 16 | (np.diff(table) & 0xFFFF)
+    return roms
 
 
 def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFiles:
@@ -230,10 +241,13 @@ def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFile
     widths = _widths(program, fields, lanes)
     roms = _roms(program, lanes, widths.value)
     _, act_words = _layout(program)
-    bits = {"weights": 8 * lanes, "bias": widths.value, "requant": REQUANT_BITS, "bound": widths.value}
+    bits = {"weights": 8 * lanes, "bias": widths.value, "requant": REQUANT_BITS, "bound": widths.value,
+            "tanh": TANH_WORD_BITS}
     depths = {rom: max(1, len(values)) for rom, values in roms.items()}
     plans = {"act": plan_memory(act_words, ACT_BITS), "weights": plan_memory(depths["weights"], bits["weights"]),
              "requant": plan_memory(depths["requant"], bits["requant"])}
+    if "tanh" in roms:
+        plans["tanh"] = plan_memory(TANH_WORDS, TANH_WORD_BITS)
     images, banks = {}, {}
     for rom, values in roms.items():
         split = _banks(values, bits[rom], plans.get(rom))
@@ -242,7 +256,7 @@ def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFile
     shifts = [int(n) for layer in program.layers for n in np.atleast_1d(layer.shift)]
     ports = _bits(act_words - 1), _bits(program.output_size - 1)  # in_addr, out_index: engine and testbench
     engine = engine_text(name, fields, depths, act_words, program.input_size, program.output_size, ports, lanes, widths,
-                         (min(shifts), max(shifts)), plans, banks)
+                         (min(shifts), max(shifts)), plans, banks, program_nonlinear_widths(program))
     rom_bytes = sum(len(values) * bits[rom] // 8 for rom, values in roms.items())
     return VerilogFiles(engine, images, _testbench(name, program, ports), act_words, program.output_size,
                         rom_bytes, lanes)
@@ -270,9 +284,20 @@ def engine_layers(program: IntProgram, lanes: int = 1) -> list[EngineLayer]:
 def engine_layers_of(program: IntProgram, fields: list[dict]) -> list[EngineLayer]:
     return [EngineLayer(f["OC"], f["OC"] // f["OCG"], f["TAPS"], f["PH"] * f["PW"], f["PKH"] * f["PKW"],
                         f["POOL"] == 2 and f["PK"] < 0, {0: 0, 1: 1, 2: 1, 3: 2}[f["GP"]],
-                        layer.global_average and f["GK"] < 0, None, bool(f["PT"] or f["PL"]), bool(f["CEIL"]),
-                        f["POOL"] == 2)
+                        layer.global_average and f["GK"] < 0, padded=bool(f["PT"] or f["PL"]),
+                        average=f["POOL"] == 2, ceiling=bool(f["CEIL"]),
+                        nonlinear=layer.nonlinear.kind if layer.nonlinear else None)
             for layer, f in zip(program.layers, fields)]
+
+
+def program_nonlinear_widths(program: IntProgram) -> dict[str, NonlinearWidths]:
+    """The registers of each kind of tanh and hardswish unit the engine for `program` has."""
+    kinds = {layer.nonlinear.kind for layer in program.layers if layer.nonlinear}
+    return {kind: nonlinear_widths(kind, max(layer.nonlinear.limit for layer in program.layers
+                                             if layer.nonlinear and layer.nonlinear.kind == kind),
+                                   max(layer.nonlinear.three for layer in program.layers
+                                       if layer.nonlinear and layer.nonlinear.kind == kind))
+            for kind in sorted(kinds)}
 
 
 

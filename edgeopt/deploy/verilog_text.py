@@ -8,14 +8,15 @@ ROM word holds the block's weights of one tap). Then a pass over the lanes the l
 accumulators shift towards lane 0; pooled values and global sums wait between passes in small RAMs indexed by lane),
 adds each lane's bias, clamps, pools; at a position's last window each value goes on to the requantization pipeline
 (or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a value a clock, six clocks
-deep, so it is never the slow path; a layer's end waits for it to drain.
+deep, so it is never the slow path; a layer's end waits for it to drain. Where layers take tanh or hardswish, their
+units follow it (`NONLINEAR`), seven clocks more.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeopt.cost.engine import REQUANT_DEPTH, requant_dsps
+from edgeopt.cost.engine import NONLINEAR_DEPTH, REQUANT_DEPTH, NonlinearWidths, requant_dsps
 from edgeopt.cost.fabric import MemoryPlan
 
 
@@ -38,9 +39,11 @@ class Widths:
 
 def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words: int, in_size: int, out_size: int,
                 ports: tuple[int, int], lanes: int, widths: Widths, shifts: tuple[int, int],
-                plans: dict[str, MemoryPlan], images: dict[str, tuple[str, ...]]) -> str:
+                plans: dict[str, MemoryPlan], images: dict[str, tuple[str, ...]],
+                nonlinear: dict[str, NonlinearWidths]) -> str:
     """The engine module `name` (its header comment documents the interface); `plans` place the activation RAM
-    (act), the weight and requantization ROMs (weights, requant), whose bank images `images` name."""
+    (act), the weight and requantization ROMs (weights, requant) and tanh's table, whose bank images `images` name;
+    `nonlinear` sizes the tanh and hardswish units (none: the engine has neither)."""
     reading = "!rst && state == S_MAC"  # the tap's two reads, at the address the loops are at
     memories = [Memory("acts", plans["act"], "tap_in ? ci_addr + tap_row_addr + tap_col : 0", reading,
                        write=("act_we", "act_wa", "act_wd")),
@@ -83,17 +86,64 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     partial_decl = "\n".join(f"    reg signed [{min(product_bits, 18 + 24 + 1)}-1:0] q2_p{i};" for i in range(pieces))
     partial_mul = "\n".join(f"        q2_p{i} <= {c} * $signed({{1'b0, q1_m}});" for i, c in enumerate(chunks))
     partial_sum = " + ".join(f"(q2_p{i} <<< {17 * i})" if i else "q2_p0" for i in range(pieces))
+    q4_bits = product_bits - low  # the requantized value's, before the zero point
+    units, final, y_bits = "", FINAL.format(rw=q4_bits, ob=w.out_index), q4_bits
+    if nonlinear:
+        shifts_after = [int(f["N2"]) for f in fields if f["NL"]]
+        units, unit_bits = nonlinear_text(nonlinear, w.out_index, plans, images, shifts_after)
+        y_bits = max(q4_bits, unit_bits)
+        final = FINAL_NONLINEAR.format(yb=y_bits, ob=w.out_index)
     return ENGINE.format(
         name=name, in_size=in_size, out_size=out_size, lanes=lanes, act_words=act_words,
         a_bits=ports[0], out_bits=ports[1],
         b_depth=depths["bias"], d_depth=depths["bound"], memories="\n".join(map(memory_text, memories)),
         word_bits=8 * lanes, layer_bits=max(1, (len(fields) - 1).bit_length()), decl="\n".join(decl),
         descriptor="\n".join(case), cb=w.counter, wb=w.weight_addr, chb=w.channel_addr, ob=w.out_index,
-        vb=w.value, rb=w.requant, pb=product_bits, rw=product_bits - low,
+        vb=w.value, rb=w.requant, pb=product_bits, rw=q4_bits,
         partial_decl=partial_decl, partial_mul=partial_mul, partial_sum=partial_sum, db=max(2, w.divide),
         db_step=max(2, w.divide).bit_length() + 1,
-        sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()), rq_depth=REQUANT_DEPTH,
-        tap_in=tap_in, **per_lane)
+        sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()),
+        rq_depth=REQUANT_DEPTH + (NONLINEAR_DEPTH if nonlinear else 0), tap_in=tap_in, units=units, final=final,
+        yb=y_bits, **per_lane)
+
+
+def nonlinear_text(units: dict[str, NonlinearWidths], out_index_bits: int, plans: dict[str, MemoryPlan],
+                   images: dict[str, tuple[str, ...]], shifts: list[int]) -> tuple[str, int]:
+    """The tanh and hardswish units (`units`: the kinds the engine has, sized) after the requantization, and the
+    bits of the value they hand on (before the output's zero point)."""
+    x_bits = max(u.x_bits for u in units.values())
+    value_bits = max(u.value_bits for u in units.values())
+    hard = units.get("hardswish")
+    factor_bits = hard.factor_bits if hard else 2
+    pieces = requant_dsps(value_bits)
+    chunks = [f"$signed({{1'b0, n4_val[{17 * i + 16}:{17 * i}]}})" for i in range(pieces - 1)]
+    chunks.append(f"$signed(n4_val[{value_bits - 1}:{17 * (pieces - 1)}])")
+    product_bits = max(value_bits + 25, max(shifts) + 1) + 1  # the rounding's half and its carry fit
+    out_bits = product_bits - min(shifts)
+    lines = {
+        "xb": x_bits, "fb": factor_bits, "vb": value_bits, "pb": product_bits, "ob": out_index_bits,
+        "ub": max(x_bits, 17) + 1, "yb": out_bits,
+        # a piece's product is no wider than its operands (18 and 24 bits): one DSP slice
+        "partial_decl": "\n".join(f"    reg signed [42-1:0] n5_p{i};" for i in range(pieces)),
+        "partial_mul": "\n".join(f"        n5_p{i} <= {c} * $signed({{1'b0, M2[22:0]}});"
+                                  for i, c in enumerate(chunks)),
+        "partial_sum": " + ".join(f"(n5_p{i} <<< {17 * i})" if i else "n5_p0" for i in range(pieces)),
+        "tanh_decl": "", "tanh_step": "", "tanh_value": "0", "hard_decl": "", "hard_step": "", "hard_value": "0",
+    }
+    if "tanh" in units:
+        from_table = Memory("trom", plans["tanh"], "n1_u[15:8]", "1'b1", images["tanh"])
+        lines["tanh_decl"] = TANH_DECL.format(memory=memory_text(from_table))
+        lines["tanh_step"] = "        n3_tp <= $signed(trom_q[15:0]) * $signed({1'b0, n2_frac}); n3_t <= trom_q[31:16];"
+        lines["tanh_value"] = "n3_t + ((n3_tp + 128 - (n3_tp < 0 ? 1 : 0)) >>> 8)"
+    if hard:
+        a_pieces = requant_dsps(hard.x_bits)
+        a_chunks = [f"$signed({{1'b0, n2_a[{17 * i + 16}:{17 * i}]}})" for i in range(a_pieces - 1)]
+        a_chunks.append(f"$signed(n2_a[{x_bits - 1}:{17 * (a_pieces - 1)}])")
+        lines["hard_decl"] = "\n".join(f"    reg signed [{18 + factor_bits}-1:0] n3_h{i};" for i in range(a_pieces))
+        lines["hard_step"] = "\n".join(f"        n3_h{i} <= {c} * n2_b;" for i, c in enumerate(a_chunks))
+        lines["hard_value"] = "n3_zero ? 0 : " + " + ".join(f"(n3_h{i} <<< {17 * i})" if i else "n3_h0"
+                                                            for i in range(a_pieces))
+    return NONLINEAR.format(**lines), out_bits
 
 
 @dataclass(frozen=True)
@@ -165,7 +215,7 @@ ENGINE = """\
 // than one block RAM bank, {name}_weights_R_C.hex: bank row R of words, column C of bits), {name}_bias.hex (a
 // channel's bias less the input zero point times its weights' sum: the multipliers take raw inputs),
 // {name}_requant.hex (multiplier << 8 | shift; in banks as the weights), {name}_bound.hex (activation ceilings on the
-// accumulators).
+// accumulators) and, where a layer takes tanh, {name}_tanh.hex (its Q15 table: entry i << 16 | the step to i + 1).
 module {name} (
     input wire clk,
     input wire rst,
@@ -259,12 +309,14 @@ module {name} (
     reg [{n_span_bits}-1:0] r_span;
     wire signed [{pb}-1:0] q3_rounded = q3_p + ({pb}'sd1 <<< (q3_n - 1)) - (q3_p < 0 ? 1 : 0);
     wire signed [{rw}-1:0] q_shifted = r_low >>> r_span;
-    wire signed [{rw}:0] q_zp = q4_r + OZP;
+{units}
+{final}
+    wire signed [{yb}:0] q_zp = y_r + OZP;
     wire signed [31:0] q_out = q_zp < OMIN ? OMIN : q_zp > OMAX ? OMAX : $signed(q_zp[31:0]);
     // one write port on the activation RAM: the input while idle, a layer's outputs while busy
-    wire q_write = q4_v && LAST == 0;
+    wire q_write = y_v && LAST == 0;
     wire act_we = q_write || (in_we && state == S_IDLE);
-    wire [{cb}-1:0] act_wa = q_write ? DST + q4_idx : in_addr;
+    wire [{cb}-1:0] act_wa = q_write ? DST + y_idx : in_addr;
     wire signed [15:0] act_wd = q_write ? q_out[15:0] : in_data;
 
 {memories}
@@ -277,7 +329,7 @@ module {name} (
         // rounded, and shifted by what every channel shifts (wiring); then the rest of each channel's shift
         r_v <= q3_v && !rst; r_idx <= q3_idx; r_low <= q3_rounded >>> {n_low}; r_span <= q3_n - {n_low};
         q4_v <= r_v && !rst; q4_idx <= r_idx; q4_r <= q_shifted;
-        out_valid <= q4_v && LAST != 0; out_index <= q4_idx; out_data <= q_out;
+        out_valid <= y_v && LAST != 0; out_index <= y_idx; out_data <= q_out;
     end
 
     task push(input signed [{vb}-1:0] value, input signed [{ob}-1:0] index);
@@ -473,3 +525,56 @@ module {name} (
     end
 endmodule
 """
+
+
+FINAL = """\
+    // what the output takes: the requantized value (before the zero point)
+    wire y_v = q4_v;
+    wire signed [{ob}-1:0] y_idx = q4_idx;
+    wire signed [{rw}-1:0] y_r = q4_r;"""
+
+FINAL_NONLINEAR = """\
+    // what the output takes: a tanh or hardswish layer's value from its unit, any other layer's requantized value
+    wire y_v = NL != 0 ? n7_v : q4_v;
+    wire signed [{ob}-1:0] y_idx = NL != 0 ? n7_idx : q4_idx;
+    wire signed [{yb}-1:0] y_r = NL != 0 ? n7_y : q4_r;"""
+
+NONLINEAR = """\
+    // tanh and hardswish (layers with NL != 0, never the last): the requantized value is on the layer's fine grid,
+    // clamped to +-LIM; tanh reads its table (an entry and the step to the next, interpolated on the low 8 bits),
+    // hardswish multiplies x (x + 3) in 17-bit pieces of x (0 below -3, 2 x 3 x above 3); then the value is
+    // requantized to the output (M2, N2). Seven clocks, a value a clock.
+    reg n1_v, n2_v, n3_v, n4_v, n5_v, n6_v, n7_v;
+    reg signed [{ob}-1:0] n1_idx, n2_idx, n3_idx, n4_idx, n5_idx, n6_idx, n7_idx;
+    reg signed [{xb}-1:0] n1_x, n2_a;
+    reg signed [{fb}-1:0] n2_b;
+    reg n2_zero, n3_zero;
+    reg [7:0] n2_frac;
+    wire signed [{ub}-1:0] n1_u = n1_x + 32768;
+{tanh_decl}
+{hard_decl}
+    reg signed [{vb}-1:0] n4_val;
+{partial_decl}
+    reg signed [{pb}-1:0] n6_p;
+    reg signed [{yb}-1:0] n7_y;
+    wire signed [{pb}-1:0] n6_rounded = n6_p + ({pb}'sd1 <<< (N2 - 1)) - (n6_p < 0 ? 1 : 0);
+    always @(posedge clk) begin
+        n1_v <= q4_v && NL != 0 && !rst; n1_idx <= q4_idx;
+        n1_x <= q4_r < -LIM - 1 ? -LIM - 1 : q4_r > LIM ? LIM : q4_r;
+        n2_v <= n1_v && !rst; n2_idx <= n1_idx; n2_a <= n1_x; n2_frac <= n1_u[7:0];
+        n2_b <= n1_x >= THREE ? 2 * THREE : n1_x + THREE; n2_zero <= (n1_x <= -THREE);
+        n3_v <= n2_v && !rst; n3_idx <= n2_idx; n3_zero <= n2_zero;
+{tanh_step}
+{hard_step}
+        n4_v <= n3_v && !rst; n4_idx <= n3_idx; n4_val <= NL == 1 ? {tanh_value} : {hard_value};
+        n5_v <= n4_v && !rst; n5_idx <= n4_idx;
+{partial_mul}
+        n6_v <= n5_v && !rst; n6_idx <= n5_idx; n6_p <= {partial_sum};
+        n7_v <= n6_v && !rst; n7_idx <= n6_idx; n7_y <= n6_rounded >>> N2;
+    end"""
+
+TANH_DECL = """\
+    wire [31:0] trom_q;
+{memory}
+    reg signed [24:0] n3_tp;
+    reg signed [15:0] n3_t;"""

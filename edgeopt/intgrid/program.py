@@ -20,6 +20,9 @@ POOLS = ("max", "avg")
 GLOBAL_POOLS = ("avg", "max", "avgmax", "ppv")
 TANH_INPUT_SHIFT = 13  # tanh's int16 input grid: 2^-13, so +-4 (tanh(4) is within 7e-4 of 1)
 TANH_TABLE = 257  # tanh at -4 + i/32, in Q15, linearly interpolated on the low 8 bits of the int16 input
+# hardswish's fine grid spans its range [-3, top] in at most 2^18 steps: x (x + 3) stays below 2^40, so its product
+# with a 23-bit multiplier fits an int64 (and the Verilog engine's datapath is sized from this bound)
+HARDSWISH_GRID_BITS = 18
 
 
 def tanh_table() -> np.ndarray:

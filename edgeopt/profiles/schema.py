@@ -195,6 +195,8 @@ FABRIC_TERMS = {
     "global_bit": "per value bit, where a layer pools globally",
     "divide_bit": "per bit of the sequential divider",
     "logic_rom_bit": "per bit of the ROMs in logic (bias, ceilings, and memories below the block-RAM threshold)",
+    "tanh": "where a layer takes tanh: its clamp, table interpolation and requantization to the output",
+    "hardswish": "where a layer takes hardswish: its clamp, pieces of x (x + 3) and requantization to the output",
 }
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edgeopt.calibration.board_micro import board_micro_onnx, board_suite
+from edgeopt.calibration.board_micro import BoardMicro, board_micro_onnx, board_suite
 from edgeopt.calibration.fabric_calibrate import calibrate_fabric
 from edgeopt.calibration.fabric_fit import FabricMeasurement, fit_fabric
 from edgeopt.calibration.latency_fit import CalibrationError
@@ -20,6 +20,7 @@ from edgeopt.cost.fabric import DEFAULT_LUTS, TERMS
 from edgeopt.deploy.synth import FabricUse
 from edgeopt.figures import CALIBRATED
 from edgeopt.profiles.loader import load_profile
+from edgeopt.space.families import FAMILIES
 
 from toolchain import require_tools
 
@@ -79,10 +80,12 @@ def test_bad_input_is_one_line(tmp_path, monkeypatch):
         (["-p", "sequencer-fpga", "--runtime", "yosys", "--models", profile, "-o", tmp_path / "c.yaml"],
          "is not an ONNX file"),
     ]
-    hardswish = next(m for m in board_suite() if m.space == "mlp" and dict(m.config)["activation"] == "hardswish")
-    model = board_micro_onnx(hardswish, load_profile("sequencer-fpga"), tmp_path / "models")[0]
+    # cnn2d's inverted residual blocks (int8: the C export's residual add), which the engine lacks
+    residual = BoardMicro("residual", (3, 8, 8), "space", space="cnn2d",
+                          config=tuple(sorted(FAMILIES["cnn2d"].defaults.items())))
+    model = board_micro_onnx(residual, load_profile("stm32f746"), tmp_path / "models")[0]
     cases.append((["-p", "sequencer-fpga", "--runtime", "yosys", "--models", model, "-o", tmp_path / "e.yaml"],
-                  "hardswish is not in the Verilog engine yet"))
+                  "is not in the Verilog engine yet"))
     for args, fragment in cases:
         result = CliRunner().invoke(main, ["calibrate", *map(str, args)])
         assert result.exit_code == 2 and fragment in result.output, (args, result.output)

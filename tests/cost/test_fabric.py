@@ -88,3 +88,35 @@ def test_a_calibrated_profile_gives_its_coefficients_with_the_fit_error(tmp_path
     items = {item.name: item for item in check(model, calibrated).items}
     assert items["max_luts"].source == CALIBRATED and items["max_ffs"].source == CALIBRATED
     assert items["max_dsps"].source == ESTIMATED  # counted
+
+
+def test_an_op_the_engine_lacks_does_not_fit_a_profile_with_a_fabric():
+    """A profile with a fabric runs its models on the Verilog engine: an op the engine lacks (a residual add here)
+    breaks the estimate even where the profile lists it; the shipped FPGA profile lists only the engine's ops."""
+    import dataclasses
+
+    import torch
+    from torch import nn
+
+    from edgeopt.cost.engine import ENGINE_OPS
+    from edgeopt.graph.ops import Op
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(4, 4, 3, padding=1)
+            self.head = nn.Linear(4 * 16, 2)
+
+        def forward(self, x):
+            return self.head(torch.flatten(x + torch.relu(self.conv(x)), 1))
+
+    fpga = load_profile("sequencer-fpga")
+    assert fpga.ops <= ENGINE_OPS
+    claims_add = dataclasses.replace(fpga, ops=fpga.ops | {Op.ADD})
+    est = estimate(Residual(), claims_add, (1, 4, 16))
+    engine = [v for v in est.violations if v.limit == "ops of the Verilog engine"]
+    assert not est.fits and [v.actual for v in engine] == ["add"]
+    assert "the Verilog engine for sequencer-fpga does not run op 'add'" in engine[0].message
+    plain = estimate(nn.Sequential(nn.Conv1d(4, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(56, 2)), claims_add,
+                     (1, 4, 16))
+    assert not [v for v in plain.violations if v.what == "op"]

@@ -25,7 +25,7 @@ from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.verilog import choose_lanes, engine_cycles, verilog_files
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN
-from edgeopt.intgrid.program import IntLayer, IntProgram, Pool
+from edgeopt.intgrid.program import IntLayer, IntProgram, Nonlinear, Pool
 from edgeopt.intgrid.reference import run_program
 
 from toolchain import require_tools
@@ -67,6 +67,48 @@ def test_block_ram_banks_hold_the_same_integers(tmp_path):
     banks = sorted(name for name in files.roms if name.startswith("engine_weights_"))
     assert len(banks) > 1 and "acts_row" in files.engine and "(* ram_style = \"block\" *)" in files.engine
     _equal_in("iverilog", program, program.quantize_input(x[:3]), 16)
+
+
+@pytest.fixture(scope="module")
+def smooth_mlps(tmp_path_factory) -> dict:
+    """The calibration suite's MLPs drawn with tanh and with hardswish, in the sequencer FPGA's int16 activations:
+    activation -> (QDQ path, float inputs)."""
+    folder = tmp_path_factory.mktemp("smooth")
+    profile = load_profile("sequencer-fpga")
+    out = {}
+    for micro in board_suite():
+        activation = dict(micro.config).get("activation")
+        if micro.space == "mlp" and activation in ("tanh", "hardswish") and activation not in out:
+            out[activation] = board_micro_onnx(micro, profile, folder)
+    return out
+
+
+@pytest.mark.parametrize("activation, lanes, simulator", [("tanh", 1, "iverilog"), ("tanh", 3, "verilator"),
+                                                          ("hardswish", 4, "iverilog"),
+                                                          ("hardswish", 1, "verilator")])
+def test_tanh_and_hardswish_layers_are_bit_exact(smooth_mlps, activation, lanes, simulator):
+    """The mlp space's smooth activations: each layer's unit (tanh's table, hardswish's product) and the
+    requantization after it give the reference's integers, in the clocks counted."""
+    path, x = smooth_mlps[activation]
+    program = lower_onnx(path)
+    assert any(layer.nonlinear is not None and layer.nonlinear.kind == activation for layer in program.layers)
+    _equal_in(simulator, program, program.quantize_input(x), lanes)
+
+
+def test_the_cost_model_counts_the_tanh_and_hardswish_units(smooth_mlps):
+    """The estimate reads tanh and hardswish from the graph: the same clocks as the engine (its pipeline deeper by
+    the units'), their DSP slices and tanh's table in block RAM."""
+    profile = load_profile("sequencer-fpga")
+    for activation, (path, _) in smooth_mlps.items():
+        graph = build_graph(path)
+        program = lower_onnx(path)
+        plain = estimate_engine(graph, profile, 2)
+        assert all(e.nonlinear == activation for e in plain.layers[:-1]) and plain.layers[-1].nonlinear is None
+        assert plain.clocks == engine_cycles(program, 2)
+        memories = chosen_memories(plain, fabric_inputs(graph, profile)[0])
+        assert (memories.tanh is not None) == (activation == "tanh")
+        files = verilog_files(program, "engine", 2)
+        assert ("engine_tanh.hex" in files.roms) == (activation == "tanh")
 
 
 def test_lanes_divide_the_clocks_of_wide_layers(qdq_models):
@@ -121,8 +163,8 @@ def test_the_same_program_gives_the_same_files(qdq_models):
 
 def _random_program(seed: int) -> IntProgram:
     """A convolution (any stride, padding, dilation, groups, zero points, ReLU or not, an activation ceiling or not,
-    max or average pooling or none, any global pooling or none; int8 or int16 in and out) and a dense layer to int32
-    logits, with integers small enough that no accumulator leaves its register."""
+    tanh or hardswish or neither, max or average pooling or none, any global pooling or none; int8 or int16 in and
+    out) and a dense layer to int32 logits, with integers small enough that no accumulator leaves its register."""
     rng = np.random.default_rng(seed)
     groups = int(rng.choice([1, 2]))
     c_in, c_out = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 4))
@@ -143,12 +185,15 @@ def _random_program(seed: int) -> IntProgram:
     m = rng.integers(2 ** 22, 2 ** 23, c_out)
     n = rng.integers(20, 30, c_out) + (8 if in_bits == 16 else 0)
     relu = bool(rng.random() < 0.6)
+    nonlinear = _random_nonlinear(rng, mid_bits) if rng.random() < 0.4 else None
+    if nonlinear is not None:  # the requantization goes to the unit's fine grid, spanning it or past its clamp
+        relu, n = False, rng.integers(12, 30, c_out) + (8 if in_bits == 16 else 0)
     conv = IntLayer(
         "conv/node", "conv", (c_in, 1, length), out_shape, (c_out, 1, out_len), (1, kernel), (1, stride), (0, pad),
         groups, rng.integers(-127, 128, (c_out, c_in // groups, 1, kernel)).astype(np.int8),
         rng.integers(-5000, 5000, c_out).astype(np.int32), int(rng.integers(-20, 20)), relu,
         (int(rng.integers(2 ** 22, 2 ** 23)), int(rng.integers(10, 18))) if relu and rng.random() < 0.5 else None,
-        None, pool, global_pool, m, n, int(rng.integers(-10, 10)), -mid_top - 1, mid_top, mid_bits,
+        nonlinear, pool, global_pool, m, n, int(rng.integers(-10, 10)), -mid_top - 1, mid_top, mid_bits,
         input_bits=in_bits)
     features = int(np.prod(out_shape))
     head = IntLayer(
@@ -160,9 +205,24 @@ def _random_program(seed: int) -> IntProgram:
     return program, rng.integers(-in_top - 1, in_top + 1, (4, c_in, length)).astype(program.input_dtype)
 
 
+def _random_nonlinear(rng, out_bits: int) -> Nonlinear:
+    """tanh on its int16 grid, or hardswish on a grid of up to 2^18 steps, requantized to the output so that the
+    largest values saturate it now and then."""
+    top = 2 ** (out_bits - 1) - 1
+    if rng.random() < 0.5:
+        return Nonlinear("tanh", (int(rng.integers(2 ** 22, 2 ** 23)), 23 + 15 - top.bit_length() + int(
+            rng.integers(-1, 3))), 32767)
+    limit = int(rng.integers(2 ** 8, 2 ** 18 + 1))
+    three = int(rng.integers(1, limit + 1))
+    largest = 2 * three * limit
+    return Nonlinear("hardswish", (int(rng.integers(2 ** 22, 2 ** 23)), 23 + largest.bit_length() - top.bit_length()
+                                   + int(rng.integers(-1, 3))), limit, three)
+
+
 @settings(max_examples=16, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), lanes=st.integers(1, 12))
 def test_random_layers_are_bit_exact_and_take_the_clocks_counted(seed, lanes):
+    """Any convolution: with ReLU, an activation ceiling, tanh or hardswish (see `_random_program`)."""
     program, q = _random_program(seed)
     _equal_in("iverilog", program, q, lanes)
 
@@ -287,6 +347,24 @@ def test_synthesis_measures_the_cells_and_check_gates_them_with_the_clocks(qdq_m
     gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga"])
     assert gate.exit_code == 2 and "not the engine edgeopt generates" in gate.output
     assert "Traceback" not in gate.output
+
+
+@pytest.mark.parametrize("activation", ["tanh", "hardswish"])
+def test_the_units_cells_are_counted_before_synthesis(smooth_mlps, tmp_path, activation):
+    """yosys maps tanh's table to one block RAM and each of the units' 17-bit product pieces to one DSP slice: the
+    cost model's counts from the graph."""
+    require_tools(["yosys"] if shutil.which("yosys") is None else [], "yosys")
+    path = smooth_mlps[activation][0]
+    out = tmp_path / "fpga"
+    result = CliRunner().invoke(main, ["export", str(path), "-p", "sequencer-fpga", "--format", "verilog", "-o",
+                                       str(out), "--lanes", "2", "--synth", "xc7", "--json"])
+    assert result.exit_code == 0, result.output
+    fabric = json.loads(result.output)["fabric"]
+    profile = load_profile("sequencer-fpga")
+    graph = build_graph(path)
+    engine = estimate_engine(graph, profile, 2)
+    assert engine.dsps == fabric["dsps"] > 2 + 2  # lanes and requantization, and the unit's
+    assert chosen_memories(engine, fabric_inputs(graph, profile)[0]).blocks("xc7") == fabric["brams"]
 
 
 def test_check_synthesizes_an_engine_exported_without_synthesis(qdq_models, tmp_path):
