@@ -92,18 +92,18 @@ def engine_memories(act_words: int, weight_words: int, channels: int, lanes: int
 
 
 TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a coefficient each
-# fitted to yosys 0.23 `synth_xilinx -family xc7` of 105 engines: the calibration suite (`fabric_suite`, less the
-# five tanh / hardswish MLPs and one model whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07):
-# LUTs within 4.6% on average (91% within +-10%), flip-flops 4.1% (95%); `calibrate --runtime yosys` fits a
-# profile's own coefficients the same way
-DEFAULT_LUTS = {"base": 0.0, "lane": 30.35, "lane_acc_bit": 0.0, "lane_value_bit": 0.03709, "layer_bit": 0.0,
-                "value_bit": 27.14, "padding_bit": 0.0, "group_bit": 11.86, "max_pool_bit": 12.08,
-                "avg_pool_bit": 14.14, "global_bit": 7.758, "divide_bit": 9.15, "logic_rom_bit": 0.03369,
-                "tanh": 0.0, "hardswish": 0.0}
-DEFAULT_FFS = {"base": 0.0, "lane": 24.12, "lane_acc_bit": 0.0, "lane_value_bit": 0.0, "layer_bit": 0.2287,
-               "value_bit": 15.71, "padding_bit": 1.696, "group_bit": 5.046, "max_pool_bit": 1.607,
-               "avg_pool_bit": 1.287, "global_bit": 0.0, "divide_bit": 2.881, "logic_rom_bit": 0.007635,
-               "tanh": 0.0, "hardswish": 0.0}
+# fitted to yosys 0.23 `synth_xilinx -family xc7` of 114 engines: the calibration suite (`fabric_suite`, less one model
+# whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07): LUTs within 4.1% on average
+# (95% within +-10%), flip-flops 3.9% (96%); `calibrate --runtime yosys` fits a profile's own
+# coefficients the same way
+DEFAULT_LUTS = {"base": 0.0, "lane": 30.71, "lane_acc_bit": 0.0, "lane_value_bit": 0.06977, "layer_bit": 0.0,
+                "value_bit": 28.16, "padding_bit": 0.0, "group_bit": 14.29, "max_pool_bit": 10.21,
+                "avg_pool_bit": 15.97, "global_bit": 7.496, "divide_bit": 11.91, "logic_rom_bit": 0.01503,
+                "tanh": 329.3, "hardswish": 576.9}
+DEFAULT_FFS = {"base": 0.0, "lane": 24.53, "lane_acc_bit": 0.0, "lane_value_bit": 0.0, "layer_bit": 0.7016,
+               "value_bit": 15.52, "padding_bit": 1.931, "group_bit": 4.322, "max_pool_bit": 1.263,
+               "avg_pool_bit": 1.673, "global_bit": 0.0, "divide_bit": 2.708, "logic_rom_bit": 0.006223, "tanh": 262.3,
+               "hardswish": 351.7}
 
 
 @dataclass(frozen=True)
