@@ -307,7 +307,7 @@ def _through(graph: Graph, readers: dict[str, list[int]], tensor: str) -> str:
     return graph.layers[chain[-1]].output if chain else tensor
 
 
-__all__ = ["ENGINE_OPS", "EngineEstimate", "EngineLayer", "MAX_LANES", "NONLINEAR_DEPTH", "NonlinearWidths", "REQUANT_DEPTH",
-           "divide_bits", "divide_clocks", "engine_clocks", "estimate_engine",
-           "format_value_bits", "graph_engine_layers", "layer_clocks", "max_divisor", "nonlinear_dsps",
-           "nonlinear_widths", "pipeline_depth", "power_of_two", "profile_lanes", "requant_dsps"]
+__all__ = ["ENGINE_OPS", "EngineEstimate", "EngineLayer", "MAX_LANES", "NONLINEAR_DEPTH", "NonlinearWidths",
+           "REQUANT_DEPTH", "divide_bits", "divide_clocks", "engine_clocks", "estimate_engine", "format_value_bits",
+           "graph_engine_layers", "layer_clocks", "max_divisor", "nonlinear_dsps", "nonlinear_widths",
+           "pipeline_depth", "power_of_two", "profile_lanes", "requant_dsps"]
