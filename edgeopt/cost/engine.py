@@ -4,7 +4,7 @@ search never trains a model the engine cannot run within the budget.
 
 The engine runs one fused layer (a weighted layer with its activation, pooling and global pooling) at a time: per
 block of output channels (a lane each, all in one group), per pooled position, per pool-window position, its taps a
-clock, then a pass over the lanes it fills, a clock each; a mean over other than a power of two goes through a
+clock, then a pass over the lanes it fills, two clocks each; a mean over other than a power of two goes through a
 sequential divider; a layer's end waits for the requantization pipeline to drain."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from edgeopt.graph.ops import DEPTHWISE_OPS, VIEW_OPS, Op
 from edgeopt.intgrid.program import HARDSWISH_GRID_BITS
 from edgeopt.profiles.schema import HardwareProfile
 
-REQUANT_DEPTH = 6  # clocks from a value entering the requantization to its output written
+REQUANT_DEPTH = 7  # clocks from a value entering the requantization to its output written
 # clocks a fine-grid value takes through tanh or hardswish and the requantization to the output after it, in an
 # engine with such layers (its other layers wait for them too: one depth for the whole engine)
 NONLINEAR_DEPTH = 7
@@ -75,10 +75,10 @@ def layer_clocks(layer: EngineLayer, lanes: int, divide_clocks: int, depth: int 
     `pipeline_depth`)."""
     ocg = max(1, layer.out_channels // layer.groups)
     used = layer.lanes_used(lanes)
-    total = 1 + depth
+    total = 2 + depth  # its descriptor read, its start and the requantization's drain
     for first in range(0, ocg, used):
         valid = min(used, ocg - first)
-        block = 1 + layer.positions * (2 + layer.window * (3 + layer.taps + used))
+        block = 1 + layer.positions * (2 + layer.window * (4 + layer.taps + 2 * used))
         if layer.pool_divides:
             block += layer.positions * valid * divide_clocks
         if layer.global_outputs:
@@ -146,9 +146,9 @@ def divide_bits(max_taps: int, max_divisor: int) -> int:
 
 
 def divide_clocks(bits: int) -> int:
-    """Clocks one sequential divide of `bits` bits takes: a quotient bit a clock, one to hand the result on, one to
-    take it."""
-    return bits + 2
+    """Clocks one sequential divide of `bits` bits takes: one to take the value, one to form the numerator, a
+    quotient bit a clock, one to hand the result on."""
+    return bits + 3
 
 
 def profile_lanes(profile: HardwareProfile, fmt: str) -> int:

@@ -1,17 +1,18 @@
 """The Verilog text of the integer engine (`deploy.verilog` computes what goes in: the layers' descriptors, the register
 widths, the ROM depths, the lanes). Every register is as wide as the program needs; a descriptor field that is the
-same in every layer is a constant, so synthesis removes what the program does not use (pooling, the divider, ...).
+same in every layer is a constant, so synthesis removes what the program does not use (pooling, the divider, ...);
+the others are registers loaded at the layer's start (S_LOAD).
 
 The engine, per layer: per block of output channels (one a lane, all in one group), per pooled output position, per
 pool-window position, the taps stream in one a clock, each lane multiplying the shared input by its own weight (a
-ROM word holds the block's weights of one tap). Then a pass over the lanes the layer fills, one a clock (the
-accumulators shift towards lane 0; pooled values and global sums wait between passes in small RAMs indexed by lane),
-adds each lane's bias, clamps, pools; at a position's last window each value goes on to the requantization pipeline
-(or the channel's global sums). The requantization (multiply, round, shift, clamp) takes a value a clock, six clocks
-deep, so it is never the slow path; a layer's end waits for it to drain. Where layers take tanh or hardswish, their
-units follow it (`NONLINEAR`), seven clocks more.
+ROM word holds the block's weights of one tap; the operands are registered before the multipliers). Then a pass over
+the lanes the layer fills, two clocks a lane (the accumulators shift towards lane 0; pooled values and global sums
+wait between passes in small RAMs indexed by lane): the bias and the clamps, then the pooling; at a position's last
+window each value goes on to the requantization pipeline (or the channel's global sums). The requantization
+(multiply, round, shift, clamp, the write) takes a value a clock, seven clocks deep, so it is never the slow path; a
+layer's end waits for it to drain. Where layers take tanh or hardswish, their units follow it (`NONLINEAR`), seven
+clocks more. The loop ends the controller branches on are flags kept beside their counters, not compares.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,17 +59,18 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     varying = [k for k in keys if k not in constant]
     case = []
     if varying:
-        case = ["    always @* begin", "        case (layer)"]
+        # registered: a layer's fields settle in S_LOAD, so no path starts at the layer's decode
+        case = ["    always @(posedge clk) begin", "        case (layer)"]
         for index, f in enumerate(fields):
-            case.append(f"            {index}: begin " + " ".join(f"{k} = {_literal(f[k], field_bits[k])};"
+            case.append(f"            {index}: begin " + " ".join(f"{k} <= {_literal(f[k], field_bits[k])};"
                                                                   for k in varying) + " end")
-        case.append("            default: begin " + " ".join(f"{k} = 0;" for k in varying) + " end")
+        case.append("            default: begin " + " ".join(f"{k} <= 0;" for k in varying) + " end")
         case += ["        endcase", "    end"]
     w = widths
     per_lane = {
         "acc": "\n".join(f"    reg signed [{w.acc}-1:0] acc{j};" for j in range(lanes)),
         "products": "\n".join(f"    reg signed [23:0] product{j};" for j in range(lanes)),
-        "multiply": "\n".join(f"        product{j} <= tap_xz * $signed(tap_w[{8 * j + 7}:{8 * j}]);"
+        "multiply": "\n".join(f"        product{j} <= mac_x * $signed(mac_w[{8 * j + 7}:{8 * j}]);"
                               for j in range(lanes)),
         "clear": " ".join(f"acc{j} <= 0;" for j in range(lanes)),
         "mac": "\n".join(f"            acc{j} <= acc{j} + product{j};" for j in range(lanes)),
@@ -246,8 +248,9 @@ module {name} (
 {descriptor}
 
     localparam S_IDLE = 0, S_LAYER = 1, S_BLOCK = 2, S_POS = 3, S_WIN = 4, S_MAC = 5, S_DRAIN = 6, S_LANE = 7,
-               S_DIV = 8, S_LFIN = 9, S_NEXT = 10, S_GLANE = 11, S_GFIN = 12, S_FLUSH = 13, S_DRAIN2 = 14;
-    reg [3:0] state, after_div;
+               S_DIV = 8, S_LFIN = 9, S_NEXT = 10, S_GLANE = 11, S_GFIN = 12, S_FLUSH = 13, S_DRAIN2 = 14,
+               S_LOAD = 15, S_DRAIN3 = 16, S_POOL = 17, S_DIVS = 18;
+    reg [4:0] state, after_div;
     // loop counters: the block's first channel in its group and in the layer, pooled position, window, taps, lane
     reg signed [{cb}-1:0] og, gbase, lv, py, px, wy, wx, ci, ky, kx, lane, flush;
     // where the loops are, kept by adding the descriptor's steps: rows and columns of the input (for the padding
@@ -263,6 +266,7 @@ module {name} (
     reg signed [{vb}-1:0] gsum [0:{lanes}-1];
     reg signed [{vb}-1:0] gmax [0:{lanes}-1];
     reg signed [{vb}-1:0] t, g_sum, g_max;  // combinational temporaries within one clock
+    reg signed [{vb}-1:0] lane_t;  // a lane's value, biased and clamped, between its two clocks
     reg gphase;  // a channel's avgmax outputs: 0 the mean, 1 the max
     // the tap pipeline: the address goes out one clock, the data comes back the next
     reg tap_valid, tap_inside;
@@ -271,10 +275,15 @@ module {name} (
     wire tap_in = {tap_in};
     // a tap outside the input is padding: the zero point, whose products the bias takes back (bias - IZP * sum w)
     wire signed [15:0] tap_xz = tap_inside ? tap_x : IZP;
-    reg product_valid;
+    // a clock between the memories and the multipliers (the DSP slices' input registers), then the products
+    reg mac_valid, product_valid;
+    reg signed [15:0] mac_x;
+    reg [{word_bits}-1:0] mac_w;
 {products}
-    wire last_win = wx + 1 >= PKW && wy + 1 >= PKH;
-    wire lane_ok = lane < lv;
+    // the pool window's first and last positions, kept beside wx and wy so no compare sits before the next state
+    reg first_win, last_win;
+    // whether the lane after this one is in the block, and this one is in use: kept beside `lane`
+    reg lane_more, lane_ok;
 
     // round(v / 2^k), half away from zero (a mean over a power of two)
     function signed [{vb}-1:0] halve;
@@ -288,7 +297,7 @@ module {name} (
     // sequential divider: round(|num| / den) half away from zero, a quotient bit a clock, the sign restored
     reg [{db}-1:0] div_num, div_rem, div_quo, div_den;
     reg div_neg;
-    reg signed [{vb}-1:0] div_mag;
+    reg signed [{vb}-1:0] div_mag, div_in;
     reg [{db_step}-1:0] div_step;
     wire [{db}-1:0] div_try = {{div_rem[{db}-2:0], div_num[{db}-1]}};
     wire signed [{vb}-1:0] div_result = div_neg ? -$signed({{1'b0, div_quo}}) : $signed({{1'b0, div_quo}});
@@ -307,17 +316,23 @@ module {name} (
     reg signed [{pb}-1:0] q3_p;
     reg signed [{rw}-1:0] r_low, q4_r;
     reg [{n_span_bits}-1:0] r_span;
-    wire signed [{pb}-1:0] q3_rounded = q3_p + ({pb}'sd1 <<< (q3_n - 1)) - (q3_p < 0 ? 1 : 0);
+    // the rounding's half, 2^(n-1) (less one for a negative value: half away from zero), a clock before the sum
+    reg signed [{pb}-1:0] q3_half, q3_below;
+    wire signed [{pb}-1:0] q3_rounded = q3_p + (q3_p < 0 ? q3_below : q3_half);
     wire signed [{rw}-1:0] q_shifted = r_low >>> r_span;
 {units}
 {final}
     wire signed [{yb}:0] q_zp = y_r + OZP;
     wire signed [31:0] q_out = q_zp < OMIN ? OMIN : q_zp > OMAX ? OMAX : $signed(q_zp[31:0]);
-    // one write port on the activation RAM: the input while idle, a layer's outputs while busy
-    wire q_write = y_v && LAST == 0;
+    // one write port on the activation RAM: the input while idle, a layer's outputs (a clock after the clamp)
+    // while busy
+    reg o_v;
+    reg signed [{ob}-1:0] o_idx;
+    reg signed [15:0] o_out;
+    wire q_write = o_v && LAST == 0;
     wire act_we = q_write || (in_we && state == S_IDLE);
-    wire [{cb}-1:0] act_wa = q_write ? DST + y_idx : in_addr;
-    wire signed [15:0] act_wd = q_write ? q_out[15:0] : in_data;
+    wire [{cb}-1:0] act_wa = q_write ? DST + o_idx : in_addr;
+    wire signed [15:0] act_wd = q_write ? o_out : in_data;
 
 {memories}
 
@@ -326,10 +341,12 @@ module {name} (
         q2_v <= q1_v && !rst; q2_idx <= q1_idx; q2_n <= q1_n;
 {partial_mul}
         q3_v <= q2_v && !rst; q3_idx <= q2_idx; q3_n <= q2_n; q3_p <= {partial_sum};
+        q3_half <= {pb}'sd1 <<< (q2_n - 1); q3_below <= ({pb}'sd1 <<< (q2_n - 1)) - 1;
         // rounded, and shifted by what every channel shifts (wiring); then the rest of each channel's shift
         r_v <= q3_v && !rst; r_idx <= q3_idx; r_low <= q3_rounded >>> {n_low}; r_span <= q3_n - {n_low};
         q4_v <= r_v && !rst; q4_idx <= r_idx; q4_r <= q_shifted;
         out_valid <= y_v && LAST != 0; out_index <= y_idx; out_data <= q_out;
+        o_v <= y_v && !rst; o_idx <= y_idx; o_out <= q_out[15:0];
     end
 
     task push(input signed [{vb}-1:0] value, input signed [{ob}-1:0] index);
@@ -338,14 +355,23 @@ module {name} (
         end
     endtask
 
-    task start_divide(input signed [{vb}-1:0] value, input [{db}-1:0] divisor, input [3:0] next);
+    task start_divide(input signed [{vb}-1:0] value, input [{db}-1:0] divisor, input [4:0] next);
         begin
-            // the magnitude first, in a signed register: mixed with the unsigned divisor, a negative value would
-            // not be sign-extended
-            div_mag = value < 0 ? -value : value;
-            div_step <= 0; div_den <= divisor; div_neg <= value < 0; div_rem <= 0; div_quo <= 0;
-            div_num <= $unsigned(div_mag) + (divisor >> 1);
-            after_div <= next; state <= S_DIV;
+            // the value and divisor are taken this clock, the numerator the next (S_DIVS)
+            div_in <= value; div_den <= divisor; after_div <= next; state <= S_DIVS;
+        end
+    endtask
+
+    // the block's first lane, the next lane: `lane` and the flags kept beside it
+    task lane_first;
+        begin
+            lane <= 0; lane_more <= 1 < LE; lane_ok <= 1;
+        end
+    endtask
+
+    task lane_next;
+        begin
+            lane <= lane + 1; lane_more <= lane + 2 < LE; lane_ok <= lane + 1 < lv;
         end
     endtask
 
@@ -378,7 +404,7 @@ module {name} (
     task lane_step;
         begin
             lane_c <= lane_c + 1; lane_out <= lane_out + OPC;
-            if (lane + 1 < LE) begin lane <= lane + 1; state <= S_LANE; end
+            if (lane_more) begin lane_next; state <= S_LANE; end
             else state <= S_NEXT;
         end
     endtask
@@ -386,15 +412,16 @@ module {name} (
     task global_step;
         begin
             gphase <= 0; lane_c <= lane_c + 1; lane_out <= lane_out + OPC;
-            if (lane + 1 < LE) begin lane <= lane + 1; state <= S_GLANE; end
+            if (lane_more) begin lane_next; state <= S_GLANE; end
             else end_block;
         end
     endtask
 
     always @(posedge clk) begin
-        // the multiply-accumulate, two clocks behind the reads: the products, then the sums (never in a clock that
-        // clears or shifts the accumulators below)
-        product_valid <= tap_valid;
+        // the multiply-accumulate, three clocks behind the reads: the operands, the products, then the sums (never
+        // in a clock that clears or shifts the accumulators below)
+        mac_valid <= tap_valid; mac_x <= tap_xz; mac_w <= tap_w;
+        product_valid <= mac_valid;
 {multiply}
         if (product_valid) begin
 {mac}
@@ -405,7 +432,8 @@ module {name} (
         end else begin
             done <= 0;
             case (state)
-            S_IDLE: if (start) begin layer <= 0; busy <= 1; state <= S_LAYER; end
+            S_IDLE: if (start) begin layer <= 0; busy <= 1; state <= S_LOAD; end
+            S_LOAD: state <= S_LAYER;  // the layer's descriptor is read into its registers
             S_LAYER: begin
                 og <= 0; gbase <= 0; group_addr <= SRC; w_blk <= WBASE; c_addr <= CBASE; g_out <= 0; blk_out <= 0;
                 state <= S_BLOCK;
@@ -417,13 +445,14 @@ module {name} (
             end
             S_POS: begin
                 wy <= 0; wx <= 0; win_row <= py_row; win_row_addr <= py_row_addr; win_col <= px_col;
+                first_win <= 1; last_win <= PKW <= 1 && PKH <= 1;
                 state <= S_WIN;
             end
             S_WIN: begin
                 {clear}
                 tap_row <= win_row; tap_row_addr <= win_row_addr; tap_col <= win_col;
                 ci <= 0; ky <= 0; kx <= 0; ci_addr <= group_addr; w_addr <= w_blk; tap_valid <= 0;
-                lane <= 0; lane_c <= c_addr; lane_out <= blk_out + pos_idx;
+                lane_first; lane_c <= c_addr; lane_out <= blk_out + pos_idx;
                 state <= S_MAC;
             end
             S_MAC: begin
@@ -449,25 +478,36 @@ module {name} (
                 tap_valid <= 0;
                 state <= S_DRAIN2;
             end
-            S_DRAIN2: state <= S_LANE;
+            S_DRAIN2: state <= S_DRAIN3;
+            S_DRAIN3: state <= S_LANE;
             S_LANE: begin
-                // lane 0's accumulator: its bias, the activation's clamps, the pool window's max or sum
+                // lane 0's accumulator: its bias and the activation's clamps, into lane_t (the next clock pools it)
                 t = acc0 + brom[lane_c];
                 if (RELU != 0 && t < 0) t = 0;
                 if (CEIL != 0 && t > drom[lane_c]) t = drom[lane_c];
-                if (wy != 0 || wx != 0) begin
+                lane_t <= t;
+                {shift_acc}
+                state <= S_POOL;
+            end
+            S_POOL: begin
+                // the pool window's max or sum, then the lane's value goes on
+                t = lane_t;
+                if (!first_win) begin
                     if (POOL == 1 && pacc[lane] > t) t = pacc[lane];
                     if (POOL == 2) t = pacc[lane] + t;
                 end
-                {shift_acc}
                 pacc[lane] <= t;
                 if (!last_win) begin
-                    if (lane + 1 < LE) begin lane <= lane + 1; lane_c <= lane_c + 1; end
+                    if (lane_more) begin lane_next; lane_c <= lane_c + 1; state <= S_LANE; end
                     else begin
-                        lane <= 0; lane_c <= c_addr;
-                        if (wx + 1 < PKW) begin wx <= wx + 1; win_col <= win_col + SW; end
+                        lane_first; lane_c <= c_addr;
+                        first_win <= 0;
+                        if (wx + 1 < PKW) begin
+                            wx <= wx + 1; win_col <= win_col + SW; last_win <= wx + 2 >= PKW && wy + 1 >= PKH;
+                        end
                         else begin
                             wx <= 0; wy <= wy + 1; win_col <= px_col; win_row <= win_row + SH;
+                            last_win <= PKW <= 1 && wy + 2 >= PKH;
                             win_row_addr <= win_row_addr + SH_IW;
                         end
                         state <= S_WIN;
@@ -476,6 +516,14 @@ module {name} (
                 else if (POOL == 2 && PK >= 0) lane_done(halve(t, PK));
                 else if (POOL == 2 && lane_ok) start_divide(t, POOLN, S_LFIN);
                 else lane_done(t);
+            end
+            S_DIVS: begin
+                // the magnitude first, in a signed register: mixed with the unsigned divisor, a negative value
+                // would not be sign-extended
+                div_mag = div_in < 0 ? -div_in : div_in;
+                div_step <= 0; div_neg <= div_in < 0; div_rem <= 0; div_quo <= 0;
+                div_num <= $unsigned(div_mag) + (div_den >> 1);
+                state <= S_DIV;
             end
             S_DIV: begin
                 // one quotient bit a clock, the most significant first
@@ -496,7 +544,7 @@ module {name} (
                     px <= 0; px_col <= -PL; py <= py + 1; py_row <= py_row + RSTEP;
                     py_row_addr <= py_row_addr + RSTEP_IW; pos_idx <= pos_idx + 1; state <= S_POS;
                 end else if (GP == 0) end_block;
-                else begin lane <= 0; lane_c <= c_addr; lane_out <= blk_out; gphase <= 0; state <= S_GLANE; end
+                else begin lane_first; lane_c <= c_addr; lane_out <= blk_out; gphase <= 0; state <= S_GLANE; end
             end
             S_GLANE: begin
                 // a channel's global outputs, lane by lane: the mean (avg, avgmax), the max (max, avgmax)
@@ -518,7 +566,7 @@ module {name} (
                 // the requantization drains: then the next layer reads what this one wrote
                 if (flush + 1 < {rq_depth}) flush <= flush + 1;
                 else if (LAST != 0) begin busy <= 0; done <= 1; state <= S_IDLE; end
-                else begin layer <= layer + 1; state <= S_LAYER; end
+                else begin layer <= layer + 1; state <= S_LOAD; end
             end
             endcase
         end
