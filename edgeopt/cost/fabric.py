@@ -93,17 +93,16 @@ def engine_memories(act_words: int, weight_words: int, channels: int, lanes: int
 
 TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a coefficient each
 # fitted to yosys 0.23 `synth_xilinx -family xc7` of 114 engines: the calibration suite (`fabric_suite`, less one model
-# whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07): LUTs within 4.1% on average
-# (95% within +-10%), flip-flops 3.9% (96%); `calibrate --runtime yosys` fits a profile's own
-# coefficients the same way
-DEFAULT_LUTS = {"base": 0.0, "lane": 30.71, "lane_acc_bit": 0.0, "lane_value_bit": 0.06977, "layer_bit": 0.0,
-                "value_bit": 28.16, "padding_bit": 0.0, "group_bit": 14.29, "max_pool_bit": 10.21,
-                "avg_pool_bit": 15.97, "global_bit": 7.496, "divide_bit": 11.91, "logic_rom_bit": 0.01503,
-                "tanh": 329.3, "hardswish": 576.9}
-DEFAULT_FFS = {"base": 0.0, "lane": 24.53, "lane_acc_bit": 0.0, "lane_value_bit": 0.0, "layer_bit": 0.7016,
-               "value_bit": 15.52, "padding_bit": 1.931, "group_bit": 4.322, "max_pool_bit": 1.263,
-               "avg_pool_bit": 1.673, "global_bit": 0.0, "divide_bit": 2.708, "logic_rom_bit": 0.006223, "tanh": 262.3,
-               "hardswish": 351.7}
+# whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07): LUTs within 3.0% on average
+# (97% within +-10%), flip-flops 3.1% (100%); `calibrate --runtime yosys` fits a
+# profile's own coefficients the same way
+DEFAULT_LUTS = {"base": 0.0, "lane": 0.0, "lane_acc_bit": 0.9103, "lane_value_bit": 0.1434, "layer_bit": 1.287,
+                "value_bit": 27.46, "padding_bit": 0.0, "group_bit": 14.61, "max_pool_bit": 5.651,
+                "avg_pool_bit": 13.79, "global_bit": 9.258, "divide_bit": 11.29, "logic_rom_bit": 0.02733,
+                "tanh": 451.4, "hardswish": 604.2}
+DEFAULT_FFS = {"base": 73.21, "lane": 25.11, "lane_acc_bit": 0.0, "lane_value_bit": 0.0, "layer_bit": 1.98,
+               "value_bit": 17.19, "padding_bit": 0.0, "group_bit": 6.245, "max_pool_bit": 1.609, "avg_pool_bit": 2.78,
+               "global_bit": 0.0, "divide_bit": 3.709, "logic_rom_bit": 0.00605, "tanh": 242.3, "hardswish": 369.6}
 
 
 @dataclass(frozen=True)
