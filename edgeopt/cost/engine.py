@@ -112,7 +112,8 @@ def nonlinear_widths(kind: str, limit: int = 0, three: int = 0) -> NonlinearWidt
     """The registers of `kind` for a fine grid clamped at +-`limit` (hardswish: its 3 at `three`), never narrower
     than the formats bound them (so the estimate before training counts the DSP slices the export builds)."""
     if kind == "tanh":  # int16 in, the Q15 table out (an interpolation stays between two entries)
-        return NonlinearWidths(17, 17, 17)
+        bits = (TANH_LIMIT + 1).bit_length() + 1
+        return NonlinearWidths(bits, bits, bits)
     limit, three = max(limit, HARDSWISH_LIMIT), max(three, HARDSWISH_LIMIT)
     factor = max(2 * three, limit + three)
     return NonlinearWidths((limit + 1).bit_length() + 1, factor.bit_length() + 1,
