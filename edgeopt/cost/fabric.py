@@ -93,9 +93,8 @@ def engine_memories(act_words: int, weight_words: int, channels: int, lanes: int
 
 TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a coefficient each
 # fitted to yosys 0.23 `synth_xilinx -family xc7` of 114 engines: the calibration suite (`fabric_suite`, less one model
-# whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07): LUTs within 3.0% on average
-# (97% within +-10%), flip-flops 3.1% (100%); `calibrate --runtime yosys` fits a
-# profile's own coefficients the same way
+# whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07): LUTs within 3.0% on average (97% within
+# +-10%), flip-flops 3.1% (100%); `calibrate --runtime yosys` fits a profile's own coefficients the same way
 DEFAULT_LUTS = {"base": 0.0, "lane": 0.0, "lane_acc_bit": 0.9103, "lane_value_bit": 0.1434, "layer_bit": 1.287,
                 "value_bit": 27.46, "padding_bit": 0.0, "group_bit": 14.61, "max_pool_bit": 5.651,
                 "avg_pool_bit": 13.79, "global_bit": 9.258, "divide_bit": 11.29, "logic_rom_bit": 0.02733,

@@ -16,8 +16,7 @@ from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import NO_BOUND, ceiling_bound
 from edgeopt.cost.engine import (MAX_LANES, EngineLayer, NonlinearWidths, divide_bits, divide_clocks, engine_clocks,
                                  max_divisor, nonlinear_widths, power_of_two)
-from edgeopt.cost.fabric import (ACT_BITS, REQUANT_BITS, TANH_WORD_BITS, TANH_WORDS, MemoryPlan, plan_memory,
-                                 weight_words)
+from edgeopt.cost.fabric import REQUANT_BITS, TANH_WORD_BITS, TANH_WORDS, MemoryPlan, engine_memories, weight_words
 from edgeopt.deploy.verilog_text import Widths, engine_text
 from edgeopt.intgrid.program import IntLayer, IntProgram, tanh_table
 
@@ -110,6 +109,7 @@ def _fields(program: IntProgram, lanes: int) -> list[dict]:
     """Each layer's descriptor: the integers its loops and datapath read."""
     bases, _ = _layout(program)
     out, w_base, c_base = [], 0, 0
+    units = [layer.nonlinear for layer in program.layers if layer.nonlinear]
     for index, layer in enumerate(program.layers):
         c, h, w = layer.in_shape
         oc, ch, cw = layer.conv_shape
@@ -138,7 +138,6 @@ def _fields(program: IntProgram, lanes: int) -> list[dict]:
             "WBASE": w_base, "CBASE": c_base, "SRC": bases[layer.source],
             "DST": 0 if last else bases[program.target_of(index)] + layer.target_offset,
         })
-        units = [other.nonlinear for other in program.layers if other.nonlinear]
         if units:  # tanh, hardswish: the fine grid's clamp and the output's requantization; other layers take
             f = layer.nonlinear or units[0]  # the first unit's: where those agree, each is a constant
             out[-1] |= {"NL": NONLINEAR_CODES[layer.nonlinear.kind if layer.nonlinear else None], "LIM": f.limit,
@@ -244,10 +243,11 @@ def verilog_files(program: IntProgram, name: str, lanes: int = 1) -> VerilogFile
     bits = {"weights": 8 * lanes, "bias": widths.value, "requant": REQUANT_BITS, "bound": widths.value,
             "tanh": TANH_WORD_BITS}
     depths = {rom: max(1, len(values)) for rom, values in roms.items()}
-    plans = {"act": plan_memory(act_words, ACT_BITS), "weights": plan_memory(depths["weights"], bits["weights"]),
-             "requant": plan_memory(depths["requant"], bits["requant"])}
-    if "tanh" in roms:
-        plans["tanh"] = plan_memory(TANH_WORDS, TANH_WORD_BITS)
+    # the cost model's rule for where each memory goes (a requantization word a channel, and a lane's of padding)
+    memories = engine_memories(act_words, depths["weights"], depths["requant"] - lanes, lanes, "tanh" in roms)
+    plans = {"act": memories.act, "weights": memories.weights, "requant": memories.requant}
+    if memories.tanh is not None:
+        plans["tanh"] = memories.tanh
     images, banks = {}, {}
     for rom, values in roms.items():
         split = _banks(values, bits[rom], plans.get(rom))
@@ -292,12 +292,12 @@ def engine_layers_of(program: IntProgram, fields: list[dict]) -> list[EngineLaye
 
 def program_nonlinear_widths(program: IntProgram) -> dict[str, NonlinearWidths]:
     """The registers of each kind of tanh and hardswish unit the engine for `program` has."""
-    kinds = {layer.nonlinear.kind for layer in program.layers if layer.nonlinear}
-    return {kind: nonlinear_widths(kind, max(layer.nonlinear.limit for layer in program.layers
-                                             if layer.nonlinear and layer.nonlinear.kind == kind),
-                                   max(layer.nonlinear.three for layer in program.layers
-                                       if layer.nonlinear and layer.nonlinear.kind == kind))
-            for kind in sorted(kinds)}
+    units: dict[str, list] = {}
+    for layer in program.layers:
+        if layer.nonlinear:
+            units.setdefault(layer.nonlinear.kind, []).append(layer.nonlinear)
+    return {kind: nonlinear_widths(kind, max(f.limit for f in found), max(f.three for f in found))
+            for kind, found in sorted(units.items())}
 
 
 

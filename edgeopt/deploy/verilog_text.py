@@ -80,14 +80,13 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     # without padding no tap falls outside the input: the test (and the rows it reads) is left out
     padded = any(f["PT"] or f["PL"] for f in fields)
     tap_in = "tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW" if padded else "1'b1"
-    pieces = requant_dsps(w.requant)  # 17-bit pieces of the value, a DSP slice each
-    chunks = [f"$signed({{1'b0, q1_val[{17 * i + 16}:{17 * i}]}})" for i in range(pieces - 1)]
-    chunks.append(f"$signed(q1_val[{w.requant - 1}:{17 * (pieces - 1)}])")
+    chunks = _pieces("q1_val", w.requant)
+    pieces = len(chunks)
     product_bits = max(w.requant + 24, high + 1) + 1  # the rounding's half (2^(n-1)) and its carry fit
     product_bits = max(product_bits, low + 34)  # what is left after the common shift holds an int32 and its sign
     partial_decl = "\n".join(f"    reg signed [{min(product_bits, 18 + 24 + 1)}-1:0] q2_p{i};" for i in range(pieces))
     partial_mul = "\n".join(f"        q2_p{i} <= {c} * $signed({{1'b0, q1_m}});" for i, c in enumerate(chunks))
-    partial_sum = " + ".join(f"(q2_p{i} <<< {17 * i})" if i else "q2_p0" for i in range(pieces))
+    partial_sum = _pieces_sum("q2_p", pieces)
     q4_bits = product_bits - low  # the requantized value's, before the zero point
     units, final, y_bits = "", FINAL.format(rw=q4_bits, ob=w.out_index), q4_bits
     if nonlinear:
@@ -117,9 +116,8 @@ def nonlinear_text(units: dict[str, NonlinearWidths], out_index_bits: int, plans
     value_bits = max(u.value_bits for u in units.values())
     hard = units.get("hardswish")
     factor_bits = hard.factor_bits if hard else 2
-    pieces = requant_dsps(value_bits)
-    chunks = [f"$signed({{1'b0, n4_val[{17 * i + 16}:{17 * i}]}})" for i in range(pieces - 1)]
-    chunks.append(f"$signed(n4_val[{value_bits - 1}:{17 * (pieces - 1)}])")
+    chunks = _pieces("n4_val", value_bits)
+    pieces = len(chunks)
     product_bits = max(value_bits + 25, max(shifts) + 1) + 1  # the rounding's half and its carry fit
     out_bits = product_bits - min(shifts)
     lines = {
@@ -129,7 +127,7 @@ def nonlinear_text(units: dict[str, NonlinearWidths], out_index_bits: int, plans
         "partial_decl": "\n".join(f"    reg signed [42-1:0] n5_p{i};" for i in range(pieces)),
         "partial_mul": "\n".join(f"        n5_p{i} <= {c} * $signed({{1'b0, M2[22:0]}});"
                                   for i, c in enumerate(chunks)),
-        "partial_sum": " + ".join(f"(n5_p{i} <<< {17 * i})" if i else "n5_p0" for i in range(pieces)),
+        "partial_sum": _pieces_sum("n5_p", pieces),
         "tanh_decl": "", "tanh_step": "", "tanh_value": "0", "hard_decl": "", "hard_step": "", "hard_value": "0",
     }
     if "tanh" in units:
@@ -138,14 +136,25 @@ def nonlinear_text(units: dict[str, NonlinearWidths], out_index_bits: int, plans
         lines["tanh_step"] = "        n3_tp <= $signed(trom_q[15:0]) * $signed({1'b0, n2_frac}); n3_t <= trom_q[31:16];"
         lines["tanh_value"] = "n3_t + ((n3_tp + 128 - (n3_tp < 0 ? 1 : 0)) >>> 8)"
     if hard:
-        a_pieces = requant_dsps(hard.x_bits)
-        a_chunks = [f"$signed({{1'b0, n2_a[{17 * i + 16}:{17 * i}]}})" for i in range(a_pieces - 1)]
-        a_chunks.append(f"$signed(n2_a[{x_bits - 1}:{17 * (a_pieces - 1)}])")
-        lines["hard_decl"] = "\n".join(f"    reg signed [{18 + factor_bits}-1:0] n3_h{i};" for i in range(a_pieces))
+        a_chunks = _pieces("n2_a", hard.x_bits)  # the widest x: tanh's is narrower
+        lines["hard_decl"] = "\n".join(f"    reg signed [{18 + factor_bits}-1:0] n3_h{i};"
+                                       for i in range(len(a_chunks)))
         lines["hard_step"] = "\n".join(f"        n3_h{i} <= {c} * n2_b;" for i, c in enumerate(a_chunks))
-        lines["hard_value"] = "n3_zero ? 0 : " + " + ".join(f"(n3_h{i} <<< {17 * i})" if i else "n3_h0"
-                                                            for i in range(a_pieces))
+        lines["hard_value"] = "n3_zero ? 0 : " + _pieces_sum("n3_h", len(a_chunks))
     return NONLINEAR.format(**lines), out_bits
+
+
+def _pieces(signal: str, bits: int) -> list[str]:
+    """`signal` (`bits` wide, signed) in pieces of 17 bits, each an operand of one DSP slice's multiplier: the low
+    ones zero-extended, the top one signed with the rest of the bits."""
+    count = requant_dsps(bits)
+    low = [f"$signed({{1'b0, {signal}[{17 * i + 16}:{17 * i}]}})" for i in range(count - 1)]
+    return [*low, f"$signed({signal}[{bits - 1}:{17 * (count - 1)}])"]
+
+
+def _pieces_sum(products: str, count: int) -> str:
+    """The sum of `count` products of 17-bit pieces (`products`0, 1, ...), each shifted to its piece's place."""
+    return " + ".join(f"({products}{i} <<< {17 * i})" if i else f"{products}0" for i in range(count))
 
 
 @dataclass(frozen=True)
