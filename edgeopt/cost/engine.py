@@ -4,8 +4,9 @@ search never trains a model the engine cannot run within the budget.
 
 The engine runs one fused layer (a weighted layer with its activation, pooling and global pooling) at a time: per
 block of output channels (a lane each, all in one group), per pooled position, per pool-window position, its taps a
-clock, then a pass over the lanes it fills, two clocks each; a mean over other than a power of two goes through a
-sequential divider; a layer's end waits for the requantization pipeline to drain."""
+clock, then a pass over the lanes it fills, a clock each, into the lane pipeline; a mean over other than a power of
+two goes through a sequential divider, a lane at a time; a layer's end waits for the lane and requantization
+pipelines to drain."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from edgeopt.graph.ops import DEPTHWISE_OPS, VIEW_OPS, Op
 from edgeopt.intgrid.program import HARDSWISH_GRID_BITS
 from edgeopt.profiles.schema import HardwareProfile
 
-REQUANT_DEPTH = 7  # clocks from a value entering the requantization to its output written
+REQUANT_DEPTH = 9  # clocks from a value entering the requantization to its output written
+# clocks from a lane's accumulator leaving for the lane pipeline (bias, clamps, pooling, a mean's shift) to its value
+# entering the requantization or its channel's global sums
+LANE_DEPTH = 4
 # clocks a fine-grid value takes through tanh or hardswish and the requantization to the output after it, in an
 # engine with such layers (its other layers wait for them too: one depth for the whole engine)
-NONLINEAR_DEPTH = 7
+NONLINEAR_DEPTH = 8
 NONLINEAR_OPS = {Op.TANH: "tanh", Op.HARDSWISH: "hardswish"}
 TANH_LIMIT = 32767  # tanh's fine grid: int16
 # hardswish's fine grid: at most 2^HARDSWISH_GRID_BITS steps over its range (one more for the ceiling's rounding)
@@ -75,14 +79,14 @@ def layer_clocks(layer: EngineLayer, lanes: int, divide_clocks: int, depth: int 
     `pipeline_depth`)."""
     ocg = max(1, layer.out_channels // layer.groups)
     used = layer.lanes_used(lanes)
-    total = 2 + depth  # its descriptor read, its start and the requantization's drain
+    total = 2 + LANE_DEPTH + depth  # its descriptor read, its start and the lane and requantization pipelines' drain
     for first in range(0, ocg, used):
         valid = min(used, ocg - first)
-        block = 1 + layer.positions * (2 + layer.window * (4 + layer.taps + 2 * used))
-        if layer.pool_divides:
-            block += layer.positions * valid * divide_clocks
-        if layer.global_outputs:
-            block += used * layer.global_outputs + (valid * divide_clocks if layer.global_divides else 0)
+        block = 1 + layer.positions * (2 + layer.window * (4 + layer.taps + used))
+        if layer.pool_divides:  # each lane in use waits for its pooled sum, then for the divider
+            block += layer.positions * valid * (LANE_DEPTH - 1 + divide_clocks)
+        if layer.global_outputs:  # once the lane pipeline has drained
+            block += LANE_DEPTH + used * layer.global_outputs + (valid * divide_clocks if layer.global_divides else 0)
         total += block * layer.groups
     return total
 
@@ -308,7 +312,7 @@ def _through(graph: Graph, readers: dict[str, list[int]], tensor: str) -> str:
     return graph.layers[chain[-1]].output if chain else tensor
 
 
-__all__ = ["ENGINE_OPS", "EngineEstimate", "EngineLayer", "MAX_LANES", "NONLINEAR_DEPTH", "NonlinearWidths",
-           "REQUANT_DEPTH", "divide_bits", "divide_clocks", "engine_clocks", "estimate_engine", "format_value_bits",
-           "graph_engine_layers", "layer_clocks", "max_divisor", "nonlinear_dsps", "nonlinear_widths",
-           "pipeline_depth", "power_of_two", "profile_lanes", "requant_dsps"]
+__all__ = ["ENGINE_OPS", "EngineEstimate", "EngineLayer", "LANE_DEPTH", "MAX_LANES", "NONLINEAR_DEPTH",
+           "NonlinearWidths", "REQUANT_DEPTH", "divide_bits", "divide_clocks", "engine_clocks", "estimate_engine",
+           "format_value_bits", "graph_engine_layers", "layer_clocks", "max_divisor", "nonlinear_dsps",
+           "nonlinear_widths", "pipeline_depth", "power_of_two", "profile_lanes", "requant_dsps"]

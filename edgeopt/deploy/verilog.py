@@ -125,19 +125,28 @@ def _fields(program: IntProgram, lanes: int) -> list[dict]:
         sh, sw, dh, dw = *layer.stride, *layer.dilation
         taps = icg * layer.kernel[0] * layer.kernel[1]
         out.append({
-            "IH": h, "IW": w, "IZP": layer.input_zero_point, "OC": oc, "OCG": ocg, "ICG": icg, "LE": le,
-            "LOPC": le * opc, "GOUT": ocg * opc, "GSTEP": icg * h * w, "TAPS": taps, "KH": layer.kernel[0],
-            "KW": layer.kernel[1], "DH": dh, "DW": dw, "DH_IW": dh * w, "IHW": h * w, "PT": layer.padding[0],
+            "IH": h, "IW": w, "IZP": layer.input_zero_point, "OC": oc, "OCG": ocg, "GROUPS": layer.groups, "ICG": icg,
+            "LE": le, "LOPC": le * opc, "GOUT": ocg * opc, "GSTEP": icg * h * w, "TAPS": taps, "KH": layer.kernel[0],
+            "KW": layer.kernel[1], "DH": dh, "DW": dw, "PT": layer.padding[0],
+            # the tap address's steps from a kernel row's last tap to the next row's first, and from a channel's
+            # last tap to the next channel's first
+            "ROW_JUMP": dh * w - (layer.kernel[1] - 1) * dw,
+            "CHANNEL_JUMP": h * w - (layer.kernel[0] - 1) * dh * w - (layer.kernel[1] - 1) * dw,
             "PL": layer.padding[1], "PT_IW": layer.padding[0] * w, "PKH": pkh, "PKW": pkw, "SH": sh, "SW": sw,
             "SH_IW": sh * w, "POOL": POOL_CODES[pool.kind if pool else None],
             "PK": _shift_or_divide(pkh * pkw) if pool and pool.kind == "avg" else 0, "POOLN": pkh * pkw,
             "RELU": int(layer.relu), "CEIL": int(layer.act_ceiling is not None), "PH": ph, "PW": pw,
             "CSTEP": psw * sw, "RSTEP": psh * sh, "RSTEP_IW": psh * sh * w, "GP": gp,
             "GK": _shift_or_divide(ph * pw) if layer.global_average else 0, "GN": ph * pw, "OPC": opc,
-            "OZP": layer.output_zero_point, "OMIN": layer.output_min, "OMAX": layer.output_max, "LAST": int(last),
+            "OZP": layer.output_zero_point, "OMIN": layer.output_min, "OMAX": layer.output_max,
+            "YLO": layer.output_min - layer.output_zero_point, "YHI": layer.output_max - layer.output_zero_point,
+            "LAST": int(last),
             "WBASE": w_base, "CBASE": c_base, "SRC": bases[layer.source],
             "DST": 0 if last else bases[program.target_of(index)] + layer.target_offset,
         })
+        for k in ("PK", "GK"):  # a mean's rounding: 2^(k-1), one less for a negative sum (none for k <= 0)
+            half = 2 ** (out[-1][k] - 1) if out[-1][k] > 0 else 0
+            out[-1] |= {f"{k}_HALF": half, f"{k}_BELOW": max(half - 1, 0)}
         if units:  # tanh, hardswish: the fine grid's clamp and the output's requantization; other layers take
             f = layer.nonlinear or units[0]  # the first unit's: where those agree, each is a constant
             out[-1] |= {"NL": NONLINEAR_CODES[layer.nonlinear.kind if layer.nonlinear else None], "LIM": f.limit,
@@ -168,7 +177,7 @@ def _widths(program: IntProgram, fields: list[dict], lanes: int) -> Widths:
         factor = max(f["POOLN"] if f["POOL"] == 2 else 1, f["GN"] if layer.global_average else 1)
         value = max(value, with_bias * factor)
         divides |= (f["POOL"] == 2 and f["PK"] < 0) or (layer.global_average and f["GK"] < 0)
-    geometry = max(abs(v) for f in fields for k, v in f.items() if k not in ("OMIN", "OMAX", "OZP", "IZP",
+    geometry = max(abs(v) for f in fields for k, v in f.items() if k not in ("OMIN", "OMAX", "OZP", "YLO", "YHI", "IZP",
                                                                                 "WBASE", "CBASE"))
     _, act_words = _layout(program)
     words = sum(layer.conv_shape[0] for layer in program.layers)

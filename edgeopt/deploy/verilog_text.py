@@ -5,19 +5,24 @@ the others are registers loaded at the layer's start (S_LOAD).
 
 The engine, per layer: per block of output channels (one a lane, all in one group), per pooled output position, per
 pool-window position, the taps stream in one a clock, each lane multiplying the shared input by its own weight (a
-ROM word holds the block's weights of one tap; the operands are registered before the multipliers). Then a pass over
-the lanes the layer fills, two clocks a lane (the accumulators shift towards lane 0; pooled values and global sums
-wait between passes in small RAMs indexed by lane): the bias and the clamps, then the pooling; at a position's last
-window each value goes on to the requantization pipeline (or the channel's global sums). The requantization
-(multiply, round, shift, clamp, the write) takes a value a clock, seven clocks deep, so it is never the slow path; a
-layer's end waits for it to drain. Where layers take tanh or hardswish, their units follow it (`NONLINEAR`), seven
-clocks more. The loop ends the controller branches on are flags kept beside their counters, not compares.
+ROM word holds the block's weights of one tap; the tap's address is a register stepped by the descriptor's jumps; the
+operands are registered before the multipliers). Then a pass over the lanes the layer fills, a lane a clock: the
+accumulators shift towards lane 0, whose value enters the lane pipeline (`LANE_DEPTH`: the bias, the clamps, the
+pooling, a mean's rounding shift; pooled values and global sums wait between passes in small RAMs indexed by lane,
+read a stage before they are used); at a position's last window each value goes on to the requantization pipeline
+(or the channel's global sums). A mean over other than a power of two goes through the sequential divider, a lane at
+a time. The requantization (the multiplier read and registered, the multiply, the sum of pieces with the rounding's
+half chosen before it, the shift, the clamp compared before the zero point is added, the write) takes a value a clock,
+`REQUANT_DEPTH` clocks deep; a layer's end waits for both pipelines to drain. Where layers take tanh or hardswish,
+their units follow it (`NONLINEAR`), `NONLINEAR_DEPTH` clocks more. Loop ends are flags set a step ahead from
+counts kept down to zero, and signs are sign bits, so no carry chain sits before the controller's next state: one
+carry chain (or one multiplier) a clock is the aim.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgeopt.cost.engine import NONLINEAR_DEPTH, REQUANT_DEPTH, NonlinearWidths, requant_dsps
+from edgeopt.cost.engine import LANE_DEPTH, NONLINEAR_DEPTH, REQUANT_DEPTH, NonlinearWidths, requant_dsps
 from edgeopt.cost.fabric import MemoryPlan
 
 
@@ -46,7 +51,7 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     (act), the weight and requantization ROMs (weights, requant) and tanh's table, whose bank images `images` name;
     `nonlinear` sizes the tanh and hardswish units (none: the engine has neither)."""
     reading = "!rst && state == S_MAC"  # the tap's two reads, at the address the loops are at
-    memories = [Memory("acts", plans["act"], "tap_in ? ci_addr + tap_row_addr + tap_col : 0", reading,
+    memories = [Memory("acts", plans["act"], "tap_addr", reading,
                        write=("act_we", "act_wa", "act_wd")),
                 Memory("wrom", plans["weights"], "w_addr", reading, images["weights"]),
                 Memory("qrom", plans["requant"], "q0_c", "1'b1", images["requant"])]
@@ -80,12 +85,12 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
     # without padding no tap falls outside the input: the test (and the rows it reads) is left out
     padded = any(f["PT"] or f["PL"] for f in fields)
     tap_in = "tap_row >= 0 && tap_row < IH && tap_col >= 0 && tap_col < IW" if padded else "1'b1"
-    chunks = _pieces("q1_val", w.requant)
+    chunks = _pieces("qm_val", w.requant)
     pieces = len(chunks)
     product_bits = max(w.requant + 24, high + 1) + 1  # the rounding's half (2^(n-1)) and its carry fit
     product_bits = max(product_bits, low + 34)  # what is left after the common shift holds an int32 and its sign
     partial_decl = "\n".join(f"    reg signed [{min(product_bits, 18 + 24 + 1)}-1:0] q2_p{i};" for i in range(pieces))
-    partial_mul = "\n".join(f"        q2_p{i} <= {c} * $signed({{1'b0, q1_m}});" for i, c in enumerate(chunks))
+    partial_mul = "\n".join(f"        q2_p{i} <= {c} * $signed({{1'b0, qm_m}});" for i, c in enumerate(chunks))
     partial_sum = _pieces_sum("q2_p", pieces)
     q4_bits = product_bits - low  # the requantized value's, before the zero point
     units, final, y_bits = "", FINAL.format(rw=q4_bits, ob=w.out_index), q4_bits
@@ -104,7 +109,8 @@ def engine_text(name: str, fields: list[dict], depths: dict[str, int], act_words
         partial_decl=partial_decl, partial_mul=partial_mul, partial_sum=partial_sum, db=max(2, w.divide),
         db_step=max(2, w.divide).bit_length() + 1,
         sb=w.shift, n_low=low, n_span_bits=max(1, (high - low).bit_length()),
-        rq_depth=REQUANT_DEPTH + (NONLINEAR_DEPTH if nonlinear else 0), tap_in=tap_in, units=units, final=final,
+        rq_depth=LANE_DEPTH + REQUANT_DEPTH + (NONLINEAR_DEPTH if nonlinear else 0), lane_depth=LANE_DEPTH,
+        lane_bits=max(1, (lanes - 1).bit_length()), tap_in=tap_in, units=units, final=final,
         yb=y_bits, **per_lane)
 
 
@@ -134,7 +140,7 @@ def nonlinear_text(units: dict[str, NonlinearWidths], out_index_bits: int, plans
         from_table = Memory("trom", plans["tanh"], "n1_u[15:8]", "1'b1", images["tanh"])
         lines["tanh_decl"] = TANH_DECL.format(memory=memory_text(from_table))
         lines["tanh_step"] = "        n3_tp <= $signed(trom_q[15:0]) * $signed({1'b0, n2_frac}); n3_t <= trom_q[31:16];"
-        lines["tanh_value"] = "n3_t + ((n3_tp + 128 - (n3_tp < 0 ? 1 : 0)) >>> 8)"
+        lines["tanh_value"] = "n3_t + ((n3_tp + 128 - (n3_tp[24] ? 1 : 0)) >>> 8)"
     if hard:
         a_chunks = _pieces("n2_a", hard.x_bits)  # the widest x: tanh's is narrower
         lines["hard_decl"] = "\n".join(f"    reg signed [{18 + factor_bits}-1:0] n3_h{i};"
@@ -258,14 +264,22 @@ module {name} (
 
     localparam S_IDLE = 0, S_LAYER = 1, S_BLOCK = 2, S_POS = 3, S_WIN = 4, S_MAC = 5, S_DRAIN = 6, S_LANE = 7,
                S_DIV = 8, S_LFIN = 9, S_NEXT = 10, S_GLANE = 11, S_GFIN = 12, S_FLUSH = 13, S_DRAIN2 = 14,
-               S_LOAD = 15, S_DRAIN3 = 16, S_POOL = 17, S_DIVS = 18;
+               S_LOAD = 15, S_DRAIN3 = 16, S_PWAIT = 17, S_DIVS = 18, S_GWAIT = 19;
     reg [4:0] state, after_div;
-    // loop counters: the block's first channel in its group and in the layer, pooled position, window, taps, lane
-    reg signed [{cb}-1:0] og, gbase, lv, py, px, wy, wx, ci, ky, kx, lane, flush;
+    // the block's first channel in its group, the lanes it fills, the lane the pass is at
+    reg signed [{cb}-1:0] og, lv, lane;
+    // the loops' counts left (down to 0): pooled column and row, window column and row, kernel column and row, input
+    // channel, lanes of the block and lanes in use after this one; each loop's end is a flag set a step ahead from
+    // its count (an equality, no carry chain before the state's next value)
+    reg signed [{cb}-1:0] px_left, py_left, wx_left, wy_left, kx_left, ky_left, ci_left, lane_left, ok_left;
+    reg signed [{cb}-1:0] rest, groups_left;  // the group's channels from og on (OCG - og), groups after this
+    reg [4:0] flush;  // clocks left of a drain
     // where the loops are, kept by adding the descriptor's steps: rows and columns of the input (for the padding
-    // test) and their addresses, at the pooled position, the window position and the tap
-    reg signed [{cb}-1:0] py_row, py_row_addr, px_col, win_row, win_row_addr, win_col, tap_row, tap_row_addr, tap_col;
-    reg signed [{cb}-1:0] group_addr, ci_addr;
+    // test) and their addresses, at the pooled position, the window position and the tap; the tap's address is a
+    // register, so no add sits before the activation RAM (a padding tap's address may be out of range: its read
+    // is not used)
+    reg signed [{cb}-1:0] py_row, py_row_addr, px_col, win_row, win_row_addr, win_col, tap_row, tap_col, tap_addr;
+    reg signed [{cb}-1:0] group_addr;
     reg signed [{wb}-1:0] w_blk, w_addr;
     reg signed [{chb}-1:0] c_addr, lane_c;
     reg signed [{ob}-1:0] g_out, blk_out, pos_idx, lane_out;
@@ -274,8 +288,28 @@ module {name} (
     reg signed [{vb}-1:0] pacc [0:{lanes}-1];
     reg signed [{vb}-1:0] gsum [0:{lanes}-1];
     reg signed [{vb}-1:0] gmax [0:{lanes}-1];
-    reg signed [{vb}-1:0] t, g_sum, g_max;  // combinational temporaries within one clock
-    reg signed [{vb}-1:0] lane_t;  // a lane's value, biased and clamped, between its two clocks
+    // the lane pipeline, a lane a clock: the pass over the lanes (S_LANE) adds lane 0's bias (p1), then come the
+    // activation's clamps (p2), the pool window's max or sum (p3) and a mean's rounding shift (p4), then the
+    // requantization or the channel's global sums; each stage carries its lane, channel, output index and where
+    // in the pool window and the positions its pass was
+    reg p1_v, p2_v, p3_v, p4_v;
+    reg signed [{vb}-1:0] p1_s, p1_d, p2_t, p3_t, p4_t;
+    // what the lane's pooled value and global sums were: read a stage early, so no lane-indexed read sits before
+    // the add or compare (the lane's last write was a whole pass ago)
+    reg signed [{vb}-1:0] p2_prev, p4_sum, p4_max;
+    reg [{lane_bits}-1:0] p1_lane, p2_lane, p3_lane, p4_lane;
+    reg p1_ok, p2_ok, p3_ok, p4_ok, p1_pos0, p2_pos0, p3_pos0, p4_pos0;
+    reg p1_first, p2_first, p1_last, p2_last, p3_last, p1_div, p2_div, p3_div;
+    reg signed [{chb}-1:0] p1_c, p2_c, p3_c, p4_c;
+    reg signed [{ob}-1:0] p1_out, p2_out, p3_out, p4_out;
+    reg signed [{vb}-1:0] clamped, pooled, g_sum, g_max;  // combinational temporaries within one clock
+    // a channel's global output on its way to the requantization: the mean's rounding shift the clock after
+    reg gh_v, gh_mean;
+    reg signed [{vb}-1:0] gh_t;
+    reg signed [{ob}-1:0] gh_idx;
+    reg signed [{chb}-1:0] gh_c;
+    reg div_more;  // whether a lane follows the one the divider takes
+    wire DIVP = POOL == 2 && PK < 0;  // the layer's window means go through the divider
     reg gphase;  // a channel's avgmax outputs: 0 the mean, 1 the max
     // the tap pipeline: the address goes out one clock, the data comes back the next
     reg tap_valid, tap_inside;
@@ -289,17 +323,25 @@ module {name} (
     reg signed [15:0] mac_x;
     reg [{word_bits}-1:0] mac_w;
 {products}
-    // the pool window's first and last positions, kept beside wx and wy so no compare sits before the next state
+    // the pool window's first and last positions, kept beside its counts
     reg first_win, last_win;
     // whether the lane after this one is in the block, and this one is in use: kept beside `lane`
     reg lane_more, lane_ok;
+    // whether another block follows in the group, another group, another pooled column, row: kept beside rest,
+    // groups_left, px_left, py_left
+    reg blk_more, group_more, col_more, row_more;
+    // whether another tap follows in the kernel's row, column, the group's input channels, another position in
+    // the pool window's row, column: kept beside their counts left
+    reg kx_more, ky_more, ci_more, wx_more, wy_more;
 
-    // round(v / 2^k), half away from zero (a mean over a power of two)
+    // round(v / 2^k), half away from zero (a mean over a power of two): `half` is 2^(k-1) (0 for k = 0) and `below`
+    // one less (0 for k = 0), descriptor fields, so one add sits between the shifts
     function signed [{vb}-1:0] halve;
         input signed [{vb}-1:0] v;
         input [7:0] k;
+        input signed [{vb}-1:0] half, below;
         begin
-            halve = (k == 0) ? v : (v + ({vb}'sd1 <<< (k - 1)) - (v < 0 ? 1 : 0)) >>> k;
+            halve = (v + (v[{vb}-1] ? below : half)) >>> k;
         end
     endfunction
 
@@ -311,28 +353,36 @@ module {name} (
     wire [{db}-1:0] div_try = {{div_rem[{db}-2:0], div_num[{db}-1]}};
     wire signed [{vb}-1:0] div_result = div_neg ? -$signed({{1'b0, div_quo}}) : $signed({{1'b0, div_quo}});
 
-    // the requantization pipeline: value, channel, output index in; six clocks later the output is written
-    reg q0_v, q1_v, q2_v, q3_v, r_v, q4_v;
-    reg signed [{rb}-1:0] q0_val, q1_val;
+    // the requantization pipeline: value, channel, output index in; the channel's multiplier and shift read from
+    // their ROM (q1) and registered (qm) before the multipliers
+    reg q0_v, q1_v, qm_v, q2_v, q3_v, r_v, q4_v;
+    reg signed [{rb}-1:0] q0_val, q1_val, qm_val;
     reg signed [{chb}-1:0] q0_c;
-    reg signed [{ob}-1:0] q0_idx, q1_idx, q2_idx, q3_idx, r_idx, q4_idx;
-    wire [22:0] q1_m = qrom_q[30:8];
-    wire [{sb}-1:0] q1_n = qrom_q[{sb}-1:0];
-    reg [{sb}-1:0] q2_n;
+    reg signed [{ob}-1:0] q0_idx, q1_idx, qm_idx, q2_idx, q3_idx, r_idx, q4_idx;
+    reg [22:0] qm_m;
+    reg [{sb}-1:0] qm_n, q2_n;
     // the product in 17-bit pieces of the value (a DSP slice's multiplier each), summed the clock after
 {partial_decl}
     reg [{sb}-1:0] q3_n;
     reg signed [{pb}-1:0] q3_p;
     reg signed [{rw}-1:0] r_low, q4_r;
     reg [{n_span_bits}-1:0] r_span;
-    // the rounding's half, 2^(n-1) (less one for a negative value: half away from zero), a clock before the sum
-    reg signed [{pb}-1:0] q3_half, q3_below;
-    wire signed [{pb}-1:0] q3_rounded = q3_p + (q3_p < 0 ? q3_below : q3_half);
+    // the rounding's half, 2^(n-1) (less one for a negative value: half away from zero), ready with the product: the
+    // product's sign is the value's (the multiplier is positive; a zero one rounds as positive), so the sum is one
+    // carry chain, and the half is a shifted bit or mask
+    reg q2_neg;
+    reg signed [{pb}-1:0] q3_half;
+    wire signed [{pb}-1:0] q3_rounded = q3_p + q3_half;
     wire signed [{rw}-1:0] q_shifted = r_low >>> r_span;
 {units}
 {final}
+    // the output's clamps compared before the zero point is added (YLO = OMIN - OZP, YHI = OMAX - OZP), the
+    // compares and the add side by side; the clamp the clock after
     wire signed [{yb}:0] q_zp = y_r + OZP;
-    wire signed [31:0] q_out = q_zp < OMIN ? OMIN : q_zp > OMAX ? OMAX : $signed(q_zp[31:0]);
+    reg z_v, z_low, z_high;
+    reg signed [{ob}-1:0] z_idx;
+    reg signed [31:0] z_zp;
+    wire signed [31:0] q_out = z_low ? OMIN : z_high ? OMAX : z_zp;
     // one write port on the activation RAM: the input while idle, a layer's outputs (a clock after the clamp)
     // while busy
     reg o_v;
@@ -347,20 +397,22 @@ module {name} (
 
     always @(posedge clk) begin
         q1_v <= q0_v && !rst; q1_val <= q0_val; q1_idx <= q0_idx;
-        q2_v <= q1_v && !rst; q2_idx <= q1_idx; q2_n <= q1_n;
+        qm_v <= q1_v && !rst; qm_val <= q1_val; qm_idx <= q1_idx; qm_m <= qrom_q[30:8]; qm_n <= qrom_q[{sb}-1:0];
+        q2_v <= qm_v && !rst; q2_idx <= qm_idx; q2_n <= qm_n; q2_neg <= qm_val[{rb}-1] && qm_m != 0;
 {partial_mul}
         q3_v <= q2_v && !rst; q3_idx <= q2_idx; q3_n <= q2_n; q3_p <= {partial_sum};
-        q3_half <= {pb}'sd1 <<< (q2_n - 1); q3_below <= ({pb}'sd1 <<< (q2_n - 1)) - 1;
+        q3_half <= q2_neg ? (~(-{pb}'sd1 <<< q2_n)) >>> 1 : ({pb}'sd1 <<< q2_n) >>> 1;
         // rounded, and shifted by what every channel shifts (wiring); then the rest of each channel's shift
         r_v <= q3_v && !rst; r_idx <= q3_idx; r_low <= q3_rounded >>> {n_low}; r_span <= q3_n - {n_low};
         q4_v <= r_v && !rst; q4_idx <= r_idx; q4_r <= q_shifted;
-        out_valid <= y_v && LAST != 0; out_index <= y_idx; out_data <= q_out;
-        o_v <= y_v && !rst; o_idx <= y_idx; o_out <= q_out[15:0];
+        z_v <= y_v && !rst; z_idx <= y_idx; z_low <= y_r < YLO; z_high <= y_r > YHI; z_zp <= q_zp[31:0];
+        out_valid <= z_v && LAST != 0; out_index <= z_idx; out_data <= q_out;
+        o_v <= z_v && !rst; o_idx <= z_idx; o_out <= q_out[15:0];
     end
 
-    task push(input signed [{vb}-1:0] value, input signed [{ob}-1:0] index);
+    task push(input signed [{vb}-1:0] value, input signed [{ob}-1:0] index, input signed [{chb}-1:0] channel);
         begin
-            q0_v <= 1; q0_val <= value; q0_c <= lane_c; q0_idx <= index;
+            q0_v <= 1; q0_val <= value; q0_c <= channel; q0_idx <= index;
         end
     endtask
 
@@ -374,47 +426,55 @@ module {name} (
     // the block's first lane, the next lane: `lane` and the flags kept beside it
     task lane_first;
         begin
-            lane <= 0; lane_more <= 1 < LE; lane_ok <= 1;
+            lane <= 0; lane_left <= LE - 1; lane_more <= LE != 1; ok_left <= lv - 1; lane_ok <= 1;
         end
     endtask
 
     task lane_next;
         begin
-            lane <= lane + 1; lane_more <= lane + 2 < LE; lane_ok <= lane + 1 < lv;
+            lane <= lane + 1; lane_left <= lane_left - 1; lane_more <= lane_left != 1;
+            ok_left <= ok_left - 1; lane_ok <= lane_ok && ok_left != 0;
         end
     endtask
 
     // the next block of channels (in this group, else the next group), else the layer's end
     task end_block;
         begin
-            if (og + LE < OCG) begin
-                og <= og + LE; c_addr <= c_addr + LE; blk_out <= blk_out + LOPC; w_blk <= w_blk + TAPS;
+            if (blk_more) begin
+                og <= og + LE; rest <= rest - LE; c_addr <= c_addr + LE; blk_out <= blk_out + LOPC;
+                w_blk <= w_blk + TAPS;
                 state <= S_BLOCK;
-            end else if (gbase + OCG < OC) begin
-                og <= 0; gbase <= gbase + OCG; c_addr <= c_addr + OCG - og; g_out <= g_out + GOUT;
+            end else if (group_more) begin
+                og <= 0; rest <= OCG; groups_left <= groups_left - 1;
+                c_addr <= c_addr + OCG - og; g_out <= g_out + GOUT;
                 blk_out <= g_out + GOUT; group_addr <= group_addr + GSTEP; w_blk <= w_blk + TAPS; state <= S_BLOCK;
-            end else begin flush <= 0; state <= S_FLUSH; end
+            end else begin flush <= {rq_depth} - 1; state <= S_FLUSH; end
         end
     endtask
 
-    // a lane's value at a position's last window: requantized, or into the channel's global sums
-    task lane_done(input signed [{vb}-1:0] value);
+    // the lanes' pass is issued: the next pool-window position, else the pooled position's end
+    task pass_end;
         begin
-            if (GP == 0) begin if (lane_ok) push(value, lane_out); end
-            else begin
-                g_sum = (pos_idx == 0) ? value : gsum[lane] + value;
-                g_max = (pos_idx == 0 || value > gmax[lane]) ? value : gmax[lane];
-                gsum[lane] <= g_sum; gmax[lane] <= g_max;
-            end
-            lane_step;
+            if (!last_win) begin
+                first_win <= 0;
+                if (wx_more) begin
+                    wx_left <= wx_left - 1; wx_more <= wx_left != 1; win_col <= win_col + SW;
+                    last_win <= wx_left == 1 && !wy_more;
+                end
+                else begin
+                    wx_left <= PKW - 1; wx_more <= PKW != 1; wy_left <= wy_left - 1; wy_more <= wy_left != 1;
+                    win_col <= px_col; win_row <= win_row + SH;
+                    last_win <= PKW == 1 && wy_left == 1;
+                    win_row_addr <= win_row_addr + SH_IW;
+                end
+                state <= S_WIN;
+            end else state <= S_NEXT;
         end
     endtask
 
-    task lane_step;
+    task global_out(input signed [{vb}-1:0] value, input signed [{ob}-1:0] index, input mean);
         begin
-            lane_c <= lane_c + 1; lane_out <= lane_out + OPC;
-            if (lane_more) begin lane_next; state <= S_LANE; end
-            else state <= S_NEXT;
+            gh_v <= 1; gh_t <= value; gh_idx <= index; gh_c <= lane_c; gh_mean <= mean;
         end
     endtask
 
@@ -436,6 +496,42 @@ module {name} (
 {mac}
         end
         q0_v <= 0;
+        // the lane pipeline (S_LANE feeds p1; S_LFIN hands p4 a mean the divider took)
+        p1_v <= 0; p2_v <= p1_v && !rst; p3_v <= p2_v && !rst; p4_v <= p3_v && p3_last && !p3_div && !rst;
+        if (p1_v) begin
+            clamped = p1_s;
+            if (RELU != 0 && clamped[{vb}-1]) clamped = 0;
+            if (CEIL != 0 && clamped > p1_d) clamped = p1_d;
+            p2_t <= clamped; p2_lane <= p1_lane; p2_ok <= p1_ok; p2_c <= p1_c; p2_out <= p1_out;
+            p2_pos0 <= p1_pos0; p2_first <= p1_first; p2_last <= p1_last; p2_div <= p1_div;
+            p2_prev <= pacc[p1_lane];
+        end
+        if (p2_v) begin
+            pooled = p2_t;
+            if (!p2_first) begin
+                if (POOL == 1 && p2_prev > pooled) pooled = p2_prev;
+                if (POOL == 2) pooled = p2_prev + pooled;
+            end
+            pacc[p2_lane] <= pooled;
+            p3_t <= pooled; p3_lane <= p2_lane; p3_ok <= p2_ok; p3_c <= p2_c; p3_out <= p2_out;
+            p3_pos0 <= p2_pos0; p3_last <= p2_last; p3_div <= p2_div;
+        end
+        if (p3_v) begin
+            p4_t <= POOL == 2 && PK >= 0 ? halve(p3_t, PK, PK_HALF, PK_BELOW) : p3_t;
+            p4_lane <= p3_lane; p4_ok <= p3_ok; p4_c <= p3_c; p4_out <= p3_out; p4_pos0 <= p3_pos0;
+            p4_sum <= gsum[p3_lane]; p4_max <= gmax[p3_lane];
+        end
+        if (p4_v) begin
+            // a value at its position's last window: requantized, or into its channel's global sums
+            if (GP == 0) begin if (p4_ok) push(p4_t, p4_out, p4_c); end
+            else begin
+                g_sum = p4_pos0 ? p4_t : p4_sum + p4_t;
+                g_max = (p4_pos0 || p4_t > p4_max) ? p4_t : p4_max;
+                gsum[p4_lane] <= g_sum; gmax[p4_lane] <= g_max;
+            end
+        end
+        gh_v <= 0;
+        if (gh_v) push(gh_mean ? halve(gh_t, GK, GK_HALF, GK_BELOW) : gh_t, gh_idx, gh_c);
         if (rst) begin
             state <= S_IDLE; busy <= 0; done <= 0; layer <= 0;
         end else begin
@@ -444,23 +540,30 @@ module {name} (
             S_IDLE: if (start) begin layer <= 0; busy <= 1; state <= S_LOAD; end
             S_LOAD: state <= S_LAYER;  // the layer's descriptor is read into its registers
             S_LAYER: begin
-                og <= 0; gbase <= 0; group_addr <= SRC; w_blk <= WBASE; c_addr <= CBASE; g_out <= 0; blk_out <= 0;
+                og <= 0; rest <= OCG; groups_left <= GROUPS - 1; group_addr <= SRC; w_blk <= WBASE;
+                c_addr <= CBASE; g_out <= 0; blk_out <= 0;
                 state <= S_BLOCK;
             end
             S_BLOCK: begin
-                lv <= (OCG - og < LE) ? OCG - og : LE;
-                py <= 0; px <= 0; py_row <= -PT; py_row_addr <= -PT_IW; px_col <= -PL; pos_idx <= 0;
+                lv <= rest < LE ? rest : LE;
+                blk_more <= rest > LE; group_more <= groups_left != 0;
+                px_left <= PW - 1; col_more <= PW != 1; py_left <= PH - 1; row_more <= PH != 1;
+                py_row <= -PT; py_row_addr <= -PT_IW; px_col <= -PL; pos_idx <= 0;
                 state <= S_POS;
             end
             S_POS: begin
-                wy <= 0; wx <= 0; win_row <= py_row; win_row_addr <= py_row_addr; win_col <= px_col;
-                first_win <= 1; last_win <= PKW <= 1 && PKH <= 1;
+                wy_left <= PKH - 1; wx_left <= PKW - 1;
+                win_row <= py_row; win_row_addr <= py_row_addr; win_col <= px_col;
+                first_win <= 1; last_win <= PKW == 1 && PKH == 1;
+                wx_more <= PKW != 1; wy_more <= PKH != 1;
                 state <= S_WIN;
             end
             S_WIN: begin
                 {clear}
-                tap_row <= win_row; tap_row_addr <= win_row_addr; tap_col <= win_col;
-                ci <= 0; ky <= 0; kx <= 0; ci_addr <= group_addr; w_addr <= w_blk; tap_valid <= 0;
+                tap_row <= win_row; tap_col <= win_col; tap_addr <= group_addr + win_row_addr + win_col;
+                ci_left <= ICG - 1; ky_left <= KH - 1; kx_left <= KW - 1;
+                ci_more <= ICG != 1; ky_more <= KH != 1; kx_more <= KW != 1;
+                w_addr <= w_blk; tap_valid <= 0;
                 lane_first; lane_c <= c_addr; lane_out <= blk_out + pos_idx;
                 state <= S_MAC;
             end
@@ -469,15 +572,18 @@ module {name} (
                 tap_inside <= tap_in;
                 tap_valid <= 1;
                 w_addr <= w_addr + 1;
-                if (kx + 1 < KW) begin kx <= kx + 1; tap_col <= tap_col + DW; end
+                if (kx_more) begin
+                    kx_left <= kx_left - 1; kx_more <= kx_left != 1; tap_col <= tap_col + DW; tap_addr <= tap_addr + DW;
+                end
                 else begin
-                    kx <= 0; tap_col <= win_col;
-                    if (ky + 1 < KH) begin
-                        ky <= ky + 1; tap_row <= tap_row + DH; tap_row_addr <= tap_row_addr + DH_IW;
+                    kx_left <= KW - 1; kx_more <= KW != 1; tap_col <= win_col;
+                    if (ky_more) begin
+                        ky_left <= ky_left - 1; ky_more <= ky_left != 1; tap_row <= tap_row + DH;
+                        tap_addr <= tap_addr + ROW_JUMP;
                     end
                     else begin
-                        ky <= 0; tap_row <= win_row; tap_row_addr <= win_row_addr;
-                        if (ci + 1 < ICG) begin ci <= ci + 1; ci_addr <= ci_addr + IHW; end
+                        ky_left <= KH - 1; ky_more <= KH != 1; tap_row <= win_row; tap_addr <= tap_addr + CHANNEL_JUMP;
+                        if (ci_more) begin ci_left <= ci_left - 1; ci_more <= ci_left != 1; end
                         else state <= S_DRAIN;
                     end
                 end
@@ -490,47 +596,23 @@ module {name} (
             S_DRAIN2: state <= S_DRAIN3;
             S_DRAIN3: state <= S_LANE;
             S_LANE: begin
-                // lane 0's accumulator: its bias and the activation's clamps, into lane_t (the next clock pools it)
-                t = acc0 + brom[lane_c];
-                if (RELU != 0 && t < 0) t = 0;
-                if (CEIL != 0 && t > drom[lane_c]) t = drom[lane_c];
-                lane_t <= t;
+                // lane 0's accumulator into the lane pipeline, the accumulators shifting towards lane 0; a mean
+                // over other than a power of two waits for the divider, a lane at a time
+                p1_v <= 1; p1_s <= acc0 + brom[lane_c]; p1_d <= drom[lane_c]; p1_lane <= lane[{lane_bits}-1:0];
+                p1_ok <= lane_ok; p1_c <= lane_c; p1_out <= lane_out; p1_pos0 <= pos_idx == 0;
+                p1_first <= first_win; p1_last <= last_win; p1_div <= last_win && lane_ok && DIVP;
                 {shift_acc}
-                state <= S_POOL;
+                lane_c <= lane_c + 1; lane_out <= lane_out + OPC; div_more <= lane_more;
+                if (lane_more) lane_next;
+                if (last_win && lane_ok && DIVP) state <= S_PWAIT;
+                else if (!lane_more) pass_end;
             end
-            S_POOL: begin
-                // the pool window's max or sum, then the lane's value goes on
-                t = lane_t;
-                if (!first_win) begin
-                    if (POOL == 1 && pacc[lane] > t) t = pacc[lane];
-                    if (POOL == 2) t = pacc[lane] + t;
-                end
-                pacc[lane] <= t;
-                if (!last_win) begin
-                    if (lane_more) begin lane_next; lane_c <= lane_c + 1; state <= S_LANE; end
-                    else begin
-                        lane_first; lane_c <= c_addr;
-                        first_win <= 0;
-                        if (wx + 1 < PKW) begin
-                            wx <= wx + 1; win_col <= win_col + SW; last_win <= wx + 2 >= PKW && wy + 1 >= PKH;
-                        end
-                        else begin
-                            wx <= 0; wy <= wy + 1; win_col <= px_col; win_row <= win_row + SH;
-                            last_win <= PKW <= 1 && wy + 2 >= PKH;
-                            win_row_addr <= win_row_addr + SH_IW;
-                        end
-                        state <= S_WIN;
-                    end
-                end
-                else if (POOL == 2 && PK >= 0) lane_done(halve(t, PK));
-                else if (POOL == 2 && lane_ok) start_divide(t, POOLN, S_LFIN);
-                else lane_done(t);
-            end
+            S_PWAIT: if (p3_v) start_divide(p3_t, POOLN, S_LFIN);  // the lane's pooled sum, three clocks on
             S_DIVS: begin
                 // the magnitude first, in a signed register: mixed with the unsigned divisor, a negative value
                 // would not be sign-extended
-                div_mag = div_in < 0 ? -div_in : div_in;
-                div_step <= 0; div_neg <= div_in < 0; div_rem <= 0; div_quo <= 0;
+                div_mag = div_in[{vb}-1] ? -div_in : div_in;
+                div_step <= 0; div_neg <= div_in[{vb}-1]; div_rem <= 0; div_quo <= 0;
                 div_num <= $unsigned(div_mag) + (div_den >> 1);
                 state <= S_DIV;
             end
@@ -543,37 +625,50 @@ module {name} (
                     div_step <= div_step + 1;
                 end else state <= after_div;
             end
-            S_LFIN: lane_done(div_result);
+            S_LFIN: begin
+                // the mean goes on as the lane's p4 (which took the rest of the lane's p3 when the divider started)
+                p4_v <= 1; p4_t <= div_result;
+                if (div_more) state <= S_LANE; else pass_end;
+            end
             S_NEXT: begin
                 // the next pooled position, else the channel block's end (or its global outputs)
-                if (px + 1 < PW) begin
-                    px <= px + 1; px_col <= px_col + CSTEP; pos_idx <= pos_idx + 1; state <= S_POS;
+                if (col_more) begin
+                    px_left <= px_left - 1; col_more <= px_left != 1; px_col <= px_col + CSTEP; pos_idx <= pos_idx + 1;
+                    state <= S_POS;
                 end
-                else if (py + 1 < PH) begin
-                    px <= 0; px_col <= -PL; py <= py + 1; py_row <= py_row + RSTEP;
+                else if (row_more) begin
+                    px_left <= PW - 1; col_more <= PW != 1; py_left <= py_left - 1; row_more <= py_left != 1;
+                    px_col <= -PL; py_row <= py_row + RSTEP;
                     py_row_addr <= py_row_addr + RSTEP_IW; pos_idx <= pos_idx + 1; state <= S_POS;
                 end else if (GP == 0) end_block;
-                else begin lane_first; lane_c <= c_addr; lane_out <= blk_out; gphase <= 0; state <= S_GLANE; end
+                else begin
+                    // the channels' global outputs, once the lane pipeline has added the last values
+                    lane_first; lane_c <= c_addr; lane_out <= blk_out; gphase <= 0; flush <= {lane_depth} - 1;
+                    state <= S_GWAIT;
+                end
+            end
+            S_GWAIT: begin
+                if (flush != 0) flush <= flush - 1; else state <= S_GLANE;
             end
             S_GLANE: begin
                 // a channel's global outputs, lane by lane: the mean (avg, avgmax), the max (max, avgmax)
                 if (GP == 2 || gphase) begin
-                    if (lane_ok) push(gmax[lane], lane_out + (GP == 3 ? 1 : 0));
+                    if (lane_ok) global_out(gmax[lane], lane_out + (GP == 3 ? 1 : 0), 0);
                     global_step;
                 end else if (!lane_ok) begin
                     if (GP == 3) gphase <= 1; else global_step;
                 end else if (GK >= 0) begin
-                    push(halve(gsum[lane], GK), lane_out);
+                    global_out(gsum[lane], lane_out, 1);
                     if (GP == 3) gphase <= 1; else global_step;
                 end else start_divide(gsum[lane], GN, S_GFIN);
             end
             S_GFIN: begin
-                push(div_result, lane_out);
+                push(div_result, lane_out, lane_c);
                 if (GP == 3) begin gphase <= 1; state <= S_GLANE; end else global_step;
             end
             S_FLUSH: begin
                 // the requantization drains: then the next layer reads what this one wrote
-                if (flush + 1 < {rq_depth}) flush <= flush + 1;
+                if (flush != 0) flush <= flush - 1;
                 else if (LAST != 0) begin busy <= 0; done <= 1; state <= S_IDLE; end
                 else begin layer <= layer + 1; state <= S_LOAD; end
             end
@@ -592,17 +687,18 @@ FINAL = """\
 
 FINAL_NONLINEAR = """\
     // what the output takes: a tanh or hardswish layer's value from its unit, any other layer's requantized value
-    wire y_v = NL != 0 ? n7_v : q4_v;
-    wire signed [{ob}-1:0] y_idx = NL != 0 ? n7_idx : q4_idx;
-    wire signed [{yb}-1:0] y_r = NL != 0 ? n7_y : q4_r;"""
+    wire y_v = NL != 0 ? n8_v : q4_v;
+    wire signed [{ob}-1:0] y_idx = NL != 0 ? n8_idx : q4_idx;
+    wire signed [{yb}-1:0] y_r = NL != 0 ? n8_y : q4_r;"""
 
 NONLINEAR = """\
     // tanh and hardswish (layers with NL != 0, never the last): the requantized value is on the layer's fine grid,
     // clamped to +-LIM; tanh reads its table (an entry and the step to the next, interpolated on the low 8 bits),
     // hardswish multiplies x (x + 3) in 17-bit pieces of x (0 below -3, 2 x 3 x above 3); then the value is
-    // requantized to the output (M2, N2). Seven clocks, a value a clock.
-    reg n1_v, n2_v, n3_v, n4_v, n5_v, n6_v, n7_v;
-    reg signed [{ob}-1:0] n1_idx, n2_idx, n3_idx, n4_idx, n5_idx, n6_idx, n7_idx;
+    // requantized to the output (M2, N2: the rounding's half chosen by the value's sign before the product, the
+    // add, then the shift). Eight clocks, a value a clock.
+    reg n1_v, n2_v, n3_v, n4_v, n5_v, n6_v, n7_v, n8_v;
+    reg signed [{ob}-1:0] n1_idx, n2_idx, n3_idx, n4_idx, n5_idx, n6_idx, n7_idx, n8_idx;
     reg signed [{xb}-1:0] n1_x, n2_a;
     reg signed [{fb}-1:0] n2_b;
     reg n2_zero, n3_zero;
@@ -612,9 +708,9 @@ NONLINEAR = """\
 {hard_decl}
     reg signed [{vb}-1:0] n4_val;
 {partial_decl}
-    reg signed [{pb}-1:0] n6_p;
-    reg signed [{yb}-1:0] n7_y;
-    wire signed [{pb}-1:0] n6_rounded = n6_p + ({pb}'sd1 <<< (N2 - 1)) - (n6_p < 0 ? 1 : 0);
+    reg n5_neg;
+    reg signed [{pb}-1:0] n6_p, n6_half, n7_r;
+    reg signed [{yb}-1:0] n8_y;
     always @(posedge clk) begin
         n1_v <= q4_v && NL != 0 && !rst; n1_idx <= q4_idx;
         n1_x <= q4_r < -LIM - 1 ? -LIM - 1 : q4_r > LIM ? LIM : q4_r;
@@ -624,10 +720,12 @@ NONLINEAR = """\
 {tanh_step}
 {hard_step}
         n4_v <= n3_v && !rst; n4_idx <= n3_idx; n4_val <= NL == 1 ? {tanh_value} : {hard_value};
-        n5_v <= n4_v && !rst; n5_idx <= n4_idx;
+        n5_v <= n4_v && !rst; n5_idx <= n4_idx; n5_neg <= n4_val[{vb}-1] && M2 != 0;
 {partial_mul}
         n6_v <= n5_v && !rst; n6_idx <= n5_idx; n6_p <= {partial_sum};
-        n7_v <= n6_v && !rst; n7_idx <= n6_idx; n7_y <= n6_rounded >>> N2;
+        n6_half <= n5_neg ? (~(-{pb}'sd1 <<< N2)) >>> 1 : ({pb}'sd1 <<< N2) >>> 1;
+        n7_v <= n6_v && !rst; n7_idx <= n6_idx; n7_r <= n6_p + n6_half;
+        n8_v <= n7_v && !rst; n8_idx <= n7_idx; n8_y <= n7_r >>> N2;
     end"""
 
 TANH_DECL = """\

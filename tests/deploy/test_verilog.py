@@ -163,8 +163,9 @@ def test_the_same_program_gives_the_same_files(qdq_models):
 
 def _random_program(seed: int) -> IntProgram:
     """A convolution (any stride, padding, dilation, groups, zero points, ReLU or not, an activation ceiling or not,
-    tanh or hardswish or neither, max or average pooling or none, any global pooling or none; int8 or int16 in and
-    out) and a dense layer to int32 logits, with integers small enough that no accumulator leaves its register."""
+    tanh or hardswish or neither, max or average pooling over 2 or 3 or none, any global pooling or none; int8 or
+    int16 in and out) and a dense layer to int32 logits, with integers small enough that no accumulator leaves its
+    register."""
     rng = np.random.default_rng(seed)
     groups = int(rng.choice([1, 2]))
     c_in, c_out = groups * int(rng.integers(1, 3)), groups * int(rng.integers(1, 4))
@@ -173,10 +174,10 @@ def _random_program(seed: int) -> IntProgram:
     length = max(length, dilation * (kernel - 1) + 1)  # at least one output position
     pad = int(rng.integers(0, dilation * (kernel // 2) + 1))
     out_len = (length + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
-    pool = None
-    if rng.random() < 0.5 and out_len >= 2:
-        pool = Pool(str(rng.choice(["max", "avg"])), (1, 2), (1, int(rng.integers(1, 3))))
-    pooled = (out_len - 2) // pool.stride[1] + 1 if pool else out_len
+    pool, window = None, int(rng.integers(2, 4))  # an average over 3 goes through the divider
+    if rng.random() < 0.5 and out_len >= window:
+        pool = Pool(str(rng.choice(["max", "avg"])), (1, window), (1, int(rng.integers(1, 3))))
+    pooled = (out_len - window) // pool.stride[1] + 1 if pool else out_len
     global_pool = rng.choice([None, "avg", "max", "avgmax"])
     in_bits, mid_bits = int(rng.choice([8, 16])), int(rng.choice([8, 16]))
     in_top, mid_top = 2 ** (in_bits - 1) - 1, 2 ** (mid_bits - 1) - 1
