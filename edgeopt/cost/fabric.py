@@ -93,15 +93,16 @@ def engine_memories(act_words: int, weight_words: int, channels: int, lanes: int
 
 TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a coefficient each
 # fitted to yosys 0.23 `synth_xilinx -family xc7` of 114 engines: the calibration suite (`fabric_suite`, less one model
-# whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-07): LUTs within 3.0% on average (97% within
-# +-10%), flip-flops 3.1% (100%); `calibrate --runtime yosys` fits a profile's own coefficients the same way
-DEFAULT_LUTS = {"base": 0.0, "lane": 0.0, "lane_acc_bit": 0.9103, "lane_value_bit": 0.1434, "layer_bit": 1.287,
-                "value_bit": 27.46, "padding_bit": 0.0, "group_bit": 14.61, "max_pool_bit": 5.651,
-                "avg_pool_bit": 13.79, "global_bit": 9.258, "divide_bit": 11.29, "logic_rom_bit": 0.02733,
-                "tanh": 451.4, "hardswish": 604.2}
-DEFAULT_FFS = {"base": 73.21, "lane": 25.11, "lane_acc_bit": 0.0, "lane_value_bit": 0.0, "layer_bit": 1.98,
-               "value_bit": 17.19, "padding_bit": 0.0, "group_bit": 6.245, "max_pool_bit": 1.609, "avg_pool_bit": 2.78,
-               "global_bit": 0.0, "divide_bit": 3.709, "logic_rom_bit": 0.00605, "tanh": 242.3, "hardswish": 369.6}
+# whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-08): LUTs within 4.6% on average (93% within
+# +-10%), flip-flops 2.1% (100%); `calibrate --runtime yosys` fits a profile's own coefficients the same way
+DEFAULT_LUTS = {"base": 0.0, "lane": 0.0, "lane_acc_bit": 1.067, "lane_value_bit": 0.11, "layer_bit": 0.0,
+                "value_bit": 30.12, "padding_bit": 0.0, "group_bit": 17.06, "max_pool_bit": 6.506,
+                "avg_pool_bit": 8.93, "global_bit": 5.367, "divide_bit": 10.87, "logic_rom_bit": 0.02422,
+                "tanh": 637.2, "hardswish": 792.7}
+DEFAULT_FFS = {"base": 0.0, "lane": 13.2, "lane_acc_bit": 0.5208, "lane_value_bit": 0.0, "layer_bit": 1.932,
+               "value_bit": 24.05, "padding_bit": 5.682, "group_bit": 6.752, "max_pool_bit": 2.407,
+               "avg_pool_bit": 3.113, "global_bit": 0.619, "divide_bit": 3.337, "logic_rom_bit": 0.002515,
+               "tanh": 297.5, "hardswish": 482.6}
 
 
 @dataclass(frozen=True)
