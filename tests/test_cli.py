@@ -142,6 +142,17 @@ def test_bad_input_exits_2_without_traceback(args, fragment):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("name", ["a\nb.pt", "a\rerror: forged.pt", "a\x1b[2Jb.pt", "a\u2028b.pt"])
+def test_an_error_is_one_line_whatever_the_input_holds(tmp_path, name):
+    """A path from the command line comes back in the error with its control characters escaped: it cannot split
+    the error into lines, forge another one or send the terminal escape codes."""
+    result = CliRunner().invoke(main, ["profile", str(tmp_path / name), "-p", "stm32f746"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    assert "no such model file" in result.output
+    assert result.output[:-1].isprintable()
+
+
 def test_bad_model_files_exit_2(tmp_path):
     text = tmp_path / "readme.onnx"
     text.write_text("not a model at all\n" * 10)

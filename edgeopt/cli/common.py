@@ -18,6 +18,12 @@ from edgeopt.profiles.units import Dimension, parse_duration, parse_quantity
 from edgeopt.report.tool_names import LAB_TOOLS, parse_baselines
 
 
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped (`\\n`, `\\x1b`, ...): a path or value from the input cannot split
+    an error into lines or send the terminal escape codes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class EdgeoptGroup(click.Group):
     """Turns every EdgeoptError raised by a command into `error: ...` and exit code 2, never a traceback; commands
     named in `lazy` (name -> (module, attribute, one-line help)) are imported only when run, so `edgeopt --help` and
@@ -52,7 +58,7 @@ class EdgeoptGroup(click.Group):
     def invoke(self, ctx: click.Context):
         def show(message, category, *args, **kwargs):
             if issubclass(category, EdgeoptWarning):
-                click.echo(f"warning: {message}", err=True)
+                click.echo(f"warning: {one_line(str(message))}", err=True)
             else:
                 default(message, category, *args, **kwargs)
 
@@ -62,7 +68,7 @@ class EdgeoptGroup(click.Group):
                 default, warnings.showwarning = warnings.showwarning, show  # restored when the block ends
                 return super().invoke(ctx)
         except EdgeoptError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:  # every command as `search` does: 130, the shell's code for SIGINT, not 1
             click.echo("interrupted", err=True)

@@ -234,7 +234,8 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
 def _call(argv: list[str]) -> None:
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
-        raise EdgeoptError(f"{argv[0]} failed:\n{result.stderr[-2000:]}")
+        tail = result.stderr.strip().splitlines()[-5:]
+        raise EdgeoptError(f"{argv[0]} failed (exit {result.returncode}): " + " | ".join(tail))
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def _build(export_dir: Path, name: str, program: str, tmp: Path, flags: tuple[st
     build = subprocess.run([cc, *flags, "-I", str(export_dir), str(export_dir / f"{name}.c"), str(tmp / "main.c"),
                             "-o", str(tmp / "main")], capture_output=True, text=True)
     if build.returncode != 0:
-        raise EdgeoptError(f"{cc} could not build {export_dir / (name + '.c')}:\n{build.stderr[-2000:]}")
+        tail = build.stderr.strip().splitlines()[-5:]
+        raise EdgeoptError(f"{cc} could not build {export_dir / (name + '.c')}: " + " | ".join(tail))
     return tmp / "main"
 
 
