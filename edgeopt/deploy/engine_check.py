@@ -11,7 +11,7 @@ from pathlib import Path
 from edgeopt.deploy.host import read_manifest
 from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.synth import FabricUse, engine_digest, synthesize
-from edgeopt.deploy.verilog import MAX_LANES, engine_cycles, verilog_files
+from edgeopt.deploy.verilog import ENGINE_GENERATION, MAX_LANES, engine_cycles, verilog_files
 from edgeopt.errors import EdgeoptError
 from edgeopt.profiles.schema import FABRIC_FAMILIES
 
@@ -45,6 +45,12 @@ def engine_facts(folder: str | os.PathLike, family: str | None) -> EngineFacts:
             (folder / file).read_text() == text for file, text in expected.roms.items())
     except (OSError, UnicodeDecodeError):
         same = False
+    generation = manifest.get("engine_generation")
+    if not same and generation != ENGINE_GENERATION:
+        made = (f"generation {generation}" if isinstance(generation, int) and not isinstance(generation, bool)
+                and 0 < generation < ENGINE_GENERATION else "an earlier generation")
+        raise EdgeoptError(f"{engine}: made by an earlier edgeopt's engine generator ({made}; this one makes "
+                           f"generation {ENGINE_GENERATION}): export again")
     if not same:
         raise EdgeoptError(f"{engine}: not the engine edgeopt generates from {folder / 'source.onnx'} with {lanes} "
                            "lanes (edited, or its ROM images changed); export again")

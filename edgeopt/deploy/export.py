@@ -25,7 +25,8 @@ from edgeopt.deploy.lower import lower_onnx
 from edgeopt.deploy.tvm_export import require_tvm, write_tvm
 from edgeopt.deploy.synth import FabricUse, synthesize, yosys_missing
 from edgeopt.cost.engine import profile_lanes
-from edgeopt.deploy.verilog import activation_format, choose_lanes, engine_cycles, verilog_files, verilog_name
+from edgeopt.deploy.verilog import (ENGINE_GENERATION, activation_format, choose_lanes, engine_cycles, verilog_files,
+                                    verilog_name)
 from edgeopt.profiles.schema import FABRIC_FAMILIES, HardwareProfile
 from edgeopt.version import __version__
 
@@ -75,6 +76,7 @@ class ExportRecord:
     clock_cycles: int | None = None  # verilog: clocks the engine is busy per inference (counted from its loop nest)
     latency_s: float | None = None  # verilog: those clocks at the profile's clock
     lanes: int | None = None  # verilog: the engine's multiply-accumulates a clock
+    engine_generation: int | None = None  # verilog: the design of the engine (`deploy.verilog.ENGINE_GENERATION`)
     fabric: FabricUse | None = None  # verilog with synthesis: the engine's cells on an FPGA family (measured)
 
     def to_dict(self) -> dict:
@@ -199,7 +201,8 @@ def _write_verilog(folder: Path, program, name: str, common: dict, profile: Hard
         output_scale=program.output_scale, ops=_ops(program), layers=len(program.layers),
         counted_weight_bytes=files.rom_bytes, counted_arena_bytes=2 * (files.act_words - program.input_size),
         counted_ram_bytes=2 * files.act_words, layer_names=tuple(layer.name for layer in program.layers),
-        clock_cycles=cycles, latency_s=cycles / clock if clock else None, lanes=files.lanes)
+        clock_cycles=cycles, latency_s=cycles / clock if clock else None, lanes=files.lanes,
+        engine_generation=ENGINE_GENERATION)
 
 
 def _io_shape(source: Path) -> tuple[tuple[int, ...], int]:

@@ -46,6 +46,11 @@ type typedef union unique unique0 until var virtual void wait_order weak wildcar
 """.split())
 
 
+# the design of the engine the export writes: raised whenever what it writes for the same program changes (a test
+# pins the text of fixed programs to it), so `check` tells an engine from an earlier edgeopt from an edited one
+ENGINE_GENERATION = 2
+
+
 def verilog_name(name: str) -> str:
     """`name` (already a C identifier) as a module name: not a Verilog or SystemVerilog reserved word."""
     if name in KEYWORDS or name.endswith("_tb") and name[:-3] in KEYWORDS:
@@ -402,5 +407,5 @@ module {name}_tb;
 endmodule
 """
 
-__all__ = ["KEYWORDS", "MAX_LANES", "VerilogFiles", "activation_format", "choose_lanes", "engine_cycles",
-           "unsupported", "verilog_files", "verilog_name"]
+__all__ = ["ENGINE_GENERATION", "KEYWORDS", "MAX_LANES", "VerilogFiles", "activation_format", "choose_lanes",
+           "engine_cycles", "unsupported", "verilog_files", "verilog_name"]

@@ -5,6 +5,7 @@ and node; its lanes default to the fewest meeting the profile's latency budget; 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -22,7 +23,7 @@ from edgeopt.graph.build import build_graph
 from edgeopt.profiles.loader import load_profile
 from edgeopt.deploy.hdl_sim import missing_tools, simulate
 from edgeopt.deploy.lower import lower_onnx
-from edgeopt.deploy.verilog import choose_lanes, engine_cycles, verilog_files
+from edgeopt.deploy.verilog import ENGINE_GENERATION, choose_lanes, engine_cycles, verilog_files
 from edgeopt.errors import ModelError
 from edgeopt.intgrid.fixedpoint import INT32_MAX, INT32_MIN
 from edgeopt.intgrid.program import IntLayer, IntProgram, Nonlinear, Pool
@@ -228,6 +229,24 @@ def test_random_layers_are_bit_exact_and_take_the_clocks_counted(seed, lanes):
     _equal_in("iverilog", program, q, lanes)
 
 
+# the text the export writes for fixed programs at ENGINE_GENERATION: a change to it fails here until the generation
+# is raised (so `check` tells an engine from an earlier edgeopt from an edited one) and this digest recorded
+GENERATED_SHA256 = "bf10cfbe40c9612936c6c481f0b298f072ccca68d11c08b05ec7d4853867071c"
+
+
+def test_what_the_export_writes_changes_only_with_the_engine_generation():
+    digest = hashlib.sha256()
+    for seed in range(8):
+        program, _ = _random_program(seed)
+        for lanes in (1, 3):
+            files = verilog_files(program, "engine", lanes)
+            digest.update(files.engine.encode())
+            for name, text in sorted(files.roms.items()):
+                digest.update(name.encode() + text.encode())
+    assert (ENGINE_GENERATION, digest.hexdigest()) == (2, GENERATED_SHA256), \
+        "the generated engine changed: raise deploy.verilog.ENGINE_GENERATION and record the new digest here"
+
+
 def _small_data(tmp_path, reads_small) -> str:
     path = tmp_path / "few.npz"
     np.savez(path, x_train=reads_small.x_train[:60], y_train=reads_small.y_train[:60],
@@ -348,6 +367,15 @@ def test_synthesis_measures_the_cells_and_check_gates_them_with_the_clocks(qdq_m
     gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga"])
     assert gate.exit_code == 2 and "not the engine edgeopt generates" in gate.output
     assert "Traceback" not in gate.output
+
+    # the same engine from an earlier edgeopt (its manifest names an earlier generation, or none): said so
+    manifest = json.loads((out / "manifest.json").read_text())
+    for earlier, said in ((ENGINE_GENERATION - 1, f"generation {ENGINE_GENERATION - 1}"), (None, "earlier generation"),
+                          ("9\n9", "earlier generation")):
+        (out / "manifest.json").write_text(json.dumps(manifest | {"engine_generation": earlier}))
+        gate = CliRunner().invoke(main, ["check", str(out), "-p", "sequencer-fpga"])
+        assert gate.exit_code == 2 and "made by an earlier edgeopt's engine generator" in gate.output
+        assert said in gate.output and gate.output.count("\n") == 1
 
 
 @pytest.mark.parametrize("activation", ["tanh", "hardswish"])
