@@ -25,7 +25,7 @@ REQUANT_DEPTH = 9  # clocks from a value entering the requantization to its outp
 LANE_DEPTH = 4
 # clocks a fine-grid value takes through tanh or hardswish and the requantization to the output after it, in an
 # engine with such layers (its other layers wait for them too: one depth for the whole engine)
-NONLINEAR_DEPTH = 8
+NONLINEAR_DEPTH = 9
 NONLINEAR_OPS = {Op.TANH: "tanh", Op.HARDSWISH: "hardswish"}
 TANH_LIMIT = 32767  # tanh's fine grid: int16
 # hardswish's fine grid: at most 2^HARDSWISH_GRID_BITS steps over its range (one more for the ceiling's rounding)

@@ -139,13 +139,14 @@ def nonlinear_text(units: dict[str, NonlinearWidths], out_index_bits: int, plans
     if "tanh" in units:
         from_table = Memory("trom", plans["tanh"], "n1_u[15:8]", "1'b1", images["tanh"])
         lines["tanh_decl"] = TANH_DECL.format(memory=memory_text(from_table))
-        lines["tanh_step"] = "        n3_tp <= $signed(trom_q[15:0]) * $signed({1'b0, n2_frac}); n3_t <= trom_q[31:16];"
+        lines["tanh_step"] = ("        n2m_tq <= trom_q;\n"
+                              "        n3_tp <= $signed(n2m_tq[15:0]) * $signed({1'b0, n2m_frac}); n3_t <= n2m_tq[31:16];")
         lines["tanh_value"] = "n3_t + ((n3_tp + 128 - (n3_tp[24] ? 1 : 0)) >>> 8)"
     if hard:
-        a_chunks = _pieces("n2_a", hard.x_bits)  # the widest x: tanh's is narrower
+        a_chunks = _pieces("n2m_a", hard.x_bits)  # the widest x: tanh's is narrower
         lines["hard_decl"] = "\n".join(f"    reg signed [{18 + factor_bits}-1:0] n3_h{i};"
                                        for i in range(len(a_chunks)))
-        lines["hard_step"] = "\n".join(f"        n3_h{i} <= {c} * n2_b;" for i, c in enumerate(a_chunks))
+        lines["hard_step"] = "\n".join(f"        n3_h{i} <= {c} * n2m_b;" for i, c in enumerate(a_chunks))
         lines["hard_value"] = "n3_zero ? 0 : " + _pieces_sum("n3_h", len(a_chunks))
     return NONLINEAR.format(**lines), out_bits
 
@@ -696,13 +697,13 @@ NONLINEAR = """\
     // clamped to +-LIM; tanh reads its table (an entry and the step to the next, interpolated on the low 8 bits),
     // hardswish multiplies x (x + 3) in 17-bit pieces of x (0 below -3, 2 x 3 x above 3); then the value is
     // requantized to the output (M2, N2: the rounding's half chosen by the value's sign before the product, the
-    // add, then the shift). Eight clocks, a value a clock.
-    reg n1_v, n2_v, n3_v, n4_v, n5_v, n6_v, n7_v, n8_v;
-    reg signed [{ob}-1:0] n1_idx, n2_idx, n3_idx, n4_idx, n5_idx, n6_idx, n7_idx, n8_idx;
-    reg signed [{xb}-1:0] n1_x, n2_a;
-    reg signed [{fb}-1:0] n2_b;
-    reg n2_zero, n3_zero;
-    reg [7:0] n2_frac;
+    // add, then the shift). Nine clocks, a value a clock.
+    reg n1_v, n2_v, n2m_v, n3_v, n4_v, n5_v, n6_v, n7_v, n8_v;
+    reg signed [{ob}-1:0] n1_idx, n2_idx, n2m_idx, n3_idx, n4_idx, n5_idx, n6_idx, n7_idx, n8_idx;
+    reg signed [{xb}-1:0] n1_x, n2_a, n2m_a;
+    reg signed [{fb}-1:0] n2_b, n2m_b;
+    reg n2_zero, n2m_zero, n3_zero;
+    reg [7:0] n2_frac, n2m_frac;
     wire signed [{ub}-1:0] n1_u = n1_x + 32768;
 {tanh_decl}
 {hard_decl}
@@ -716,7 +717,10 @@ NONLINEAR = """\
         n1_x <= q4_r < -LIM - 1 ? -LIM - 1 : q4_r > LIM ? LIM : q4_r;
         n2_v <= n1_v && !rst; n2_idx <= n1_idx; n2_a <= n1_x; n2_frac <= n1_u[7:0];
         n2_b <= n1_x >= THREE ? 2 * THREE : n1_x + THREE; n2_zero <= (n1_x <= -THREE);
-        n3_v <= n2_v && !rst; n3_idx <= n2_idx; n3_zero <= n2_zero;
+        // the operands (and tanh's table entry) registered before the multipliers
+        n2m_v <= n2_v && !rst; n2m_idx <= n2_idx; n2m_a <= n2_a; n2m_b <= n2_b; n2m_zero <= n2_zero;
+        n2m_frac <= n2_frac;
+        n3_v <= n2m_v && !rst; n3_idx <= n2m_idx; n3_zero <= n2m_zero;
 {tanh_step}
 {hard_step}
         n4_v <= n3_v && !rst; n4_idx <= n3_idx; n4_val <= NL == 1 ? {tanh_value} : {hard_value};
@@ -731,5 +735,6 @@ NONLINEAR = """\
 TANH_DECL = """\
     wire [31:0] trom_q;
 {memory}
+    reg [31:0] n2m_tq;
     reg signed [24:0] n3_tp;
     reg signed [15:0] n3_t;"""
