@@ -140,7 +140,8 @@ def nonlinear_text(units: dict[str, NonlinearWidths], out_index_bits: int, plans
         from_table = Memory("trom", plans["tanh"], "n1_u[15:8]", "1'b1", images["tanh"])
         lines["tanh_decl"] = TANH_DECL.format(memory=memory_text(from_table))
         lines["tanh_step"] = ("        n2m_tq <= trom_q;\n"
-                              "        n3_tp <= $signed(n2m_tq[15:0]) * $signed({1'b0, n2m_frac}); n3_t <= n2m_tq[31:16];")
+                              "        n3_tp <= $signed(n2m_tq[15:0]) * $signed({1'b0, n2m_frac});"
+                              " n3_t <= n2m_tq[31:16];")
         lines["tanh_value"] = "n3_t + ((n3_tp + 128 - (n3_tp[24] ? 1 : 0)) >>> 8)"
     if hard:
         a_chunks = _pieces("n2m_a", hard.x_bits)  # the widest x: tanh's is narrower
