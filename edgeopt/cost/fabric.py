@@ -95,14 +95,14 @@ TERMS = FABRIC_TERMS  # the terms the LUT and flip-flop counts are linear in, a 
 # fitted to yosys 0.23 `synth_xilinx -family xc7` of 114 engines: the calibration suite (`fabric_suite`, less one model
 # whose requantization is out of range) at 1, 4 and 16 lanes (2026-12-08): LUTs within 4.6% on average (93% within
 # +-10%), flip-flops 2.1% (100%); `calibrate --runtime yosys` fits a profile's own coefficients the same way
-DEFAULT_LUTS = {"base": 0.0, "lane": 0.0, "lane_acc_bit": 1.067, "lane_value_bit": 0.11, "layer_bit": 0.0,
-                "value_bit": 30.12, "padding_bit": 0.0, "group_bit": 17.06, "max_pool_bit": 6.506,
-                "avg_pool_bit": 8.93, "global_bit": 5.367, "divide_bit": 10.87, "logic_rom_bit": 0.02422,
-                "tanh": 637.2, "hardswish": 792.7}
-DEFAULT_FFS = {"base": 0.0, "lane": 13.2, "lane_acc_bit": 0.5208, "lane_value_bit": 0.0, "layer_bit": 1.932,
-               "value_bit": 24.05, "padding_bit": 5.682, "group_bit": 6.752, "max_pool_bit": 2.407,
-               "avg_pool_bit": 3.113, "global_bit": 0.619, "divide_bit": 3.337, "logic_rom_bit": 0.002515,
-               "tanh": 297.5, "hardswish": 482.6}
+DEFAULT_LUTS = {"base": 0.0, "lane": 0.0, "lane_acc_bit": 1.067, "lane_value_bit": 0.1094, "layer_bit": 0.0,
+                "value_bit": 30.09, "padding_bit": 0.0, "group_bit": 17.03, "max_pool_bit": 6.501,
+                "avg_pool_bit": 8.928, "global_bit": 5.369, "divide_bit": 10.88, "logic_rom_bit": 0.02469,
+                "tanh": 642.9, "hardswish": 800}
+DEFAULT_FFS = {"base": 0.0, "lane": 13.19, "lane_acc_bit": 0.5207, "lane_value_bit": 0.0, "layer_bit": 1.932,
+               "value_bit": 24.05, "padding_bit": 5.679, "group_bit": 6.752, "max_pool_bit": 2.407,
+               "avg_pool_bit": 3.113, "global_bit": 0.6199, "divide_bit": 3.337, "logic_rom_bit": 0.002524,
+               "tanh": 314.6, "hardswish": 481.5}
 
 
 @dataclass(frozen=True)
