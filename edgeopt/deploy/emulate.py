@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.deploy.host import input_dtype, read_manifest
+from edgeopt.deploy.tool_run import output_tail
 from edgeopt.escape import fill_template
 from edgeopt.errors import EdgeoptError
 
@@ -234,8 +235,7 @@ def run_emulated(export_dir: str | os.PathLike, x: np.ndarray, cpu: str = "corte
 def _call(argv: list[str]) -> None:
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
-        tail = result.stderr.strip().splitlines()[-5:]
-        raise EdgeoptError(f"{argv[0]} failed (exit {result.returncode}): " + " | ".join(tail))
+        raise EdgeoptError(f"{argv[0]} failed (exit {result.returncode}): " + output_tail(result.stderr))
 
 
 @dataclass(frozen=True)

@@ -45,13 +45,13 @@ def engine_facts(folder: str | os.PathLike, family: str | None) -> EngineFacts:
             (folder / file).read_text() == text for file, text in expected.roms.items())
     except (OSError, UnicodeDecodeError):
         same = False
-    generation = manifest.get("engine_generation")
-    if not same and generation != ENGINE_GENERATION:
-        made = (f"generation {generation}" if isinstance(generation, int) and not isinstance(generation, bool)
-                and 0 < generation < ENGINE_GENERATION else "an earlier generation")
-        raise EdgeoptError(f"{engine}: made by an earlier edgeopt's engine generator ({made}; this one makes "
-                           f"generation {ENGINE_GENERATION}): export again")
     if not same:
+        generation = manifest.get("engine_generation")
+        if generation != ENGINE_GENERATION:
+            made = (f"generation {generation}" if isinstance(generation, int) and not isinstance(generation, bool)
+                    and 0 < generation < ENGINE_GENERATION else "an earlier generation")
+            raise EdgeoptError(f"{engine}: made by an earlier edgeopt's engine generator ({made}; this one makes "
+                               f"generation {ENGINE_GENERATION}): export again")
         raise EdgeoptError(f"{engine}: not the engine edgeopt generates from {folder / 'source.onnx'} with {lanes} "
                            "lanes (edited, or its ROM images changed); export again")
     fabric, how = None, ""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeopt.deploy.tool_run import output_tail
 from edgeopt.escape import c_name, fill_template
 from edgeopt.errors import EdgeoptError
 from edgeopt.models.reference import EXPORT_MANIFEST
@@ -105,8 +106,7 @@ def _build(export_dir: Path, name: str, program: str, tmp: Path, flags: tuple[st
     build = subprocess.run([cc, *flags, "-I", str(export_dir), str(export_dir / f"{name}.c"), str(tmp / "main.c"),
                             "-o", str(tmp / "main")], capture_output=True, text=True)
     if build.returncode != 0:
-        tail = build.stderr.strip().splitlines()[-5:]
-        raise EdgeoptError(f"{cc} could not build {export_dir / (name + '.c')}: " + " | ".join(tail))
+        raise EdgeoptError(f"{cc} could not build {export_dir / (name + '.c')}: " + output_tail(build.stderr))
     return tmp / "main"
 
 

@@ -17,8 +17,12 @@ def run_tool(command: list[str], folder: Path, timeout_s: float, name: str | Non
     except subprocess.TimeoutExpired:
         raise EdgeoptError(f"{name}: no result in {timeout_s:g} s") from None
     if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise EdgeoptError(f"{name} failed (exit {done.returncode}): " + " | ".join(tail))
+        raise EdgeoptError(f"{name} failed (exit {done.returncode}): " + output_tail(done.stderr or done.stdout))
 
 
-__all__ = ["run_tool"]
+def output_tail(text: str, lines: int = 5) -> str:
+    """A tool's last `lines` lines of output, joined on one line (an error stays one line)."""
+    return " | ".join(text.strip().splitlines()[-lines:])
+
+
+__all__ = ["output_tail", "run_tool"]
